@@ -1,0 +1,2 @@
+//! Deterministic generator of realistic XMPP traffic.
+#![forbid(unsafe_code)]
