@@ -1,0 +1,11 @@
+//! Entry points for the cargo-fuzz targets in `fuzz/`.
+//!
+//! Each function takes arbitrary bytes, drives one part of the library with
+//! them and checks the properties that must hold whatever the input (no
+//! panic, round trips where the input was accepted). They exist so that the
+//! fuzz targets stay one-liners; they are only compiled with the `fuzzing`
+//! feature and are not part of the stable API.
+
+mod jid;
+
+pub use self::jid::jid;
