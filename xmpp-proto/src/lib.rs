@@ -3,6 +3,9 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod jid;
+pub mod stanza;
+pub mod stream_error;
+pub mod xml;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
