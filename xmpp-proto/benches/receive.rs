@@ -1,40 +1,180 @@
+//! Receive-path benchmark: a c2s stream in 4 KiB chunks through
+//! `rxml::Parser` alone (the floor of any rxml-based core) and through our
+//! reader into typed stanzas.
+//!
+//! `cargo bench -p xmpp-proto --bench receive -- [--corpus FILE] [--passes N]`
+//!
+//! Prints `RESULT path=<name> mb_per_s=<x> allocs_per_stanza=<y> ratio_vs_rxml_parser=<z>`
+//! (median of the passes; allocations counted by the global allocator below).
 #![allow(unsafe_code, missing_docs)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
-struct C;
-static N: AtomicU64 = AtomicU64::new(0);
-unsafe impl GlobalAlloc for C {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 { N.fetch_add(1, Ordering::Relaxed); unsafe { System.alloc(l) } }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) { unsafe { System.dealloc(p, l) } }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 { N.fetch_add(1, Ordering::Relaxed); unsafe { System.realloc(p, l, n) } }
-}
-#[global_allocator]
-static A: C = C;
+use std::time::Instant;
+
 use rxml::Parse;
-fn run<P: Parse + Default>(data: &[u8]) -> (f64, u64, u64) {
-    let t = std::time::Instant::now();
-    let a0 = N.load(Ordering::Relaxed);
-    let mut p = P::default();
-    let mut evs = 0u64;
-    for chunk in data.chunks(4096) {
+use xmpp_proto::stanza::Stanza;
+use xmpp_proto::xml::{Limits, StreamEvent, StreamReader};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator unchanged, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const CHUNK: usize = 4096;
+
+/// rxml's namespace-resolving parser, counting events.
+fn rxml_parser(data: &[u8]) -> u64 {
+    let mut p = rxml::Parser::new();
+    let mut events = 0u64;
+    for chunk in data.chunks(CHUNK) {
         let mut c = chunk;
         loop {
             match p.parse(&mut c, false) {
-                Ok(Some(_)) => evs += 1,
-                Ok(None) => break,
-                Err(rxml::error::EndOrError::NeedMoreData) => break,
-                Err(e) => panic!("{e:?}"),
+                Ok(Some(ev)) => {
+                    black_box(&ev);
+                    events += 1;
+                }
+                Ok(None) | Err(rxml::error::EndOrError::NeedMoreData) => break,
+                Err(e) => panic!("rxml: {e}"),
             }
         }
     }
-    (t.elapsed().as_secs_f64(), N.load(Ordering::Relaxed) - a0, evs)
+    events
 }
+
+/// Our reader, elements only.
+fn reader(data: &[u8]) -> u64 {
+    let mut r = StreamReader::new(Limits::default());
+    let mut n = 0u64;
+    for chunk in data.chunks(CHUNK) {
+        let mut c = chunk;
+        while let Some(ev) = r.read(&mut c).expect("reader") {
+            if let StreamEvent::Element(e) = ev {
+                n += 1;
+                black_box(e.name());
+                r.recycle(e);
+            }
+        }
+    }
+    n
+}
+
+/// Our reader into typed stanzas, reading the fields a session layer reads.
+fn typed(data: &[u8]) -> u64 {
+    let mut r = StreamReader::new(Limits::default());
+    let mut n = 0u64;
+    for chunk in data.chunks(CHUNK) {
+        let mut c = chunk;
+        while let Some(ev) = r.read(&mut c).expect("reader") {
+            if let StreamEvent::Element(e) = ev {
+                n += 1;
+                let el = match Stanza::from_element(e) {
+                    Ok(s) => {
+                        black_box((s.from(), s.to(), s.id()));
+                        match &s {
+                            Stanza::Message(m) => {
+                                black_box((m.kind(), m.body()));
+                            }
+                            Stanza::Presence(p) => {
+                                black_box((p.kind(), p.show(), p.priority()));
+                            }
+                            Stanza::Iq(i) => {
+                                black_box((i.kind(), i.payload().map(|p| p.ns())));
+                            }
+                        }
+                        s.into_element()
+                    }
+                    Err(nonza) => nonza.element,
+                };
+                r.recycle(el);
+            }
+        }
+    }
+    n
+}
+
+fn measure(data: &[u8], passes: usize, f: fn(&[u8]) -> u64) -> (f64, u64, u64) {
+    let mut speeds = Vec::new();
+    let mut allocs = 0;
+    let mut count = 0;
+    for _ in 0..passes {
+        let a0 = ALLOCS.load(Ordering::Relaxed);
+        let t = Instant::now();
+        count = f(data);
+        let secs = t.elapsed().as_secs_f64();
+        allocs = ALLOCS.load(Ordering::Relaxed) - a0;
+        speeds.push(data.len() as f64 / secs / 1e6);
+    }
+    speeds.sort_by(|a, b| a.total_cmp(b));
+    (speeds[speeds.len() / 2], allocs, count)
+}
+
 fn main() {
-    let data = std::fs::read("/tmp/c2s.xml").unwrap();
-    for _ in 0..5 {
-        let (t, a, e) = run::<rxml::Parser>(&data);
-        println!("parser {:.1} MB/s allocs/st {:.2} evs {}", data.len() as f64 / t / 1e6, a as f64 / 18000.0, e);
-        let (t, a, e) = run::<rxml::RawParser>(&data);
-        println!("raw    {:.1} MB/s allocs/st {:.2} evs {}", data.len() as f64 / t / 1e6, a as f64 / 18000.0, e);
+    let args: Vec<String> = std::env::args().collect();
+    let mut corpus = None;
+    let mut passes = 7;
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--corpus" => {
+                corpus = args.get(i + 1).cloned();
+                i += 1;
+            }
+            "--passes" => {
+                passes = args.get(i + 1).and_then(|p| p.parse().ok()).unwrap_or(7);
+                i += 1;
+            }
+            _ => {} // cargo bench passes --bench
+        }
+        i += 1;
+    }
+    let data = match &corpus {
+        Some(path) => std::fs::read(path).expect("read corpus"),
+        None => xmpp_corpus::c2s_stream(1, 18000),
+    };
+    let stanzas = reader(&data);
+    println!(
+        "corpus: {} bytes, {} top-level elements, {} passes, {} byte chunks",
+        data.len(),
+        stanzas,
+        passes,
+        CHUNK
+    );
+    let (base, base_allocs, _) = measure(&data, passes, rxml_parser);
+    let paths: [(&str, fn(&[u8]) -> u64); 3] =
+        [("rxml-parser", rxml_parser), ("reader", reader), ("typed", typed)];
+    for (name, f) in paths {
+        let (speed, allocs) = if name == "rxml-parser" {
+            (base, base_allocs)
+        } else {
+            let (s, a, _) = measure(&data, passes, f);
+            (s, a)
+        };
+        println!(
+            "RESULT path={name} mb_per_s={speed:.1} allocs_per_stanza={:.2} ratio_vs_rxml_parser={:.3}",
+            allocs as f64 / stanzas as f64,
+            speed / base
+        );
     }
 }
