@@ -70,7 +70,12 @@ pub(crate) fn slow<'a>(
     s: &'a str,
     profile: fn(&'a str) -> Result<Cow<'a, str>, stringprep::Error>,
 ) -> Result<Cow<'a, str>, JidError> {
-    let prepared = profile(s).map_err(|e| JidError::from_stringprep(part, &e))?;
+    let mut prepared = profile(s).map_err(|e| JidError::from_stringprep(part, &e))?;
+    // The profiles return a new string even when nothing changed; say
+    // "unchanged" so the caller can keep borrowing its input.
+    if prepared == s {
+        prepared = Cow::Borrowed(s);
+    }
     if prepared.is_empty() {
         // Everything was mapped to nothing (soft hyphens, joiners, ...).
         return Err(JidError::new(part, JidErrorKind::Empty));
