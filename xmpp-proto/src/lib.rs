@@ -23,6 +23,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod jid;
+pub mod tls;
 
 /// The README's examples are compiled and run as doctests, so they stay true.
 #[cfg(doctest)]
