@@ -66,7 +66,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "-h" | "--help" => return Ok(None),
             "--stanzas" => {
                 let v = value("--stanzas")?;
-                stanzas = Some(v.parse().map_err(|_| format!("--stanzas: not a count: {v}"))?);
+                stanzas = Some(
+                    v.parse()
+                        .map_err(|_| format!("--stanzas: not a count: {v}"))?,
+                );
             }
             "--seed" => {
                 let v = value("--seed")?;

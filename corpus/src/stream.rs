@@ -22,11 +22,15 @@ pub(crate) fn write(seed: u64, stanzas: usize) -> Ctx {
         } else {
             Style::Quot
         };
-        let budget = stanzas - g.elements;
-        kinds::steady(&mut g, budget);
-        if g.rng.chance(15) {
-            g.out.push(g.rng.pick(&[' ', ' ', '\n']));
-            g.keepalives += 1;
+        let before = g.elements;
+        kinds::steady(&mut g, stanzas - before);
+        // Clients and servers send keepalives when the link is idle, so
+        // they fall between elements, and so between archive results too.
+        for _ in before..g.elements {
+            if g.rng.chance(15) {
+                g.out.push(g.rng.pick(&[' ', ' ', '\n']));
+                g.keepalives += 1;
+            }
         }
     }
     session::footer(&mut g);

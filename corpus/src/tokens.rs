@@ -20,9 +20,7 @@ pub(crate) fn hex(rng: &mut Rng, len: usize) -> String {
 }
 
 fn from_alphabet(rng: &mut Rng, alphabet: &[u8], len: usize) -> String {
-    (0..len)
-        .map(|_| char::from(rng.pick(alphabet)))
-        .collect()
+    (0..len).map(|_| char::from(rng.pick(alphabet))).collect()
 }
 
 /// Standard padded base64 of `n` random bytes.

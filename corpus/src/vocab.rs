@@ -1,7 +1,7 @@
 //! Fixed vocabulary: names, domains, clients, words and namespaces.
 //!
 //! Every localpart here is already in its stringprep-normalized form
-//! (lowercase, NFKC, no final sigma), so the JIDs built from it are what a
+//! (lowercase, NFKC, no final sigma, no `ß`, which case-folds to `ss`), so the JIDs built from it are what a
 //! server would actually put on the wire.
 
 /// Our own account.
@@ -11,10 +11,42 @@ pub(crate) const SERVER: &str = "example.org";
 
 /// ASCII localparts. Some get a number appended.
 pub(crate) const LOCALS_ASCII: &[&str] = &[
-    "alice", "bob", "carol", "dave", "erin", "frank", "gwen", "hugo", "iris", "jakob",
-    "kim", "lena", "marco", "nadia", "olaf", "priya", "quentin", "rosa", "stefan", "tanja",
-    "ursula", "vikram", "wendy", "xavier", "yusuf", "zoe", "j.doe", "m_klein", "the.admin",
-    "noc", "helpdesk", "s.tanaka", "p-dubois", "ana.lima", "build-bot", "kai",
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "gwen",
+    "hugo",
+    "iris",
+    "jakob",
+    "kim",
+    "lena",
+    "marco",
+    "nadia",
+    "olaf",
+    "priya",
+    "quentin",
+    "rosa",
+    "stefan",
+    "tanja",
+    "ursula",
+    "vikram",
+    "wendy",
+    "xavier",
+    "yusuf",
+    "zoe",
+    "j.doe",
+    "m_klein",
+    "the.admin",
+    "noc",
+    "helpdesk",
+    "s.tanaka",
+    "p-dubois",
+    "ana.lima",
+    "build-bot",
+    "kai",
 ];
 
 /// Non-ASCII localparts, and whether they are right-to-left (an RTL
@@ -57,17 +89,39 @@ pub(crate) const ROOMS: &[&str] = &[
     "xsf@muc.example.org",
     "rust@conference.example.net",
     "lounge@chat.example.com",
-    "straßenbahn@conference.jabber.example.de",
+    "bäckerei@conference.jabber.example.de",
     "ops-alerts@muc.example.org",
 ];
 
 /// MUC nicks: real-looking, some needing escapes, some non-ASCII, one
 /// right-to-left (valid as a resource because it is RTL throughout).
 pub(crate) const NICKS: &[&str] = &[
-    "romeo", "Kev", "zash", "MattJ", "Holger", "jonas’", "lovetox", "singpolyma",
-    "edhelas", "Link Mauve", "pep.", "moparisthebest", "wurstsalat", "Daniel G.",
-    "Anke", "Björn", "Émile", "Светлана", "小林", "ليلى", "O'Reilly", "\"The Doc\"",
-    "<root>", "Salt & Pepper", "ninja_42", "Ωmega",
+    "romeo",
+    "Kev",
+    "zash",
+    "MattJ",
+    "Holger",
+    "jonas’",
+    "lovetox",
+    "singpolyma",
+    "edhelas",
+    "Link Mauve",
+    "pep.",
+    "moparisthebest",
+    "wurstsalat",
+    "Daniel G.",
+    "Anke",
+    "Björn",
+    "Émile",
+    "Светлана",
+    "小林",
+    "ليلى",
+    "O'Reilly",
+    "\"The Doc\"",
+    "<root>",
+    "Salt & Pepper",
+    "ninja_42",
+    "Ωmega",
 ];
 
 /// Resource templates: a fixed prefix and the length of a random
@@ -123,27 +177,42 @@ pub(crate) const STATUSES: &[&str] = &[
 
 /// Roster groups.
 pub(crate) const GROUPS: &[&str] = &[
-    "Friends", "Family", "Colleagues", "XSF", "Verein", "Друзья", "R&D", "Climbing",
+    "Friends",
+    "Family",
+    "Colleagues",
+    "XSF",
+    "Verein",
+    "Друзья",
+    "R&D",
+    "Climbing",
 ];
 
 /// Common English words: most of the text.
 pub(crate) const WORDS_EN: &[&str] = &[
-    "the", "a", "to", "and", "of", "is", "in", "it", "you", "that", "for", "on", "was",
-    "with", "as", "I", "be", "at", "have", "this", "from", "or", "by", "but", "not", "what",
-    "all", "we", "when", "your", "can", "said", "there", "use", "an", "each", "which", "do",
-    "how", "if", "will", "up", "about", "out", "many", "then", "them", "so", "some", "would",
-    "make", "like", "time", "look", "more", "see", "could", "people", "than", "first",
-    "water", "been", "call", "who", "now", "find", "long", "down", "day", "did", "get",
-    "come", "made", "may", "part", "server", "client", "stanza", "roster", "message",
-    "release", "deploy", "tomorrow", "meeting", "coffee", "lunch", "link", "patch",
-    "review", "bug", "fix", "test", "upload", "photo", "later", "tonight", "weekend",
-    "ticket", "build", "branch", "merge", "ok", "thanks", "sure", "maybe", "great",
+    "the", "a", "to", "and", "of", "is", "in", "it", "you", "that", "for", "on", "was", "with",
+    "as", "I", "be", "at", "have", "this", "from", "or", "by", "but", "not", "what", "all", "we",
+    "when", "your", "can", "said", "there", "use", "an", "each", "which", "do", "how", "if",
+    "will", "up", "about", "out", "many", "then", "them", "so", "some", "would", "make", "like",
+    "time", "look", "more", "see", "could", "people", "than", "first", "water", "been", "call",
+    "who", "now", "find", "long", "down", "day", "did", "get", "come", "made", "may", "part",
+    "server", "client", "stanza", "roster", "message", "release", "deploy", "tomorrow", "meeting",
+    "coffee", "lunch", "link", "patch", "review", "bug", "fix", "test", "upload", "photo", "later",
+    "tonight", "weekend", "ticket", "build", "branch", "merge", "ok", "thanks", "sure", "maybe",
+    "great",
 ];
 
 /// Words in other languages, and emoji: 2-, 3- and 4-byte UTF-8.
 pub(crate) const WORDS_DE: &[&str] = &[
-    "Grüße", "müde", "Straße", "Frühstück", "übermorgen", "schön", "Käsekuchen",
-    "gemütlich", "Bäckerei", "natürlich",
+    "Grüße",
+    "müde",
+    "Straße",
+    "Frühstück",
+    "übermorgen",
+    "schön",
+    "Käsekuchen",
+    "gemütlich",
+    "Bäckerei",
+    "natürlich",
 ];
 /// French words.
 pub(crate) const WORDS_FR: &[&str] = &[
@@ -151,17 +220,44 @@ pub(crate) const WORDS_FR: &[&str] = &[
 ];
 /// Russian words.
 pub(crate) const WORDS_RU: &[&str] = &[
-    "привет", "спасибо", "сегодня", "завтра", "работа", "хорошо", "встреча", "ладно",
-    "конечно", "пока",
+    "привет",
+    "спасибо",
+    "сегодня",
+    "завтра",
+    "работа",
+    "хорошо",
+    "встреча",
+    "ладно",
+    "конечно",
+    "пока",
 ];
 /// Chinese and Japanese words.
 pub(crate) const WORDS_CJK: &[&str] = &[
-    "你好", "谢谢", "明天见", "服务器", "没问题", "今日は", "ありがとう", "了解",
-    "またね", "会議",
+    "你好",
+    "谢谢",
+    "明天见",
+    "服务器",
+    "没问题",
+    "今日は",
+    "ありがとう",
+    "了解",
+    "またね",
+    "会議",
 ];
 /// Emoji, including a variation-selector and a ZWJ sequence.
 pub(crate) const EMOJI: &[&str] = &[
-    "🙂", "👍", "🎉", "❤️", "😂", "🙏", "🚀", "🤔", "☕", "🔥", "👩‍💻", "✅",
+    "🙂",
+    "👍",
+    "🎉",
+    "❤️",
+    "😂",
+    "🙏",
+    "🚀",
+    "🤔",
+    "☕",
+    "🔥",
+    "👩‍💻",
+    "✅",
 ];
 
 /// Code and shell fragments pasted into chats: `< > &` and quotes.

@@ -39,7 +39,11 @@ impl Contact {
 
     /// A full JID on one of its resources.
     pub(crate) fn full(&self, rng: &mut Rng) -> String {
-        format!("{}/{}", self.bare, self.resources[rng.index(self.resources.len())])
+        format!(
+            "{}/{}",
+            self.bare,
+            self.resources[rng.index(self.resources.len())]
+        )
     }
 }
 
@@ -139,11 +143,9 @@ pub(crate) fn resource(rng: &mut Rng) -> String {
 /// then with characters that need escaping.
 fn display_name(rng: &mut Rng, bare: &str) -> String {
     let local = bare.split_once('@').map_or(bare, |(l, _)| l);
+    let local = local.trim_end_matches(|c: char| c.is_ascii_digit());
     let mut name = String::new();
-    for word in local
-        .split(['.', '_', '-'])
-        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
-    {
+    for word in local.split(['.', '_', '-']).filter(|w| !w.is_empty()) {
         if !name.is_empty() {
             name.push(' ');
         }

@@ -56,12 +56,7 @@ pub(crate) fn disco_info_result(g: &mut Ctx) {
         x.start("feature").attr("var", FEATURES[i]).close();
     }
     if g.rng.chance(300) {
-        let version = format!(
-            "{}.{}.{}",
-            g.rng.below(3),
-            g.rng.below(20),
-            g.rng.below(10)
-        );
+        let version = format!("{}.{}.{}", g.rng.below(3), g.rng.below(20), g.rng.below(10));
         x.start_ns("x", ns::DATA).attr("type", "result").open();
         x.start("field")
             .attr("var", "FORM_TYPE")

@@ -40,7 +40,13 @@ pub(crate) fn page(g: &mut Ctx, budget: usize) {
         first.get_or_insert_with(|| archive_id.clone());
         last = archive_id;
     }
-    fin(g, &query_id, first.as_deref().unwrap_or_default(), &last, results);
+    fin(
+        g,
+        &query_id,
+        first.as_deref().unwrap_or_default(),
+        &last,
+        results,
+    );
 }
 
 fn result(g: &mut Ctx, query_id: &str, archive_id: &str, t: u64, route: &Route) {

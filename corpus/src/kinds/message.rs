@@ -255,7 +255,9 @@ pub(crate) fn receipt(g: &mut Ctx) {
     }
     x.open();
     if g.rng.chance(550) {
-        x.start_ns("received", ns::RECEIPTS).attr("id", &acked).close();
+        x.start_ns("received", ns::RECEIPTS)
+            .attr("id", &acked)
+            .close();
     } else {
         x.start_ns("displayed", ns::MARKERS)
             .attr("id", &acked)

@@ -143,7 +143,7 @@ const STEADY: &[(Draw, u32)] = &[
     (Draw::Chatstate, 180),
     (Draw::Receipt, 160),
     (Draw::Pep, 80),
-    (Draw::MamPage, 5),
+    (Draw::MamPage, 6),
     (Draw::Ping, 20),
     (Draw::DiscoInfo, 24),
     (Draw::DiscoGet, 20),
@@ -185,7 +185,10 @@ pub(crate) fn steady(g: &mut Ctx, budget: usize) {
 /// the server default, sometimes the sender's language.
 pub(crate) fn lang(g: &mut Ctx) -> Option<&'static str> {
     if g.rng.chance(350) {
-        Some(g.rng.weighted(&[("en", 80), ("de", 8), ("fr", 6), ("ru", 6)]))
+        Some(
+            g.rng
+                .weighted(&[("en", 80), ("de", 8), ("fr", 6), ("ru", 6)]),
+        )
     } else {
         None
     }

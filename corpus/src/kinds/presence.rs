@@ -40,7 +40,9 @@ pub(crate) fn contact(g: &mut Ctx, initial: bool) {
     }
     if g.rng.chance(500) {
         let priority = g.rng.pick(&[0, 0, 1, 5, 10, 50, -1]);
-        x.start("priority").open().raw_fmt(format_args!("{priority}"));
+        x.start("priority")
+            .open()
+            .raw_fmt(format_args!("{priority}"));
         x.end("priority");
     }
     x.start_ns("c", ns::CAPS)
@@ -50,7 +52,9 @@ pub(crate) fn contact(g: &mut Ctx, initial: bool) {
         .close();
     if g.rng.chance(500) {
         let photo = tokens::hex(&mut g.rng, 40);
-        x.start_ns("x", ns::VCARD_UPDATE).open().leaf("photo", &photo);
+        x.start_ns("x", ns::VCARD_UPDATE)
+            .open()
+            .leaf("photo", &photo);
         x.end("x");
     }
     if g.rng.chance(150) {
@@ -76,11 +80,14 @@ pub(crate) fn occupant(g: &mut Ctx) {
     let start = g.out.len();
     let from = format!("{}/{}", g.rng.pick(ROOMS), g.rng.pick(NICKS));
     let leaving = g.rng.chance(200);
-    let affiliation = g.rng.weighted(&[("none", 5), ("member", 4), ("admin", 1), ("owner", 1)]);
+    let affiliation = g
+        .rng
+        .weighted(&[("none", 5), ("member", 4), ("admin", 1), ("owner", 1)]);
     let role = if leaving {
         "none"
     } else {
-        g.rng.weighted(&[("participant", 8), ("moderator", 2), ("visitor", 1)])
+        g.rng
+            .weighted(&[("participant", 8), ("moderator", 2), ("visitor", 1)])
     };
     let real = g.rng.chance(500).then(|| {
         let c = g.world.pick_contact(&mut g.rng);
@@ -104,7 +111,9 @@ pub(crate) fn occupant(g: &mut Ctx) {
             .close();
         if g.rng.chance(300) {
             let photo = tokens::hex(&mut g.rng, 40);
-            x.start_ns("x", ns::VCARD_UPDATE).open().leaf("photo", &photo);
+            x.start_ns("x", ns::VCARD_UPDATE)
+                .open()
+                .leaf("photo", &photo);
             x.end("x");
         }
     }

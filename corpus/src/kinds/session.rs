@@ -35,8 +35,15 @@ pub(crate) fn features(g: &mut Ctx) {
     let ver = tokens::base64(&mut g.rng, 20);
     let mut x = Xml::new(&mut g.out, g.style);
     x.start("stream:features").open();
-    x.start_ns("bind", ns::BIND).open().start("required").close().end("bind");
-    x.start_ns("session", ns::SESSION).open().start("optional").close();
+    x.start_ns("bind", ns::BIND)
+        .open()
+        .start("required")
+        .close()
+        .end("bind");
+    x.start_ns("session", ns::SESSION)
+        .open()
+        .start("optional")
+        .close();
     x.end("session");
     x.empty_ns("sm", ns::SM).empty_ns("csi", ns::CSI);
     x.empty_ns("ver", ns::ROSTERVER);
