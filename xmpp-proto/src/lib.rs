@@ -1,11 +1,37 @@
 //! A sans-IO XMPP protocol core.
+//!
+//! This crate implements XMPP (RFC 6120, RFC 6121, RFC 7622 and XEPs) as
+//! pure state machines: bytes go in, events and bytes to send come out, and
+//! time, randomness and TLS facts are passed in. It never touches a socket,
+//! a clock, a thread, a resolver or a TLS library, so the same code runs in
+//! any runtime and can be tested byte for byte and fuzzed as a whole.
+//! Transports (`xmpp-transport-std`, `xmpp-transport-mio`) are thin
+//! adapters around it.
+//!
+//! Modules, lowest layer first:
+//! - [`jid`]: RFC 7622 addresses (split, prepare, compare; borrowed and
+//!   owned forms).
+//!
+//! ```
+//! use xmpp_proto::jid::Jid;
+//!
+//! let jid = Jid::new("Juliet@Example.com/balcony")?;
+//! assert_eq!(jid.to_string(), "juliet@example.com/balcony");
+//! # Ok::<(), xmpp_proto::jid::JidError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod jid;
 pub mod stanza;
 pub mod stream_error;
+pub mod tls;
 pub mod xml;
+
+/// The README's examples are compiled and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -1,11 +1,13 @@
 //! A thin blocking transport for [`xmpp_proto`] over `std::net`.
 //!
-//! **Status: placeholder.** This crate will connect a `TcpStream`, wrap it in
-//! rustls for STARTTLS or direct TLS (XEP-0368), feed the bytes it reads into
-//! the sans-IO core and write out what the core asks to transmit, with read
-//! timeouts driving the core's timers. Until the client state machine lands
-//! it only re-exports the core, so that the workspace layout is fixed.
+//! **Status: in progress.** The TLS layer ([`tls`]) is here: trust anchors
+//! (the Mozilla roots or a CA file), certificate checks against the XMPP
+//! domain, and the channel-binding data (`tls-exporter`,
+//! `tls-server-end-point`) SASL needs. The connection driver that feeds the
+//! sans-IO client with socket bytes comes with the client state machine.
 
 #![forbid(unsafe_code)]
 
 pub use xmpp_proto as proto;
+
+pub mod tls;
