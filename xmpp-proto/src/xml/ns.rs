@@ -159,20 +159,56 @@ pub(crate) const XML_INDEX: u8 = 0;
 /// Index of the stream namespace in [`WELL_KNOWN`].
 pub(crate) const STREAM_INDEX: u8 = 1;
 
+/// Slots of the lookup table; a power of two well above the name count,
+/// so that probe chains stay short.
+const SLOTS: usize = 256;
+const EMPTY: u8 = u8::MAX;
+
+/// A cheap hash of length, middle and last byte: enough to tell the
+/// well-known names apart with few collisions.
+const fn slot(b: &[u8]) -> usize {
+    let n = b.len();
+    if n == 0 {
+        return 0;
+    }
+    ((n.wrapping_mul(7)) ^ (b[n - 1] as usize).wrapping_mul(31) ^ (b[n / 2] as usize).wrapping_mul(131))
+        & (SLOTS - 1)
+}
+
+/// Open-addressing table from [`slot`] to index in [`WELL_KNOWN`], built
+/// at compile time.
+const TABLE: [u8; SLOTS] = {
+    let mut t = [EMPTY; SLOTS];
+    let mut i = 0;
+    while i < WELL_KNOWN.len() {
+        let mut h = slot(WELL_KNOWN[i].as_bytes());
+        while t[h] != EMPTY {
+            h = (h + 1) & (SLOTS - 1);
+        }
+        t[h] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// The index of `name` in [`WELL_KNOWN`], if it is there.
 ///
-/// Names are first told apart by length and their last byte, which leaves
-/// at most a handful of full comparisons; this runs once per namespace
-/// declaration, i.e. a few times per stanza.
+/// Runs for every namespace declaration (a few per stanza), so it hashes
+/// three bytes and compares one or two candidates instead of scanning.
 pub(crate) fn lookup(name: &str) -> Option<u8> {
-    let bytes = name.as_bytes();
-    let last = *bytes.last()?;
-    WELL_KNOWN
-        .iter()
-        .position(|known| {
-            known.len() == bytes.len() && known.as_bytes()[known.len() - 1] == last && *known == name
-        })
-        .and_then(|i| u8::try_from(i).ok())
+    let mut h = slot(name.as_bytes());
+    // The table has empty slots, so every probe chain ends.
+    for _ in 0..SLOTS {
+        let i = *TABLE.get(h)?;
+        if i == EMPTY {
+            return None;
+        }
+        if WELL_KNOWN.get(usize::from(i)) == Some(&name) {
+            return Some(i);
+        }
+        h = (h + 1) & (SLOTS - 1);
+    }
+    None
 }
 
 /// The name for an index produced by [`lookup`].

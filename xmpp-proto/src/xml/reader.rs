@@ -372,6 +372,9 @@ impl StreamReader {
                     match input.first() {
                         None => return Ok(None),
                         Some(b'<') => {
+                            // From here on rxml owns the bytes until the
+                            // element (or the stream close) is complete.
+                            self.state = State::Element;
                             self.in_whitespace = false;
                             self.bytes = 0;
                             if let Some(spare) = self.spare.take() {
@@ -396,6 +399,15 @@ impl StreamReader {
                         Err(ReadError::DataAfterClose)
                     };
                 }
+                State::Prolog if self.bytes == 0 => {
+                    // UTF-16 and UTF-32 start with a byte order mark or a
+                    // NUL byte; say so instead of "not well-formed".
+                    if let Some(0x00 | 0xFE | 0xFF) = input.first() {
+                        return Err(ReadError::UnsupportedEncoding(
+                            "the stream starts like UTF-16 or UTF-32".into(),
+                        ));
+                    }
+                }
                 _ => {}
             }
             let before = input.len();
@@ -408,7 +420,14 @@ impl StreamReader {
                     self.check_bytes()?;
                     return Ok(None);
                 }
-                Err(rxml::error::EndOrError::Error(e)) => return Err(ReadError::from_rxml(e)),
+                Err(rxml::error::EndOrError::Error(e)) => {
+                    return Err(match ReadError::from_rxml(e) {
+                        ReadError::LimitExceeded(Limit::TokenBytes, _) => {
+                            ReadError::LimitExceeded(Limit::TokenBytes, self.limits.max_token_bytes)
+                        }
+                        other => other,
+                    });
+                }
             };
             self.check_bytes()?;
             if let Some(out) = self.handle(ev)? {
@@ -472,7 +491,7 @@ impl StreamReader {
             RawEvent::Text(_, text) => {
                 // Plain text directly under the root never reaches rxml
                 // (see `read_inner`), but a CDATA section does.
-                if self.state != State::Element {
+                if self.state != State::Element || self.levels.len() < 2 {
                     return Err(ReadError::TextUnderRoot);
                 }
                 if let Some(level) = self.levels.last_mut() {

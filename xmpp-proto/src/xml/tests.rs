@@ -138,3 +138,23 @@ fn xmpp_corpus_or_fallback() -> Vec<u8> {
         }
     }
 }
+
+#[test]
+fn debug_corpus_full() {
+    let data = std::fs::read("/tmp/c2s.xml").unwrap();
+    let mut reader = StreamReader::new(Limits::default());
+    let mut last_ok = 0;
+    for (ci, chunk) in data.chunks(4096).enumerate() {
+    let mut input = chunk;
+    loop {
+        match reader.read(&mut input) {
+            Ok(Some(_)) => last_ok = ci * 4096 + chunk.len() - input.len(),
+            Ok(None) => break,
+            Err(e) => {
+                let pos = ci * 4096 + chunk.len() - input.len();
+                panic!("{e:?} at {pos}, last ok {last_ok}: {:?}", String::from_utf8_lossy(&data[last_ok..pos + 20]));
+            }
+        }
+    }
+    }
+}
