@@ -12,7 +12,10 @@ use super::ns;
 #[non_exhaustive]
 pub struct Limits {
     /// Bytes of one top-level element, as received (default 256 KiB, the
-    /// c2s stanza limit Prosody uses).
+    /// c2s stanza limit Prosody uses). The element's storage can exceed its
+    /// wire size when it consists of tiny nodes (`<x/>` is 4 bytes, a node
+    /// 40): the worst case is about 12 times this limit, held only while
+    /// that element is being read.
     pub max_element_bytes: usize,
     /// Nesting depth inside a top-level element; the top-level element
     /// itself is depth 1 (default 64).
@@ -163,6 +166,8 @@ pub struct StreamReader {
     pending: Vec<PendingAttr>,
     /// Prefix of the element head being read.
     pending_prefix: Option<rxml::NcName>,
+    /// Attributes (declarations included) of the element head being read.
+    head_attrs: usize,
     /// Bytes of the current top-level element or of the header so far.
     bytes: usize,
     in_whitespace: bool,
@@ -236,6 +241,7 @@ impl StreamReader {
             scope_text: String::new(),
             pending: Vec::new(),
             pending_prefix: None,
+            head_attrs: 0,
             bytes: 0,
             in_whitespace: false,
             keepalives: 0,
@@ -281,6 +287,12 @@ impl StreamReader {
             State::Idle | State::Closed => 0,
         };
         self.inbuf.len().saturating_sub(self.inpos) + partial
+    }
+
+    /// Heap bytes the reader's element storage holds (for tests of bounds).
+    #[cfg(test)]
+    pub(crate) fn heap_size(&self) -> usize {
+        self.tree.heap_size() + self.spare.as_ref().map_or(0, Tree::heap_size)
     }
 
     /// Gives an element's storage back so the next element is built in it
@@ -475,10 +487,12 @@ impl StreamReader {
                     open_text: false,
                 });
                 self.pending_prefix = prefix;
+                self.head_attrs = 0;
                 Ok(None)
             }
             RawEvent::Attribute(_, (prefix, name), value) => {
-                if self.pending.len() >= self.limits.max_attributes {
+                self.head_attrs += 1;
+                if self.head_attrs > self.limits.max_attributes {
                     return Err(ReadError::LimitExceeded(
                         Limit::Attributes,
                         self.limits.max_attributes,

@@ -348,6 +348,12 @@ fn escape(out: &mut Vec<u8>, s: &str, attr: bool) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Escaping for test generators in sibling modules.
+#[cfg(test)]
+pub(crate) fn escape_for_tests(out: &mut Vec<u8>, s: &str, attr: bool) {
+    escape(out, s, attr).expect("test text is valid XML");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
