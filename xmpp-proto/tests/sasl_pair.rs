@@ -125,7 +125,11 @@ fn end_point_only(data: &[u8]) -> TlsState {
 
 #[test]
 fn every_scram_mechanism_without_binding() {
-    for mechanism in [Mechanism::ScramSha1, Mechanism::ScramSha256, Mechanism::ScramSha512] {
+    for mechanism in [
+        Mechanism::ScramSha1,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha512,
+    ] {
         let (auth, server) = Login::new(TlsState::encrypted(ChannelBindings::none()))
             .only(mechanism)
             .succeeds();
@@ -145,7 +149,10 @@ fn every_scram_plus_mechanism_with_each_binding_type() {
     ] {
         for (tls, kind) in [
             (exporter(b"exporter data"), ChannelBindingType::TlsExporter),
-            (end_point_only(b"cert hash"), ChannelBindingType::TlsServerEndPoint),
+            (
+                end_point_only(b"cert hash"),
+                ChannelBindingType::TlsServerEndPoint,
+            ),
         ] {
             let (auth, server) = Login::new(tls).only(mechanism).succeeds();
             assert_eq!(auth.mechanism, mechanism);
@@ -375,7 +382,10 @@ fn cached_keys_log_in_without_pbkdf2() {
     let mut login = Login::new(exporter(b"x"));
     login.credentials = Credentials::from_cached_keys("user", keys.clone());
     login.salt = b"a new salt";
-    assert_eq!(login.run(), Outcome::ClientFailed(SaslError::CachedKeysStale));
+    assert_eq!(
+        login.run(),
+        Outcome::ClientFailed(SaslError::CachedKeysStale)
+    );
     // ...but with the password as well, the login recomputes them.
     login.credentials = Credentials::new("user", PASSWORD).with_cached_keys(keys.clone());
     let (auth, _) = login.succeeds();
@@ -384,8 +394,8 @@ fn cached_keys_log_in_without_pbkdf2() {
 
 #[test]
 fn cached_keys_only_offer_scram_of_their_hash() {
-    let keys =
-        ScramKeys::from_password(ScramHash::Sha256, PASSWORD, SALT, Iterations(4096)).expect("keys");
+    let keys = ScramKeys::from_password(ScramHash::Sha256, PASSWORD, SALT, Iterations(4096))
+        .expect("keys");
     let mut login = Login::new(TlsState::encrypted(ChannelBindings::none()));
     login.credentials = Credentials::from_cached_keys("user", keys);
     assert_eq!(login.succeeds().0.mechanism, Mechanism::ScramSha256);
@@ -429,7 +439,10 @@ fn server_rejects_unoffered_mechanisms_and_unknown_users() {
         server.scram_credentials(None),
         ServerStep::Failure(SaslError::UnknownUser)
     );
-    assert_eq!(server.respond(b"anything"), ServerStep::Failure(SaslError::UnexpectedMessage));
+    assert_eq!(
+        server.respond(b"anything"),
+        ServerStep::Failure(SaslError::UnexpectedMessage)
+    );
 }
 
 #[test]

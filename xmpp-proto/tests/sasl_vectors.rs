@@ -132,7 +132,9 @@ impl Vector {
     fn tls(&self) -> TlsState {
         let mut bindings = ChannelBindings::none();
         match self.binding {
-            Some(ChannelBindingType::TlsExporter) => bindings.tls_exporter = Some(self.cb_data.clone()),
+            Some(ChannelBindingType::TlsExporter) => {
+                bindings.tls_exporter = Some(self.cb_data.clone())
+            }
             Some(ChannelBindingType::TlsServerEndPoint) => {
                 bindings.tls_server_end_point = Some(self.cb_data.clone())
             }
@@ -254,8 +256,14 @@ fn independent_python_vectors_agree_with_both_sides() {
         v.check_server();
         let stored = stored_credentials(v.hash, &v.password, &v.salt, Iterations(v.iterations))
             .expect("stored");
-        assert_eq!(BASE64.encode(stored.stored_key.as_bytes()), map["stored_key_b64"]);
-        assert_eq!(BASE64.encode(stored.server_key.as_bytes()), map["server_key_b64"]);
+        assert_eq!(
+            BASE64.encode(stored.stored_key.as_bytes()),
+            map["stored_key_b64"]
+        );
+        assert_eq!(
+            BASE64.encode(stored.server_key.as_bytes()),
+            map["server_key_b64"]
+        );
     }
 }
 
@@ -286,7 +294,8 @@ fn xep0474_example_server_side() {
     .expect("offered");
     assert!(matches!(step, ServerStep::NeedScramCredentials { .. }));
     let salt = BASE64.decode("QSXCR+Q6sek8bf92").expect("salt");
-    let stored = stored_credentials(ScramHash::Sha1, "pencil", &salt, Iterations(4096)).expect("ok");
+    let stored =
+        stored_credentials(ScramHash::Sha1, "pencil", &salt, Iterations(4096)).expect("ok");
     assert_eq!(
         server.scram_credentials(Some(stored)),
         ServerStep::Challenge(XEP0474_SERVER_FIRST.as_bytes().to_vec())

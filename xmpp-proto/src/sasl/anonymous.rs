@@ -36,7 +36,10 @@ mod tests {
     #[test]
     fn traces_are_short_utf8() {
         assert_eq!(parse_trace(b""), Ok(None));
-        assert_eq!(parse_trace(b"sirhc").ok().flatten().as_deref(), Some("sirhc"));
+        assert_eq!(
+            parse_trace(b"sirhc").ok().flatten().as_deref(),
+            Some("sirhc")
+        );
         assert!(parse_trace(b"\xff").is_err());
         assert!(parse_trace("x".repeat(256).as_bytes()).is_err());
     }

@@ -146,6 +146,7 @@ pub struct Authenticated {
 pub struct ClientMechanism {
     inner: Inner,
     initial: Vec<u8>,
+    /// Set once the exchange succeeded or failed.
     done: bool,
 }
 
@@ -265,10 +266,15 @@ impl ClientMechanism {
     /// Whatever is wrong with the challenge; [`SaslError::UnexpectedMessage`]
     /// for mechanisms that take no challenge.
     pub fn challenge(&mut self, data: &[u8]) -> Result<Vec<u8>, SaslError> {
-        match &mut self.inner {
+        let result = match &mut self.inner {
             Inner::Scram(scram) if !self.done => scram.handle_challenge(data),
             _ => Err(SaslError::UnexpectedMessage),
+        };
+        // Errors are final: nothing after a failed step may succeed.
+        if result.is_err() {
+            self.done = true;
         }
+        result
     }
 
     /// Handles `<success/>` with its additional data, if any. Succeeds only

@@ -68,7 +68,10 @@ mod tests {
         for hash in [ScramHash::Sha1, ScramHash::Sha256, ScramHash::Sha512] {
             assert_eq!(downgrade_hash(hash, &a), downgrade_hash(hash, &b));
             assert_ne!(downgrade_hash(hash, &a), downgrade_hash(hash, &stripped));
-            assert_ne!(downgrade_hash(hash, &a), downgrade_hash(hash, &with_empty_cb));
+            assert_ne!(
+                downgrade_hash(hash, &a),
+                downgrade_hash(hash, &with_empty_cb)
+            );
         }
     }
 }

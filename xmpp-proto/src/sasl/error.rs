@@ -310,20 +310,32 @@ pub enum ScramServerError {
 impl ScramServerError {
     const TABLE: [(&'static str, ScramServerError); 11] = [
         ("invalid-encoding", ScramServerError::InvalidEncoding),
-        ("extensions-not-supported", ScramServerError::ExtensionsNotSupported),
+        (
+            "extensions-not-supported",
+            ScramServerError::ExtensionsNotSupported,
+        ),
         ("invalid-proof", ScramServerError::InvalidProof),
-        ("channel-bindings-dont-match", ScramServerError::ChannelBindingsDontMatch),
+        (
+            "channel-bindings-dont-match",
+            ScramServerError::ChannelBindingsDontMatch,
+        ),
         (
             "server-does-support-channel-binding",
             ScramServerError::ServerDoesSupportChannelBinding,
         ),
-        ("channel-binding-not-supported", ScramServerError::ChannelBindingNotSupported),
+        (
+            "channel-binding-not-supported",
+            ScramServerError::ChannelBindingNotSupported,
+        ),
         (
             "unsupported-channel-binding-type",
             ScramServerError::UnsupportedChannelBindingType,
         ),
         ("unknown-user", ScramServerError::UnknownUser),
-        ("invalid-username-encoding", ScramServerError::InvalidUsernameEncoding),
+        (
+            "invalid-username-encoding",
+            ScramServerError::InvalidUsernameEncoding,
+        ),
         ("no-resources", ScramServerError::NoResources),
         ("other-error", ScramServerError::OtherError),
     ];
@@ -438,7 +450,10 @@ mod tests {
     #[test]
     fn failure_conditions_round_trip_through_element_names() {
         for c in FailureCondition::ALL {
-            assert_eq!(FailureCondition::from_element_name(c.element_name()), Some(c));
+            assert_eq!(
+                FailureCondition::from_element_name(c.element_name()),
+                Some(c)
+            );
         }
         assert_eq!(FailureCondition::from_element_name("bad-request"), None);
     }

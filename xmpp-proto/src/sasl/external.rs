@@ -33,7 +33,10 @@ mod tests {
     fn authzid_is_optional_utf8() {
         assert_eq!(parse_authzid(b""), Ok(None));
         assert_eq!(
-            parse_authzid(b"juliet@example.com").ok().flatten().as_deref(),
+            parse_authzid(b"juliet@example.com")
+                .ok()
+                .flatten()
+                .as_deref(),
             Some("juliet@example.com")
         );
         assert!(parse_authzid(b"\xc3").is_err());

@@ -16,7 +16,9 @@ pub(crate) fn initial_response(
         stringprep::saslprep(password).map_err(|_| SaslError::SaslPrep { field: "password" })?;
     let authzid = authzid.unwrap_or("");
     if authzid.contains('\0') {
-        return Err(SaslError::SaslPrep { field: "authorization identity" });
+        return Err(SaslError::SaslPrep {
+            field: "authorization identity",
+        });
     }
     let mut out = Vec::with_capacity(authzid.len() + username.len() + password.len() + 2);
     out.extend_from_slice(authzid.as_bytes());
@@ -84,7 +86,13 @@ mod tests {
 
     #[test]
     fn refuses_malformed_messages() {
-        for bad in [&b"user\0pass"[..], b"\0\0pass", b"\0user\0", b"a\0b\0c\0d", b"\0u\0\xff"] {
+        for bad in [
+            &b"user\0pass"[..],
+            b"\0\0pass",
+            b"\0user\0",
+            b"a\0b\0c\0d",
+            b"\0u\0\xff",
+        ] {
             assert!(parse(bad, 1000).is_err(), "{bad:?}");
         }
         assert_eq!(

@@ -18,11 +18,11 @@
 //!    server offered `-PLUS` (whether or not we use it) it is `n`, because
 //!    `y` would tell a binding-capable server its offer was stripped.
 
+use super::SaslError;
 use super::channel_binding::{ChannelBindingType, Gs2Flag, TlsState, UnadvertisedPlusPolicy};
 use super::client::Credentials;
 use super::mechanism::Mechanism;
 use super::scram::ScramLimits;
-use super::SaslError;
 
 /// What the server offered: its `<mechanisms/>` and, if present, its
 /// XEP-0440 `<sasl-channel-binding/>` types, both as received (names we do

@@ -154,10 +154,16 @@ pub struct ServerMechanism {
 
 #[derive(Debug)]
 enum State {
-    Scram { server: Box<ScramServer>, started: bool },
+    Scram {
+        server: Box<ScramServer>,
+        started: bool,
+    },
     /// Waiting for the single message of PLAIN, ANONYMOUS or EXTERNAL.
     WaitMessage,
-    WaitVerdict { username: Option<String>, authzid: Option<String> },
+    WaitVerdict {
+        username: Option<String>,
+        authzid: Option<String>,
+    },
     Finished,
 }
 

@@ -219,10 +219,7 @@ impl ScramClient {
         }
 
         let keys = self.keys_for(&server_first.salt, Iterations(iterations))?;
-        let without_proof = format!(
-            "c={},r={}",
-            self.channel_binding_attr, server_first.nonce
-        );
+        let without_proof = format!("c={},r={}", self.channel_binding_attr, server_first.nonce);
         let bare = &self.client_first[self.gs2_header_len..];
         let auth_message: [&[u8]; 5] = [
             bare.as_bytes(),

@@ -60,7 +60,10 @@ pub(crate) fn unescape_name(escaped: &str) -> Result<String, Malformed> {
 
 /// A nonce is printable ASCII without the comma (RFC 5802 §7, `printable`).
 pub(crate) fn is_valid_nonce(nonce: &str) -> bool {
-    !nonce.is_empty() && nonce.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',')
+    !nonce.is_empty()
+        && nonce
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b',')
 }
 
 pub(crate) fn encode_base64(data: &[u8]) -> String {
@@ -105,7 +108,9 @@ impl<'a> Attrs<'a> {
 
     /// The letter of the next attribute, without consuming it.
     fn peek_name(&mut self) -> Option<u8> {
-        self.parts.peek().and_then(|p| p.as_bytes().first().copied())
+        self.parts
+            .peek()
+            .and_then(|p| p.as_bytes().first().copied())
     }
 
     /// Consumes the next attribute, which must be `name`.
@@ -397,11 +402,23 @@ mod tests {
         assert_eq!(ok.downgrade_hash, Some("xyz"));
         let cases = [
             ("r=a,r=b,s=c2FsdA==,i=1", Malformed::DuplicateAttribute('r')),
-            ("s=c2FsdA==,r=a,i=1", Malformed::OutOfOrder { expected: 'r', found: 's' }),
+            (
+                "s=c2FsdA==,r=a,i=1",
+                Malformed::OutOfOrder {
+                    expected: 'r',
+                    found: 's',
+                },
+            ),
             ("r=a,s=c2FsdA==", Malformed::MissingAttribute('i')),
             ("r=a,s=c2FsdA==,i=1,i=2", Malformed::DuplicateAttribute('i')),
-            ("r=a,s=c2FsdA==,i=1,h=1,h=2", Malformed::DuplicateAttribute('h')),
-            ("r=a,s=c2FsdA==,i=1,v=2", Malformed::UnexpectedAttribute('v')),
+            (
+                "r=a,s=c2FsdA==,i=1,h=1,h=2",
+                Malformed::DuplicateAttribute('h'),
+            ),
+            (
+                "r=a,s=c2FsdA==,i=1,v=2",
+                Malformed::UnexpectedAttribute('v'),
+            ),
             ("r=a,s=!!,i=1", Malformed::InvalidBase64 { attribute: 's' }),
             ("r=a,s=,i=1", Malformed::EmptySalt),
             ("r=a,s=c2FsdA==,i=1,", Malformed::InvalidAttribute),
@@ -433,7 +450,13 @@ mod tests {
         assert_eq!(m.bare, "n=us=3Der,r=xyz");
         let m = parse_client_first("p=foo-bar,,n=u,r=x").expect("valid");
         assert_eq!(m.gs2.flag, ParsedFlag::UnknownType);
-        for bad in ["x,,n=u,r=a", "n,n=u,r=a", "p=,,n=u,r=a", "n,b=x,n=u,r=a", "n"] {
+        for bad in [
+            "x,,n=u,r=a",
+            "n,n=u,r=a",
+            "p=,,n=u,r=a",
+            "n,b=x,n=u,r=a",
+            "n",
+        ] {
             assert!(parse_client_first(bad).is_err(), "{bad}");
         }
     }
@@ -456,9 +479,14 @@ mod tests {
         );
         assert_eq!(
             parse_server_final("e=invalid-proof"),
-            Ok(ServerFinal::Error(crate::sasl::ScramServerError::InvalidProof))
+            Ok(ServerFinal::Error(
+                crate::sasl::ScramServerError::InvalidProof
+            ))
         );
-        assert_eq!(parse_server_final(""), Err(SaslError::ServerSignatureMissing));
+        assert_eq!(
+            parse_server_final(""),
+            Err(SaslError::ServerSignatureMissing)
+        );
         assert_eq!(
             parse_server_final("v=cHJvb2Y=,v=cHJvb2Y="),
             Err(SaslError::Malformed(Malformed::DuplicateAttribute('v')))
