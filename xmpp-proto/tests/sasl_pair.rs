@@ -10,7 +10,7 @@ const SALT: &[u8] = b"0123456789abcdef";
 /// How one login ended.
 #[derive(Debug, PartialEq)]
 enum Outcome {
-    Ok(Authenticated, ServerSuccess),
+    Ok(Box<(Authenticated, ServerSuccess)>),
     ClientFailed(SaslError),
     ServerFailed(SaslError),
 }
@@ -90,7 +90,7 @@ impl Login {
                 },
                 ServerStep::Success(success) => {
                     return match client.success(success.additional_data.as_deref()) {
-                        Ok(auth) => Outcome::Ok(auth, success),
+                        Ok(auth) => Outcome::Ok(Box::new((auth, success))),
                         Err(e) => Outcome::ClientFailed(e),
                     };
                 }
@@ -103,7 +103,7 @@ impl Login {
 
     fn succeeds(&self) -> (Authenticated, ServerSuccess) {
         match self.run() {
-            Outcome::Ok(a, s) => (a, s),
+            Outcome::Ok(pair) => *pair,
             other => panic!("login failed: {other:?}"),
         }
     }

@@ -207,10 +207,10 @@ impl ScramClient {
             });
         }
         match (server_first.downgrade_hash, &self.expected_downgrade_hash) {
-            (Some(got), Some(expected)) => {
-                if !crypto::constant_time_eq(got.as_bytes(), expected.as_bytes()) {
-                    return Err(SaslError::DowngradeDetected);
-                }
+            (Some(got), Some(expected))
+                if !crypto::constant_time_eq(got.as_bytes(), expected.as_bytes()) =>
+            {
+                return Err(SaslError::DowngradeDetected);
             }
             (None, _) if self.require_downgrade_protection => {
                 return Err(SaslError::DowngradeProtectionMissing);

@@ -26,12 +26,12 @@ pub struct ScramServer {
 #[derive(Debug)]
 enum State {
     WaitClientFirst,
-    WaitCredentials(Pending),
+    WaitCredentials(Box<Pending>),
     WaitClientFinal {
-        pending: Pending,
+        pending: Box<Pending>,
         auth_prefix: String,
         full_nonce: String,
-        credentials: StoredCredentials,
+        credentials: Box<StoredCredentials>,
     },
     Finished,
 }
@@ -92,7 +92,7 @@ impl ScramServer {
                     authzid: pending.authzid.clone(),
                     hash: self.hash,
                 };
-                self.state = State::WaitCredentials(pending);
+                self.state = State::WaitCredentials(Box::new(pending));
                 step
             }
             Err(e) => self.fail(e),
@@ -163,7 +163,7 @@ impl ScramServer {
             pending,
             auth_prefix,
             full_nonce,
-            credentials,
+            credentials: Box::new(credentials),
         };
         ServerStep::Challenge(server_first.into_bytes())
     }
