@@ -34,7 +34,7 @@ fn config(max_iterations: u32) -> ClientConfig {
     config
 }
 
-fn script(iterations: u32) -> Script {
+fn record_script(iterations: u32) -> Script {
     let tls = TlsState::encrypted(ChannelBindings::none());
     let server_config = ServerConfig::default();
     let offer = server_config.offer(&tls);
@@ -106,11 +106,11 @@ fn measure(name: &str, iterations: u32, rounds: u32, creds: &Credentials, script
 fn main() {
     let password = Credentials::new("user", "pencil");
     for (iterations, rounds) in [(4096, 200), (10_000, 100)] {
-        let script = script(iterations);
+        let script = record_script(iterations);
         measure("scram-sha256-login", iterations, rounds, &password, &script);
     }
 
-    let script = script(4096);
+    let script = record_script(4096);
     let (_, auth) = login(&script, &password, 4096);
     let cached = Credentials::from_cached_keys("user", auth.scram_keys.expect("keys"));
     let (runs, _) = login(&script, &cached, 4096);
@@ -119,6 +119,6 @@ fn main() {
 
     // What a server can make us pay at the default ceiling.
     let max = ScramLimits::default().max_iterations;
-    let script = script(max);
+    let script = record_script(max);
     measure("scram-sha256-login", max, 3, &password, &script);
 }
