@@ -408,3 +408,40 @@ fn saslprep_failures_are_reported() {
     let c = ClientMechanism::start(&config, &odd, &offer, &tls, nonce()).expect("start");
     assert_eq!(c.initial_response(), b"n,,n=a=3Db=2Cc,r=clientnonce");
 }
+
+#[test]
+fn hand_made_plus_selection_without_binding_is_refused() {
+    let selection = Selection {
+        mechanism: Mechanism::ScramSha256Plus,
+        gs2_flag: Gs2Flag::NotSupported,
+    };
+    let offer = ServerOffer::new(["SCRAM-SHA-256-PLUS"]);
+    let result = ClientMechanism::new(
+        &selection,
+        &ClientConfig::default(),
+        &Credentials::new("user", "pencil"),
+        &offer,
+        &TlsState::encrypted(ChannelBindings::none()),
+        Nonce::new(CLIENT_NONCE).expect("nonce"),
+    );
+    assert_eq!(result.map(|_| ()), Err(SaslError::NoAcceptableMechanism));
+    // Bound, but the TLS layer gave no data for the type.
+    let selection = Selection {
+        mechanism: Mechanism::ScramSha256Plus,
+        gs2_flag: Gs2Flag::Bound(ChannelBindingType::TlsExporter),
+    };
+    let result = ClientMechanism::new(
+        &selection,
+        &ClientConfig::default(),
+        &Credentials::new("user", "pencil"),
+        &offer,
+        &TlsState::encrypted(ChannelBindings::none()),
+        Nonce::new(CLIENT_NONCE).expect("nonce"),
+    );
+    assert_eq!(
+        result.map(|_| ()),
+        Err(SaslError::ChannelBindingUnavailable(
+            ChannelBindingType::TlsExporter
+        ))
+    );
+}

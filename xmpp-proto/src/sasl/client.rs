@@ -209,6 +209,10 @@ impl ClientMechanism {
             scram => {
                 let hash = scram.scram_hash().unwrap_or(ScramHash::Sha1);
                 let gs2_flag = if scram.is_plus() {
+                    // A hand-made Selection could pair -PLUS with n or y.
+                    if !matches!(selection.gs2_flag, Gs2Flag::Bound(_)) {
+                        return Err(SaslError::NoAcceptableMechanism);
+                    }
                     selection.gs2_flag
                 } else {
                     match selection.gs2_flag {
