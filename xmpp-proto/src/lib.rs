@@ -11,6 +11,8 @@
 //! Modules, lowest layer first:
 //! - [`jid`]: RFC 7622 addresses (split, prepare, compare; borrowed and
 //!   owned forms).
+//! - [`sasl`]: SASL mechanisms, client and server sides, as step machines.
+//! - [`tls`]: what a transport reports about an established TLS session.
 //!
 //! ```
 //! use xmpp_proto::jid::Jid;
@@ -23,6 +25,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod jid;
+pub mod sasl;
 pub mod tls;
 
 /// The README's examples are compiled and run as doctests, so they stay true.
