@@ -93,7 +93,9 @@ live_pid_from() {
   [ -s "$1" ] || return 1
   pid="$(tr -cd '0-9' <"$1")"
   alive "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2" || return 1
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmdline" == *"$2"* ]] || return 1
   echo "$pid"
 }
 
@@ -116,7 +118,7 @@ terminate() {
 install_packages() {
   local missing=() pkg
   for pkg in "$@"; do
-    dpkg-query -W -f '${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$pkg")
+    [ "$(dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || missing+=("$pkg")
   done
   ((${#missing[@]} == 0)) && return 0
   [ "$(id -u)" = 0 ] || fail "Debian packages ${missing[*]} are missing; run as root to install them"
@@ -132,7 +134,11 @@ install_packages() {
   local ok=0
   export DEBIAN_FRONTEND=noninteractive
   # An image without package lists knows no packages: refresh first then.
-  if ! apt-cache policy "${missing[0]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  # (No `| grep -q` here: under pipefail the early exit of grep fails the
+  # pipeline with SIGPIPE.)
+  local policy
+  policy="$(apt-cache policy "${missing[0]}" 2>/dev/null || true)"
+  if [[ "$policy" != *"Candidate: "[0-9]* ]]; then
     "${apt[@]}" update >&2 || true
   fi
   if "${apt[@]}" install --no-install-recommends "${missing[@]}" >&2; then
