@@ -3,7 +3,7 @@
 # Data (the Mnesia database with the accounts) stays in $XMPP_INTEROP_DIR/ejabberd.
 set -euo pipefail
 TAG=ejabberd-down
-# shellcheck source=lib.sh
+# shellcheck source=scripts/interop/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 DIR="$STATE/ejabberd"

@@ -8,9 +8,9 @@
 set -euo pipefail
 TAG=ejabberd-up
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=lib.sh
+# shellcheck source=scripts/interop/lib.sh
 . "$HERE/lib.sh"
-# shellcheck source=certs.sh
+# shellcheck source=scripts/interop/certs.sh
 . "$HERE/certs.sh"
 
 C2S_PORT="${EJABBERD_C2S_PORT:-5242}"
@@ -51,7 +51,8 @@ exec /usr/sbin/ejabberdctl --config-dir "$DIR/etc" --config "$DIR/etc/ejabberd.y
 EOF
   chmod 755 "$CTL"
 
-  local listen="" a
+  local listen="" a hidden="" m
+  for m in ${EJABBERD_DISABLE_SASL-DIGEST-MD5 X-OAUTH2}; do hidden+="${hidden:+, }$m"; done
   for a in $(loopback_addresses); do
     listen+="  - {port: $C2S_PORT, ip: \"$a\", module: ejabberd_c2s, starttls_required: true, shaper: none, max_stanza_size: 262144, backlog: 1024}
   - {port: $TLS_PORT, ip: \"$a\", module: ejabberd_c2s, tls: true, shaper: none, max_stanza_size: 262144, backlog: 1024}
@@ -74,7 +75,7 @@ auth_method: internal
 auth_password_format: plain
 # DIGEST-MD5 is obsolete (RFC 6331) and X-OAUTH2 needs tokens; a client
 # should never pick them in these tests. EJABBERD_DISABLE_SASL overrides.
-disable_sasl_mechanisms: [$(echo "${EJABBERD_DISABLE_SASL-DIGEST-MD5 X-OAUTH2}" | sed 's/  */, /g')]
+disable_sasl_mechanisms: [$hidden]
 # No federation: the server never connects anywhere.
 s2s_access: nobody
 acl:

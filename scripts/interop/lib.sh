@@ -4,6 +4,7 @@
 
 # Everything the servers write (configs, data, logs, pid files, certificates)
 # lives below one directory so a test run can be thrown away with `rm -rf`.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 STATE="${XMPP_INTEROP_DIR:-/tmp/xmpp-interop}"
 LOAD_USERS="${XMPP_LOAD_USERS:-200}"
 case "$LOAD_USERS" in
@@ -62,7 +63,7 @@ require_free_ports() {
 # Poll until every PORT accepts connections, while process PID is alive.
 # Gives up after TIMEOUT seconds.
 wait_for_ports() {
-  local pid="$1" timeout_s="$2" p deadline=$((SECONDS + $2))
+  local pid="$1" p deadline=$((SECONDS + $2))
   shift 2
   local all
   while ((SECONDS < deadline)); do

@@ -3,7 +3,7 @@
 # Data (accounts, archives) stays in $XMPP_INTEROP_DIR/prosody.
 set -euo pipefail
 TAG=prosody-down
-# shellcheck source=lib.sh
+# shellcheck source=scripts/interop/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 PIDFILE="$STATE/prosody/prosody.pid"

@@ -6,9 +6,9 @@
 set -euo pipefail
 TAG=prosody-up
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=lib.sh
+# shellcheck source=scripts/interop/lib.sh
 . "$HERE/lib.sh"
-# shellcheck source=certs.sh
+# shellcheck source=scripts/interop/certs.sh
 . "$HERE/certs.sh"
 
 C2S_PORT="${PROSODY_C2S_PORT:-5222}"

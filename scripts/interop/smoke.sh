@@ -6,7 +6,7 @@
 set -uo pipefail
 TAG=smoke
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=lib.sh
+# shellcheck source=scripts/interop/lib.sh
 . "$HERE/lib.sh"
 
 servers=("$@")
