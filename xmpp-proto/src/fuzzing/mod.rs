@@ -7,5 +7,7 @@
 //! feature and are not part of the stable API.
 
 mod jid;
+mod sasl;
 
 pub use self::jid::jid;
+pub use self::sasl::sasl;
