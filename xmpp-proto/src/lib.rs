@@ -25,12 +25,14 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod client;
 pub mod endpoint;
 pub mod jid;
 pub mod sasl;
 pub mod stanza;
 pub mod stream_error;
 pub mod tls;
+mod stream;
 pub mod xml;
 
 /// The README's examples are compiled and run as doctests, so they stay true.

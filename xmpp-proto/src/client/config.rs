@@ -1,0 +1,232 @@
+//! How a [`Client`](super::Client) behaves: who it is, how it protects the
+//! stream, and its timers and limits.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::endpoint::RandomSource;
+use crate::jid::Jid;
+use crate::sasl;
+use crate::xml::Limits;
+
+/// How the client secures the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TlsPolicy {
+    /// Upgrade with STARTTLS (RFC 6120 §5); refuse to go on if the server
+    /// does not offer it. The default.
+    #[default]
+    RequireStartTls,
+    /// TLS from the first byte (XEP-0368 direct TLS, usually port 5223):
+    /// the first transmit is `StartTls`.
+    Direct,
+    /// Use STARTTLS if offered, else continue in plaintext. Only for test
+    /// set-ups on loopback: credentials may be exposed, and SASL still
+    /// refuses PLAIN without TLS unless the SASL config allows it.
+    InsecureOptional,
+    /// Never start TLS. Only for tests on loopback.
+    InsecureDisabled,
+}
+
+/// The client's timers. Each has a default that suits a desktop or mobile
+/// client on the public network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// From start until the session is online (default 60 s). Covers TLS,
+    /// SASL (including PBKDF2 on a slow device) and binding.
+    pub negotiation: Duration,
+    /// How long `close()` waits for the server's `</stream:stream>` before
+    /// shutting the connection down anyway (default 5 s).
+    pub close: Duration,
+    /// How long an IQ request waits for its response before it is reported
+    /// as timed out and forgotten (default 60 s).
+    pub iq: Duration,
+    /// Send a whitespace keepalive after this long without sending anything
+    /// (default 90 s; `None` disables it).
+    pub keepalive: Option<Duration>,
+    /// After this long without hearing from the server, ping it (XEP-0199)
+    /// (default 120 s; `None` disables dead-peer detection).
+    pub ping_after: Option<Duration>,
+    /// How long the ping may go unanswered (no byte at all from the server)
+    /// before the connection is declared dead (default 30 s).
+    pub ping_timeout: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            negotiation: Duration::from_secs(60),
+            close: Duration::from_secs(5),
+            iq: Duration::from_secs(60),
+            keepalive: Some(Duration::from_secs(90)),
+            ping_after: Some(Duration::from_secs(120)),
+            ping_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything a [`Client`](super::Client) needs to know before it starts.
+///
+/// ```
+/// use xmpp_proto::client::{ClientConfig, TlsPolicy};
+/// use xmpp_proto::jid::Jid;
+///
+/// let config = ClientConfig::new(Jid::new("juliet@example.com")?, "secret")
+///     .with_tls(TlsPolicy::Direct)
+///     .with_resource("balcony");
+/// assert_eq!(config.domain(), "example.com");
+/// # Ok::<(), xmpp_proto::jid::JidError>(())
+/// ```
+pub struct ClientConfig {
+    pub(crate) jid: Jid,
+    pub(crate) credentials: sasl::Credentials,
+    pub(crate) resource: Option<String>,
+    pub(crate) tls: TlsPolicy,
+    pub(crate) sasl: sasl::ClientConfig,
+    pub(crate) lang: String,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) limits: Limits,
+    pub(crate) auto_receipts: bool,
+    pub(crate) handled_iq_namespaces: Vec<String>,
+    pub(crate) trace: bool,
+    pub(crate) random: Option<Box<dyn RandomSource + Send>>,
+    pub(crate) max_events: usize,
+}
+
+impl ClientConfig {
+    /// A client for the account `jid` (its localpart is the SASL username;
+    /// a resourcepart, if any, is the resource to request) with a password.
+    pub fn new(jid: Jid, password: impl Into<String>) -> Self {
+        let username = jid.localpart().unwrap_or_default().to_owned();
+        let resource = jid.resourcepart().map(str::to_owned);
+        ClientConfig {
+            credentials: sasl::Credentials::new(username, password),
+            jid,
+            resource,
+            tls: TlsPolicy::default(),
+            sasl: sasl::ClientConfig::default(),
+            lang: "en".to_owned(),
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+            auto_receipts: true,
+            handled_iq_namespaces: Vec::new(),
+            trace: false,
+            random: None,
+            max_events: 4096,
+        }
+    }
+
+    /// Replaces the SASL credentials (cached SCRAM keys, authzid, no
+    /// password for EXTERNAL or ANONYMOUS).
+    pub fn with_credentials(mut self, credentials: sasl::Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// The resource to ask the server for when binding (default: let the
+    /// server choose, unless the JID has a resourcepart).
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// How to secure the connection (default: STARTTLS required).
+    pub fn with_tls(mut self, tls: TlsPolicy) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The SASL policy: allowed and denied mechanisms, channel binding,
+    /// iteration limits, PLAIN without TLS.
+    pub fn with_sasl(mut self, sasl: sasl::ClientConfig) -> Self {
+        self.sasl = sasl;
+        self
+    }
+
+    /// The `xml:lang` of the stream (default `en`).
+    pub fn with_lang(mut self, lang: impl Into<String>) -> Self {
+        self.lang = lang.into();
+        self
+    }
+
+    /// Timers (see [`Timeouts`]).
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Limits on what the server may make the reader hold.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Whether to answer XEP-0184 receipt requests automatically (default
+    /// on).
+    pub fn with_auto_receipts(mut self, on: bool) -> Self {
+        self.auto_receipts = on;
+        self
+    }
+
+    /// Delivers IQ requests (`get`/`set`) whose payload is in namespace `ns`
+    /// to the application as events. IQ requests for namespaces nobody
+    /// registered are answered with `service-unavailable` automatically
+    /// (RFC 6120 §8.4); XEP-0199 pings are answered by the client itself.
+    pub fn handle_iq_namespace(mut self, ns: impl Into<String>) -> Self {
+        self.handled_iq_namespaces.push(ns.into());
+        self
+    }
+
+    /// Reports every byte sent and received as [`Event::Trace`]
+    /// (an XML console). Off by default, and free when off.
+    ///
+    /// [`Event::Trace`]: super::Event::Trace
+    pub fn with_trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
+    /// The source of nonces and ids. Transports supply a cryptographically
+    /// secure one; without it the client refuses to start.
+    pub fn with_random(mut self, random: Box<dyn RandomSource + Send>) -> Self {
+        self.random = Some(random);
+        self
+    }
+
+    /// How many undrained events may pile up before the client stops
+    /// reading (default 4096); a safety net for applications that forget
+    /// to call `poll_event`.
+    pub fn with_max_events(mut self, max: usize) -> Self {
+        self.max_events = max.max(16);
+        self
+    }
+
+    /// The XMPP domain: the stream's `to` and the TLS server name.
+    pub fn domain(&self) -> &str {
+        self.jid.domainpart()
+    }
+
+    /// The account's JID as configured.
+    pub fn jid(&self) -> &Jid {
+        &self.jid
+    }
+
+    /// The TLS policy.
+    pub fn tls(&self) -> TlsPolicy {
+        self.tls
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("jid", &self.jid)
+            .field("credentials", &self.credentials)
+            .field("resource", &self.resource)
+            .field("tls", &self.tls)
+            .field("timeouts", &self.timeouts)
+            .field("trace", &self.trace)
+            .finish_non_exhaustive()
+    }
+}

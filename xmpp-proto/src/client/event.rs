@@ -1,0 +1,87 @@
+//! What a [`Client`](super::Client) reports to the application.
+
+use std::fmt;
+
+use crate::jid::FullJid;
+use crate::stanza::{Iq, Message, Presence};
+
+use super::CloseReason;
+
+/// The `id` of a stanza we sent, as returned by `send`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StanzaId(pub(crate) String);
+
+impl StanzaId {
+    /// The id as written in the stanza's `id` attribute.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StanzaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which way traced bytes went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Received from the server.
+    In,
+    /// Sent to the server.
+    Out,
+}
+
+/// Something the application should know about.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Negotiation is complete: the stream is encrypted (unless the policy
+    /// allowed otherwise), authenticated and bound to `jid`. Stanzas can
+    /// be sent from now on.
+    Online {
+        /// The full JID the server bound.
+        jid: FullJid,
+    },
+    /// A message arrived. Receipt requests in it were answered already if
+    /// automatic receipts are on.
+    Message(Message),
+    /// A presence arrived.
+    Presence(Presence),
+    /// An IQ request (`get` or `set`) for a namespace registered with
+    /// `ClientConfig::handle_iq_namespace`. Answer it with `send` and
+    /// `Iq::make_result` or `Iq::make_error`.
+    IqRequest(Iq),
+    /// The response (`result` or `error`) to an IQ request we sent.
+    IqResponse {
+        /// The id `send` returned for the request.
+        id: StanzaId,
+        /// The response stanza; see `Iq::kind` and `Iq::error`.
+        response: Iq,
+    },
+    /// An IQ request we sent got no response in time; it is forgotten.
+    IqTimeout {
+        /// The id `send` returned for the request.
+        id: StanzaId,
+    },
+    /// A XEP-0184 receipt arrived for a message we sent.
+    ReceiptReceived {
+        /// The id of our message that was received.
+        id: String,
+        /// Who sent the receipt.
+        from: Option<String>,
+    },
+    /// Bytes sent or received, when tracing is on.
+    Trace {
+        /// Which way.
+        direction: Direction,
+        /// The raw bytes (UTF-8 XML, possibly cut anywhere).
+        data: Vec<u8>,
+    },
+    /// The session has ended; nothing follows this event.
+    Closed {
+        /// Why.
+        reason: CloseReason,
+    },
+}

@@ -1,0 +1,164 @@
+//! The queue of bytes and connection actions for the transport.
+
+use std::collections::VecDeque;
+
+use crate::endpoint::Transmit;
+use crate::xml::{Element, StreamHeader, WriteError, Writer};
+
+/// What happens at a position of the output stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
+    StartTls,
+    Shutdown,
+}
+
+/// Serialized output plus the marks (`StartTls`, `Shutdown`) that sit at
+/// byte positions in it: a mark is handed out only when every byte before
+/// it has been consumed.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    writer: Writer,
+    /// Bytes consumed by the transport so far.
+    consumed: u64,
+    /// Marks at absolute byte offsets, in order.
+    marks: VecDeque<(u64, Mark)>,
+    /// A shutdown is queued: nothing more may be written.
+    finished: bool,
+    /// Copies of written bytes, for the trace hook, when tracing is on.
+    trace: Option<Vec<Vec<u8>>>,
+}
+
+impl Output {
+    pub(crate) fn new(trace: bool) -> Self {
+        Output { trace: trace.then(Vec::new), ..Output::default() }
+    }
+
+    /// Bytes written but not yet consumed.
+    pub(crate) fn pending(&self) -> usize {
+        self.writer.len()
+    }
+
+    /// Whether everything queued (bytes and marks) has been handed out.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.marks.is_empty() && self.writer.is_empty()
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub(crate) fn header(&mut self, header: &StreamHeader) -> Result<(), WriteError> {
+        self.write(|w| w.write_header(header))
+    }
+
+    pub(crate) fn element(&mut self, el: &Element) -> Result<(), WriteError> {
+        self.write(|w| w.write_element(el))
+    }
+
+    pub(crate) fn keepalive(&mut self) {
+        let _ = self.write(|w| {
+            w.write_keepalive();
+            Ok(())
+        });
+    }
+
+    pub(crate) fn close_stream(&mut self) {
+        let _ = self.write(|w| {
+            w.write_close();
+            Ok(())
+        });
+    }
+
+    /// Queues "start TLS here".
+    pub(crate) fn start_tls(&mut self) {
+        if !self.finished {
+            self.marks.push_back((self.end(), Mark::StartTls));
+        }
+    }
+
+    /// Queues "shut the connection down here"; later writes are dropped.
+    pub(crate) fn shutdown(&mut self) {
+        if !self.finished {
+            self.marks.push_back((self.end(), Mark::Shutdown));
+            self.finished = true;
+        }
+    }
+
+    /// Outgoing trace chunks collected since the last call.
+    pub(crate) fn take_trace(&mut self) -> Vec<Vec<u8>> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        let buffered = self.writer.buffer();
+        match self.marks.front().copied() {
+            Some((at, mark)) => {
+                let before_mark = usize::try_from(at - self.consumed).unwrap_or(usize::MAX);
+                if before_mark > 0 {
+                    let n = before_mark.min(buffered.len());
+                    return buffered.get(..n).map(Transmit::Data);
+                }
+                self.marks.pop_front();
+                Some(match mark {
+                    Mark::StartTls => Transmit::StartTls,
+                    Mark::Shutdown => Transmit::Shutdown,
+                })
+            }
+            None if !buffered.is_empty() => Some(Transmit::Data(buffered)),
+            None => None,
+        }
+    }
+
+    pub(crate) fn consume(&mut self, n: usize) {
+        let n = n.min(self.writer.len());
+        self.writer.consume(n);
+        self.consumed += n as u64;
+    }
+
+    fn end(&self) -> u64 {
+        self.consumed + self.writer.len() as u64
+    }
+
+    fn write(&mut self, f: impl FnOnce(&mut Writer) -> Result<(), WriteError>) -> Result<(), WriteError> {
+        if self.finished {
+            return Ok(());
+        }
+        let before = self.writer.len();
+        f(&mut self.writer)?;
+        if let Some(trace) = &mut self.trace {
+            if let Some(new) = self.writer.buffer().get(before..) {
+                trace.push(new.to_vec());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::ns;
+
+    #[test]
+    fn marks_wait_for_the_bytes_before_them() {
+        let mut out = Output::new(false);
+        out.header(&StreamHeader::new(ns::CLIENT).to("example.org")).unwrap();
+        let header_len = out.pending();
+        out.start_tls();
+        out.keepalive();
+        out.shutdown();
+        out.keepalive(); // dropped: after shutdown
+
+        let Some(Transmit::Data(d)) = out.poll_transmit() else { panic!() };
+        assert_eq!(d.len(), header_len);
+        out.consume(3);
+        let Some(Transmit::Data(d)) = out.poll_transmit() else { panic!() };
+        assert_eq!(d.len(), header_len - 3);
+        out.consume(header_len - 3);
+        assert_eq!(out.poll_transmit(), Some(Transmit::StartTls));
+        assert_eq!(out.poll_transmit(), Some(Transmit::Data(b" ")));
+        out.consume(1);
+        assert_eq!(out.poll_transmit(), Some(Transmit::Shutdown));
+        assert_eq!(out.poll_transmit(), None);
+    }
+}
