@@ -7,5 +7,7 @@
 //! feature and are not part of the stable API.
 
 mod jid;
+mod parser;
 
 pub use self::jid::jid;
+pub use self::parser::parser;
