@@ -41,7 +41,10 @@ fn main() {
         stream.len()
     );
 
-    let ours_ok = jids.iter().filter(|j| xmpp_proto::jid::Jid::new(j).is_ok()).count();
+    let ours_ok = jids
+        .iter()
+        .filter(|j| xmpp_proto::jid::Jid::new(j).is_ok())
+        .count();
     let theirs_ok = jids.iter().filter(|j| jid::Jid::new(j).is_ok()).count();
     println!("# valid: ours {ours_ok}, jid crate {theirs_ok}");
 
@@ -98,12 +101,21 @@ struct Args {
 
 impl Args {
     fn parse() -> Args {
-        let mut args = Args { corpus: None, stanzas: 18_000, seed: 1 };
+        let mut args = Args {
+            corpus: None,
+            stanzas: 18_000,
+            seed: 1,
+        };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--corpus" => args.corpus = it.next(),
-                "--stanzas" => args.stanzas = it.next().and_then(|v| v.parse().ok()).unwrap_or(args.stanzas),
+                "--stanzas" => {
+                    args.stanzas = it
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(args.stanzas)
+                }
                 "--seed" => args.seed = it.next().and_then(|v| v.parse().ok()).unwrap_or(args.seed),
                 "--bench" => {}
                 other => eprintln!("ignoring unknown argument {other:?}"),

@@ -141,7 +141,10 @@ fn run_once(data: &[u8], f: fn(&[u8]) -> u64) -> (f64, u64) {
     let t = Instant::now();
     black_box(f(data));
     let secs = t.elapsed().as_secs_f64();
-    (data.len() as f64 / secs / 1e6, ALLOCS.load(Ordering::Relaxed) - a0)
+    (
+        data.len() as f64 / secs / 1e6,
+        ALLOCS.load(Ordering::Relaxed) - a0,
+    )
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -197,7 +200,11 @@ fn main() {
     let mut allocs = vec![0u64; paths.len()];
     if let Some(only) = only {
         // For profiling (callgrind): one path, one pass, no comparison.
-        let f = paths.iter().find(|(n, _)| *n == only).expect("unknown path").1;
+        let f = paths
+            .iter()
+            .find(|(n, _)| *n == only)
+            .expect("unknown path")
+            .1;
         let (s, a) = run_once(&data, f);
         println!("path={only} mb_per_s={s:.1} allocs={a}");
         return;

@@ -10,7 +10,9 @@ use xmpp_proto::jid::{Jid, escape};
 fn main() {
     let mut inputs: Vec<String> = std::env::args().skip(1).collect();
     if inputs.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: jid [JID...]\nPrints the prepared parts of each JID (RFC 7622), or why it is invalid.");
+        println!(
+            "usage: jid [JID...]\nPrints the prepared parts of each JID (RFC 7622), or why it is invalid."
+        );
         return;
     }
     if inputs.is_empty() {

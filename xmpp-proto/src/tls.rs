@@ -34,7 +34,11 @@ pub enum TlsVersion {
 impl TlsInfo {
     /// A session of the given version with no channel-binding data yet.
     pub fn new(version: TlsVersion) -> Self {
-        TlsInfo { version, tls_exporter: None, tls_server_end_point: None }
+        TlsInfo {
+            version,
+            tls_exporter: None,
+            tls_server_end_point: None,
+        }
     }
 
     /// Adds `tls-exporter` data (RFC 9266): 32 bytes exported with the

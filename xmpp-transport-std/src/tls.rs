@@ -36,8 +36,12 @@ pub struct TrustAnchors {
 impl TrustAnchors {
     /// The public web PKI roots shipped with `webpki-roots`.
     pub fn webpki_roots() -> Self {
-        let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        TrustAnchors { roots: Arc::new(roots) }
+        let roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        TrustAnchors {
+            roots: Arc::new(roots),
+        }
     }
 
     /// Only the CA certificates in a PEM file (for private deployments and
@@ -45,9 +49,8 @@ impl TrustAnchors {
     pub fn from_pem_file(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref();
         let pem = fs::read(path)?;
-        Self::from_pem(&pem).map_err(|e| {
-            io::Error::new(e.kind(), format!("{}: {e}", path.display()))
-        })
+        Self::from_pem(&pem)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
     }
 
     /// Only the CA certificates in PEM text.
@@ -55,12 +58,16 @@ impl TrustAnchors {
         let mut roots = RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| invalid(format!("bad PEM certificate: {e}")))?;
-            roots.add(cert).map_err(|e| invalid(format!("unusable CA certificate: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| invalid(format!("unusable CA certificate: {e}")))?;
         }
         if roots.is_empty() {
             return Err(invalid("no CA certificate found in the PEM data".into()));
         }
-        Ok(TrustAnchors { roots: Arc::new(roots) })
+        Ok(TrustAnchors {
+            roots: Arc::new(roots),
+        })
     }
 
     /// How many anchors there are.
@@ -75,11 +82,13 @@ impl TrustAnchors {
 
     /// A rustls client configuration trusting these anchors.
     pub fn client_config(&self) -> Arc<ClientConfig> {
-        let config = ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(self.roots.clone()).with_no_client_auth());
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map(|b| {
+                    b.with_root_certificates(self.roots.clone())
+                        .with_no_client_auth()
+                });
         match config {
             Ok(config) => Arc::new(config),
             // The ring provider supports the default versions; this cannot
@@ -201,7 +210,12 @@ fn der_element(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
             return None;
         }
         let (len_bytes, rest) = rest.split_at_checked(n)?;
-        (len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b)), rest)
+        (
+            len_bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
+            rest,
+        )
     };
     let (body, after) = rest.split_at_checked(len)?;
     Some((tag, body, after))
@@ -221,7 +235,12 @@ mod tests {
 
     #[test]
     fn der_walk_is_total_on_garbage() {
-        for data in [&[][..], &[0x30], &[0x30, 0x85, 1, 2, 3, 4, 5], &[0x30, 0x02, 0x30]] {
+        for data in [
+            &[][..],
+            &[0x30],
+            &[0x30, 0x85, 1, 2, 3, 4, 5],
+            &[0x30, 0x02, 0x30],
+        ] {
             assert!(matches!(signature_hash(data), SigHash::Sha256OrOther));
         }
     }

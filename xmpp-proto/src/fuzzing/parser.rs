@@ -40,14 +40,22 @@ pub fn parser(data: &[u8]) {
     }
 }
 
-fn read_all(input: &[u8], sizes: &[usize], limits: &Limits) -> (Vec<StreamEvent>, Option<ReadError>) {
+fn read_all(
+    input: &[u8],
+    sizes: &[usize],
+    limits: &Limits,
+) -> (Vec<StreamEvent>, Option<ReadError>) {
     let mut reader = StreamReader::new(limits.clone());
     let mut events = Vec::new();
     let mut rest = input;
     let mut i = 0;
     let bound = limits.max_element_bytes + limits.max_token_bytes + limits.max_header_bytes;
     while !rest.is_empty() {
-        let n = sizes.get(i % sizes.len()).copied().unwrap_or(1).clamp(1, rest.len());
+        let n = sizes
+            .get(i % sizes.len())
+            .copied()
+            .unwrap_or(1)
+            .clamp(1, rest.len());
         i += 1;
         let (mut chunk, tail) = rest.split_at(n);
         rest = tail;
@@ -65,7 +73,9 @@ fn read_all(input: &[u8], sizes: &[usize], limits: &Limits) -> (Vec<StreamEvent>
 
 fn round_trip(el: &Element) {
     let mut first = Vec::new();
-    el.write_to(&mut first).expect("a parsed element is serializable");
+    if let Err(e) = el.write_to(&mut first) {
+        panic!("a parsed element must be serializable: {e}");
+    }
     let doc = [
         &b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>"[..],
         &first,
@@ -73,13 +83,18 @@ fn round_trip(el: &Element) {
     .concat();
     let mut reader = StreamReader::new(Limits::default());
     let mut input = &doc[..];
-    assert!(matches!(reader.read(&mut input), Ok(Some(StreamEvent::Header(_)))));
+    assert!(matches!(
+        reader.read(&mut input),
+        Ok(Some(StreamEvent::Header(_)))
+    ));
     let again = match reader.read(&mut input) {
         Ok(Some(StreamEvent::Element(e))) => e,
         other => panic!("re-serialized element does not parse: {other:?}"),
     };
     assert_eq!(&again, el, "round trip changed the element");
     let mut second = Vec::new();
-    again.write_to(&mut second).expect("serializable");
+    if let Err(e) = again.write_to(&mut second) {
+        panic!("a reparsed element must be serializable: {e}");
+    }
     assert_eq!(first, second, "serialization is not a fixed point");
 }

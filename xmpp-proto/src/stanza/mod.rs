@@ -89,7 +89,11 @@ impl fmt::Display for StanzaParseError {
                 self.element.ns()
             ),
             InvalidStanza::BadType(t) => {
-                write!(f, "type {t:?} is not defined for <{}/>", self.element.name())
+                write!(
+                    f,
+                    "type {t:?} is not defined for <{}/>",
+                    self.element.name()
+                )
             }
             InvalidStanza::MissingId => f.write_str("<iq/> without id"),
             InvalidStanza::BadPayloadCount(n) => {
