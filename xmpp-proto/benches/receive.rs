@@ -6,40 +6,18 @@
 //!
 //! Prints `RESULT path=<name> mb_per_s=<x> allocs_per_stanza=<y> ratio_vs_rxml_parser=<z>`
 //! (median of the passes; allocations counted by the global allocator below).
-#![allow(unsafe_code, missing_docs)]
+#![allow(missing_docs)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rxml::Parse;
+use xmpp_corpus::counting_alloc::{CountingAlloc, allocations};
 use xmpp_proto::stanza::Stanza;
 use xmpp_proto::xml::{Limits, StreamEvent, StreamReader};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged, only counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 const CHUNK: usize = 4096;
 
@@ -137,13 +115,13 @@ fn typed(data: &[u8]) -> u64 {
 
 /// One timed run: (MB/s, allocations).
 fn run_once(data: &[u8], f: fn(&[u8]) -> u64) -> (f64, u64) {
-    let a0 = ALLOCS.load(Ordering::Relaxed);
+    let a0 = allocations();
     let t = Instant::now();
     black_box(f(data));
     let secs = t.elapsed().as_secs_f64();
     (
         data.len() as f64 / secs / 1e6,
-        ALLOCS.load(Ordering::Relaxed) - a0,
+        allocations() - a0,
     )
 }
 

@@ -11,6 +11,9 @@
 //! Modules, lowest layer first:
 //! - [`jid`]: RFC 7622 addresses (split, prepare, compare; borrowed and
 //!   owned forms).
+//! - [`sasl`]: SASL mechanisms, client and server sides, as step machines.
+//! - [`endpoint`]: the I/O contract between an endpoint and a transport.
+//! - [`tls`]: what a transport reports about an established TLS session.
 //!
 //! ```
 //! use xmpp_proto::jid::Jid;
@@ -22,7 +25,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod endpoint;
 pub mod jid;
+pub mod sasl;
 pub mod stanza;
 pub mod stream_error;
 pub mod tls;

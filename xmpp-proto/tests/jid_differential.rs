@@ -251,3 +251,24 @@ fn agrees_with_the_jid_crate_on_edge_cases() {
         "each documented class is exercised: {explained:?}"
     );
 }
+
+#[test]
+fn agrees_with_the_jid_crate_on_a_realistic_stream() {
+    let stream = xmpp_corpus::c2s_stream(7, 3000);
+    let jids: Vec<String> = xmpp_corpus::attribute_values(&stream, &["from", "to", "jid"])
+        .into_iter()
+        .map(|raw| {
+            raw.replace("&apos;", "'")
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .collect();
+    assert!(jids.len() > 3000);
+    let (unexplained, explained) = compare(jids.iter().map(String::as_str));
+    assert!(unexplained.is_empty(), "{}", unexplained.join("\n"));
+    // Real traffic holds none of the odd cases: the two agree on all of it.
+    assert!(explained.is_empty(), "{explained:?}");
+    assert!(jids.iter().all(|j| Jid::new(j).is_ok()));
+}

@@ -266,3 +266,17 @@ fn bare_and_full_types() {
     assert_eq!(jid, full);
     assert_eq!(jid.into_bare().as_str(), "a@b");
 }
+
+#[test]
+fn found_by_fuzzing() {
+    check(&[
+        // GREEK CAPITAL LUNATE SIGMA SYMBOL is unassigned in Unicode 3.2;
+        // the stringprep crate let it through to "Σ", which is not a fixed
+        // point (it folds to "σ" on a second pass).
+        ("ui\u{03F9}", Err((D, K::ProhibitedCharacter('\u{03F9}')))),
+        (
+            "ui\u{03F9}@example.com",
+            Err((L, K::ProhibitedCharacter('\u{03F9}'))),
+        ),
+    ]);
+}

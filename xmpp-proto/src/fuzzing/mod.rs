@@ -8,6 +8,8 @@
 
 mod jid;
 mod parser;
+mod sasl;
 
 pub use self::jid::jid;
 pub use self::parser::parser;
+pub use self::sasl::sasl;

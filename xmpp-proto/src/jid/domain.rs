@@ -26,17 +26,17 @@ pub(crate) fn domainpart(s: &str) -> Result<Cow<'_, str>, JidError> {
     if s.starts_with('[') {
         return ipv6_literal(s);
     }
+    if let Some(result) = ascii_host_name(s) {
+        return result;
+    }
     let mut needs_folding = false;
-    let mut ascii = true;
     for c in s.chars() {
         if c.is_ascii() {
             if !(c.is_ascii_alphanumeric() || c == '-' || c == '.') {
                 return Err(refused_ascii(s, c));
             }
             needs_folding |= c.is_ascii_uppercase();
-        } else if stable_lower(c) {
-            ascii = false;
-        } else {
+        } else if !stable_lower(c) {
             return slow(s);
         }
     }
@@ -45,8 +45,55 @@ pub(crate) fn domainpart(s: &str) -> Result<Cow<'_, str>, JidError> {
     } else {
         Cow::Borrowed(s)
     };
-    check_labels(&prepared, ascii)?;
+    check_labels(&prepared, false)?;
     prep::check_len(PART, prepared)
+}
+
+/// The common case in one pass over the bytes: an ASCII host name. `None`
+/// when a non-ASCII byte shows up (the caller takes the Unicode path).
+fn ascii_host_name(s: &str) -> Option<Result<Cow<'_, str>, JidError>> {
+    let mut needs_folding = false;
+    let mut label_len = 0usize;
+    let mut prev = b'.';
+    for &b in s.as_bytes() {
+        let class = prep::ascii_class(b);
+        if class & prep::NON_ASCII != 0 {
+            return None;
+        }
+        if b == b'.' {
+            if label_len == 0 {
+                return Some(Err(JidError::new(PART, JidErrorKind::EmptyLabel)));
+            }
+            if prev == b'-' {
+                return Some(Err(JidError::new(PART, JidErrorKind::LabelHyphen)));
+            }
+            label_len = 0;
+        } else if class & prep::LETTER_DIGIT != 0 || b == b'-' {
+            if b == b'-' && label_len == 0 {
+                return Some(Err(JidError::new(PART, JidErrorKind::LabelHyphen)));
+            }
+            label_len += 1;
+            if label_len > MAX_LABEL_LEN {
+                return Some(Err(JidError::new(PART, JidErrorKind::LabelTooLong)));
+            }
+            needs_folding |= class & prep::UPPER != 0;
+        } else {
+            return Some(Err(refused_ascii(s, char::from(b))));
+        }
+        prev = b;
+    }
+    if label_len == 0 {
+        return Some(Err(JidError::new(PART, JidErrorKind::EmptyLabel)));
+    }
+    if prev == b'-' {
+        return Some(Err(JidError::new(PART, JidErrorKind::LabelHyphen)));
+    }
+    let prepared = if needs_folding {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    };
+    Some(prep::check_len(PART, prepared))
 }
 
 /// The nameprep path for input outside the fast path's character set.

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Interop test run, as CI calls it: start Prosody and ejabberd on loopback,
+# check them with smoke.sh, run the Rust interop tests against them (once
+# tests/tests/interop.rs exists), and stop both servers however this ends.
+# Needs root on Debian (it installs the server packages when missing).
+# See scripts/interop/README.md for the knobs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=scripts/interop
+export XMPP_INTEROP_DIR="${XMPP_INTEROP_DIR:-/tmp/xmpp-interop}"
+
+stop_servers() {
+  bash "$dir/prosody-down.sh" || true
+  bash "$dir/ejabberd-down.sh" || true
+}
+trap stop_servers EXIT
+
+bash "$dir/prosody-up.sh"
+bash "$dir/ejabberd-up.sh"
+bash "$dir/smoke.sh"
+
+if [ -f tests/tests/interop.rs ]; then
+  # Hand every fact the up scripts wrote (ports, domains, CA path) to the tests.
+  set -a
+  # shellcheck disable=SC1091
+  . "$XMPP_INTEROP_DIR/prosody/env"
+  # shellcheck disable=SC1091
+  . "$XMPP_INTEROP_DIR/ejabberd/env"
+  set +a
+  export XMPP_INTEROP=1
+  cargo test -p xmpp-tests --test interop -- --test-threads=2
+else
+  echo "tests/tests/interop.rs does not exist yet; skipping the Rust interop tests"
+fi

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Start ejabberd (Debian package) on loopback for the interop tests.
+# Safe to run again: a running instance is kept, missing accounts are added.
+# Ports: EJABBERD_C2S_PORT (default 5242, STARTTLS required),
+# EJABBERD_TLS_PORT (default 5243, direct TLS) and EJABBERD_DIST_PORT
+# (default 5359, Erlang distribution for ejabberdctl, 127.0.0.1 only).
+# State: $XMPP_INTEROP_DIR/ejabberd; $STATE/ejabberd/ejabberdctl talks to it.
+set -euo pipefail
+TAG=ejabberd-up
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/interop/lib.sh
+. "$HERE/lib.sh"
+# shellcheck source=scripts/interop/certs.sh
+. "$HERE/certs.sh"
+
+C2S_PORT="${EJABBERD_C2S_PORT:-5242}"
+TLS_PORT="${EJABBERD_TLS_PORT:-5243}"
+DIST_PORT="${EJABBERD_DIST_PORT:-5359}"
+DIR="$STATE/ejabberd"
+PIDFILE="$DIR/ejabberd.pid"
+CTL="$DIR/ejabberdctl"
+NODE=ejabberd@localhost
+
+[ "$(id -u)" = 0 ] || fail "run as root: Debian's ejabberdctl only runs as root or as the ejabberd user"
+install_packages ejabberd
+make_certs
+mkdir -p "$DIR/etc" "$DIR/db" "$DIR/logs"
+
+write_config() {
+  # Debian's ejabberdctl would `su ejabberd` and start epmd on all
+  # interfaces. Instead: run as the caller, and let the node listen for
+  # distribution on one fixed loopback port without epmd.
+  cat >"$DIR/etc/ejabberdctl.cfg" <<EOF
+EXEC_CMD=as_current_user
+ERLANG_NODE=$NODE
+ERL_DIST_PORT=$DIST_PORT
+ERL_OPTIONS="-kernel inet_dist_use_interface {127,0,0,1}"
+EJABBERD_PID_PATH=$PIDFILE
+EJABBERD_BYPASS_WARNINGS=true
+EOF
+  printf '%s\n' '{lookup, [file, native]}.' '{host, {127,0,0,1}, ["localhost"]}.' >"$DIR/etc/inetrc"
+
+  cat >"$CTL" <<EOF
+#!/bin/sh
+# ejabberdctl for the interop instance, e.g. \`$CTL registered_users localhost\`.
+# HOME holds the Erlang cookie shared with the node.
+export HOME="$DIR"
+unset EJABBERD_OPTS
+exec /usr/sbin/ejabberdctl --config-dir "$DIR/etc" --config "$DIR/etc/ejabberd.yml" \\
+  --ctl-config "$DIR/etc/ejabberdctl.cfg" --logs "$DIR/logs" --spool "$DIR/db" "\$@"
+EOF
+  chmod 755 "$CTL"
+
+  local listen="" a hidden="" m
+  for m in ${EJABBERD_DISABLE_SASL-DIGEST-MD5 X-OAUTH2}; do hidden+="${hidden:+, }$m"; done
+  for a in $(loopback_addresses); do
+    listen+="  - {port: $C2S_PORT, ip: \"$a\", module: ejabberd_c2s, starttls_required: true, shaper: none, max_stanza_size: 262144, backlog: 1024}
+  - {port: $TLS_PORT, ip: \"$a\", module: ejabberd_c2s, tls: true, shaper: none, max_stanza_size: 262144, backlog: 1024}
+"
+  done
+
+  cat >"$DIR/etc/ejabberd.yml" <<EOF
+# Written by ejabberd-up.sh; regenerated on every start.
+loglevel: ${EJABBERD_LOG_LEVEL:-info}
+log_rotate_count: 0
+hosts: [localhost, example.test]
+certfiles: ["$STATE/certs/server.pem"]
+ca_file: "$STATE/certs/ca.crt"
+acme: {auto: false}
+listen:
+$listen
+# Passwords stored as given, so every SCRAM variant the server knows
+# (SHA-1/256/512) can be offered, not only the one hashed at creation.
+auth_method: internal
+auth_password_format: plain
+# DIGEST-MD5 is obsolete (RFC 6331) and X-OAUTH2 needs tokens; a client
+# should never pick them in these tests. EJABBERD_DISABLE_SASL overrides.
+disable_sasl_mechanisms: [$hidden]
+# No federation: the server never connects anywhere.
+s2s_access: nobody
+acl:
+  admin: {user: ["admin@localhost"]}
+  local: {user_regexp: ""}
+access_rules:
+  local: {allow: local}
+  c2s: {allow: all}
+  nobody: {deny: all}
+  configure: {allow: admin}
+  muc_create: {allow: local}
+  pubsub_createnode: {allow: local}
+api_permissions:
+  "console commands":
+    from: [ejabberd_ctl]
+    who: all
+    what: "*"
+# No mod_register (no in-band registration), no mod_fail2ban (failed logins
+# in tests must never ban 127.0.0.1), no shapers on the listeners.
+modules:
+  mod_adhoc: {}
+  mod_blocking: {}
+  mod_caps: {}
+  mod_carboncopy: {}
+  mod_client_state: {}
+  mod_disco: {}
+  mod_last: {}
+  mod_mam: {default: always}
+  mod_muc: {host: "conference.@HOST@", access_create: muc_create}
+  mod_offline: {}
+  mod_ping: {}
+  mod_privacy: {}
+  mod_private: {}
+  mod_pubsub: {host: "pubsub.@HOST@", access_createnode: pubsub_createnode, plugins: [flat, pep]}
+  mod_roster: {versioning: true}
+  # XEP-0198 with resumption for 5 minutes after a disconnect.
+  mod_stream_mgmt: {resume_timeout: 300}
+  mod_time: {}
+  mod_vcard: {search: false}
+  mod_version: {}
+EOF
+}
+
+# One short-lived Erlang node registers every account over RPC. Calling
+# `ejabberdctl register` per account boots a VM each time (~0.2 s of CPU,
+# over half a minute for the load accounts); this takes about a second.
+create_accounts() {
+  local list="$DIR/accounts.terms" user domain pass
+  account_lines | while read -r user domain pass; do
+    printf '{<<"%s">>, <<"%s">>, <<"%s">>}.\n' "$user" "$domain" "$pass"
+  done >"$list"
+  local code
+  code='
+    Node = '"'$NODE'"',
+    % The ports open before the ejabberd application has finished starting.
+    Started = fun Wait(0) -> false;
+                  Wait(N) ->
+                    case rpc:call(Node, application, which_applications, [], 5000) of
+                      Apps when is_list(Apps) ->
+                        lists:keymember(ejabberd, 1, Apps) orelse (timer:sleep(200) == ok andalso Wait(N - 1));
+                      _ -> timer:sleep(200), Wait(N - 1)
+                    end
+              end,
+    Started(300) orelse begin io:format("ejabberd did not finish starting~n"), halt(2) end,
+    {ok, Accounts} = file:consult("'"$list"'"),
+    Register = fun Try({U, H, P}, Left) ->
+                     case rpc:call(Node, ejabberd_auth, try_register, [U, H, P], 20000) of
+                       ok -> created;
+                       {error, exists} -> exists;
+                       _ when Left > 0 -> timer:sleep(300), Try({U, H, P}, Left - 1);
+                       Error -> {U, H, Error}
+                     end
+               end,
+    Results = [Register(A, 3) || A <- Accounts],
+    Failed = [R || R <- Results, R =/= created, R =/= exists],
+    io:format("~b created, ~b failed ~p~n",
+              [length([R || R <- Results, R == created]), length(Failed), lists:sublist(Failed, 3)]),
+    halt(min(length(Failed), 1)).'
+  local out
+  if ! out="$(HOME="$DIR" ERL_INETRC="$DIR/etc/inetrc" timeout 180 erl -sname "accounts-$$@localhost" \
+    -hidden -noshell -noinput -erl_epmd_port "$DIST_PORT" -start_epmd false -dist_listen false \
+    -eval "$code" 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    fail "could not create the ejabberd accounts"
+  fi
+  say "accounts: ${out##*$'\n'}"
+}
+
+write_env() {
+  cat >"$DIR/env" <<EOF
+XMPP_EJABBERD_HOST=127.0.0.1
+XMPP_EJABBERD_C2S_PORT=$C2S_PORT
+XMPP_EJABBERD_TLS_PORT=$TLS_PORT
+XMPP_EJABBERD_DOMAIN=localhost
+XMPP_EJABBERD_DOMAIN2=example.test
+XMPP_EJABBERD_MUC=conference.localhost
+XMPP_EJABBERD_LOAD_USERS=$LOAD_USERS
+XMPP_EJABBERD_CTL=$CTL
+XMPP_EJABBERD_PID=$1
+XMPP_INTEROP_CA=$STATE/certs/ca.crt
+EOF
+}
+
+if pid="$(live_pid_from "$PIDFILE" "$DIR/db")"; then
+  say "already running (pid $pid)"
+  create_accounts
+  write_env "$pid"
+  exit 0
+fi
+
+require_free_ports "$C2S_PORT" "$TLS_PORT" "$DIST_PORT"
+write_config
+rm -f "$PIDFILE"
+say "starting ejabberd"
+# `ejabberdctl foreground` stays as the parent shell of the Erlang VM; the
+# VM writes its own pid to $PIDFILE.
+setsid nohup "$CTL" foreground </dev/null >"$DIR/console.log" 2>&1 &
+launcher=$!
+if ! wait_for_ports "$launcher" 90 "$C2S_PORT" "$TLS_PORT"; then
+  tail -n 30 "$DIR/console.log" "$DIR/logs/ejabberd.log" >&2 2>/dev/null || true
+  if pid="$(live_pid_from "$PIDFILE" "$DIR/db")"; then terminate "$pid" 10; fi
+  terminate "$launcher" 5
+  fail "ejabberd did not open ports $C2S_PORT and $TLS_PORT within 90 s"
+fi
+pid="$(live_pid_from "$PIDFILE" "$DIR/db")" || fail "ejabberd listens but wrote no pid to $PIDFILE"
+create_accounts
+write_env "$pid"
+say "ready: c2s 127.0.0.1:$C2S_PORT (STARTTLS), 127.0.0.1:$TLS_PORT (direct TLS), pid $pid"

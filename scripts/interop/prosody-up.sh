@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Start Prosody (Debian package) on loopback for the interop tests.
+# Safe to run again: a running instance is kept, missing accounts are added.
+# Ports: PROSODY_C2S_PORT (default 5222, STARTTLS required) and
+# PROSODY_TLS_PORT (default 5223, direct TLS). State: $XMPP_INTEROP_DIR/prosody.
+set -euo pipefail
+TAG=prosody-up
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/interop/lib.sh
+. "$HERE/lib.sh"
+# shellcheck source=scripts/interop/certs.sh
+. "$HERE/certs.sh"
+
+C2S_PORT="${PROSODY_C2S_PORT:-5222}"
+TLS_PORT="${PROSODY_TLS_PORT:-5223}"
+DIR="$STATE/prosody"
+CFG="$DIR/prosody.cfg.lua"
+PIDFILE="$DIR/prosody.pid"
+
+command -v python3 >/dev/null || install_packages python3
+install_packages prosody
+make_certs
+mkdir -p "$DIR/data"
+
+write_config() {
+  local ifaces="" a
+  for a in $(loopback_addresses); do ifaces+="\"$a\"; "; done
+  cat >"$CFG" <<EOF
+-- Written by prosody-up.sh; regenerated on every start.
+-- Prosody refuses to run as root unless told; CI runs everything as root.
+run_as_root = true
+pidfile = "$PIDFILE"
+data_path = "$DIR/data"
+certificates = "$STATE/certs"
+log = { { levels = { min = "${PROSODY_LOG_LEVEL:-info}" }, to = "file", filename = "$DIR/prosody.log" } }
+admins = { "admin@localhost" }
+
+interfaces = { $ifaces}
+local_interfaces = { $ifaces}
+c2s_ports = { $C2S_PORT }
+c2s_direct_tls_ports = { $TLS_PORT }
+component_ports = { }
+http_ports = { }
+https_ports = { }
+-- Load tests open hundreds of connections at once.
+network_settings = { tcp_backlog = 1024 }
+
+-- No mod_limits (no rate limits), no mod_register (no in-band registration),
+-- no s2s: the test server never talks to the outside world.
+modules_enabled = {
+	"roster"; "saslauth"; "tls"; "disco"; "posix";
+	"carbons"; "pep"; "private"; "blocklist"; "vcard4"; "vcard_legacy";
+	"version"; "uptime"; "time"; "ping"; "mam"; "csi_simple";
+	"smacks";
+}
+modules_disabled = { "s2s"; "dialback"; "s2s_auth_certs" }
+
+-- XEP-0198: sessions can be resumed for 10 minutes after a disconnect.
+smacks_hibernation_time = 600
+
+c2s_require_encryption = true
+allow_registration = false
+authentication = "internal_hashed"
+storage = "internal"
+archive_expires_after = "1d"
+
+ssl = {
+	certificate = "$STATE/certs/fullchain.pem";
+	key = "$STATE/certs/server.key";
+}
+
+VirtualHost "localhost"
+VirtualHost "example.test"
+
+Component "conference.localhost" "muc"
+EOF
+}
+
+# Accounts are written straight into Prosody's file store by a small Python
+# helper: prosodyctl register costs ~0.2 s of CPU per account (40 s for the
+# load accounts on a busy 2-core CI machine), the helper milliseconds.
+# Existing accounts are left alone, so this is cheap on every run.
+create_accounts() {
+  local n
+  n="$(account_lines | python3 "$HERE/prosody_accounts.py" "$DIR/data")" \
+    || fail "could not write the Prosody accounts into $DIR/data"
+  ((n == 0)) || say "created $n accounts"
+}
+
+write_env() {
+  cat >"$DIR/env" <<EOF
+XMPP_PROSODY_HOST=127.0.0.1
+XMPP_PROSODY_C2S_PORT=$C2S_PORT
+XMPP_PROSODY_TLS_PORT=$TLS_PORT
+XMPP_PROSODY_DOMAIN=localhost
+XMPP_PROSODY_DOMAIN2=example.test
+XMPP_PROSODY_MUC=conference.localhost
+XMPP_PROSODY_LOAD_USERS=$LOAD_USERS
+XMPP_PROSODY_PID=$1
+XMPP_INTEROP_CA=$STATE/certs/ca.crt
+EOF
+}
+
+if pid="$(live_pid_from "$PIDFILE" "$CFG")"; then
+  say "already running (pid $pid)"
+  create_accounts
+  write_env "$pid"
+  exit 0
+fi
+
+require_free_ports "$C2S_PORT" "$TLS_PORT"
+write_config
+create_accounts
+
+# Never run `prosody` without --config: it would start Debian's system
+# configuration, which listens on all interfaces.
+rm -f "$PIDFILE"
+say "starting prosody"
+setsid nohup prosody -F --config "$CFG" </dev/null >"$DIR/console.log" 2>&1 &
+pid=$!
+echo "$pid" >"$PIDFILE"
+if ! wait_for_ports "$pid" 30 "$C2S_PORT" "$TLS_PORT"; then
+  tail -n 20 "$DIR/console.log" "$DIR/prosody.log" >&2 2>/dev/null || true
+  terminate "$pid" 5
+  fail "prosody did not open ports $C2S_PORT and $TLS_PORT within 30 s"
+fi
+# mod_posix rewrites the pid file with its own (identical) pid; keep ours
+# if it has not done so yet.
+write_env "$pid"
+say "ready: c2s 127.0.0.1:$C2S_PORT (STARTTLS), 127.0.0.1:$TLS_PORT (direct TLS), pid $pid"
