@@ -21,6 +21,9 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 const CHUNK: usize = 4096;
 
+/// One receive path: consumes the stream, returns a count.
+type Path = fn(&[u8]) -> u64;
+
 /// rxml's namespace-resolving parser, counting events.
 fn rxml_parser(data: &[u8]) -> u64 {
     let mut p = rxml::Parser::new();
@@ -114,15 +117,12 @@ fn typed(data: &[u8]) -> u64 {
 }
 
 /// One timed run: (MB/s, allocations).
-fn run_once(data: &[u8], f: fn(&[u8]) -> u64) -> (f64, u64) {
+fn run_once(data: &[u8], f: Path) -> (f64, u64) {
     let a0 = allocations();
     let t = Instant::now();
     black_box(f(data));
     let secs = t.elapsed().as_secs_f64();
-    (
-        data.len() as f64 / secs / 1e6,
-        allocations() - a0,
-    )
+    (data.len() as f64 / secs / 1e6, allocations() - a0)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -168,7 +168,7 @@ fn main() {
     );
     // Passes interleave the paths, so that load from other processes hits
     // all of them alike and the ratios stay meaningful.
-    let paths: [(&str, fn(&[u8]) -> u64); 4] = [
+    let paths: [(&str, Path); 4] = [
         ("rxml-parser", rxml_parser),
         ("rxml-raw-parser", rxml_raw),
         ("reader", reader),
