@@ -34,6 +34,10 @@ fn message_fields_and_unknown_children() {
         (Some("a@b/c"), Some("d@e"), Some("1"), Some("en"))
     );
     assert_eq!(m.body().as_deref(), Some("Hello"));
+    let from = m.from_jid().unwrap().unwrap();
+    assert_eq!(from.domainpart(), "b");
+    assert_eq!(from.resourcepart(), Some("c"));
+    assert!(m.to_jid().unwrap().is_ok());
     let bodies: Vec<_> = m
         .bodies()
         .map(|(l, b)| (l.map(str::to_owned), b.into_owned()))
