@@ -6,42 +6,23 @@
 //!
 //! Prints `RESULT path=<name> mb_per_s=<x> allocs_per_stanza=<y> ratio_vs_rxml_parser=<z>`
 //! (median of the passes; allocations counted by the global allocator below).
-#![allow(unsafe_code, missing_docs)]
+#![allow(missing_docs)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rxml::Parse;
+use xmpp_corpus::counting_alloc::{CountingAlloc, allocations};
 use xmpp_proto::stanza::Stanza;
 use xmpp_proto::xml::{Limits, StreamEvent, StreamReader};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged, only counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 const CHUNK: usize = 4096;
+
+/// One receive path: consumes the stream, returns a count.
+type Path = fn(&[u8]) -> u64;
 
 /// rxml's namespace-resolving parser, counting events.
 fn rxml_parser(data: &[u8]) -> u64 {
@@ -136,12 +117,12 @@ fn typed(data: &[u8]) -> u64 {
 }
 
 /// One timed run: (MB/s, allocations).
-fn run_once(data: &[u8], f: fn(&[u8]) -> u64) -> (f64, u64) {
-    let a0 = ALLOCS.load(Ordering::Relaxed);
+fn run_once(data: &[u8], f: Path) -> (f64, u64) {
+    let a0 = allocations();
     let t = Instant::now();
     black_box(f(data));
     let secs = t.elapsed().as_secs_f64();
-    (data.len() as f64 / secs / 1e6, ALLOCS.load(Ordering::Relaxed) - a0)
+    (data.len() as f64 / secs / 1e6, allocations() - a0)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -187,7 +168,7 @@ fn main() {
     );
     // Passes interleave the paths, so that load from other processes hits
     // all of them alike and the ratios stay meaningful.
-    let paths: [(&str, fn(&[u8]) -> u64); 4] = [
+    let paths: [(&str, Path); 4] = [
         ("rxml-parser", rxml_parser),
         ("rxml-raw-parser", rxml_raw),
         ("reader", reader),
@@ -197,7 +178,11 @@ fn main() {
     let mut allocs = vec![0u64; paths.len()];
     if let Some(only) = only {
         // For profiling (callgrind): one path, one pass, no comparison.
-        let f = paths.iter().find(|(n, _)| *n == only).expect("unknown path").1;
+        let f = paths
+            .iter()
+            .find(|(n, _)| *n == only)
+            .expect("unknown path")
+            .1;
         let (s, a) = run_once(&data, f);
         println!("path={only} mb_per_s={s:.1} allocs={a}");
         return;

@@ -1,4 +1,4 @@
-//! The I/O surface every sans-IO endpoint ([`Client`](crate::client), and
+//! The I/O surface every sans-IO endpoint (the client, and
 //! the server role) offers, so one transport can drive either.
 //!
 //! The contract, for a transport:

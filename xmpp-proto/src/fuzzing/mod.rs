@@ -6,8 +6,13 @@
 //! fuzz targets stay one-liners; they are only compiled with the `fuzzing`
 //! feature and are not part of the stable API.
 
+// Fuzz entry points assert their properties by panicking; that is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod jid;
+mod parser;
 mod sasl;
 
 pub use self::jid::jid;
+pub use self::parser::parser;
 pub use self::sasl::sasl;

@@ -7,9 +7,10 @@
 //! do not model stay in the element and are reachable through
 //! [`Message::payloads`] and friends, or the element itself.
 //!
-//! Addresses are returned as the peer wrote them (`&str`); `from_jid` and
-//! `to_jid` will parse them with the `jid` module once it lands, so that
-//! stringprep runs only for stanzas whose addresses are actually used.
+//! Addresses are available as the peer wrote them (`from()`, `to()`) and
+//! parsed as JIDs (`from_jid()`, `to_jid()`, zero-copy when the address is
+//! already prepared). Parsing is on demand, so stringprep runs only for
+//! addresses that are actually used.
 //!
 //! ```
 //! use xmpp_proto::stanza::{Iq, IqType, Stanza, StanzaError, DefinedCondition};
@@ -89,7 +90,11 @@ impl fmt::Display for StanzaParseError {
                 self.element.ns()
             ),
             InvalidStanza::BadType(t) => {
-                write!(f, "type {t:?} is not defined for <{}/>", self.element.name())
+                write!(
+                    f,
+                    "type {t:?} is not defined for <{}/>",
+                    self.element.name()
+                )
             }
             InvalidStanza::MissingId => f.write_str("<iq/> without id"),
             InvalidStanza::BadPayloadCount(n) => {
@@ -188,6 +193,19 @@ macro_rules! common_accessors {
             /// `id`.
             pub fn id(&self) -> Option<&str> {
                 self.element.attr("id")
+            }
+
+            /// `from`, parsed and prepared as a JID (RFC 7622); `None` if
+            /// absent. A malformed address calls for `jid-malformed`.
+            pub fn from_jid(
+                &self,
+            ) -> Option<Result<$crate::jid::JidRef<'_>, $crate::jid::JidError>> {
+                self.from().map($crate::jid::JidRef::parse)
+            }
+
+            /// `to`, parsed and prepared as a JID (RFC 7622); `None` if absent.
+            pub fn to_jid(&self) -> Option<Result<$crate::jid::JidRef<'_>, $crate::jid::JidError>> {
+                self.to().map($crate::jid::JidRef::parse)
             }
 
             /// `xml:lang` of the stanza itself.

@@ -7,7 +7,10 @@ fn parse(xml: &str) -> Element {
     );
     let mut r = StreamReader::new(Limits::default());
     let mut input = doc.as_bytes();
-    assert!(matches!(r.read(&mut input), Ok(Some(StreamEvent::Header(_)))));
+    assert!(matches!(
+        r.read(&mut input),
+        Ok(Some(StreamEvent::Header(_)))
+    ));
     match r.read(&mut input) {
         Ok(Some(StreamEvent::Element(e))) => e,
         other => panic!("{other:?}"),
@@ -22,12 +25,27 @@ fn message_fields_and_unknown_children() {
          <thread>t1</thread><active xmlns='http://jabber.org/protocol/chatstates'/>\
          <x xmlns='urn:unknown'><y/></x></message>",
     );
-    let Ok(Stanza::Message(m)) = Stanza::from_element(el) else { panic!() };
+    let Ok(Stanza::Message(m)) = Stanza::from_element(el) else {
+        panic!()
+    };
     assert_eq!(m.kind(), MessageType::Chat);
-    assert_eq!((m.from(), m.to(), m.id(), m.lang()), (Some("a@b/c"), Some("d@e"), Some("1"), Some("en")));
+    assert_eq!(
+        (m.from(), m.to(), m.id(), m.lang()),
+        (Some("a@b/c"), Some("d@e"), Some("1"), Some("en"))
+    );
     assert_eq!(m.body().as_deref(), Some("Hello"));
-    let bodies: Vec<_> = m.bodies().map(|(l, b)| (l.map(str::to_owned), b.into_owned())).collect();
-    assert_eq!(bodies, [(Some("de".into()), "Hallo".into()), (None, "Hello".into())]);
+    let from = m.from_jid().unwrap().unwrap();
+    assert_eq!(from.domainpart(), "b");
+    assert_eq!(from.resourcepart(), Some("c"));
+    assert!(m.to_jid().unwrap().is_ok());
+    let bodies: Vec<_> = m
+        .bodies()
+        .map(|(l, b)| (l.map(str::to_owned), b.into_owned()))
+        .collect();
+    assert_eq!(
+        bodies,
+        [(Some("de".into()), "Hallo".into()), (None, "Hello".into())]
+    );
     assert_eq!(m.subject().as_deref(), Some("s"));
     assert_eq!(m.thread().as_deref(), Some("t1"));
     let payloads: Vec<_> = m.payloads().map(|p| p.ns().to_owned()).collect();
@@ -51,7 +69,9 @@ fn presence_fields() {
         "<presence><show>dnd</show><status>busy</status><priority>-5</priority>\
          <c xmlns='http://jabber.org/protocol/caps' node='n' ver='v' hash='sha-1'/></presence>",
     );
-    let Ok(Stanza::Presence(p)) = Stanza::from_element(el) else { panic!() };
+    let Ok(Stanza::Presence(p)) = Stanza::from_element(el) else {
+        panic!()
+    };
     assert_eq!(p.kind(), PresenceType::Available);
     assert_eq!(p.show(), Some(Show::Dnd));
     assert_eq!(p.status().as_deref(), Some("busy"));
@@ -69,17 +89,35 @@ fn presence_fields() {
 #[test]
 fn iq_rules_and_replies() {
     for (xml, reason) in [
-        ("<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>", InvalidStanza::MissingId),
-        ("<iq id='1' type='fetch'><a xmlns='x'/></iq>", InvalidStanza::BadType("fetch".into())),
-        ("<iq id='1'><a xmlns='x'/></iq>", InvalidStanza::BadType("".into())),
+        (
+            "<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>",
+            InvalidStanza::MissingId,
+        ),
+        (
+            "<iq id='1' type='fetch'><a xmlns='x'/></iq>",
+            InvalidStanza::BadType("fetch".into()),
+        ),
+        (
+            "<iq id='1'><a xmlns='x'/></iq>",
+            InvalidStanza::BadType("".into()),
+        ),
         ("<iq id='1' type='get'/>", InvalidStanza::BadPayloadCount(0)),
-        ("<iq id='1' type='set'><a xmlns='x'/><b xmlns='x'/></iq>", InvalidStanza::BadPayloadCount(2)),
+        (
+            "<iq id='1' type='set'><a xmlns='x'/><b xmlns='x'/></iq>",
+            InvalidStanza::BadPayloadCount(2),
+        ),
         ("<r xmlns='urn:xmpp:sm:3'/>", InvalidStanza::NotAStanza),
     ] {
-        assert_eq!(Stanza::from_element(parse(xml)).unwrap_err().reason, reason, "{xml}");
+        assert_eq!(
+            Stanza::from_element(parse(xml)).unwrap_err().reason,
+            reason,
+            "{xml}"
+        );
     }
     let el = parse("<iq from='a@b/c' to='b' id='p' type='get'><ping xmlns='urn:xmpp:ping'/></iq>");
-    let Ok(Stanza::Iq(iq)) = Stanza::from_element(el) else { panic!() };
+    let Ok(Stanza::Iq(iq)) = Stanza::from_element(el) else {
+        panic!()
+    };
     assert!(iq.kind().is_request());
     assert!(iq.payload().unwrap().is("ping", ns::PING));
     let res = iq.make_result(None);
@@ -87,8 +125,11 @@ fn iq_rules_and_replies() {
         res.to_string(),
         "<iq xmlns='jabber:client' from='b' to='a@b/c' id='p' type='result'/>"
     );
-    let err = iq.make_error(&StanzaError::new(DefinedCondition::ServiceUnavailable).with_text("no"));
-    let Ok(Stanza::Iq(err_iq)) = Stanza::from_element(err) else { panic!() };
+    let err =
+        iq.make_error(&StanzaError::new(DefinedCondition::ServiceUnavailable).with_text("no"));
+    let Ok(Stanza::Iq(err_iq)) = Stanza::from_element(err) else {
+        panic!()
+    };
     assert_eq!(err_iq.kind(), IqType::Error);
     let e = err_iq.error().unwrap();
     assert_eq!(e.condition, DefinedCondition::ServiceUnavailable);
@@ -110,7 +151,10 @@ fn every_stanza_error_condition_round_trips() {
     e.application = Some(Element::builder("too-many", "urn:example:app").build());
     e.lang = Some("en".into());
     e.text = Some("moved".into());
-    assert_eq!(StanzaError::from_ref(e.to_element(ns::SERVER).as_ref()).unwrap(), e);
+    assert_eq!(
+        StanzaError::from_ref(e.to_element(ns::SERVER).as_ref()).unwrap(),
+        e
+    );
 }
 
 #[test]

@@ -89,9 +89,9 @@ impl ReadError {
             E::RestrictedXml("processing instructions") => {
                 Self::RestrictedXml("a processing instruction")
             }
-            E::RestrictedXml("only utf-8 encoding is allowed") => {
-                Self::UnsupportedEncoding("the XML declaration names an encoding other than UTF-8".into())
-            }
+            E::RestrictedXml("only utf-8 encoding is allowed") => Self::UnsupportedEncoding(
+                "the XML declaration names an encoding other than UTF-8".into(),
+            ),
             E::RestrictedXml("only XML version 1.0 is allowed") => {
                 Self::RestrictedXml("an XML version other than 1.0")
             }
@@ -124,7 +124,10 @@ impl fmt::Display for ReadError {
             }
             Self::UnsupportedEncoding(d) => write!(f, "the peer's stream is not UTF-8: {d}"),
             Self::UndeclaredPrefix(p) => {
-                write!(f, "the peer used the namespace prefix {p:?} without declaring it")
+                write!(
+                    f,
+                    "the peer used the namespace prefix {p:?} without declaring it"
+                )
             }
             Self::ReservedPrefix => {
                 f.write_str("the peer misused a namespace prefix or name reserved by XML")
@@ -134,7 +137,10 @@ impl fmt::Display for ReadError {
                 "the peer's stream element is in namespace {ns:?}, not http://etherx.jabber.org/streams"
             ),
             Self::NotAStream(name) => {
-                write!(f, "the peer's root element is <{name}>, not <stream:stream>")
+                write!(
+                    f,
+                    "the peer's root element is <{name}>, not <stream:stream>"
+                )
             }
             Self::TextUnderRoot => {
                 f.write_str("the peer sent text directly inside the stream element")

@@ -171,7 +171,9 @@ const fn slot(b: &[u8]) -> usize {
     if n == 0 {
         return 0;
     }
-    ((n.wrapping_mul(7)) ^ (b[n - 1] as usize).wrapping_mul(31) ^ (b[n / 2] as usize).wrapping_mul(131))
+    ((n.wrapping_mul(7))
+        ^ (b[n - 1] as usize).wrapping_mul(31)
+        ^ (b[n / 2] as usize).wrapping_mul(131))
         & (SLOTS - 1)
 }
 

@@ -427,7 +427,9 @@ impl StreamReader {
             self.bytes = self.bytes.saturating_add(before - input.len());
             let ev = match r {
                 Ok(Some(ev)) => ev,
-                Ok(None) => return Err(ReadError::NotWellFormed("unexpected end of stream".into())),
+                Ok(None) => {
+                    return Err(ReadError::NotWellFormed("unexpected end of stream".into()));
+                }
                 Err(rxml::error::EndOrError::NeedMoreData) => {
                     self.check_bytes()?;
                     return Ok(None);
@@ -466,7 +468,10 @@ impl StreamReader {
             RawEvent::ElementHeadOpen(_, (prefix, name)) => {
                 let depth = self.levels.len();
                 if depth > self.limits.max_depth {
-                    return Err(ReadError::LimitExceeded(Limit::Depth, self.limits.max_depth));
+                    return Err(ReadError::LimitExceeded(
+                        Limit::Depth,
+                        self.limits.max_depth,
+                    ));
                 }
                 match self.state {
                     State::Prolog => self.state = State::Header,
@@ -606,11 +611,7 @@ impl StreamReader {
             ScopeNs::Known(i) => Ns::Known(i),
             ScopeNs::Tree(span) => Ns::Other(span),
             ScopeNs::Root(span) => {
-                let s = self
-                    .scope_text
-                    .get(span.range())
-                    .unwrap_or("")
-                    .to_owned();
+                let s = self.scope_text.get(span.range()).unwrap_or("").to_owned();
                 Ns::Other(self.tree.push_str(&s))
             }
         }
@@ -618,7 +619,9 @@ impl StreamReader {
 
     fn head_close(&mut self) -> Result<Option<StreamEvent>, ReadError> {
         let Some(level) = self.levels.last().copied() else {
-            return Err(ReadError::NotWellFormed("element head outside an element".into()));
+            return Err(ReadError::NotWellFormed(
+                "element head outside an element".into(),
+            ));
         };
         let el_ns = match self.pending_prefix.take() {
             None => level.default_ns,
@@ -686,7 +689,10 @@ impl StreamReader {
             }
         };
         let mut header = StreamHeader {
-            default_ns: self.levels.first().map_or(String::new(), |l| scope_str(l.default_ns)),
+            default_ns: self
+                .levels
+                .first()
+                .map_or(String::new(), |l| scope_str(l.default_ns)),
             ..StreamHeader::default()
         };
         for d in &self.decls {
@@ -694,7 +700,9 @@ impl StreamReader {
             if matches!(d.ns, ScopeNs::Known(ns::STREAM_INDEX)) {
                 header.stream_prefix = Some(prefix.to_owned());
             } else {
-                header.declarations.push((prefix.to_owned(), scope_str(d.ns)));
+                header
+                    .declarations
+                    .push((prefix.to_owned(), scope_str(d.ns)));
             }
         }
         for a in root.attrs() {
@@ -713,7 +721,8 @@ impl StreamReader {
 }
 
 fn new_parser(limits: &Limits) -> RawParser {
-    let mut options = rxml::Options::default();
-    options.max_token_length = limits.max_token_bytes.max(64);
-    RawParser::with_options(options)
+    RawParser::with_options(rxml::Options {
+        max_token_length: limits.max_token_bytes.max(64),
+        ..rxml::Options::default()
+    })
 }

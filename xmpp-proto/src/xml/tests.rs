@@ -43,7 +43,9 @@ fn reads_header_elements_keepalives_and_close() {
     let (evs, err) = events(doc.as_bytes());
     assert_eq!(err, None);
     assert_eq!(evs.len(), 6, "{evs:?}");
-    let StreamEvent::Header(h) = &evs[0] else { panic!() };
+    let StreamEvent::Header(h) = &evs[0] else {
+        panic!()
+    };
     assert_eq!(h.id.as_deref(), Some("abc"));
     assert_eq!(h.from.as_deref(), Some("example.org"));
     assert_eq!(h.to.as_deref(), Some("romeo@example.org"));
@@ -51,14 +53,20 @@ fn reads_header_elements_keepalives_and_close() {
     assert_eq!(h.lang.as_deref(), Some("en"));
     assert_eq!(h.default_ns, ns::CLIENT);
     assert_eq!(h.stream_prefix.as_deref(), Some("stream"));
-    let StreamEvent::Element(m) = &evs[1] else { panic!() };
+    let StreamEvent::Element(m) = &evs[1] else {
+        panic!()
+    };
     assert!(m.is("message", ns::CLIENT));
     assert_eq!(m.attr("type"), Some("chat"));
     assert_eq!(m.child("body", ns::CLIENT).unwrap().text(), "hi & bye");
     assert_eq!(evs[2], StreamEvent::Keepalive);
-    let StreamEvent::Element(p) = &evs[3] else { panic!() };
+    let StreamEvent::Element(p) = &evs[3] else {
+        panic!()
+    };
     assert!(p.is("presence", ns::CLIENT));
-    let StreamEvent::Element(f) = &evs[4] else { panic!() };
+    let StreamEvent::Element(f) = &evs[4] else {
+        panic!()
+    };
     assert!(f.is("features", ns::STREAM));
     assert!(f.child("bind", ns::BIND).is_some());
     assert_eq!(evs[5], StreamEvent::Closed);
@@ -71,31 +79,42 @@ fn any_stream_prefix_and_prefixed_children_resolve() {
         <s:features/><ps:event xmlns:ps='http://jabber.org/protocol/pubsub#event'><ps:items node='n'/></ps:event></s:stream>";
     let (evs, err) = events(doc.as_bytes());
     assert_eq!(err, None);
-    let StreamEvent::Header(h) = &evs[0] else { panic!() };
+    let StreamEvent::Header(h) = &evs[0] else {
+        panic!()
+    };
     assert_eq!(h.stream_prefix.as_deref(), Some("s"));
     assert_eq!(h.declarations, [("db".to_owned(), ns::DIALBACK.to_owned())]);
-    let StreamEvent::Element(r) = &evs[1] else { panic!() };
+    let StreamEvent::Element(r) = &evs[1] else {
+        panic!()
+    };
     assert!(r.is("result", ns::DIALBACK));
-    let StreamEvent::Element(f) = &evs[2] else { panic!() };
+    let StreamEvent::Element(f) = &evs[2] else {
+        panic!()
+    };
     assert!(f.is("features", ns::STREAM));
-    let StreamEvent::Element(e) = &evs[3] else { panic!() };
+    let StreamEvent::Element(e) = &evs[3] else {
+        panic!()
+    };
     assert!(e.is("event", ns::PUBSUB_EVENT));
     assert!(e.child("items", ns::PUBSUB_EVENT).is_some());
 }
 
 #[test]
 fn restart_keeps_unparsed_input_for_the_new_stream() {
-    let doc = format!(
-        "{HEADER}<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>{HEADER}<presence/>"
-    );
+    let doc =
+        format!("{HEADER}<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>{HEADER}<presence/>");
     let mut reader = StreamReader::new(Limits::default());
     reader.feed(doc.as_bytes()).unwrap();
     assert!(matches!(reader.poll(), Ok(Some(StreamEvent::Header(_)))));
-    let Ok(Some(StreamEvent::Element(s))) = reader.poll() else { panic!() };
+    let Ok(Some(StreamEvent::Element(s))) = reader.poll() else {
+        panic!()
+    };
     assert!(s.is("success", ns::SASL));
     reader.reset();
     assert!(matches!(reader.poll(), Ok(Some(StreamEvent::Header(_)))));
-    let Ok(Some(StreamEvent::Element(p))) = reader.poll() else { panic!() };
+    let Ok(Some(StreamEvent::Element(p))) = reader.poll() else {
+        panic!()
+    };
     assert!(p.is("presence", ns::CLIENT));
     assert_eq!(reader.poll(), Ok(None));
     assert_eq!(reader.buffered_len(), 0);
@@ -139,7 +158,6 @@ fn xmpp_corpus_or_fallback() -> Vec<u8> {
     }
 }
 
-
 // ---------------------------------------------------------------------------
 // hostile and malformed input
 
@@ -156,7 +174,7 @@ fn bound() -> usize {
 fn hostile_stream(prefix: &[u8], body: &[u8], total: usize) -> ReadError {
     let mut reader = StreamReader::new(Limits::default());
     let mut fed = 0;
-    let mut feed = |chunk: &[u8], reader: &mut StreamReader| -> Option<ReadError> {
+    let feed = |chunk: &[u8], reader: &mut StreamReader| -> Option<ReadError> {
         let mut c = chunk;
         loop {
             match reader.read(&mut c) {
@@ -165,10 +183,18 @@ fn hostile_stream(prefix: &[u8], body: &[u8], total: usize) -> ReadError {
                 Err(e) => return Some(e),
             }
         }
-        assert!(reader.buffered_len() <= bound(), "buffered {}", reader.buffered_len());
+        assert!(
+            reader.buffered_len() <= bound(),
+            "buffered {}",
+            reader.buffered_len()
+        );
         // Nodes cost more than their bytes on the wire (`<x/>` is 4 bytes,
         // a node 40); the documented worst case is 16 times the element limit.
-        assert!(reader.heap_size() <= 16 * Limits::default().max_element_bytes, "heap {}", reader.heap_size());
+        assert!(
+            reader.heap_size() <= 16 * Limits::default().max_element_bytes,
+            "heap {}",
+            reader.heap_size()
+        );
         None
     };
     for chunk in prefix.chunks(4096) {
@@ -206,44 +232,128 @@ fn restricted_xml_is_refused() {
     let laughs = "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>\
         <!ENTITY lol2 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>]><lolz>&lol2;</lolz>";
     let cases: Vec<(&str, Vec<u8>, ReadError)> = vec![
-        ("billion laughs", laughs.into(), ReadError::RestrictedXml("a document type declaration (DTD)")),
-        ("DTD before stream", b"<!DOCTYPE stream:stream SYSTEM 'x'>".to_vec(), ReadError::RestrictedXml("a document type declaration (DTD)")),
-        ("entity declaration", b"<!ENTITY x 'y'>".to_vec(), ReadError::RestrictedXml("a document type declaration (DTD)")),
-        ("DTD inside stanza", stream("<message><!DOCTYPE x></message>"), ReadError::RestrictedXml("a document type declaration (DTD)")),
-        ("PI before root", b"<?foo bar?><stream:stream/>".to_vec(), ReadError::RestrictedXml("a processing instruction")),
-        ("PI between stanzas", stream("<?foo bar?>"), ReadError::RestrictedXml("a processing instruction")),
-        ("PI inside stanza", stream("<message><?foo?></message>"), ReadError::RestrictedXml("a processing instruction")),
-        ("XML declaration mid-stream", stream("<?xml version='1.0'?>"), ReadError::RestrictedXml("a processing instruction")),
-        ("comment before root", b"<!-- hi --><stream:stream/>".to_vec(), ReadError::RestrictedXml("a comment")),
-        ("comment between stanzas", stream("<!-- hi -->"), ReadError::RestrictedXml("a comment")),
-        ("comment inside stanza", stream("<message><!-- hi --></message>"), ReadError::RestrictedXml("a comment")),
-        ("XML 1.1", b"<?xml version='1.1'?>".to_vec(), ReadError::RestrictedXml("an XML version other than 1.0")),
-        ("not standalone", b"<?xml version='1.0' encoding='utf-8' standalone='no'?>".to_vec(), ReadError::RestrictedXml("a non-standalone document")),
+        (
+            "billion laughs",
+            laughs.into(),
+            ReadError::RestrictedXml("a document type declaration (DTD)"),
+        ),
+        (
+            "DTD before stream",
+            b"<!DOCTYPE stream:stream SYSTEM 'x'>".to_vec(),
+            ReadError::RestrictedXml("a document type declaration (DTD)"),
+        ),
+        (
+            "entity declaration",
+            b"<!ENTITY x 'y'>".to_vec(),
+            ReadError::RestrictedXml("a document type declaration (DTD)"),
+        ),
+        (
+            "DTD inside stanza",
+            stream("<message><!DOCTYPE x></message>"),
+            ReadError::RestrictedXml("a document type declaration (DTD)"),
+        ),
+        (
+            "PI before root",
+            b"<?foo bar?><stream:stream/>".to_vec(),
+            ReadError::RestrictedXml("a processing instruction"),
+        ),
+        (
+            "PI between stanzas",
+            stream("<?foo bar?>"),
+            ReadError::RestrictedXml("a processing instruction"),
+        ),
+        (
+            "PI inside stanza",
+            stream("<message><?foo?></message>"),
+            ReadError::RestrictedXml("a processing instruction"),
+        ),
+        (
+            "XML declaration mid-stream",
+            stream("<?xml version='1.0'?>"),
+            ReadError::RestrictedXml("a processing instruction"),
+        ),
+        (
+            "comment before root",
+            b"<!-- hi --><stream:stream/>".to_vec(),
+            ReadError::RestrictedXml("a comment"),
+        ),
+        (
+            "comment between stanzas",
+            stream("<!-- hi -->"),
+            ReadError::RestrictedXml("a comment"),
+        ),
+        (
+            "comment inside stanza",
+            stream("<message><!-- hi --></message>"),
+            ReadError::RestrictedXml("a comment"),
+        ),
+        (
+            "XML 1.1",
+            b"<?xml version='1.1'?>".to_vec(),
+            ReadError::RestrictedXml("an XML version other than 1.0"),
+        ),
+        (
+            "not standalone",
+            b"<?xml version='1.0' encoding='utf-8' standalone='no'?>".to_vec(),
+            ReadError::RestrictedXml("a non-standalone document"),
+        ),
     ];
     for (name, input, expected) in cases {
         let e = hostile(&input);
         assert_eq!(e, expected, "{name}");
-        assert_eq!(e.condition(), crate::stream_error::StreamErrorCondition::RestrictedXml, "{name}");
+        assert_eq!(
+            e.condition(),
+            crate::stream_error::StreamErrorCondition::RestrictedXml,
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn encodings_other_than_utf8_are_refused() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("UTF-16 declaration", b"<?xml version='1.0' encoding='UTF-16'?>".to_vec()),
-        ("ISO-8859-1 declaration", b"<?xml version='1.0' encoding='ISO-8859-1'?>".to_vec()),
+        (
+            "UTF-16 declaration",
+            b"<?xml version='1.0' encoding='UTF-16'?>".to_vec(),
+        ),
+        (
+            "ISO-8859-1 declaration",
+            b"<?xml version='1.0' encoding='ISO-8859-1'?>".to_vec(),
+        ),
         ("UTF-16 BE BOM", b"\xFE\xFF\x00<\x00s".to_vec()),
         ("UTF-16 LE BOM", b"\xFF\xFE<\x00s\x00".to_vec()),
         ("UTF-16 without BOM", b"\x00<\x00s".to_vec()),
-        ("invalid UTF-8 in text", [&stream("<message><body>")[..], b"\xC3\x28</body></message>"].concat()),
-        ("invalid UTF-8 in attribute", [&stream("<message to='")[..], b"\xFF'/>"].concat()),
-        ("overlong UTF-8", [&stream("<message><body>")[..], b"\xC0\x80</body></message>"].concat()),
-        ("UTF-8 surrogate", [&stream("<message><body>")[..], b"\xED\xA0\x80</body></message>"].concat()),
+        (
+            "invalid UTF-8 in text",
+            [&stream("<message><body>")[..], b"\xC3\x28</body></message>"].concat(),
+        ),
+        (
+            "invalid UTF-8 in attribute",
+            [&stream("<message to='")[..], b"\xFF'/>"].concat(),
+        ),
+        (
+            "overlong UTF-8",
+            [&stream("<message><body>")[..], b"\xC0\x80</body></message>"].concat(),
+        ),
+        (
+            "UTF-8 surrogate",
+            [
+                &stream("<message><body>")[..],
+                b"\xED\xA0\x80</body></message>",
+            ]
+            .concat(),
+        ),
     ];
     for (name, input) in cases {
         let e = hostile(&input);
-        assert!(matches!(e, ReadError::UnsupportedEncoding(_)), "{name}: {e:?}");
-        assert_eq!(e.condition(), crate::stream_error::StreamErrorCondition::UnsupportedEncoding);
+        assert!(
+            matches!(e, ReadError::UnsupportedEncoding(_)),
+            "{name}: {e:?}"
+        );
+        assert_eq!(
+            e.condition(),
+            crate::stream_error::StreamErrorCondition::UnsupportedEncoding
+        );
     }
 }
 
@@ -251,50 +361,124 @@ fn encodings_other_than_utf8_are_refused() {
 fn namespace_errors() {
     use crate::stream_error::StreamErrorCondition as C;
     let cases: Vec<(&str, Vec<u8>, C)> = vec![
-        ("undeclared element prefix", stream("<foo:message/>"), C::BadNamespacePrefix),
-        ("undeclared attribute prefix", stream("<message foo:bar='x'/>"), C::BadNamespacePrefix),
-        ("undeclared stream prefix", b"<stream:stream xmlns='jabber:client'>".to_vec(), C::BadNamespacePrefix),
-        ("prefix out of scope", stream("<a xmlns='x'><p:b xmlns:p='y'/><p:c/></a>"), C::BadNamespacePrefix),
-        ("rebinding xml", stream("<a xmlns:xml='urn:x'/>"), C::BadNamespacePrefix),
-        ("binding xmlns", stream("<a xmlns:xmlns='urn:x'/>"), C::BadNamespacePrefix),
-        ("root in wrong namespace", b"<stream:stream xmlns:stream='urn:wrong'>".to_vec(), C::InvalidNamespace),
-        ("unqualified root", b"<stream xmlns='jabber:client'>".to_vec(), C::InvalidNamespace),
-        ("root not stream", b"<s:foo xmlns:s='http://etherx.jabber.org/streams'>".to_vec(), C::BadFormat),
+        (
+            "undeclared element prefix",
+            stream("<foo:message/>"),
+            C::BadNamespacePrefix,
+        ),
+        (
+            "undeclared attribute prefix",
+            stream("<message foo:bar='x'/>"),
+            C::BadNamespacePrefix,
+        ),
+        (
+            "undeclared stream prefix",
+            b"<stream:stream xmlns='jabber:client'>".to_vec(),
+            C::BadNamespacePrefix,
+        ),
+        (
+            "prefix out of scope",
+            stream("<a xmlns='x'><p:b xmlns:p='y'/><p:c/></a>"),
+            C::BadNamespacePrefix,
+        ),
+        (
+            "rebinding xml",
+            stream("<a xmlns:xml='urn:x'/>"),
+            C::BadNamespacePrefix,
+        ),
+        (
+            "binding xmlns",
+            stream("<a xmlns:xmlns='urn:x'/>"),
+            C::BadNamespacePrefix,
+        ),
+        (
+            "root in wrong namespace",
+            b"<stream:stream xmlns:stream='urn:wrong'>".to_vec(),
+            C::InvalidNamespace,
+        ),
+        (
+            "unqualified root",
+            b"<stream xmlns='jabber:client'>".to_vec(),
+            C::InvalidNamespace,
+        ),
+        (
+            "root not stream",
+            b"<s:foo xmlns:s='http://etherx.jabber.org/streams'>".to_vec(),
+            C::BadFormat,
+        ),
     ];
     for (name, input, expected) in cases {
         let e = hostile(&input);
         assert_eq!(e.condition(), expected, "{name}: {e:?}");
     }
-    assert!(matches!(hostile(&stream("<foo:message/>")), ReadError::UndeclaredPrefix(p) if p == "foo"));
-    assert!(matches!(hostile(b"<s:foo xmlns:s='http://etherx.jabber.org/streams'>"), ReadError::NotAStream(n) if n == "foo"));
+    assert!(
+        matches!(hostile(&stream("<foo:message/>")), ReadError::UndeclaredPrefix(p) if p == "foo")
+    );
+    assert!(
+        matches!(hostile(b"<s:foo xmlns:s='http://etherx.jabber.org/streams'>"), ReadError::NotAStream(n) if n == "foo")
+    );
 }
 
 #[test]
 fn malformed_xml_is_not_well_formed() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("mismatched end tag", stream("<message><body></message></body>")),
-        ("end of root inside stanza", stream("<message></stream:stream>")),
-        ("NUL byte in text", stream("<message><body>a\0b</body></message>")),
+        (
+            "mismatched end tag",
+            stream("<message><body></message></body>"),
+        ),
+        (
+            "end of root inside stanza",
+            stream("<message></stream:stream>"),
+        ),
+        (
+            "NUL byte in text",
+            stream("<message><body>a\0b</body></message>"),
+        ),
         ("NUL byte in attribute", stream("<message id='a\0'/>")),
-        ("NUL character reference", stream("<message><body>&#0;</body></message>")),
-        ("control character", stream("<message><body>\u{1}</body></message>")),
-        ("undeclared entity", stream("<message><body>&lol;</body></message>")),
+        (
+            "NUL character reference",
+            stream("<message><body>&#0;</body></message>"),
+        ),
+        (
+            "control character",
+            stream("<message><body>\u{1}</body></message>"),
+        ),
+        (
+            "undeclared entity",
+            stream("<message><body>&lol;</body></message>"),
+        ),
         ("duplicate attribute", stream("<message id='1' id='2'/>")),
-        ("duplicate namespaced attribute", stream("<message xmlns:a='u' xmlns:b='u' a:x='1' b:x='2'/>")),
+        (
+            "duplicate namespaced attribute",
+            stream("<message xmlns:a='u' xmlns:b='u' a:x='1' b:x='2'/>"),
+        ),
         ("empty prefix declaration", stream("<message xmlns:a=''/>")),
         ("space after <", stream("< message/>")),
         ("attribute without value", stream("<message id/>")),
         ("unquoted attribute", stream("<message id=1/>")),
-        ("cdata end in text", stream("<message><body>]]></body></message>")),
+        (
+            "cdata end in text",
+            stream("<message><body>]]></body></message>"),
+        ),
         ("lt in attribute", stream("<message id='<'/>")),
-        ("second root after close", [&stream("</stream:stream>")[..], HEADER.as_bytes()].concat()),
+        (
+            "second root after close",
+            [&stream("</stream:stream>")[..], HEADER.as_bytes()].concat(),
+        ),
         ("data after close", stream("</stream:stream>hello")),
     ];
     for (name, input) in cases {
         let e = hostile(&input);
-        assert_eq!(e.condition(), crate::stream_error::StreamErrorCondition::NotWellFormed, "{name}: {e:?}");
+        assert_eq!(
+            e.condition(),
+            crate::stream_error::StreamErrorCondition::NotWellFormed,
+            "{name}: {e:?}"
+        );
     }
-    assert_eq!(hostile(&stream("</stream:stream> <presence/>")), ReadError::DataAfterClose);
+    assert_eq!(
+        hostile(&stream("</stream:stream> <presence/>")),
+        ReadError::DataAfterClose
+    );
 }
 
 #[test]
@@ -308,23 +492,86 @@ fn text_directly_under_the_root_is_bad_format() {
 fn limits_hold_against_floods() {
     let l = Limits::default();
     let cases: Vec<(&str, Vec<u8>, Vec<u8>, ReadError)> = vec![
-        ("10 MB attribute value", stream("<message to='"), b"a".to_vec(), ReadError::LimitExceeded(Limit::TokenBytes, l.max_token_bytes)),
-        ("endless element name", stream("<m"), b"m".to_vec(), ReadError::LimitExceeded(Limit::TokenBytes, l.max_token_bytes)),
-        ("100,000 nested elements", stream(""), b"<a>".to_vec(), ReadError::LimitExceeded(Limit::Depth, l.max_depth)),
-        ("100,000 attributes", stream("<message"), b" a='1'".to_vec(), ReadError::LimitExceeded(Limit::Attributes, l.max_attributes)),
-        ("100,000 distinct attributes", stream("<message"), b" a='1' b='1' c='1' d='1'".to_vec(), ReadError::LimitExceeded(Limit::Attributes, l.max_attributes)),
-        ("never-ending start tag", stream("<message "), b" ".to_vec(), ReadError::LimitExceeded(Limit::ElementBytes, l.max_element_bytes)),
-        ("never-ending text", stream("<message><body>"), b"spam ".to_vec(), ReadError::LimitExceeded(Limit::ElementBytes, l.max_element_bytes)),
-        ("endless siblings", stream("<message>"), b"<x/>".to_vec(), ReadError::LimitExceeded(Limit::ElementBytes, l.max_element_bytes)),
-        ("endless namespace declarations", stream("<message"), b" xmlns:a='u'".to_vec(), ReadError::LimitExceeded(Limit::Attributes, l.max_attributes)),
-        ("never-ending header", b"<stream:stream".to_vec(), b" ".to_vec(), ReadError::LimitExceeded(Limit::HeaderBytes, l.max_header_bytes)),
-        ("header with endless attributes", b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams'".to_vec(), b" a='1'".to_vec(), ReadError::LimitExceeded(Limit::Attributes, l.max_attributes)),
-        ("endless whitespace in prolog", b"<?xml version='1.0'?>".to_vec(), b" ".to_vec(), ReadError::LimitExceeded(Limit::HeaderBytes, l.max_header_bytes)),
+        (
+            "10 MB attribute value",
+            stream("<message to='"),
+            b"a".to_vec(),
+            ReadError::LimitExceeded(Limit::TokenBytes, l.max_token_bytes),
+        ),
+        (
+            "endless element name",
+            stream("<m"),
+            b"m".to_vec(),
+            ReadError::LimitExceeded(Limit::TokenBytes, l.max_token_bytes),
+        ),
+        (
+            "100,000 nested elements",
+            stream(""),
+            b"<a>".to_vec(),
+            ReadError::LimitExceeded(Limit::Depth, l.max_depth),
+        ),
+        (
+            "100,000 attributes",
+            stream("<message"),
+            b" a='1'".to_vec(),
+            ReadError::LimitExceeded(Limit::Attributes, l.max_attributes),
+        ),
+        (
+            "100,000 distinct attributes",
+            stream("<message"),
+            b" a='1' b='1' c='1' d='1'".to_vec(),
+            ReadError::LimitExceeded(Limit::Attributes, l.max_attributes),
+        ),
+        (
+            "never-ending start tag",
+            stream("<message "),
+            b" ".to_vec(),
+            ReadError::LimitExceeded(Limit::ElementBytes, l.max_element_bytes),
+        ),
+        (
+            "never-ending text",
+            stream("<message><body>"),
+            b"spam ".to_vec(),
+            ReadError::LimitExceeded(Limit::ElementBytes, l.max_element_bytes),
+        ),
+        (
+            "endless siblings",
+            stream("<message>"),
+            b"<x/>".to_vec(),
+            ReadError::LimitExceeded(Limit::ElementBytes, l.max_element_bytes),
+        ),
+        (
+            "endless namespace declarations",
+            stream("<message"),
+            b" xmlns:a='u'".to_vec(),
+            ReadError::LimitExceeded(Limit::Attributes, l.max_attributes),
+        ),
+        (
+            "never-ending header",
+            b"<stream:stream".to_vec(),
+            b" ".to_vec(),
+            ReadError::LimitExceeded(Limit::HeaderBytes, l.max_header_bytes),
+        ),
+        (
+            "header with endless attributes",
+            b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams'".to_vec(),
+            b" a='1'".to_vec(),
+            ReadError::LimitExceeded(Limit::Attributes, l.max_attributes),
+        ),
+        (
+            "endless whitespace in prolog",
+            b"<?xml version='1.0'?>".to_vec(),
+            b" ".to_vec(),
+            ReadError::LimitExceeded(Limit::HeaderBytes, l.max_header_bytes),
+        ),
     ];
     for (name, prefix, body, expected) in cases {
         let e = hostile_stream(&prefix, &body, TEN_MB);
         assert_eq!(e, expected, "{name}");
-        assert_eq!(e.condition(), crate::stream_error::StreamErrorCondition::PolicyViolation);
+        assert_eq!(
+            e.condition(),
+            crate::stream_error::StreamErrorCondition::PolicyViolation
+        );
     }
 }
 
@@ -333,7 +580,10 @@ fn endless_keepalives_are_fine_and_bounded() {
     let mut reader = StreamReader::new(Limits::default());
     let header = stream("");
     let mut input = &header[..];
-    assert!(matches!(reader.read(&mut input), Ok(Some(StreamEvent::Header(_)))));
+    assert!(matches!(
+        reader.read(&mut input),
+        Ok(Some(StreamEvent::Header(_)))
+    ));
     let spaces = vec![b' '; 4096];
     for _ in 0..2560 {
         let mut c = &spaces[..];
@@ -389,19 +639,23 @@ mod props {
     }
 
     fn document() -> impl Strategy<Value = Vec<u8>> {
-        (proptest::collection::vec((stanza(), any::<bool>()), 0..8), any::<bool>()).prop_map(|(stanzas, close)| {
-            let mut doc = String::from(HEADER);
-            for (s, ws) in stanzas {
-                doc.push_str(&s);
-                if ws {
-                    doc.push_str(" \n");
+        (
+            proptest::collection::vec((stanza(), any::<bool>()), 0..8),
+            any::<bool>(),
+        )
+            .prop_map(|(stanzas, close)| {
+                let mut doc = String::from(HEADER);
+                for (s, ws) in stanzas {
+                    doc.push_str(&s);
+                    if ws {
+                        doc.push_str(" \n");
+                    }
                 }
-            }
-            if close {
-                doc.push_str("</stream:stream>");
-            }
-            doc.into_bytes()
-        })
+                if close {
+                    doc.push_str("</stream:stream>");
+                }
+                doc.into_bytes()
+            })
     }
 
     proptest! {
@@ -437,10 +691,17 @@ mod props {
 
     /// Parses one standalone element through a stream.
     pub(super) fn parse_fragment(xml: &[u8]) -> Element {
-        let doc = [b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>", xml].concat();
+        let doc = [
+            b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>",
+            xml,
+        ]
+        .concat();
         let mut r = StreamReader::new(Limits::default());
         let mut input = &doc[..];
-        assert!(matches!(r.read(&mut input), Ok(Some(StreamEvent::Header(_)))));
+        assert!(matches!(
+            r.read(&mut input),
+            Ok(Some(StreamEvent::Header(_)))
+        ));
         match r.read(&mut input) {
             Ok(Some(StreamEvent::Element(e))) => e,
             other => panic!("{other:?} for {}", String::from_utf8_lossy(xml)),

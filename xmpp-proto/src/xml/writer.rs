@@ -209,14 +209,21 @@ pub(crate) fn write_fragment(
     r
 }
 
-fn write_element(out: &mut Vec<u8>, el: ElementRef<'_>, scope: Scope<'_>) -> Result<(), WriteError> {
+fn write_element(
+    out: &mut Vec<u8>,
+    el: ElementRef<'_>,
+    scope: Scope<'_>,
+) -> Result<(), WriteError> {
     let name = el.name();
     check_name(name)?;
     let el_ns = el.ns();
     let tree = el.tree();
     out.push(b'<');
     let mut child_scope = scope;
-    let prefixed = match (matches!(el.ns_tag(), Ns::Known(ns::STREAM_INDEX)), scope.stream_prefix) {
+    let prefixed = match (
+        matches!(el.ns_tag(), Ns::Known(ns::STREAM_INDEX)),
+        scope.stream_prefix,
+    ) {
         (true, Some(p)) => {
             out.extend_from_slice(p.as_bytes());
             out.push(b':');
@@ -333,7 +340,10 @@ fn escape(out: &mut Vec<u8>, s: &str, attr: bool) -> Result<(), WriteError> {
             0xEF => {
                 // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
                 if let (Some(0xBF), Some(0xBE | 0xBF)) = (bytes.get(i + 1), bytes.get(i + 2)) {
-                    let c = s.get(i..).and_then(|t| t.chars().next()).unwrap_or('\u{FFFF}');
+                    let c = s
+                        .get(i..)
+                        .and_then(|t| t.chars().next())
+                        .unwrap_or('\u{FFFF}');
                     return Err(WriteError::ForbiddenChar(c));
                 }
                 continue;
@@ -366,22 +376,37 @@ mod tests {
 
     #[test]
     fn escapes_the_five_and_whitespace_that_would_be_normalised() {
-        assert_eq!(esc("a&b<c>d'e\"f", false).unwrap(), "a&amp;b&lt;c&gt;d'e\"f");
+        assert_eq!(
+            esc("a&b<c>d'e\"f", false).unwrap(),
+            "a&amp;b&lt;c&gt;d'e\"f"
+        );
         assert_eq!(
             esc("a&b<c>d'e\"f", true).unwrap(),
             "a&amp;b&lt;c&gt;d&apos;e&quot;f"
         );
         assert_eq!(esc("x\r\n\ty", false).unwrap(), "x&#xD;\n\ty");
         assert_eq!(esc("x\r\n\ty", true).unwrap(), "x&#xD;&#xA;&#x9;y");
-        assert_eq!(esc("ünïcödé ☕ \u{FFFD}", true).unwrap(), "ünïcödé ☕ \u{FFFD}");
+        assert_eq!(
+            esc("ünïcödé ☕ \u{FFFD}", true).unwrap(),
+            "ünïcödé ☕ \u{FFFD}"
+        );
     }
 
     #[test]
     fn refuses_characters_xml_cannot_carry() {
         assert_eq!(esc("a\0b", false), Err(WriteError::ForbiddenChar('\0')));
-        assert_eq!(esc("\u{1b}", true), Err(WriteError::ForbiddenChar('\u{1b}')));
-        assert_eq!(esc("x\u{FFFE}", false), Err(WriteError::ForbiddenChar('\u{FFFE}')));
-        assert_eq!(esc("\u{FFFF}", false), Err(WriteError::ForbiddenChar('\u{FFFF}')));
+        assert_eq!(
+            esc("\u{1b}", true),
+            Err(WriteError::ForbiddenChar('\u{1b}'))
+        );
+        assert_eq!(
+            esc("x\u{FFFE}", false),
+            Err(WriteError::ForbiddenChar('\u{FFFE}'))
+        );
+        assert_eq!(
+            esc("\u{FFFF}", false),
+            Err(WriteError::ForbiddenChar('\u{FFFF}'))
+        );
     }
 
     #[test]
@@ -389,9 +414,15 @@ mod tests {
         let mut w = Writer::new();
         w.write_keepalive();
         let bad = Element::builder("a", "urn:a").text("ok\u{7}").build();
-        assert_eq!(w.write_element(&bad), Err(WriteError::ForbiddenChar('\u{7}')));
+        assert_eq!(
+            w.write_element(&bad),
+            Err(WriteError::ForbiddenChar('\u{7}'))
+        );
         let bad = Element::builder("a b", "urn:a").build();
-        assert!(matches!(w.write_element(&bad), Err(WriteError::InvalidName(_))));
+        assert!(matches!(
+            w.write_element(&bad),
+            Err(WriteError::InvalidName(_))
+        ));
         assert_eq!(w.buffer(), b" ");
     }
 
