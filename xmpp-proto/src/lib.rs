@@ -30,9 +30,9 @@ pub mod endpoint;
 pub mod jid;
 pub mod sasl;
 pub mod stanza;
+mod stream;
 pub mod stream_error;
 pub mod tls;
-mod stream;
 pub mod xml;
 
 /// The README's examples are compiled and run as doctests, so they stay true.

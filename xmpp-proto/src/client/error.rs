@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::sasl::{FailureCondition, SaslError};
 use crate::stream_error::StreamErrorCondition;
-use crate::xml::{ReadError, WriteError};
+use crate::xml::WriteError;
 
 /// Why the session ended, reported once in [`Event::Closed`].
 ///
@@ -182,7 +182,3 @@ impl fmt::Display for SendError {
 }
 
 impl std::error::Error for SendError {}
-
-pub(crate) fn read_error_text(e: &ReadError) -> String {
-    e.to_string()
-}

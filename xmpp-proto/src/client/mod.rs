@@ -89,7 +89,9 @@ impl Client {
         let mut client = Client {
             reader: StreamReader::new(config.limits.clone()),
             out: Output::new(config.trace),
-            phase: Phase::AwaitHeader { authenticated: false },
+            phase: Phase::AwaitHeader {
+                authenticated: false,
+            },
             tls: None,
             jid: None,
             events: VecDeque::new(),
@@ -103,7 +105,10 @@ impl Client {
             client.finish(CloseReason::NoRandomSource);
             return client;
         }
-        client.timers.set(Timer::Negotiation as usize, now + client.config.timeouts.negotiation);
+        client.timers.set(
+            Timer::Negotiation as usize,
+            now + client.config.timeouts.negotiation,
+        );
         if client.config.tls == TlsPolicy::Direct {
             client.out.start_tls();
             client.phase = Phase::AwaitTls;
@@ -121,7 +126,10 @@ impl Client {
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
         self.check_open()?;
         if self.config.trace && !data.is_empty() {
-            self.events.push_back(Event::Trace { direction: Direction::In, data: data.to_vec() });
+            self.events.push_back(Event::Trace {
+                direction: Direction::In,
+                data: data.to_vec(),
+            });
         }
         self.heard_from_server(now);
         let mut input = data;
@@ -133,7 +141,10 @@ impl Client {
                 break;
             }
             if self.events.len() >= self.config.max_events {
-                self.fail(StreamErrorCondition::ResourceConstraint, "application is not draining events");
+                self.fail(
+                    StreamErrorCondition::ResourceConstraint,
+                    "application is not draining events",
+                );
                 break;
             }
             match self.reader.read(&mut input) {
@@ -163,10 +174,15 @@ impl Client {
     /// Fires the timers that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         while self.closed.is_none() {
-            let Some(slot) = self.timers.pop_expired(now) else { break };
+            let Some(slot) = self.timers.pop_expired(now) else {
+                break;
+            };
             match slot {
                 s if s == Timer::Negotiation as usize => {
-                    self.fail(StreamErrorCondition::ConnectionTimeout, "negotiation took too long");
+                    self.fail(
+                        StreamErrorCondition::ConnectionTimeout,
+                        "negotiation took too long",
+                    );
                     self.replace_reason(CloseReason::NegotiationTimeout);
                 }
                 s if s == Timer::Close as usize => self.finish(CloseReason::CloseTimeout),
@@ -193,7 +209,10 @@ impl Client {
     pub fn handle_tls_established(&mut self, now: Instant, tls: TlsInfo) -> Result<(), Error> {
         self.check_open()?;
         if !matches!(self.phase, Phase::AwaitTls) {
-            self.fail(StreamErrorCondition::UndefinedCondition, "unexpected TLS handshake");
+            self.fail(
+                StreamErrorCondition::UndefinedCondition,
+                "unexpected TLS handshake",
+            );
             return self.check_open();
         }
         self.tls = Some(tls);
@@ -214,7 +233,8 @@ impl Client {
         self.out.close_stream();
         self.phase = Phase::Closing;
         self.timers.clear_all();
-        self.timers.set(Timer::Close as usize, now + self.config.timeouts.close);
+        self.timers
+            .set(Timer::Close as usize, now + self.config.timeouts.close);
         self.flush_trace();
     }
 
@@ -310,7 +330,10 @@ impl Client {
         }
         let _ = self.out.element(&StreamError::new(condition).to_element());
         self.out.close_stream();
-        self.finish(CloseReason::ProtocolViolation { condition, text: text.to_owned() });
+        self.finish(CloseReason::ProtocolViolation {
+            condition,
+            text: text.to_owned(),
+        });
     }
 
     /// Queues the shutdown and the final event.
@@ -344,7 +367,10 @@ impl Client {
     fn flush_trace(&mut self) {
         if self.config.trace {
             for data in self.out.take_trace() {
-                self.events.push_back(Event::Trace { direction: Direction::Out, data });
+                self.events.push_back(Event::Trace {
+                    direction: Direction::Out,
+                    data,
+                });
             }
         }
     }

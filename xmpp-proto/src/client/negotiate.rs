@@ -62,12 +62,17 @@ impl Client {
             .lang(&self.config.lang);
         let header = match &self.phase {
             // Once authenticated we may say who we are (RFC 6120 §4.7.1).
-            Phase::AwaitHeader { authenticated: true } => {
-                header.from(self.config.jid.bare_str())
-            }
+            Phase::AwaitHeader {
+                authenticated: true,
+            } => header.from(self.config.jid.bare_str()),
             _ => header,
         };
-        let authenticated = matches!(self.phase, Phase::AwaitHeader { authenticated: true });
+        let authenticated = matches!(
+            self.phase,
+            Phase::AwaitHeader {
+                authenticated: true
+            }
+        );
         if self.out.header(&header).is_err() {
             self.finish(CloseReason::ProtocolViolation {
                 condition: StreamErrorCondition::ImproperAddressing,
@@ -84,23 +89,35 @@ impl Client {
             return;
         };
         if header.default_ns != ns::CLIENT {
-            self.fail(StreamErrorCondition::InvalidNamespace, "content namespace is not jabber:client");
+            self.fail(
+                StreamErrorCondition::InvalidNamespace,
+                "content namespace is not jabber:client",
+            );
             return;
         }
         match header.version.as_deref() {
             Some(v) if version_at_least_1(v) => {}
             _ => {
-                self.fail(StreamErrorCondition::UnsupportedVersion, "stream version below 1.0");
+                self.fail(
+                    StreamErrorCondition::UnsupportedVersion,
+                    "stream version below 1.0",
+                );
                 return;
             }
         }
         if header.id.as_deref().is_none_or(str::is_empty) {
-            self.fail(StreamErrorCondition::InvalidXml, "the server's stream header has no id");
+            self.fail(
+                StreamErrorCondition::InvalidXml,
+                "the server's stream header has no id",
+            );
             return;
         }
         if let Some(from) = &header.from {
             if !from.eq_ignore_ascii_case(self.config.jid.domainpart()) {
-                self.fail(StreamErrorCondition::InvalidFrom, "stream from another domain");
+                self.fail(
+                    StreamErrorCondition::InvalidFrom,
+                    "stream from another domain",
+                );
                 return;
             }
         }
@@ -144,7 +161,9 @@ impl Client {
         if self.tls.is_none() {
             match (self.config.tls, starttls) {
                 (TlsPolicy::RequireStartTls | TlsPolicy::InsecureOptional, Some(_)) => {
-                    let _ = self.out.element(&Element::builder("starttls", ns::TLS).build());
+                    let _ = self
+                        .out
+                        .element(&Element::builder("starttls", ns::TLS).build());
                     self.phase = Phase::AwaitProceed;
                     return;
                 }
@@ -167,7 +186,10 @@ impl Client {
 
     fn start_sasl(&mut self, features: &Element) {
         let Some(mechanisms) = features.child("mechanisms", ns::SASL) else {
-            self.fail(StreamErrorCondition::UnsupportedFeature, "the server offers no SASL mechanisms");
+            self.fail(
+                StreamErrorCondition::UnsupportedFeature,
+                "the server offers no SASL mechanisms",
+            );
             return;
         };
         let offer = server_offer(mechanisms, features);
@@ -178,7 +200,13 @@ impl Client {
             self.finish(CloseReason::NoRandomSource);
             return;
         };
-        match ClientMechanism::start(&self.config.sasl, &self.config.credentials, &offer, &tls, nonce) {
+        match ClientMechanism::start(
+            &self.config.sasl,
+            &self.config.credentials,
+            &offer,
+            &tls,
+            nonce,
+        ) {
             Ok(mechanism) => {
                 let auth = Element::builder("auth", ns::SASL)
                     .attr("mechanism", mechanism.mechanism().name())
@@ -215,7 +243,9 @@ impl Client {
         match el.name() {
             "challenge" => match mechanism.challenge(data.as_deref().unwrap_or_default()) {
                 Ok(response) => {
-                    let el = Element::builder("response", ns::SASL).text(&encode_sasl(&response)).build();
+                    let el = Element::builder("response", ns::SASL)
+                        .text(&encode_sasl(&response))
+                        .build();
                     let _ = self.out.element(&el);
                     self.phase = Phase::Sasl(mechanism);
                 }
@@ -225,7 +255,9 @@ impl Client {
                 Ok(_authenticated) => {
                     // RFC 6120 §6.4.6: restart the stream, no TLS in between.
                     self.reader.reset();
-                    self.phase = Phase::AwaitHeader { authenticated: true };
+                    self.phase = Phase::AwaitHeader {
+                        authenticated: true,
+                    };
                     self.open_stream();
                 }
                 Err(e) => self.abort_sasl(e),
@@ -251,7 +283,9 @@ impl Client {
     /// Our side of SASL failed (bad server message, bad signature): abort
     /// and close, reporting why.
     fn abort_sasl(&mut self, error: crate::sasl::SaslError) {
-        let _ = self.out.element(&Element::builder("abort", ns::SASL).build());
+        let _ = self
+            .out
+            .element(&Element::builder("abort", ns::SASL).build());
         self.out.close_stream();
         self.finish(CloseReason::Sasl(error));
     }
@@ -259,7 +293,10 @@ impl Client {
     /// After authentication: bind a resource (RFC 6120 §7).
     fn bind(&mut self, now: Instant, features: &Element) {
         if features.child("bind", ns::BIND).is_none() {
-            self.fail(StreamErrorCondition::UnsupportedFeature, "the server offers no resource binding");
+            self.fail(
+                StreamErrorCondition::UnsupportedFeature,
+                "the server offers no resource binding",
+            );
             return;
         }
         let session = match features.child("session", ns::SESSION) {
@@ -280,7 +317,10 @@ impl Client {
     fn negotiation_iq(&mut self, now: Instant, el: Element) {
         let Some((purpose, response)) = self.take_response(el) else {
             // Not an answer to us; nothing else is allowed before we are bound.
-            self.fail(StreamErrorCondition::NotAuthorized, "stanza before resource binding");
+            self.fail(
+                StreamErrorCondition::NotAuthorized,
+                "stanza before resource binding",
+            );
             return;
         };
         match (purpose, &self.phase) {
@@ -293,7 +333,10 @@ impl Client {
                     return;
                 }
                 let Some(jid) = bound_jid(response.element().as_ref()) else {
-                    self.fail(StreamErrorCondition::InvalidXml, "bind result without a valid full JID");
+                    self.fail(
+                        StreamErrorCondition::InvalidXml,
+                        "bind result without a valid full JID",
+                    );
                     return;
                 };
                 self.jid = Some(jid);
@@ -315,7 +358,10 @@ impl Client {
                     self.finish(CloseReason::BindFailed { condition });
                 }
             }
-            _ => self.fail(StreamErrorCondition::NotAuthorized, "stanza before resource binding"),
+            _ => self.fail(
+                StreamErrorCondition::NotAuthorized,
+                "stanza before resource binding",
+            ),
         }
     }
 

@@ -79,7 +79,11 @@ impl Client {
     /// [`SendError::Closed`] after the session ended or began closing,
     /// [`SendError::InvalidStanza`] if it cannot be serialized,
     /// [`SendError::OutputFull`] if the transport is not writing.
-    pub fn send(&mut self, now: Instant, stanza: impl Into<Outgoing>) -> Result<StanzaId, SendError> {
+    pub fn send(
+        &mut self,
+        now: Instant,
+        stanza: impl Into<Outgoing>,
+    ) -> Result<StanzaId, SendError> {
         if self.closed.is_some() || matches!(self.phase, super::Phase::Closing) {
             return Err(SendError::Closed);
         }
@@ -105,8 +109,7 @@ impl Client {
                 (with_attr(el.as_ref(), "id", &id), id)
             }
         };
-        let is_request = el.is("iq", ns::CLIENT)
-            && matches!(el.attr("type"), Some("get" | "set"));
+        let is_request = el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
         self.out.element(&el).map_err(SendError::InvalidStanza)?;
         if is_request {
             self.track(now, id.clone(), IqPurpose::App);
@@ -127,7 +130,10 @@ impl Client {
         request_receipt: bool,
     ) -> Result<StanzaId, SendError> {
         let id = self.next_id();
-        let mut msg = Message::builder(crate::stanza::MessageType::Chat).to(to).id(&id).body(body);
+        let mut msg = Message::builder(crate::stanza::MessageType::Chat)
+            .to(to)
+            .id(&id)
+            .body(body);
         if request_receipt {
             msg = msg.payload(Element::builder("request", ns::RECEIPTS).build());
         }
@@ -138,7 +144,13 @@ impl Client {
         random_id(&mut *self.random)
     }
 
-    pub(super) fn send_tracked(&mut self, now: Instant, el: Element, id: String, purpose: IqPurpose) {
+    pub(super) fn send_tracked(
+        &mut self,
+        now: Instant,
+        el: Element,
+        id: String,
+        purpose: IqPurpose,
+    ) {
         if self.out.element(&el).is_ok() {
             self.track(now, id, purpose);
         }
@@ -168,9 +180,13 @@ impl Client {
             if *deadline > now {
                 break;
             }
-            let Some((_, id)) = self.iqs.deadlines.pop_front() else { break };
+            let Some((_, id)) = self.iqs.deadlines.pop_front() else {
+                break;
+            };
             match self.iqs.by_id.remove(&id) {
-                Some(IqPurpose::App) => self.events.push_back(Event::IqTimeout { id: StanzaId(id) }),
+                Some(IqPurpose::App) => {
+                    self.events.push_back(Event::IqTimeout { id: StanzaId(id) })
+                }
                 Some(IqPurpose::Ping) | None => {}
                 Some(IqPurpose::Bind | IqPurpose::Session) => {
                     self.finish(CloseReason::NegotiationTimeout);
@@ -190,7 +206,10 @@ impl Client {
         let iq = Iq::get(&id, Element::builder("ping", ns::PING).build())
             .with_to(self.config.jid.domainpart());
         self.send_tracked(now, iq.into_element(), id, IqPurpose::Ping);
-        self.timers.set(Timer::PingAnswer as usize, now + self.config.timeouts.ping_timeout);
+        self.timers.set(
+            Timer::PingAnswer as usize,
+            now + self.config.timeouts.ping_timeout,
+        );
         self.sent_to_server(now);
     }
 
@@ -233,7 +252,7 @@ impl Client {
         let payload_ns = iq.payload().map(|p| p.ns().to_owned()).unwrap_or_default();
         let reply = if iq.kind() == IqType::Get && payload_ns == ns::PING {
             Some(iq.make_result(None))
-        } else if self.config.handled_iq_namespaces.iter().any(|n| *n == payload_ns) {
+        } else if self.config.handled_iq_namespaces.contains(&payload_ns) {
             self.events.push_back(Event::IqRequest(iq));
             None
         } else {

@@ -30,7 +30,10 @@ pub(crate) struct Output {
 
 impl Output {
     pub(crate) fn new(trace: bool) -> Self {
-        Output { trace: trace.then(Vec::new), ..Output::default() }
+        Output {
+            trace: trace.then(Vec::new),
+            ..Output::default()
+        }
     }
 
     /// Bytes written but not yet consumed.
@@ -41,10 +44,6 @@ impl Output {
     /// Whether everything queued (bytes and marks) has been handed out.
     pub(crate) fn is_drained(&self) -> bool {
         self.marks.is_empty() && self.writer.is_empty()
-    }
-
-    pub(crate) fn is_finished(&self) -> bool {
-        self.finished
     }
 
     pub(crate) fn header(&mut self, header: &StreamHeader) -> Result<(), WriteError> {
@@ -119,7 +118,10 @@ impl Output {
         self.consumed + self.writer.len() as u64
     }
 
-    fn write(&mut self, f: impl FnOnce(&mut Writer) -> Result<(), WriteError>) -> Result<(), WriteError> {
+    fn write(
+        &mut self,
+        f: impl FnOnce(&mut Writer) -> Result<(), WriteError>,
+    ) -> Result<(), WriteError> {
         if self.finished {
             return Ok(());
         }
@@ -142,17 +144,22 @@ mod tests {
     #[test]
     fn marks_wait_for_the_bytes_before_them() {
         let mut out = Output::new(false);
-        out.header(&StreamHeader::new(ns::CLIENT).to("example.org")).unwrap();
+        out.header(&StreamHeader::new(ns::CLIENT).to("example.org"))
+            .unwrap();
         let header_len = out.pending();
         out.start_tls();
         out.keepalive();
         out.shutdown();
         out.keepalive(); // dropped: after shutdown
 
-        let Some(Transmit::Data(d)) = out.poll_transmit() else { panic!() };
+        let Some(Transmit::Data(d)) = out.poll_transmit() else {
+            panic!()
+        };
         assert_eq!(d.len(), header_len);
         out.consume(3);
-        let Some(Transmit::Data(d)) = out.poll_transmit() else { panic!() };
+        let Some(Transmit::Data(d)) = out.poll_transmit() else {
+            panic!()
+        };
         assert_eq!(d.len(), header_len - 3);
         out.consume(header_len - 3);
         assert_eq!(out.poll_transmit(), Some(Transmit::StartTls));

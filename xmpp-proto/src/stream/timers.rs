@@ -11,7 +11,9 @@ pub(crate) struct Timers<const N: usize> {
 
 impl<const N: usize> Default for Timers<N> {
     fn default() -> Self {
-        Timers { deadlines: [None; N] }
+        Timers {
+            deadlines: [None; N],
+        }
     }
 }
 
@@ -39,7 +41,10 @@ impl<const N: usize> Timers<N> {
     /// Clears and returns the first slot whose deadline is at or before
     /// `now`, lowest slot first.
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<usize> {
-        let slot = self.deadlines.iter().position(|d| d.is_some_and(|d| d <= now))?;
+        let slot = self
+            .deadlines
+            .iter()
+            .position(|d| d.is_some_and(|d| d <= now))?;
         self.clear(slot);
         Some(slot)
     }

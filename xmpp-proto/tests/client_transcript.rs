@@ -1,0 +1,670 @@
+//! Transcripts: scripted server bytes in, exact client behaviour out, with
+//! the stream headers and features Prosody 0.12 and ejabberd 23.01 send,
+//! and a simulated clock for every timer.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use xmpp_proto::client::{Client, ClientConfig, CloseReason, Event, Timeouts, TlsPolicy};
+use xmpp_proto::endpoint::Transmit;
+use xmpp_proto::jid::Jid;
+use xmpp_proto::sasl::{
+    self, FailureCondition, Iterations, Mechanism, Nonce, ScramHash, ServerMechanism, ServerStep,
+};
+use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_proto::tls::{TlsInfo, TlsVersion};
+
+const PROSODY_HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xml:lang='en' version='1.0' from='localhost' id='efc587c7-f921-4d4a-98f1-4443e67c4118' xmlns='jabber:client'>";
+const PROSODY_STARTTLS: &str = "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>";
+const PROSODY_MECHANISMS: &str = "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>";
+const PROSODY_BOUND_FEATURES: &str = "<stream:features><sm xmlns='urn:xmpp:sm:2'><optional/></sm><sm xmlns='urn:xmpp:sm:3'><optional/></sm><ver xmlns='urn:xmpp:features:rosterver'/><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><required/></bind><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session><c ver='j/Y94sSrQ04HC31Dsn52+Z4ESGQ=' xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='http://prosody.im'/><sub xmlns='urn:xmpp:features:pre-approval'/><csi xmlns='urn:xmpp:csi:0'/></stream:features>";
+
+const EJABBERD_HEADER: &str = "<?xml version='1.0'?><stream:stream id='13884368390159913181' version='1.0' xml:lang='en' xmlns:stream='http://etherx.jabber.org/streams' from='localhost' xmlns='jabber:client'>";
+const EJABBERD_MECHANISMS: &str = "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism><mechanism>SCRAM-SHA-512-PLUS</mechanism><mechanism>SCRAM-SHA-512</mechanism><mechanism>SCRAM-SHA-256-PLUS</mechanism><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1-PLUS</mechanism><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>";
+const EJABBERD_BOUND_FEATURES: &str = "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session><c ver='gXXcEiTKcJk8SNJ+sJ4RVkEkvo4=' node='http://www.process-one.net/en/ejabberd/' hash='sha-1' xmlns='http://jabber.org/protocol/caps'/><sm xmlns='urn:xmpp:sm:2'/><sm xmlns='urn:xmpp:sm:3'/><ver xmlns='urn:xmpp:features:rosterver'/><csi xmlns='urn:xmpp:csi:0'/></stream:features>";
+
+/// A client and a simulated clock.
+struct Script {
+    client: Client,
+    now: Instant,
+    events: Vec<Event>,
+}
+
+impl Script {
+    fn new(tls: TlsPolicy) -> Script {
+        Script::with_config(config(tls))
+    }
+
+    fn with_config(config: ClientConfig) -> Script {
+        let now = Instant::now();
+        Script {
+            client: Client::new(config, now),
+            now,
+            events: Vec::new(),
+        }
+    }
+
+    /// Everything the client wants to send now, as text, plus markers for
+    /// TLS and shutdown.
+    fn output(&mut self) -> String {
+        let mut out = String::new();
+        while let Some(t) = self.client.poll_transmit() {
+            match t {
+                Transmit::Data(d) => {
+                    let n = d.len();
+                    out.push_str(std::str::from_utf8(d).expect("client output is UTF-8"));
+                    self.client.consume_transmit(n);
+                }
+                Transmit::StartTls => out.push_str("[STARTTLS]"),
+                Transmit::Shutdown => out.push_str("[SHUTDOWN]"),
+            }
+        }
+        while let Some(e) = self.client.poll_event() {
+            self.events.push(e);
+        }
+        out
+    }
+
+    fn feed(&mut self, s: &str) -> String {
+        let _ = self.client.handle_input(self.now, s.as_bytes());
+        self.output()
+    }
+
+    fn tls_up(&mut self) -> String {
+        let info = TlsInfo::new(TlsVersion::Tls13).with_tls_exporter(vec![7; 32]);
+        self.client
+            .handle_tls_established(self.now, info)
+            .expect("TLS expected");
+        self.output()
+    }
+
+    fn advance(&mut self, by: Duration) -> String {
+        self.now += by;
+        if let Some(t) = self.client.poll_timeout() {
+            if t <= self.now {
+                self.client.handle_timeout(self.now);
+            }
+        }
+        self.output()
+    }
+
+    fn closed_reason(&self) -> Option<&CloseReason> {
+        self.events.iter().find_map(|e| match e {
+            Event::Closed { reason } => Some(reason),
+            _ => None,
+        })
+    }
+}
+
+fn config(tls: TlsPolicy) -> ClientConfig {
+    let mut counter = 0u8;
+    ClientConfig::new(Jid::new("alice@localhost").unwrap(), "alice-pass")
+        .with_tls(tls)
+        .with_random(Box::new(move |buf: &mut [u8]| {
+            for b in buf {
+                counter = counter.wrapping_add(17);
+                *b = counter;
+            }
+        }))
+}
+
+fn text_of<'a>(xml: &'a str, start: &str, end: &str) -> &'a str {
+    let from = xml
+        .find(start)
+        .map(|i| i + start.len())
+        .expect("start marker");
+    let rest = &xml[from..];
+    let rest = &rest[rest.find('>').expect("tag end") + 1..];
+    &rest[..rest.find(end).expect("end marker")]
+}
+
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+fn unb64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+/// Runs a SCRAM exchange against our own server side, as the server in
+/// the transcript would. Returns the client's output after `<success/>`.
+fn scram_login(
+    s: &mut Script,
+    auth: &str,
+    hash: ScramHash,
+    password: &str,
+    offered: &[Mechanism],
+) -> String {
+    let mechanism = text_of(auth, "<auth", "")
+        .split('\'')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(auth.contains("mechanism='SCRAM-SHA-"), "{auth}");
+    let name = auth
+        .split("mechanism='")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    let _ = mechanism;
+    let initial = unb64(text_of(auth, "<auth", "</auth>"));
+    let server_config = sasl::ServerConfig {
+        mechanisms: offered.to_vec(),
+        downgrade_protection: false,
+        advertise_channel_binding_types: false,
+        ..sasl::ServerConfig::default()
+    };
+    let tls = sasl::TlsState::encrypted(sasl::ChannelBindings::none());
+    let (mut server, step) = ServerMechanism::start(
+        &server_config,
+        &tls,
+        name,
+        Some(&initial),
+        Nonce::new("serverNONCEserverNONCE").unwrap(),
+    )
+    .unwrap();
+    let ServerStep::NeedScramCredentials { .. } = step else {
+        panic!("{step:?}")
+    };
+    let creds =
+        sasl::stored_credentials(hash, password, b"saltsaltsalt", Iterations(4096)).unwrap();
+    let ServerStep::Challenge(first) = server.scram_credentials(Some(creds)) else {
+        panic!()
+    };
+    let response = s.feed(&format!(
+        "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</challenge>",
+        b64(&first)
+    ));
+    let client_final = unb64(text_of(&response, "<response", "</response>"));
+    match server.respond(&client_final) {
+        ServerStep::Success(ok) => s.feed(&format!(
+            "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</success>",
+            b64(ok.additional_data.as_deref().unwrap_or_default())
+        )),
+        other => panic!("server refused: {other:?}"),
+    }
+}
+
+/// Logs in against a Prosody-shaped server and returns the script online.
+fn online_with_prosody() -> Script {
+    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    let header = s.output();
+    assert!(
+        header.starts_with("<?xml version='1.0'?><stream:stream"),
+        "{header}"
+    );
+    assert!(
+        header.contains("to='localhost'") && header.contains("version='1.0'"),
+        "{header}"
+    );
+    assert!(header.contains("xml:lang='en'"), "{header}");
+
+    let out = s.feed(&format!("{PROSODY_HEADER}{PROSODY_STARTTLS}"));
+    assert_eq!(out, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    let out = s.feed("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    assert_eq!(out, "[STARTTLS]");
+    let out = s.tls_up();
+    assert!(
+        out.starts_with("<?xml version='1.0'?><stream:stream"),
+        "{out}"
+    );
+
+    let auth = s.feed(&format!("{PROSODY_HEADER}{PROSODY_MECHANISMS}"));
+    assert!(
+        auth.contains("mechanism='SCRAM-SHA-1'"),
+        "strongest offered: {auth}"
+    );
+    let restart = scram_login(
+        &mut s,
+        &auth,
+        ScramHash::Sha1,
+        "alice-pass",
+        &[Mechanism::Plain, Mechanism::ScramSha1],
+    );
+    assert!(
+        restart.starts_with("<?xml version='1.0'?><stream:stream"),
+        "{restart}"
+    );
+    assert!(restart.contains("from='alice@localhost'"), "{restart}");
+
+    let bind = s.feed(&format!("{PROSODY_HEADER}{PROSODY_BOUND_FEATURES}"));
+    assert!(
+        bind.contains("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"),
+        "{bind}"
+    );
+    let id = bind
+        .split("id='")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_owned();
+    let out = s.feed(&format!(
+        "<iq type='result' id='{id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@localhost/res1</jid></bind></iq>"
+    ));
+    assert_eq!(out, "", "session is optional on Prosody: no session IQ");
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::Online { jid } if jid.as_str() == "alice@localhost/res1"))
+    );
+    s
+}
+
+#[test]
+fn logs_in_to_a_prosody_shaped_server_and_closes_cleanly() {
+    let mut s = online_with_prosody();
+    assert!(s.client.is_online());
+    s.client.close(s.now);
+    assert_eq!(s.output(), "</stream:stream>");
+    assert_eq!(s.feed("</stream:stream>"), "[SHUTDOWN]");
+    assert_eq!(s.closed_reason(), Some(&CloseReason::Normal));
+}
+
+#[test]
+fn server_initiated_close_is_answered() {
+    let mut s = online_with_prosody();
+    assert_eq!(s.feed("</stream:stream>"), "</stream:stream>[SHUTDOWN]");
+    assert_eq!(s.closed_reason(), Some(&CloseReason::Normal));
+}
+
+#[test]
+fn message_with_receipt_both_ways() {
+    let mut s = online_with_prosody();
+    let id = s
+        .client
+        .send_message(s.now, "bob@localhost", "hello", true)
+        .unwrap();
+    let out = s.output();
+    assert!(out.starts_with("<message"), "{out}");
+    assert!(
+        out.contains("to='bob@localhost'") && out.contains(&format!("id='{id}'")),
+        "{out}"
+    );
+    assert!(
+        out.contains("<body>hello</body><request xmlns='urn:xmpp:receipts'/>"),
+        "{out}"
+    );
+
+    let out = s.feed(&format!(
+        "<message from='bob@localhost/phone' to='alice@localhost/res1' id='r1'><received xmlns='urn:xmpp:receipts' id='{id}'/></message>"
+    ));
+    assert_eq!(out, "");
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::ReceiptReceived { id: got, .. } if *got == id.as_str()))
+    );
+
+    // An incoming request is answered automatically.
+    let out = s.feed("<message from='bob@localhost/phone' type='chat' id='m7'><body>hi</body><request xmlns='urn:xmpp:receipts'/></message>");
+    assert!(
+        out.contains("to='bob@localhost/phone'")
+            && out.contains("<received xmlns='urn:xmpp:receipts' id='m7'/>"),
+        "{out}"
+    );
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::Message(m) if m.body().as_deref() == Some("hi")))
+    );
+}
+
+#[test]
+fn unhandled_iq_gets_service_unavailable_and_ping_is_answered() {
+    let mut s = online_with_prosody();
+    let out =
+        s.feed("<iq from='localhost' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>");
+    assert!(
+        out.contains("type='error'")
+            && out.contains("id='v1'")
+            && out.contains("<service-unavailable"),
+        "{out}"
+    );
+    let out = s.feed("<iq from='localhost' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>");
+    assert!(
+        out.contains("type='result'") && out.contains("id='p1'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn iq_requests_are_tracked_until_response_or_timeout() {
+    let mut s = online_with_prosody();
+    let iq = xmpp_proto::stanza::Iq::get(
+        "q1",
+        xmpp_proto::xml::Element::builder("query", "jabber:iq:roster").build(),
+    );
+    let id = s.client.send(s.now, iq).unwrap();
+    assert_eq!(id.as_str(), "q1");
+    s.output();
+    s.feed("<iq type='result' id='q1'><query xmlns='jabber:iq:roster'/></iq>");
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::IqResponse { id, .. } if id.as_str() == "q1"))
+    );
+
+    let iq = xmpp_proto::stanza::Iq::get(
+        "q2",
+        xmpp_proto::xml::Element::builder("query", "jabber:iq:roster").build(),
+    );
+    s.client.send(s.now, iq).unwrap();
+    s.output();
+    s.advance(Duration::from_secs(59));
+    assert!(
+        !s.events
+            .iter()
+            .any(|e| matches!(e, Event::IqTimeout { .. }))
+    );
+    s.advance(Duration::from_secs(2));
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::IqTimeout { id } if id.as_str() == "q2"))
+    );
+    // A late answer is ignored.
+    s.feed("<iq type='result' id='q2'/>");
+    assert!(
+        !s.events
+            .iter()
+            .any(|e| matches!(e, Event::IqResponse { id, .. } if id.as_str() == "q2"))
+    );
+    assert!(s.client.is_online());
+}
+
+#[test]
+fn keepalive_and_dead_peer_detection() {
+    let mut s = online_with_prosody();
+    let out = s.advance(Duration::from_secs(91));
+    assert_eq!(out, " ", "a whitespace keepalive after 90 s of silence");
+    let out = s.advance(Duration::from_secs(30));
+    assert!(
+        out.contains("<ping xmlns='urn:xmpp:ping'/>") && out.contains("to='localhost'"),
+        "{out}"
+    );
+    let out = s.advance(Duration::from_secs(31));
+    assert!(out.ends_with("</stream:stream>[SHUTDOWN]"), "{out}");
+    assert_eq!(s.closed_reason(), Some(&CloseReason::PeerNotResponding));
+}
+
+#[test]
+fn any_byte_from_the_server_proves_it_alive() {
+    let mut s = online_with_prosody();
+    s.advance(Duration::from_secs(100));
+    s.feed(" ");
+    s.advance(Duration::from_secs(100));
+    assert!(s.client.is_online());
+}
+
+#[test]
+fn ejabberd_plus_mechanisms_without_xep0440_are_not_used() {
+    let mut s = Script::new(TlsPolicy::Direct);
+    assert_eq!(s.output(), "[STARTTLS]");
+    s.tls_up();
+    let auth = s.feed(&format!("{EJABBERD_HEADER}{EJABBERD_MECHANISMS}"));
+    assert!(auth.contains("mechanism='SCRAM-SHA-512'"), "{auth}");
+    // GS2 header "n": no binding, and not "y" (the server did offer -PLUS).
+    let initial = String::from_utf8(unb64(text_of(&auth, "<auth", "</auth>"))).unwrap();
+    assert!(initial.starts_with("n,,n=alice,r="), "{initial}");
+    let all = [
+        Mechanism::Plain,
+        Mechanism::ScramSha512,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha1,
+    ];
+    let restart = scram_login(&mut s, &auth, ScramHash::Sha512, "alice-pass", &all);
+    assert!(restart.contains("<stream:stream"));
+    let bind = s.feed(&format!("{EJABBERD_HEADER}{EJABBERD_BOUND_FEATURES}"));
+    assert!(bind.contains("<bind"), "{bind}");
+}
+
+#[test]
+fn wrong_password_is_reported_as_such() {
+    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    s.output();
+    s.feed(&format!("{PROSODY_HEADER}{PROSODY_STARTTLS}"));
+    s.feed("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    s.tls_up();
+    s.feed(&format!("{PROSODY_HEADER}{PROSODY_MECHANISMS}"));
+    let out = s.feed("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/><text xml:lang='en'>Invalid username or password</text></failure>");
+    assert!(out.ends_with("</stream:stream>[SHUTDOWN]"), "{out}");
+    let reason = s.closed_reason().unwrap();
+    assert_eq!(
+        reason,
+        &CloseReason::AuthenticationFailed {
+            condition: FailureCondition::NotAuthorized,
+            text: Some("Invalid username or password".into())
+        }
+    );
+    assert!(reason.to_string().contains("wrong username or password"));
+}
+
+#[test]
+fn a_wrong_server_signature_fails_even_on_success() {
+    let mut s = Script::new(TlsPolicy::Direct);
+    s.output();
+    s.tls_up();
+    let auth = s.feed(&format!("{PROSODY_HEADER}{PROSODY_MECHANISMS}"));
+    let initial = String::from_utf8(unb64(text_of(&auth, "<auth", "</auth>"))).unwrap();
+    let cnonce = initial.split("r=").nth(1).unwrap();
+    let first = format!("r={cnonce}srv,s={},i=4096", b64(b"saltsaltsalt"));
+    s.feed(&format!(
+        "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</challenge>",
+        b64(first.as_bytes())
+    ));
+    let out = s.feed(&format!(
+        "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</success>",
+        b64(b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+    ));
+    assert!(
+        out.contains("<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+            && out.ends_with("[SHUTDOWN]"),
+        "{out}"
+    );
+    assert!(
+        matches!(s.closed_reason(), Some(CloseReason::Sasl(_))),
+        "{:?}",
+        s.closed_reason()
+    );
+    assert!(!s.client.is_online());
+}
+
+#[test]
+fn starttls_injection_is_fatal() {
+    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    s.output();
+    s.feed(&format!("{PROSODY_HEADER}{PROSODY_STARTTLS}"));
+    // <proceed/> and attacker bytes in the same read.
+    let out = s.feed("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><stream:features/>");
+    assert!(out.ends_with("[SHUTDOWN]"), "{out}");
+    assert!(!out.contains("[STARTTLS]") || out.find("[SHUTDOWN]") > out.find("[STARTTLS]"));
+    assert_eq!(s.closed_reason(), Some(&CloseReason::StartTlsInjection));
+}
+
+#[test]
+fn plaintext_after_proceed_in_a_later_read_is_fatal_too() {
+    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    s.output();
+    s.feed(&format!("{PROSODY_HEADER}{PROSODY_STARTTLS}"));
+    assert_eq!(
+        s.feed("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+        "[STARTTLS]"
+    );
+    s.feed("<x/>");
+    assert_eq!(s.closed_reason(), Some(&CloseReason::StartTlsInjection));
+}
+
+#[test]
+fn tls_is_required_by_default() {
+    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    s.output();
+    let out = s.feed(&format!("{PROSODY_HEADER}{PROSODY_MECHANISMS}"));
+    assert_eq!(out, "</stream:stream>[SHUTDOWN]");
+    assert_eq!(s.closed_reason(), Some(&CloseReason::TlsUnavailable));
+}
+
+#[test]
+fn plain_is_refused_without_tls_even_when_tls_is_optional() {
+    let mut s = Script::new(TlsPolicy::InsecureDisabled);
+    s.output();
+    let out = s.feed(&format!(
+        "{PROSODY_HEADER}<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
+    ));
+    assert!(out.ends_with("[SHUTDOWN]"), "{out}");
+    assert!(!out.contains("<auth"), "{out}");
+    assert!(matches!(s.closed_reason(), Some(CloseReason::Sasl(_))));
+}
+
+#[test]
+fn negotiation_times_out() {
+    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    s.output();
+    s.feed(PROSODY_HEADER);
+    let out = s.advance(Duration::from_secs(61));
+    assert!(out.contains("<connection-timeout"), "{out}");
+    assert_eq!(s.closed_reason(), Some(&CloseReason::NegotiationTimeout));
+}
+
+#[test]
+fn close_handshake_times_out() {
+    let mut s = online_with_prosody();
+    s.client.close(s.now);
+    s.output();
+    assert_eq!(s.advance(Duration::from_secs(6)), "[SHUTDOWN]");
+    assert_eq!(s.closed_reason(), Some(&CloseReason::CloseTimeout));
+}
+
+#[test]
+fn see_other_host_is_reported_with_its_target() {
+    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    s.output();
+    let out = s.feed(&format!(
+        "{PROSODY_HEADER}<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>[2001:db8::1]:5222</see-other-host></stream:error>"
+    ));
+    assert_eq!(out, "</stream:stream>[SHUTDOWN]");
+    match s.closed_reason() {
+        Some(CloseReason::StreamError {
+            condition,
+            see_other_host,
+            ..
+        }) => {
+            assert_eq!(*condition, StreamErrorCondition::SeeOtherHost);
+            assert_eq!(see_other_host.as_deref(), Some("[2001:db8::1]:5222"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_headers_are_refused() {
+    for (header, condition) in [
+        (
+            "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:server' version='1.0' id='x' from='localhost'>",
+            StreamErrorCondition::InvalidNamespace,
+        ),
+        (
+            "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' id='x' from='localhost'>",
+            StreamErrorCondition::UnsupportedVersion,
+        ),
+        (
+            "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' version='1.0' from='localhost'>",
+            StreamErrorCondition::InvalidXml,
+        ),
+        (
+            "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' version='1.0' id='x' from='evil.example'>",
+            StreamErrorCondition::InvalidFrom,
+        ),
+    ] {
+        let mut s = Script::new(TlsPolicy::RequireStartTls);
+        s.output();
+        let out = s.feed(header);
+        assert!(out.ends_with("</stream:stream>[SHUTDOWN]"), "{out}");
+        match s.closed_reason() {
+            Some(CloseReason::ProtocolViolation { condition: c, .. }) => {
+                assert_eq!(*c, condition, "{header}")
+            }
+            other => panic!("{header}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn stanzas_before_binding_are_refused_and_commands_wait_for_online() {
+    let mut s = Script::new(TlsPolicy::Direct);
+    s.output();
+    assert_eq!(
+        s.client
+            .send_message(s.now, "bob@localhost", "too early", false),
+        Err(xmpp_proto::client::SendError::NotOnline)
+    );
+    s.tls_up();
+    let out = s.feed(&format!(
+        "{PROSODY_HEADER}<message to='alice@localhost'><body>x</body></message>"
+    ));
+    assert!(
+        out.contains("<unsupported-stanza-type") || out.contains("<not-authorized"),
+        "{out}"
+    );
+}
+
+#[test]
+fn trace_reports_both_directions() {
+    let mut s = Script::with_config(config(TlsPolicy::RequireStartTls).with_trace(true));
+    s.output();
+    s.feed(PROSODY_HEADER);
+    use xmpp_proto::client::Direction;
+    let outs = s
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Trace {
+                    direction: Direction::Out,
+                    ..
+                }
+            )
+        })
+        .count();
+    let ins = s
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Trace {
+                    direction: Direction::In,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(outs >= 1 && ins == 1, "{:?}", s.events);
+}
+
+#[test]
+fn chunking_does_not_change_the_outcome() {
+    // The whole Prosody login, fed one byte at a time.
+    let mut s = Script::new(TlsPolicy::Direct);
+    s.output();
+    s.tls_up();
+    for b in format!("{PROSODY_HEADER}{PROSODY_MECHANISMS}").bytes() {
+        let _ = s.client.handle_input(s.now, &[b]);
+    }
+    let auth = s.output();
+    assert!(auth.contains("mechanism='SCRAM-SHA-1'"), "{auth}");
+}
+
+#[test]
+fn timeouts_are_configurable() {
+    let mut t = Timeouts::default();
+    t.keepalive = None;
+    t.ping_after = None;
+    let mut s = Script::with_config(config(TlsPolicy::RequireStartTls).with_timeouts(t));
+    s.output();
+    assert!(s.client.poll_timeout().is_some(), "negotiation timer runs");
+}
