@@ -9,10 +9,12 @@
 // Fuzz entry points assert their properties by panicking; that is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod client;
 mod jid;
 mod parser;
 mod sasl;
 
+pub use self::client::client;
 pub use self::jid::jid;
 pub use self::parser::parser;
 pub use self::sasl::sasl;
