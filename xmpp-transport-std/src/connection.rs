@@ -290,8 +290,9 @@ impl<E: Endpoint> Connection<E> {
                 return Ok(Next::Deadline);
             }
             if self.linger_until.is_some_and(|t| t <= now) {
-                // The peer did not close in time; we are done anyway.
-                self.wire.stop_reading();
+                // The peer did not close (or finish the handshake) in
+                // time; we are done anyway.
+                self.wire.abort();
                 continue;
             }
             let wake = [deadline, timer, self.linger_until]
@@ -363,15 +364,17 @@ impl<E: Endpoint> Connection<E> {
             }
             self.endpoint.consume_transmit(taken);
         }
-        if self.endpoint.is_closed() && !self.wire.is_write_closed() {
+        if self.endpoint.is_closed() && self.linger_until.is_none() {
             // An endpoint that ended without asking to shut down.
             self.shutdown();
         }
         Ok(())
     }
 
+    /// Starts the close; the linger time also bounds a TLS handshake
+    /// the shutdown has to wait for.
     fn shutdown(&mut self) {
-        if !self.wire.is_write_closed() {
+        if self.linger_until.is_none() {
             self.wire.shutdown();
             self.linger_until = Some(Instant::now() + self.linger);
         }

@@ -11,6 +11,9 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use xmpp_proto::endpoint::RandomSource;
+
+use crate::random::OsRandom;
 use crate::server_tls::ServerTls;
 use crate::tls::TrustAnchors;
 
@@ -48,9 +51,10 @@ impl TestPki {
     /// If a name is not usable in a certificate, or key generation fails.
     pub fn generate(names: &[&str]) -> io::Result<Self> {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(rcgen_error)?;
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "xmpp-transport-std test CA");
+        ca_params.distinguished_name.push(
+            DnType::CommonName,
+            format!("xmpp-transport-std test CA {}", tag()),
+        );
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_key = KeyPair::generate().map_err(rcgen_error)?;
@@ -97,6 +101,14 @@ impl fmt::Debug for TestPki {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestPki").finish_non_exhaustive()
     }
+}
+
+/// A random tag, so that two test CAs never share a name (a verifier
+/// would take one for the other's issuer).
+fn tag() -> String {
+    let mut bytes = [0u8; 8];
+    OsRandom.fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn rcgen_error(e: rcgen::Error) -> io::Error {

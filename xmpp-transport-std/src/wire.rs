@@ -42,6 +42,8 @@ pub(crate) struct Wire {
     eof_pending: bool,
     read_closed: bool,
     write_closed: bool,
+    /// The endpoint asked to shut down during the handshake.
+    shutdown_after_handshake: bool,
 }
 
 struct Tls {
@@ -61,6 +63,7 @@ impl Wire {
             eof_pending: false,
             read_closed: false,
             write_closed: false,
+            shutdown_after_handshake: false,
         }
     }
 
@@ -145,8 +148,15 @@ impl Wire {
 
     /// Sends TLS `close_notify` (if TLS is on) and shuts the socket down
     /// for writing. Best effort: the peer may be gone already.
+    ///
+    /// During the handshake this waits for its end: the bytes queued
+    /// before the shutdown can only go out encrypted.
     pub(crate) fn shutdown(&mut self) {
         if self.write_closed {
+            return;
+        }
+        if self.tls.as_ref().is_some_and(|t| t.handshaking) {
+            self.shutdown_after_handshake = true;
             return;
         }
         if let Some(tls) = &mut self.tls {
@@ -206,7 +216,11 @@ impl Wire {
             self.peer_closed();
         }
         // Handshake replies, session tickets, key updates.
-        self.flush_tls()
+        self.flush_tls()?;
+        if self.shutdown_after_handshake && self.is_encrypted() {
+            self.shutdown();
+        }
+        Ok(())
     }
 
     /// The next thing the last [`Wire::receive`] produced, in order: the
