@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use xmpp_proto::endpoint::{Endpoint, Transmit};
 
 use crate::error::Error;
+use crate::remote::{Inbox, Msg, Remote};
 use crate::server_tls::ServerTls;
 use crate::tls::ClientTls;
 use crate::wire::{Input, Role, Wire};
@@ -88,6 +89,8 @@ pub struct Connection<E: Endpoint> {
     broken: bool,
     /// [`Next::Closed`] has been reached.
     finished: bool,
+    /// Set once [`Connection::remote`] moved reading to another thread.
+    inbox: Option<Inbox<E>>,
 }
 
 /// What [`Connection::next_event_until`] came back with.
@@ -140,6 +143,7 @@ impl<E: Endpoint> Connection<E> {
             linger_until: None,
             broken: false,
             finished: false,
+            inbox: None,
         })
     }
 
@@ -174,8 +178,11 @@ impl<E: Endpoint> Connection<E> {
         self.wire.socket()
     }
 
-    /// Takes the endpoint and the socket back (without closing anything).
+    /// Takes the endpoint and the socket back (without closing anything,
+    /// unless [`Connection::remote`] was used: the socket is then shut
+    /// down, to end the reader thread).
     pub fn into_parts(self) -> (E, TcpStream) {
+        drop(self.inbox);
         (self.endpoint, self.wire.into_socket())
     }
 
@@ -187,6 +194,40 @@ impl<E: Endpoint> Connection<E> {
     /// Whether [`Next::Closed`] has been reached.
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    /// A handle through which other threads give the endpoint commands
+    /// (a server's router delivering a stanza to this session, say).
+    ///
+    /// The first call moves socket reads to a helper thread, so that this
+    /// connection's thread, inside [`Connection::next_event`], wakes up
+    /// for socket bytes and commands alike. The helper thread ends when
+    /// the connection is dropped.
+    ///
+    /// ```no_run
+    /// # use xmpp_transport_std::Connection;
+    /// # fn f<E: xmpp_proto::endpoint::Endpoint + Send + 'static>(mut conn: Connection<E>) -> std::io::Result<()>
+    /// # where E::Event: Send {
+    /// let remote = conn.remote()?;
+    /// std::thread::spawn(move || while let Ok(Some(_event)) = conn.next_event() {});
+    /// // From any thread:
+    /// remote.command(|endpoint, now| { /* endpoint.send(now, ...) */ }).ok();
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// If the socket cannot be cloned or the thread cannot be started.
+    pub fn remote(&mut self) -> io::Result<Remote<E>>
+    where
+        E: 'static,
+    {
+        if let Some(inbox) = &self.inbox {
+            return Ok(inbox.remote());
+        }
+        let inbox = Inbox::start(self.wire.socket())?;
+        let remote = inbox.remote();
+        self.inbox = Some(inbox);
+        Ok(remote)
     }
 
     /// Gives the endpoint a command with the current time, then writes
@@ -300,16 +341,23 @@ impl<E: Endpoint> Connection<E> {
                 .flatten()
                 .min();
             if self.wire.is_read_closed() {
-                // Nothing can arrive any more; only a timer can move on.
+                // Nothing can arrive any more; only a timer (or a
+                // command) can move on.
                 let Some(wake) = wake else {
                     self.finished = true;
                     return Ok(Next::Closed);
                 };
-                std::thread::sleep(wake.saturating_duration_since(now));
-                continue;
+                if self.inbox.is_none() {
+                    std::thread::sleep(wake.saturating_duration_since(now));
+                    continue;
+                }
             }
             let timeout = wake.map(|t| t.saturating_duration_since(now));
-            self.receive(timeout)?;
+            if self.inbox.is_some() {
+                self.receive_inbox(timeout)?;
+            } else {
+                self.receive(timeout)?;
+            }
         }
     }
 
@@ -319,6 +367,48 @@ impl<E: Endpoint> Connection<E> {
         if let Err(e) = self.wire.receive(timeout) {
             return Err(self.fail(e));
         }
+        self.feed_inputs()
+    }
+
+    /// One message from the reader thread or a [`Remote`].
+    fn receive_inbox(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        let Some(msg) = self.inbox.as_ref().and_then(|i| i.recv(timeout)) else {
+            return Ok(());
+        };
+        match msg {
+            Msg::Command(f) => {
+                f(&mut self.endpoint, Instant::now());
+                Ok(())
+            }
+            Msg::Bytes(buf) => {
+                let mut data = buf.as_slice();
+                let mut result = Ok(());
+                while !data.is_empty() && !self.wire.is_read_closed() && result.is_ok() {
+                    result = match self.wire.receive_bytes(&mut data) {
+                        Ok(()) => self.feed_inputs(),
+                        Err(e) => Err(self.fail(e)),
+                    };
+                }
+                if let Some(inbox) = &self.inbox {
+                    inbox.recycle(buf);
+                }
+                result
+            }
+            Msg::Eof => {
+                self.wire.tcp_closed();
+                self.feed_inputs()
+            }
+            Msg::Failed(e) if self.wire.is_read_closed() => {
+                // We shut the socket down ourselves.
+                drop(e);
+                Ok(())
+            }
+            Msg::Failed(e) => Err(self.fail(e.into())),
+        }
+    }
+
+    /// Hands what the wire produced to the endpoint, one input at a time.
+    fn feed_inputs(&mut self) -> Result<(), Error> {
         loop {
             let Some(input) = self.wire.next_input() else {
                 return Ok(());

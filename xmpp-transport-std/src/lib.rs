@@ -59,6 +59,7 @@ mod connect;
 mod connection;
 mod error;
 mod random;
+mod remote;
 mod server_tls;
 #[cfg(feature = "test-certs")]
 pub mod test_certs;
@@ -69,5 +70,6 @@ pub use connect::{DEFAULT_DIRECT_TLS_PORT, DEFAULT_PORT, connect};
 pub use connection::{Connection, DEFAULT_LINGER, DEFAULT_WRITE_TIMEOUT, Next};
 pub use error::Error;
 pub use random::OsRandom;
+pub use remote::{Gone, Remote};
 pub use server_tls::ServerTls;
 pub use tls::{ClientTls, TrustAnchors};

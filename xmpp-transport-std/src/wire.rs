@@ -183,8 +183,33 @@ impl Wire {
         // A zero timeout means "block forever" to std; never ask for it.
         let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
         self.socket.set_read_timeout(timeout)?;
+        self.receive_from(None)
+    }
+
+    /// Takes bytes another thread read from the socket, as many as fit;
+    /// call again (after [`Wire::next_input`]) until `data` is empty.
+    pub(crate) fn receive_bytes(&mut self, data: &mut &[u8]) -> Result<(), Error> {
+        if self.read_closed || data.is_empty() {
+            return Ok(());
+        }
+        self.receive_from(Some(data))
+    }
+
+    /// The socket was closed by the peer (seen by another thread).
+    pub(crate) fn tcp_closed(&mut self) {
+        if !self.read_closed {
+            self.peer_closed();
+        }
+    }
+
+    /// Reads once from `bytes`, or from the socket if `None`.
+    fn receive_from(&mut self, bytes: Option<&mut &[u8]>) -> Result<(), Error> {
+        let source: &mut dyn Read = match bytes {
+            Some(bytes) => bytes,
+            None => &mut self.socket,
+        };
         let Some(tls) = &mut self.tls else {
-            match self.socket.read(&mut self.buf) {
+            match source.read(&mut self.buf) {
                 Ok(0) => self.peer_closed(),
                 Ok(n) => self.buffered = n,
                 Err(e) if is_retry(&e) => {}
@@ -192,7 +217,7 @@ impl Wire {
             }
             return Ok(());
         };
-        let tcp_eof = match tls.conn.read_tls(&mut self.socket) {
+        let tcp_eof = match tls.conn.read_tls(source) {
             Ok(0) => true,
             Ok(_) => false,
             Err(e) if is_retry(&e) => return Ok(()),

@@ -7,11 +7,11 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::{TcpListener, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use xmpp_proto::endpoint::{Endpoint, Transmit};
 use xmpp_proto::tls::TlsInfo;
-use xmpp_transport_std::{Connection, Error};
+use xmpp_transport_std::{Connection, Error, Next};
 
 /// What the double reports.
 #[derive(Clone, Debug, PartialEq)]
@@ -199,15 +199,18 @@ impl Outcome {
 
 /// Drives `conn` to its end, letting `script` react to every event.
 pub fn drive(conn: &mut Connection<Peer>, mut script: impl FnMut(&mut Peer, &Ev)) -> Outcome {
+    // A watchdog against a script that never ends, not a speed check.
+    let give_up = Instant::now() + Duration::from_secs(60);
     let mut events = Vec::new();
     let mut error = None;
     loop {
-        match conn.next_event() {
-            Ok(Some(ev)) => {
+        match conn.next_event_until(give_up) {
+            Ok(Next::Event(ev)) => {
                 script(conn.endpoint_mut(), &ev);
                 events.push(ev);
             }
-            Ok(None) => break,
+            Ok(Next::Closed) => break,
+            Ok(Next::Deadline) => panic!("the script hung; events so far: {events:?}"),
             Err(e) => {
                 assert!(error.is_none(), "a second error: {e}");
                 error = Some(e);
