@@ -26,8 +26,9 @@ Connection options:
   --server HOST:PORT   where to connect (default: the JID's domain, port 5222,
                        or 5223 with --direct-tls; no SRV lookup)
   --direct-tls         TLS from the first byte (XEP-0368) instead of STARTTLS
-  --ca FILE            trust only the CA certificates in this PEM file
-                       (default: the public web PKI roots)
+  --ca FILE            trust only the CA certificates in this PEM file (default:
+                       $XMPP_CA, else $XMPP_INTEROP_CA as scripts/interop.sh
+                       exports it, else the public web PKI roots)
   --mechanism NAME     use only this SASL mechanism (e.g. SCRAM-SHA-256)
   --trace              print the XML sent (>>) and received (<<)";
 
@@ -39,7 +40,9 @@ impl ConnectArgs {
             password: std::env::var("XMPP_PASSWORD").ok(),
             server: None,
             direct_tls: false,
-            ca: None,
+            ca: std::env::var("XMPP_CA")
+                .or_else(|_| std::env::var("XMPP_INTEROP_CA"))
+                .ok(),
             mechanism: None,
             trace: false,
         };
