@@ -5,9 +5,11 @@
 //! these pieces, with no role flag threaded through.
 
 mod output;
+mod sasl_data;
 mod timers;
 
 pub(crate) use self::output::Output;
+pub(crate) use self::sasl_data::{SASL_CB, decode_sasl, encode_sasl, sasl_tls_state};
 pub(crate) use self::timers::Timers;
 
 use crate::xml::{Element, ElementRef, Node};
