@@ -9,7 +9,7 @@ use super::{Client, CloseReason, Event, Timer, TlsPolicy};
 use crate::jid::FullJid;
 use crate::sasl::{ClientMechanism, FailureCondition, Nonce, ServerOffer};
 use crate::stanza::{Iq, IqType};
-use crate::stream::{SASL_CB, decode_sasl, encode_sasl, sasl_tls_state};
+use crate::stream::{SASL_CB, decode_sasl, encode_sasl, sasl_tls_state, version_at_least_1};
 use crate::stream_error::StreamErrorCondition;
 use crate::xml::{Element, ElementRef, StreamHeader, ns};
 
@@ -357,14 +357,6 @@ impl Client {
     }
 }
 
-/// `1.0`, `1.1`, `2.0`: any version whose major number is at least 1
-/// (RFC 6120 §4.7.5).
-fn version_at_least_1(v: &str) -> bool {
-    v.split_once('.')
-        .and_then(|(major, _)| major.parse::<u32>().ok())
-        .is_some_and(|major| major >= 1)
-}
-
 /// The offer as received: mechanism names in order, XEP-0440 types if the
 /// server listed them.
 fn server_offer(mechanisms: ElementRef<'_>, features: &Element) -> ServerOffer {
@@ -386,18 +378,4 @@ fn server_offer(mechanisms: ElementRef<'_>, features: &Element) -> ServerOffer {
 fn bound_jid(iq: ElementRef<'_>) -> Option<FullJid> {
     let jid = iq.child("bind", ns::BIND)?.child("jid", ns::BIND)?.text();
     FullJid::new(jid.trim()).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions() {
-        assert!(version_at_least_1("1.0"));
-        assert!(version_at_least_1("2.5"));
-        assert!(!version_at_least_1("0.9"));
-        assert!(!version_at_least_1("1"));
-        assert!(!version_at_least_1("x.0"));
-    }
 }
