@@ -230,6 +230,9 @@ pub struct Pair {
     pub client_bytes: Vec<u8>,
     /// Every byte the server sent, in order.
     pub server_bytes: Vec<u8>,
+    /// While `false`, nothing is delivered either way (a dead network):
+    /// transmits are consumed and dropped.
+    pub connected: bool,
     client_wire: Wire,
     server_wire: Wire,
 }
@@ -266,6 +269,7 @@ impl Pair {
             server_chunker: Chunker::Whole,
             client_bytes: Vec::new(),
             server_bytes: Vec::new(),
+            connected: true,
             client_wire: Wire::default(),
             server_wire: Wire::default(),
         }
@@ -331,6 +335,9 @@ impl Pair {
 
     fn client_to_server(&mut self) -> bool {
         let now = self.now;
+        if !self.connected {
+            return drop_output(&mut self.client);
+        }
         transfer(
             &mut self.client,
             &mut self.server,
@@ -343,6 +350,9 @@ impl Pair {
 
     fn server_to_client(&mut self) -> bool {
         let now = self.now;
+        if !self.connected {
+            return drop_output(&mut self.server);
+        }
         transfer(
             &mut self.server,
             &mut self.client,
@@ -387,6 +397,19 @@ impl Pair {
         }
         moved
     }
+}
+
+/// Consumes and forgets everything `from` wants to transmit.
+fn drop_output(from: &mut impl Endpoint) -> bool {
+    let mut moved = false;
+    while let Some(t) = from.poll_transmit() {
+        if let Transmit::Data(d) = t {
+            let n = d.len();
+            from.consume_transmit(n);
+        }
+        moved = true;
+    }
+    moved
 }
 
 /// Moves what `from` wants to transmit into `to`, cut by `chunker`.
