@@ -283,16 +283,19 @@ impl Pair {
     }
 
     /// Moves bytes, TLS and shutdowns both ways and answers the server's
-    /// questions until nothing moves any more.
-    pub fn run(&mut self) {
+    /// questions until nothing moves any more. Returns whether anything
+    /// moved.
+    pub fn run(&mut self) -> bool {
+        let mut any = false;
         loop {
             let mut moved = self.client_to_server();
             moved |= self.server_to_client();
             moved |= self.start_tls();
             moved |= self.drain_events();
             if !moved {
-                break;
+                return any;
             }
+            any = true;
         }
     }
 

@@ -30,6 +30,7 @@
 pub mod client;
 pub mod endpoint;
 pub mod jid;
+pub mod router;
 pub mod sasl;
 pub mod server;
 pub mod stanza;
