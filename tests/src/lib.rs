@@ -47,7 +47,7 @@ pub fn seeded_random(seed: u64) -> Box<dyn RandomSource + Send> {
     let mut rng = Rng::new(seed);
     Box::new(move |buf: &mut [u8]| {
         for b in buf {
-            *b = rng.next() as u8;
+            *b = rng.next_u64() as u8;
         }
     })
 }
@@ -63,7 +63,7 @@ impl Rng {
     }
 
     /// The next value.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -72,7 +72,7 @@ impl Rng {
 
     /// A value in `1..=max` (`max` at least 1).
     pub fn between_1_and(&mut self, max: usize) -> usize {
-        1 + (self.next() % max.max(1) as u64) as usize
+        1 + (self.next_u64() % max.max(1) as u64) as usize
     }
 }
 

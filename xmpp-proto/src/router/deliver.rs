@@ -66,14 +66,20 @@ impl Router {
                 deliver(target, stanza.into_element(), out);
                 return;
             }
-            self.to_offline_resource(from, &to, stanza, out);
+            self.deliver_to_missing_resource(from, &to, stanza, out);
         } else {
-            self.to_bare(from, &to.to_bare(), stanza, out);
+            self.deliver_to_bare(from, &to.to_bare(), stanza, out);
         }
     }
 
     /// RFC 6121 §8.5.2: a stanza to a local bare JID.
-    fn to_bare(&mut self, from: SessionId, to: &BareJid, stanza: Stanza, out: &mut Vec<Routed>) {
+    fn deliver_to_bare(
+        &mut self,
+        from: SessionId,
+        to: &BareJid,
+        stanza: Stanza,
+        out: &mut Vec<Routed>,
+    ) {
         match &stanza {
             Stanza::Message(m) => match m.kind() {
                 MessageType::Normal | MessageType::Chat => {
@@ -109,7 +115,7 @@ impl Router {
     }
 
     /// RFC 6121 §8.5.3.2: a stanza to a local full JID nobody holds.
-    fn to_offline_resource(
+    fn deliver_to_missing_resource(
         &mut self,
         from: SessionId,
         to: &Jid,
@@ -119,7 +125,7 @@ impl Router {
         match &stanza {
             Stanza::Message(m) => match m.kind() {
                 MessageType::Normal | MessageType::Chat => {
-                    self.to_bare(from, &to.to_bare(), stanza, out)
+                    self.deliver_to_bare(from, &to.to_bare(), stanza, out)
                 }
                 MessageType::Groupchat => {
                     reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
@@ -134,7 +140,7 @@ impl Router {
                         | PresenceType::Unsubscribe
                         | PresenceType::Unsubscribed
                 ) {
-                    self.to_bare(from, &to.to_bare(), stanza, out);
+                    self.deliver_to_bare(from, &to.to_bare(), stanza, out);
                 }
             }
             Stanza::Iq(iq) => {

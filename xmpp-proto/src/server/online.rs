@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::{CommandError, Event, Server};
 use crate::jid::JidRef;
-use crate::stanza::{DefinedCondition, InvalidStanza, Stanza, StanzaError};
+use crate::stanza::{DefinedCondition, InvalidStanza, Stanza, StanzaError, error_reply};
 use crate::stream::with_attr;
 use crate::stream_error::StreamErrorCondition;
 use crate::xml::{Element, ns};
@@ -71,7 +71,8 @@ impl Server {
             Err(e) => {
                 // RFC 6120 §8.3.3.1; errors are never answered (§8.3.1).
                 if e.element.attr("type") != Some("error") {
-                    let reply = error_reply(&e.element, DefinedCondition::BadRequest);
+                    let error = StanzaError::new(DefinedCondition::BadRequest);
+                    let reply = error_reply(e.element.as_ref(), &error);
                     let _ = self.out.element(&reply);
                 }
                 return;
@@ -91,14 +92,4 @@ impl Server {
         }
         self.events.push_back(Event::Stanza(stanza));
     }
-}
-
-/// An error reply from the server to the sender of `el`.
-fn error_reply(el: &Element, condition: DefinedCondition) -> Element {
-    Element::builder(el.name(), ns::CLIENT)
-        .attr_opt("to", el.attr("from"))
-        .attr_opt("id", el.attr("id"))
-        .attr("type", "error")
-        .append(StanzaError::new(condition).to_element(ns::CLIENT))
-        .build()
 }
