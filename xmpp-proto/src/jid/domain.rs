@@ -52,6 +52,9 @@ pub(crate) fn domainpart(s: &str) -> Result<Cow<'_, str>, JidError> {
 /// The common case in one pass over the bytes: an ASCII host name. `None`
 /// when a non-ASCII byte shows up (the caller takes the Unicode path).
 fn ascii_host_name(s: &str) -> Option<Result<Cow<'_, str>, JidError>> {
+    if prep::all_have(s.as_bytes(), prep::PREPARED_HOST) && labels_ok(s) {
+        return Some(prep::check_len(PART, Cow::Borrowed(s)));
+    }
     let mut needs_folding = false;
     let mut label_len = 0usize;
     let mut prev = b'.';
@@ -115,6 +118,16 @@ fn slow(s: &str) -> Result<Cow<'_, str>, JidError> {
     // Nameprep can turn a fullwidth dot at the end into a trailing dot; it
     // is not stripped a second time (RFC 7622 strips one, before anything).
     Ok(prepared)
+}
+
+/// The label rules for a prepared ASCII host name, label by label; any
+/// failure is left to the byte loop, which names the error.
+fn labels_ok(s: &str) -> bool {
+    s.split('.').all(|label| {
+        let bytes = label.as_bytes();
+        matches!((bytes.first(), bytes.last()), (Some(&first), Some(&last)) if first != b'-' && last != b'-')
+            && bytes.len() <= MAX_LABEL_LEN
+    })
 }
 
 /// A colon in a DNS name is most likely an IPv6 address missing its

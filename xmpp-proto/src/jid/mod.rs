@@ -96,14 +96,7 @@ impl<'a> JidRef<'a> {
     /// assert_eq!((err.part(), err.kind()), (JidPart::Resourcepart, &JidErrorKind::Empty));
     /// ```
     pub fn parse(s: &'a str) -> Result<Self, JidError> {
-        let (rest, resource) = match s.split_once('/') {
-            Some((rest, resource)) => (rest, Some(resource)),
-            None => (s, None),
-        };
-        let (local, domain_raw) = match rest.split_once('@') {
-            Some((local, domain)) => (Some(local), domain),
-            None => (None, rest),
-        };
+        let (local, domain_raw, resource) = split(s);
         // RFC 7622 §3.2: one trailing dot is removed before anything else.
         let domain_in = domain_raw.strip_suffix('.').unwrap_or(domain_raw);
 
@@ -219,6 +212,19 @@ impl AsRef<str> for JidRef<'_> {
 /// ```
 pub fn validate(s: &str) -> Result<(), JidError> {
     JidRef::parse(s).map(drop)
+}
+
+/// RFC 7622 §3.1: the first `/` starts the resourcepart; the first `@`
+/// before it ends the localpart.
+fn split(s: &str) -> (Option<&str>, &str, Option<&str>) {
+    let (rest, resource) = match s.split_once('/') {
+        Some((rest, resource)) => (rest, Some(resource)),
+        None => (s, None),
+    };
+    match rest.split_once('@') {
+        Some((local, domain)) => (Some(local), domain, resource),
+        None => (None, rest, resource),
+    }
 }
 
 fn join(local: Option<&str>, domain: &str, resource: Option<&str>) -> String {

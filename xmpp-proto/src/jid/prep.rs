@@ -25,6 +25,9 @@ pub(crate) fn localpart(s: &str) -> Result<Cow<'_, str>, JidError> {
     if s.is_empty() {
         return Err(JidError::new(PART, JidErrorKind::Empty));
     }
+    if all_have(s.as_bytes(), PREPARED_LOCAL) {
+        return check_len(PART, Cow::Borrowed(s));
+    }
     let mut needs_folding = false;
     for &b in s.as_bytes() {
         let class = ascii_class(b);
@@ -107,6 +110,10 @@ pub(crate) const UPPER: u8 = 2;
 pub(crate) const LETTER_DIGIT: u8 = 4;
 /// Not ASCII: the byte starts or continues a multi-byte character.
 pub(crate) const NON_ASCII: u8 = 8;
+/// Allowed in a localpart and already prepared (not uppercase).
+pub(crate) const PREPARED_LOCAL: u8 = 16;
+/// A lowercase letter, digit, hyphen or dot: already prepared in a host name.
+pub(crate) const PREPARED_HOST: u8 = 32;
 
 const fn build_classes() -> [u8; 256] {
     let mut table = [NON_ASCII; 256];
@@ -128,6 +135,12 @@ const fn build_classes() -> [u8; 256] {
         if c.is_ascii_alphanumeric() {
             class |= LETTER_DIGIT;
         }
+        if !prohibited_in_local && !c.is_ascii_uppercase() {
+            class |= PREPARED_LOCAL;
+        }
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.' {
+            class |= PREPARED_HOST;
+        }
         table[b] = class;
         b += 1;
     }
@@ -140,6 +153,13 @@ static CLASSES: [u8; 256] = build_classes();
 #[inline]
 pub(crate) fn ascii_class(b: u8) -> u8 {
     CLASSES[usize::from(b)]
+}
+
+/// Whether every byte has all the class bits in `bits`: a branch-free
+/// reduction the compiler unrolls, for the common already-prepared case.
+#[inline]
+pub(crate) fn all_have(bytes: &[u8], bits: u8) -> bool {
+    bytes.iter().fold(u8::MAX, |acc, &b| acc & ascii_class(b)) & bits == bits
 }
 
 /// Whether every byte is printable ASCII (0x20..=0x7E), eight at a time:
