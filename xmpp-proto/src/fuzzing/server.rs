@@ -128,7 +128,9 @@ fn scripted_server(stage: u8, now: Instant) -> Server {
     }
     if stage >= 3 {
         // PLAIN alice/pw.
-        script.push(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHB3</auth>");
+        script.push(
+            b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHB3</auth>",
+        );
         script.push(HEADER);
     }
     if stage >= 4 {
@@ -151,7 +153,10 @@ mod tests {
             ]);
         }
         let mut s = super::scripted_server(4, std::time::Instant::now());
-        assert!(s.is_online(), "the scripted prefix must reach the online stage");
+        assert!(
+            s.is_online(),
+            "the scripted prefix must reach the online stage"
+        );
         while s.poll_event().is_some() {}
     }
 
