@@ -12,6 +12,8 @@
 //! - [`jid`]: RFC 7622 addresses (split, prepare, compare; borrowed and
 //!   owned forms).
 //! - [`sasl`]: SASL mechanisms, client and server sides, as step machines.
+//! - [`client`] and [`server`]: the two ends of a client-to-server
+//!   stream, over one private stream core.
 //! - [`endpoint`]: the I/O contract between an endpoint and a transport.
 //! - [`tls`]: what a transport reports about an established TLS session.
 //!
@@ -28,7 +30,9 @@
 pub mod client;
 pub mod endpoint;
 pub mod jid;
+pub mod router;
 pub mod sasl;
+pub mod server;
 pub mod stanza;
 mod stream;
 pub mod stream_error;

@@ -13,8 +13,10 @@ mod client;
 mod jid;
 mod parser;
 mod sasl;
+mod server;
 
 pub use self::client::client;
 pub use self::jid::jid;
 pub use self::parser::parser;
 pub use self::sasl::sasl;
+pub use self::server::server;
