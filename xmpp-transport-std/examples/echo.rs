@@ -10,9 +10,9 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::{ConnectArgs, CONNECT_HELP};
+use common::{CONNECT_HELP, ConnectArgs};
 use xmpp_proto::client::Event;
-use xmpp_proto::stanza::{Message, MessageType};
+use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
 
 const HELP: &str = "\
 echo: log in and answer every chat message with the same body.
@@ -42,19 +42,36 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut it = rest.into_iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--max" => max = Some(it.next().and_then(|v| v.parse::<u64>().ok()).ok_or("--max needs a number")?),
+            "--max" => {
+                max = Some(
+                    it.next()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or("--max needs a number")?,
+                )
+            }
             "--timeout" => {
-                timeout = it.next().and_then(|v| v.parse().ok()).ok_or("--timeout needs seconds")?
+                timeout = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--timeout needs seconds")?
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
     let mut conn = connect.connect()?;
     let jid = common::until_online(&mut conn, Duration::from_secs(timeout))?;
+    // Initial presence makes us available, so messages to the bare JID
+    // reach this resource (RFC 6121 §8.5.2).
+    conn.command(|c, now| c.send(now, Presence::builder(PresenceType::Available).build()))
+        .map_err(|e| format!("connection failed: {e}"))?
+        .map_err(|e| format!("cannot send presence: {e}"))?;
     println!("echoing as {jid}");
     let mut answered = 0u64;
     while max.is_none_or(|m| answered < m) {
-        let event = match conn.next_event().map_err(|e| format!("connection failed: {e}"))? {
+        let event = match conn
+            .next_event()
+            .map_err(|e| format!("connection failed: {e}"))?
+        {
             Some(e) => e,
             None => return Err("the connection closed".into()),
         };
@@ -63,8 +80,13 @@ fn run(args: Vec<String>) -> Result<(), String> {
         }
         match event {
             Event::Message(m) if m.kind() == MessageType::Chat => {
-                let (Some(from), Some(body)) = (m.from(), m.body()) else { continue };
-                let reply = Message::builder(MessageType::Chat).to(from).body(&body).build();
+                let (Some(from), Some(body)) = (m.from(), m.body()) else {
+                    continue;
+                };
+                let reply = Message::builder(MessageType::Chat)
+                    .to(from)
+                    .body(&body)
+                    .build();
                 conn.command(|c, now| c.send(now, reply))
                     .map_err(|e| format!("connection failed: {e}"))?
                     .map_err(|e| format!("cannot answer: {e}"))?;

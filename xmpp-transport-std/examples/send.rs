@@ -13,7 +13,7 @@ mod common;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use common::{ConnectArgs, CONNECT_HELP};
+use common::{CONNECT_HELP, ConnectArgs};
 use xmpp_proto::client::Event;
 use xmpp_transport_std::Next;
 
@@ -73,7 +73,10 @@ fn run(args: Vec<String>) -> Result<(), String> {
     if receipt {
         let deadline = Instant::now() + timeout;
         loop {
-            match conn.next_event_until(deadline).map_err(|e| format!("connection failed: {e}"))? {
+            match conn
+                .next_event_until(deadline)
+                .map_err(|e| format!("connection failed: {e}"))?
+            {
                 Next::Event(e) if common::trace(&e) => {}
                 Next::Event(Event::ReceiptReceived { id: got, .. }) if got == id.as_str() => break,
                 Next::Event(Event::Closed { reason }) => return Err(reason.to_string()),
@@ -88,7 +91,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
             }
         }
     } else {
-        conn.flush().map_err(|e| format!("connection failed: {e}"))?;
+        conn.flush()
+            .map_err(|e| format!("connection failed: {e}"))?;
     }
     common::close(&mut conn)?;
     println!(

@@ -77,11 +77,16 @@ impl ConnectArgs {
             .ok_or("no password: pass --password or set XMPP_PASSWORD")?;
         let mut sasl = sasl::ClientConfig::default();
         if let Some(name) = &self.mechanism {
-            let m = Mechanism::from_name(name)
-                .ok_or(format!("--mechanism {name:?} is not a mechanism this library knows"))?;
+            let m = Mechanism::from_name(name).ok_or(format!(
+                "--mechanism {name:?} is not a mechanism this library knows"
+            ))?;
             sasl.allowed = Some(vec![m]);
         }
-        let tls_policy = if self.direct_tls { TlsPolicy::Direct } else { TlsPolicy::RequireStartTls };
+        let tls_policy = if self.direct_tls {
+            TlsPolicy::Direct
+        } else {
+            TlsPolicy::RequireStartTls
+        };
         let config = ClientConfig::new(jid, password)
             .with_random(Box::new(OsRandom))
             .with_sasl(sasl)
@@ -97,10 +102,15 @@ impl ConnectArgs {
         } else {
             xmpp_transport_std::DEFAULT_PORT
         };
-        let server = self.server.clone().unwrap_or_else(|| format!("{}:{default_port}", config.domain()));
-        let tcp = xmpp_transport_std::connect(config.domain(), Some(&server))
-            .map_err(|e| format!("cannot connect to {server}: {e} (is the server running? check --server)"))?;
-        Connection::new_client(tcp, Client::new(config, Instant::now()), tls).map_err(|e| e.to_string())
+        let server = self
+            .server
+            .clone()
+            .unwrap_or_else(|| format!("{}:{default_port}", config.domain()));
+        let tcp = xmpp_transport_std::connect(config.domain(), Some(&server)).map_err(|e| {
+            format!("cannot connect to {server}: {e} (is the server running? check --server)")
+        })?;
+        Connection::new_client(tcp, Client::new(config, Instant::now()), tls)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -118,25 +128,36 @@ pub(crate) fn trace(event: &Event) -> bool {
 }
 
 /// Runs until online within `timeout`; the error says what to do.
-pub(crate) fn until_online(conn: &mut Connection<Client>, timeout: Duration) -> Result<String, String> {
+pub(crate) fn until_online(
+    conn: &mut Connection<Client>,
+    timeout: Duration,
+) -> Result<String, String> {
     let deadline = Instant::now() + timeout;
     loop {
-        match conn.next_event_until(deadline).map_err(|e| format!("connection failed: {e}"))? {
+        match conn
+            .next_event_until(deadline)
+            .map_err(|e| format!("connection failed: {e}"))?
+        {
             xmpp_transport_std::Next::Event(e) if trace(&e) => {}
             xmpp_transport_std::Next::Event(Event::Online { jid }) => return Ok(jid.to_string()),
-            xmpp_transport_std::Next::Event(Event::Closed { reason }) => return Err(reason.to_string()),
+            xmpp_transport_std::Next::Event(Event::Closed { reason }) => {
+                return Err(reason.to_string());
+            }
             xmpp_transport_std::Next::Event(_) => {}
             xmpp_transport_std::Next::Deadline => {
                 return Err("no session within the timeout (raise --timeout?)".into());
             }
-            xmpp_transport_std::Next::Closed => return Err("the connection closed during login".into()),
+            xmpp_transport_std::Next::Closed => {
+                return Err("the connection closed during login".into());
+            }
         }
     }
 }
 
 /// Closes and waits for a clean end; `Err` says what went wrong.
 pub(crate) fn close(conn: &mut Connection<Client>) -> Result<(), String> {
-    conn.command(|c, now| c.close(now)).map_err(|e| e.to_string())?;
+    conn.command(|c, now| c.close(now))
+        .map_err(|e| e.to_string())?;
     let mut clean = false;
     loop {
         match conn.next_event() {
@@ -152,7 +173,11 @@ pub(crate) fn close(conn: &mut Connection<Client>) -> Result<(), String> {
             Err(e) => return Err(format!("connection failed while closing: {e}")),
         }
     }
-    if clean { Ok(()) } else { Err("the connection ended without a stream close".into()) }
+    if clean {
+        Ok(())
+    } else {
+        Err("the connection ended without a stream close".into())
+    }
 }
 
 /// Prints the one-line error and returns the failure exit code.
