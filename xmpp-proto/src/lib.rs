@@ -28,6 +28,7 @@
 pub mod client;
 pub mod endpoint;
 pub mod jid;
+pub mod negotiation;
 pub mod sasl;
 pub mod stanza;
 mod stream;
