@@ -11,10 +11,12 @@
 
 mod client;
 mod jid;
+mod negotiation;
 mod parser;
 mod sasl;
 
 pub use self::client::client;
 pub use self::jid::jid;
+pub use self::negotiation::negotiation;
 pub use self::parser::parser;
 pub use self::sasl::sasl;

@@ -16,6 +16,7 @@
 //! | SASL (§6) | [`SaslClientMessage`] | [`SaslServerMessage`] |
 //! | bind (§7) | [`BindRequest`] | [`bind_result`] / [`BindResponse`] |
 //! | session (RFC 3921 §3) | [`session_request`] | [`SessionResponse`] |
+//! | keepalive (XEP-0199), either way | [`ping_request`] | [`is_ping`] |
 //!
 //! ```
 //! use xmpp_proto::negotiation::{StreamFeatures, StartTls};
@@ -35,6 +36,7 @@
 mod bind;
 mod error;
 mod features;
+mod ping;
 mod sasl;
 mod session;
 mod starttls;
@@ -45,6 +47,7 @@ mod interop_tests;
 pub use self::bind::{BindRequest, BindResponse, bind_result};
 pub use self::error::{ErrorReply, NegotiationError};
 pub use self::features::{Caps, Requirement, SmVersion, StreamFeatures};
+pub use self::ping::{is_ping, ping_request};
 pub use self::sasl::{DEFAULT_MAX_SASL_DATA, SaslClientMessage, SaslFailure, SaslServerMessage};
 pub use self::session::{SessionResponse, is_session_request, session_request};
 pub use self::starttls::StartTls;
