@@ -12,6 +12,8 @@
 //! - [`jid`]: RFC 7622 addresses (split, prepare, compare; borrowed and
 //!   owned forms).
 //! - [`sasl`]: SASL mechanisms, client and server sides, as step machines.
+//! - [`negotiation`]: the elements of stream negotiation (features,
+//!   STARTTLS, SASL framing, bind, session), typed for both roles.
 //! - [`endpoint`]: the I/O contract between an endpoint and a transport.
 //! - [`tls`]: what a transport reports about an established TLS session.
 //!
