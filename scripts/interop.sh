@@ -28,7 +28,7 @@ if [ -f tests/tests/interop.rs ]; then
   . "$XMPP_INTEROP_DIR/ejabberd/env"
   set +a
   export XMPP_INTEROP=1
-  cargo test -p xmpp-tests --test interop -- --test-threads=2
+  cargo test -p xmpp-tests --test interop -- --ignored --test-threads=2
 else
   echo "tests/tests/interop.rs does not exist yet; skipping the Rust interop tests"
 fi

@@ -24,6 +24,15 @@ use std::time::Instant;
 
 use crate::tls::TlsInfo;
 
+/// Which way traced bytes went (`Event::Trace` of either role).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Received from the peer.
+    In,
+    /// Sent to the peer.
+    Out,
+}
+
 /// Something the endpoint asks the transport to do with the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transmit<'a> {

@@ -14,6 +14,8 @@
 //! - [`sasl`]: SASL mechanisms, client and server sides, as step machines.
 //! - [`negotiation`]: the elements of stream negotiation (features,
 //!   STARTTLS, SASL framing, bind, session), typed for both roles.
+//! - [`client`] and [`server`]: the two ends of a client-to-server
+//!   stream, over one private stream core.
 //! - [`endpoint`]: the I/O contract between an endpoint and a transport.
 //! - [`tls`]: what a transport reports about an established TLS session.
 //!
@@ -31,7 +33,9 @@ pub mod client;
 pub mod endpoint;
 pub mod jid;
 pub mod negotiation;
+pub mod router;
 pub mod sasl;
+pub mod server;
 pub mod stanza;
 mod stream;
 pub mod stream_error;

@@ -1,13 +1,75 @@
-//! A thin blocking transport for [`xmpp_proto`] over `std::net`.
+//! A thin blocking transport for [`xmpp_proto`] over `std::net`, with
+//! rustls for STARTTLS and direct TLS.
 //!
-//! **Status: in progress.** The TLS layer ([`tls`]) is here: trust anchors
-//! (the Mozilla roots or a CA file), certificate checks against the XMPP
-//! domain, and the channel-binding data (`tls-exporter`,
-//! `tls-server-end-point`) SASL needs. The connection driver that feeds the
-//! sans-IO client with socket bytes comes with the client state machine.
+//! One [`Connection`] drives one sans-IO endpoint (anything implementing
+//! [`Endpoint`](xmpp_proto::endpoint::Endpoint): the client, or the server
+//! role for an accepted socket) over one `TcpStream` on the calling
+//! thread. It owns the clock (`Instant::now()`), writes what the endpoint
+//! queues, runs the TLS handshake when the endpoint asks for it, sets the
+//! socket's read timeout to the endpoint's next deadline so its timers
+//! fire, and hands the endpoint's events to you.
+//!
+//! - [`connect`]: TCP to `host:port`, or the XMPP domain on port 5222. No
+//!   DNS SRV lookups: std has no SRV resolver, so give the host when the
+//!   domain's SRV records point elsewhere.
+//! - [`tls`]: the client's trust anchors (the Mozilla roots, or a CA file)
+//!   and [`ClientTls`]: certificates are always checked against the XMPP
+//!   domain; there is no "accept anything" switch.
+//! - [`ServerTls`]: the server's certificate chain and key from PEM files.
+//! - [`OsRandom`]: the operating system's random generator, for the
+//!   endpoint's nonces and ids.
+//! - `test_certs` (feature `test-certs`): a throw-away CA and server
+//!   certificate for tests and demos.
+//!
+//! Connecting, logging in, sending a message and closing:
+//!
+//! ```no_run
+//! use std::ops::ControlFlow;
+//! use std::time::Instant;
+//! use xmpp_proto::client::{Client, ClientConfig, Event};
+//! use xmpp_proto::jid::Jid;
+//! use xmpp_transport_std::{ClientTls, Connection, OsRandom, TrustAnchors};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ClientConfig::new(Jid::new("alice@example.com")?, "secret")
+//!     .with_random(Box::new(OsRandom));
+//! let tls = ClientTls::new(&TrustAnchors::webpki_roots(), config.domain())?;
+//! let tcp = xmpp_transport_std::connect(config.domain(), None)?;
+//! let mut conn = Connection::new_client(tcp, Client::new(config, Instant::now()), tls)?;
+//!
+//! conn.run(|_, event| match event {
+//!     Event::Online { .. } => ControlFlow::Break(()),
+//!     _ => ControlFlow::Continue(()),
+//! })?;
+//! conn.command(|client, now| client.send_message(now, "bob@example.com", "hello", false))??;
+//! conn.command(|client, now| client.close(now))?;
+//! while let Some(event) = conn.next_event()? {
+//!     if let Event::Closed { reason } = event {
+//!         println!("closed: {reason}");
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 
 #![forbid(unsafe_code)]
 
 pub use xmpp_proto as proto;
 
+mod connect;
+mod connection;
+mod error;
+mod random;
+mod remote;
+mod server_tls;
+#[cfg(feature = "test-certs")]
+pub mod test_certs;
 pub mod tls;
+mod wire;
+
+pub use connect::{DEFAULT_DIRECT_TLS_PORT, DEFAULT_PORT, connect};
+pub use connection::{Connection, DEFAULT_LINGER, DEFAULT_WRITE_TIMEOUT, Next};
+pub use error::Error;
+pub use random::OsRandom;
+pub use remote::{Gone, Remote};
+pub use server_tls::ServerTls;
+pub use tls::{ClientTls, TrustAnchors};

@@ -102,6 +102,67 @@ impl TrustAnchors {
     }
 }
 
+/// The client side's TLS settings: whom to trust, and the name the
+/// server's certificate must carry.
+///
+/// ```
+/// use xmpp_transport_std::tls::{ClientTls, TrustAnchors};
+///
+/// let tls = ClientTls::new(&TrustAnchors::webpki_roots(), "example.com")?;
+/// assert_eq!(tls.domain(), "example.com");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ClientTls {
+    config: Arc<ClientConfig>,
+    server_name: ServerName<'static>,
+    domain: String,
+}
+
+impl ClientTls {
+    /// Trust `anchors` and check the certificate against `domain`, the
+    /// XMPP domain of the account (RFC 6120 §13.7.2.1), not the host the
+    /// TCP connection went to.
+    ///
+    /// # Errors
+    /// If `domain` cannot be a TLS server name.
+    pub fn new(anchors: &TrustAnchors, domain: &str) -> io::Result<Self> {
+        Self::from_config(anchors.client_config(), domain)
+    }
+
+    /// A rustls configuration of your own (client certificates for SASL
+    /// EXTERNAL, pinned keys, other protocol versions) with the name to
+    /// check.
+    ///
+    /// # Errors
+    /// If `domain` cannot be a TLS server name.
+    pub fn from_config(config: Arc<ClientConfig>, domain: &str) -> io::Result<Self> {
+        Ok(ClientTls {
+            config,
+            server_name: server_name(domain)?,
+            domain: domain.to_owned(),
+        })
+    }
+
+    /// The name the server's certificate is checked against.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// A fresh rustls client session.
+    pub(crate) fn connect(&self) -> Result<rustls::ClientConnection, rustls::Error> {
+        rustls::ClientConnection::new(self.config.clone(), self.server_name.clone())
+    }
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The server name to verify the certificate against: the XMPP domain
 /// (RFC 6120 §13.7.2.1), never an SRV target.
 pub fn server_name(domain: &str) -> io::Result<ServerName<'static>> {

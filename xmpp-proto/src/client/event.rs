@@ -6,6 +6,7 @@ use crate::jid::FullJid;
 use crate::stanza::{Iq, Message, Presence};
 
 use super::CloseReason;
+pub use crate::endpoint::Direction;
 
 /// The `id` of a stanza we sent, as returned by `send`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -22,15 +23,6 @@ impl fmt::Display for StanzaId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// Which way traced bytes went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Received from the server.
-    In,
-    /// Sent to the server.
-    Out,
 }
 
 /// Something the application should know about.

@@ -4,15 +4,12 @@
 
 use std::time::Instant;
 
-use base64::Engine as _;
-
 use super::online::IqPurpose;
 use super::{Client, CloseReason, Event, Timer, TlsPolicy};
 use crate::jid::FullJid;
-use crate::sasl::{
-    ChannelBindings, ClientMechanism, FailureCondition, Nonce, ServerOffer, TlsState,
-};
+use crate::sasl::{ClientMechanism, FailureCondition, Nonce, ServerOffer};
 use crate::stanza::{Iq, IqType};
+use crate::stream::{SASL_CB, decode_sasl, encode_sasl, sasl_tls_state, version_at_least_1};
 use crate::stream_error::StreamErrorCondition;
 use crate::xml::{Element, ElementRef, StreamHeader, ns};
 
@@ -47,12 +44,6 @@ pub(super) enum SessionNeed {
     NotRequired,
     Required,
 }
-
-/// XEP-0440 SASL channel-binding type capability.
-const SASL_CB: &str = "urn:xmpp:sasl-cb:0";
-
-/// The most SASL data we accept in one message, decoded.
-const MAX_SASL_DATA: usize = 16 * 1024;
 
 impl Client {
     /// Writes our stream header (initial, after TLS, after SASL).
@@ -193,7 +184,7 @@ impl Client {
             return;
         };
         let offer = server_offer(mechanisms, features);
-        let tls = self.sasl_tls_state();
+        let tls = sasl_tls_state(self.tls.as_ref());
         let mut nonce_bytes = [0u8; 18];
         self.random.fill(&mut nonce_bytes);
         let Some(nonce) = Nonce::from_random_bytes(&nonce_bytes) else {
@@ -219,16 +210,6 @@ impl Client {
                 self.out.close_stream();
                 self.finish(CloseReason::Sasl(e));
             }
-        }
-    }
-
-    fn sasl_tls_state(&self) -> TlsState {
-        match &self.tls {
-            Some(info) => TlsState::encrypted(ChannelBindings {
-                tls_exporter: info.tls_exporter().map(<[u8]>::to_vec),
-                tls_server_end_point: info.tls_server_end_point().map(<[u8]>::to_vec),
-            }),
-            None => TlsState::plaintext(),
         }
     }
 
@@ -376,14 +357,6 @@ impl Client {
     }
 }
 
-/// `1.0`, `1.1`, `2.0`: any version whose major number is at least 1
-/// (RFC 6120 §4.7.5).
-fn version_at_least_1(v: &str) -> bool {
-    v.split_once('.')
-        .and_then(|(major, _)| major.parse::<u32>().ok())
-        .is_some_and(|major| major >= 1)
-}
-
 /// The offer as received: mechanism names in order, XEP-0440 types if the
 /// server listed them.
 fn server_offer(mechanisms: ElementRef<'_>, features: &Element) -> ServerOffer {
@@ -402,56 +375,7 @@ fn server_offer(mechanisms: ElementRef<'_>, features: &Element) -> ServerOffer {
     }
 }
 
-/// RFC 6120 §6.4.2: empty data is written as `=`.
-fn encode_sasl(data: &[u8]) -> String {
-    if data.is_empty() {
-        "=".to_owned()
-    } else {
-        base64::engine::general_purpose::STANDARD.encode(data)
-    }
-}
-
-/// The base64 data of a SASL element: `None` when absent, `Some(empty)` for
-/// `=`.
-fn decode_sasl(el: &Element) -> Result<Option<Vec<u8>>, &'static str> {
-    let text = el.text();
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    if text == "=" {
-        return Ok(Some(Vec::new()));
-    }
-    if text.len() > MAX_SASL_DATA * 4 / 3 + 4 {
-        return Err("SASL data too long");
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map(Some)
-        .map_err(|_| "SASL data is not valid base64")
-}
-
 fn bound_jid(iq: ElementRef<'_>) -> Option<FullJid> {
     let jid = iq.child("bind", ns::BIND)?.child("jid", ns::BIND)?.text();
     FullJid::new(jid.trim()).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions() {
-        assert!(version_at_least_1("1.0"));
-        assert!(version_at_least_1("2.5"));
-        assert!(!version_at_least_1("0.9"));
-        assert!(!version_at_least_1("1"));
-        assert!(!version_at_least_1("x.0"));
-    }
-
-    #[test]
-    fn sasl_data_encoding() {
-        assert_eq!(encode_sasl(b""), "=");
-        assert_eq!(encode_sasl(b"hi"), "aGk=");
-    }
 }

@@ -5,9 +5,11 @@
 //! these pieces, with no role flag threaded through.
 
 mod output;
+mod sasl_data;
 mod timers;
 
 pub(crate) use self::output::Output;
+pub(crate) use self::sasl_data::{SASL_CB, decode_sasl, encode_sasl, sasl_tls_state};
 pub(crate) use self::timers::Timers;
 
 use crate::xml::{Element, ElementRef, Node};
@@ -48,4 +50,25 @@ pub(crate) fn random_id(random: &mut dyn crate::endpoint::RandomSource) -> Strin
     let mut bytes = [0u8; 12];
     random.fill(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `1.0`, `1.1`, `2.0`: any stream version whose major number is at least
+/// 1 (RFC 6120 §4.7.5).
+pub(crate) fn version_at_least_1(v: &str) -> bool {
+    v.split_once('.')
+        .and_then(|(major, _)| major.parse::<u32>().ok())
+        .is_some_and(|major| major >= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions() {
+        use super::version_at_least_1;
+        assert!(version_at_least_1("1.0"));
+        assert!(version_at_least_1("2.5"));
+        assert!(!version_at_least_1("0.9"));
+        assert!(!version_at_least_1("1"));
+        assert!(!version_at_least_1("x.0"));
+    }
 }

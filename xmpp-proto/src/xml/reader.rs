@@ -625,6 +625,10 @@ impl StreamReader {
         };
         let el_ns = match self.pending_prefix.take() {
             None => level.default_ns,
+            // Elements in the XML namespace itself cannot be written back
+            // (it may not be bound as a default namespace) and no XMPP
+            // protocol uses them (found by fuzzing).
+            Some(p) if p.as_str() == "xml" => return Err(ReadError::ReservedPrefix),
             Some(p) => self
                 .lookup_prefix(&p)
                 .ok_or_else(|| ReadError::UndeclaredPrefix(p.to_string()))?,

@@ -414,6 +414,13 @@ fn namespace_errors() {
     assert!(
         matches!(hostile(&stream("<foo:message/>")), ReadError::UndeclaredPrefix(p) if p == "foo")
     );
+    // Found by fuzzing: an element in the XML namespace could not be
+    // serialized back (the namespace may not be a default namespace).
+    assert_eq!(hostile(&stream("<xml:L/>")), ReadError::ReservedPrefix);
+    assert_eq!(
+        hostile(&stream("<xml:L/>")).condition(),
+        crate::stream_error::StreamErrorCondition::BadNamespacePrefix
+    );
     assert!(
         matches!(hostile(b"<s:foo xmlns:s='http://etherx.jabber.org/streams'>"), ReadError::NotAStream(n) if n == "foo")
     );

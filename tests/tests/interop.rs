@@ -1,0 +1,301 @@
+//! The client against real Prosody and ejabberd servers on loopback.
+//!
+//! These tests need the servers that `scripts/interop.sh` installs and
+//! starts (it runs them with `--ignored` and the facts of the servers in
+//! the environment); a plain `cargo test` lists them as ignored.
+
+use std::ops::ControlFlow;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use xmpp_proto::client::{Client, ClientConfig, CloseReason, Event, TlsPolicy};
+use xmpp_proto::jid::Jid;
+use xmpp_proto::sasl::{self, FailureCondition, Mechanism};
+use xmpp_proto::stanza::{Iq, IqType};
+use xmpp_proto::xml::{Element, ns};
+use xmpp_transport_std::{ClientTls, Connection, Next, OsRandom, TrustAnchors};
+
+/// One server under test, from the environment `scripts/interop.sh` sets.
+#[derive(Clone)]
+struct Server {
+    name: &'static str,
+    starttls: String,
+    direct_tls: String,
+    ca: String,
+}
+
+fn server(name: &'static str) -> Server {
+    let var = |key: &str| {
+        let full = format!("XMPP_{}_{key}", name.to_uppercase());
+        std::env::var(&full).unwrap_or_else(|_| panic!("{full} is not set: run scripts/interop.sh"))
+    };
+    let host = var("HOST");
+    Server {
+        name,
+        starttls: format!("{host}:{}", var("C2S_PORT")),
+        direct_tls: format!("{host}:{}", var("TLS_PORT")),
+        ca: std::env::var("XMPP_INTEROP_CA").expect("XMPP_INTEROP_CA is not set"),
+    }
+}
+
+fn prosody() -> Server {
+    server("prosody")
+}
+
+fn ejabberd() -> Server {
+    server("ejabberd")
+}
+
+/// Connects and starts a client; returns the connection.
+fn connect(
+    server: &Server,
+    jid: &str,
+    password: &str,
+    direct: bool,
+    mechanism: Option<Mechanism>,
+) -> Connection<Client> {
+    let jid = Jid::new(jid).expect("valid JID");
+    let mut sasl = sasl::ClientConfig::default();
+    if let Some(m) = mechanism {
+        sasl.allowed = Some(vec![m]);
+    }
+    let config = ClientConfig::new(jid, password)
+        .with_random(Box::new(OsRandom))
+        .with_sasl(sasl)
+        .with_tls(if direct {
+            TlsPolicy::Direct
+        } else {
+            TlsPolicy::RequireStartTls
+        });
+    let anchors = TrustAnchors::from_pem_file(&server.ca).expect("test CA");
+    let tls = ClientTls::new(&anchors, config.domain()).expect("TLS config");
+    let addr = if direct {
+        &server.direct_tls
+    } else {
+        &server.starttls
+    };
+    let tcp = xmpp_transport_std::connect(config.domain(), Some(addr)).expect("TCP connect");
+    Connection::new_client(tcp, Client::new(config, Instant::now()), tls).expect("connection")
+}
+
+/// Runs until `Online`; panics with the close reason otherwise.
+fn until_online(conn: &mut Connection<Client>) -> String {
+    let mut jid = None;
+    conn.run(|_, event| match event {
+        Event::Online { jid: j } => {
+            jid = Some(j.to_string());
+            ControlFlow::Break(())
+        }
+        Event::Closed { reason } => panic!("closed before online: {reason}"),
+        _ => ControlFlow::Continue(()),
+    })
+    .expect("transport");
+    jid.expect("online")
+}
+
+/// Closes and waits for the clean end of the stream.
+fn close_cleanly(mut conn: Connection<Client>) {
+    conn.command(|c, now| c.close(now)).expect("close");
+    let mut reason = None;
+    while let Some(event) = conn.next_event().expect("transport") {
+        if let Event::Closed { reason: r } = event {
+            reason = Some(r);
+        }
+    }
+    assert_eq!(reason, Some(CloseReason::Normal));
+}
+
+/// Waits up to 15 s for an event `pick` accepts.
+fn wait_for<T>(conn: &mut Connection<Client>, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match conn.next_event_until(deadline).expect("transport") {
+            Next::Event(e) => {
+                if let Some(t) = pick(&e) {
+                    return t;
+                }
+                if let Event::Closed { reason } = e {
+                    panic!("closed while waiting: {reason}");
+                }
+            }
+            Next::Deadline => panic!("timed out waiting"),
+            Next::Closed => panic!("connection finished while waiting"),
+        }
+    }
+}
+
+fn login_with(server: Server, user: &str, password: &str, direct: bool, mechanism: Mechanism) {
+    let jid = format!("{user}@localhost");
+    let mut conn = connect(&server, &jid, password, direct, Some(mechanism));
+    let bound = until_online(&mut conn);
+    assert!(
+        bound.starts_with(&format!("{jid}/")),
+        "{}: bound {bound}",
+        server.name
+    );
+    close_cleanly(conn);
+}
+
+macro_rules! login_tests {
+    ($($name:ident: $server:ident, $user:literal, $direct:literal, $mech:ident;)*) => {$(
+        #[test]
+        #[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+        fn $name() {
+            login_with($server(), $user, "pw", $direct, Mechanism::$mech);
+        }
+    )*};
+}
+
+login_tests! {
+    prosody_scram_sha1_starttls: prosody, "user1", false, ScramSha1;
+    prosody_scram_sha1_direct_tls: prosody, "user2", true, ScramSha1;
+    prosody_plain_starttls: prosody, "user3", false, Plain;
+    prosody_plain_direct_tls: prosody, "user4", true, Plain;
+    ejabberd_scram_sha1_starttls: ejabberd, "user1", false, ScramSha1;
+    ejabberd_scram_sha256_starttls: ejabberd, "user2", false, ScramSha256;
+    ejabberd_scram_sha512_starttls: ejabberd, "user3", false, ScramSha512;
+    ejabberd_plain_starttls: ejabberd, "user4", false, Plain;
+    ejabberd_scram_sha512_direct_tls: ejabberd, "user5", true, ScramSha512;
+    ejabberd_scram_sha256_direct_tls: ejabberd, "user6", true, ScramSha256;
+}
+
+fn wrong_password_is_refused(server: Server) {
+    let mut conn = connect(&server, "carol@localhost", "not-carol-pass", false, None);
+    let mut reason = None;
+    while let Some(event) = conn.next_event().expect("transport") {
+        if let Event::Closed { reason: r } = event {
+            reason = Some(r);
+        }
+    }
+    match reason {
+        Some(CloseReason::AuthenticationFailed { condition, .. }) => {
+            assert_eq!(
+                condition,
+                FailureCondition::NotAuthorized,
+                "{}",
+                server.name
+            )
+        }
+        other => panic!("{}: expected not-authorized, got {other:?}", server.name),
+    }
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn prosody_wrong_password() {
+    wrong_password_is_refused(prosody());
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn ejabberd_wrong_password() {
+    wrong_password_is_refused(ejabberd());
+}
+
+/// alice sends bob a message with a receipt request; bob (automatic
+/// receipts) answers; alice gets the receipt. Both close cleanly.
+fn message_with_receipt(server: Server) {
+    let (online_tx, online_rx) = mpsc::channel();
+    let bob_server = server.clone();
+    let bob = std::thread::spawn(move || {
+        let mut conn = connect(&bob_server, "bob@localhost", "bob-pass", false, None);
+        let bob_jid = until_online(&mut conn);
+        online_tx.send(bob_jid).expect("main thread waits");
+        let body = wait_for(&mut conn, |e| match e {
+            Event::Message(m) if m.body().is_some() => m.body().map(|b| b.into_owned()),
+            _ => None,
+        });
+        // Let the automatic receipt go out before closing.
+        conn.flush().expect("flush");
+        close_cleanly(conn);
+        body
+    });
+    let bob_jid = online_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("bob online");
+    let mut alice = connect(&server, "alice@localhost", "alice-pass", false, None);
+    until_online(&mut alice);
+    let token = format!("hello from the interop test {:?}", Instant::now());
+    let id = alice
+        .command(|c, now| c.send_message(now, &bob_jid, &token, true))
+        .expect("transport")
+        .expect("send");
+    let from = wait_for(&mut alice, |e| match e {
+        Event::ReceiptReceived { id: got, from } if *got == id.as_str() => Some(from.clone()),
+        _ => None,
+    });
+    assert_eq!(from.as_deref(), Some(bob_jid.as_str()), "{}", server.name);
+    close_cleanly(alice);
+    assert_eq!(bob.join().expect("bob thread"), token);
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn prosody_message_with_receipt() {
+    message_with_receipt(prosody());
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn ejabberd_message_with_receipt() {
+    message_with_receipt(ejabberd());
+}
+
+/// XEP-0199 ping and XEP-0030 disco#info to the server.
+fn ping_and_disco(server: Server) {
+    let mut conn = connect(&server, "carol@localhost", "carol-pass", true, None);
+    until_online(&mut conn);
+    let ping = Iq::get("ping-1", Element::builder("ping", ns::PING).build()).with_to("localhost");
+    let id = conn
+        .command(|c, now| c.send(now, ping))
+        .expect("transport")
+        .expect("send");
+    let kind = wait_for(&mut conn, |e| match e {
+        Event::IqResponse { id: got, response } if *got == id => Some(response.kind()),
+        _ => None,
+    });
+    assert_eq!(kind, IqType::Result, "{}: ping", server.name);
+
+    let disco =
+        Iq::get("disco-1", Element::builder("query", ns::DISCO_INFO).build()).with_to("localhost");
+    let id = conn
+        .command(|c, now| c.send(now, disco))
+        .expect("transport")
+        .expect("send");
+    let features: Vec<String> = wait_for(&mut conn, |e| match e {
+        Event::IqResponse { id: got, response } if *got == id => Some(
+            response
+                .payload()
+                .map(|q| {
+                    q.children()
+                        .filter_map(|f| f.attr("var").map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        _ => None,
+    });
+    assert!(
+        features.iter().any(|f| f == ns::PING),
+        "{}: {features:?}",
+        server.name
+    );
+    assert!(
+        features.iter().any(|f| f == ns::DISCO_INFO),
+        "{}: {features:?}",
+        server.name
+    );
+    close_cleanly(conn);
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn prosody_ping_and_disco() {
+    ping_and_disco(prosody());
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn ejabberd_ping_and_disco() {
+    ping_and_disco(ejabberd());
+}

@@ -1,0 +1,332 @@
+//! Many clients through one in-memory server: RFC 6121 delivery rules,
+//! receipts, conflicts and the server's own answers.
+
+use xmpp_proto::client::{CloseReason, Event};
+use xmpp_proto::router::{ConflictPolicy, OfflinePolicy, Router, SessionId};
+use xmpp_proto::stanza::{
+    DefinedCondition, Iq, IqType, Message, MessageType, Presence, PresenceType,
+};
+use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_proto::xml::{Element, ns};
+use xmpp_tests::{DOMAIN, Network};
+
+fn network() -> Network {
+    Network::new(Router::new(DOMAIN).expect("valid domain"))
+}
+
+fn available(net: &mut Network, id: SessionId, priority: i8) {
+    let now = net.now;
+    let presence = Presence::builder(PresenceType::Available)
+        .priority(priority)
+        .build();
+    net.client(id).send(now, presence).expect("online");
+    net.run();
+}
+
+fn messages(net: &mut Network, id: SessionId) -> Vec<Message> {
+    net.pair(id)
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn iq_response(net: &mut Network, id: SessionId) -> Iq {
+    net.pair(id)
+        .client_events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::IqResponse { response, .. } => Some(response.clone()),
+            _ => None,
+        })
+        .expect("an IQ response")
+}
+
+#[test]
+fn message_with_receipt_between_two_clients() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let romeo = net.login("romeo", "orchard");
+    available(&mut net, romeo, 0);
+    let now = net.now;
+    let id = net
+        .client(juliet)
+        .send_message(now, "romeo@example.com", "Wherefore art thou?", true)
+        .expect("online");
+    net.run();
+
+    let got = messages(&mut net, romeo);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body().as_deref(), Some("Wherefore art thou?"));
+    // The server stamped the sender's full JID.
+    assert_eq!(got[0].from(), Some("juliet@example.com/balcony"));
+    // Romeo's client answered the receipt request; it came back routed.
+    let receipt = net.pair(juliet).client_events.iter().find_map(|e| match e {
+        Event::ReceiptReceived { id, from } => Some((id.clone(), from.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        receipt,
+        Some((
+            id.as_str().to_owned(),
+            Some("romeo@example.com/orchard".to_owned())
+        ))
+    );
+}
+
+#[test]
+fn message_to_a_full_jid_needs_no_presence() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let romeo = net.login("romeo", "orchard");
+    let now = net.now;
+    net.client(juliet)
+        .send_message(now, "romeo@example.com/orchard", "hi", false)
+        .expect("online");
+    net.run();
+    assert_eq!(messages(&mut net, romeo).len(), 1);
+}
+
+#[test]
+fn bare_jid_messages_go_to_the_highest_priority() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let desk = net.login("romeo", "desk");
+    let phone = net.login("romeo", "phone");
+    let hidden = net.login("romeo", "hidden");
+    available(&mut net, desk, 5);
+    available(&mut net, phone, 1);
+    available(&mut net, hidden, -1);
+    let now = net.now;
+    net.client(juliet)
+        .send_message(now, "romeo@example.com", "hi", false)
+        .expect("online");
+    net.run();
+    assert_eq!(messages(&mut net, desk).len(), 1);
+    assert_eq!(messages(&mut net, phone).len(), 0);
+    assert_eq!(messages(&mut net, hidden).len(), 0);
+}
+
+#[test]
+fn negative_priority_only_means_offline() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let hidden = net.login("romeo", "hidden");
+    available(&mut net, hidden, -1);
+    let now = net.now;
+    net.client(juliet)
+        .send_message(now, "romeo@example.com", "hi", false)
+        .expect("online");
+    net.run();
+    assert!(messages(&mut net, hidden).is_empty());
+    let bounced = messages(&mut net, juliet);
+    assert_eq!(bounced.len(), 1);
+    assert_eq!(bounced[0].kind(), MessageType::Error);
+    assert_eq!(
+        bounced[0].error().map(|e| e.condition),
+        Some(DefinedCondition::ServiceUnavailable)
+    );
+}
+
+#[test]
+fn offline_messages_can_be_stored() {
+    let router = Router::new(DOMAIN)
+        .expect("valid")
+        .with_offline_policy(OfflinePolicy::Store);
+    let mut net = Network::new(router);
+    let juliet = net.login("juliet", "balcony");
+    let now = net.now;
+    net.client(juliet)
+        .send_message(now, "nurse@example.com", "hi", false)
+        .expect("online");
+    net.run();
+    assert_eq!(net.offline.len(), 1);
+    assert_eq!(
+        net.offline[0].attr("from"),
+        Some("juliet@example.com/balcony")
+    );
+    assert!(messages(&mut net, juliet).is_empty());
+}
+
+#[test]
+fn iq_to_an_offline_resource_is_service_unavailable() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let _romeo = net.login("romeo", "orchard");
+    let now = net.now;
+    let iq =
+        Iq::get("v1", Element::builder("query", ns::VERSION)).with_to("romeo@example.com/gone");
+    net.client(juliet).send(now, iq).expect("online");
+    net.run();
+    let response = iq_response(&mut net, juliet);
+    assert_eq!(response.kind(), IqType::Error);
+    assert_eq!(
+        response.error().map(|e| e.condition),
+        Some(DefinedCondition::ServiceUnavailable)
+    );
+    assert_eq!(response.from(), Some("romeo@example.com/gone"));
+}
+
+#[test]
+fn iq_between_bound_resources_is_delivered_and_answered() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let _romeo = net.login("romeo", "orchard");
+    let now = net.now;
+    // Romeo's client does not handle jabber:iq:version and answers
+    // service-unavailable itself: the answer travels back through the
+    // router.
+    let iq =
+        Iq::get("v1", Element::builder("query", ns::VERSION)).with_to("romeo@example.com/orchard");
+    net.client(juliet).send(now, iq).expect("online");
+    net.run();
+    let response = iq_response(&mut net, juliet);
+    assert_eq!(response.kind(), IqType::Error);
+    assert_eq!(response.from(), Some("romeo@example.com/orchard"));
+}
+
+#[test]
+fn server_answers_ping_and_disco_info() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let now = net.now;
+    let ping = Iq::get("p1", Element::builder("ping", ns::PING)).with_to(DOMAIN);
+    net.client(juliet).send(now, ping).expect("online");
+    net.run();
+    assert_eq!(iq_response(&mut net, juliet).kind(), IqType::Result);
+
+    let disco = Iq::get("d1", Element::builder("query", ns::DISCO_INFO)).with_to(DOMAIN);
+    net.client(juliet).send(now, disco).expect("online");
+    net.run();
+    let response = iq_response(&mut net, juliet);
+    assert_eq!(response.kind(), IqType::Result);
+    let query = response.payload().expect("a query");
+    let identity = query.child("identity", ns::DISCO_INFO).expect("identity");
+    assert_eq!(identity.attr("category"), Some("server"));
+    let features: Vec<_> = query
+        .children()
+        .filter_map(|c| c.attr("var").map(str::to_owned))
+        .collect();
+    assert!(features.contains(&ns::PING.to_owned()), "{features:?}");
+
+    let unknown = Iq::get("u1", Element::builder("query", ns::VERSION)).with_to(DOMAIN);
+    net.client(juliet).send(now, unknown).expect("online");
+    net.run();
+    assert_eq!(
+        iq_response(&mut net, juliet).error().map(|e| e.condition),
+        Some(DefinedCondition::ServiceUnavailable)
+    );
+}
+
+#[test]
+fn other_domains_are_remote_server_not_found() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let now = net.now;
+    net.client(juliet)
+        .send_message(now, "romeo@montague.example", "hi", false)
+        .expect("online");
+    net.run();
+    let bounced = messages(&mut net, juliet);
+    assert_eq!(
+        bounced[0].error().map(|e| e.condition),
+        Some(DefinedCondition::RemoteServerNotFound)
+    );
+}
+
+#[test]
+fn presence_is_broadcast_to_own_resources() {
+    let mut net = network();
+    let desk = net.login("romeo", "desk");
+    available(&mut net, desk, 0);
+    let phone = net.login("romeo", "phone");
+    available(&mut net, phone, 0);
+    let presences = |net: &mut Network, id| -> Vec<(Option<String>, PresenceType)> {
+        net.pair(id)
+            .client_events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Presence(p) => Some((p.from().map(str::to_owned), p.kind())),
+                _ => None,
+            })
+            .collect()
+    };
+    // The desk saw the phone come online; the phone got the desk's
+    // presence and its own reflected.
+    assert!(presences(&mut net, desk).contains(&(
+        Some("romeo@example.com/phone".into()),
+        PresenceType::Available
+    )));
+    let phone_saw = presences(&mut net, phone);
+    assert!(phone_saw.contains(&(
+        Some("romeo@example.com/desk".into()),
+        PresenceType::Available
+    )));
+    assert!(phone_saw.contains(&(
+        Some("romeo@example.com/phone".into()),
+        PresenceType::Available
+    )));
+    // The phone leaves: the desk sees it go.
+    let now = net.now;
+    net.client(phone).close(now);
+    net.run();
+    assert!(presences(&mut net, desk).contains(&(
+        Some("romeo@example.com/phone".into()),
+        PresenceType::Unavailable
+    )));
+    assert!(
+        net.router
+            .session(&"romeo@example.com/phone".parse_full())
+            .is_none()
+    );
+}
+
+trait ParseFull {
+    fn parse_full(&self) -> xmpp_proto::jid::FullJid;
+}
+impl ParseFull for str {
+    fn parse_full(&self) -> xmpp_proto::jid::FullJid {
+        xmpp_proto::jid::FullJid::new(self).expect("valid full JID")
+    }
+}
+
+#[test]
+fn resource_conflict_replaces_the_old_session() {
+    let mut net = network();
+    let first = net.login("juliet", "balcony");
+    let second = net.login("juliet", "balcony");
+    assert!(net.client(second).is_online());
+    assert!(matches!(
+        net.pair(first).client_closed(),
+        Some(CloseReason::StreamError {
+            condition: StreamErrorCondition::Conflict,
+            ..
+        })
+    ));
+    assert_eq!(
+        net.router
+            .session(&"juliet@example.com/balcony".parse_full()),
+        Some(second)
+    );
+}
+
+#[test]
+fn resource_conflict_can_refuse_the_newcomer() {
+    let router = Router::new(DOMAIN)
+        .expect("valid")
+        .with_conflict_policy(ConflictPolicy::RefuseNew);
+    let mut net = Network::new(router);
+    let first = net.login("juliet", "balcony");
+    let second = net.login("juliet", "balcony");
+    assert!(net.client(first).is_online());
+    assert_eq!(
+        net.pair(second).client_closed(),
+        Some(&CloseReason::BindFailed {
+            condition: Some("conflict".into())
+        })
+    );
+}

@@ -1,0 +1,269 @@
+//! Local delivery between the sessions of one server (RFC 6121 §8), pure
+//! and sans-IO: a table of bound sessions and the rules that turn a
+//! stanza from one session into deliveries to others, error replies, or
+//! the server's own answers (XEP-0199 ping, XEP-0030 disco#info).
+//!
+//! The transport owns the sessions and names them with [`SessionId`]s it
+//! chooses. It asks the router when a [`Server`](crate::server::Server)
+//! reports `Event::BindRequest` ([`Router::bind`]), hands it every
+//! `Event::Stanza` ([`Router::route`]) and every `Event::Closed`
+//! ([`Router::unbind`]), and passes each resulting [`Routed::Deliver`] to
+//! the named session's `Server::send`.
+//!
+//! ```
+//! use xmpp_proto::jid::FullJid;
+//! use xmpp_proto::router::{BindOutcome, Routed, Router, SessionId};
+//! use xmpp_proto::stanza::{Message, MessageType, Stanza};
+//!
+//! let mut router = Router::new("example.com")?;
+//! let juliet = FullJid::new("juliet@example.com/balcony")?;
+//! let romeo = FullJid::new("romeo@example.com/orchard")?;
+//! assert_eq!(router.bind(SessionId(1), &juliet), BindOutcome::Bound);
+//! assert_eq!(router.bind(SessionId(2), &romeo), BindOutcome::Bound);
+//!
+//! // The Server stamped `from`; the router finds the recipient.
+//! let msg = Message::builder(MessageType::Chat)
+//!     .from(juliet.as_str())
+//!     .to(romeo.as_str())
+//!     .body("Wherefore art thou?")
+//!     .build();
+//! let mut out = Vec::new();
+//! router.route(SessionId(1), Stanza::Message(msg), &mut out);
+//! assert!(matches!(&out[..], [Routed::Deliver { session: SessionId(2), .. }]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod deliver;
+
+use std::collections::HashMap;
+
+use crate::jid::{BareJid, FullJid, JidError, JidErrorKind, JidPart};
+use crate::xml::Element;
+
+/// A session's name, chosen by the transport (a slab index, a counter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+/// What to do when a new session asks for a full JID that another session
+/// holds (RFC 6120 §7.7.2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ConflictPolicy {
+    /// The newcomer takes the resource; the old session must be closed with
+    /// a `conflict` stream error. The default (what Prosody and ejabberd do).
+    #[default]
+    ReplaceOld,
+    /// The newcomer's bind is refused with a `conflict` stanza error.
+    RefuseNew,
+}
+
+/// What to do with a message for a local account with no available
+/// resource (RFC 6121 §8.5.2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OfflinePolicy {
+    /// Answer the sender with `service-unavailable`. The default.
+    #[default]
+    Reject,
+    /// Hand the message to the application as [`Routed::Offline`] to store
+    /// and deliver later.
+    Store,
+}
+
+/// The answer to [`Router::bind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindOutcome {
+    /// The session has the JID: call `Server::accept_bind`.
+    Bound,
+    /// Another session holds it and the policy refuses newcomers: call
+    /// `Server::reject_bind` with `conflict`.
+    Refused,
+    /// The session has the JID and `old` lost it: call
+    /// `Server::accept_bind` on the new one and `Server::close_with_error`
+    /// with `conflict` on the old one.
+    Replaced {
+        /// The session that held the JID.
+        old: SessionId,
+    },
+}
+
+/// One result of routing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Routed {
+    /// Send `stanza` on `session` (with `Server::send`).
+    Deliver {
+        /// The receiving session (may be the sender, for error replies and
+        /// the server's answers).
+        session: SessionId,
+        /// The stanza, ready to send.
+        stanza: Element,
+    },
+    /// A message for `to`, who has no available resource, under
+    /// [`OfflinePolicy::Store`].
+    Offline {
+        /// The account.
+        to: BareJid,
+        /// The message, `from` stamped.
+        message: Element,
+    },
+}
+
+/// A bound session.
+#[derive(Clone, Debug)]
+struct Session {
+    jid: FullJid,
+    /// Its last available presence, once it sent one (RFC 6121 §4.2).
+    presence: Option<Element>,
+    priority: i8,
+}
+
+impl Session {
+    fn is_available(&self) -> bool {
+        self.presence.is_some()
+    }
+}
+
+/// The table of bound sessions of one domain. See the module documentation.
+#[derive(Debug)]
+pub struct Router {
+    domain: BareJid,
+    conflict: ConflictPolicy,
+    offline: OfflinePolicy,
+    features: Vec<String>,
+    sessions: HashMap<SessionId, Session>,
+    by_jid: HashMap<FullJid, SessionId>,
+    /// Sessions per account, in binding order.
+    by_account: HashMap<BareJid, Vec<SessionId>>,
+}
+
+impl Router {
+    /// A router for the local domain `domain`.
+    ///
+    /// # Errors
+    /// If `domain` is not a valid domainpart.
+    pub fn new(domain: &str) -> Result<Self, JidError> {
+        let domain = BareJid::new(domain)?;
+        if domain.localpart().is_some() {
+            return Err(JidError::new(JidPart::Localpart, JidErrorKind::Unexpected));
+        }
+        Ok(Router {
+            domain,
+            conflict: ConflictPolicy::default(),
+            offline: OfflinePolicy::default(),
+            features: Vec::new(),
+            sessions: HashMap::new(),
+            by_jid: HashMap::new(),
+            by_account: HashMap::new(),
+        })
+    }
+
+    /// What to do on resource conflicts (default: replace the old session).
+    pub fn with_conflict_policy(mut self, policy: ConflictPolicy) -> Self {
+        self.conflict = policy;
+        self
+    }
+
+    /// What to do with messages for accounts that are offline (default:
+    /// `service-unavailable`).
+    pub fn with_offline_policy(mut self, policy: OfflinePolicy) -> Self {
+        self.offline = policy;
+        self
+    }
+
+    /// Adds a feature to the server's disco#info answer (besides
+    /// disco#info and ping, which are always there).
+    pub fn with_feature(mut self, var: impl Into<String>) -> Self {
+        self.features.push(var.into());
+        self
+    }
+
+    /// The domain served.
+    pub fn domain(&self) -> &str {
+        self.domain.domainpart()
+    }
+
+    /// Records that `session` wants `jid` (answers `Event::BindRequest`).
+    /// A JID of another domain is refused.
+    pub fn bind(&mut self, session: SessionId, jid: &FullJid) -> BindOutcome {
+        if jid.domainpart() != self.domain.domainpart() {
+            return BindOutcome::Refused;
+        }
+        let old = match self.by_jid.get(jid).copied() {
+            Some(old) if old == session => return BindOutcome::Bound,
+            Some(_) if self.conflict == ConflictPolicy::RefuseNew => {
+                return BindOutcome::Refused;
+            }
+            Some(old) => {
+                self.forget(old);
+                Some(old)
+            }
+            None => None,
+        };
+        self.forget(session);
+        self.sessions.insert(
+            session,
+            Session {
+                jid: jid.clone(),
+                presence: None,
+                priority: 0,
+            },
+        );
+        self.by_jid.insert(jid.clone(), session);
+        self.by_account
+            .entry(jid.to_bare())
+            .or_default()
+            .push(session);
+        match old {
+            Some(old) => BindOutcome::Replaced { old },
+            None => BindOutcome::Bound,
+        }
+    }
+
+    /// Forgets a closed session (answers `Event::Closed`). If it was
+    /// available, its other resources get its unavailable presence.
+    pub fn unbind(&mut self, session: SessionId, out: &mut Vec<Routed>) {
+        let Some(gone) = self.forget(session) else {
+            return;
+        };
+        if gone.is_available() {
+            let unavailable = Element::builder("presence", crate::xml::ns::CLIENT)
+                .attr("from", gone.jid.as_str())
+                .attr("type", "unavailable")
+                .build();
+            self.to_account_resources(&gone.jid.to_bare(), &unavailable, None, out);
+        }
+    }
+
+    /// The JID bound to `session`.
+    pub fn jid(&self, session: SessionId) -> Option<&FullJid> {
+        self.sessions.get(&session).map(|s| &s.jid)
+    }
+
+    /// The session bound to `jid`.
+    pub fn session(&self, jid: &FullJid) -> Option<SessionId> {
+        self.by_jid.get(jid).copied()
+    }
+
+    /// How many sessions are bound.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether no session is bound.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    fn forget(&mut self, session: SessionId) -> Option<Session> {
+        let gone = self.sessions.remove(&session)?;
+        self.by_jid.remove(&gone.jid);
+        let bare = gone.jid.to_bare();
+        if let Some(list) = self.by_account.get_mut(&bare) {
+            list.retain(|s| *s != session);
+            if list.is_empty() {
+                self.by_account.remove(&bare);
+            }
+        }
+        Some(gone)
+    }
+}

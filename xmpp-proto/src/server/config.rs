@@ -1,0 +1,198 @@
+//! How a [`Server`](super::Server) behaves: which domain it serves, how it
+//! protects the stream, which SASL mechanisms it offers, and its timers
+//! and limits.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::endpoint::RandomSource;
+use crate::jid::{BareJid, JidError, JidErrorKind, JidPart};
+use crate::sasl;
+use crate::xml::Limits;
+
+/// How the server protects connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ServerTlsPolicy {
+    /// Offer STARTTLS as required (RFC 6120 §5.3.1): nothing else is
+    /// offered before TLS, and a client that tries to go on without it
+    /// gets a `policy-violation` stream error. The default.
+    #[default]
+    RequireStartTls,
+    /// TLS from the first byte (XEP-0368 direct TLS): the first transmit
+    /// is `Transmit::StartTls`.
+    Direct,
+    /// Offer STARTTLS but also offer SASL on the plaintext stream. Only
+    /// for test set-ups: PLAIN still needs TLS unless the SASL config
+    /// allows it.
+    OptionalStartTls,
+    /// Never offer TLS. Only for tests on loopback.
+    Disabled,
+}
+
+/// The server's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerTimeouts {
+    /// From the accepted connection until the session is bound (default
+    /// 60 s); a slower client gets `connection-timeout`. Bounds how long a
+    /// half-open or idle connection can hold server resources.
+    pub negotiation: Duration,
+    /// How long `close()` waits for the client's `</stream:stream>` before
+    /// shutting the connection down anyway (default 5 s).
+    pub close: Duration,
+}
+
+impl Default for ServerTimeouts {
+    fn default() -> Self {
+        ServerTimeouts {
+            negotiation: Duration::from_secs(60),
+            close: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything a [`Server`](super::Server) needs to know before it starts.
+///
+/// ```
+/// use xmpp_proto::server::{ServerConfig, ServerTlsPolicy};
+///
+/// let config = ServerConfig::new("example.com")?
+///     .with_tls(ServerTlsPolicy::Direct)
+///     .with_max_auth_attempts(2);
+/// assert_eq!(config.domain(), "example.com");
+/// # Ok::<(), xmpp_proto::jid::JidError>(())
+/// ```
+pub struct ServerConfig {
+    pub(crate) domain: BareJid,
+    pub(crate) tls: ServerTlsPolicy,
+    pub(crate) sasl: sasl::ServerConfig,
+    pub(crate) timeouts: ServerTimeouts,
+    pub(crate) limits: Limits,
+    pub(crate) max_auth_attempts: u32,
+    pub(crate) max_bind_attempts: u32,
+    pub(crate) max_events: usize,
+    pub(crate) lang: String,
+    pub(crate) trace: bool,
+    pub(crate) random: Option<Box<dyn RandomSource + Send>>,
+}
+
+impl ServerConfig {
+    /// A server for the XMPP domain `domain` (prepared like a JID's
+    /// domainpart).
+    ///
+    /// # Errors
+    /// If `domain` is not a valid domainpart (or has a local or resource
+    /// part).
+    pub fn new(domain: &str) -> Result<Self, JidError> {
+        let domain = BareJid::new(domain)?;
+        if domain.localpart().is_some() {
+            return Err(JidError::new(JidPart::Localpart, JidErrorKind::Unexpected));
+        }
+        Ok(ServerConfig {
+            domain,
+            tls: ServerTlsPolicy::default(),
+            sasl: sasl::ServerConfig::default(),
+            timeouts: ServerTimeouts::default(),
+            limits: Limits::default(),
+            max_auth_attempts: 3,
+            max_bind_attempts: 5,
+            max_events: 4096,
+            lang: "en".to_owned(),
+            trace: false,
+            random: None,
+        })
+    }
+
+    /// How to protect the stream (default: STARTTLS required).
+    pub fn with_tls(mut self, tls: ServerTlsPolicy) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The SASL policy: mechanisms in order of preference, PLAIN without
+    /// TLS, XEP-0440 and XEP-0474.
+    pub fn with_sasl(mut self, sasl: sasl::ServerConfig) -> Self {
+        self.sasl = sasl;
+        self
+    }
+
+    /// Timers (see [`ServerTimeouts`]).
+    pub fn with_timeouts(mut self, timeouts: ServerTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Limits on what a client may make the reader hold (element size,
+    /// depth, attributes, buffered input; all refused with
+    /// `policy-violation`).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How many failed SASL attempts a connection gets before it is closed
+    /// with `policy-violation` (default 3; RFC 6120 §6.4.5 suggests 2 to 5).
+    pub fn with_max_auth_attempts(mut self, n: u32) -> Self {
+        self.max_auth_attempts = n.max(1);
+        self
+    }
+
+    /// How many refused resource bindings a connection gets before it is
+    /// closed with `policy-violation` (default 5).
+    pub fn with_max_bind_attempts(mut self, n: u32) -> Self {
+        self.max_bind_attempts = n.max(1);
+        self
+    }
+
+    /// How many undrained events may pile up before the server stops the
+    /// connection with `resource-constraint` (default 4096).
+    pub fn with_max_events(mut self, max: usize) -> Self {
+        self.max_events = max.max(16);
+        self
+    }
+
+    /// The `xml:lang` of our stream header (default `en`).
+    pub fn with_lang(mut self, lang: impl Into<String>) -> Self {
+        self.lang = lang.into();
+        self
+    }
+
+    /// Reports every byte sent and received as
+    /// [`Event::Trace`](super::Event::Trace). Off by default.
+    pub fn with_trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
+    /// The source of stream ids, SCRAM nonces and generated resources.
+    /// Transports supply a cryptographically secure one; without it the
+    /// server refuses the connection.
+    pub fn with_random(mut self, random: Box<dyn RandomSource + Send>) -> Self {
+        self.random = Some(random);
+        self
+    }
+
+    /// The XMPP domain served.
+    pub fn domain(&self) -> &str {
+        self.domain.domainpart()
+    }
+
+    /// The TLS policy.
+    pub fn tls(&self) -> ServerTlsPolicy {
+        self.tls
+    }
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("domain", &self.domain)
+            .field("tls", &self.tls)
+            .field("sasl", &self.sasl)
+            .field("timeouts", &self.timeouts)
+            .field("max_auth_attempts", &self.max_auth_attempts)
+            .field("trace", &self.trace)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,162 @@
+//! Command-line handling shared by the `send` and `echo` examples.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use xmpp_proto::client::{Client, ClientConfig, Event, TlsPolicy};
+use xmpp_proto::jid::Jid;
+use xmpp_proto::sasl::{self, Mechanism};
+use xmpp_transport_std::{ClientTls, Connection, OsRandom, TrustAnchors};
+
+/// The connection flags both examples take.
+pub(crate) struct ConnectArgs {
+    pub(crate) jid: String,
+    pub(crate) password: Option<String>,
+    pub(crate) server: Option<String>,
+    pub(crate) direct_tls: bool,
+    pub(crate) ca: Option<String>,
+    pub(crate) mechanism: Option<String>,
+    pub(crate) trace: bool,
+}
+
+pub(crate) const CONNECT_HELP: &str = "\
+Connection options:
+  --jid JID            the account, e.g. alice@localhost (required)
+  --password PASS      its password (or set XMPP_PASSWORD)
+  --server HOST:PORT   where to connect (default: the JID's domain, port 5222,
+                       or 5223 with --direct-tls; no SRV lookup)
+  --direct-tls         TLS from the first byte (XEP-0368) instead of STARTTLS
+  --ca FILE            trust only the CA certificates in this PEM file (default:
+                       $XMPP_CA, else $XMPP_INTEROP_CA as scripts/interop.sh
+                       exports it, else the public web PKI roots)
+  --mechanism NAME     use only this SASL mechanism (e.g. SCRAM-SHA-256)
+  --trace              print the XML sent (>>) and received (<<)";
+
+impl ConnectArgs {
+    /// Takes the connection flags out of `args`; the rest is returned.
+    pub(crate) fn take(args: Vec<String>) -> Result<(ConnectArgs, Vec<String>), String> {
+        let mut out = ConnectArgs {
+            jid: String::new(),
+            password: std::env::var("XMPP_PASSWORD").ok(),
+            server: None,
+            direct_tls: false,
+            ca: std::env::var("XMPP_CA")
+                .or_else(|_| std::env::var("XMPP_INTEROP_CA"))
+                .ok(),
+            mechanism: None,
+            trace: false,
+        };
+        let mut rest = Vec::new();
+        let mut it = args.into_iter();
+        while let Some(arg) = it.next() {
+            let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+            match arg.as_str() {
+                "--jid" => out.jid = value("--jid")?,
+                "--password" => out.password = Some(value("--password")?),
+                "--server" => out.server = Some(value("--server")?),
+                "--direct-tls" => out.direct_tls = true,
+                "--ca" => out.ca = Some(value("--ca")?),
+                "--mechanism" => out.mechanism = Some(value("--mechanism")?),
+                "--trace" => out.trace = true,
+                _ => rest.push(arg),
+            }
+        }
+        if out.jid.is_empty() {
+            return Err("--jid is required".into());
+        }
+        Ok((out, rest))
+    }
+
+    /// Connects and starts the client (negotiation runs on the first
+    /// `run`/`next_event`).
+    pub(crate) fn connect(&self) -> Result<Connection<Client>, String> {
+        let jid = Jid::new(&self.jid).map_err(|e| format!("--jid {:?}: {e}", self.jid))?;
+        let password = self
+            .password
+            .clone()
+            .ok_or("no password: pass --password or set XMPP_PASSWORD")?;
+        let mut sasl = sasl::ClientConfig::default();
+        if let Some(name) = &self.mechanism {
+            let m = Mechanism::from_name(name)
+                .ok_or(format!("--mechanism {name:?} is not a mechanism this library knows"))?;
+            sasl.allowed = Some(vec![m]);
+        }
+        let tls_policy = if self.direct_tls { TlsPolicy::Direct } else { TlsPolicy::RequireStartTls };
+        let config = ClientConfig::new(jid, password)
+            .with_random(Box::new(OsRandom))
+            .with_sasl(sasl)
+            .with_tls(tls_policy)
+            .with_trace(self.trace);
+        let anchors = match &self.ca {
+            Some(path) => TrustAnchors::from_pem_file(path).map_err(|e| format!("--ca: {e}"))?,
+            None => TrustAnchors::webpki_roots(),
+        };
+        let tls = ClientTls::new(&anchors, config.domain()).map_err(|e| e.to_string())?;
+        let default_port = if self.direct_tls {
+            xmpp_transport_std::DEFAULT_DIRECT_TLS_PORT
+        } else {
+            xmpp_transport_std::DEFAULT_PORT
+        };
+        let server = self.server.clone().unwrap_or_else(|| format!("{}:{default_port}", config.domain()));
+        let tcp = xmpp_transport_std::connect(config.domain(), Some(&server))
+            .map_err(|e| format!("cannot connect to {server}: {e} (is the server running? check --server)"))?;
+        Connection::new_client(tcp, Client::new(config, Instant::now()), tls).map_err(|e| e.to_string())
+    }
+}
+
+/// Prints a traced chunk; returns whether the event was a trace.
+pub(crate) fn trace(event: &Event) -> bool {
+    if let Event::Trace { direction, data } = event {
+        let arrow = match direction {
+            xmpp_proto::client::Direction::In => "<<",
+            xmpp_proto::client::Direction::Out => ">>",
+        };
+        eprintln!("{arrow} {}", String::from_utf8_lossy(data));
+        return true;
+    }
+    false
+}
+
+/// Runs until online within `timeout`; the error says what to do.
+pub(crate) fn until_online(conn: &mut Connection<Client>, timeout: Duration) -> Result<String, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match conn.next_event_until(deadline).map_err(|e| format!("connection failed: {e}"))? {
+            xmpp_transport_std::Next::Event(e) if trace(&e) => {}
+            xmpp_transport_std::Next::Event(Event::Online { jid }) => return Ok(jid.to_string()),
+            xmpp_transport_std::Next::Event(Event::Closed { reason }) => return Err(reason.to_string()),
+            xmpp_transport_std::Next::Event(_) => {}
+            xmpp_transport_std::Next::Deadline => {
+                return Err("no session within the timeout (raise --timeout?)".into());
+            }
+            xmpp_transport_std::Next::Closed => return Err("the connection closed during login".into()),
+        }
+    }
+}
+
+/// Closes and waits for a clean end; `Err` says what went wrong.
+pub(crate) fn close(conn: &mut Connection<Client>) -> Result<(), String> {
+    conn.command(|c, now| c.close(now)).map_err(|e| e.to_string())?;
+    let mut clean = false;
+    loop {
+        match conn.next_event() {
+            Ok(Some(e)) if trace(&e) => {}
+            Ok(Some(Event::Closed { reason })) => {
+                clean = reason == xmpp_proto::client::CloseReason::Normal;
+                if !clean {
+                    return Err(format!("the stream did not close cleanly: {reason}"));
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => return Err(format!("connection failed while closing: {e}")),
+        }
+    }
+    if clean { Ok(()) } else { Err("the connection ended without a stream close".into()) }
+}
+
+/// Prints the one-line error and returns the failure exit code.
+pub(crate) fn fail(program: &str, msg: &str) -> ExitCode {
+    eprintln!("{program}: {msg}");
+    ExitCode::FAILURE
+}
