@@ -12,6 +12,8 @@
 //! - [`jid`]: RFC 7622 addresses (split, prepare, compare; borrowed and
 //!   owned forms).
 //! - [`sasl`]: SASL mechanisms, client and server sides, as step machines.
+//! - [`negotiation`]: the elements of stream negotiation (features,
+//!   STARTTLS, SASL framing, bind, session), typed for both roles.
 //! - [`client`] and [`server`]: the two ends of a client-to-server
 //!   stream, over one private stream core.
 //! - [`endpoint`]: the I/O contract between an endpoint and a transport.
@@ -30,6 +32,7 @@
 pub mod client;
 pub mod endpoint;
 pub mod jid;
+pub mod negotiation;
 pub mod router;
 pub mod sasl;
 pub mod server;

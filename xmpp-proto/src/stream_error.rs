@@ -197,6 +197,16 @@ impl StreamError {
         }
     }
 
+    /// A `see-other-host` error (RFC 6120 §4.9.3.19) sending the peer to
+    /// `host`: a domain, IPv4 address or bracketed IPv6 address, with an
+    /// optional `:port`.
+    pub fn see_other_host(host: impl Into<String>) -> Self {
+        Self {
+            see_other_host: Some(host.into()),
+            ..Self::new(StreamErrorCondition::SeeOtherHost)
+        }
+    }
+
     /// Adds a human-readable text.
     pub fn with_text(mut self, text: impl Into<String>) -> Self {
         self.text = Some(text.into());
@@ -298,6 +308,17 @@ mod tests {
         };
         let back = StreamError::from_element(&err.to_element()).unwrap();
         assert_eq!(back, err);
+    }
+
+    #[test]
+    fn see_other_host_wire_form() {
+        let err = StreamError::see_other_host("[2001:db8::1]:5222");
+        assert_eq!(
+            err.to_element().to_string(),
+            "<error xmlns='http://etherx.jabber.org/streams'>\
+             <see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>[2001:db8::1]:5222</see-other-host></error>"
+        );
+        assert_eq!(StreamError::from_element(&err.to_element()).unwrap(), err);
     }
 
     #[test]

@@ -11,12 +11,14 @@
 
 mod client;
 mod jid;
+mod negotiation;
 mod parser;
 mod sasl;
 mod server;
 
 pub use self::client::client;
 pub use self::jid::jid;
+pub use self::negotiation::negotiation;
 pub use self::parser::parser;
 pub use self::sasl::sasl;
 pub use self::server::server;
