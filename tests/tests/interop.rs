@@ -308,3 +308,35 @@ fn prosody_ping_and_disco() {
 fn ejabberd_ping_and_disco() {
     ping_and_disco(ejabberd());
 }
+
+/// The README's few-line program, against both servers.
+fn few_lines(server: Server) {
+    let options = xmpp_transport_std::LoginOptions {
+        server: Some(server.starttls.clone()),
+        trust: Some(TrustAnchors::from_pem_file(&server.ca).expect("test CA")),
+        ..Default::default()
+    };
+    let mut xmpp =
+        xmpp_transport_std::Session::login_with("carol@localhost", "carol-pass", options)
+            .expect("login");
+    assert!(
+        xmpp.jid().as_str().starts_with("carol@localhost/"),
+        "{}",
+        server.name
+    );
+    xmpp.send_message("carol@localhost", "a note to self")
+        .expect("send");
+    xmpp.close().expect("clean close");
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn prosody_few_lines() {
+    few_lines(prosody());
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn ejabberd_few_lines() {
+    few_lines(ejabberd());
+}

@@ -255,7 +255,15 @@ impl<E: Endpoint> Connection<E> {
     /// # Errors
     /// If the socket or TLS fails; see [`Error`].
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.flush_inner().map_err(|e| self.fail(e))
+        match self.flush_inner() {
+            // After our shutdown, a peer that already closed may refuse
+            // the close_notify; the connection is over either way.
+            Err(_) if self.linger_until.is_some() => {
+                self.wire.abort();
+                Ok(())
+            }
+            r => r.map_err(|e| self.fail(e)),
+        }
     }
 
     /// Blocks until the endpoint reports an event; `None` once the
@@ -365,6 +373,12 @@ impl<E: Endpoint> Connection<E> {
     /// written before the next (the endpoint contract).
     fn receive(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         if let Err(e) = self.wire.receive(timeout) {
+            if self.linger_until.is_some() {
+                // We already shut down: a reset from a peer that closed
+                // first is the end of the connection, not a failure.
+                self.wire.abort();
+                return Ok(());
+            }
             return Err(self.fail(e));
         }
         self.feed_inputs()
@@ -398,7 +412,7 @@ impl<E: Endpoint> Connection<E> {
                 self.wire.tcp_closed();
                 self.feed_inputs()
             }
-            Msg::Failed(e) if self.wire.is_read_closed() => {
+            Msg::Failed(e) if self.wire.is_read_closed() || self.linger_until.is_some() => {
                 // We shut the socket down ourselves.
                 drop(e);
                 Ok(())

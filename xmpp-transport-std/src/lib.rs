@@ -61,6 +61,7 @@ mod error;
 mod random;
 mod remote;
 mod server_tls;
+mod session;
 #[cfg(feature = "test-certs")]
 pub mod test_certs;
 pub mod tls;
@@ -72,4 +73,5 @@ pub use error::Error;
 pub use random::OsRandom;
 pub use remote::{Gone, Remote};
 pub use server_tls::ServerTls;
+pub use session::{LoginOptions, Session, SessionError};
 pub use tls::{ClientTls, TrustAnchors};

@@ -1,0 +1,198 @@
+//! The few-lines path: log in, send, close, for bots and scripts.
+//!
+//! [`Session`] wraps a [`Connection`] driving a [`Client`] with the
+//! defaults a script wants: STARTTLS required and certificates checked
+//! against the XMPP domain, the operating system's randomness, login
+//! finished before [`Session::login`] returns.
+//!
+//! ```no_run
+//! let mut xmpp = xmpp_transport_std::Session::login("alice@example.com", "secret")?;
+//! xmpp.send_message("bob@example.com", "hello")?;
+//! xmpp.close()?;
+//! # Ok::<(), xmpp_transport_std::SessionError>(())
+//! ```
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use xmpp_proto::client::{Client, ClientConfig, CloseReason, Event, SendError, StanzaId};
+use xmpp_proto::jid::{FullJid, Jid, JidError};
+
+use crate::{ClientTls, Connection, Error, Next, OsRandom, TrustAnchors};
+
+/// A logged-in client session on a blocking connection.
+pub struct Session {
+    conn: Connection<Client>,
+    jid: FullJid,
+    /// Events that arrived while a helper waited for something else.
+    backlog: std::collections::VecDeque<Event>,
+}
+
+/// Where and how to connect, beyond the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct LoginOptions {
+    /// `host:port` to connect to instead of the JID's domain on 5222 (there
+    /// is no SRV lookup).
+    pub server: Option<String>,
+    /// Trust these anchors instead of the public web PKI roots.
+    pub trust: Option<TrustAnchors>,
+    /// How long the whole login may take (default 30 s).
+    pub timeout: Option<Duration>,
+}
+
+impl fmt::Debug for TrustAnchors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TrustAnchors({} anchors)", self.len())
+    }
+}
+
+/// Why a [`Session`] call failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The JID is not valid.
+    Jid(JidError),
+    /// Connecting, TLS or the socket failed.
+    Transport(Error),
+    /// The session ended (login refused, stream error, ...).
+    Closed(CloseReason),
+    /// The client refused the command.
+    Send(SendError),
+    /// What was waited for did not happen in time.
+    Timeout,
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Jid(e) => e.fmt(f),
+            SessionError::Transport(e) => e.fmt(f),
+            SessionError::Closed(r) => r.fmt(f),
+            SessionError::Send(e) => e.fmt(f),
+            SessionError::Timeout => f.write_str("timed out"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<Error> for SessionError {
+    fn from(e: Error) -> Self {
+        SessionError::Transport(e)
+    }
+}
+
+impl From<std::io::Error> for SessionError {
+    fn from(e: std::io::Error) -> Self {
+        SessionError::Transport(Error::Io(e))
+    }
+}
+
+impl Session {
+    /// Connects to the JID's domain on port 5222, upgrades with STARTTLS
+    /// (certificate checked against the domain with the public roots),
+    /// authenticates with the strongest mechanism both sides support, and
+    /// binds a resource.
+    pub fn login(jid: &str, password: &str) -> Result<Session, SessionError> {
+        Self::login_with(jid, password, LoginOptions::default())
+    }
+
+    /// [`Session::login`] with a server address, trust anchors or timeout.
+    pub fn login_with(
+        jid: &str,
+        password: &str,
+        options: LoginOptions,
+    ) -> Result<Session, SessionError> {
+        let jid = Jid::new(jid).map_err(SessionError::Jid)?;
+        let config = ClientConfig::new(jid, password).with_random(Box::new(OsRandom));
+        Self::login_config(config, options)
+    }
+
+    /// Logs in with a full client configuration (SASL policy, direct TLS,
+    /// timeouts, tracing); the random source defaults to [`OsRandom`].
+    pub fn login_config(
+        config: ClientConfig,
+        options: LoginOptions,
+    ) -> Result<Session, SessionError> {
+        let config = config.with_random(Box::new(OsRandom));
+        let anchors = options.trust.unwrap_or_else(TrustAnchors::webpki_roots);
+        let tls = ClientTls::new(&anchors, config.domain())?;
+        let tcp = crate::connect(config.domain(), options.server.as_deref())?;
+        let mut conn = Connection::new_client(tcp, Client::new(config, Instant::now()), tls)?;
+        let deadline = Instant::now() + options.timeout.unwrap_or(Duration::from_secs(30));
+        let mut backlog = std::collections::VecDeque::new();
+        loop {
+            match conn.next_event_until(deadline)? {
+                Next::Event(Event::Online { jid }) => return Ok(Session { conn, jid, backlog }),
+                Next::Event(Event::Closed { reason }) => return Err(SessionError::Closed(reason)),
+                Next::Event(other) => backlog.push_back(other),
+                Next::Deadline => return Err(SessionError::Timeout),
+                Next::Closed => return Err(SessionError::Closed(CloseReason::ConnectionLost)),
+            }
+        }
+    }
+
+    /// The full JID the server bound.
+    pub fn jid(&self) -> &FullJid {
+        &self.jid
+    }
+
+    /// Sends a chat message to `to`.
+    pub fn send_message(&mut self, to: &str, body: &str) -> Result<StanzaId, SessionError> {
+        self.conn
+            .command(|c, now| c.send_message(now, to, body, false))?
+            .map_err(SessionError::Send)
+    }
+
+    /// Sends a chat message with a XEP-0184 receipt request and waits up
+    /// to `timeout` for the receipt.
+    pub fn send_message_with_receipt(
+        &mut self,
+        to: &str,
+        body: &str,
+        timeout: Duration,
+    ) -> Result<StanzaId, SessionError> {
+        let id = self
+            .conn
+            .command(|c, now| c.send_message(now, to, body, true))?
+            .map_err(SessionError::Send)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.conn.next_event_until(deadline)? {
+                Next::Event(Event::ReceiptReceived { id: got, .. }) if got == id.as_str() => {
+                    return Ok(id);
+                }
+                Next::Event(Event::Closed { reason }) => return Err(SessionError::Closed(reason)),
+                Next::Event(other) => self.backlog.push_back(other),
+                Next::Deadline => return Err(SessionError::Timeout),
+                Next::Closed => return Err(SessionError::Closed(CloseReason::ConnectionLost)),
+            }
+        }
+    }
+
+    /// The next event (blocking); `None` once the connection is over.
+    pub fn next_event(&mut self) -> Result<Option<Event>, SessionError> {
+        match self.backlog.pop_front() {
+            Some(e) => Ok(Some(e)),
+            None => Ok(self.conn.next_event()?),
+        }
+    }
+
+    /// The underlying connection, for everything else (`command`, `run`).
+    pub fn connection(&mut self) -> &mut Connection<Client> {
+        &mut self.conn
+    }
+
+    /// Closes the stream and waits for the server's close.
+    pub fn close(mut self) -> Result<(), SessionError> {
+        self.conn.command(|c, now| c.close(now))?;
+        while let Some(event) = self.conn.next_event()? {
+            if let Event::Closed { reason } = event {
+                if reason != CloseReason::Normal {
+                    return Err(SessionError::Closed(reason));
+                }
+            }
+        }
+        Ok(())
+    }
+}
