@@ -42,11 +42,6 @@ pub mod stream_error;
 pub mod tls;
 pub mod xml;
 
-/// The README's examples are compiled and run as doctests, so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
-
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -55,6 +55,12 @@
 
 pub use xmpp_proto as proto;
 
+/// The workspace README's examples are compiled and run as doctests here
+/// (this crate sees both the core and the transport), so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 mod connect;
 mod connection;
 mod error;
