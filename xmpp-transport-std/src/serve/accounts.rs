@@ -66,7 +66,8 @@ impl Accounts {
     }
 
     /// An empty store whose new users get `iterations` PBKDF2 rounds
-    /// (more is slower for attackers holding the keys, and for logins).
+    /// (more is slower for attackers holding the keys, and for logins;
+    /// clients, ours included, refuse fewer than 4096).
     pub fn with_iterations(iterations: Iterations) -> Self {
         Accounts {
             users: HashMap::new(),
