@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop test run, as CI calls it: start Prosody and ejabberd on loopback,
 # check them with smoke.sh, run the Rust interop tests against them (once
-# tests/tests/interop.rs exists), and stop both servers however this ends.
+# tests/tests/interop.rs exists), stop both servers however this ends, then
+# test slixmpp against our own server (interop/slixmpp-vs-ours.sh).
 # Needs root on Debian (it installs the server packages when missing).
 # See scripts/interop/README.md for the knobs.
 set -euo pipefail
@@ -32,3 +33,8 @@ if [ -f tests/tests/interop.rs ]; then
 else
   echo "tests/tests/interop.rs does not exist yet; skipping the Rust interop tests"
 fi
+
+# Real clients against our server; it needs neither Prosody nor ejabberd.
+stop_servers
+trap - EXIT
+bash "$dir/slixmpp-vs-ours.sh"

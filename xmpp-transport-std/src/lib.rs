@@ -16,6 +16,8 @@
 //!   and [`ClientTls`]: certificates are always checked against the XMPP
 //!   domain; there is no "accept anything" switch.
 //! - [`ServerTls`]: the server's certificate chain and key from PEM files.
+//! - [`serve`]: a small thread-per-connection server (accounts, routing,
+//!   clean shutdown) built from the pieces above.
 //! - [`OsRandom`]: the operating system's random generator, for the
 //!   endpoint's nonces and ids.
 //! - `test_certs` (feature `test-certs`): a throw-away CA and server
@@ -66,6 +68,7 @@ mod connection;
 mod error;
 mod random;
 mod remote;
+pub mod serve;
 mod server_tls;
 mod session;
 #[cfg(feature = "test-certs")]

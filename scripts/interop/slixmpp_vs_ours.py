@@ -1,0 +1,226 @@
+"""slixmpp, an independent XMPP client, against our server (the `serve`
+example). Run by slixmpp-vs-ours.sh, which starts the server; see there.
+
+Checks, each over STARTTLS with the certificate verified against the test
+CA (hostname `DOMAIN`, connecting to HOST:PORT):
+  - login with SCRAM-SHA-1, and with SCRAM-SHA-256 (the mechanism used is
+    read back from slixmpp)
+  - a wrong password is refused, and so is our certificate by a client
+    that trusts another CA
+  - a chat message from one account to the other arrives, `from` stamped
+  - XEP-0199 ping to the server is answered
+  - XEP-0030 disco#info on the server lists disco#info and ping
+  - the streams close cleanly
+
+Prints one line per check and `N passed, M failed`; exits 1 if any failed.
+"""
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import slixmpp
+
+TIMEOUT = 15
+
+
+class Client(slixmpp.ClientXMPP):
+    """A client that reports its login outcome through futures."""
+
+    def __init__(self, jid, password, mechanism, ca):
+        super().__init__(jid, password, sasl_mech=mechanism)
+        self.ca_certs = ca
+        # Given an address, slixmpp tries direct TLS, then STARTTLS, then
+        # plaintext: only STARTTLS is under test here.
+        self.enable_direct_tls = False
+        self.enable_plaintext = False
+        for plugin in ("xep_0030", "xep_0199"):
+            self.register_plugin(plugin)
+        loop = asyncio.get_event_loop()
+        self.online = loop.create_future()
+        self.gone = loop.create_future()
+        self.messages = asyncio.Queue()
+        self.add_event_handler("session_start", self._on_start)
+        self.add_event_handler("failed_auth", self._on_fail)
+        self.add_event_handler("failed_all_auth", self._on_fail)
+        self.add_event_handler("ssl_invalid_chain", self._on_bad_cert)
+        self.add_event_handler("connection_failed", self._on_fail)
+        self.add_event_handler("disconnected", self._on_gone)
+        self.add_event_handler("message", self._on_message)
+
+    def _settle(self, value):
+        if not self.online.done():
+            self.online.set_result(value)
+
+    async def _on_start(self, _event):
+        self.send_presence()
+        self._settle(None)
+
+    def _on_fail(self, event):
+        self._settle(f"login failed: {event}")
+
+    def _on_bad_cert(self, event):
+        self._settle(f"certificate refused: {event}")
+        self.disconnect()
+
+    def _on_gone(self, reason):
+        # With a failed TLS handshake, the reason is the SSL error.
+        self._settle(f"disconnected before the session started: {reason}")
+        if not self.gone.done():
+            self.gone.set_result(None)
+
+    def _on_message(self, msg):
+        if msg["type"] in ("chat", "normal"):
+            self.messages.put_nowait(msg)
+
+    def mechanism(self):
+        mech = self.plugin["feature_mechanisms"].mech
+        return getattr(mech, "name", None)
+
+
+class Checks:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def ok(self, name, detail=""):
+        self.passed += 1
+        print(f"PASS {name}" + (f": {detail}" if detail else ""), flush=True)
+
+    def fail(self, name, detail):
+        self.failed += 1
+        print(f"FAIL {name}: {detail}", flush=True)
+
+
+async def login(args, user, password, mechanism):
+    """A logged-in client, or the reason it is not."""
+    client = Client(f"{user}@{args.domain}/slixmpp", password, mechanism, args.ca)
+    client.connect(args.host, args.port)
+    try:
+        error = await asyncio.wait_for(client.online, TIMEOUT)
+    except asyncio.TimeoutError:
+        error = f"no session within {TIMEOUT}s"
+    if error is not None:
+        client.disconnect()
+        return None, error
+    return client, None
+
+
+async def close(client):
+    """Closes the stream; whether it ended within the timeout."""
+    client.disconnect()
+    try:
+        await asyncio.wait_for(client.gone, TIMEOUT)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
+async def main(args):
+    checks = Checks()
+
+    # Logins with each SCRAM mechanism.
+    alice = bob = None
+    for user, password, mech in (
+        ("alice", args.alice_password, "SCRAM-SHA-1"),
+        ("bob", args.bob_password, "SCRAM-SHA-256"),
+    ):
+        client, error = await login(args, user, password, mech)
+        name = f"login {user} with {mech} over STARTTLS (CA verified)"
+        if client is None:
+            checks.fail(name, error)
+            continue
+        used = client.mechanism()
+        if used != mech:
+            checks.fail(name, f"slixmpp used {used}")
+        elif not client.is_connected() or not client.boundjid.resource:
+            checks.fail(name, "no bound resource")
+        else:
+            checks.ok(name, f"{used}, bound {client.boundjid.full}")
+        if user == "alice":
+            alice = client
+        else:
+            bob = client
+
+    # A client trusting another CA must refuse our certificate.
+    if args.other_ca:
+        saved, args.ca = args.ca, args.other_ca
+        client, error = await login(args, "alice", args.alice_password, "SCRAM-SHA-256")
+        args.ca = saved
+        if client is None and error and "certificate" in error.lower():
+            checks.ok("certificate from another CA refused", error)
+        else:
+            checks.fail("certificate from another CA refused", error or "logged in!")
+            if client is not None:
+                await close(client)
+
+    # A wrong password.
+    client, error = await login(args, "alice", "not-the-password", "SCRAM-SHA-256")
+    if client is None and error and "login failed" in error:
+        checks.ok("wrong password refused", error)
+    else:
+        checks.fail("wrong password refused", error or "logged in!")
+        if client is not None:
+            await close(client)
+
+    if alice is None or bob is None:
+        checks.fail("message, ping, disco#info", "skipped: a login failed")
+    else:
+        # A message from alice to bob's full JID.
+        body = "hello from slixmpp"
+        alice.send_message(mto=bob.boundjid.full, mbody=body, mtype="chat")
+        try:
+            msg = await asyncio.wait_for(bob.messages.get(), TIMEOUT)
+            if msg["body"] == body and msg["from"] == alice.boundjid:
+                checks.ok("message alice -> bob", f"from {msg['from']}")
+            else:
+                checks.fail("message alice -> bob", f"got {msg['body']!r} from {msg['from']}")
+        except asyncio.TimeoutError:
+            checks.fail("message alice -> bob", f"nothing within {TIMEOUT}s")
+
+        # Ping the server.
+        try:
+            rtt = await alice.plugin["xep_0199"].ping(jid=args.domain, timeout=TIMEOUT)
+            checks.ok("XEP-0199 ping to the server", f"{rtt * 1000:.1f} ms")
+        except Exception as e:  # IqError, IqTimeout
+            checks.fail("XEP-0199 ping to the server", repr(e))
+
+        # disco#info on the server.
+        try:
+            info = await bob.plugin["xep_0030"].get_info(jid=args.domain, timeout=TIMEOUT)
+            features = set(info["disco_info"]["features"])
+            want = {"http://jabber.org/protocol/disco#info", "urn:xmpp:ping"}
+            if want <= features:
+                checks.ok("XEP-0030 disco#info on the server", ", ".join(sorted(features)))
+            else:
+                checks.fail("XEP-0030 disco#info on the server", f"features {sorted(features)}")
+        except Exception as e:
+            checks.fail("XEP-0030 disco#info on the server", repr(e))
+
+    for client in (alice, bob):
+        if client is None:
+            continue
+        name = f"{client.boundjid.user} closes cleanly"
+        if await close(client):
+            checks.ok(name)
+        else:
+            checks.fail(name, f"not disconnected within {TIMEOUT}s")
+
+    print(f"{checks.passed} passed, {checks.failed} failed", flush=True)
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--domain", default="localhost")
+    parser.add_argument("--ca", required=True, help="the test CA (PEM)")
+    parser.add_argument("--other-ca", help="a CA that did not sign our certificate")
+    parser.add_argument("--alice-password", default="alice-pass")
+    parser.add_argument("--bob-password", default="bob-pass")
+    parser.add_argument("--debug", action="store_true", help="slixmpp's debug log")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL)
+    sys.exit(asyncio.run(main(args)))

@@ -1,0 +1,140 @@
+//! A small XMPP server for tests: `xmpp_transport_std::serve` with
+//! accounts from a file and a certificate from PEM files (or generated).
+//!
+//! ```text
+//! cargo run -p xmpp-transport-std --example serve -- --listen 127.0.0.1:5262 \
+//!     --domain localhost --users users.txt --cert fullchain.pem --key server.key
+//! ```
+//!
+//! It serves until it is killed. Real clients (slixmpp in
+//! `scripts/interop/slixmpp-vs-ours.sh`) are tested against it.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use xmpp_transport_std::ServerTls;
+use xmpp_transport_std::serve::{Accounts, Serve, SessionLog};
+use xmpp_transport_std::test_certs::TestPki;
+
+const HELP: &str = "\
+serve: a small XMPP server (thread per connection, local delivery only).
+
+Usage: serve --domain DOMAIN [options]
+
+Options:
+  --listen ADDR        where to accept STARTTLS connections (default 127.0.0.1:5222)
+  --direct-tls ADDR    also accept direct TLS (XEP-0368) connections here
+  --domain DOMAIN      the XMPP domain served (required)
+  --users FILE         accounts, one `name:password` a line (# starts a comment);
+                       passwords are turned into SCRAM keys at start and not kept
+  --user NAME:PASS     one more account (repeatable)
+  --cert FILE          certificate chain, PEM, leaf first
+  --key FILE           its private key, PEM
+  --generate-ca FILE   no --cert/--key: generate a CA and a certificate for
+                       DOMAIN, and write the CA to FILE for the clients to trust
+  --trace              log every byte sent (>>) and received (<<) per session
+  -h, --help           this text
+
+It prints `listening on ADDR` once it accepts connections, logs each
+session's start and end on stderr, and serves until killed.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("serve: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> Result<(), String> {
+    let mut listen = "127.0.0.1:5222".to_owned();
+    let (mut direct, mut domain, mut cert, mut key, mut ca_out) = (None, None, None, None, None);
+    let mut users = Vec::new();
+    let mut trace = false;
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--listen" => listen = value("--listen")?,
+            "--direct-tls" => direct = Some(value("--direct-tls")?),
+            "--domain" => domain = Some(value("--domain")?),
+            "--users" => {
+                let path = value("--users")?;
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| format!("--users {path}: {e}"))?;
+                for line in text.lines().map(str::trim) {
+                    if !line.is_empty() && !line.starts_with('#') {
+                        users.push(line.to_owned());
+                    }
+                }
+            }
+            "--user" => users.push(value("--user")?),
+            "--cert" => cert = Some(value("--cert")?),
+            "--key" => key = Some(value("--key")?),
+            "--generate-ca" => ca_out = Some(value("--generate-ca")?),
+            "--trace" => trace = true,
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    let domain = domain.ok_or("--domain is required")?;
+
+    let tls = match (cert, key, ca_out) {
+        (Some(cert), Some(key), None) => {
+            ServerTls::from_pem_files(&cert, &key).map_err(|e| e.to_string())?
+        }
+        (None, None, Some(ca_out)) => {
+            let pki = TestPki::generate(&[domain.as_str()]).map_err(|e| e.to_string())?;
+            std::fs::write(&ca_out, pki.ca_pem()).map_err(|e| format!("{ca_out}: {e}"))?;
+            pki.server_tls()
+        }
+        _ => return Err("give --cert and --key, or --generate-ca FILE".into()),
+    };
+
+    let mut accounts = Accounts::new();
+    for entry in &users {
+        let (name, password) = entry
+            .split_once(':')
+            .ok_or(format!("account {entry:?} is not name:password"))?;
+        accounts
+            .add(name, password)
+            .map_err(|e| format!("account {name}: {e}"))?;
+    }
+    if accounts.is_empty() {
+        return Err("no accounts: give --users FILE or --user NAME:PASS".into());
+    }
+
+    let listener = TcpListener::bind(&listen).map_err(|e| format!("--listen {listen}: {e}"))?;
+    let mut serve = Serve::new(&domain, tls, accounts)
+        .map_err(|e| format!("--domain {domain}: {e}"))?
+        .with_config(move |config| config.with_trace(trace))
+        .with_log(|log: &SessionLog<'_>| {
+            let _ = writeln!(std::io::stderr().lock(), "{log}");
+        });
+    if let Some(addr) = &direct {
+        let l = TcpListener::bind(addr).map_err(|e| format!("--direct-tls {addr}: {e}"))?;
+        serve = serve.with_direct_tls(l);
+    }
+    let server = serve.start(listener).map_err(|e| e.to_string())?;
+    println!(
+        "listening on {} for {domain} ({} accounts){}",
+        server.local_addr(),
+        users.len(),
+        server
+            .direct_tls_addr()
+            .map(|a| format!(", direct TLS on {a}"))
+            .unwrap_or_default()
+    );
+    let _ = std::io::stdout().flush();
+    // Serve until killed; the handle is never dropped.
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,145 @@
+//! The accounts a [`serve`](super) server checks logins against.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use xmpp_proto::endpoint::RandomSource;
+use xmpp_proto::sasl::{Iterations, SaslError, ScramHash, StoredCredentials, stored_credentials};
+
+use crate::random::OsRandom;
+
+/// What a server needs to know about its users: SCRAM's stored keys and a
+/// password check for PLAIN. Implement it over your own database, or use
+/// [`Accounts`].
+///
+/// Both methods are called on the session's thread, during login.
+pub trait AccountStore: Send + Sync {
+    /// The stored SCRAM credentials of `username` for `hash`, or `None`
+    /// for an unknown user (the client then gets `not-authorized`, as for
+    /// a wrong password, so usernames cannot be probed).
+    fn scram_credentials(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials>;
+
+    /// Whether `password` is `username`'s (SASL PLAIN, which the server
+    /// offers only over TLS).
+    fn check_password(&self, username: &str, password: &str) -> bool;
+}
+
+/// How many PBKDF2 rounds [`Accounts::add`] uses: 4096, RFC 7677's
+/// minimum for SCRAM-SHA-256 and what Prosody and ejabberd use.
+pub const DEFAULT_ITERATIONS: Iterations = Iterations(4096);
+
+/// An in-memory [`AccountStore`] built from passwords at start.
+///
+/// Each password is turned into SCRAM stored keys (SHA-1, SHA-256 and
+/// SHA-512, each with its own random salt) as it is added, and then
+/// forgotten: the store never holds a password. PLAIN logins are checked
+/// by deriving the SHA-256 stored key from the offered password and
+/// comparing it (in constant time) with the stored one.
+///
+/// ```
+/// use xmpp_transport_std::serve::{AccountStore, Accounts};
+///
+/// let mut accounts = Accounts::new();
+/// accounts.add("alice", "alice-secret")?;
+/// assert!(accounts.check_password("alice", "alice-secret"));
+/// assert!(!accounts.check_password("alice", "guess"));
+/// assert!(!accounts.check_password("mallory", "alice-secret"));
+/// # Ok::<(), xmpp_proto::sasl::SaslError>(())
+/// ```
+#[derive(Default)]
+pub struct Accounts {
+    users: HashMap<String, UserKeys>,
+    iterations: Option<Iterations>,
+}
+
+/// One user's stored keys, one set per hash function.
+struct UserKeys {
+    sha1: StoredCredentials,
+    sha256: StoredCredentials,
+    sha512: StoredCredentials,
+}
+
+impl Accounts {
+    /// An empty store using [`DEFAULT_ITERATIONS`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store whose new users get `iterations` PBKDF2 rounds
+    /// (more is slower for attackers holding the keys, and for logins;
+    /// clients, ours included, refuse fewer than 4096).
+    pub fn with_iterations(iterations: Iterations) -> Self {
+        Accounts {
+            users: HashMap::new(),
+            iterations: Some(iterations),
+        }
+    }
+
+    /// Adds (or replaces) `username` with `password`; only the derived
+    /// keys are kept. `username` is the localpart of the user's JID, as
+    /// the client sends it.
+    ///
+    /// # Errors
+    /// If the password cannot be prepared (SASLprep refuses it, or it is
+    /// empty).
+    pub fn add(&mut self, username: &str, password: &str) -> Result<(), SaslError> {
+        let iterations = self.iterations.unwrap_or(DEFAULT_ITERATIONS);
+        let derive = |hash| {
+            let mut salt = [0u8; 16];
+            OsRandom.fill(&mut salt);
+            stored_credentials(hash, password, &salt, iterations)
+        };
+        let keys = UserKeys {
+            sha1: derive(ScramHash::Sha1)?,
+            sha256: derive(ScramHash::Sha256)?,
+            sha512: derive(ScramHash::Sha512)?,
+        };
+        self.users.insert(username.to_owned(), keys);
+        Ok(())
+    }
+
+    /// Removes `username`; whether it was there.
+    pub fn remove(&mut self, username: &str) -> bool {
+        self.users.remove(username).is_some()
+    }
+
+    /// How many users there are.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether there is no user.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+impl AccountStore for Accounts {
+    fn scram_credentials(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials> {
+        let keys = self.users.get(username)?;
+        Some(match hash {
+            ScramHash::Sha1 => keys.sha1.clone(),
+            ScramHash::Sha256 => keys.sha256.clone(),
+            ScramHash::Sha512 => keys.sha512.clone(),
+        })
+    }
+
+    fn check_password(&self, username: &str, password: &str) -> bool {
+        let Some(keys) = self.users.get(username) else {
+            return false;
+        };
+        let stored = &keys.sha256;
+        // HashOutput's equality is constant-time.
+        stored_credentials(ScramHash::Sha256, password, &stored.salt, stored.iterations)
+            .is_ok_and(|offered| offered.stored_key == stored.stored_key)
+    }
+}
+
+impl fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Usernames only; the keys stay out of logs.
+        let mut names: Vec<&str> = self.users.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Accounts").field("users", &names).finish()
+    }
+}

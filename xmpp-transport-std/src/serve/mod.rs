@@ -1,0 +1,492 @@
+//! A small blocking XMPP server: an accept loop, one thread per
+//! connection, a shared [`Router`] for local delivery.
+//!
+//! [`Serve`] puts the pieces of this crate and the core together: each
+//! accepted socket becomes a [`Server`] endpoint driven by a
+//! [`Connection`] (STARTTLS required, or direct TLS on a second
+//! listener), logins are checked against an [`AccountStore`] (stored
+//! SCRAM keys, never passwords), resources are bound and stanzas routed
+//! through one `Arc<Mutex<Router>>`, and stanzas for other sessions reach
+//! them through their [`Remote`](crate::Remote) handles. The server
+//! answers XEP-0199 pings and XEP-0030 disco#info itself (the router
+//! does). [`ServeHandle::shutdown`] stops it cleanly.
+//!
+//! A thread per connection is simple and fine for tests, demos, a home or
+//! an embedded server; thousands of connections belong on an event loop
+//! (`xmpp-transport-mio`).
+//!
+//! ```no_run
+//! use std::net::TcpListener;
+//! use xmpp_transport_std::ServerTls;
+//! use xmpp_transport_std::serve::{Accounts, Serve, SessionLog};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut accounts = Accounts::new();
+//! accounts.add("alice", "alice-secret")?;
+//! accounts.add("bob", "bob-secret")?;
+//! let tls = ServerTls::from_pem_files("fullchain.pem", "privkey.pem")?;
+//!
+//! let server = Serve::new("example.com", tls, accounts)?
+//!     .with_log(|log: &SessionLog<'_>| eprintln!("{log}"))
+//!     .start(TcpListener::bind("0.0.0.0:5222")?)?;
+//! println!("serving on {}", server.local_addr());
+//! // ... later:
+//! server.shutdown();
+//! # Ok(()) }
+//! ```
+
+mod accounts;
+mod session;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use xmpp_proto::jid::{FullJid, JidError};
+use xmpp_proto::router::{Router, SessionId};
+use xmpp_proto::server::{CloseReason, Direction, Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::stream_error::StreamErrorCondition;
+
+use crate::connection::Connection;
+use crate::error::Error;
+use crate::random::OsRandom;
+use crate::remote::Remote;
+use crate::server_tls::ServerTls;
+
+pub use self::accounts::{AccountStore, Accounts, DEFAULT_ITERATIONS};
+
+/// How many sessions may be open at once unless
+/// [`Serve::with_max_sessions`] says otherwise; connections beyond it are
+/// closed at once.
+pub const DEFAULT_MAX_SESSIONS: usize = 1000;
+
+/// A server being set up; [`Serve::start`] runs it. See the module
+/// documentation.
+pub struct Serve {
+    domain: String,
+    tls: ServerTls,
+    accounts: Arc<dyn AccountStore>,
+    router: Router,
+    configure: Option<Configure>,
+    log: Option<LogHook>,
+    direct_tls: Option<TcpListener>,
+    max_sessions: usize,
+}
+
+type Configure = Box<dyn Fn(ServerConfig) -> ServerConfig + Send + Sync>;
+type LogHook = Box<dyn Fn(&SessionLog<'_>) + Send + Sync>;
+
+/// What the log hook ([`Serve::with_log`]) is told about each session.
+/// `Display` gives one readable line.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionLog<'a> {
+    /// A connection was accepted.
+    Started {
+        /// The session's name in the router.
+        session: SessionId,
+        /// The client's address.
+        peer: SocketAddr,
+        /// Whether it came to the direct TLS listener.
+        direct_tls: bool,
+    },
+    /// The client logged in and bound a resource.
+    Online {
+        /// The session.
+        session: SessionId,
+        /// Its full JID.
+        jid: &'a FullJid,
+    },
+    /// Bytes sent or received, when the sessions' config has tracing on
+    /// (`ServerConfig::with_trace`, through [`Serve::with_config`]).
+    Trace {
+        /// The session.
+        session: SessionId,
+        /// Which way.
+        direction: Direction,
+        /// The raw bytes (UTF-8 XML, possibly cut anywhere).
+        data: &'a [u8],
+    },
+    /// The session is over and unbound.
+    Ended {
+        /// The session.
+        session: SessionId,
+        /// Its full JID, if it got that far.
+        jid: Option<&'a FullJid>,
+        /// Why the XMPP session ended, as the endpoint reported it.
+        reason: Option<&'a CloseReason>,
+        /// The socket or TLS failure that ended it, if any.
+        error: Option<&'a Error>,
+    },
+}
+
+impl fmt::Display for SessionLog<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionLog::Started {
+                session,
+                peer,
+                direct_tls,
+            } => {
+                let how = if *direct_tls { " (direct TLS)" } else { "" };
+                write!(f, "session {}: connection from {peer}{how}", session.0)
+            }
+            SessionLog::Online { session, jid } => {
+                write!(f, "session {}: online as {jid}", session.0)
+            }
+            SessionLog::Trace {
+                session,
+                direction,
+                data,
+            } => {
+                let arrow = match direction {
+                    Direction::In => "<<",
+                    Direction::Out => ">>",
+                };
+                let text = String::from_utf8_lossy(data);
+                write!(f, "session {} {arrow} {text}", session.0)
+            }
+            SessionLog::Ended {
+                session,
+                jid,
+                reason,
+                error,
+            } => {
+                write!(f, "session {}: ended", session.0)?;
+                if let Some(jid) = jid {
+                    write!(f, " ({jid})")?;
+                }
+                if let Some(reason) = reason {
+                    write!(f, ": {reason}")?;
+                }
+                if let Some(error) = error {
+                    write!(f, "; {error}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Serve {
+    /// A server for the XMPP domain `domain`, presenting `tls`, checking
+    /// logins against `accounts`. Defaults: STARTTLS required, the core's
+    /// SASL mechanisms (SCRAM first; PLAIN only under TLS), a
+    /// [`Router`] with its default policies, at most
+    /// [`DEFAULT_MAX_SESSIONS`] sessions, no log.
+    ///
+    /// # Errors
+    /// If `domain` is not a valid XMPP domain.
+    pub fn new(
+        domain: &str,
+        tls: ServerTls,
+        accounts: impl AccountStore + 'static,
+    ) -> Result<Self, JidError> {
+        let router = Router::new(domain)?;
+        Ok(Serve {
+            domain: router.domain().to_owned(),
+            tls,
+            accounts: Arc::new(accounts),
+            router,
+            configure: None,
+            log: None,
+            direct_tls: None,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+        })
+    }
+
+    /// Adjusts each session's [`ServerConfig`] (SASL mechanisms, timeouts,
+    /// limits, tracing) before it starts. The domain and the random
+    /// source are set already; the TLS policy is the listener's (a
+    /// `Direct` policy on the STARTTLS listener becomes
+    /// `RequireStartTls`).
+    pub fn with_config(
+        mut self,
+        configure: impl Fn(ServerConfig) -> ServerConfig + Send + Sync + 'static,
+    ) -> Self {
+        self.configure = Some(Box::new(configure));
+        self
+    }
+
+    /// Configures the router (conflict and offline policies, disco
+    /// features), which starts as `Router::new(domain)`.
+    pub fn with_router(mut self, configure: impl FnOnce(Router) -> Router) -> Self {
+        self.router = configure(self.router);
+        self
+    }
+
+    /// Calls `log` when a session starts, comes online and ends (and,
+    /// with tracing on, with every chunk of XML), on the session's
+    /// thread.
+    pub fn with_log(mut self, log: impl Fn(&SessionLog<'_>) + Send + Sync + 'static) -> Self {
+        self.log = Some(Box::new(log));
+        self
+    }
+
+    /// Also accepts direct TLS connections (XEP-0368) on `listener`.
+    pub fn with_direct_tls(mut self, listener: TcpListener) -> Self {
+        self.direct_tls = Some(listener);
+        self
+    }
+
+    /// At most `max` sessions at once (default
+    /// [`DEFAULT_MAX_SESSIONS`]); each is a thread.
+    pub fn with_max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max;
+        self
+    }
+
+    /// Starts accepting STARTTLS connections on `listener` (and direct
+    /// TLS ones on the [`Serve::with_direct_tls`] listener), each
+    /// listener on a thread of its own; returns at once.
+    ///
+    /// # Errors
+    /// If a listener's address cannot be read or a thread cannot start.
+    pub fn start(self, listener: TcpListener) -> io::Result<ServeHandle> {
+        let addr = listener.local_addr()?;
+        let direct_addr = match &self.direct_tls {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            domain: self.domain,
+            tls: self.tls,
+            accounts: self.accounts,
+            router: Arc::new(Mutex::new(self.router)),
+            configure: self.configure,
+            log: self.log,
+            max_sessions: self.max_sessions,
+            sessions: Mutex::new(HashMap::new()),
+            threads: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            stopping: AtomicBool::new(false),
+        });
+        let mut acceptors = vec![spawn_acceptor(&shared, listener, false)?];
+        if let Some(direct) = self.direct_tls {
+            acceptors.push(spawn_acceptor(&shared, direct, true)?);
+        }
+        Ok(ServeHandle {
+            addr,
+            direct_addr,
+            shared,
+            acceptors,
+        })
+    }
+}
+
+impl fmt::Debug for Serve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Serve")
+            .field("domain", &self.domain)
+            .field("max_sessions", &self.max_sessions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running server; [`ServeHandle::shutdown`] (or dropping it) stops it.
+pub struct ServeHandle {
+    addr: SocketAddr,
+    direct_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    acceptors: Vec<JoinHandle<()>>,
+}
+
+impl ServeHandle {
+    /// Where the STARTTLS listener listens (with its real port when it was
+    /// bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where the direct TLS listener listens, if there is one.
+    pub fn direct_tls_addr(&self) -> Option<SocketAddr> {
+        self.direct_addr
+    }
+
+    /// The XMPP domain served.
+    pub fn domain(&self) -> &str {
+        &self.shared.domain
+    }
+
+    /// The router all sessions share, to look at who is online (lock it
+    /// briefly: every routed stanza needs it).
+    pub fn router(&self) -> &Arc<Mutex<Router>> {
+        &self.shared.router
+    }
+
+    /// How many sessions are open (accepted and not yet ended).
+    pub fn session_count(&self) -> usize {
+        lock(&self.shared.sessions).len()
+    }
+
+    /// Stops the server: no new connections, every open session is
+    /// closed with a `system-shutdown` stream error, and this returns
+    /// once every thread has ended (each waits at most the connection's
+    /// linger time for its client to close).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if self.shared.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // An accept() only returns for a connection: make one.
+        for addr in [Some(self.addr), self.direct_addr].into_iter().flatten() {
+            let _ = TcpStream::connect(reachable(addr));
+        }
+        for acceptor in self.acceptors.drain(..) {
+            let _ = acceptor.join();
+        }
+        for remote in lock(&self.shared.sessions).values() {
+            let _ = remote.command(|server: &mut Server, now| {
+                server.close_with_error(now, StreamErrorCondition::SystemShutdown, None);
+            });
+        }
+        let threads = std::mem::take(&mut *lock(&self.shared.threads));
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServeHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl fmt::Debug for ServeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeHandle")
+            .field("addr", &self.addr)
+            .field("direct_addr", &self.direct_addr)
+            .field("domain", &self.shared.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every thread of one server shares.
+struct Shared {
+    domain: String,
+    tls: ServerTls,
+    accounts: Arc<dyn AccountStore>,
+    router: Arc<Mutex<Router>>,
+    configure: Option<Configure>,
+    log: Option<LogHook>,
+    max_sessions: usize,
+    /// The open sessions, to deliver stanzas to and to close on shutdown.
+    sessions: Mutex<HashMap<SessionId, Remote<Server>>>,
+    /// Session threads, joined on shutdown (finished ones are pruned as
+    /// new ones start).
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    next_id: AtomicU64,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn log(&self, entry: &SessionLog<'_>) {
+        if let Some(log) = &self.log {
+            log(entry);
+        }
+    }
+
+    /// The sans-IO server for one new connection.
+    fn endpoint(&self, direct_tls: bool) -> Result<Server, JidError> {
+        let mut config = ServerConfig::new(&self.domain)?.with_random(Box::new(OsRandom));
+        if let Some(configure) = &self.configure {
+            config = configure(config);
+        }
+        config = match (direct_tls, config.tls()) {
+            (true, _) => config.with_tls(ServerTlsPolicy::Direct),
+            (false, ServerTlsPolicy::Direct) => config.with_tls(ServerTlsPolicy::RequireStartTls),
+            (false, _) => config,
+        };
+        Ok(Server::new(config, Instant::now()))
+    }
+
+    /// Sets up one accepted connection and starts its thread.
+    fn accept(self: &Arc<Self>, tcp: TcpStream, direct_tls: bool) -> io::Result<()> {
+        let peer = tcp.peer_addr()?;
+        if lock(&self.sessions).len() >= self.max_sessions {
+            // Dropping the socket closes it: no room.
+            return Ok(());
+        }
+        tcp.set_nodelay(true)?;
+        let endpoint = self
+            .endpoint(direct_tls)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let mut conn = Connection::new_server(tcp, endpoint, self.tls.clone())?;
+        let remote = conn.remote()?;
+        let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        // Registered before the thread runs, so a session is reachable
+        // as soon as the router can name it.
+        lock(&self.sessions).insert(id, remote);
+        let shared = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name(format!("xmpp-session-{}", id.0))
+            .spawn(move || session::run(&shared, id, peer, direct_tls, conn));
+        match spawned {
+            Ok(thread) => {
+                let mut threads = lock(&self.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(thread);
+                Ok(())
+            }
+            Err(e) => {
+                lock(&self.sessions).remove(&id);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn spawn_acceptor(
+    shared: &Arc<Shared>,
+    listener: TcpListener,
+    direct_tls: bool,
+) -> io::Result<JoinHandle<()>> {
+    let shared = Arc::clone(shared);
+    thread::Builder::new()
+        .name("xmpp-accept".into())
+        .spawn(move || {
+            for tcp in listener.incoming() {
+                if shared.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                // A failed accept or set-up concerns one client only
+                // (it reset the connection, or we are out of threads):
+                // drop it and go on.
+                match tcp {
+                    Ok(tcp) => {
+                        let _ = shared.accept(tcp, direct_tls);
+                    }
+                    // Out of file descriptors, say: give the system a
+                    // moment rather than spin.
+                    Err(_) => thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        })
+}
+
+/// The address to connect to for waking a listener bound to `addr` (an
+/// unspecified address means any local one).
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// Locks a mutex; a thread that panicked while holding it leaves data
+/// that is still consistent here (maps and lists updated in one call).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

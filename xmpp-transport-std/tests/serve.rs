@@ -1,0 +1,192 @@
+//! The `serve` helper with real sockets and TLS: logins by PLAIN and
+//! direct TLS, refused passwords, resource conflicts, and shutdown with
+//! sessions open. (The SCRAM conversation is `tests/quickstart.rs`.)
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use xmpp_proto::client::{self, Client, ClientConfig, Event, TlsPolicy};
+use xmpp_proto::jid::Jid;
+use xmpp_proto::sasl::{self, Mechanism};
+use xmpp_proto::server::CloseReason;
+use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
+use xmpp_transport_std::test_certs::TestPki;
+use xmpp_transport_std::{ClientTls, Connection, Next, OsRandom};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+struct Setup {
+    pki: TestPki,
+    server: ServeHandle,
+    ends: Arc<Mutex<Vec<Option<CloseReason>>>>,
+}
+
+fn start(direct_tls: bool) -> Setup {
+    let pki = TestPki::localhost().unwrap();
+    let mut accounts = Accounts::new();
+    accounts.add("alice", "alice-secret").unwrap();
+    let ends = Arc::new(Mutex::new(Vec::new()));
+    let sink = ends.clone();
+    let mut serve = Serve::new("localhost", pki.server_tls(), accounts)
+        .unwrap()
+        .with_log(move |log: &SessionLog<'_>| {
+            if let SessionLog::Ended { reason, .. } = log {
+                sink.lock().unwrap().push(reason.cloned());
+            }
+        });
+    if direct_tls {
+        serve = serve.with_direct_tls(TcpListener::bind("127.0.0.1:0").unwrap());
+    }
+    let server = serve
+        .start(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    Setup { pki, server, ends }
+}
+
+fn client(
+    setup: &Setup,
+    password: &str,
+    resource: &str,
+    mechanism: Mechanism,
+    direct: bool,
+) -> Connection<Client> {
+    let sasl = sasl::ClientConfig {
+        allowed: Some(vec![mechanism]),
+        ..Default::default()
+    };
+    let tls = if direct {
+        TlsPolicy::Direct
+    } else {
+        TlsPolicy::RequireStartTls
+    };
+    let config = ClientConfig::new(Jid::new("alice@localhost").unwrap(), password)
+        .with_resource(resource)
+        .with_random(Box::new(OsRandom))
+        .with_sasl(sasl)
+        .with_tls(tls);
+    let addr = if direct {
+        setup.server.direct_tls_addr().unwrap()
+    } else {
+        setup.server.local_addr()
+    };
+    let tcp = xmpp_transport_std::connect("localhost", Some(&addr.to_string())).unwrap();
+    let tls = ClientTls::new(&setup.pki.trust_anchors(), "localhost").unwrap();
+    Connection::new_client(tcp, Client::new(config, Instant::now()), tls).unwrap()
+}
+
+/// Events until `Online` (`Ok`) or the end of the session (`Err`).
+fn login(conn: &mut Connection<Client>) -> Result<(), client::CloseReason> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(Event::Online { .. }) => return Ok(()),
+            Next::Event(Event::Closed { reason }) => return Err(reason),
+            Next::Event(_) => {}
+            other => panic!("no login: {other:?}"),
+        }
+    }
+}
+
+/// The reason the session ended, waiting for it.
+fn end(conn: &mut Connection<Client>) -> client::CloseReason {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(Event::Closed { reason }) => return reason,
+            Next::Event(_) => {}
+            other => panic!("no end: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn plain_login_over_starttls_checks_the_stored_keys() {
+    let setup = start(false);
+    let mut good = client(&setup, "alice-secret", "a", Mechanism::Plain, false);
+    assert_eq!(login(&mut good), Ok(()));
+    let mut bad = client(&setup, "alice-guess", "b", Mechanism::Plain, false);
+    assert!(
+        matches!(
+            login(&mut bad),
+            Err(client::CloseReason::AuthenticationFailed { .. })
+        ),
+        "a wrong PLAIN password must fail"
+    );
+    good.command(|c, now| c.close(now)).unwrap();
+    assert_eq!(end(&mut good), client::CloseReason::Normal);
+}
+
+#[test]
+fn wrong_scram_password_is_refused() {
+    let setup = start(false);
+    let mut conn = client(&setup, "nope", "a", Mechanism::ScramSha256, false);
+    assert!(matches!(
+        login(&mut conn),
+        Err(client::CloseReason::AuthenticationFailed { .. })
+    ));
+}
+
+#[test]
+fn direct_tls_listener_serves_too() {
+    let setup = start(true);
+    let mut conn = client(&setup, "alice-secret", "a", Mechanism::ScramSha1, true);
+    assert_eq!(login(&mut conn), Ok(()));
+    assert!(conn.is_encrypted());
+}
+
+#[test]
+fn a_second_session_on_the_same_resource_replaces_the_first() {
+    let setup = start(false);
+    let mut first = client(
+        &setup,
+        "alice-secret",
+        "same",
+        Mechanism::ScramSha256,
+        false,
+    );
+    assert_eq!(login(&mut first), Ok(()));
+    let mut second = client(
+        &setup,
+        "alice-secret",
+        "same",
+        Mechanism::ScramSha256,
+        false,
+    );
+    assert_eq!(login(&mut second), Ok(()));
+    assert!(matches!(
+        end(&mut first),
+        client::CloseReason::StreamError {
+            condition: StreamErrorCondition::Conflict,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn shutdown_closes_open_sessions_with_system_shutdown_and_returns() {
+    let setup = start(false);
+    let mut conn = client(&setup, "alice-secret", "a", Mechanism::ScramSha256, false);
+    assert_eq!(login(&mut conn), Ok(()));
+    assert_eq!(setup.server.session_count(), 1);
+    assert_eq!(setup.server.router().lock().unwrap().len(), 1);
+
+    let Setup { server, ends, .. } = setup;
+    let client = std::thread::spawn(move || end(&mut conn));
+    server.shutdown();
+    assert!(matches!(
+        client.join().unwrap(),
+        client::CloseReason::StreamError {
+            condition: StreamErrorCondition::SystemShutdown,
+            ..
+        }
+    ));
+    let ends = ends.lock().unwrap();
+    assert_eq!(
+        *ends,
+        [Some(CloseReason::Kicked {
+            condition: StreamErrorCondition::SystemShutdown
+        })]
+    );
+}
