@@ -57,6 +57,15 @@ fn main() {
     run("jid-crate", &jids, |s| {
         black_box(jid::Jid::new(s).is_ok());
     });
+
+    // Where the time goes: the ASCII fast path against stringprep proper.
+    let (ascii, other): (Vec<String>, Vec<String>) =
+        jids.iter().cloned().partition(|j| j.is_ascii());
+    for (class, set) in [("ascii", &ascii), ("non-ascii", &other)] {
+        run(&format!("# ours-view-{class}"), set, |s| {
+            black_box(xmpp_proto::jid::JidRef::parse(s).is_ok());
+        });
+    }
 }
 
 fn run(name: &str, jids: &[String], parse: impl Fn(&str)) {
@@ -76,8 +85,13 @@ fn run(name: &str, jids: &[String], parse: impl Fn(&str)) {
         ns.push(elapsed.as_nanos() as f64 / jids.len() as f64);
     }
     ns.sort_by(f64::total_cmp);
+    let prefix = if name.starts_with('#') {
+        ""
+    } else {
+        "RESULT impl="
+    };
     println!(
-        "RESULT impl={name} ns_per_jid={:.1} allocs_per_jid={:.3}",
+        "{prefix}{name} ns_per_jid={:.1} allocs_per_jid={:.3}",
         ns[PASSES / 2],
         allocs as f64 / jids.len() as f64
     );

@@ -10,9 +10,9 @@
 use std::borrow::Cow;
 use std::net::Ipv6Addr;
 
-use super::JidPart;
 use super::error::{JidError, JidErrorKind};
 use super::prep::{self, stable_lower};
+use super::{JidPart, fast};
 
 const PART: JidPart = JidPart::Domainpart;
 const MAX_LABEL_LEN: usize = 63;
@@ -52,7 +52,7 @@ pub(crate) fn domainpart(s: &str) -> Result<Cow<'_, str>, JidError> {
 /// The common case in one pass over the bytes: an ASCII host name. `None`
 /// when a non-ASCII byte shows up (the caller takes the Unicode path).
 fn ascii_host_name(s: &str) -> Option<Result<Cow<'_, str>, JidError>> {
-    if prep::all_have(s.as_bytes(), prep::PREPARED_HOST) && labels_ok(s) {
+    if fast::host_name_len(s.as_bytes()) == Some(s.len()) {
         return Some(prep::check_len(PART, Cow::Borrowed(s)));
     }
     let mut needs_folding = false;
@@ -118,16 +118,6 @@ fn slow(s: &str) -> Result<Cow<'_, str>, JidError> {
     // Nameprep can turn a fullwidth dot at the end into a trailing dot; it
     // is not stripped a second time (RFC 7622 strips one, before anything).
     Ok(prepared)
-}
-
-/// The label rules for a prepared ASCII host name, label by label; any
-/// failure is left to the byte loop, which names the error.
-fn labels_ok(s: &str) -> bool {
-    s.split('.').all(|label| {
-        let bytes = label.as_bytes();
-        matches!((bytes.first(), bytes.last()), (Some(&first), Some(&last)) if first != b'-' && last != b'-')
-            && bytes.len() <= MAX_LABEL_LEN
-    })
 }
 
 /// A colon in a DNS name is most likely an IPv6 address missing its

@@ -42,6 +42,7 @@
 mod domain;
 mod error;
 pub mod escape;
+mod fast;
 mod owned;
 mod prep;
 
@@ -96,6 +97,15 @@ impl<'a> JidRef<'a> {
     /// assert_eq!((err.part(), err.kind()), (JidPart::Resourcepart, &JidErrorKind::Empty));
     /// ```
     pub fn parse(s: &'a str) -> Result<Self, JidError> {
+        match fast::prepared_ascii(s) {
+            Some(bounds) => Ok(JidRef::from_prepared(Cow::Borrowed(s), bounds)),
+            None => Self::parse_general(s),
+        }
+    }
+
+    /// Splits, prepares and checks each part: every input the one-pass
+    /// path in `fast` does not take.
+    fn parse_general(s: &'a str) -> Result<Self, JidError> {
         let (local, domain_raw, resource) = split(s);
         // RFC 7622 §3.2: one trailing dot is removed before anything else.
         let domain_in = domain_raw.strip_suffix('.').unwrap_or(domain_raw);
@@ -243,15 +253,20 @@ fn join(local: Option<&str>, domain: &str, resource: Option<&str>) -> String {
 }
 
 impl Bounds {
-    /// Boundaries for prepared parts; their lengths are at most 1023 each,
-    /// so the offsets fit in `u16`.
-    fn of(local: Option<&str>, domain: &str) -> Bounds {
-        let domain_start = local.map_or(0, |l| l.len() + 1);
-        let domain_end = domain_start + domain.len();
+    /// Bounds from byte offsets of a JID whose parts are at most 1023
+    /// bytes each.
+    fn new(domain_start: usize, domain_end: usize) -> Bounds {
         Bounds {
             domain_start: u16::try_from(domain_start).unwrap_or(u16::MAX),
             domain_end: u16::try_from(domain_end).unwrap_or(u16::MAX),
         }
+    }
+
+    /// Boundaries for prepared parts; their lengths are at most 1023 each,
+    /// so the offsets fit in `u16`.
+    fn of(local: Option<&str>, domain: &str) -> Bounds {
+        let domain_start = local.map_or(0, |l| l.len() + 1);
+        Bounds::new(domain_start, domain_start + domain.len())
     }
 
     fn localpart(self, s: &str) -> Option<&str> {

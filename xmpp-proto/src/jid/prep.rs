@@ -165,7 +165,7 @@ pub(crate) fn all_have(bytes: &[u8], bits: u8) -> bool {
 /// Whether every byte is printable ASCII (0x20..=0x7E), eight at a time:
 /// a byte below 0x20 or above 0x7E sets its high bit in one of the two
 /// word-wide tests.
-fn all_printable_ascii(bytes: &[u8]) -> bool {
+pub(crate) fn all_printable_ascii(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut chunks = bytes.chunks_exact(8);
