@@ -10,7 +10,7 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::{CONNECT_HELP, ConnectArgs};
+use common::ConnectArgs;
 use xmpp_proto::client::Event;
 use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
 
@@ -25,15 +25,7 @@ Echo options:
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{HELP}\n{CONNECT_HELP}");
-        return ExitCode::SUCCESS;
-    }
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => common::fail("echo", &msg),
-    }
+    common::main("echo", HELP, run)
 }
 
 fn run(args: Vec<String>) -> Result<(), String> {
@@ -42,19 +34,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut it = rest.into_iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--max" => {
-                max = Some(
-                    it.next()
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .ok_or("--max needs a number")?,
-                )
-            }
-            "--timeout" => {
-                timeout = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--timeout needs seconds")?
-            }
+            "--max" => max = Some(common::value(&mut it, "--max", "a number")?),
+            "--timeout" => timeout = common::value(&mut it, "--timeout", "seconds")?,
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }

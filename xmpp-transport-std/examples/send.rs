@@ -13,7 +13,7 @@ mod common;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use common::{CONNECT_HELP, ConnectArgs};
+use common::ConnectArgs;
 use xmpp_proto::client::Event;
 use xmpp_transport_std::Next;
 
@@ -30,15 +30,7 @@ Message options:
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{HELP}\n{CONNECT_HELP}");
-        return ExitCode::SUCCESS;
-    }
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => common::fail("send", &msg),
-    }
+    common::main("send", HELP, run)
 }
 
 fn run(args: Vec<String>) -> Result<(), String> {
@@ -50,12 +42,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "--to" => to = it.next(),
             "--message" => body = it.next(),
             "--receipt" => receipt = true,
-            "--timeout" => {
-                timeout = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--timeout needs a number of seconds")?
-            }
+            "--timeout" => timeout = common::value(&mut it, "--timeout", "seconds")?,
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }

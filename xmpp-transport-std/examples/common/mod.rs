@@ -180,8 +180,36 @@ pub(crate) fn close(conn: &mut Connection<Client>) -> Result<(), String> {
     }
 }
 
-/// Prints the one-line error and returns the failure exit code.
-pub(crate) fn fail(program: &str, msg: &str) -> ExitCode {
-    eprintln!("{program}: {msg}");
-    ExitCode::FAILURE
+/// The whole `main` of an example: `--help` prints the example's own help
+/// and the connection flags; otherwise `run` gets the arguments and an error
+/// becomes one line on stderr and a failure exit code.
+pub(crate) fn main(
+    program: &str,
+    help: &str,
+    run: fn(Vec<String>) -> Result<(), String>,
+) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{help}\n{CONNECT_HELP}");
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("{program}: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The value after `flag`, parsed; `what` names the expected kind of value
+/// in the error ("a number", "seconds").
+pub(crate) fn value<T: std::str::FromStr>(
+    args: &mut impl Iterator<Item = String>,
+    flag: &str,
+    what: &str,
+) -> Result<T, String> {
+    args.next()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("{flag} needs {what}"))
 }
