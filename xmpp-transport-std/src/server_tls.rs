@@ -99,8 +99,12 @@ impl ServerTls {
         &self.leaf
     }
 
-    /// A fresh rustls server session.
-    pub(crate) fn accept(&self) -> Result<rustls::ServerConnection, rustls::Error> {
+    /// A fresh rustls server session (for transports of your own;
+    /// `xmpp-transport-mio` uses it).
+    ///
+    /// # Errors
+    /// If rustls refuses the configuration.
+    pub fn accept(&self) -> Result<rustls::ServerConnection, rustls::Error> {
         rustls::ServerConnection::new(self.config.clone())
     }
 }

@@ -149,8 +149,12 @@ impl ClientTls {
         &self.domain
     }
 
-    /// A fresh rustls client session.
-    pub(crate) fn connect(&self) -> Result<rustls::ClientConnection, rustls::Error> {
+    /// A fresh rustls client session checked against [`ClientTls::domain`]
+    /// (for transports of your own; `xmpp-transport-mio` uses it).
+    ///
+    /// # Errors
+    /// If rustls refuses the configuration.
+    pub fn connect(&self) -> Result<rustls::ClientConnection, rustls::Error> {
         rustls::ClientConnection::new(self.config.clone(), self.server_name.clone())
     }
 }

@@ -1,0 +1,503 @@
+//! An XMPP server on one thread: listeners, logins against stored SCRAM
+//! keys, and the core's [`Router`] for local delivery, all on a
+//! [`Driver`].
+//!
+//! The thread-per-connection `xmpp_transport_std::serve` shares its
+//! router behind a mutex and hands stanzas between threads; here every
+//! session lives on the driver's thread, so the router is a plain field
+//! and delivering a stanza is a direct `Server::send` on the receiving
+//! connection. A receiver that does not read is dropped by the driver's
+//! output limit ([`DriverConfig::max_output`]); the sender never waits.
+//!
+//! ```no_run
+//! use std::net::TcpListener;
+//! use xmpp_transport_mio::serve::MioServer;
+//! use xmpp_transport_std::ServerTls;
+//! use xmpp_transport_std::serve::Accounts;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut accounts = Accounts::new();
+//! accounts.add("alice", "alice-secret")?;
+//! let tls = ServerTls::from_pem_files("fullchain.pem", "privkey.pem")?;
+//! let mut server = MioServer::new("example.com", tls, accounts, Default::default())?
+//!     .with_log(|log| eprintln!("{log}"));
+//! server.listen(TcpListener::bind("0.0.0.0:5222")?, false)?;
+//! server.listen(TcpListener::bind("0.0.0.0:5223")?, true)?;
+//! loop {
+//!     server.poll(None, |_token| {})?;
+//! }
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Interest, Registry, Token};
+use xmpp_proto::jid::FullJid;
+use xmpp_proto::router::{BindOutcome, Routed, Router, SessionId};
+use xmpp_proto::sasl::FailureCondition;
+use xmpp_proto::server::{CloseReason, Event, Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::stanza::DefinedCondition;
+use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_transport_std::serve::AccountStore;
+use xmpp_transport_std::{OsRandom, ServerTls};
+
+use crate::{ConnId, Driver, DriverConfig, DriverEvent, Error, MAX_USER_TOKEN};
+
+/// The largest token for sources of your own in [`MioServer::registry`];
+/// the few above it (up to [`MAX_USER_TOKEN`]) are the listeners'.
+pub const MAX_SERVER_USER_TOKEN: Token = Token(MAX_USER_TOKEN.0 - 64);
+
+/// How many listeners one server can have.
+const MAX_LISTENERS: usize = 63;
+
+type Configure = Box<dyn Fn(ServerConfig) -> ServerConfig>;
+type LogHook = Box<dyn FnMut(&SessionLog<'_>)>;
+
+/// What the log hook ([`MioServer::with_log`]) is told. `Display` gives
+/// one line.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionLog<'a> {
+    /// A connection was accepted.
+    Started {
+        /// The connection.
+        conn: ConnId,
+        /// The client's address.
+        peer: SocketAddr,
+        /// Whether it came to a direct TLS listener.
+        direct_tls: bool,
+    },
+    /// The connection is over.
+    Ended {
+        /// The connection.
+        conn: ConnId,
+        /// Its full JID, if it got online.
+        jid: Option<&'a FullJid>,
+        /// Why the XMPP session ended, as the endpoint reported it.
+        reason: Option<&'a CloseReason>,
+        /// The socket, TLS or output-limit failure that ended it, if any.
+        error: Option<&'a Error>,
+    },
+}
+
+impl fmt::Display for SessionLog<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionLog::Started {
+                conn,
+                peer,
+                direct_tls,
+            } => {
+                let how = if *direct_tls { " (direct TLS)" } else { "" };
+                write!(f, "session {conn}: start from {peer}{how}")
+            }
+            SessionLog::Ended {
+                conn,
+                jid,
+                reason,
+                error,
+            } => {
+                write!(f, "session {conn}: end")?;
+                if let Some(jid) = jid {
+                    write!(f, " ({jid})")?;
+                }
+                if let Some(reason) = reason {
+                    write!(f, ": {reason}")?;
+                }
+                if let Some(error) = error {
+                    write!(f, "; {error}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Counters of a [`MioServer`] since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections refused because [`MioServer::with_max_sessions`] was
+    /// reached.
+    pub refused: u64,
+    /// Sessions that got online.
+    pub online: u64,
+    /// Connections that ended.
+    pub ended: u64,
+    /// Of those, ended by a socket, TLS or output-limit failure.
+    pub failed: u64,
+    /// Of those, dropped by the output limit.
+    pub output_limit: u64,
+    /// Stanzas received from clients and routed.
+    pub stanzas: u64,
+}
+
+/// A single-threaded XMPP server. See the module documentation.
+pub struct MioServer {
+    driver: Driver<Server>,
+    listeners: Vec<(TcpListener, bool)>,
+    domain: String,
+    tls: Arc<ServerTls>,
+    accounts: Box<dyn AccountStore>,
+    router: Router,
+    configure: Option<Configure>,
+    log: Option<LogHook>,
+    max_sessions: usize,
+    /// Why sessions that just reported `Closed` ended, until the driver
+    /// removes their connection.
+    ending: HashMap<ConnId, CloseReason>,
+    stats: Stats,
+    routed: Vec<Routed>,
+}
+
+impl MioServer {
+    /// A server for `domain`, presenting `tls`, checking logins against
+    /// `accounts`. Defaults: STARTTLS required on plain listeners, the
+    /// core's SASL mechanisms, a router with its default policies, no
+    /// session limit, no log.
+    ///
+    /// # Errors
+    /// If `domain` is not a valid XMPP domain, or the poll cannot be made.
+    pub fn new(
+        domain: &str,
+        tls: ServerTls,
+        accounts: impl AccountStore + 'static,
+        config: DriverConfig,
+    ) -> io::Result<Self> {
+        let router = Router::new(domain)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        Ok(MioServer {
+            driver: Driver::new(config)?,
+            listeners: Vec::new(),
+            domain: router.domain().to_owned(),
+            tls: Arc::new(tls),
+            accounts: Box::new(accounts),
+            router,
+            configure: None,
+            log: None,
+            max_sessions: usize::MAX,
+            ending: HashMap::new(),
+            stats: Stats::default(),
+            routed: Vec::new(),
+        })
+    }
+
+    /// Adjusts each session's [`ServerConfig`] (limits, timeouts, SASL)
+    /// before it starts; the TLS policy is then set by the listener.
+    pub fn with_config(
+        mut self,
+        configure: impl Fn(ServerConfig) -> ServerConfig + 'static,
+    ) -> Self {
+        self.configure = Some(Box::new(configure));
+        self
+    }
+
+    /// Configures the router.
+    pub fn with_router(mut self, configure: impl FnOnce(Router) -> Router) -> Self {
+        self.router = configure(self.router);
+        self
+    }
+
+    /// Calls `log` when a connection starts and ends.
+    pub fn with_log(mut self, log: impl FnMut(&SessionLog<'_>) + 'static) -> Self {
+        self.log = Some(Box::new(log));
+        self
+    }
+
+    /// At most `max` connections at once; more are closed on accept.
+    pub fn with_max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max;
+        self
+    }
+
+    /// Accepts connections on `listener`: STARTTLS required, or TLS from
+    /// the first byte if `direct_tls` (XEP-0368). Returns its address.
+    ///
+    /// # Errors
+    /// If it cannot be made non-blocking or registered, or there are too
+    /// many listeners.
+    pub fn listen(
+        &mut self,
+        listener: std::net::TcpListener,
+        direct_tls: bool,
+    ) -> io::Result<SocketAddr> {
+        if self.listeners.len() >= MAX_LISTENERS {
+            return Err(io::Error::other("too many listeners"));
+        }
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let mut listener = TcpListener::from_std(listener);
+        let token = Token(MAX_SERVER_USER_TOKEN.0 + 1 + self.listeners.len());
+        self.driver
+            .registry()
+            .register(&mut listener, token, Interest::READABLE)?;
+        self.listeners.push((listener, direct_tls));
+        Ok(addr)
+    }
+
+    /// The poll's registry, for sources of your own (tokens up to
+    /// [`MAX_SERVER_USER_TOKEN`]; a `mio::Waker` for other threads).
+    pub fn registry(&self) -> &Registry {
+        self.driver.registry()
+    }
+
+    /// The driver underneath (connection count, pending output).
+    pub fn driver(&self) -> &Driver<Server> {
+        &self.driver
+    }
+
+    /// The router (who is online).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Open connections.
+    pub fn session_count(&self) -> usize {
+        self.driver.len()
+    }
+
+    /// The XMPP domain served.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// One round: waits up to `timeout` (or the earliest session
+    /// deadline), accepts, reads, routes, writes. Readiness of your own
+    /// sources is handed to `on_source`.
+    ///
+    /// # Errors
+    /// If polling fails (a connection's failure only ends it).
+    pub fn poll(
+        &mut self,
+        timeout: Option<Duration>,
+        mut on_source: impl FnMut(Token),
+    ) -> io::Result<()> {
+        self.driver.poll(timeout)?;
+        while let Some(event) = self.driver.next_event() {
+            match event {
+                DriverEvent::Source { token, .. } if token > MAX_SERVER_USER_TOKEN => {
+                    self.accept(token.0 - MAX_SERVER_USER_TOKEN.0 - 1);
+                }
+                DriverEvent::Source { token, .. } => on_source(token),
+                DriverEvent::Endpoint { conn, event } => self.handle(conn, event),
+                DriverEvent::Closed { conn, error } => self.ended(conn, error),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops accepting, closes every session with a `system-shutdown`
+    /// stream error, and drives them until all are gone or `timeout`
+    /// passed.
+    ///
+    /// # Errors
+    /// If polling fails.
+    pub fn shutdown(&mut self, timeout: Duration) -> io::Result<()> {
+        for (mut listener, _) in self.listeners.drain(..) {
+            let _ = self.driver.registry().deregister(&mut listener);
+        }
+        for conn in self.driver.conn_ids() {
+            self.driver.command(conn, |server, now| {
+                server.close_with_error(now, StreamErrorCondition::SystemShutdown, None);
+            });
+        }
+        let deadline = Instant::now() + timeout;
+        while !self.driver.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                for conn in self.driver.conn_ids() {
+                    self.driver.abort(conn);
+                }
+                self.poll(Some(Duration::ZERO), |_| {})?;
+                break;
+            }
+            self.poll(Some(deadline - now), |_| {})?;
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self, index: usize) {
+        loop {
+            let Some((listener, direct_tls)) = self.listeners.get(index) else {
+                return;
+            };
+            let direct_tls = *direct_tls;
+            let (socket, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Out of descriptors, or the client already gone: the
+                // edge stays armed for the next connection.
+                Err(_) => return,
+            };
+            if self.driver.len() >= self.max_sessions {
+                self.stats.refused += 1;
+                continue;
+            }
+            let _ = socket.set_nodelay(true);
+            let Some(endpoint) = self.endpoint(direct_tls) else {
+                continue;
+            };
+            match self.driver.add_server(socket, endpoint, self.tls.clone()) {
+                Ok(conn) => {
+                    self.stats.accepted += 1;
+                    self.log(&SessionLog::Started {
+                        conn,
+                        peer,
+                        direct_tls,
+                    });
+                }
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// The sans-IO server for one new connection.
+    fn endpoint(&self, direct_tls: bool) -> Option<Server> {
+        // The router validated the domain already: this cannot fail.
+        let mut config = ServerConfig::new(&self.domain)
+            .ok()?
+            .with_random(Box::new(OsRandom));
+        if let Some(configure) = &self.configure {
+            config = configure(config);
+        }
+        config = match (direct_tls, config.tls()) {
+            (true, _) => config.with_tls(ServerTlsPolicy::Direct),
+            (false, ServerTlsPolicy::Direct) => config.with_tls(ServerTlsPolicy::RequireStartTls),
+            (false, _) => config,
+        };
+        Some(Server::new(config, Instant::now()))
+    }
+
+    fn log(&mut self, entry: &SessionLog<'_>) {
+        if let Some(log) = &mut self.log {
+            log(entry);
+        }
+    }
+
+    /// Answers one event of a session's server.
+    fn handle(&mut self, conn: ConnId, event: Event) {
+        let session = SessionId(conn.as_u64());
+        // Commands answer the question just asked; a refusal cannot
+        // happen and would only mean the session ended meanwhile.
+        match event {
+            Event::NeedScramCredentials { username, hash } => {
+                let credentials = self.accounts.scram_credentials(&username, hash);
+                self.driver
+                    .command(conn, |s, now| s.provide_credentials(now, credentials));
+            }
+            Event::Authenticate {
+                username: Some(username),
+                password: Some(password),
+                ..
+            } => {
+                let ok = self.accounts.check_password(&username, password.as_str());
+                self.driver.command(conn, |s, now| {
+                    if ok {
+                        s.accept_auth(now)
+                    } else {
+                        s.reject_auth(now, FailureCondition::NotAuthorized)
+                    }
+                });
+            }
+            Event::Authenticate { .. } => {
+                self.driver.command(conn, |s, now| {
+                    s.reject_auth(now, FailureCondition::NotAuthorized)
+                });
+            }
+            Event::BindRequest { jid, .. } => match self.router.bind(session, &jid) {
+                BindOutcome::Bound => {
+                    self.driver.command(conn, |s, now| s.accept_bind(now));
+                }
+                BindOutcome::Refused => {
+                    self.driver.command(conn, |s, now| {
+                        s.reject_bind(now, DefinedCondition::Conflict)
+                    });
+                }
+                BindOutcome::Replaced { old } => {
+                    self.driver.command(conn, |s, now| s.accept_bind(now));
+                    self.driver.command(ConnId::from_u64(old.0), |s, now| {
+                        s.close_with_error(now, StreamErrorCondition::Conflict, None);
+                    });
+                }
+            },
+            Event::Online { .. } => self.stats.online += 1,
+            Event::Stanza(stanza) => {
+                self.stats.stanzas += 1;
+                let mut out = std::mem::take(&mut self.routed);
+                self.router.route(session, stanza, &mut out);
+                self.deliver(&mut out);
+                self.routed = out;
+            }
+            Event::Closed { reason } => {
+                self.ending.insert(conn, reason);
+            }
+            // Authenticated and Trace need nothing here.
+            _ => {}
+        }
+    }
+
+    /// Hands routed stanzas to their sessions' servers, which write them
+    /// at once (or drop a receiver that is over its output limit).
+    fn deliver(&mut self, out: &mut Vec<Routed>) {
+        for routed in out.drain(..) {
+            match routed {
+                Routed::Deliver { session, stanza } => {
+                    self.driver.command(ConnId::from_u64(session.0), |s, now| {
+                        let _ = s.send(now, stanza);
+                    });
+                }
+                // Only under `OfflinePolicy::Store`, which has no store
+                // here: the message is dropped.
+                Routed::Offline { .. } => {}
+            }
+        }
+    }
+
+    /// A connection is gone: unbind it and log its end.
+    fn ended(&mut self, conn: ConnId, error: Option<Error>) {
+        let session = SessionId(conn.as_u64());
+        let jid = self.router.jid(session).cloned();
+        let mut out = std::mem::take(&mut self.routed);
+        self.router.unbind(session, &mut out);
+        self.deliver(&mut out);
+        self.routed = out;
+        let reason = self.ending.remove(&conn);
+        self.stats.ended += 1;
+        if let Some(e) = &error {
+            self.stats.failed += 1;
+            if matches!(e, Error::OutputLimit { .. }) {
+                self.stats.output_limit += 1;
+            }
+        }
+        self.log(&SessionLog::Ended {
+            conn,
+            jid: jid.as_ref(),
+            reason: reason.as_ref(),
+            error: error.as_ref(),
+        });
+    }
+}
+
+impl fmt::Debug for MioServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MioServer")
+            .field("domain", &self.domain)
+            .field("sessions", &self.driver.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,268 @@
+//! The mio server and mio clients on loopback: many sessions, a client
+//! killed mid-stanza, a stalled negotiation, a client that never reads,
+//! and the blocking std client against the mio server.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{Farm, RawClient, Running, SharedKeyAccounts, TIMEOUT, client_config, start};
+
+/// The (from, body) of a session's next message.
+fn next_message(session: &mut Session) -> (String, String) {
+    loop {
+        match session.next_event().unwrap() {
+            Some(Event::Message(msg)) => {
+                return (
+                    msg.from().unwrap_or_default().to_owned(),
+                    msg.body().unwrap_or_default().into_owned(),
+                );
+            }
+            Some(_) => {}
+            None => panic!("the connection ended"),
+        }
+    }
+}
+use xmpp_proto::client::{Event, TlsPolicy};
+use xmpp_proto::server::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
+use xmpp_transport_mio::{ConnId, DriverConfig, DriverEvent};
+use xmpp_transport_std::{LoginOptions, Session};
+
+/// Logs in `n` farm clients (every other one by direct TLS); returns
+/// their ids by index once all are online.
+fn login_all(farm: &mut Farm, server: &Running, n: usize) -> Vec<ConnId> {
+    let ids: Vec<ConnId> = (0..n).map(|i| farm.add(server, i, i % 2 == 1)).collect();
+    let mut online = 0;
+    farm.run(|_, event| match event {
+        DriverEvent::Endpoint {
+            event: Event::Online { .. },
+            ..
+        } => {
+            online += 1;
+            online == n
+        }
+        DriverEvent::Endpoint {
+            event: Event::Closed { reason },
+            conn,
+        } => panic!("{conn} closed during login: {reason}"),
+        DriverEvent::Closed { conn, error } => panic!("{conn} lost during login: {error:?}"),
+        _ => false,
+    });
+    ids
+}
+
+/// Each of `ids` sends one message to the next; returns once each got
+/// its neighbour's.
+fn ring_exchange(farm: &mut Farm, ids: &[ConnId], tag: &str) {
+    let n = ids.len();
+    let index: HashMap<ConnId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let to = format!("user{}@localhost/r", (i + 1) % n);
+        let body = format!("{tag} from {i}");
+        farm.driver
+            .command(*id, |c, now| c.send_message(now, &to, &body, false))
+            .expect("connection open")
+            .expect("client online");
+    }
+    let mut got = vec![false; n];
+    let mut count = 0;
+    farm.run(|_, event| match event {
+        DriverEvent::Endpoint {
+            conn,
+            event: Event::Message(msg),
+        } => {
+            let i = index[&conn];
+            let from = (i + n - 1) % n;
+            assert_eq!(
+                msg.body().as_deref(),
+                Some(format!("{tag} from {from}").as_str())
+            );
+            assert_eq!(msg.from(), Some(format!("user{from}@localhost/r").as_str()));
+            assert!(!got[i], "user{i} got two messages");
+            got[i] = true;
+            count += 1;
+            count == n
+        }
+        DriverEvent::Closed { conn, error } => panic!("{conn} lost: {error:?}"),
+        _ => false,
+    });
+}
+
+/// Closes every farm client and waits until all are gone.
+fn close_all(farm: &mut Farm, ids: &[ConnId]) {
+    for id in ids {
+        farm.driver.command(*id, |c, now| c.close(now));
+    }
+    farm.run(|driver, event| {
+        if let DriverEvent::Closed { error, .. } = &event {
+            assert!(error.is_none(), "close failed: {error:?}");
+        }
+        driver.is_empty()
+    });
+}
+
+#[test]
+fn hundreds_of_sessions_log_in_and_exchange_messages() {
+    const N: usize = 200;
+    let server = start(DriverConfig::default(), |c| c);
+    let mut farm = Farm::new(&server);
+    let ids = login_all(&mut farm, &server, N);
+    for id in &ids {
+        assert!(farm.driver.is_encrypted(*id));
+    }
+    ring_exchange(&mut farm, &ids, "hello");
+    ring_exchange(&mut farm, &ids, "again");
+    close_all(&mut farm, &ids);
+    let stats = server.stop();
+    assert_eq!(stats.online, N as u64);
+    assert_eq!(stats.stanzas, 2 * N as u64);
+    assert_eq!(stats.failed, 0);
+}
+
+/// Plaintext allowed besides STARTTLS, so raw clients can write bytes of
+/// their own choosing on the socket.
+fn optional_tls(c: ServerConfig) -> ServerConfig {
+    c.with_tls(ServerTlsPolicy::OptionalStartTls)
+}
+
+#[test]
+fn a_client_killed_mid_stanza_does_not_disturb_the_others() {
+    let server = start(DriverConfig::default(), optional_tls);
+    let mut farm = Farm::new(&server);
+    let ids = login_all(&mut farm, &server, 4);
+    for (i, how) in [Shutdown::Write, Shutdown::Both].into_iter().enumerate() {
+        let mut raw = RawClient::login(&server, 100 + i);
+        raw.socket
+            .write_all(b"<message to='user0@localhost/r' type='chat'><body>half a sta")
+            .unwrap();
+        raw.socket.shutdown(how).unwrap();
+        drop(raw);
+    }
+    // The others go on as if nothing happened.
+    ring_exchange(&mut farm, &ids, "still here");
+    close_all(&mut farm, &ids);
+    let stats = server.stop();
+    assert_eq!(stats.online, 6);
+    // user0 got nothing of the half message.
+    assert_eq!(stats.stanzas, 4);
+}
+
+#[test]
+fn a_stalled_negotiation_times_out() {
+    let server = start(DriverConfig::default(), |c| {
+        let mut timeouts = ServerTimeouts::default();
+        timeouts.negotiation = Duration::from_millis(300);
+        c.with_timeouts(timeouts)
+    });
+    // One client that sends nothing at all, one that stops after its
+    // stream header.
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    let mut header_only = TcpStream::connect(server.addr).unwrap();
+    header_only
+        .write_all(b"<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        .unwrap();
+    for socket in [&mut silent, &mut header_only] {
+        socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut received = Vec::new();
+        // Read until the server closes: it must, on its own.
+        socket.read_to_end(&mut received).unwrap();
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.contains("connection-timeout"), "got {text}");
+        assert!(text.ends_with("</stream:stream>"), "got {text}");
+    }
+    server.stop();
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_at_the_output_limit() {
+    const LIMIT: usize = 64 * 1024;
+    let server = start(DriverConfig::default().with_max_output(LIMIT), optional_tls);
+    let mut farm = Farm::new(&server);
+    let ids = login_all(&mut farm, &server, 2);
+    // user100 logs in and then never reads again.
+    let stalled = RawClient::login(&server, 100);
+    let body = "x".repeat(16 * 1024);
+    let (sender, witness) = (ids[0], ids[1]);
+    let mut sent = 0usize;
+    let deadline = Instant::now() + TIMEOUT;
+    // Send until the server reports the stalled session's end (its log
+    // line), pacing on the sender's own output.
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled client was never dropped"
+        );
+        let ended = server
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("user100@localhost/r") && l.contains("stopped reading"));
+        if ended {
+            break;
+        }
+        if farm.driver.pending_output(sender) == Some(0) {
+            farm.driver
+                .command(sender, |c, now| {
+                    c.send_message(now, "user100@localhost/r", &body, false)
+                })
+                .unwrap()
+                .unwrap();
+            sent += body.len();
+        }
+        farm.driver.poll(Some(Duration::from_millis(10))).unwrap();
+        while let Some(event) = farm.driver.next_event() {
+            if let DriverEvent::Closed { conn, error } = event {
+                panic!("{conn} lost: {error:?}");
+            }
+        }
+    }
+    // Far more than the limit went out before the drop: the kernel's
+    // socket buffers took their share first.
+    assert!(sent > LIMIT);
+    // The sender and the others are unaffected.
+    ring_exchange(&mut farm, &[sender, witness], "after the drop");
+    close_all(&mut farm, &ids);
+    drop(stalled);
+    let stats = server.stop();
+    assert_eq!(stats.output_limit, 1);
+    assert_eq!(stats.failed, 1);
+}
+
+#[test]
+fn the_std_client_talks_to_the_mio_server() {
+    let server = start(DriverConfig::default(), |c| c);
+    let keys = SharedKeyAccounts::new().keys().clone();
+    let login = |i: usize, direct: bool| {
+        let (addr, policy) = if direct {
+            (server.direct, TlsPolicy::Direct)
+        } else {
+            (server.addr, TlsPolicy::RequireStartTls)
+        };
+        let options = LoginOptions {
+            server: Some(addr.to_string()),
+            trust: Some(server.pki.trust_anchors()),
+            timeout: Some(TIMEOUT),
+        };
+        Session::login_config(client_config(i, policy, &keys), options).unwrap()
+    };
+    let mut alice = login(1, false);
+    let mut bob = login(2, true);
+    alice
+        .send_message("user2@localhost/r", "hi from std")
+        .unwrap();
+    let got = next_message(&mut bob);
+    assert_eq!(
+        got,
+        ("user1@localhost/r".to_owned(), "hi from std".to_owned())
+    );
+    bob.send_message("user1@localhost/r", "hi back").unwrap();
+    let got = next_message(&mut alice);
+    assert_eq!(got, ("user2@localhost/r".to_owned(), "hi back".to_owned()));
+    alice.close().unwrap();
+    bob.close().unwrap();
+    let stats = server.stop();
+    assert_eq!(stats.online, 2);
+    assert_eq!(stats.failed, 0);
+}
