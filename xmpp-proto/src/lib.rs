@@ -16,6 +16,7 @@
 //!   STARTTLS, SASL framing, bind, session), typed for both roles.
 //! - [`client`] and [`server`]: the two ends of a client-to-server
 //!   stream, over one private stream core.
+//! - [`sm`]: XEP-0198 stream management counters, queue and nonzas.
 //! - [`endpoint`]: the I/O contract between an endpoint and a transport.
 //! - [`tls`]: what a transport reports about an established TLS session.
 //!
@@ -36,6 +37,7 @@ pub mod negotiation;
 pub mod router;
 pub mod sasl;
 pub mod server;
+pub mod sm;
 pub mod stanza;
 mod stream;
 pub mod stream_error;

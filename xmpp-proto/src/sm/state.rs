@@ -1,0 +1,242 @@
+//! Configuration, the acknowledgement-request policy, and the state of a
+//! stream-managed session that outlives its connection.
+
+use std::time::{Duration, Instant};
+
+use super::{Handled, Unacked};
+use crate::jid::FullJid;
+
+/// When to ask the peer for an acknowledgement (`<r/>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestPolicy {
+    /// After this many stanzas sent since the last request (default 5;
+    /// `Some(1)` asks after every stanza, which ejabberd needs for exact
+    /// resumption, see the README).
+    pub every_stanzas: Option<u32>,
+    /// Or once the oldest stanza not yet covered by a request is this old
+    /// (default 5 s).
+    pub after: Option<Duration>,
+}
+
+impl Default for RequestPolicy {
+    fn default() -> Self {
+        RequestPolicy {
+            every_stanzas: Some(5),
+            after: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+impl RequestPolicy {
+    /// A policy asking after `n` stanzas (0 turns the count off) or after
+    /// `after`.
+    pub fn new(n: u32, after: Option<Duration>) -> Self {
+        RequestPolicy {
+            every_stanzas: (n > 0).then_some(n),
+            after,
+        }
+    }
+}
+
+/// Stream management settings, for either role.
+///
+/// ```
+/// use xmpp_proto::sm::{RequestPolicy, SmConfig};
+///
+/// let sm = SmConfig::default().with_requests(RequestPolicy::new(1, None));
+/// assert!(sm.resume);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SmConfig {
+    /// Client: ask for resumption. Server: offer it. Default on.
+    pub resume: bool,
+    /// Client: the preferred longest detachment (`max` of `<enable/>`,
+    /// default none). Server: how long a detached session is kept, in
+    /// seconds (default 300; a client's smaller preference wins).
+    pub max: Option<u32>,
+    /// The bound of the unacknowledged queue (default 1000).
+    pub max_unacked: usize,
+    /// When to send `<r/>`.
+    pub requests: RequestPolicy,
+}
+
+impl Default for SmConfig {
+    fn default() -> Self {
+        SmConfig {
+            resume: true,
+            max: None,
+            max_unacked: 1000,
+            requests: RequestPolicy::default(),
+        }
+    }
+}
+
+impl SmConfig {
+    /// Sets when to send `<r/>`.
+    pub fn with_requests(mut self, requests: RequestPolicy) -> Self {
+        self.requests = requests;
+        self
+    }
+
+    /// Sets the queue bound.
+    pub fn with_max_unacked(mut self, n: usize) -> Self {
+        self.max_unacked = n.max(1);
+        self
+    }
+
+    /// Sets `max` (see the field).
+    pub fn with_max(mut self, seconds: Option<u32>) -> Self {
+        self.max = seconds;
+        self
+    }
+
+    /// Turns resumption on or off.
+    pub fn with_resume(mut self, on: bool) -> Self {
+        self.resume = on;
+        self
+    }
+}
+
+/// Decides when to send `<r/>` under a [`RequestPolicy`].
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use xmpp_proto::sm::{RequestPolicy, Requests};
+///
+/// let now = Instant::now();
+/// let mut r = Requests::new(RequestPolicy::new(2, Some(Duration::from_secs(3))));
+/// assert!(!r.on_stanza(now));
+/// assert_eq!(r.deadline(), Some(now + Duration::from_secs(3)));
+/// assert!(r.on_stanza(now)); // the second stanza: ask now
+/// assert_eq!(r.deadline(), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requests {
+    policy: RequestPolicy,
+    unrequested: u32,
+    deadline: Option<Instant>,
+}
+
+impl Requests {
+    /// Nothing sent yet.
+    pub fn new(policy: RequestPolicy) -> Self {
+        Requests {
+            policy,
+            unrequested: 0,
+            deadline: None,
+        }
+    }
+
+    /// A stanza was sent at `now`; returns whether to send `<r/>` after it
+    /// (if so, the request is counted as sent).
+    pub fn on_stanza(&mut self, now: Instant) -> bool {
+        self.unrequested = self.unrequested.saturating_add(1);
+        if self
+            .policy
+            .every_stanzas
+            .is_some_and(|n| self.unrequested >= n)
+        {
+            self.requested();
+            return true;
+        }
+        if self.deadline.is_none() {
+            self.deadline = self.policy.after.map(|d| now + d);
+        }
+        false
+    }
+
+    /// An `<r/>` was sent for another reason.
+    pub fn requested(&mut self) {
+        self.unrequested = 0;
+        self.deadline = None;
+    }
+
+    /// When [`Requests::on_timeout`] wants to be called.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Time passed; returns whether to send `<r/>` now.
+    pub fn on_timeout(&mut self, now: Instant) -> bool {
+        if self.deadline.is_some_and(|d| d <= now) {
+            let due = self.unrequested > 0;
+            self.requested();
+            return due;
+        }
+        false
+    }
+}
+
+/// A stream-managed session, separated from its connection: what the
+/// client hands the application when the connection breaks (to resume
+/// with `ClientConfig::with_resumption`), and what the server hands the
+/// application to keep while the session is detached (to give back with
+/// `Server::accept_resume`).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SmSession {
+    /// The resumption id; `None` if the peer did not allow resumption.
+    pub id: Option<String>,
+    /// Where to reconnect for resumption, if the server said.
+    pub location: Option<String>,
+    /// How long the server keeps the session, in seconds, if it said.
+    pub max: Option<u32>,
+    /// The bound full JID.
+    pub jid: FullJid,
+    /// Stanzas handled from the peer.
+    pub handled: Handled,
+    /// Stanzas sent to the peer and not acknowledged, with the outbound
+    /// counter.
+    pub unacked: Unacked,
+}
+
+/// The live stream-management state of an endpoint.
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // wired into Client and Server in the next commits
+pub(crate) struct Live {
+    pub(crate) id: Option<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) max: Option<u32>,
+    pub(crate) handled: Handled,
+    pub(crate) unacked: Unacked,
+    pub(crate) requests: Requests,
+}
+
+#[allow(dead_code)] // wired into Client and Server in the next commits
+impl Live {
+    pub(crate) fn new(config: &SmConfig) -> Self {
+        Live {
+            id: None,
+            location: None,
+            max: None,
+            handled: Handled::new(),
+            unacked: Unacked::new(config.max_unacked),
+            requests: Requests::new(config.requests),
+        }
+    }
+
+    /// Continues a session handed over by [`Live::into_session`].
+    pub(crate) fn resumed(config: &SmConfig, session: SmSession) -> Self {
+        Live {
+            id: session.id,
+            location: session.location,
+            max: session.max,
+            handled: session.handled,
+            unacked: session.unacked,
+            requests: Requests::new(config.requests),
+        }
+    }
+
+    pub(crate) fn into_session(self, jid: FullJid) -> SmSession {
+        SmSession {
+            id: self.id,
+            location: self.location,
+            max: self.max,
+            jid,
+            handled: self.handled,
+            unacked: self.unacked,
+        }
+    }
+}
