@@ -1,0 +1,209 @@
+//! An XMPP server on one thread: the mio driver, STARTTLS and direct TLS
+//! listeners, accounts from a file, local routing.
+//!
+//! ```text
+//! cargo run --release -p xmpp-transport-mio --example server -- \
+//!     --listen 127.0.0.1:5222 --listen-tls 127.0.0.1:5223 --domain localhost \
+//!     --cert fullchain.pem --key server.key --users users.txt
+//! ```
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::Flags;
+use mio::Token;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use xmpp_proto::sasl::SaslError;
+use xmpp_proto::xml::Limits;
+use xmpp_transport_mio::DriverConfig;
+use xmpp_transport_mio::serve::MioServer;
+use xmpp_transport_std::ServerTls;
+use xmpp_transport_std::serve::{AccountStore, Accounts};
+
+const HELP: &str = "\
+server: an XMPP server on one thread (mio), local delivery only.
+
+Usage: server --domain D --cert FILE --key FILE --users FILE
+              [--listen ADDR] [--listen-tls ADDR] [options]
+
+  --listen ADDR          STARTTLS (required) connections (default 127.0.0.1:5222)
+  --listen-tls ADDR      direct TLS (XEP-0368) connections (default: none)
+  --domain D             the XMPP domain served
+  --cert FILE            certificate chain, PEM, leaf first
+  --key FILE             its private key, PEM
+  --users FILE           accounts, one `name:password` a line (# comments);
+                         turned into SCRAM keys at start, passwords not kept
+  --max-output BYTES     output limit per connection (default 262144); a
+                         client that lets more pile up is disconnected
+  --max-token-bytes N    the XML reader's per-connection name/value buffer
+                         (default 16384); smaller saves memory per session
+  --quiet                no line per session start and end
+  -h, --help             this text
+
+Prints `listening on ADDR` per listener, a line per session start and end
+(stderr), and a summary on SIGINT or SIGTERM, then exits.";
+
+const SIGNALS: Token = Token(0);
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let flags = Flags::parse(HELP, &["quiet"])?;
+    let domain = flags.required("domain")?.to_owned();
+    let tls = ServerTls::from_pem_files(flags.required("cert")?, flags.required("key")?)
+        .map_err(|e| e.to_string())?;
+    let users = read_users(flags.required("users")?)?;
+    let max_output: usize = flags.number("max-output", xmpp_transport_mio::DEFAULT_MAX_OUTPUT)?;
+    let max_token: usize = flags.number("max-token-bytes", Limits::default().max_token_bytes)?;
+    let quiet = flags.flag("quiet");
+
+    let started = Instant::now();
+    let accounts = derive_accounts(&users).map_err(|e| format!("--users: {e}"))?;
+    eprintln!(
+        "server: {} accounts turned into SCRAM keys in {:.1} s",
+        users.len(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(users);
+
+    let driver = DriverConfig::default().with_max_output(max_output);
+    let mut server = MioServer::new(&domain, tls, accounts, driver)
+        .map_err(|e| e.to_string())?
+        .with_config(move |c| {
+            let mut limits = Limits::default();
+            limits.max_token_bytes = max_token;
+            c.with_limits(limits)
+        });
+    if !quiet {
+        server = server.with_log(|entry| eprintln!("{entry}"));
+    }
+    let listen = flags.get("listen").unwrap_or("127.0.0.1:5222");
+    for (addr, direct) in [(Some(listen), false), (flags.get("listen-tls"), true)] {
+        let Some(addr) = addr else { continue };
+        let listener = TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
+        let bound = server.listen(listener, direct).map_err(|e| e.to_string())?;
+        let how = if direct { "direct TLS" } else { "STARTTLS" };
+        println!("listening on {bound} ({how})");
+    }
+
+    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| e.to_string())?;
+    server
+        .registry()
+        .register(&mut signals, SIGNALS, mio::Interest::READABLE)
+        .map_err(|e| e.to_string())?;
+    let serving = Instant::now();
+    let mut peak = 0usize;
+    let mut stop = false;
+    while !stop {
+        server
+            .poll(None, |token| stop |= token == SIGNALS)
+            .map_err(|e| e.to_string())?;
+        peak = peak.max(server.session_count());
+    }
+    let open = server.session_count();
+    let rss = rss_kib();
+    let stats = server.stats();
+    server
+        .shutdown(Duration::from_secs(3))
+        .map_err(|e| e.to_string())?;
+    let seconds = serving.elapsed().as_secs_f64();
+    println!(
+        "summary: {:.0} s, {} accepted, {} online, {} ended ({} failed, {} over the output limit), \
+         {} refused, {} stanzas routed ({:.0}/s), peak {peak} sessions, {open} open at the signal, RSS {} KiB",
+        seconds,
+        stats.accepted,
+        stats.online,
+        stats.ended,
+        stats.failed,
+        stats.output_limit,
+        stats.refused,
+        stats.stanzas,
+        stats.stanzas as f64 / seconds,
+        rss.map_or("?".to_owned(), |r| r.to_string()),
+    );
+    Ok(())
+}
+
+/// `name:password` lines.
+fn read_users(path: &str) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--users {path}: {e}"))?;
+    let mut users = Vec::new();
+    for (n, line) in text.lines().map(str::trim).enumerate() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, password) = line
+            .split_once(':')
+            .ok_or(format!("--users {path}:{}: expected name:password", n + 1))?;
+        users.push((name.to_owned(), password.to_owned()));
+    }
+    Ok(users)
+}
+
+/// The SCRAM keys of every user, derived on all cores (PBKDF2 for three
+/// hash functions per user is most of the start-up time).
+fn derive_accounts(users: &[(String, String)]) -> Result<Shards, SaslError> {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let per = users.len().div_ceil(cores).max(1);
+    thread::scope(|scope| {
+        let handles: Vec<_> = users
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut accounts = Accounts::new();
+                    for (name, password) in chunk {
+                        accounts.add(name, password)?;
+                    }
+                    Ok::<_, SaslError>(accounts)
+                })
+            })
+            .collect();
+        let mut shards = Vec::new();
+        for handle in handles {
+            match handle.join() {
+                Ok(shard) => shards.push(shard?),
+                Err(_) => return Err(SaslError::SaslPrep { field: "password" }),
+            }
+        }
+        Ok(Shards(shards))
+    })
+}
+
+/// Accounts derived in parallel, looked up shard by shard.
+struct Shards(Vec<Accounts>);
+
+impl AccountStore for Shards {
+    fn scram_credentials(
+        &self,
+        username: &str,
+        hash: xmpp_proto::sasl::ScramHash,
+    ) -> Option<xmpp_proto::sasl::StoredCredentials> {
+        self.0
+            .iter()
+            .find_map(|a| a.scram_credentials(username, hash))
+    }
+
+    fn check_password(&self, username: &str, password: &str) -> bool {
+        self.0.iter().any(|a| a.check_password(username, password))
+    }
+}
+
+/// This process's resident set size, from /proc (Linux).
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
