@@ -288,7 +288,7 @@ mod tests {
                 b"<resumed xmlns='urn:xmpp:sm:3' previd='prev' h='4294967294'/>",
                 b"<a xmlns='urn:xmpp:sm:3' h='99'/>",
             ] {
-                data.push(0xC0 | piece.len() as u8 % 64);
+                data.push(0xC0 | (piece.len() as u8 % 64));
                 data.extend_from_slice(piece);
             }
             sm(&data);
