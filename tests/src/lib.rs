@@ -24,7 +24,7 @@
 
 mod network;
 
-pub use self::network::Network;
+pub use self::network::{Detached, Network};
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -233,6 +233,11 @@ pub struct Pair {
     /// While `false`, nothing is delivered either way (a dead network):
     /// transmits are consumed and dropped.
     pub connected: bool,
+    /// If set, only this many more bytes from the client get through;
+    /// when more are written the connection is cut (see [`Pair::cut`]).
+    pub client_budget: Option<usize>,
+    /// The same for bytes from the server.
+    pub server_budget: Option<usize>,
     client_wire: Wire,
     server_wire: Wire,
 }
@@ -270,6 +275,8 @@ impl Pair {
             client_bytes: Vec::new(),
             server_bytes: Vec::new(),
             connected: true,
+            client_budget: None,
+            server_budget: None,
             client_wire: Wire::default(),
             server_wire: Wire::default(),
         }
@@ -297,6 +304,18 @@ impl Pair {
             }
             any = true;
         }
+    }
+
+    /// Cuts the connection the way a dead TCP connection ends: both sides
+    /// see the end of the stream, and nothing either side writes from now
+    /// on arrives.
+    pub fn cut(&mut self) {
+        if !self.connected {
+            return;
+        }
+        self.connected = false;
+        self.client.handle_eof(self.now);
+        self.server.handle_eof(self.now);
     }
 
     /// Advances the clock by `by`, fires both sides' timers, then runs.
@@ -341,14 +360,19 @@ impl Pair {
         if !self.connected {
             return drop_output(&mut self.client);
         }
-        transfer(
+        let (moved, cut) = transfer(
             &mut self.client,
             &mut self.server,
             now,
             &mut self.client_chunker,
             &mut self.client_wire,
             &mut self.client_bytes,
-        )
+            &mut self.client_budget,
+        );
+        if cut {
+            self.cut();
+        }
+        moved || cut
     }
 
     fn server_to_client(&mut self) -> bool {
@@ -356,14 +380,19 @@ impl Pair {
         if !self.connected {
             return drop_output(&mut self.server);
         }
-        transfer(
+        let (moved, cut) = transfer(
             &mut self.server,
             &mut self.client,
             now,
             &mut self.server_chunker,
             &mut self.server_wire,
             &mut self.server_bytes,
-        )
+            &mut self.server_budget,
+        );
+        if cut {
+            self.cut();
+        }
+        moved || cut
     }
 
     /// Both sides asked for TLS: the handshake "completes".
@@ -415,8 +444,10 @@ fn drop_output(from: &mut impl Endpoint) -> bool {
     moved
 }
 
-/// Moves what `from` wants to transmit into `to`, cut by `chunker`.
-/// Returns whether anything happened.
+/// Moves what `from` wants to transmit into `to`, cut by `chunker`, at
+/// most `budget` bytes. Returns whether anything happened, and whether
+/// the budget ran out with bytes still to send (the connection must be
+/// cut).
 fn transfer(
     from: &mut impl Endpoint,
     to: &mut impl Endpoint,
@@ -424,18 +455,26 @@ fn transfer(
     chunker: &mut Chunker,
     wire: &mut Wire,
     log: &mut Vec<u8>,
-) -> bool {
+    budget: &mut Option<usize>,
+) -> (bool, bool) {
     let mut moved = false;
     loop {
         if wire.tls_requested || wire.shut_down {
             // Nothing is written past a TLS mark until the handshake, and
             // nothing at all after a shutdown.
-            return moved;
+            return (moved, false);
         }
         match from.poll_transmit() {
-            None => return moved,
+            None => return (moved, false),
             Some(Transmit::Data(data)) => {
-                let n = chunker.take(data.len());
+                if *budget == Some(0) {
+                    return (moved, true);
+                }
+                let mut n = chunker.take(data.len());
+                if let Some(b) = budget {
+                    n = n.min(*b);
+                    *b -= n;
+                }
                 let (written, _) = data.split_at(n);
                 let written = written.to_vec();
                 from.consume_transmit(n);

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use xmpp_proto::client::{Client, ClientConfig};
 use xmpp_proto::router::{BindOutcome, Routed, Router, SessionId};
 use xmpp_proto::server::{self, Server};
+use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::Element;
@@ -26,24 +27,46 @@ pub struct Network {
     pub offline: Vec<Element>,
     /// The simulated time.
     pub now: Instant,
+    /// Stream-managed sessions whose connection broke, kept until they
+    /// expire or are resumed.
+    pub detached: Vec<Detached>,
     /// Server events already handled, per connection.
     handled: Vec<usize>,
+}
+
+/// A detached stream-managed session, as a server keeps it.
+#[derive(Debug)]
+pub struct Detached {
+    /// The session id its connection had (still bound in the router).
+    pub session: SessionId,
+    /// Its state; stanzas routed to it are queued here.
+    pub state: SmSession,
+    /// When it is dropped (and its queue bounced or stored).
+    pub expires: Instant,
 }
 
 impl Network {
     /// An empty network around `router`, with `juliet`, `romeo` and `nurse`
     /// (password `secret`) as accounts.
     pub fn new(router: Router) -> Self {
-        let mut accounts = Accounts::default();
-        for user in ["juliet", "romeo", "nurse"] {
-            accounts.add(user, "secret");
-        }
+        // Deriving stored keys costs 9 PBKDF2 runs: once per process.
+        static ACCOUNTS: std::sync::OnceLock<Accounts> = std::sync::OnceLock::new();
+        let accounts = ACCOUNTS
+            .get_or_init(|| {
+                let mut accounts = Accounts::default();
+                for user in ["juliet", "romeo", "nurse"] {
+                    accounts.add(user, "secret");
+                }
+                accounts
+            })
+            .clone();
         Network {
             router,
             pairs: Vec::new(),
             accounts,
             offline: Vec::new(),
             now: Instant::now(),
+            detached: Vec::new(),
             handled: Vec::new(),
         }
     }
@@ -51,9 +74,17 @@ impl Network {
     /// Connects a client and runs until everything settles; returns its
     /// session id.
     pub fn connect(&mut self, client: ClientConfig) -> SessionId {
+        let server_config = Pair::server_config();
+        self.connect_to(client, server_config)
+    }
+
+    /// Connects a client to a server side with this configuration (its
+    /// random source is replaced by a seeded one).
+    pub fn connect_to(&mut self, client: ClientConfig, server: server::ServerConfig) -> SessionId {
         let id = SessionId(self.pairs.len() as u64);
-        let seed = 100 + id.0;
-        let server_config = Pair::server_config().with_random(seeded_random(seed));
+        // Even seeds: `Rng::new` ignores the lowest bit of a seed.
+        let seed = 100 + 2 * id.0;
+        let server_config = server.with_random(seeded_random(seed));
         let mut pair = Pair::new(
             client.with_random(seeded_random(seed + 1000)),
             server_config,
@@ -103,7 +134,8 @@ impl Network {
         }
     }
 
-    /// Advances the clock, fires every timer, and runs.
+    /// Advances the clock, fires every timer, expires detached sessions,
+    /// and runs.
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
         for pair in &mut self.pairs {
@@ -111,7 +143,81 @@ impl Network {
             pair.client.handle_timeout(self.now);
             pair.server.handle_timeout(self.now);
         }
+        let now = self.now;
+        let (expired, kept) = std::mem::take(&mut self.detached)
+            .into_iter()
+            .partition::<Vec<_>, _>(|d| d.expires <= now);
+        self.detached = kept;
+        for mut d in expired {
+            let mut out = Vec::new();
+            self.router
+                .expire(d.session, d.state.unacked.take_all(), &mut out);
+            self.dispatch(out);
+        }
         self.run();
+    }
+
+    /// Cuts a connection (both sides see it end) and runs.
+    pub fn cut(&mut self, id: SessionId) {
+        self.pair(id).cut();
+        self.run();
+    }
+
+    /// Hands routed stanzas to their sessions: live ones send them,
+    /// detached ones queue them, and what cannot be taken is given the
+    /// router's undeliverable treatment.
+    fn dispatch(&mut self, mut out: Vec<Routed>) {
+        let mut rounds = 0;
+        while !out.is_empty() && rounds < 8 {
+            rounds += 1;
+            let mut undeliverable = Vec::new();
+            for routed in out.drain(..) {
+                match routed {
+                    Routed::Deliver { session, stanza } => {
+                        if let Some(d) = self.detached.iter_mut().find(|d| d.session == session) {
+                            if let Err(full) = d.state.unacked.push(stanza) {
+                                undeliverable.push(full.0);
+                            }
+                            continue;
+                        }
+                        let now = self.now;
+                        let sent = self.pair(session).server.send(now, stanza.clone());
+                        if sent == Err(server::CommandError::QueueFull) {
+                            undeliverable.push(stanza);
+                        }
+                    }
+                    Routed::Offline { message, .. } => self.offline.push(message),
+                }
+            }
+            self.router.undeliverable(undeliverable, &mut out);
+        }
+    }
+
+    /// Answers a `<resume/>` on connection `id`.
+    fn resume(&mut self, id: SessionId, previd: &str) {
+        let now = self.now;
+        let found = self
+            .detached
+            .iter()
+            .position(|d| d.state.id.as_deref() == Some(previd) && d.expires > now);
+        let Some(index) = found else {
+            let _ = self.server(id).reject_resume(now);
+            return;
+        };
+        let d = self.detached.remove(index);
+        match self.server(id).accept_resume(now, d.state) {
+            Ok(()) => {
+                self.router.reattach(d.session, id);
+            }
+            Err(state) => self.detached.insert(
+                index,
+                Detached {
+                    session: d.session,
+                    state: *state,
+                    expires: d.expires,
+                },
+            ),
+        }
     }
 
     fn handle_server_events(&mut self, index: usize) -> bool {
@@ -145,18 +251,24 @@ impl Network {
                     }
                 }
                 server::Event::Stanza(stanza) => self.router.route(id, stanza, &mut out),
-                server::Event::Closed { .. } => self.router.unbind(id, &mut out),
+                server::Event::Detached(state) => {
+                    let max = u64::from(state.max.unwrap_or(300));
+                    self.detached.push(Detached {
+                        session: id,
+                        state: *state,
+                        expires: self.now + Duration::from_secs(max),
+                    });
+                }
+                server::Event::Undelivered { stanzas } => {
+                    self.router.undeliverable(stanzas, &mut out)
+                }
+                server::Event::ResumeRequest { previd, .. } => self.resume(id, &previd),
+                server::Event::Closed { .. } if !self.detached.iter().any(|d| d.session == id) => {
+                    self.router.unbind(id, &mut out)
+                }
                 _ => {}
             }
-            for routed in out {
-                match routed {
-                    Routed::Deliver { session, stanza } => {
-                        let now = self.now;
-                        let _ = self.pair(session).server.send(now, stanza);
-                    }
-                    Routed::Offline { message, .. } => self.offline.push(message),
-                }
-            }
+            self.dispatch(out);
         }
         moved
     }

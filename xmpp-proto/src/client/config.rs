@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::endpoint::RandomSource;
 use crate::jid::Jid;
 use crate::sasl;
+use crate::sm::{SmConfig, SmSession};
 use crate::xml::Limits;
 
 /// How the client secures the connection.
@@ -92,6 +93,8 @@ pub struct ClientConfig {
     pub(crate) trace: bool,
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
     pub(crate) max_events: usize,
+    pub(crate) sm: Option<SmConfig>,
+    pub(crate) resumption: Option<SmSession>,
 }
 
 impl ClientConfig {
@@ -114,6 +117,8 @@ impl ClientConfig {
             trace: false,
             random: None,
             max_events: 4096,
+            sm: None,
+            resumption: None,
         }
     }
 
@@ -202,6 +207,37 @@ impl ClientConfig {
         self
     }
 
+    /// Turns on XEP-0198 stream management (`urn:xmpp:sm:3`) when the
+    /// server offers it: after binding the client sends `<enable/>` (with
+    /// resumption unless `sm.resume` is off) and waits for the answer
+    /// before reporting [`Event::Online`]; from then on stanzas are
+    /// counted, acknowledgements requested and answered, and dead-peer
+    /// detection uses `<r/>`. Off by default.
+    ///
+    /// [`Event::Online`]: super::Event::Online
+    pub fn with_stream_management(mut self, sm: SmConfig) -> Self {
+        self.sm = Some(sm);
+        self
+    }
+
+    /// Resumes the session a broken connection handed over in
+    /// [`Event::Resumable`] instead of binding a new one: after
+    /// authentication the client sends `<resume/>`, then resends what the
+    /// server did not get, and reports [`Event::Resumed`]. If the server
+    /// refuses, the client binds afresh and reports the stanzas that were
+    /// not delivered in [`Event::Undelivered`]. Implies
+    /// [`ClientConfig::with_stream_management`] (with defaults) if it was
+    /// not set.
+    ///
+    /// [`Event::Resumable`]: super::Event::Resumable
+    /// [`Event::Resumed`]: super::Event::Resumed
+    /// [`Event::Undelivered`]: super::Event::Undelivered
+    pub fn with_resumption(mut self, session: SmSession) -> Self {
+        self.sm.get_or_insert_with(SmConfig::default);
+        self.resumption = Some(session);
+        self
+    }
+
     /// The XMPP domain: the stream's `to` and the TLS server name.
     pub fn domain(&self) -> &str {
         self.jid.domainpart()
@@ -227,6 +263,7 @@ impl fmt::Debug for ClientConfig {
             .field("tls", &self.tls)
             .field("timeouts", &self.timeouts)
             .field("trace", &self.trace)
+            .field("sm", &self.sm)
             .finish_non_exhaustive()
     }
 }

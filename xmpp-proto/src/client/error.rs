@@ -166,6 +166,9 @@ pub enum SendError {
     /// Too much output is waiting for the transport (it is not writing);
     /// the limit is the reader's pending-input limit.
     OutputFull,
+    /// Stream management is on and `SmConfig::max_unacked` stanzas wait
+    /// for the server's acknowledgement; try again after it arrives.
+    QueueFull,
 }
 
 impl fmt::Display for SendError {
@@ -176,6 +179,9 @@ impl fmt::Display for SendError {
             SendError::InvalidStanza(e) => write!(f, "the stanza cannot be sent: {e}"),
             SendError::OutputFull => {
                 f.write_str("too much unsent output: the transport is not writing")
+            }
+            SendError::QueueFull => {
+                f.write_str("too many stanzas wait for the server's acknowledgement (XEP-0198)")
             }
         }
     }

@@ -3,7 +3,9 @@
 use std::fmt;
 
 use crate::jid::FullJid;
+use crate::sm::SmSession;
 use crate::stanza::{Iq, Message, Presence};
+use crate::xml::Element;
 
 use super::CloseReason;
 pub use crate::endpoint::Direction;
@@ -35,6 +37,27 @@ pub enum Event {
     Online {
         /// The full JID the server bound.
         jid: FullJid,
+    },
+    /// A session was resumed (XEP-0198): stanzas flow again on `jid`, and
+    /// the stanzas the server had not received were sent again, in order.
+    Resumed {
+        /// The full JID of the resumed session.
+        jid: FullJid,
+    },
+    /// The connection broke while stream management with resumption was
+    /// on: the session can be resumed with
+    /// `ClientConfig::with_resumption` on a new connection (within the
+    /// server's `max`). It holds the stanzas the server has not
+    /// acknowledged; they are sent again on resumption. Followed by
+    /// [`Event::Closed`].
+    Resumable(Box<SmSession>),
+    /// Stanzas we sent that the server never acknowledged and that will
+    /// not be sent again (a resumption was refused, or the session ended
+    /// without resumption): the application decides what to do with them.
+    /// Oldest first.
+    Undelivered {
+        /// The stanzas as sent.
+        stanzas: Vec<Element>,
     },
     /// A message arrived. Receipt requests in it were answered already if
     /// automatic receipts are on.

@@ -34,6 +34,7 @@ mod error;
 mod event;
 mod negotiate;
 mod online;
+mod sm;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -47,6 +48,7 @@ use self::negotiate::Phase;
 use self::online::PendingIqs;
 use crate::endpoint::{Endpoint, RandomSource, Transmit};
 use crate::jid::FullJid;
+use crate::sm::{Live, SmSession};
 use crate::stream::{Output, Timers};
 use crate::stream_error::{StreamError, StreamErrorCondition};
 use crate::tls::TlsInfo;
@@ -61,8 +63,9 @@ enum Timer {
     Ping,
     PingAnswer,
     Iq,
+    SmRequest,
 }
-const TIMERS: usize = 6;
+const TIMERS: usize = 7;
 
 /// A client-to-server session. See the module documentation.
 pub struct Client {
@@ -76,6 +79,12 @@ pub struct Client {
     events: VecDeque<Event>,
     timers: Timers<TIMERS>,
     iqs: PendingIqs,
+    /// XEP-0198 state, once `<enabled/>` or `<resumed/>` arrived.
+    sm: Option<Live>,
+    /// The server offered `urn:xmpp:sm:3` after authentication.
+    sm_offered: bool,
+    /// A session to resume instead of binding, until the server answers.
+    resume_from: Option<SmSession>,
     /// Set once `Event::Closed` has been queued.
     closed: Option<CloseReason>,
 }
@@ -97,6 +106,9 @@ impl Client {
             events: VecDeque::new(),
             timers: Timers::default(),
             iqs: PendingIqs::default(),
+            sm: None,
+            sm_offered: false,
+            resume_from: config.resumption.take(),
             closed: None,
             random: random.unwrap_or_else(|| Box::new(|buf: &mut [u8]| buf.fill(0))),
             config,
@@ -191,6 +203,7 @@ impl Client {
                     self.sent_to_server(now);
                 }
                 s if s == Timer::Ping as usize => self.send_ping(now),
+                s if s == Timer::SmRequest as usize => self.sm_request_due(now),
                 s if s == Timer::PingAnswer as usize => {
                     self.out.close_stream();
                     self.finish(CloseReason::PeerNotResponding);
@@ -287,7 +300,10 @@ impl Client {
             StreamEvent::Element(el) => {
                 if el.is("error", ns::STREAM) {
                     self.handle_stream_error(&el);
+                } else if el.ns() == ns::SM && self.sm.is_some() {
+                    self.handle_sm_nonza(now, &el);
                 } else if matches!(self.phase, Phase::Online) {
+                    self.count_inbound(&el);
                     self.handle_stanza(now, el);
                 } else {
                     self.handle_negotiation_element(now, el);
@@ -325,10 +341,17 @@ impl Client {
 
     /// Sends a stream error and ends the session: the server misbehaved.
     fn fail(&mut self, condition: StreamErrorCondition, text: &str) {
+        self.fail_with(StreamError::new(condition), text);
+    }
+
+    /// Like [`Client::fail`], with a full stream error (text, application
+    /// condition).
+    fn fail_with(&mut self, error: StreamError, text: &str) {
         if self.closed.is_some() {
             return;
         }
-        let _ = self.out.element(&StreamError::new(condition).to_element());
+        let condition = error.condition;
+        let _ = self.out.element(&error.to_element());
         self.out.close_stream();
         self.finish(CloseReason::ProtocolViolation {
             condition,
@@ -346,6 +369,7 @@ impl Client {
         self.phase = Phase::Closed;
         self.closed = Some(reason.clone());
         self.flush_trace();
+        self.hand_over_sm(&reason);
         self.events.push_back(Event::Closed { reason });
     }
 

@@ -30,6 +30,10 @@ pub(super) enum Phase {
     AwaitBind { session: SessionNeed },
     /// The legacy session IQ is sent.
     AwaitSession,
+    /// Bound; `<enable/>` (XEP-0198) is sent.
+    AwaitEnabled,
+    /// `<resume/>` (XEP-0198) is sent instead of binding.
+    AwaitResumed { session: SessionNeed },
     /// Negotiated: stanzas flow.
     Online,
     /// We sent `</stream:stream>` and wait for the server's.
@@ -137,6 +141,16 @@ impl Client {
             phase @ (Phase::AwaitBind { .. } | Phase::AwaitSession) if el.is("iq", ns::CLIENT) => {
                 self.phase = phase;
                 self.negotiation_iq(now, el);
+            }
+            Phase::AwaitEnabled if el.ns() == ns::SM => self.sm_enable_answer(now, &el),
+            Phase::AwaitEnabled if el.ns() == ns::CLIENT => {
+                // The server may talk before answering <enable/>; such
+                // stanzas precede counting (XEP-0198 §4).
+                self.phase = Phase::AwaitEnabled;
+                self.handle_stanza(now, el);
+            }
+            Phase::AwaitResumed { session } if el.ns() == ns::SM => {
+                self.sm_resume_answer(now, &el, session)
             }
             phase => {
                 self.phase = phase;
@@ -284,6 +298,19 @@ impl Client {
             Some(s) if s.child("optional", ns::SESSION).is_none() => SessionNeed::Required,
             _ => SessionNeed::NotRequired,
         };
+        self.sm_offered = self.config.sm.is_some() && features.child("sm", ns::SM).is_some();
+        if self.resume_from.is_some() {
+            if self.sm_offered {
+                self.sm_resume(now, session);
+                return;
+            }
+            self.sm_resume_impossible();
+        }
+        self.send_bind(now, session);
+    }
+
+    /// Sends the bind IQ.
+    pub(super) fn send_bind(&mut self, now: Instant, session: SessionNeed) {
         let mut bind = Element::builder("bind", ns::BIND);
         if let Some(resource) = &self.config.resource {
             bind = bind.append(Element::builder("resource", ns::BIND).text(resource));
@@ -347,12 +374,25 @@ impl Client {
     }
 
     fn go_online(&mut self, now: Instant) {
+        if self.sm_offered && self.sm.is_none() {
+            self.sm_enable(now);
+            return;
+        }
+        self.online(now, false);
+    }
+
+    /// Negotiation is over (or a session resumed): stanzas flow.
+    pub(super) fn online(&mut self, now: Instant, resumed: bool) {
         self.phase = Phase::Online;
         self.timers.clear(Timer::Negotiation as usize);
         self.heard_from_server(now);
         self.sent_to_server(now);
         if let Some(jid) = self.jid.clone() {
-            self.events.push_back(Event::Online { jid });
+            self.events.push_back(if resumed {
+                Event::Resumed { jid }
+            } else {
+                Event::Online { jid }
+            });
         }
     }
 }

@@ -110,11 +110,10 @@ impl Client {
             }
         };
         let is_request = el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
-        self.out.element(&el).map_err(SendError::InvalidStanza)?;
+        self.write_stanza(now, el, false)?;
         if is_request {
             self.track(now, id.clone(), IqPurpose::App);
         }
-        self.sent_to_server(now);
         self.flush_trace();
         Ok(StanzaId(id))
     }
@@ -202,6 +201,14 @@ impl Client {
 
     /// The server has been quiet: ping it and expect any byte back in time.
     pub(super) fn send_ping(&mut self, now: Instant) {
+        if self.sm_probe() {
+            self.timers.set(
+                Timer::PingAnswer as usize,
+                now + self.config.timeouts.ping_timeout,
+            );
+            self.sent_to_server(now);
+            return;
+        }
         let id = self.next_id();
         let iq = Iq::get(&id, Element::builder("ping", ns::PING).build())
             .with_to(self.config.jid.domainpart());
@@ -260,8 +267,7 @@ impl Client {
             Some(iq.make_error(&StanzaError::new(DefinedCondition::ServiceUnavailable)))
         };
         if let Some(reply) = reply {
-            let _ = self.out.element(&reply);
-            self.sent_to_server(now);
+            let _ = self.write_stanza(now, reply, true);
         }
     }
 
@@ -289,8 +295,7 @@ impl Client {
                 .attr("id", self.next_id())
                 .append(Element::builder("received", ns::RECEIPTS).attr("id", id))
                 .build();
-            let _ = self.out.element(&receipt);
-            self.sent_to_server(now);
+            let _ = self.write_stanza(now, receipt, true);
         }
         self.events.push_back(Event::Message(m));
     }

@@ -15,6 +15,7 @@ mod negotiation;
 mod parser;
 mod sasl;
 mod server;
+mod sm;
 
 pub use self::client::client;
 pub use self::jid::jid;
@@ -22,3 +23,4 @@ pub use self::negotiation::negotiation;
 pub use self::parser::parser;
 pub use self::sasl::sasl;
 pub use self::server::server;
+pub use self::sm::sm;

@@ -72,6 +72,54 @@ impl Router {
         }
     }
 
+    /// Stanzas that were routed to a session that can no longer take
+    /// them (it ended without acknowledging them, or expired while
+    /// detached), never silently dropped where RFC 6121 says otherwise:
+    /// a `normal` or `chat` message goes to the account's other
+    /// resources, else to the offline policy (stored, or bounced to its
+    /// sender with `service-unavailable`); an IQ request is answered with
+    /// `service-unavailable`. Presences, IQ responses, errors, headlines
+    /// and group chat are dropped (RFC 6121 §8.5.2.2, §8.5.3.2).
+    pub fn undeliverable(&mut self, stanzas: Vec<Element>, out: &mut Vec<Routed>) {
+        for el in stanzas {
+            let sender = el
+                .attr("from")
+                .and_then(|f| crate::jid::FullJid::new(f).ok())
+                .and_then(|f| self.by_jid.get(&f).copied());
+            let Ok(stanza) = Stanza::from_element(el) else {
+                continue;
+            };
+            let to = stanza.to().and_then(|t| Jid::new(t).ok());
+            match (&stanza, to) {
+                (Stanza::Message(m), Some(to))
+                    if matches!(m.kind(), MessageType::Normal | MessageType::Chat) =>
+                {
+                    let account = to.to_bare();
+                    let targets = self.best_resources(&account);
+                    if !targets.is_empty() {
+                        let el = stanza.into_element();
+                        for t in targets {
+                            deliver(t, el.clone(), out);
+                        }
+                    } else if self.offline == OfflinePolicy::Store {
+                        out.push(Routed::Offline {
+                            to: account,
+                            message: stanza.into_element(),
+                        });
+                    } else if let Some(sender) = sender {
+                        reply(sender, &stanza, DefinedCondition::ServiceUnavailable, out);
+                    }
+                }
+                (Stanza::Iq(iq), _) if iq.kind().is_request() => {
+                    if let Some(sender) = sender {
+                        reply(sender, &stanza, DefinedCondition::ServiceUnavailable, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// RFC 6121 §8.5.2: a stanza to a local bare JID.
     fn deliver_to_bare(
         &mut self,

@@ -234,6 +234,37 @@ impl Router {
         }
     }
 
+    /// A stream-managed session was resumed on a new connection: `new`
+    /// takes over `old`'s binding and presence (answers the server's
+    /// `Event::Resumed`). While a session is detached the router keeps it
+    /// bound, so stanzas keep being routed to it; the transport queues
+    /// them in the detached state. Returns whether `old` was bound.
+    pub fn reattach(&mut self, old: SessionId, new: SessionId) -> bool {
+        if old == new {
+            return self.sessions.contains_key(&old);
+        }
+        let Some(session) = self.sessions.remove(&old) else {
+            return false;
+        };
+        self.forget(new);
+        self.by_jid.insert(session.jid.clone(), new);
+        if let Some(list) = self.by_account.get_mut(&session.jid.to_bare()) {
+            for id in list.iter_mut().filter(|id| **id == old) {
+                *id = new;
+            }
+        }
+        self.sessions.insert(new, session);
+        true
+    }
+
+    /// A detached session expired without being resumed: forgets it (as
+    /// [`Router::unbind`]) and gives the stanzas queued for it the
+    /// RFC 6121 treatment ([`Router::undeliverable`]).
+    pub fn expire(&mut self, session: SessionId, queued: Vec<Element>, out: &mut Vec<Routed>) {
+        self.unbind(session, out);
+        self.undeliverable(queued, out);
+    }
+
     /// The JID bound to `session`.
     pub fn jid(&self, session: SessionId) -> Option<&FullJid> {
         self.sessions.get(&session).map(|s| &s.jid)

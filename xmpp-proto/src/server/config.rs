@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::endpoint::RandomSource;
 use crate::jid::{BareJid, JidError, JidErrorKind, JidPart};
 use crate::sasl;
+use crate::sm::SmConfig;
 use crate::xml::Limits;
 
 /// How the server protects connections.
@@ -75,6 +76,7 @@ pub struct ServerConfig {
     pub(crate) lang: String,
     pub(crate) trace: bool,
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
+    pub(crate) sm: Option<SmConfig>,
 }
 
 impl ServerConfig {
@@ -101,7 +103,18 @@ impl ServerConfig {
             lang: "en".to_owned(),
             trace: false,
             random: None,
+            sm: None,
         })
+    }
+
+    /// Offers XEP-0198 stream management (`urn:xmpp:sm:3`) after
+    /// authentication: `<enabled/>` with a resumption id and `max` (from
+    /// `sm.max`, default 300 s) when `sm.resume` is on, counting,
+    /// acknowledgements, and `<resume/>` on a new connection
+    /// (`Event::ResumeRequest`). Off by default.
+    pub fn with_stream_management(mut self, sm: SmConfig) -> Self {
+        self.sm = Some(sm);
+        self
     }
 
     /// How to protect the stream (default: STARTTLS required).

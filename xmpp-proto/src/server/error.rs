@@ -139,6 +139,10 @@ pub enum CommandError {
     /// Too much output is waiting for the transport (it is not writing);
     /// the limit is the reader's pending-input limit.
     OutputFull,
+    /// Stream management is on and `SmConfig::max_unacked` stanzas wait
+    /// for the client's acknowledgement: the stanza was not sent; bounce
+    /// or store it.
+    QueueFull,
 }
 
 impl fmt::Display for CommandError {
@@ -154,6 +158,9 @@ impl fmt::Display for CommandError {
             CommandError::InvalidStanza(e) => write!(f, "the stanza cannot be sent: {e}"),
             CommandError::OutputFull => {
                 f.write_str("too much unsent output: the transport is not writing")
+            }
+            CommandError::QueueFull => {
+                f.write_str("too many stanzas wait for the client's acknowledgement")
             }
         }
     }

@@ -5,7 +5,9 @@ use std::fmt;
 
 use crate::jid::{BareJid, FullJid};
 use crate::sasl::{ChannelBindingType, Mechanism, ScramHash};
+use crate::sm::SmSession;
 use crate::stanza::Stanza;
+use crate::xml::Element;
 
 use super::CloseReason;
 pub use crate::endpoint::Direction;
@@ -87,6 +89,42 @@ pub enum Event {
     Online {
         /// The session's full JID.
         jid: FullJid,
+    },
+    /// A stream-managed session was resumed on this connection
+    /// (`accept_resume`): it is bound to `jid` again, and the stanzas the
+    /// client lacked were sent again.
+    Resumed {
+        /// The session's full JID.
+        jid: FullJid,
+    },
+    /// The client asks to resume the detached session `previd`
+    /// (XEP-0198 §5). Look it up among the sessions this account
+    /// ([`Server::user`]) left detached and answer with `accept_resume`,
+    /// or `reject_resume` if there is none (unknown, expired, or
+    /// another account's).
+    ///
+    /// [`Server::user`]: super::Server::user
+    ResumeRequest {
+        /// The resumption id the client names.
+        previd: String,
+        /// How many of our stanzas the client says it handled.
+        h: u32,
+    },
+    /// The connection broke while stream management with resumption was
+    /// on: keep this state for `max` seconds (the session still counts as
+    /// present for routing; queue what is routed to it with
+    /// [`SmSession::unacked`]) and give it to `accept_resume` if the client
+    /// comes back. On expiry its queued stanzas must be bounced or stored
+    /// (`Router::expire`). Followed by [`Event::Closed`].
+    ///
+    /// [`SmSession::unacked`]: crate::sm::SmSession::unacked
+    Detached(Box<SmSession>),
+    /// Stanzas we sent that the client never acknowledged, when the
+    /// session ended without a way to resume: bounce or store them
+    /// (`Router::undeliverable`). Oldest first.
+    Undelivered {
+        /// The stanzas as sent.
+        stanzas: Vec<Element>,
     },
     /// A stanza from the client, with `from` set to the session's full JID
     /// (whatever the client wrote). Route it, or answer it.

@@ -47,6 +47,7 @@ mod error;
 mod event;
 mod negotiate;
 mod online;
+mod sm;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -58,6 +59,7 @@ pub use self::event::{Direction, Event, Password};
 use self::negotiate::Phase;
 use crate::endpoint::{Endpoint, RandomSource, Transmit};
 use crate::jid::{BareJid, FullJid};
+use crate::sm::Live;
 use crate::stream::{Output, Timers, random_id};
 use crate::stream_error::{StreamError, StreamErrorCondition};
 use crate::tls::TlsInfo;
@@ -68,8 +70,9 @@ use crate::xml::{Element, StreamEvent, StreamHeader, StreamReader, ns};
 enum Timer {
     Negotiation,
     Close,
+    SmRequest,
 }
-const TIMERS: usize = 2;
+const TIMERS: usize = 3;
 
 /// One client connection, server side. See the module documentation.
 pub struct Server {
@@ -90,6 +93,8 @@ pub struct Server {
     bind_failures: u32,
     events: VecDeque<Event>,
     timers: Timers<TIMERS>,
+    /// XEP-0198 state, once enabled or resumed.
+    sm: Option<Live>,
     /// Set once `Event::Closed` has been queued.
     closed: Option<CloseReason>,
 }
@@ -114,6 +119,7 @@ impl Server {
             bind_failures: 0,
             events: VecDeque::new(),
             timers: Timers::default(),
+            sm: None,
             closed: None,
             random: random.unwrap_or_else(|| Box::new(|buf: &mut [u8]| buf.fill(0))),
             config,
@@ -191,8 +197,10 @@ impl Server {
             let Some(slot) = self.timers.pop_expired(now) else {
                 break;
             };
-            if slot == Timer::Negotiation as usize {
-                self.fail_with(
+            if slot == Timer::SmRequest as usize {
+                self.sm_request_due(now);
+            } else if slot == Timer::Negotiation as usize {
+                self.fail_with_reason(
                     StreamErrorCondition::ConnectionTimeout,
                     CloseReason::NegotiationTimeout,
                 );
@@ -323,7 +331,10 @@ impl Server {
             StreamEvent::Element(el) => {
                 if el.is("error", ns::STREAM) {
                     self.handle_stream_error(&el);
+                } else if el.ns() == ns::SM && matches!(self.phase, Phase::Online) {
+                    self.handle_sm_nonza(&el);
                 } else if matches!(self.phase, Phase::Online) {
+                    self.count_inbound(&el);
                     self.handle_stanza(now, el);
                 } else if matches!(self.phase, Phase::Closing) {
                     // Stanzas after our close are dropped (RFC 6120 §4.4).
@@ -387,7 +398,7 @@ impl Server {
 
     /// Sends a stream error and ends the session: the client misbehaved.
     fn fail(&mut self, condition: StreamErrorCondition, text: &str) {
-        self.fail_with(
+        self.fail_with_reason(
             condition,
             CloseReason::ProtocolViolation {
                 condition,
@@ -396,11 +407,15 @@ impl Server {
         );
     }
 
-    fn fail_with(&mut self, condition: StreamErrorCondition, reason: CloseReason) {
+    fn fail_with_reason(&mut self, condition: StreamErrorCondition, reason: CloseReason) {
+        self.fail_with_error(StreamError::new(condition), reason);
+    }
+
+    fn fail_with_error(&mut self, error: StreamError, reason: CloseReason) {
         if self.closed.is_some() {
             return;
         }
-        self.send_stream_error(&StreamError::new(condition));
+        self.send_stream_error(&error);
         self.finish(reason);
     }
 
@@ -414,6 +429,7 @@ impl Server {
         self.phase = Phase::Closed;
         self.closed = Some(reason.clone());
         self.flush_trace();
+        self.hand_over_sm(&reason);
         self.events.push_back(Event::Closed { reason });
     }
 

@@ -33,6 +33,8 @@ pub(super) enum Phase {
     SaslAsked(Box<ServerMechanism>, Question),
     /// Features after authentication are sent: waiting for the bind IQ.
     AwaitBind,
+    /// A `<resume/>` waits for the application's answer.
+    ResumeAsked { previd: String, h: u32 },
     /// A bind request waits for the application's answer.
     BindAsked { request: Box<Iq>, jid: FullJid },
     /// Bound: stanzas flow.
@@ -191,6 +193,9 @@ impl Server {
                 Element::builder("session", ns::SESSION)
                     .append(Element::builder("optional", ns::SESSION)),
             );
+            if self.config.sm.is_some() {
+                features = features.append(Element::builder("sm", ns::SM));
+            }
             let _ = self.out.element(&features.build());
             self.phase = Phase::AwaitBind;
             return;
@@ -280,6 +285,10 @@ impl Server {
                 self.sasl_failure(FailureCondition::Aborted);
             }
             Phase::AwaitBind if el.is("iq", ns::CLIENT) => self.handle_bind_iq(el),
+            Phase::AwaitBind if el.is("resume", ns::SM) && self.config.sm.is_some() => {
+                self.phase = Phase::AwaitBind;
+                self.handle_resume(&el);
+            }
             phase => {
                 self.phase = phase;
                 if crate::stanza::is_stanza_ns(el.ns())

@@ -20,7 +20,7 @@ impl Server {
     /// [`CommandError::Closed`] once the session ended or is closing,
     /// [`CommandError::InvalidStanza`] if it cannot be serialized,
     /// [`CommandError::OutputFull`] if the transport is not writing.
-    pub fn send(&mut self, _now: Instant, stanza: impl Into<Element>) -> Result<(), CommandError> {
+    pub fn send(&mut self, now: Instant, stanza: impl Into<Element>) -> Result<(), CommandError> {
         if self.closed.is_some() || matches!(self.phase, super::Phase::Closing) {
             return Err(CommandError::Closed);
         }
@@ -30,15 +30,13 @@ impl Server {
         if self.out.pending() > self.config.limits.max_pending_input {
             return Err(CommandError::OutputFull);
         }
-        self.out
-            .element(&stanza.into())
-            .map_err(CommandError::InvalidStanza)?;
+        self.write_stanza(now, stanza.into(), false)?;
         self.flush_trace();
         Ok(())
     }
 
     /// A top-level element from the bound client.
-    pub(super) fn handle_stanza(&mut self, _now: Instant, el: Element) {
+    pub(super) fn handle_stanza(&mut self, now: Instant, el: Element) {
         let Some(jid) = self.jid.clone() else {
             return;
         };
@@ -73,7 +71,7 @@ impl Server {
                 if e.element.attr("type") != Some("error") {
                     let error = StanzaError::new(DefinedCondition::BadRequest);
                     let reply = error_reply(e.element.as_ref(), &error);
-                    let _ = self.out.element(&reply);
+                    let _ = self.write_stanza(now, reply, true);
                 }
                 return;
             }
@@ -86,7 +84,7 @@ impl Server {
                     .is_none_or(|to| to == self.config.domain.domainpart());
             if is_session {
                 // RFC 3921 §3: a no-op today, answered for old clients.
-                let _ = self.out.element(&iq.make_result(None));
+                let _ = self.write_stanza(now, iq.make_result(None), true);
                 return;
             }
         }

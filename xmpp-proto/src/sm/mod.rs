@@ -32,4 +32,5 @@ mod state;
 pub use self::counter::Handled;
 pub use self::nonza::{Nonza, SmParseError};
 pub use self::queue::{Ack, HandledCountTooHigh, QueueFull, Unacked};
+pub(crate) use self::state::Live;
 pub use self::state::{RequestPolicy, Requests, SmConfig, SmSession};

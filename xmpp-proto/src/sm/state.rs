@@ -192,9 +192,23 @@ pub struct SmSession {
     pub unacked: Unacked,
 }
 
+impl SmSession {
+    /// A session state built by hand: for tests, or for an application
+    /// that persists detached sessions and restores them.
+    pub fn new(id: Option<String>, jid: FullJid, handled: Handled, unacked: Unacked) -> Self {
+        SmSession {
+            id,
+            location: None,
+            max: None,
+            jid,
+            handled,
+            unacked,
+        }
+    }
+}
+
 /// The live stream-management state of an endpoint.
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // wired into Client and Server in the next commits
 pub(crate) struct Live {
     pub(crate) id: Option<String>,
     pub(crate) location: Option<String>,
@@ -204,7 +218,6 @@ pub(crate) struct Live {
     pub(crate) requests: Requests,
 }
 
-#[allow(dead_code)] // wired into Client and Server in the next commits
 impl Live {
     pub(crate) fn new(config: &SmConfig) -> Self {
         Live {

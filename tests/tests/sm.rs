@@ -1,0 +1,473 @@
+//! XEP-0198 stream management between our client and our server, through
+//! the in-memory network: acknowledgements, wraparound, resumption after a
+//! cut at every byte of an exchange, refused resumptions, expiry, hostile
+//! counts, and random schedules of sends, cuts and reconnects.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use xmpp_proto::client::{self, ClientConfig};
+use xmpp_proto::jid::FullJid;
+use xmpp_proto::router::{OfflinePolicy, Router, SessionId};
+use xmpp_proto::server::{self, ServerConfig};
+use xmpp_proto::sm::{Handled, SmConfig, SmSession, Unacked};
+use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
+use xmpp_tests::{DOMAIN, Detached, Network, Pair};
+
+fn server_config() -> ServerConfig {
+    Pair::server_config().with_stream_management(SmConfig::default().with_max(Some(60)))
+}
+
+fn client_config(user: &str) -> ClientConfig {
+    Pair::client_config(user, "secret")
+        .with_resource("r")
+        .with_stream_management(SmConfig::default())
+}
+
+fn full(user: &str) -> String {
+    format!("{user}@{DOMAIN}/r")
+}
+
+/// Logs `user` in with stream management and sends initial presence.
+fn login(net: &mut Network, config: ClientConfig) -> SessionId {
+    let id = net.connect_to(config, server_config());
+    assert!(net.client(id).sm_enabled(), "stream management is on");
+    let now = net.now;
+    net.client(id)
+        .send(now, Presence::builder(PresenceType::Available).build())
+        .expect("online");
+    net.run();
+    id
+}
+
+fn send(net: &mut Network, from: SessionId, to: &str, body: &str) -> bool {
+    let now = net.now;
+    let msg = Message::builder(MessageType::Chat)
+        .to(to)
+        .body(body)
+        .build();
+    let ok = net.client(from).send(now, msg).is_ok();
+    net.run();
+    ok
+}
+
+/// Message bodies a connection's client received, in order.
+fn bodies(net: &mut Network, id: SessionId) -> Vec<String> {
+    net.pair(id)
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            client::Event::Message(m) => m.body().map(|b| b.into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn resumable(net: &mut Network, id: SessionId) -> Option<SmSession> {
+    net.pair(id).client_events.iter().find_map(|e| match e {
+        client::Event::Resumable(s) => Some((**s).clone()),
+        _ => None,
+    })
+}
+
+fn undelivered(net: &mut Network, id: SessionId) -> Vec<String> {
+    net.pair(id)
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            client::Event::Undelivered { stanzas } => Some(stanzas.clone()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|el| {
+            Message::from_element(el)
+                .ok()?
+                .body()
+                .map(|b| b.into_owned())
+        })
+        .collect()
+}
+
+fn resumed(net: &mut Network, id: SessionId) -> bool {
+    net.pair(id)
+        .client_events
+        .iter()
+        .any(|e| matches!(e, client::Event::Resumed { .. }))
+}
+
+#[test]
+fn acknowledgements_empty_both_queues() {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let juliet = login(&mut net, client_config("juliet"));
+    let romeo = login(&mut net, client_config("romeo"));
+    for i in 0..12 {
+        assert!(send(&mut net, juliet, &full("romeo"), &i.to_string()));
+    }
+    // With the initial presence, 13 stanzas: <r/> went after the 5th and
+    // 10th; three wait for the 5 s timer.
+    assert_eq!(net.client(juliet).sm_unacked(), Some(3));
+    net.advance(Duration::from_secs(6));
+    assert_eq!(net.client(juliet).sm_unacked(), Some(0));
+    assert_eq!(net.server(romeo).sm_unacked(), Some(0));
+    let expected: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+    assert_eq!(bodies(&mut net, romeo), expected);
+}
+
+#[test]
+fn counters_wrap_at_2_pow_32() {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let romeo = login(&mut net, client_config("romeo"));
+    // A detached juliet whose counters are just below 2^32 both ways.
+    let jid = FullJid::new(&full("juliet")).unwrap();
+    let ghost = SessionId(1000);
+    net.router.bind(ghost, &jid);
+    let near = u32::MAX - 2;
+    let server_side = SmSession::new(
+        Some("wrap".into()),
+        jid.clone(),
+        Handled::starting_at(near),
+        Unacked::starting_at(100, near),
+    );
+    let client_side = SmSession::new(
+        Some("wrap".into()),
+        jid,
+        Handled::starting_at(near),
+        Unacked::starting_at(100, near),
+    );
+    net.detached.push(Detached {
+        session: ghost,
+        state: server_side,
+        expires: net.now + Duration::from_secs(60),
+    });
+    let juliet = net.connect_to(
+        client_config("juliet").with_resumption(client_side),
+        server_config(),
+    );
+    assert!(resumed(&mut net, juliet));
+    let now = net.now;
+    net.client(juliet)
+        .send(now, Presence::builder(PresenceType::Available).build())
+        .unwrap();
+    net.run();
+    for i in 0..8 {
+        assert!(send(&mut net, juliet, &full("romeo"), &format!("j{i}")));
+        assert!(send(&mut net, romeo, &full("juliet"), &format!("r{i}")));
+    }
+    net.advance(Duration::from_secs(6));
+    assert_eq!(net.client(juliet).sm_unacked(), Some(0));
+    assert_eq!(net.server(juliet).sm_unacked(), Some(0));
+    assert!(net.pair(juliet).client_closed().is_none());
+    assert_eq!(bodies(&mut net, romeo).len(), 8);
+    assert_eq!(bodies(&mut net, juliet).len(), 8);
+}
+
+/// Sends `count` numbered messages from juliet to romeo, cutting juliet's
+/// connection once after `client_bytes` bytes from her client or
+/// `server_bytes` from her server side, resuming whenever it is cut.
+/// Returns what romeo got and whether a resumption happened.
+fn exchange_with_cut(
+    count: usize,
+    client_bytes: Option<usize>,
+    server_bytes: Option<usize>,
+) -> (Vec<String>, usize) {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let romeo = login(&mut net, client_config("romeo"));
+    let mut juliet = login(&mut net, client_config("juliet"));
+    net.pair(juliet).client_budget = client_bytes;
+    net.pair(juliet).server_budget = server_bytes;
+    let mut resumes = 0;
+    let mut i = 0;
+    while i < count {
+        if net.client(juliet).is_closed() {
+            let state = resumable(&mut net, juliet).expect("a resumable session");
+            juliet = net.connect_to(
+                client_config("juliet").with_resumption(state),
+                server_config(),
+            );
+            assert!(resumed(&mut net, juliet), "resumed");
+            resumes += 1;
+            continue;
+        }
+        if send(&mut net, juliet, &full("romeo"), &i.to_string()) {
+            i += 1;
+        }
+    }
+    net.advance(Duration::from_secs(6));
+    if net.client(juliet).is_closed() {
+        let state = resumable(&mut net, juliet).expect("a resumable session");
+        juliet = net.connect_to(
+            client_config("juliet").with_resumption(state),
+            server_config(),
+        );
+        assert!(resumed(&mut net, juliet));
+        resumes += 1;
+        net.advance(Duration::from_secs(6));
+    }
+    assert_eq!(net.client(juliet).sm_unacked(), Some(0));
+    (bodies(&mut net, romeo), resumes)
+}
+
+#[test]
+fn resume_after_a_cut_at_every_byte_of_an_exchange() {
+    let count = 12;
+    let expected: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+    let (got, resumes) = exchange_with_cut(count, None, None);
+    assert_eq!((got, resumes), (expected.clone(), 0));
+    // Bytes juliet's client sends in the uncut run bound the cut points:
+    // before, inside and after each stanza and each <r/>.
+    for cut in (0..1200).step_by(13) {
+        let (got, resumes) = exchange_with_cut(count, Some(cut), None);
+        assert_eq!(got, expected, "client cut after {cut} bytes");
+        assert!(resumes <= 1);
+    }
+    // Cuts in the server's bytes: before and after each <a/>.
+    for cut in (0..300).step_by(11) {
+        let (got, _) = exchange_with_cut(count, None, Some(cut));
+        assert_eq!(got, expected, "server cut after {cut} bytes");
+    }
+}
+
+#[test]
+fn refused_resumption_hands_back_undelivered_stanzas() {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let _romeo = login(&mut net, client_config("romeo"));
+    let juliet = login(&mut net, client_config("juliet"));
+    net.pair(juliet).client_budget = Some(0);
+    assert!(send(&mut net, juliet, &full("romeo"), "lost-1"));
+    assert!(!send(&mut net, juliet, &full("romeo"), "after-cut"));
+    let state = resumable(&mut net, juliet).expect("resumable");
+    assert_eq!(state.unacked.len(), 2, "the initial presence and lost-1");
+    // The server forgets the session after max (60 s).
+    net.advance(Duration::from_secs(61));
+    assert!(net.detached.is_empty());
+    let juliet2 = net.connect_to(
+        client_config("juliet").with_resumption(state),
+        server_config(),
+    );
+    assert!(!resumed(&mut net, juliet2));
+    assert_eq!(undelivered(&mut net, juliet2), ["lost-1"]);
+    assert!(net.client(juliet2).is_online(), "bound afresh");
+    assert!(net.client(juliet2).sm_enabled(), "and enabled again");
+}
+
+/// Romeo's connection dies with a message queued for him; the session
+/// expires.
+fn expire_with_queued_message(policy: OfflinePolicy) -> (Network, SessionId) {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap().with_offline_policy(policy));
+    let juliet = login(&mut net, client_config("juliet"));
+    let romeo = login(&mut net, client_config("romeo"));
+    net.cut(romeo);
+    assert_eq!(net.detached.len(), 1);
+    // Still present for routing: the message is queued for him.
+    assert!(send(
+        &mut net,
+        juliet,
+        &format!("romeo@{DOMAIN}"),
+        "while-away"
+    ));
+    let queued = net.detached[0].state.unacked.iter();
+    assert!(
+        queued
+            .last()
+            .is_some_and(|m| m.child("body", "jabber:client").is_some())
+    );
+    net.advance(Duration::from_secs(61));
+    assert!(net.detached.is_empty());
+    (net, juliet)
+}
+
+#[test]
+fn expiry_bounces_queued_messages() {
+    let (mut net, juliet) = expire_with_queued_message(OfflinePolicy::Reject);
+    let bounced = net.pair(juliet).client_events.iter().any(|e| {
+        matches!(e, client::Event::Message(m)
+            if m.kind() == MessageType::Error && m.from().is_some_and(|f| f.starts_with("romeo@")))
+    });
+    assert!(bounced, "the sender got an error back");
+}
+
+#[test]
+fn expiry_stores_queued_messages_offline() {
+    let (net, _) = expire_with_queued_message(OfflinePolicy::Store);
+    assert_eq!(net.offline.len(), 1);
+    assert!(net.offline[0].child("body", "jabber:client").is_some());
+}
+
+#[test]
+fn resumption_with_a_wrong_or_foreign_id_is_refused() {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let juliet = login(&mut net, client_config("juliet"));
+    let _romeo = login(&mut net, client_config("romeo"));
+    net.cut(juliet);
+    let state = resumable(&mut net, juliet).expect("resumable");
+    let id = state.id.clone();
+
+    // Romeo names juliet's id.
+    let romeo_jid = FullJid::new(&full("romeo")).unwrap();
+    let forged = SmSession::new(
+        id.clone(),
+        romeo_jid.clone(),
+        Handled::new(),
+        Unacked::new(10),
+    );
+    let thief = net.connect_to(
+        client_config("romeo").with_resumption(forged),
+        server_config(),
+    );
+    assert!(!resumed(&mut net, thief));
+    assert!(net.client(thief).is_online(), "fell back to a fresh bind");
+    assert_eq!(net.detached.len(), 1, "juliet's session is untouched");
+
+    // An id nobody has.
+    let wrong = SmSession::new(
+        Some("nope".into()),
+        romeo_jid,
+        Handled::new(),
+        Unacked::new(10),
+    );
+    let other = net.connect_to(
+        client_config("romeo").with_resumption(wrong),
+        server_config(),
+    );
+    assert!(!resumed(&mut net, other));
+
+    // Juliet herself still resumes.
+    let back = net.connect_to(
+        client_config("juliet").with_resumption(state),
+        server_config(),
+    );
+    assert!(resumed(&mut net, back));
+    assert!(net.detached.is_empty());
+}
+
+#[test]
+fn hostile_h_is_a_stream_error_on_both_sides() {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let juliet = login(&mut net, client_config("juliet"));
+    let romeo = login(&mut net, client_config("romeo"));
+    let now = net.now;
+    // The client is told the server handled 9 of its 1 stanzas.
+    let _ = net
+        .client(juliet)
+        .handle_input(now, b"<a xmlns='urn:xmpp:sm:3' h='9'/>");
+    net.run();
+    assert!(matches!(
+        net.pair(juliet).client_closed(),
+        Some(client::CloseReason::ProtocolViolation { .. })
+    ));
+    let sent = String::from_utf8_lossy(&net.pair(juliet).client_bytes).into_owned();
+    assert!(sent.contains("<handled-count-too-high xmlns='urn:xmpp:sm:3' h='9' send-count='1'/>"));
+    // The server is told the client handled 4294967295 stanzas.
+    let _ = net
+        .server(romeo)
+        .handle_input(now, b"<a xmlns='urn:xmpp:sm:3' h='4294967295'/>");
+    net.run();
+    assert!(matches!(
+        net.pair(romeo).server_closed(),
+        Some(server::CloseReason::ProtocolViolation { .. })
+    ));
+    let sent = String::from_utf8_lossy(&net.pair(romeo).server_bytes).into_owned();
+    assert!(sent.contains("handled-count-too-high"));
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// A message from juliet (false) or romeo (true) to the other.
+    Send(bool),
+    /// Cut a user's connection now.
+    Cut(bool),
+    /// Cut a user's connection after this many more bytes from the
+    /// client (or, if odd, from the server side).
+    CutAfter(bool, usize),
+    /// Reconnect (resume) a user whose connection is down.
+    Reconnect(bool),
+    /// Let time pass (seconds).
+    Wait(u64),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => any::<bool>().prop_map(Step::Send),
+        1 => any::<bool>().prop_map(Step::Cut),
+        1 => (any::<bool>(), 0usize..400).prop_map(|(u, n)| Step::CutAfter(u, n)),
+        2 => any::<bool>().prop_map(Step::Reconnect),
+        1 => (1u64..8).prop_map(Step::Wait),
+    ]
+}
+
+struct Users {
+    ids: [SessionId; 2],
+    sent: [usize; 2],
+}
+
+impl Users {
+    fn reconnect(&mut self, net: &mut Network, who: usize) {
+        let id = self.ids[who];
+        if !net.client(id).is_closed() {
+            return;
+        }
+        let name = ["juliet", "romeo"][who];
+        let state = resumable(net, id).expect("every cut leaves a resumable session");
+        let new = net.connect_to(client_config(name).with_resumption(state), server_config());
+        self.ids[who] = new;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Whatever the schedule, every message arrives exactly once and in
+    /// order per sender.
+    #[test]
+    fn random_schedules_deliver_exactly_once_in_order(steps in proptest::collection::vec(step(), 1..60)) {
+        let mut net = Network::new(Router::new(DOMAIN).unwrap());
+        let j = login(&mut net, client_config("juliet"));
+        let r = login(&mut net, client_config("romeo"));
+        let mut users = Users { ids: [j, r], sent: [0, 0] };
+        for s in steps {
+            match s {
+                Step::Send(romeo) => {
+                    let who = usize::from(romeo);
+                    let to = full(["romeo", "juliet"][who]);
+                    let body = format!("{}-{}", ["j", "r"][who], users.sent[who]);
+                    if send(&mut net, users.ids[who], &to, &body) {
+                        users.sent[who] += 1;
+                    }
+                }
+                Step::Cut(romeo) => net.cut(users.ids[usize::from(romeo)]),
+                Step::CutAfter(romeo, n) => {
+                    let pair = net.pair(users.ids[usize::from(romeo)]);
+                    if n % 2 == 0 { pair.client_budget = Some(n); } else { pair.server_budget = Some(n); }
+                }
+                Step::Reconnect(romeo) => users.reconnect(&mut net, usize::from(romeo)),
+                Step::Wait(secs) => net.advance(Duration::from_secs(secs)),
+            }
+        }
+        // Bring everyone back and let the acknowledgements settle.
+        for _ in 0..4 {
+            for who in 0..2 {
+                let pair = net.pair(users.ids[who]);
+                pair.client_budget = None;
+                pair.server_budget = None;
+                users.reconnect(&mut net, who);
+            }
+            net.advance(Duration::from_secs(6));
+        }
+        for who in 0..2 {
+            prop_assert!(!net.client(users.ids[who]).is_closed());
+            let receiver = 1 - who;
+            let prefix = format!("{}-", ["j", "r"][who]);
+            let mut got: Vec<String> = Vec::new();
+            for pair in &net.pairs {
+                if pair.client.jid().is_some_and(|j| j.bare_str().starts_with(["juliet@", "romeo@"][receiver])) {
+                    got.extend(pair.client_events.iter().filter_map(|e| match e {
+                        client::Event::Message(m) => m.body().filter(|b| b.starts_with(&prefix)).map(|b| b.into_owned()),
+                        _ => None,
+                    }));
+                }
+            }
+            let expected: Vec<String> = (0..users.sent[who]).map(|i| format!("{prefix}{i}")).collect();
+            prop_assert_eq!(got, expected);
+        }
+    }
+}
