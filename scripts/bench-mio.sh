@@ -11,7 +11,7 @@
 #
 # Usage: bash scripts/bench-mio.sh [a|b|all]   (default all)
 # Environment: SESSIONS_A (10000), RATE_A (1000), SESSIONS_B (1000),
-# DURATION_B (20), MAX_TOKEN (1024: the server's --max-token-bytes for (a);
+# DURATION_B (20), RATE_B (50 logins/s), MAX_TOKEN (1024: the server's --max-token-bytes for (a);
 # `default` for the core's default), XMPP_INTEROP_DIR (/tmp/xmpp-bench-mio),
 # PROSODY_C2S_PORT / PROSODY_TLS_PORT (5422 / 5423). Prosody is stopped at
 # the end.
@@ -24,6 +24,7 @@ SESSIONS_A="${SESSIONS_A:-10000}"
 RATE_A="${RATE_A:-1000}"
 SESSIONS_B="${SESSIONS_B:-1000}"
 DURATION_B="${DURATION_B:-20}"
+RATE_B="${RATE_B:-50}"
 MAX_TOKEN="${MAX_TOKEN:-1024}"
 # A state directory and Prosody ports of its own, so that the interop
 # servers (5222/5223) and their tests are left alone.
@@ -65,7 +66,12 @@ stop_server() {
   fi
   SERVER_PID=
 }
-trap stop_server EXIT
+PROSODY_PID=
+cleanup() {
+  stop_server
+  if [ -n "$PROSODY_PID" ]; then terminate "$PROSODY_PID" 5; fi
+}
+trap cleanup EXIT
 
 # start_server USERS_FILE [extra flags...]: the mio server example on
 # $OUR_PORT, its stdout in $WORK/server.out.
@@ -139,26 +145,45 @@ run_load() {
   local name="$1" port="$2"
   say "(b) $name: $SESSIONS_B sessions, closed loop for ${DURATION_B}s"
   "$BIN/load" --server "127.0.0.1:$port" --domain localhost --users user --password pw \
-    --sessions "$SESSIONS_B" --rate 200 --duration "$DURATION_B" --interval 0 \
+    --sessions "$SESSIONS_B" --rate "$RATE_B" --duration "$DURATION_B" --interval 0 \
     --ca "$CERTS/ca.crt" >"$WORK/load-b-$name.out" 2>"$WORK/load-b-$name.err" \
     || fail "(b) load against $name failed: $(tail -3 "$WORK/load-b-$name.err")"
   sed "s/^RESULT /RESULT server=$name /" "$WORK/load-b-$name.out"
 }
 
+# Prosody for the routing run: prosody-up.sh installs it, writes the
+# certificates and the load accounts, and starts it with the interop
+# configuration; that one is then restarted with a copy of its config that
+# leaves out what costs per message without being routing: mod_mam (every
+# message written to the file store), carbons and smacks (our client uses
+# neither), and logs warnings only. The interop config loads no mod_limits,
+# so c2s is not rate limited or shaped.
+start_prosody() {
+  XMPP_LOAD_USERS="$SESSIONS_B" bash "$HERE/interop/prosody-up.sh"
+  bash "$HERE/interop/prosody-down.sh"
+  local dir="$STATE/prosody" cfg="$STATE/prosody/bench.cfg.lua"
+  sed -e 's/"mam"; //; s/"carbons"; //; s/"smacks";//' \
+    -e 's/levels = { min = "[a-z]*" }/levels = { min = "warn" }/' \
+    "$dir/prosody.cfg.lua" >"$cfg"
+  grep -q '"mam"' "$cfg" && fail "could not take mod_mam out of $cfg"
+  require_free_ports "$PROSODY_C2S_PORT"
+  setsid nohup prosody -F --config "$cfg" </dev/null >"$dir/bench-console.log" 2>&1 &
+  PROSODY_PID=$!
+  wait_for_ports "$PROSODY_PID" 30 "$PROSODY_C2S_PORT" || fail "prosody did not start: $(tail -5 "$dir/bench-console.log")"
+  say "(b) prosody running with $cfg (pid $PROSODY_PID)"
+}
+
 bench_b() {
   local users="$WORK/users-b.txt" i
   for ((i = 1; i <= SESSIONS_B; i++)); do echo "user$i:pw"; done >"$users"
-  # Prosody's load accounts are user1..userN@localhost with password pw;
-  # its interop config loads no mod_limits, so c2s is not rate limited.
   say "(b) starting Prosody with $SESSIONS_B load accounts"
-  XMPP_LOAD_USERS="$SESSIONS_B" bash "$HERE/interop/prosody-up.sh"
-  # shellcheck disable=SC1091
-  . "$STATE/prosody/env"
+  start_prosody
   start_server "$users"
   run_load mio "$OUR_PORT"
   stop_server
-  run_load prosody "$XMPP_PROSODY_C2S_PORT"
-  bash "$HERE/interop/prosody-down.sh" || true
+  run_load prosody "$PROSODY_C2S_PORT"
+  terminate "$PROSODY_PID" 10 || true
+  PROSODY_PID=
   local m p
   m="$(grep -o 'msgs_per_s=[0-9]*' "$WORK/load-b-mio.out" | cut -d= -f2)"
   p="$(grep -o 'msgs_per_s=[0-9]*' "$WORK/load-b-prosody.out" | cut -d= -f2)"

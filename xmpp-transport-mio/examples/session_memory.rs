@@ -56,8 +56,13 @@ fn run() -> Result<(), String> {
     let flags = Flags::parse(HELP, &[])?;
     let n: usize = flags.number("sessions", 10_000)?;
     let max_token: usize = flags.number("max-token-bytes", Limits::default().max_token_bytes)?;
-    let keys = ScramKeys::from_password(ScramHash::Sha256, "pw", b"memory-salt-0000", Iterations(4096))
-        .map_err(|e| e.to_string())?;
+    let keys = ScramKeys::from_password(
+        ScramHash::Sha256,
+        "pw",
+        b"memory-salt-0000",
+        Iterations(4096),
+    )
+    .map_err(|e| e.to_string())?;
     let mut limits = Limits::default();
     limits.max_token_bytes = max_token;
 
@@ -85,7 +90,13 @@ fn run() -> Result<(), String> {
             .with_tls(TlsPolicy::InsecureDisabled)
             .with_random(Box::new(OsRandom));
         let mut client = Client::new(config, now);
-        login(&mut server, &mut client, &mut router, SessionId(i as u64), &keys)?;
+        login(
+            &mut server,
+            &mut client,
+            &mut router,
+            SessionId(i as u64),
+            &keys,
+        )?;
         clients.push(client);
         servers.push(server);
     }
