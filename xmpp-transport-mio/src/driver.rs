@@ -53,7 +53,9 @@ pub struct DriverConfig {
     /// told the connection was lost). Nothing is silently discarded from a
     /// live connection, and a slow reader costs at most about this much.
     /// Applications that would rather wait than lose a peer look at
-    /// [`Driver::pending_output`] before sending.
+    /// [`Driver::pending_output`] before sending. Keep it at or below the
+    /// endpoints' `Limits::max_pending_input` (256 KiB by default), beyond
+    /// which the endpoint itself refuses new stanzas (`OutputFull`).
     pub max_output: usize,
     /// How long to wait for the peer's close after ours (default
     /// [`DEFAULT_LINGER`]); it also bounds a TLS handshake a shutdown
