@@ -551,3 +551,35 @@ fn failed_with_h_hands_back_only_what_the_server_lacks() {
         .collect();
     assert_eq!(back, ["m2"]);
 }
+
+/// The client notices the broken connection first and resumes while the
+/// server still holds the old one: the old connection is closed with
+/// `conflict` and the session moves over.
+#[test]
+fn resumption_takes_over_a_connection_the_server_thinks_alive() {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let romeo = login(&mut net, client_config("romeo"));
+    let juliet = login(&mut net, client_config("juliet"));
+    assert!(send(&mut net, romeo, &full("juliet"), "before"));
+    let now = net.now;
+    let pair = net.pair(juliet);
+    pair.connected = false;
+    pair.client.handle_eof(now);
+    net.run();
+    assert!(net.detached.is_empty(), "the server has not noticed");
+    assert!(send(&mut net, romeo, &full("juliet"), "in-the-dark"));
+    let state = resumable(&mut net, juliet).expect("resumable");
+    let back = net.connect_to(
+        client_config("juliet").with_resumption(state),
+        server_config(),
+    );
+    assert!(resumed(&mut net, back));
+    assert!(matches!(
+        net.pair(juliet).server_closed(),
+        Some(server::CloseReason::Kicked { .. })
+    ));
+    assert!(send(&mut net, romeo, &full("juliet"), "after"));
+    let mut got = bodies(&mut net, juliet);
+    got.extend(bodies(&mut net, back));
+    assert_eq!(got, ["before", "in-the-dark", "after"]);
+}
