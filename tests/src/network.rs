@@ -200,6 +200,21 @@ impl Network {
             .detached
             .iter()
             .position(|d| d.state.id.as_deref() == Some(previd) && d.expires > now);
+        if found.is_none() {
+            // Still attached: the client noticed the break first.
+            let live = (0..self.pairs.len())
+                .find(|i| *i as u64 != id.0 && self.pairs[*i].server.sm_id() == Some(previd));
+            if let Some(i) = live {
+                if let Some(state) = self.pairs[i].server.take_session(now) {
+                    self.detached.push(Detached {
+                        session: SessionId(i as u64),
+                        state,
+                        expires: now + Duration::from_secs(1),
+                    });
+                }
+                return self.resume(id, previd);
+            }
+        }
         let Some(index) = found else {
             let _ = self.server(id).reject_resume(now);
             return;

@@ -471,3 +471,115 @@ proptest! {
         }
     }
 }
+
+/// A server (scripted here) that refuses a resumption but says how many
+/// stanzas it handled: those are acknowledged, only the rest come back.
+#[test]
+fn failed_with_h_hands_back_only_what_the_server_lacks() {
+    use xmpp_proto::client::{Client, TlsPolicy};
+    use xmpp_proto::endpoint::Transmit;
+
+    let jid = FullJid::new(&full("juliet")).unwrap();
+    let mut unacked = Unacked::starting_at(10, u32::MAX);
+    for i in 0..3 {
+        let m = Message::builder(MessageType::Chat)
+            .to(&full("romeo"))
+            .body(&format!("m{i}"))
+            .build();
+        unacked.push(m.into_element()).unwrap();
+    }
+    let state = SmSession::new(Some("old".into()), jid, Handled::new(), unacked);
+    let config = client_config("juliet")
+        .with_tls(TlsPolicy::Direct)
+        .with_resumption(state);
+    let now = std::time::Instant::now();
+    let mut client = Client::new(config, now);
+    let mut out = String::new();
+    let drain = |client: &mut Client, out: &mut String| {
+        while let Some(t) = client.poll_transmit() {
+            match t {
+                Transmit::Data(d) => {
+                    out.push_str(&String::from_utf8_lossy(d));
+                    let n = d.len();
+                    client.consume_transmit(n);
+                }
+                Transmit::StartTls => {}
+                Transmit::Shutdown => {}
+            }
+        }
+    };
+    drain(&mut client, &mut out);
+    client
+        .handle_tls_established(now, xmpp_tests::fake_tls())
+        .unwrap();
+    let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='example.com' id='s' version='1.0'>";
+    let input = format!(
+        "{header}<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features><success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
+    );
+    client.handle_input(now, input.as_bytes()).unwrap();
+    drain(&mut client, &mut out);
+    let input = format!(
+        "{header}<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xmlns='urn:xmpp:sm:3'/></stream:features>"
+    );
+    client.handle_input(now, input.as_bytes()).unwrap();
+    drain(&mut client, &mut out);
+    assert!(
+        out.ends_with("<resume xmlns='urn:xmpp:sm:3' h='0' previd='old'/>"),
+        "{out}"
+    );
+    // Two of the three handled: h wraps from 2^32 - 1 to 1.
+    client
+        .handle_input(now, b"<failed xmlns='urn:xmpp:sm:3' h='1'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>")
+        .unwrap();
+    drain(&mut client, &mut out);
+    assert!(
+        out.contains("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'"),
+        "binds afresh"
+    );
+    let back: Vec<String> = std::iter::from_fn(|| client.poll_event())
+        .filter_map(|e| match e {
+            client::Event::Undelivered { stanzas } => Some(stanzas),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|el| {
+            Message::from_element(el)
+                .ok()?
+                .body()
+                .map(|b| b.into_owned())
+        })
+        .collect();
+    assert_eq!(back, ["m2"]);
+}
+
+/// The client notices the broken connection first and resumes while the
+/// server still holds the old one: the old connection is closed with
+/// `conflict` and the session moves over.
+#[test]
+fn resumption_takes_over_a_connection_the_server_thinks_alive() {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let romeo = login(&mut net, client_config("romeo"));
+    let juliet = login(&mut net, client_config("juliet"));
+    assert!(send(&mut net, romeo, &full("juliet"), "before"));
+    let now = net.now;
+    let pair = net.pair(juliet);
+    pair.connected = false;
+    pair.client.handle_eof(now);
+    net.run();
+    assert!(net.detached.is_empty(), "the server has not noticed");
+    assert!(send(&mut net, romeo, &full("juliet"), "in-the-dark"));
+    let state = resumable(&mut net, juliet).expect("resumable");
+    let back = net.connect_to(
+        client_config("juliet").with_resumption(state),
+        server_config(),
+    );
+    assert!(resumed(&mut net, back));
+    assert!(matches!(
+        net.pair(juliet).server_closed(),
+        Some(server::CloseReason::Kicked { .. })
+    ));
+    assert!(send(&mut net, romeo, &full("juliet"), "after"));
+    let mut got = bodies(&mut net, juliet);
+    got.extend(bodies(&mut net, back));
+    assert_eq!(got, ["before", "in-the-dark", "after"]);
+}

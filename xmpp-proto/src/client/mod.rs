@@ -243,6 +243,11 @@ impl Client {
         if self.closed.is_some() || matches!(self.phase, Phase::Closing) {
             return;
         }
+        if self.sm.as_ref().is_some_and(|sm| !sm.unacked.is_empty()) {
+            // Ask before closing: the server's <a/> comes before its close,
+            // so only stanzas it really lacks are reported undelivered.
+            let _ = self.out.element(&crate::sm::Nonza::Request.to_element());
+        }
         self.out.close_stream();
         self.phase = Phase::Closing;
         self.timers.clear_all();

@@ -278,6 +278,34 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// A stand-in for the fuzzer where cargo-fuzz is not installed:
+        /// random bytes after a random mode, seeded with SM fragments.
+        #[test]
+        fn random_input_never_panics(
+            mode in 0u8..=255,
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+                    proptest::strategy::Just(b"<a xmlns='urn:xmpp:sm:3' h='3'/>".to_vec()),
+                    proptest::strategy::Just(b"<r xmlns='urn:xmpp:sm:3'/>".to_vec()),
+                    proptest::strategy::Just(b"<message to='a@localhost'><body>x</body></message>".to_vec()),
+                    proptest::strategy::Just(b"<resumed xmlns='urn:xmpp:sm:3' previd='prev' h='0'/>".to_vec()),
+                    proptest::strategy::Just(b"<failed xmlns='urn:xmpp:sm:3' h='4294967295'/>".to_vec()),
+                ],
+                0..12,
+            ),
+            lens in proptest::collection::vec(proptest::num::u8::ANY, 12),
+        ) {
+            let mut data = vec![mode];
+            for (piece, len) in pieces.iter().zip(lens) {
+                data.push((len & 0xC0) | (piece.len().min(63) as u8));
+                data.extend_from_slice(&piece[..piece.len().min(63)]);
+            }
+            sm(&data);
+        }
+    }
+
     #[test]
     fn every_mode_survives_garbage_and_hostile_acks() {
         for mode in [0u8, 1, 2, 3, 0x13] {

@@ -116,6 +116,30 @@ impl Server {
         self.sm.is_some()
     }
 
+    /// The resumption id of this session, when stream management with
+    /// resumption is on.
+    pub fn sm_id(&self) -> Option<&str> {
+        self.sm.as_ref().and_then(|sm| sm.id.as_deref())
+    }
+
+    /// Ends this connection and hands its stream-managed session over, for
+    /// a `<resume/>` that arrived on a new connection before this one was
+    /// noticed dead (the usual order: clients see a broken connection
+    /// first). The old connection is closed with `conflict`. `None` (and
+    /// nothing done) if the session is not resumable.
+    pub fn take_session(&mut self, now: Instant) -> Option<SmSession> {
+        let (Some(_), Some(jid)) = (self.sm_id(), self.jid.clone()) else {
+            return None;
+        };
+        let live = self.sm.take()?;
+        self.close_with_error(
+            now,
+            StreamErrorCondition::Conflict,
+            Some("the session was resumed on another connection"),
+        );
+        Some(live.into_session(jid))
+    }
+
     /// How many stanzas sent to the client wait for its acknowledgement,
     /// when stream management is on.
     pub fn sm_unacked(&self) -> Option<usize> {
