@@ -79,6 +79,8 @@ start_server() {
   local users="$1"
   shift
   require_free_ports "$OUR_PORT" "$OUR_TLS_PORT"
+  # A previous run's output must not pass for this one's `listening`.
+  rm -f "$WORK/server.out"
   "$BIN/server" --listen "127.0.0.1:$OUR_PORT" --listen-tls "127.0.0.1:$OUR_TLS_PORT" \
     --domain localhost --cert "$CERTS/fullchain.pem" --key "$CERTS/server.key" \
     --users "$users" --quiet "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
