@@ -11,7 +11,7 @@
 #
 # Usage: bash scripts/bench-mio.sh [a|b|all]   (default all)
 # Environment: SESSIONS_A (10000), RATE_A (1000), SESSIONS_B (1000),
-# DURATION_B (20), RATE_B (50 logins/s), MAX_TOKEN (1024: the server's --max-token-bytes for (a);
+# DURATION_B (20), RATE_B (20 logins/s), MAX_TOKEN (1024: the server's --max-token-bytes for (a);
 # `default` for the core's default), XMPP_INTEROP_DIR (/tmp/xmpp-bench-mio),
 # PROSODY_C2S_PORT / PROSODY_TLS_PORT (5422 / 5423). Prosody is stopped at
 # the end.
@@ -24,7 +24,7 @@ SESSIONS_A="${SESSIONS_A:-10000}"
 RATE_A="${RATE_A:-1000}"
 SESSIONS_B="${SESSIONS_B:-1000}"
 DURATION_B="${DURATION_B:-20}"
-RATE_B="${RATE_B:-50}"
+RATE_B="${RATE_B:-20}"
 MAX_TOKEN="${MAX_TOKEN:-1024}"
 # A state directory and Prosody ports of its own, so that the interop
 # servers (5222/5223) and their tests are left alone.
@@ -79,6 +79,8 @@ start_server() {
   local users="$1"
   shift
   require_free_ports "$OUR_PORT" "$OUR_TLS_PORT"
+  # A previous run's output must not pass for this one's `listening`.
+  rm -f "$WORK/server.out"
   "$BIN/server" --listen "127.0.0.1:$OUR_PORT" --listen-tls "127.0.0.1:$OUR_TLS_PORT" \
     --domain localhost --cert "$CERTS/fullchain.pem" --key "$CERTS/server.key" \
     --users "$users" --quiet "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
@@ -140,15 +142,18 @@ bench_a() {
   [ "$MAX_TOKEN" = default ] || "$BIN/session_memory" --sessions "$SESSIONS_A" --max-token-bytes "$MAX_TOKEN"
 }
 
-# run_load NAME PORT: the closed-loop routing load against one server.
+# run_load NAME PORT INTERVAL: the routing load against one server;
+# interval 0 is the closed loop (the most the server routes), 1 an open
+# loop of about one message per session and second (latency at a load
+# both servers carry).
 run_load() {
-  local name="$1" port="$2"
-  say "(b) $name: $SESSIONS_B sessions, closed loop for ${DURATION_B}s"
+  local name="$1" port="$2" interval="$3" out="$WORK/load-b-$1-$3"
+  say "(b) $name: $SESSIONS_B sessions, interval $interval, ${DURATION_B}s"
   "$BIN/load" --server "127.0.0.1:$port" --domain localhost --users user --password pw \
-    --sessions "$SESSIONS_B" --rate "$RATE_B" --duration "$DURATION_B" --interval 0 \
-    --ca "$CERTS/ca.crt" >"$WORK/load-b-$name.out" 2>"$WORK/load-b-$name.err" \
-    || fail "(b) load against $name failed: $(tail -3 "$WORK/load-b-$name.err")"
-  sed "s/^RESULT /RESULT server=$name /" "$WORK/load-b-$name.out"
+    --sessions "$SESSIONS_B" --rate "$RATE_B" --duration "$DURATION_B" --interval "$interval" \
+    --ca "$CERTS/ca.crt" >"$out.out" 2>"$out.err" \
+    || fail "(b) load against $name failed: $(tail -3 "$out.err")"
+  sed "s/^RESULT /RESULT server=$name interval=$interval /" "$out.out"
 }
 
 # Prosody for the routing run: prosody-up.sh installs it, writes the
@@ -179,14 +184,16 @@ bench_b() {
   say "(b) starting Prosody with $SESSIONS_B load accounts"
   start_prosody
   start_server "$users"
-  run_load mio "$OUR_PORT"
+  run_load mio "$OUR_PORT" 0
+  run_load mio "$OUR_PORT" 1
   stop_server
-  run_load prosody "$PROSODY_C2S_PORT"
+  run_load prosody "$PROSODY_C2S_PORT" 0
+  run_load prosody "$PROSODY_C2S_PORT" 1
   terminate "$PROSODY_PID" 10 || true
   PROSODY_PID=
   local m p
-  m="$(grep -o 'msgs_per_s=[0-9]*' "$WORK/load-b-mio.out" | cut -d= -f2)"
-  p="$(grep -o 'msgs_per_s=[0-9]*' "$WORK/load-b-prosody.out" | cut -d= -f2)"
+  m="$(grep -o 'msgs_per_s=[0-9]*' "$WORK/load-b-mio-0.out" | cut -d= -f2)"
+  p="$(grep -o 'msgs_per_s=[0-9]*' "$WORK/load-b-prosody-0.out" | cut -d= -f2)"
   awk -v m="$m" -v p="$p" 'BEGIN { printf "RESULT bench=routing mio_msgs_per_s=%d prosody_msgs_per_s=%d ratio=%.2f\n", m, p, (p > 0 ? m / p : 0) }'
 }
 
