@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use xmpp_proto::client::{self, CloseReason as ClientClose, Timeouts, TlsPolicy};
+use xmpp_proto::negotiation::ping_request;
 use xmpp_proto::server::{self, CloseReason as ServerClose, ServerTimeouts, ServerTlsPolicy};
+use xmpp_proto::stanza::{Message, MessageType, Stanza};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_tests::Pair;
 
@@ -164,6 +166,64 @@ fn client_initiated_close_handshake() {
     assert_eq!(pair.client_closed(), Some(&ClientClose::Normal));
     assert_eq!(pair.server_closed(), Some(&ServerClose::Normal));
     assert!(pair.client_bytes.ends_with(b"</stream:stream>"));
+    assert!(pair.server_bytes.ends_with(b"</stream:stream>"));
+}
+
+/// What the peer sent before it saw our close is still handed over (RFC
+/// 6120 §4.4), and nothing, not even an automatic answer, follows our
+/// closing tag.
+#[test]
+fn stanzas_in_flight_during_a_client_close_are_delivered_not_answered() {
+    let mut pair = online_pair();
+    let now = pair.now;
+    let jid = pair.client.jid().expect("bound").to_string();
+    pair.client.close(now);
+    let message = Message::builder(MessageType::Chat)
+        .to(jid.as_str())
+        .body("in flight")
+        .build();
+    pair.server.send(now, message.into_element()).unwrap();
+    pair.server
+        .send(now, ping_request("p1").into_element())
+        .unwrap();
+    pair.run();
+    let got = pair.client_events.iter().any(
+        |e| matches!(e, client::Event::Message(m) if m.body().as_deref() == Some("in flight")),
+    );
+    assert!(
+        got,
+        "the message sent before the server saw our close was lost"
+    );
+    assert_eq!(pair.client_closed(), Some(&ClientClose::Normal));
+    assert_eq!(pair.server_closed(), Some(&ServerClose::Normal));
+    assert!(pair.client_bytes.ends_with(b"</stream:stream>"));
+    let tail = pair.client_bytes.len() - b"</stream:stream>".len();
+    assert!(
+        !pair.client_bytes[..tail].ends_with(b"</stream:stream>"),
+        "the close tag was written twice"
+    );
+}
+
+#[test]
+fn stanzas_in_flight_during_a_server_close_are_processed() {
+    let mut pair = online_pair();
+    let now = pair.now;
+    pair.server.close(now);
+    let message = Message::builder(MessageType::Chat)
+        .to("romeo@example.net")
+        .body("last words")
+        .build();
+    pair.client.send(now, message).unwrap();
+    pair.run();
+    let got = pair.server_events.iter().any(|e| {
+        matches!(e, server::Event::Stanza(Stanza::Message(m)) if m.body().as_deref() == Some("last words"))
+    });
+    assert!(
+        got,
+        "the message sent before the client saw the close was lost"
+    );
+    assert_eq!(pair.server_closed(), Some(&ServerClose::Normal));
+    assert_eq!(pair.client_closed(), Some(&ClientClose::Normal));
     assert!(pair.server_bytes.ends_with(b"</stream:stream>"));
 }
 

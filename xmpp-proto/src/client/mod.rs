@@ -310,6 +310,14 @@ impl Client {
                 } else if matches!(self.phase, Phase::Online) {
                     self.count_inbound(&el);
                     self.handle_stanza(now, el);
+                } else if matches!(self.phase, Phase::Closing) {
+                    // The server may still deliver what it had under way
+                    // before it answers our close (RFC 6120 §4.4): hand it
+                    // over rather than lose it; answers are not written.
+                    if self.jid.is_some() && el.ns() == ns::CLIENT {
+                        self.count_inbound(&el);
+                        self.handle_stanza(now, el);
+                    }
                 } else {
                     self.handle_negotiation_element(now, el);
                 }

@@ -337,7 +337,12 @@ impl Server {
                     self.count_inbound(&el);
                     self.handle_stanza(now, el);
                 } else if matches!(self.phase, Phase::Closing) {
-                    // Stanzas after our close are dropped (RFC 6120 §4.4).
+                    // What the client sent before it saw our close is still
+                    // processed (RFC 6120 §4.4); nothing is written back.
+                    if self.jid.is_some() && el.ns() == ns::CLIENT {
+                        self.count_inbound(&el);
+                        self.handle_stanza(now, el);
+                    }
                 } else {
                     self.handle_negotiation_element(el);
                 }

@@ -24,6 +24,9 @@ pub(crate) struct Output {
     marks: VecDeque<(u64, Mark)>,
     /// A shutdown is queued: nothing more may be written.
     finished: bool,
+    /// Our `</stream:stream>` is written: RFC 6120 §4.4 forbids sending
+    /// anything after it, even answers to what the peer still sends.
+    stream_closed: bool,
     /// Copies of written bytes, for the trace hook, when tracing is on.
     trace: Option<Vec<Vec<u8>>>,
 }
@@ -61,11 +64,14 @@ impl Output {
         });
     }
 
+    /// Writes our closing tag once; later writes (automatic answers to
+    /// stanzas the peer sends before its own close) are dropped.
     pub(crate) fn close_stream(&mut self) {
         let _ = self.write(|w| {
             w.write_close();
             Ok(())
         });
+        self.stream_closed = true;
     }
 
     /// Queues "start TLS here".
@@ -122,7 +128,7 @@ impl Output {
         &mut self,
         f: impl FnOnce(&mut Writer) -> Result<(), WriteError>,
     ) -> Result<(), WriteError> {
-        if self.finished {
+        if self.finished || self.stream_closed {
             return Ok(());
         }
         let before = self.writer.len();
@@ -167,5 +173,19 @@ mod tests {
         out.consume(1);
         assert_eq!(out.poll_transmit(), Some(Transmit::Shutdown));
         assert_eq!(out.poll_transmit(), None);
+    }
+
+    #[test]
+    fn nothing_follows_the_closing_tag() {
+        let mut out = Output::new(false);
+        out.close_stream();
+        let closed = out.pending();
+        out.keepalive();
+        out.close_stream();
+        assert_eq!(out.pending(), closed);
+        assert_eq!(
+            out.poll_transmit(),
+            Some(Transmit::Data(b"</stream:stream>"))
+        );
     }
 }
