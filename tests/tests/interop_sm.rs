@@ -5,7 +5,8 @@
 //! exactly once. Run by `scripts/interop.sh` (with `--ignored`);
 //! `XMPP_SM_MESSAGES` sets the count (default 300), `XMPP_SM_KILL_MS` the
 //! mean time between kills (default 150 ms); `XMPP_SM_WINDOW` and
-//! `XMPP_SM_HANDSHAKE_KILLS` override a server's profile.
+//! `XMPP_SM_HANDSHAKE_KILLS` override a server's profile; `XMPP_SM_DEBUG`
+//! prints the sender's events and `XMPP_SM_TRACE` the XML it exchanges.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -121,6 +122,7 @@ fn client_config(user: &str) -> ClientConfig {
     ClientConfig::new(jid, "pw")
         .with_random(Box::new(OsRandom))
         .with_stream_management(sm)
+        .with_trace(std::env::var_os("XMPP_SM_TRACE").is_some())
 }
 
 fn open(server: &Server, via: &str, config: ClientConfig) -> Option<Connection<Client>> {
@@ -410,6 +412,11 @@ fn kill_and_resume(server: Server, sender: &str, receiver_user: &str, profile: P
                 Ok(Next::Event(Event::Undelivered { stanzas })) => {
                     for n in numbers(&stanzas).into_iter().rev() {
                         resend.push_front(n);
+                    }
+                }
+                Ok(Next::Event(Event::Trace { direction, data })) => {
+                    if std::env::var_os("XMPP_SM_TRACE").is_some() {
+                        eprintln!("{direction:?} {}", String::from_utf8_lossy(&data));
                     }
                 }
                 Ok(Next::Event(_)) => {}
