@@ -43,6 +43,12 @@ pub use driver::{
     DEFAULT_LINGER, DEFAULT_MAX_OUTPUT, Driver, DriverConfig, DriverEvent, MAX_USER_TOKEN,
 };
 pub use error::Error;
+/// Reconnect delays for an event loop: when a client connection ends with
+/// `Event::Resumable`, wait [`Backoff::delay`] (for example as part of the
+/// poll timeout) before adding a new client configured `with_resumption`.
+/// The same type the blocking transport uses; its `retry` sleeps, so in an
+/// event loop use `delay` only.
+pub use xmpp_transport_std::Backoff;
 
 /// A connection of a [`Driver`]. Ids are not reused while anyone could
 /// still hold them: a slot taken again gets a new generation.
