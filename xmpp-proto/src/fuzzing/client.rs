@@ -110,7 +110,9 @@ fn scripted_client(stage: u8, now: Instant) -> Client {
     client
 }
 
-fn output_text(client: &mut Client) -> String {
+/// Everything the client wants to send, as text; TLS is granted and
+/// events are dropped on the way.
+pub(super) fn output_text(client: &mut Client) -> String {
     let mut s = String::new();
     while let Some(t) = client.poll_transmit() {
         match t {

@@ -8,6 +8,8 @@ use crate::sm::{Handled, SmConfig, SmSession, Unacked};
 use crate::tls::{TlsInfo, TlsVersion};
 use crate::xml::{Element, ns};
 
+use super::client::output_text;
+
 const S_HEADER: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' version='1.0' from='localhost' id='s1' xmlns='jabber:client'>";
 const C_HEADER: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
 
@@ -237,26 +239,6 @@ fn server_resuming(now: Instant, mode: u8) -> Server {
     };
     let _ = server.accept_resume(now, session(owner));
     server
-}
-
-fn output_text(client: &mut Client) -> String {
-    let mut s = String::new();
-    while let Some(t) = client.poll_transmit() {
-        match t {
-            Transmit::Data(d) => {
-                s.push_str(&String::from_utf8_lossy(d));
-                let n = d.len();
-                client.consume_transmit(n);
-            }
-            Transmit::StartTls => {
-                let _ =
-                    client.handle_tls_established(Instant::now(), TlsInfo::new(TlsVersion::Tls13));
-            }
-            Transmit::Shutdown => {}
-        }
-    }
-    while client.poll_event().is_some() {}
-    s
 }
 
 #[cfg(test)]
