@@ -263,25 +263,15 @@ impl Server {
         }
         self.out.element(&el).map_err(CommandError::InvalidStanza)?;
         if let Some(sm) = &mut self.sm {
-            // Cannot fail: fullness was checked above.
-            let _ = sm.unacked.push(el);
-            if sm.requests.on_stanza(now) {
-                let _ = self.out.element(&Nonza::Request.to_element());
-            }
-            match sm.requests.deadline() {
-                Some(at) => self.timers.set(Timer::SmRequest as usize, at),
-                None => self.timers.clear(Timer::SmRequest as usize),
-            }
+            let slot = Timer::SmRequest as usize;
+            sm.stanza_written(el, now, &mut self.out, &mut self.timers, slot);
         }
         Ok(())
     }
 
     pub(super) fn sm_request_due(&mut self, now: Instant) {
-        let Some(sm) = &mut self.sm else {
-            return;
-        };
-        if sm.requests.on_timeout(now) && !sm.unacked.is_empty() {
-            let _ = self.out.element(&Nonza::Request.to_element());
+        if let Some(sm) = &mut self.sm {
+            sm.request_due(now, &mut self.out);
         }
     }
 

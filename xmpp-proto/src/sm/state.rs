@@ -3,8 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Handled, Unacked};
+use super::{Handled, Nonza, Unacked};
 use crate::jid::FullJid;
+use crate::stream::{Output, Timers};
+use crate::xml::Element;
 
 /// When to ask the peer for an acknowledgement (`<r/>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,6 +230,38 @@ impl Live {
             unacked: Unacked::new(config.max_unacked),
             requests: Requests::new(config.requests),
         }
+    }
+
+    /// Queues a stanza the endpoint just wrote for acknowledgement, writes
+    /// `<r/>` when the request policy asks for one and re-arms the request
+    /// timer `slot`. The caller checked that the queue has room.
+    pub(crate) fn stanza_written<const N: usize>(
+        &mut self,
+        el: Element,
+        now: Instant,
+        out: &mut Output,
+        timers: &mut Timers<N>,
+        slot: usize,
+    ) {
+        // Cannot fail: the caller checked that the queue has room.
+        let _ = self.unacked.push(el);
+        if self.requests.on_stanza(now) {
+            let _ = out.element(&Nonza::Request.to_element());
+        }
+        match self.requests.deadline() {
+            Some(at) => timers.set(slot, at),
+            None => timers.clear(slot),
+        }
+    }
+
+    /// The request timer fired: writes `<r/>` if the policy says so and
+    /// stanzas wait for an acknowledgement. Returns whether it wrote.
+    pub(crate) fn request_due(&mut self, now: Instant, out: &mut Output) -> bool {
+        let due = self.requests.on_timeout(now) && !self.unacked.is_empty();
+        if due {
+            let _ = out.element(&Nonza::Request.to_element());
+        }
+        due
     }
 
     /// Continues a session handed over by [`Live::into_session`].
