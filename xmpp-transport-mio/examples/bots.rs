@@ -41,26 +41,14 @@ SIGINT or SIGTERM, then closes every session and prints how many messages
 were echoed.";
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bots: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("bots", run())
 }
 
 fn run() -> Result<(), String> {
     let flags = Flags::parse(HELP, &["direct-tls"])?;
     let addr = common::resolve(flags.required("server")?)?;
-    let domain = flags.required("domain")?;
-    let account = Account {
-        prefix: flags.required("users")?,
-        domain,
-        password: flags.required("password")?,
-        direct_tls: flags.flag("direct-tls"),
-        resource: "bot",
-    };
+    let account = Account::from_flags(&flags, "bot")?;
+    let domain = account.domain;
     let sessions: usize = flags.number("sessions", 10)?;
     let rate: f64 = flags.number("rate", 100.0)?;
     let tls = common::client_tls(flags.get("ca"), domain)?;

@@ -70,26 +70,14 @@ struct Figures {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("load: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("load", run())
 }
 
 fn run() -> Result<(), String> {
     let flags = Flags::parse(HELP, &["direct-tls"])?;
     let addr = common::resolve(flags.required("server")?)?;
-    let domain = flags.required("domain")?;
-    let account = Account {
-        prefix: flags.required("users")?,
-        domain,
-        password: flags.required("password")?,
-        direct_tls: flags.flag("direct-tls"),
-        resource: "load",
-    };
+    let account = Account::from_flags(&flags, "load")?;
+    let domain = account.domain;
     let sessions: usize = flags.number("sessions", 100)?;
     let rate: f64 = flags.number("rate", 100.0)?;
     let duration = Duration::from_secs_f64(flags.number("duration", 10.0)?);

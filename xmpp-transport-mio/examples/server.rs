@@ -51,13 +51,7 @@ Prints `listening on ADDR` per listener, a line per session start and end
 const SIGNALS: Token = Token(0);
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("server: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("server", run())
 }
 
 fn run() -> Result<(), String> {

@@ -43,13 +43,7 @@ Prints the heap bytes per session of the server side (Server endpoint
 plus its Router entry) and of the client side (Client endpoint).";
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("session_memory: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("session_memory", run())
 }
 
 fn run() -> Result<(), String> {

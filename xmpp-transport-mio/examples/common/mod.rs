@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,18 @@ use xmpp_proto::jid::Jid;
 use xmpp_transport_mio::{ConnId, Driver};
 use xmpp_transport_std::OsRandom;
 use xmpp_transport_std::tls::{ClientTls, TrustAnchors};
+
+/// The end of an example's `main`: an error is one line on stderr and a
+/// failure exit code.
+pub fn exit(program: &str, result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// `--name value` flags; `--flag` alone for booleans.
 pub struct Flags {
@@ -95,7 +108,19 @@ pub struct Account<'a> {
     pub resource: &'a str,
 }
 
-impl Account<'_> {
+impl<'a> Account<'a> {
+    /// The accounts named by `--users`, `--domain`, `--password` and
+    /// `--direct-tls`, each logged in with `resource`.
+    pub fn from_flags(flags: &'a Flags, resource: &'a str) -> Result<Self, String> {
+        Ok(Account {
+            prefix: flags.required("users")?,
+            domain: flags.required("domain")?,
+            password: flags.required("password")?,
+            direct_tls: flags.flag("direct-tls"),
+            resource,
+        })
+    }
+
     pub fn jid(&self, n: usize) -> String {
         format!("{}{n}@{}/{}", self.prefix, self.domain, self.resource)
     }
