@@ -299,7 +299,11 @@ fn kill_and_resume(server: Server, sender: &str, receiver_user: &str, profile: P
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                thread::sleep(Duration::from_millis(seed % (2 * mean_ms)));
+                // In short steps, so the test ends soon after the last ack.
+                let wake = Instant::now() + Duration::from_millis(seed % (2 * mean_ms));
+                while Instant::now() < wake && !done.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(20));
+                }
                 // Mostly while the session is up; one kill in eight may
                 // land in a reconnection's handshake or resumption.
                 let now_ok = up.load(Ordering::SeqCst) || (handshake_kills && seed % 8 == 0);

@@ -81,6 +81,24 @@ impl Router {
     /// `service-unavailable`. Presences, IQ responses, errors, headlines
     /// and group chat are dropped (RFC 6121 §8.5.2.2, §8.5.3.2).
     pub fn undeliverable(&mut self, stanzas: Vec<Element>, out: &mut Vec<Routed>) {
+        self.reroute(None, stanzas, out);
+    }
+
+    /// [`Router::undeliverable`] for stanzas that `failed` could not take
+    /// (`Server::deliver` refused them, or its detached queue is full):
+    /// the account's other resources may get them, `failed` never again,
+    /// so a session that takes nothing cannot bounce a stanza back to
+    /// itself for ever.
+    pub fn undeliverable_from(
+        &mut self,
+        failed: SessionId,
+        stanzas: Vec<Element>,
+        out: &mut Vec<Routed>,
+    ) {
+        self.reroute(Some(failed), stanzas, out);
+    }
+
+    fn reroute(&mut self, failed: Option<SessionId>, stanzas: Vec<Element>, out: &mut Vec<Routed>) {
         for el in stanzas {
             let sender = el
                 .attr("from")
@@ -95,7 +113,7 @@ impl Router {
                     if matches!(m.kind(), MessageType::Normal | MessageType::Chat) =>
                 {
                     let account = to.to_bare();
-                    let targets = self.best_resources(&account);
+                    let targets = self.best_resources_except(&account, failed);
                     if !targets.is_empty() {
                         let el = stanza.into_element();
                         for t in targets {
@@ -297,15 +315,27 @@ impl Router {
     /// RFC 6121 §8.5.2.1.1: the available resource(s) with the highest
     /// non-negative priority.
     fn best_resources(&self, account: &BareJid) -> Vec<SessionId> {
-        let best = self
-            .account_sessions(account)
-            .filter(|(_, s)| s.is_available() && s.priority >= 0)
+        self.best_resources_except(account, None)
+    }
+
+    /// The available resources of `account` with the highest
+    /// non-negative priority, leaving `except` out.
+    fn best_resources_except(
+        &self,
+        account: &BareJid,
+        except: Option<SessionId>,
+    ) -> Vec<SessionId> {
+        let candidates = || {
+            self.account_sessions(account)
+                .filter(move |(id, s)| s.is_available() && Some(*id) != except)
+        };
+        let best = candidates()
+            .filter(|(_, s)| s.priority >= 0)
             .map(|(_, s)| s.priority)
             .max();
         match best {
-            Some(best) => self
-                .account_sessions(account)
-                .filter(|(_, s)| s.is_available() && s.priority == best)
+            Some(best) => candidates()
+                .filter(|(_, s)| s.priority == best)
                 .map(|(id, _)| id)
                 .collect(),
             None => Vec::new(),

@@ -34,11 +34,14 @@
 //! ```
 
 mod deliver;
+mod detached;
 
 use std::collections::HashMap;
 
 use crate::jid::{BareJid, FullJid, JidError, JidErrorKind, JidPart};
 use crate::xml::Element;
+
+pub use self::detached::{DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued};
 
 /// A session's name, chosen by the transport (a slab index, a counter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -263,6 +266,13 @@ impl Router {
     pub fn expire(&mut self, session: SessionId, queued: Vec<Element>, out: &mut Vec<Routed>) {
         self.unbind(session, out);
         self.undeliverable(queued, out);
+    }
+
+    /// The sessions bound to resources of `account`, in binding order
+    /// (to find the live session a `<resume/>` names, with
+    /// `Server::sm_id`).
+    pub fn sessions_of(&self, account: &BareJid) -> &[SessionId] {
+        self.by_account.get(account).map_or(&[], Vec::as_slice)
     }
 
     /// The JID bound to `session`.

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::stream_error::StreamErrorCondition;
-use crate::xml::WriteError;
+use crate::xml::{Element, WriteError};
 
 /// Why the session ended, reported once in
 /// [`Event::Closed`](super::Event::Closed).
@@ -144,6 +144,24 @@ pub enum CommandError {
     /// or store it.
     QueueFull,
 }
+
+/// A stanza [`Server::deliver`](super::Server::deliver) could not send,
+/// handed back with the reason.
+#[derive(Debug)]
+pub struct Refused {
+    /// Why it was not sent.
+    pub error: CommandError,
+    /// The stanza, untouched.
+    pub stanza: Element,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}/> not sent: {}", self.stanza.name(), self.error)
+    }
+}
+
+impl std::error::Error for Refused {}
 
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

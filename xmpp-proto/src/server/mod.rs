@@ -53,7 +53,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 pub use self::config::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
-pub use self::error::{CloseReason, CommandError, Error};
+pub use self::error::{CloseReason, CommandError, Error, Refused};
 pub use self::event::{Direction, Event, Password};
 
 use self::negotiate::Phase;

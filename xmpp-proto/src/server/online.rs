@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{CommandError, Event, Server};
+use super::{CommandError, Event, Refused, Server};
 use crate::jid::JidRef;
 use crate::stanza::{DefinedCondition, InvalidStanza, Stanza, StanzaError, error_reply};
 use crate::stream::with_attr;
@@ -13,24 +13,41 @@ use crate::xml::{Element, ns};
 impl Server {
     /// Sends a stanza to the client (a routed message, presence or IQ, or
     /// an answer). It is written as is: the router or application sets
-    /// `from` and `to`.
+    /// `from` and `to`. A refused stanza is dropped; a transport that
+    /// routes stanzas between sessions uses [`Server::deliver`], which
+    /// hands it back to be bounced.
     ///
     /// # Errors
     /// [`CommandError::NotOnline`] before [`Event::Online`],
     /// [`CommandError::Closed`] once the session ended or is closing,
     /// [`CommandError::InvalidStanza`] if it cannot be serialized,
-    /// [`CommandError::OutputFull`] if the transport is not writing.
+    /// [`CommandError::OutputFull`] if the transport is not writing,
+    /// [`CommandError::QueueFull`] if stream management is on and the
+    /// client stopped acknowledging.
     pub fn send(&mut self, now: Instant, stanza: impl Into<Element>) -> Result<(), CommandError> {
+        self.deliver(now, stanza.into())
+            .map_err(|refused| refused.error)
+    }
+
+    /// Sends a stanza to the client like [`Server::send`], and hands it
+    /// back when it cannot be sent, so that it can be bounced or stored
+    /// (`Router::undeliverable_from`) rather than lost.
+    ///
+    /// # Errors
+    /// [`Refused`] with the reason (as for [`Server::send`]) and the
+    /// stanza.
+    pub fn deliver(&mut self, now: Instant, stanza: Element) -> Result<(), Box<Refused>> {
+        let refuse = |error, stanza| Err(Box::new(Refused { error, stanza }));
         if self.closed.is_some() || matches!(self.phase, super::Phase::Closing) {
-            return Err(CommandError::Closed);
+            return refuse(CommandError::Closed, stanza);
         }
         if !self.is_online() {
-            return Err(CommandError::NotOnline);
+            return refuse(CommandError::NotOnline, stanza);
         }
         if self.out.pending() > self.config.limits.max_pending_input {
-            return Err(CommandError::OutputFull);
+            return refuse(CommandError::OutputFull, stanza);
         }
-        self.write_stanza(now, stanza.into(), false)?;
+        self.write_stanza(now, stanza, false)?;
         self.flush_trace();
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::negotiate::Phase;
-use super::{CloseReason, CommandError, Event, Server, Timer};
+use super::{CloseReason, CommandError, Event, Refused, Server, Timer};
 use crate::sm::{Live, Nonza, SmSession};
 use crate::stanza::DefinedCondition;
 use crate::stream::random_id;
@@ -253,15 +253,18 @@ impl Server {
         now: Instant,
         el: Element,
         internal: bool,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), Box<Refused>> {
+        let refuse = |error, stanza| Err(Box::new(Refused { error, stanza }));
         if self.sm.as_ref().is_some_and(|sm| sm.unacked.is_full()) {
             if internal {
                 self.finish(CloseReason::ConnectionLost);
-                return Err(CommandError::Closed);
+                return refuse(CommandError::Closed, el);
             }
-            return Err(CommandError::QueueFull);
+            return refuse(CommandError::QueueFull, el);
         }
-        self.out.element(&el).map_err(CommandError::InvalidStanza)?;
+        if let Err(e) = self.out.element(&el) {
+            return refuse(CommandError::InvalidStanza(e), el);
+        }
         if let Some(sm) = &mut self.sm {
             let slot = Timer::SmRequest as usize;
             sm.stanza_written(el, now, &mut self.out, &mut self.timers, slot);
