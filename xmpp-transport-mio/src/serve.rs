@@ -39,9 +39,10 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use xmpp_proto::jid::FullJid;
-use xmpp_proto::router::{BindOutcome, Routed, Router, SessionId};
+use xmpp_proto::router::{BindOutcome, DetachedSessions, Queued, Routed, Router, SessionId};
 use xmpp_proto::sasl::FailureCondition;
 use xmpp_proto::server::{CloseReason, Event, Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_transport_std::serve::AccountStore;
@@ -138,6 +139,15 @@ pub struct Stats {
     pub output_limit: u64,
     /// Stanzas received from clients and routed.
     pub stanzas: u64,
+    /// Stream-managed sessions kept after their connection broke.
+    pub detached: u64,
+    /// Of those, resumed on a new connection.
+    pub resumed: u64,
+    /// Of those, expired (their queued stanzas bounced or stored).
+    pub expired: u64,
+    /// Stanzas that could not be delivered to their session and were
+    /// given to another resource, stored or bounced instead.
+    pub rerouted: u64,
 }
 
 /// A single-threaded XMPP server. See the module documentation.
@@ -156,6 +166,8 @@ pub struct MioServer {
     ending: HashMap<ConnId, CloseReason>,
     stats: Stats,
     routed: Vec<Routed>,
+    /// Stream-managed sessions waiting to be resumed.
+    detached: DetachedSessions,
 }
 
 impl MioServer {
@@ -187,6 +199,7 @@ impl MioServer {
             ending: HashMap::new(),
             stats: Stats::default(),
             routed: Vec::new(),
+            detached: DetachedSessions::new(),
         })
     }
 
@@ -203,6 +216,14 @@ impl MioServer {
     /// Configures the router.
     pub fn with_router(mut self, configure: impl FnOnce(Router) -> Router) -> Self {
         self.router = configure(self.router);
+        self
+    }
+
+    /// Keeps at most `limit` detached stream-managed sessions (default
+    /// [`xmpp_proto::router::DEFAULT_DETACHED_LIMIT`]); past it the one
+    /// closest to expiry expires early.
+    pub fn with_detached_limit(mut self, limit: usize) -> Self {
+        self.detached = DetachedSessions::new().with_limit(limit);
         self
     }
 
@@ -259,6 +280,11 @@ impl MioServer {
         &self.router
     }
 
+    /// The stream-managed sessions waiting to be resumed.
+    pub fn detached(&self) -> &DetachedSessions {
+        &self.detached
+    }
+
     /// The counters.
     pub fn stats(&self) -> Stats {
         self.stats
@@ -285,7 +311,15 @@ impl MioServer {
         timeout: Option<Duration>,
         mut on_source: impl FnMut(Token),
     ) -> io::Result<()> {
+        let timeout = match self.detached.next_expiry() {
+            Some(at) => {
+                let until = at.saturating_duration_since(Instant::now());
+                Some(timeout.map_or(until, |t| t.min(until)))
+            }
+            None => timeout,
+        };
         self.driver.poll(timeout)?;
+        self.expire_detached(Instant::now());
         while let Some(event) = self.driver.next_event() {
             match event {
                 DriverEvent::Source { token, .. } if token > MAX_SERVER_USER_TOKEN => {
@@ -442,6 +476,21 @@ impl MioServer {
                 self.deliver(&mut out);
                 self.routed = out;
             }
+            Event::Detached(state) => {
+                self.stats.detached += 1;
+                if let Some((gone, state)) = self.detached.detach(session, *state, Instant::now()) {
+                    self.expire(gone, state);
+                }
+            }
+            Event::ResumeRequest { previd, .. } => self.resume(conn, &previd),
+            Event::Resumed { .. } => self.stats.resumed += 1,
+            Event::Undelivered { stanzas } => {
+                self.stats.rerouted += stanzas.len() as u64;
+                let mut out = std::mem::take(&mut self.routed);
+                self.router.undeliverable_from(session, stanzas, &mut out);
+                self.deliver(&mut out);
+                self.routed = out;
+            }
             Event::Closed { reason } => {
                 self.ending.insert(conn, reason);
             }
@@ -451,30 +500,153 @@ impl MioServer {
     }
 
     /// Hands routed stanzas to their sessions' servers, which write them
-    /// at once (or drop a receiver that is over its output limit).
+    /// at once (or drop a receiver that is over its output limit). A
+    /// detached session queues them; a stanza a session refuses goes to
+    /// the account's other resources once, then is bounced.
     fn deliver(&mut self, out: &mut Vec<Routed>) {
-        for routed in out.drain(..) {
-            match routed {
-                Routed::Deliver { session, stanza } => {
-                    self.driver.command(ConnId::from_u64(session.0), |s, now| {
-                        let _ = s.send(now, stanza);
-                    });
+        let mut failed = Vec::new();
+        let mut second = Vec::new();
+        let mut retry = false;
+        while !out.is_empty() {
+            for routed in out.drain(..) {
+                let Routed::Deliver { session, stanza } = routed else {
+                    // Only under `OfflinePolicy::Store`, which has no
+                    // store here: the message is dropped.
+                    continue;
+                };
+                let stanza = match self.detached.queue(session, stanza) {
+                    Queued::Kept => continue,
+                    Queued::Full(stanza) => stanza,
+                    Queued::NotDetached(stanza) => {
+                        let mut slot = Some(stanza);
+                        let sent = self
+                            .driver
+                            .command(ConnId::from_u64(session.0), |s, now| {
+                                slot.take().map(|el| s.deliver(now, el))
+                            })
+                            .flatten();
+                        match (sent, slot) {
+                            (Some(Ok(())), _) => continue,
+                            (Some(Err(refused)), _) => refused.stanza,
+                            (None, Some(stanza)) => stanza,
+                            (None, None) => continue,
+                        }
+                    }
+                };
+                failed.push((session, stanza));
+            }
+            self.stats.rerouted += failed.len() as u64;
+            for (session, stanza) in failed.drain(..) {
+                if retry {
+                    second.push(stanza);
+                } else {
+                    self.router.undeliverable_from(session, vec![stanza], out);
                 }
-                // Only under `OfflinePolicy::Store`, which has no store
-                // here: the message is dropped.
-                Routed::Offline { .. } => {}
+            }
+            if !second.is_empty() {
+                self.router.bounce(std::mem::take(&mut second), out);
+            }
+            retry = true;
+        }
+    }
+
+    /// `<resume/>` on `conn`: the detached session it names, or the live
+    /// one whose connection has not been noticed dead yet, if it is this
+    /// account's.
+    fn resume(&mut self, conn: ConnId, previd: &str) {
+        let now = Instant::now();
+        let new = SessionId(conn.as_u64());
+        let Some(user) = self.driver.endpoint(conn).and_then(|s| s.user()).cloned() else {
+            return;
+        };
+        let found = match self.detached.take(previd, &user, now) {
+            Some((old, state)) => {
+                let expires = self.detached_expiry(&state, now);
+                Some((old, state, expires))
+            }
+            None => self.take_live(&user, previd, new, now),
+        };
+        let Some((old, state, expires)) = found else {
+            self.driver.command(conn, |s, now| s.reject_resume(now));
+            return;
+        };
+        let mut slot = Some(state);
+        let accepted = self
+            .driver
+            .command(conn, |s, now| {
+                slot.take().map(|state| s.accept_resume(now, state))
+            })
+            .flatten();
+        match accepted {
+            Some(Ok(())) => {
+                self.router.reattach(old, new);
+            }
+            Some(Err(state)) => self.detached.restore(old, *state, expires),
+            None => {
+                if let Some(state) = slot {
+                    self.detached.restore(old, state, expires);
+                }
             }
         }
+    }
+
+    /// The live session of `user` with resumption id `previd`, closed
+    /// with `conflict` and its state taken.
+    fn take_live(
+        &mut self,
+        user: &xmpp_proto::jid::BareJid,
+        previd: &str,
+        new: SessionId,
+        now: Instant,
+    ) -> Option<(SessionId, SmSession, Instant)> {
+        let old = self.router.sessions_of(user).iter().copied().find(|id| {
+            *id != new
+                && self
+                    .driver
+                    .endpoint(ConnId::from_u64(id.0))
+                    .is_some_and(|s| s.sm_id() == Some(previd))
+        })?;
+        let state = self
+            .driver
+            .command(ConnId::from_u64(old.0), |s, now| s.take_session(now))
+            .flatten()?;
+        let expires = self.detached_expiry(&state, now);
+        Some((old, state, expires))
+    }
+
+    fn detached_expiry(&self, state: &SmSession, now: Instant) -> Instant {
+        now + Duration::from_secs(u64::from(state.max.unwrap_or(300)))
+    }
+
+    /// Expires the detached sessions whose time is up.
+    fn expire_detached(&mut self, now: Instant) {
+        while let Some((session, state)) = self.detached.pop_expired(now) {
+            self.expire(session, state);
+        }
+    }
+
+    /// A detached session is over: unbind it and bounce or store what
+    /// was queued for it.
+    fn expire(&mut self, session: SessionId, mut state: SmSession) {
+        self.stats.expired += 1;
+        let mut out = std::mem::take(&mut self.routed);
+        self.router
+            .expire(session, state.unacked.take_all(), &mut out);
+        self.deliver(&mut out);
+        self.routed = out;
     }
 
     /// A connection is gone: unbind it and log its end.
     fn ended(&mut self, conn: ConnId, error: Option<Error>) {
         let session = SessionId(conn.as_u64());
         let jid = self.router.jid(session).cloned();
-        let mut out = std::mem::take(&mut self.routed);
-        self.router.unbind(session, &mut out);
-        self.deliver(&mut out);
-        self.routed = out;
+        // A detached session stays bound until it is resumed or expires.
+        if !self.detached.contains(session) {
+            let mut out = std::mem::take(&mut self.routed);
+            self.router.unbind(session, &mut out);
+            self.deliver(&mut out);
+            self.routed = out;
+        }
         let reason = self.ending.remove(&conn);
         self.stats.ended += 1;
         if let Some(e) = &error {

@@ -1,6 +1,7 @@
 //! The mio server and mio clients on loopback: many sessions, a client
 //! killed mid-stanza, a stalled negotiation, a client that never reads,
-//! and the blocking std client against the mio server.
+//! the blocking std client against the mio server, and XEP-0198
+//! resumption and expiry of broken sessions.
 
 mod common;
 
@@ -28,8 +29,10 @@ fn next_message(session: &mut Session) -> (String, String) {
 }
 use xmpp_proto::client::{Event, TlsPolicy};
 use xmpp_proto::server::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
+use xmpp_proto::sm::{SmConfig, SmSession};
+use xmpp_proto::stanza::MessageType;
 use xmpp_transport_mio::{ConnId, DriverConfig, DriverEvent};
-use xmpp_transport_std::{LoginOptions, Session};
+use xmpp_transport_std::{LoginOptions, Next, Session};
 
 /// Logs in `n` farm clients (every other one by direct TLS); returns
 /// their ids by index once all are online.
@@ -265,4 +268,164 @@ fn the_std_client_talks_to_the_mio_server() {
     let stats = server.stop();
     assert_eq!(stats.online, 2);
     assert_eq!(stats.failed, 0);
+}
+
+/// Logs `user<i>` into the mio server with the std client and stream
+/// management on (resuming `resume` if given).
+fn sm_login(server: &Running, i: usize, resume: Option<SmSession>) -> Session {
+    let keys = SharedKeyAccounts::new().keys().clone();
+    let mut config = client_config(i, TlsPolicy::RequireStartTls, &keys)
+        .with_stream_management(SmConfig::default());
+    if let Some(state) = resume {
+        config = config.with_resumption(state);
+    }
+    let options = LoginOptions {
+        server: Some(server.addr.to_string()),
+        trust: Some(server.pki.trust_anchors()),
+        timeout: Some(TIMEOUT),
+    };
+    let mut session = Session::login_config(config, options).unwrap();
+    // Bound, and <enable/> sent: wait for <enabled/>, so that a break
+    // from here on is resumable.
+    let deadline = Instant::now() + TIMEOUT;
+    while session.connection().endpoint().sm_id().is_none() {
+        let until = Instant::now() + Duration::from_millis(10);
+        match session.connection().next_event_until(until).unwrap() {
+            Next::Event(Event::Message(_)) => panic!("a message before the test sent one"),
+            Next::Closed => panic!("closed while enabling stream management"),
+            _ => assert!(Instant::now() < deadline, "stream management never enabled"),
+        }
+    }
+    session
+}
+
+/// Cuts a session's TCP connection as a network failure would (no
+/// closing tag) and returns the state to resume it with.
+fn break_connection(session: &mut Session) -> SmSession {
+    session
+        .connection()
+        .socket()
+        .shutdown(Shutdown::Both)
+        .unwrap();
+    let mut state = None;
+    let mut errors = 0;
+    loop {
+        match session.next_event() {
+            Ok(Some(Event::Resumable(s))) => state = Some(*s),
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            // The connection reports its failure once, then the
+            // client's last events.
+            Err(_) if errors == 0 => errors += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    state.expect("a resumable session")
+}
+
+/// Waits until the server has the session detached (its connection
+/// noticed dead), by the log line of its end.
+fn wait_for_end(server: &Running, jid: &str, ends: usize) {
+    let deadline = Instant::now() + TIMEOUT;
+    while server
+        .log_lines()
+        .iter()
+        .filter(|l| l.contains("end") && l.contains(jid))
+        .count()
+        < ends
+    {
+        assert!(Instant::now() < deadline, "the server never noticed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_broken_session_is_resumed_with_what_was_routed_to_it_meanwhile() {
+    let server = start(DriverConfig::default(), |c| {
+        c.with_stream_management(SmConfig::default())
+    });
+    let mut alice = sm_login(&server, 1, None);
+    let mut bob = sm_login(&server, 2, None);
+    alice.send_message("user2@localhost/r", "before").unwrap();
+    assert_eq!(next_message(&mut bob).1, "before");
+
+    let state = break_connection(&mut bob);
+    wait_for_end(&server, "user2@localhost/r", 1);
+    for body in ["while away 1", "while away 2"] {
+        alice.send_message("user2@localhost/r", body).unwrap();
+    }
+    let mut bob = sm_login(&server, 2, Some(state));
+    assert_eq!(bob.jid().as_str(), "user2@localhost/r");
+    assert_eq!(next_message(&mut bob).1, "while away 1");
+    assert_eq!(next_message(&mut bob).1, "while away 2");
+    alice.send_message("user2@localhost/r", "after").unwrap();
+    assert_eq!(next_message(&mut bob).1, "after");
+    bob.send_message("user1@localhost/r", "back").unwrap();
+    assert_eq!(next_message(&mut alice).1, "back");
+
+    alice.close().unwrap();
+    bob.close().unwrap();
+    let stats = server.stop();
+    assert_eq!((stats.detached, stats.resumed, stats.expired), (1, 1, 0));
+}
+
+#[test]
+fn an_expired_session_bounces_what_was_queued_for_it() {
+    let server = start(DriverConfig::default(), |c| {
+        c.with_stream_management(SmConfig::default().with_max(Some(1)))
+    });
+    let mut alice = sm_login(&server, 1, None);
+    let mut bob = sm_login(&server, 2, None);
+    let state = break_connection(&mut bob);
+    wait_for_end(&server, "user2@localhost/r", 1);
+    let id = alice
+        .send_message("user2@localhost/r", "into the void")
+        .unwrap();
+    // One second later the session expires and the message comes back
+    // to its sender as an error.
+    let bounced = loop {
+        match alice.next_event().unwrap() {
+            Some(Event::Message(m)) => break m,
+            Some(_) => {}
+            None => panic!("alice's connection ended"),
+        }
+    };
+    assert_eq!(bounced.kind(), MessageType::Error);
+    assert_eq!(bounced.id(), Some(id.as_str()));
+    // Too late to resume: a new session is bound instead.
+    let bob = sm_login(&server, 2, Some(state));
+    assert_eq!(bob.jid().as_str(), "user2@localhost/r");
+    alice.close().unwrap();
+    bob.close().unwrap();
+    let stats = server.stop();
+    assert_eq!((stats.detached, stats.resumed, stats.expired), (1, 0, 1));
+}
+
+#[test]
+fn a_resume_on_a_new_connection_takes_over_a_session_not_yet_noticed_dead() {
+    let server = start(DriverConfig::default(), |c| {
+        c.with_stream_management(SmConfig::default())
+    });
+    let mut alice = sm_login(&server, 1, None);
+    let mut bob = sm_login(&server, 2, None);
+    alice.send_message("user2@localhost/r", "one").unwrap();
+    assert_eq!(next_message(&mut bob).1, "one");
+    // The client gives up on its connection; the server's end still
+    // looks alive (no FIN reaches it while we hold the socket open).
+    bob.connection().endpoint_mut().handle_eof(Instant::now());
+    let mut state = None;
+    while let Some(event) = bob.connection().endpoint_mut().poll_event() {
+        if let Event::Resumable(s) = event {
+            state = Some(*s);
+        }
+    }
+    let state = state.expect("a resumable session");
+    let mut bob2 = sm_login(&server, 2, Some(state));
+    alice.send_message("user2@localhost/r", "two").unwrap();
+    assert_eq!(next_message(&mut bob2).1, "two");
+    drop(bob);
+    alice.close().unwrap();
+    bob2.close().unwrap();
+    let stats = server.stop();
+    assert_eq!(stats.resumed, 1);
 }

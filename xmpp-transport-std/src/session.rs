@@ -109,7 +109,10 @@ impl Session {
     }
 
     /// Logs in with a full client configuration (SASL policy, direct TLS,
-    /// timeouts, tracing); the random source defaults to [`OsRandom`].
+    /// timeouts, tracing, stream management); the random source defaults
+    /// to [`OsRandom`]. With `ClientConfig::with_resumption` it returns
+    /// once the old session is resumed (or a new one bound, when the
+    /// server refused).
     pub fn login_config(
         config: ClientConfig,
         options: LoginOptions,
@@ -124,6 +127,12 @@ impl Session {
         loop {
             match conn.next_event_until(deadline)? {
                 Next::Event(Event::Online { jid }) => return Ok(Session { conn, jid, backlog }),
+                // With `ClientConfig::with_resumption`: the old session
+                // goes on (events before the `Resumed` stay in the
+                // backlog, `Undelivered` among them if it was not).
+                Next::Event(Event::Resumed { jid }) => {
+                    return Ok(Session { conn, jid, backlog });
+                }
                 Next::Event(Event::Closed { reason }) => return Err(SessionError::Closed(reason)),
                 Next::Event(other) => backlog.push_back(other),
                 Next::Deadline => return Err(SessionError::Timeout),

@@ -81,7 +81,7 @@ impl Router {
     /// `service-unavailable`. Presences, IQ responses, errors, headlines
     /// and group chat are dropped (RFC 6121 §8.5.2.2, §8.5.3.2).
     pub fn undeliverable(&mut self, stanzas: Vec<Element>, out: &mut Vec<Routed>) {
-        self.reroute(None, stanzas, out);
+        self.reroute(None, true, stanzas, out);
     }
 
     /// [`Router::undeliverable`] for stanzas that `failed` could not take
@@ -95,10 +95,25 @@ impl Router {
         stanzas: Vec<Element>,
         out: &mut Vec<Routed>,
     ) {
-        self.reroute(Some(failed), stanzas, out);
+        self.reroute(Some(failed), true, stanzas, out);
     }
 
-    fn reroute(&mut self, failed: Option<SessionId>, stanzas: Vec<Element>, out: &mut Vec<Routed>) {
+    /// [`Router::undeliverable`] without trying other resources: for a
+    /// stanza that was already handed to another resource and failed
+    /// there too. Messages go to the offline policy (stored, or bounced
+    /// to their sender), IQ requests get their error, the rest is
+    /// dropped.
+    pub fn bounce(&mut self, stanzas: Vec<Element>, out: &mut Vec<Routed>) {
+        self.reroute(None, false, stanzas, out);
+    }
+
+    fn reroute(
+        &mut self,
+        failed: Option<SessionId>,
+        redistribute: bool,
+        stanzas: Vec<Element>,
+        out: &mut Vec<Routed>,
+    ) {
         for el in stanzas {
             let sender = el
                 .attr("from")
@@ -113,7 +128,11 @@ impl Router {
                     if matches!(m.kind(), MessageType::Normal | MessageType::Chat) =>
                 {
                     let account = to.to_bare();
-                    let targets = self.best_resources_except(&account, failed);
+                    let targets = if redistribute {
+                        self.best_resources_except(&account, failed)
+                    } else {
+                        Vec::new()
+                    };
                     if !targets.is_empty() {
                         let el = stanza.into_element();
                         for t in targets {
