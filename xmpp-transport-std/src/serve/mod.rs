@@ -36,6 +36,7 @@
 //! ```
 
 mod accounts;
+mod deliver;
 mod session;
 
 use std::collections::HashMap;
@@ -43,13 +44,14 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use xmpp_proto::jid::{FullJid, JidError};
-use xmpp_proto::router::{Router, SessionId};
+use xmpp_proto::router::{DetachedSessions, Router, SessionId};
 use xmpp_proto::server::{CloseReason, Direction, Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::sm::SmSession;
 use xmpp_proto::stream_error::StreamErrorCondition;
 
 use crate::connection::Connection;
@@ -76,6 +78,7 @@ pub struct Serve {
     log: Option<LogHook>,
     direct_tls: Option<TcpListener>,
     max_sessions: usize,
+    detached: DetachedSessions,
 }
 
 type Configure = Box<dyn Fn(ServerConfig) -> ServerConfig + Send + Sync>;
@@ -98,6 +101,14 @@ pub enum SessionLog<'a> {
     /// The client logged in and bound a resource.
     Online {
         /// The session.
+        session: SessionId,
+        /// Its full JID.
+        jid: &'a FullJid,
+    },
+    /// A stream-managed session was resumed on this connection
+    /// (XEP-0198); the connection it broke on has ended as detached.
+    Resumed {
+        /// The session (the new connection's).
         session: SessionId,
         /// Its full JID.
         jid: &'a FullJid,
@@ -138,6 +149,9 @@ impl fmt::Display for SessionLog<'_> {
             }
             SessionLog::Online { session, jid } => {
                 write!(f, "session {}: online as {jid}", session.0)
+            }
+            SessionLog::Resumed { session, jid } => {
+                write!(f, "session {}: resumed {jid}", session.0)
             }
             SessionLog::Trace {
                 session,
@@ -197,6 +211,7 @@ impl Serve {
             log: None,
             direct_tls: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            detached: DetachedSessions::new(),
         })
     }
 
@@ -241,6 +256,19 @@ impl Serve {
         self
     }
 
+    /// Keeps at most `limit` detached stream-managed sessions (default
+    /// [`xmpp_proto::router::DEFAULT_DETACHED_LIMIT`]); past it the one
+    /// closest to expiry expires early. Stream management itself is
+    /// turned on in the sessions' config
+    /// (`ServerConfig::with_stream_management`, through
+    /// [`Serve::with_config`]): a session whose connection breaks is
+    /// then kept for the client to resume, and stanzas routed to it
+    /// meanwhile are queued; on expiry they are bounced or stored.
+    pub fn with_detached_limit(mut self, limit: usize) -> Self {
+        self.detached = DetachedSessions::new().with_limit(limit);
+        self
+    }
+
     /// Starts accepting STARTTLS connections on `listener` (and direct
     /// TLS ones on the [`Serve::with_direct_tls`] listener), each
     /// listener on a thread of its own; returns at once.
@@ -265,7 +293,15 @@ impl Serve {
             threads: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
+            detached: Mutex::new(self.detached),
+            reaper: Reaper::default(),
         });
+        let reaper = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("xmpp-detached".into())
+                .spawn(move || shared.reap())?
+        };
         let mut acceptors = vec![spawn_acceptor(&shared, listener, false)?];
         if let Some(direct) = self.direct_tls {
             acceptors.push(spawn_acceptor(&shared, direct, true)?);
@@ -275,6 +311,7 @@ impl Serve {
             direct_addr,
             shared,
             acceptors,
+            reaper: Some(reaper),
         })
     }
 }
@@ -294,6 +331,7 @@ pub struct ServeHandle {
     direct_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     acceptors: Vec<JoinHandle<()>>,
+    reaper: Option<JoinHandle<()>>,
 }
 
 impl ServeHandle {
@@ -352,6 +390,25 @@ impl ServeHandle {
         for thread in threads {
             let _ = thread.join();
         }
+        self.shared.reaper.wake();
+        if let Some(reaper) = self.reaper.take() {
+            let _ = reaper.join();
+        }
+        // Nobody can resume now: what waited for detached sessions is
+        // bounced or stored like on expiry.
+        let end_of_time = Instant::now() + Duration::from_secs(u64::from(u32::MAX));
+        loop {
+            let expired = lock(&self.shared.detached).pop_expired(end_of_time);
+            let Some((session, state)) = expired else {
+                break;
+            };
+            self.shared.expire(session, state);
+        }
+    }
+
+    /// How many stream-managed sessions wait to be resumed.
+    pub fn detached_count(&self) -> usize {
+        lock(&self.shared.detached).len()
     }
 }
 
@@ -387,6 +444,41 @@ struct Shared {
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_id: AtomicU64,
     stopping: AtomicBool,
+    /// Stream-managed sessions whose connection broke, until resumed or
+    /// expired. Locked before the router where both are held.
+    detached: Mutex<DetachedSessions>,
+    reaper: Reaper,
+}
+
+/// Wakes the thread that expires detached sessions when one is added
+/// (its deadline may be the nearest) or the server stops.
+#[derive(Default)]
+struct Reaper {
+    woken: Mutex<bool>,
+    signal: Condvar,
+}
+
+impl Reaper {
+    fn wake(&self) {
+        *lock(&self.woken) = true;
+        self.signal.notify_one();
+    }
+
+    /// Sleeps until woken or `until`.
+    fn sleep(&self, until: Option<Instant>) {
+        let mut woken = lock(&self.woken);
+        if !*woken {
+            let wait = until.map_or(Duration::from_secs(3600), |at| {
+                at.saturating_duration_since(Instant::now())
+            });
+            woken = self
+                .signal
+                .wait_timeout(woken, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *woken = false;
+    }
 }
 
 impl Shared {
@@ -394,6 +486,30 @@ impl Shared {
         if let Some(log) = &self.log {
             log(entry);
         }
+    }
+
+    /// The reaper thread: expires detached sessions on time.
+    fn reap(self: Arc<Self>) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            loop {
+                let expired = lock(&self.detached).pop_expired(now);
+                let Some((session, state)) = expired else {
+                    break;
+                };
+                self.expire(session, state);
+            }
+            let next = lock(&self.detached).next_expiry();
+            self.reaper.sleep(next);
+        }
+    }
+
+    /// A detached session is over: unbind it and bounce or store what
+    /// was queued for it.
+    fn expire(self: &Arc<Self>, session: SessionId, mut state: SmSession) {
+        let mut out = Vec::new();
+        lock(&self.router).expire(session, state.unacked.take_all(), &mut out);
+        deliver::dispatch(self, None, out);
     }
 
     /// The sans-IO server for one new connection.

@@ -1,23 +1,31 @@
 //! One session's thread: answer the server's questions, route its
-//! stanzas, unbind it at the end.
+//! stanzas, keep or resume stream-managed sessions, unbind it at the end.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use xmpp_proto::jid::FullJid;
-use xmpp_proto::router::{BindOutcome, Routed, SessionId};
+use xmpp_proto::jid::{BareJid, FullJid};
+use xmpp_proto::router::{BindOutcome, SessionId};
 use xmpp_proto::sasl::FailureCondition;
 use xmpp_proto::server::{CloseReason, Event, Server};
+use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
 
+use super::deliver::{Local, dispatch};
 use super::{SessionLog, Shared, lock};
 use crate::connection::Connection;
 use crate::error::Error;
 
+/// How long a `<resume/>` waits for the thread of a session that still
+/// looks alive to hand its state over.
+const TAKE_OVER_WAIT: Duration = Duration::from_secs(5);
+
 /// Drives one accepted connection until it is over.
 pub(super) fn run(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     id: SessionId,
     peer: SocketAddr,
     direct_tls: bool,
@@ -34,15 +42,23 @@ pub(super) fn run(
     loop {
         match conn.next_event() {
             Ok(Some(event)) => {
-                if let Event::Online { jid: bound } = &event {
-                    shared.log(&SessionLog::Online {
-                        session: id,
-                        jid: bound,
-                    });
-                    jid = Some(bound.clone());
-                }
-                if let Event::Closed { reason: why } = &event {
-                    reason = Some(why.clone());
+                match &event {
+                    Event::Online { jid: bound } => {
+                        shared.log(&SessionLog::Online {
+                            session: id,
+                            jid: bound,
+                        });
+                        jid = Some(bound.clone());
+                    }
+                    Event::Resumed { jid: bound } => {
+                        shared.log(&SessionLog::Resumed {
+                            session: id,
+                            jid: bound,
+                        });
+                        jid = Some(bound.clone());
+                    }
+                    Event::Closed { reason: why } => reason = Some(why.clone()),
+                    _ => {}
                 }
                 handle(shared, id, &mut conn, event);
             }
@@ -55,9 +71,15 @@ pub(super) fn run(
         }
     }
     lock(&shared.sessions).remove(&id);
-    let mut out = Vec::new();
-    lock(&shared.router).unbind(id, &mut out);
-    deliver(shared, id, &mut conn, out);
+    // A detached session stays bound until it is resumed or expires.
+    if !lock(&shared.detached).contains(id) {
+        let mut out = Vec::new();
+        lock(&shared.router).unbind(id, &mut out);
+        dispatch(shared, None, out);
+    }
+    // Deliveries still queued for this connection come back through
+    // their parcels now and are queued or rerouted.
+    drop(conn);
     shared.log(&SessionLog::Ended {
         session: id,
         jid: jid.as_ref(),
@@ -67,7 +89,7 @@ pub(super) fn run(
 }
 
 /// Answers one event of the session's server.
-fn handle(shared: &Shared, id: SessionId, conn: &mut Connection<Server>, event: Event) {
+fn handle(shared: &Arc<Shared>, id: SessionId, conn: &mut Connection<Server>, event: Event) {
     let now = Instant::now();
     let server = conn.endpoint_mut();
     // A command refused as `NotAsked` cannot happen: each answers the
@@ -103,7 +125,8 @@ fn handle(shared: &Shared, id: SessionId, conn: &mut Connection<Server>, event: 
                 }
                 BindOutcome::Replaced { old } => {
                     let _ = server.accept_bind(now);
-                    if let Some(remote) = lock(&shared.sessions).get(&old) {
+                    let remote = lock(&shared.sessions).get(&old).cloned();
+                    if let Some(remote) = remote {
                         let _ = remote.command(|old: &mut Server, now| {
                             old.close_with_error(now, StreamErrorCondition::Conflict, None);
                         });
@@ -114,37 +137,95 @@ fn handle(shared: &Shared, id: SessionId, conn: &mut Connection<Server>, event: 
         Event::Stanza(stanza) => {
             let mut out = Vec::new();
             lock(&shared.router).route(id, stanza, &mut out);
-            deliver(shared, id, conn, out);
+            dispatch(shared, Some(Local { id, conn }), out);
+        }
+        Event::Detached(state) => {
+            let evicted = lock(&shared.detached).detach(id, *state, now);
+            if let Some((gone, state)) = evicted {
+                shared.expire(gone, state);
+            }
+            shared.reaper.wake();
+        }
+        Event::ResumeRequest { previd, .. } => resume(shared, id, conn, &previd),
+        Event::Undelivered { stanzas } => {
+            let mut out = Vec::new();
+            lock(&shared.router).undeliverable_from(id, stanzas, &mut out);
+            dispatch(shared, None, out);
         }
         Event::Trace { direction, data } => shared.log(&SessionLog::Trace {
             session: id,
             direction,
             data: &data,
         }),
-        // Online and Closed are logged by the caller; Authenticated
-        // needs nothing.
+        // Online, Resumed and Closed are logged by the caller;
+        // Authenticated needs nothing.
         _ => {}
     }
 }
 
-/// Hands routed stanzas to their sessions: this one directly, the others
-/// through their remotes (a session that has just ended drops them).
-fn deliver(shared: &Shared, id: SessionId, conn: &mut Connection<Server>, out: Vec<Routed>) {
-    for routed in out {
-        match routed {
-            Routed::Deliver { session, stanza } if session == id => {
-                let _ = conn.endpoint_mut().send(Instant::now(), stanza);
-            }
-            Routed::Deliver { session, stanza } => {
-                if let Some(remote) = lock(&shared.sessions).get(&session) {
-                    let _ = remote.command(move |server: &mut Server, now| {
-                        let _ = server.send(now, stanza);
-                    });
+/// `<resume/>` on session `id`: the detached session it names, or the
+/// live one whose connection has not been noticed dead yet, if it is
+/// this account's.
+fn resume(shared: &Arc<Shared>, id: SessionId, conn: &mut Connection<Server>, previd: &str) {
+    let now = Instant::now();
+    let Some(user) = conn.endpoint().user().cloned() else {
+        return;
+    };
+    let taken = lock(&shared.detached).take(previd, &user, now);
+    let found = taken.or_else(|| take_live(shared, &user, previd, id));
+    let Some((old, state)) = found else {
+        let _ = conn.endpoint_mut().reject_resume(now);
+        return;
+    };
+    let expires = now + Duration::from_secs(u64::from(state.max.unwrap_or(300)));
+    // Held while the binding moves, so that a stanza routed to the old
+    // session meanwhile finds either the detached queue or the new one.
+    let mut detached = lock(&shared.detached);
+    match conn.endpoint_mut().accept_resume(now, state) {
+        Ok(()) => {
+            lock(&shared.router).reattach(old, id);
+        }
+        Err(state) => detached.restore(old, *state, expires),
+    }
+}
+
+/// The live session of `user` with resumption id `previd` (another
+/// thread's): closed with `conflict`, its state handed over.
+fn take_live(
+    shared: &Arc<Shared>,
+    user: &BareJid,
+    previd: &str,
+    new: SessionId,
+) -> Option<(SessionId, SmSession)> {
+    let candidates = lock(&shared.router).sessions_of(user).to_vec();
+    for old in candidates.into_iter().filter(|old| *old != new) {
+        let Some(remote) = lock(&shared.sessions).get(&old).cloned() else {
+            continue;
+        };
+        let (tx, rx) = mpsc::channel();
+        let previd = previd.to_owned();
+        let keeper = Arc::clone(shared);
+        let asked = remote.command(move |server: &mut Server, now| {
+            let state = if server.sm_id() == Some(previd.as_str()) {
+                server.take_session(now)
+            } else {
+                None
+            };
+            // Too late for the new connection: keep the state detached
+            // rather than lose what it holds.
+            if let Err(mpsc::SendError(Some(state))) = tx.send(state) {
+                let evicted = lock(&keeper.detached).detach(old, state, now);
+                if let Some((gone, state)) = evicted {
+                    keeper.expire(gone, state);
                 }
+                keeper.reaper.wake();
             }
-            // Only under `OfflinePolicy::Store`, which has no store here:
-            // the message is dropped.
-            Routed::Offline { .. } => {}
+        });
+        if asked.is_ok() {
+            if let Ok(Some(state)) = rx.recv_timeout(TAKE_OVER_WAIT) {
+                return Some((old, state));
+            }
         }
     }
+    None
 }

@@ -1,0 +1,182 @@
+//! XEP-0198 through the `serve` helper: a session whose connection
+//! breaks is kept detached, gets what was routed to it meanwhile when the
+//! client resumes, takes over from a connection not yet noticed dead,
+//! and bounces its queue to the senders when it expires.
+
+use std::net::{Shutdown, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use xmpp_proto::client::{ClientConfig, Event};
+use xmpp_proto::jid::Jid;
+use xmpp_proto::sm::{SmConfig, SmSession};
+use xmpp_proto::stanza::{Message, MessageType};
+use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
+use xmpp_transport_std::test_certs::TestPki;
+use xmpp_transport_std::{LoginOptions, Next, Session};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+struct Setup {
+    pki: TestPki,
+    server: ServeHandle,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+fn start(sm: SmConfig) -> Setup {
+    let pki = TestPki::localhost().unwrap();
+    let mut accounts = Accounts::new();
+    accounts.add("alice", "alice-secret").unwrap();
+    accounts.add("bob", "bob-secret").unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let server = Serve::new("localhost", pki.server_tls(), accounts)
+        .unwrap()
+        .with_config(move |c| c.with_stream_management(sm))
+        .with_log(move |entry: &SessionLog<'_>| sink.lock().unwrap().push(entry.to_string()))
+        .start(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    Setup { pki, server, log }
+}
+
+/// `user@localhost/r` online with stream management enabled (or the
+/// session `resume` resumed).
+fn login(setup: &Setup, user: &str, resume: Option<SmSession>) -> Session {
+    let jid = Jid::new(&format!("{user}@localhost/r")).unwrap();
+    let mut config = ClientConfig::new(jid, &format!("{user}-secret"))
+        .with_stream_management(SmConfig::default());
+    if let Some(state) = resume {
+        config = config.with_resumption(state);
+    }
+    let options = LoginOptions {
+        server: Some(setup.server.local_addr().to_string()),
+        trust: Some(setup.pki.trust_anchors()),
+        timeout: Some(TIMEOUT),
+    };
+    let mut session = Session::login_config(config, options).unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    while session.connection().endpoint().sm_id().is_none() {
+        let until = Instant::now() + Duration::from_millis(10);
+        match session.connection().next_event_until(until).unwrap() {
+            Next::Event(Event::Message(_)) => panic!("a message before the test sent one"),
+            Next::Closed => panic!("closed while enabling stream management"),
+            _ => assert!(Instant::now() < deadline, "stream management never enabled"),
+        }
+    }
+    session
+}
+
+fn next_message(session: &mut Session) -> Message {
+    loop {
+        match session.next_event().unwrap() {
+            Some(Event::Message(m)) => return m,
+            Some(_) => {}
+            None => panic!("the connection ended"),
+        }
+    }
+}
+
+/// Cuts the TCP connection without a closing tag; the resumable state.
+fn break_connection(session: &mut Session) -> SmSession {
+    let socket = session.connection().socket();
+    socket.shutdown(Shutdown::Both).unwrap();
+    let mut state = None;
+    let mut errors = 0;
+    loop {
+        match session.next_event() {
+            Ok(Some(Event::Resumable(s))) => state = Some(*s),
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) if errors == 0 => errors += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    state.expect("a resumable session")
+}
+
+/// Waits for the server's log line of `jid`'s end.
+fn wait_for_end(setup: &Setup, jid: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    let ended = || {
+        let log = setup.log.lock().unwrap();
+        log.iter().any(|l| l.contains("ended") && l.contains(jid))
+    };
+    while !ended() {
+        assert!(Instant::now() < deadline, "the server never noticed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_broken_session_is_resumed_with_what_was_routed_to_it_meanwhile() {
+    let setup = start(SmConfig::default());
+    let mut alice = login(&setup, "alice", None);
+    let mut bob = login(&setup, "bob", None);
+    alice.send_message("bob@localhost/r", "before").unwrap();
+    assert_eq!(next_message(&mut bob).body().as_deref(), Some("before"));
+
+    let state = break_connection(&mut bob);
+    wait_for_end(&setup, "bob@localhost/r");
+    assert_eq!(setup.server.detached_count(), 1);
+    for body in ["while away 1", "while away 2"] {
+        alice.send_message("bob@localhost/r", body).unwrap();
+    }
+    let mut bob = login(&setup, "bob", Some(state));
+    for body in ["while away 1", "while away 2"] {
+        assert_eq!(next_message(&mut bob).body().as_deref(), Some(body));
+    }
+    assert_eq!(setup.server.detached_count(), 0);
+    alice.send_message("bob@localhost/r", "after").unwrap();
+    assert_eq!(next_message(&mut bob).body().as_deref(), Some("after"));
+    bob.send_message("alice@localhost/r", "back").unwrap();
+    assert_eq!(next_message(&mut alice).body().as_deref(), Some("back"));
+    let log = setup.log.lock().unwrap().clone();
+    assert!(log.iter().any(|l| l.contains("resumed bob@localhost/r")));
+    alice.close().unwrap();
+    bob.close().unwrap();
+    setup.server.shutdown();
+}
+
+#[test]
+fn a_resume_takes_over_a_connection_not_yet_noticed_dead() {
+    let setup = start(SmConfig::default());
+    let mut alice = login(&setup, "alice", None);
+    let mut bob = login(&setup, "bob", None);
+    // The client gives up on a connection that still looks alive to the
+    // server (the socket stays open).
+    bob.connection().endpoint_mut().handle_eof(Instant::now());
+    let mut state = None;
+    while let Some(event) = bob.connection().endpoint_mut().poll_event() {
+        if let Event::Resumable(s) = event {
+            state = Some(*s);
+        }
+    }
+    let mut bob2 = login(&setup, "bob", Some(state.expect("resumable")));
+    alice.send_message("bob@localhost/r", "two").unwrap();
+    assert_eq!(next_message(&mut bob2).body().as_deref(), Some("two"));
+    drop(bob);
+    alice.close().unwrap();
+    bob2.close().unwrap();
+    setup.server.shutdown();
+}
+
+#[test]
+fn an_expired_session_bounces_what_was_queued_for_it() {
+    let setup = start(SmConfig::default().with_max(Some(1)));
+    let mut alice = login(&setup, "alice", None);
+    let mut bob = login(&setup, "bob", None);
+    let state = break_connection(&mut bob);
+    wait_for_end(&setup, "bob@localhost/r");
+    let id = alice
+        .send_message("bob@localhost/r", "into the void")
+        .unwrap();
+    let bounced = next_message(&mut alice);
+    assert_eq!(bounced.kind(), MessageType::Error);
+    assert_eq!(bounced.id(), Some(id.as_str()));
+    assert_eq!(setup.server.detached_count(), 0);
+    let bob = login(&setup, "bob", Some(state));
+    assert_eq!(bob.jid().as_str(), "bob@localhost/r");
+    alice.close().unwrap();
+    bob.close().unwrap();
+    setup.server.shutdown();
+}
