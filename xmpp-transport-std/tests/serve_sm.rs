@@ -43,7 +43,7 @@ fn start(sm: SmConfig) -> Setup {
 /// session `resume` resumed).
 fn login(setup: &Setup, user: &str, resume: Option<SmSession>) -> Session {
     let jid = Jid::new(&format!("{user}@localhost/r")).unwrap();
-    let mut config = ClientConfig::new(jid, &format!("{user}-secret"))
+    let mut config = ClientConfig::new(jid, format!("{user}-secret"))
         .with_stream_management(SmConfig::default());
     if let Some(state) = resume {
         config = config.with_resumption(state);
