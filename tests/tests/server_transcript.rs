@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use xmpp_proto::endpoint::Transmit;
-use xmpp_proto::server::{CloseReason, Event, Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::server::{
+    CloseReason, Event, Server, ServerConfig, ServerTimeouts, ServerTlsPolicy,
+};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_tests::{Accounts, Pair, fake_tls};
 
@@ -364,8 +366,18 @@ fn slow_negotiation_is_connection_timeout() {
 }
 
 #[test]
-fn online_sessions_have_no_negotiation_timer() {
+fn online_sessions_have_no_negotiation_timer_only_the_probe() {
     let mut s = Script::new(config());
+    s.online();
+    let probe = ServerTimeouts::default()
+        .probe_after
+        .expect("on by default");
+    assert_eq!(s.server.poll_timeout(), Some(s.now + probe));
+    let mut s = Script::new(config().with_timeouts({
+        let mut t = ServerTimeouts::default();
+        t.probe_after = None;
+        t
+    }));
     s.online();
     assert_eq!(s.server.poll_timeout(), None);
 }

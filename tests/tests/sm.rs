@@ -583,3 +583,70 @@ fn resumption_takes_over_a_connection_the_server_thinks_alive() {
     got.extend(bodies(&mut net, back));
     assert_eq!(got, ["before", "in-the-dark", "after"]);
 }
+
+/// A client that vanished without a FIN: after `probe_after` of silence
+/// the server sends `<r/>`, after `probe_timeout` more it declares the
+/// connection dead and keeps the session for resumption, with what was
+/// routed to it in the dark.
+#[test]
+fn a_vanished_client_is_probed_then_detached() {
+    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let romeo = login(&mut net, client_config("romeo"));
+    let juliet = login(&mut net, client_config("juliet"));
+    net.pair(juliet).connected = false;
+    assert!(send(&mut net, romeo, &full("juliet"), "in-the-dark"));
+    let probe_after = Duration::from_secs(300);
+    net.advance(probe_after - Duration::from_secs(1));
+    assert!(net.pair(juliet).server_closed().is_none());
+    net.advance(Duration::from_secs(2));
+    assert!(
+        net.pair(juliet).server_closed().is_none(),
+        "probed, waiting"
+    );
+    net.advance(Duration::from_secs(60));
+    assert_eq!(
+        net.pair(juliet).server_closed(),
+        Some(&server::CloseReason::PeerNotResponding)
+    );
+    assert_eq!(net.detached.len(), 1);
+    let state = resumable(&mut net, juliet).expect("the client gave up too");
+    let back = net.connect_to(
+        client_config("juliet").with_resumption(state),
+        server_config(),
+    );
+    assert!(resumed(&mut net, back));
+    assert_eq!(bodies(&mut net, back), ["in-the-dark"]);
+}
+
+/// A silent client that is alive (its own keepalives off) answers the
+/// server's probes and stays: `<r/>` with stream management, an XEP-0199
+/// ping without.
+#[test]
+fn a_silent_live_client_answers_the_probes_and_stays() {
+    let mut silent = client::Timeouts::default();
+    silent.keepalive = None;
+    silent.ping_after = None;
+    for sm in [true, false] {
+        let mut config = Pair::client_config("juliet", "secret").with_timeouts(silent);
+        let mut server = Pair::server_config();
+        if sm {
+            config = config.with_stream_management(SmConfig::default());
+            server = server.with_stream_management(SmConfig::default());
+        }
+        let mut pair = Pair::new(config, server);
+        pair.run();
+        assert!(pair.is_online());
+        let before = pair.server_bytes.len();
+        for _ in 0..4 {
+            pair.advance(Duration::from_secs(301));
+        }
+        assert!(pair.is_online(), "sm={sm}: {:?}", pair.server_closed());
+        let written = String::from_utf8_lossy(&pair.server_bytes[before..]).into_owned();
+        let probe = if sm {
+            "<r xmlns='urn:xmpp:sm:3'/>"
+        } else {
+            "urn:xmpp:ping"
+        };
+        assert_eq!(written.matches(probe).count(), 4, "sm={sm}: {written}");
+    }
+}

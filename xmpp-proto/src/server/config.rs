@@ -42,6 +42,16 @@ pub struct ServerTimeouts {
     /// How long `close()` waits for the client's `</stream:stream>` before
     /// shutting the connection down anyway (default 5 s).
     pub close: Duration,
+    /// After this long without a byte from a bound client, probe it: an
+    /// `<r/>` when stream management is on, else an XEP-0199 ping
+    /// (default 300 s; `None` disables it). A connection that died
+    /// without a FIN (a phone that lost its network) is otherwise only
+    /// noticed when TCP gives up, many minutes later.
+    pub probe_after: Option<Duration>,
+    /// How long a probe may go unanswered (no byte at all from the
+    /// client) before the connection is declared dead (default 60 s): a
+    /// stream-managed session is then detached for resumption.
+    pub probe_timeout: Duration,
 }
 
 impl Default for ServerTimeouts {
@@ -49,6 +59,8 @@ impl Default for ServerTimeouts {
         ServerTimeouts {
             negotiation: Duration::from_secs(60),
             close: Duration::from_secs(5),
+            probe_after: Some(Duration::from_secs(300)),
+            probe_timeout: Duration::from_secs(60),
         }
     }
 }

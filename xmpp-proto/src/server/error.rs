@@ -49,6 +49,9 @@ pub enum CloseReason {
     CloseTimeout,
     /// The connection ended without a clean stream close.
     ConnectionLost,
+    /// The client did not answer our probe in time
+    /// (`ServerTimeouts::probe_timeout`): the connection is dead.
+    PeerNotResponding,
     /// No random source was configured (see `ServerConfig::with_random`).
     NoRandomSource,
 }
@@ -85,6 +88,9 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::CloseTimeout => {
                 f.write_str("the client did not close its stream in time; connection shut down")
+            }
+            CloseReason::PeerNotResponding => {
+                f.write_str("the client stopped answering; the connection is dead")
             }
             CloseReason::ConnectionLost => {
                 f.write_str("the connection was lost without a clean stream close")

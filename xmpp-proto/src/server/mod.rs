@@ -47,6 +47,7 @@ mod error;
 mod event;
 mod negotiate;
 mod online;
+mod probe;
 mod sm;
 
 use std::collections::VecDeque;
@@ -71,8 +72,12 @@ enum Timer {
     Negotiation,
     Close,
     SmRequest,
+    /// Probe a bound client that has been silent.
+    Probe,
+    /// The probe's answer is late: the connection is dead.
+    ProbeAnswer,
 }
-const TIMERS: usize = 3;
+const TIMERS: usize = 5;
 
 /// One client connection, server side. See the module documentation.
 pub struct Server {
@@ -152,6 +157,9 @@ impl Server {
                 data: data.to_vec(),
             });
         }
+        if !data.is_empty() {
+            self.heard_from_client(now);
+        }
         let mut input = data;
         while self.closed.is_none() {
             if matches!(self.phase, Phase::AwaitTls) && !input.is_empty() {
@@ -199,6 +207,10 @@ impl Server {
             };
             if slot == Timer::SmRequest as usize {
                 self.sm_request_due(now);
+            } else if slot == Timer::Probe as usize {
+                self.probe(now);
+            } else if slot == Timer::ProbeAnswer as usize {
+                self.finish(CloseReason::PeerNotResponding);
             } else if slot == Timer::Negotiation as usize {
                 self.fail_with_reason(
                     StreamErrorCondition::ConnectionTimeout,

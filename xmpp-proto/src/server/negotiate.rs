@@ -105,7 +105,7 @@ impl Server {
     ///
     /// # Errors
     /// [`CommandError::NotAsked`] if no bind request is pending.
-    pub fn accept_bind(&mut self, _now: Instant) -> Result<(), CommandError> {
+    pub fn accept_bind(&mut self, now: Instant) -> Result<(), CommandError> {
         let (request, jid) = self.take_bind()?;
         let bind = Element::builder("bind", ns::BIND)
             .append(Element::builder("jid", ns::BIND).text(jid.as_str()));
@@ -113,6 +113,7 @@ impl Server {
         self.timers.clear(Timer::Negotiation as usize);
         self.jid = Some(jid.clone());
         self.phase = Phase::Online;
+        self.heard_from_client(now);
         self.events.push_back(Event::Online { jid });
         self.flush_trace();
         Ok(())

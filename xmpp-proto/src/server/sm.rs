@@ -30,7 +30,7 @@ impl Server {
     /// account or id).
     pub fn accept_resume(
         &mut self,
-        _now: Instant,
+        now: Instant,
         session: SmSession,
     ) -> Result<(), Box<SmSession>> {
         if self.closed.is_some() {
@@ -83,6 +83,7 @@ impl Server {
         self.jid = Some(jid.clone());
         self.phase = Phase::Online;
         self.timers.clear(Timer::Negotiation as usize);
+        self.heard_from_client(now);
         self.events.push_back(Event::Resumed { jid });
         self.flush_trace();
         Ok(())
@@ -285,7 +286,10 @@ impl Server {
         let Some(mut live) = self.sm.take() else {
             return;
         };
-        let broken = matches!(reason, CloseReason::ConnectionLost);
+        let broken = matches!(
+            reason,
+            CloseReason::ConnectionLost | CloseReason::PeerNotResponding
+        );
         match (broken && live.id.is_some(), self.jid.clone()) {
             (true, Some(jid)) => {
                 let session = live.into_session(jid);

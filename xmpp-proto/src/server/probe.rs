@@ -1,0 +1,52 @@
+//! Dead-client detection: a bound client that has been silent for
+//! `ServerTimeouts::probe_after` is probed (`<r/>` with stream
+//! management, an XEP-0199 ping without), and a probe unanswered for
+//! `probe_timeout` ends the session as `PeerNotResponding`, which
+//! detaches a resumable one.
+
+use std::time::Instant;
+
+use super::{Server, Timer};
+use crate::sm::Nonza;
+use crate::stanza::Iq;
+use crate::stream::{random_id, with_attr};
+use crate::xml::{Element, ns};
+
+impl Server {
+    /// Any byte from the client: it is alive. Re-arms the probe.
+    pub(super) fn heard_from_client(&mut self, now: Instant) {
+        if !self.is_online() {
+            return;
+        }
+        self.timers.clear(Timer::ProbeAnswer as usize);
+        match self.config.timeouts.probe_after {
+            Some(after) => self.timers.set(Timer::Probe as usize, now + after),
+            None => self.timers.clear(Timer::Probe as usize),
+        }
+    }
+
+    /// The client has been silent too long: ask it for a sign of life.
+    pub(super) fn probe(&mut self, now: Instant) {
+        if !self.is_online() {
+            return;
+        }
+        match (&mut self.sm, &self.jid) {
+            (Some(sm), _) => {
+                sm.requests.requested();
+                let _ = self.out.element(&Nonza::Request.to_element());
+            }
+            (None, Some(jid)) => {
+                let id = random_id(&mut *self.random);
+                let ping = Iq::get(&id, Element::builder("ping", ns::PING).build())
+                    .with_to(jid.as_str())
+                    .into_element();
+                // From the server itself (RFC 6120 §8.1.2.1).
+                let ping = with_attr(ping.as_ref(), "from", self.config.domain.as_str());
+                let _ = self.out.element(&ping);
+            }
+            (None, None) => return,
+        }
+        let timeout = self.config.timeouts.probe_timeout;
+        self.timers.set(Timer::ProbeAnswer as usize, now + timeout);
+    }
+}
