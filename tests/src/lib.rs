@@ -24,7 +24,7 @@
 
 mod network;
 
-pub use self::network::{Detached, Network};
+pub use self::network::Network;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -4,9 +4,8 @@
 use std::time::{Duration, Instant};
 
 use xmpp_proto::client::{Client, ClientConfig};
-use xmpp_proto::router::{BindOutcome, Routed, Router, SessionId};
+use xmpp_proto::router::{BindOutcome, DetachedSessions, Queued, Routed, Router, SessionId};
 use xmpp_proto::server::{self, Server};
-use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::Element;
@@ -29,20 +28,9 @@ pub struct Network {
     pub now: Instant,
     /// Stream-managed sessions whose connection broke, kept until they
     /// expire or are resumed.
-    pub detached: Vec<Detached>,
+    pub detached: DetachedSessions,
     /// Server events already handled, per connection.
     handled: Vec<usize>,
-}
-
-/// A detached stream-managed session, as a server keeps it.
-#[derive(Debug)]
-pub struct Detached {
-    /// The session id its connection had (still bound in the router).
-    pub session: SessionId,
-    /// Its state; stanzas routed to it are queued here.
-    pub state: SmSession,
-    /// When it is dropped (and its queue bounced or stored).
-    pub expires: Instant,
 }
 
 impl Network {
@@ -66,7 +54,7 @@ impl Network {
             accounts,
             offline: Vec::new(),
             now: Instant::now(),
-            detached: Vec::new(),
+            detached: DetachedSessions::new(),
             handled: Vec::new(),
         }
     }
@@ -143,15 +131,10 @@ impl Network {
             pair.client.handle_timeout(self.now);
             pair.server.handle_timeout(self.now);
         }
-        let now = self.now;
-        let (expired, kept) = std::mem::take(&mut self.detached)
-            .into_iter()
-            .partition::<Vec<_>, _>(|d| d.expires <= now);
-        self.detached = kept;
-        for mut d in expired {
+        while let Some((session, mut state)) = self.detached.pop_expired(self.now) {
             let mut out = Vec::new();
             self.router
-                .expire(d.session, d.state.unacked.take_all(), &mut out);
+                .expire(session, state.unacked.take_all(), &mut out);
             self.dispatch(out);
         }
         self.run();
@@ -164,74 +147,71 @@ impl Network {
     }
 
     /// Hands routed stanzas to their sessions: live ones send them,
-    /// detached ones queue them, and what cannot be taken is given the
-    /// router's undeliverable treatment.
+    /// detached ones queue them; what a session cannot take goes to the
+    /// account's other resources once, then is bounced.
     fn dispatch(&mut self, mut out: Vec<Routed>) {
-        let mut rounds = 0;
-        while !out.is_empty() && rounds < 8 {
-            rounds += 1;
-            let mut undeliverable = Vec::new();
+        let mut rerouted = false;
+        while !out.is_empty() {
+            let mut failed = Vec::new();
             for routed in out.drain(..) {
                 match routed {
                     Routed::Deliver { session, stanza } => {
-                        if let Some(d) = self.detached.iter_mut().find(|d| d.session == session) {
-                            if let Err(full) = d.state.unacked.push(stanza) {
-                                undeliverable.push(full.0);
+                        let stanza = match self.detached.queue(session, stanza) {
+                            Queued::Kept => continue,
+                            Queued::Full(stanza) => stanza,
+                            Queued::NotDetached(stanza) => {
+                                let now = self.now;
+                                match self.pair(session).server.deliver(now, stanza) {
+                                    Ok(()) => continue,
+                                    Err(refused) => refused.stanza,
+                                }
                             }
-                            continue;
-                        }
-                        let now = self.now;
-                        let sent = self.pair(session).server.send(now, stanza.clone());
-                        if sent == Err(server::CommandError::QueueFull) {
-                            undeliverable.push(stanza);
-                        }
+                        };
+                        failed.push((session, stanza));
                     }
                     Routed::Offline { message, .. } => self.offline.push(message),
                 }
             }
-            self.router.undeliverable(undeliverable, &mut out);
+            for (session, stanza) in failed {
+                if rerouted {
+                    self.router.bounce(vec![stanza], &mut out);
+                } else {
+                    self.router
+                        .undeliverable_from(session, vec![stanza], &mut out);
+                }
+            }
+            rerouted = true;
         }
     }
 
-    /// Answers a `<resume/>` on connection `id`.
+    /// Answers a `<resume/>` on connection `id`: the detached session it
+    /// names, or the live one the server has not noticed dead.
     fn resume(&mut self, id: SessionId, previd: &str) {
         let now = self.now;
-        let found = self
-            .detached
-            .iter()
-            .position(|d| d.state.id.as_deref() == Some(previd) && d.expires > now);
+        let Some(user) = self.server(id).user().cloned() else {
+            return;
+        };
+        let mut found = self.detached.take(previd, &user, now);
         if found.is_none() {
-            // Still attached: the client noticed the break first.
             let live = (0..self.pairs.len())
                 .find(|i| *i as u64 != id.0 && self.pairs[*i].server.sm_id() == Some(previd));
             if let Some(i) = live {
-                if let Some(state) = self.pairs[i].server.take_session(now) {
-                    self.detached.push(Detached {
-                        session: SessionId(i as u64),
-                        state,
-                        expires: now + Duration::from_secs(1),
-                    });
-                }
-                return self.resume(id, previd);
+                found = self.pairs[i]
+                    .server
+                    .take_session(now)
+                    .map(|state| (SessionId(i as u64), state));
             }
         }
-        let Some(index) = found else {
+        let Some((old, state)) = found else {
             let _ = self.server(id).reject_resume(now);
             return;
         };
-        let d = self.detached.remove(index);
-        match self.server(id).accept_resume(now, d.state) {
+        let expires = now + Duration::from_secs(u64::from(state.max.unwrap_or(300)));
+        match self.server(id).accept_resume(now, state) {
             Ok(()) => {
-                self.router.reattach(d.session, id);
+                self.router.reattach(old, id);
             }
-            Err(state) => self.detached.insert(
-                index,
-                Detached {
-                    session: d.session,
-                    state: *state,
-                    expires: d.expires,
-                },
-            ),
+            Err(state) => self.detached.restore(old, *state, expires),
         }
     }
 
@@ -267,18 +247,15 @@ impl Network {
                 }
                 server::Event::Stanza(stanza) => self.router.route(id, stanza, &mut out),
                 server::Event::Detached(state) => {
-                    let max = u64::from(state.max.unwrap_or(300));
-                    self.detached.push(Detached {
-                        session: id,
-                        state: *state,
-                        expires: self.now + Duration::from_secs(max),
-                    });
+                    if let Some((gone, mut state)) = self.detached.detach(id, *state, self.now) {
+                        self.router.expire(gone, state.unacked.take_all(), &mut out);
+                    }
                 }
                 server::Event::Undelivered { stanzas } => {
-                    self.router.undeliverable(stanzas, &mut out)
+                    self.router.undeliverable_from(id, stanzas, &mut out)
                 }
                 server::Event::ResumeRequest { previd, .. } => self.resume(id, &previd),
-                server::Event::Closed { .. } if !self.detached.iter().any(|d| d.session == id) => {
+                server::Event::Closed { .. } if !self.detached.contains(id) => {
                     self.router.unbind(id, &mut out)
                 }
                 _ => {}

@@ -12,7 +12,7 @@ use xmpp_proto::router::{OfflinePolicy, Router, SessionId};
 use xmpp_proto::server::{self, ServerConfig};
 use xmpp_proto::sm::{Handled, SmConfig, SmSession, Unacked};
 use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
-use xmpp_tests::{DOMAIN, Detached, Network, Pair};
+use xmpp_tests::{DOMAIN, Network, Pair};
 
 fn server_config() -> ServerConfig {
     Pair::server_config().with_stream_management(SmConfig::default().with_max(Some(60)))
@@ -134,11 +134,9 @@ fn counters_wrap_at_2_pow_32() {
         Handled::starting_at(near),
         Unacked::starting_at(100, near),
     );
-    net.detached.push(Detached {
-        session: ghost,
-        state: server_side,
-        expires: net.now + Duration::from_secs(60),
-    });
+    let mut server_side = server_side;
+    server_side.max = Some(60);
+    assert!(net.detached.detach(ghost, server_side, net.now).is_none());
     let juliet = net.connect_to(
         client_config("juliet").with_resumption(client_side),
         server_config(),
@@ -265,7 +263,7 @@ fn expire_with_queued_message(policy: OfflinePolicy) -> (Network, SessionId) {
         &format!("romeo@{DOMAIN}"),
         "while-away"
     ));
-    let queued = net.detached[0].state.unacked.iter();
+    let queued = net.detached.get(romeo).expect("detached").unacked.iter();
     assert!(
         queued
             .last()

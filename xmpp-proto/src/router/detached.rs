@@ -149,6 +149,11 @@ impl DetachedSessions {
         self.sessions.contains_key(&session)
     }
 
+    /// The state kept for `session`, if it is detached.
+    pub fn get(&self, session: SessionId) -> Option<&SmSession> {
+        self.sessions.get(&session).map(|kept| &kept.state)
+    }
+
     /// Queues a stanza routed to `session` if it is detached.
     pub fn queue(&mut self, session: SessionId, stanza: Element) -> Queued {
         match self.sessions.get_mut(&session) {
