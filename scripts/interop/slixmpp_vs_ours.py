@@ -10,6 +10,8 @@ CA (hostname `DOMAIN`, connecting to HOST:PORT):
   - a chat message from one account to the other arrives, `from` stamped
   - XEP-0199 ping to the server is answered
   - XEP-0030 disco#info on the server lists disco#info and ping
+  - XEP-0198: a client with stream management whose TCP connection is
+    cut resumes its session, and gets the message sent to it meanwhile
   - the streams close cleanly
 
 Prints one line per check and `N passed, M failed`; exits 1 if any failed.
@@ -28,18 +30,23 @@ TIMEOUT = 15
 class Client(slixmpp.ClientXMPP):
     """A client that reports its login outcome through futures."""
 
-    def __init__(self, jid, password, mechanism, ca):
+    def __init__(self, jid, password, mechanism, ca, sm=False):
         super().__init__(jid, password, sasl_mech=mechanism)
         self.ca_certs = ca
         # Given an address, slixmpp tries direct TLS, then STARTTLS, then
         # plaintext: only STARTTLS is under test here.
         self.enable_direct_tls = False
         self.enable_plaintext = False
-        for plugin in ("xep_0030", "xep_0199"):
+        for plugin in ("xep_0030", "xep_0199") + (("xep_0198",) if sm else ()):
             self.register_plugin(plugin)
         loop = asyncio.get_event_loop()
         self.online = loop.create_future()
         self.gone = loop.create_future()
+        self.sm_enabled = loop.create_future()
+        self.resumed = loop.create_future()
+        self.add_event_handler("sm_enabled", lambda _e: _settle(self.sm_enabled, True))
+        self.add_event_handler("session_resumed", lambda _e: _settle(self.resumed, True))
+        self.add_event_handler("sm_failed", lambda e: _settle(self.resumed, f"failed: {e}"))
         self.messages = asyncio.Queue()
         self.add_event_handler("session_start", self._on_start)
         self.add_event_handler("failed_auth", self._on_fail)
@@ -77,6 +84,11 @@ class Client(slixmpp.ClientXMPP):
     def mechanism(self):
         mech = self.plugin["feature_mechanisms"].mech
         return getattr(mech, "name", None)
+
+
+def _settle(future, value):
+    if not future.done():
+        future.set_result(value)
 
 
 class Checks:
@@ -198,6 +210,9 @@ async def main(args):
         except Exception as e:
             checks.fail("XEP-0030 disco#info on the server", repr(e))
 
+    if alice is not None:
+        await check_resumption(args, checks, alice)
+
     for client in (alice, bob):
         if client is None:
             continue
@@ -209,6 +224,49 @@ async def main(args):
 
     print(f"{checks.passed} passed, {checks.failed} failed", flush=True)
     return 1 if checks.failed else 0
+
+
+async def check_resumption(args, checks, alice):
+    """bob/sm enables stream management, loses its TCP connection without
+    a word, and resumes; alice's message sent meanwhile arrives."""
+    name = "XEP-0198 resumption after a cut connection"
+    jid = f"bob@{args.domain}/sm"
+    client = Client(jid, args.bob_password, "SCRAM-SHA-256", args.ca, sm=True)
+    client.connect(args.host, args.port)
+    try:
+        error = await asyncio.wait_for(client.online, TIMEOUT)
+        if error is None:
+            await asyncio.wait_for(client.sm_enabled, TIMEOUT)
+    except asyncio.TimeoutError:
+        error = f"no session with stream management within {TIMEOUT}s"
+    if error is not None or not client.plugin["xep_0198"].sm_id:
+        checks.fail(name, error or "no resumption id in <enabled/>")
+        client.disconnect()
+        return
+    # A cut as a network failure makes it: no closing tag, no TLS alert.
+    client.transport.abort()
+    try:
+        await asyncio.wait_for(client.gone, TIMEOUT)
+    except asyncio.TimeoutError:
+        checks.fail(name, "the cut connection did not end")
+        return
+    body = "sent while bob/sm was away"
+    alice.send_message(mto=jid, mbody=body, mtype="chat")
+    client.gone = asyncio.get_event_loop().create_future()
+    client.connect(args.host, args.port)
+    try:
+        outcome = await asyncio.wait_for(client.resumed, TIMEOUT)
+        if outcome is not True:
+            checks.fail(name, f"not resumed: {outcome}")
+        else:
+            msg = await asyncio.wait_for(client.messages.get(), TIMEOUT)
+            if msg["body"] == body and msg["from"] == alice.boundjid:
+                checks.ok(name, f"resumed {client.plugin['xep_0198'].sm_id[:8]}..., message kept")
+            else:
+                checks.fail(name, f"got {msg['body']!r} from {msg['from']}")
+    except asyncio.TimeoutError:
+        checks.fail(name, f"no resumption or message within {TIMEOUT}s")
+    await close(client)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ use mio::Token;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use xmpp_proto::sasl::SaslError;
+use xmpp_proto::sm::SmConfig;
 use xmpp_proto::xml::Limits;
 use xmpp_transport_mio::DriverConfig;
 use xmpp_transport_mio::serve::MioServer;
@@ -42,6 +43,8 @@ Usage: server --domain D --cert FILE --key FILE --users FILE
                          client that lets more pile up is disconnected
   --max-token-bytes N    the XML reader's per-connection name/value buffer
                          (default 16384); smaller saves memory per session
+  --no-sm                do not offer XEP-0198 stream management (offered by
+                         default, sessions resumable for 300 s)
   --quiet                no line per session start and end
   -h, --help             this text
 
@@ -55,7 +58,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let flags = Flags::parse(HELP, &["quiet"])?;
+    let flags = Flags::parse(HELP, &["quiet", "no-sm"])?;
     let domain = flags.required("domain")?.to_owned();
     let tls = ServerTls::from_pem_files(flags.required("cert")?, flags.required("key")?)
         .map_err(|e| e.to_string())?;
@@ -63,6 +66,7 @@ fn run() -> Result<(), String> {
     let max_output: usize = flags.number("max-output", xmpp_transport_mio::DEFAULT_MAX_OUTPUT)?;
     let max_token: usize = flags.number("max-token-bytes", Limits::default().max_token_bytes)?;
     let quiet = flags.flag("quiet");
+    let sm = !flags.flag("no-sm");
 
     let started = Instant::now();
     let accounts = derive_accounts(&users).map_err(|e| format!("--users: {e}"))?;
@@ -79,7 +83,12 @@ fn run() -> Result<(), String> {
         .with_config(move |c| {
             let mut limits = Limits::default();
             limits.max_token_bytes = max_token;
-            c.with_limits(limits)
+            let c = c.with_limits(limits);
+            if sm {
+                c.with_stream_management(SmConfig::default())
+            } else {
+                c
+            }
         });
     if !quiet {
         server = server.with_log(|entry| eprintln!("{entry}"));
@@ -116,7 +125,8 @@ fn run() -> Result<(), String> {
     let seconds = serving.elapsed().as_secs_f64();
     println!(
         "summary: {:.0} s, {} accepted, {} online, {} ended ({} failed, {} over the output limit), \
-         {} refused, {} stanzas routed ({:.0}/s), peak {peak} sessions, {open} open at the signal, RSS {} KiB",
+         {} refused, {} stanzas routed ({:.0}/s), {} detached ({} resumed, {} expired), \
+         peak {peak} sessions, {open} open at the signal, RSS {} KiB",
         seconds,
         stats.accepted,
         stats.online,
@@ -126,6 +136,9 @@ fn run() -> Result<(), String> {
         stats.refused,
         stats.stanzas,
         stats.stanzas as f64 / seconds,
+        stats.detached,
+        stats.resumed,
+        stats.expired,
         rss.map_or("?".to_owned(), |r| r.to_string()),
     );
     Ok(())

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::process::ExitCode;
 
+use xmpp_proto::sm::SmConfig;
 use xmpp_transport_std::ServerTls;
 use xmpp_transport_std::serve::{Accounts, Serve, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
@@ -34,6 +35,8 @@ Options:
   --generate-ca FILE   no --cert/--key: generate a CA and a certificate for
                        DOMAIN, and write the CA to FILE for the clients to trust
   --trace              log every byte sent (>>) and received (<<) per session
+  --no-sm              do not offer XEP-0198 stream management (offered by
+                       default, sessions resumable for 300 s)
   -h, --help           this text
 
 It prints `listening on ADDR` once it accepts connections, logs each
@@ -59,6 +62,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let (mut direct, mut domain, mut cert, mut key, mut ca_out) = (None, None, None, None, None);
     let mut users = Vec::new();
     let mut trace = false;
+    let mut sm = true;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -81,6 +85,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "--key" => key = Some(value("--key")?),
             "--generate-ca" => ca_out = Some(value("--generate-ca")?),
             "--trace" => trace = true,
+            "--no-sm" => sm = false,
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -114,7 +119,14 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let listener = TcpListener::bind(&listen).map_err(|e| format!("--listen {listen}: {e}"))?;
     let mut serve = Serve::new(&domain, tls, accounts)
         .map_err(|e| format!("--domain {domain}: {e}"))?
-        .with_config(move |config| config.with_trace(trace))
+        .with_config(move |config| {
+            let config = config.with_trace(trace);
+            if sm {
+                config.with_stream_management(SmConfig::default())
+            } else {
+                config
+            }
+        })
         .with_log(|log: &SessionLog<'_>| {
             let _ = writeln!(std::io::stderr().lock(), "{log}");
         });
