@@ -32,7 +32,7 @@ use xmpp_proto::server::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::sm::{SmConfig, SmSession};
 use xmpp_proto::stanza::MessageType;
 use xmpp_transport_mio::{ConnId, DriverConfig, DriverEvent};
-use xmpp_transport_std::{LoginOptions, Next, Session};
+use xmpp_transport_std::{LoginOptions, Session};
 
 /// Logs in `n` farm clients (every other one by direct TLS); returns
 /// their ids by index once all are online.
@@ -287,40 +287,22 @@ fn sm_login(server: &Running, i: usize, resume: Option<SmSession>) -> Session {
     let mut session = Session::login_config(config, options).unwrap();
     // Bound, and <enable/> sent: wait for <enabled/>, so that a break
     // from here on is resumable.
-    let deadline = Instant::now() + TIMEOUT;
-    while session.connection().endpoint().sm_id().is_none() {
-        let until = Instant::now() + Duration::from_millis(10);
-        match session.connection().next_event_until(until).unwrap() {
-            Next::Event(Event::Message(_)) => panic!("a message before the test sent one"),
-            Next::Closed => panic!("closed while enabling stream management"),
-            _ => assert!(Instant::now() < deadline, "stream management never enabled"),
-        }
-    }
+    // Online comes after <enabled/>: a break from here on is resumable.
+    assert!(session.connection().endpoint().sm_id().is_some());
     session
 }
 
-/// Cuts a session's TCP connection as a network failure would (no
-/// closing tag) and returns the state to resume it with.
-fn break_connection(session: &mut Session) -> SmSession {
+/// Cuts the TCP connection as a network failure would (no closing tag);
+/// the state to resume the session with.
+fn break_connection(session: Session) -> SmSession {
     session
-        .connection()
-        .socket()
-        .shutdown(Shutdown::Both)
-        .unwrap();
-    let mut state = None;
-    let mut errors = 0;
-    loop {
-        match session.next_event() {
-            Ok(Some(Event::Resumable(s))) => state = Some(*s),
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            // The connection reports its failure once, then the
-            // client's last events.
-            Err(_) if errors == 0 => errors += 1,
-            Err(e) => panic!("{e}"),
-        }
-    }
-    state.expect("a resumable session")
+        .abandon()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Resumable(state) => Some(*state),
+            _ => None,
+        })
+        .expect("a resumable session")
 }
 
 /// Waits until the server has the session detached (its connection
@@ -349,7 +331,7 @@ fn a_broken_session_is_resumed_with_what_was_routed_to_it_meanwhile() {
     alice.send_message("user2@localhost/r", "before").unwrap();
     assert_eq!(next_message(&mut bob).1, "before");
 
-    let state = break_connection(&mut bob);
+    let state = break_connection(bob);
     wait_for_end(&server, "user2@localhost/r", 1);
     for body in ["while away 1", "while away 2"] {
         alice.send_message("user2@localhost/r", body).unwrap();
@@ -375,8 +357,8 @@ fn an_expired_session_bounces_what_was_queued_for_it() {
         c.with_stream_management(SmConfig::default().with_max(Some(1)))
     });
     let mut alice = sm_login(&server, 1, None);
-    let mut bob = sm_login(&server, 2, None);
-    let state = break_connection(&mut bob);
+    let bob = sm_login(&server, 2, None);
+    let state = break_connection(bob);
     wait_for_end(&server, "user2@localhost/r", 1);
     let id = alice
         .send_message("user2@localhost/r", "into the void")

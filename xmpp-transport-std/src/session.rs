@@ -192,6 +192,42 @@ impl Session {
         &mut self.conn
     }
 
+    /// Gives the connection up the way a network failure ends it (no
+    /// closing tag, the socket shut down), for an application that knows
+    /// the network changed and wants to resume at once on a new one
+    /// instead of waiting for timeouts. Returns the events still
+    /// pending, among them `Event::Resumable(state)` when stream
+    /// management with resumption was on (log in again with
+    /// `ClientConfig::with_resumption(state)`), or `Event::Undelivered`
+    /// with what the server never acknowledged otherwise.
+    ///
+    /// ```no_run
+    /// # use xmpp_transport_std::Session;
+    /// # use xmpp_transport_std::proto::client::Event;
+    /// # fn f(session: Session) {
+    /// let resumable = session.abandon().into_iter().find_map(|e| match e {
+    ///     Event::Resumable(state) => Some(*state),
+    ///     _ => None,
+    /// });
+    /// # }
+    /// ```
+    pub fn abandon(mut self) -> Vec<Event> {
+        let _ = self.conn.socket().shutdown(std::net::Shutdown::Both);
+        let mut events: Vec<Event> = self.backlog.drain(..).collect();
+        // The connection reports its failure once, then hands out the
+        // client's last events.
+        let mut failures = 0;
+        loop {
+            match self.conn.next_event() {
+                Ok(Some(event)) => events.push(event),
+                Ok(None) => break,
+                Err(_) if failures == 0 => failures += 1,
+                Err(_) => break,
+            }
+        }
+        events
+    }
+
     /// Closes the stream and waits for the server's close.
     pub fn close(mut self) -> Result<(), SessionError> {
         self.conn.command(|c, now| c.close(now))?;
