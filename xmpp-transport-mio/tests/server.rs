@@ -292,19 +292,6 @@ fn sm_login(server: &Running, i: usize, resume: Option<SmSession>) -> Session {
     session
 }
 
-/// Cuts the TCP connection as a network failure would (no closing tag);
-/// the state to resume the session with.
-fn break_connection(session: Session) -> SmSession {
-    session
-        .abandon()
-        .into_iter()
-        .find_map(|e| match e {
-            Event::Resumable(state) => Some(*state),
-            _ => None,
-        })
-        .expect("a resumable session")
-}
-
 /// Waits until the server has the session detached (its connection
 /// noticed dead), by the log line of its end.
 fn wait_for_end(server: &Running, jid: &str, ends: usize) {
@@ -331,7 +318,7 @@ fn a_broken_session_is_resumed_with_what_was_routed_to_it_meanwhile() {
     alice.send_message("user2@localhost/r", "before").unwrap();
     assert_eq!(next_message(&mut bob).1, "before");
 
-    let state = break_connection(bob);
+    let state = bob.abandon().resumable.expect("resumable");
     wait_for_end(&server, "user2@localhost/r", 1);
     for body in ["while away 1", "while away 2"] {
         alice.send_message("user2@localhost/r", body).unwrap();
@@ -358,7 +345,7 @@ fn an_expired_session_bounces_what_was_queued_for_it() {
     });
     let mut alice = sm_login(&server, 1, None);
     let bob = sm_login(&server, 2, None);
-    let state = break_connection(bob);
+    let state = bob.abandon().resumable.expect("resumable");
     wait_for_end(&server, "user2@localhost/r", 1);
     let id = alice
         .send_message("user2@localhost/r", "into the void")

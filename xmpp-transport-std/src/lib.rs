@@ -84,5 +84,5 @@ pub use random::OsRandom;
 pub use reconnect::Backoff;
 pub use remote::{Gone, Remote};
 pub use server_tls::ServerTls;
-pub use session::{LoginOptions, Session, SessionError};
+pub use session::{Abandoned, LoginOptions, Session, SessionError};
 pub use tls::{ClientTls, TrustAnchors};

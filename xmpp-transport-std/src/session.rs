@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use xmpp_proto::client::{Client, ClientConfig, CloseReason, Event, SendError, StanzaId};
 use xmpp_proto::jid::{FullJid, Jid, JidError};
+use xmpp_proto::sm::SmSession;
 
 use crate::{ClientTls, Connection, Error, Next, OsRandom, TrustAnchors};
 
@@ -44,6 +45,18 @@ impl fmt::Debug for TrustAnchors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TrustAnchors({} anchors)", self.len())
     }
+}
+
+/// What [`Session::abandon`] leaves.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Abandoned {
+    /// The state to resume the session with, if stream management with
+    /// resumption was on.
+    pub resumable: Option<SmSession>,
+    /// The other events that were still pending, in order (messages that
+    /// arrived last, `Undelivered`, `Closed`).
+    pub events: Vec<Event>,
 }
 
 /// Why a [`Session`] call failed.
@@ -195,37 +208,41 @@ impl Session {
     /// Gives the connection up the way a network failure ends it (no
     /// closing tag, the socket shut down), for an application that knows
     /// the network changed and wants to resume at once on a new one
-    /// instead of waiting for timeouts. Returns the events still
-    /// pending, among them `Event::Resumable(state)` when stream
-    /// management with resumption was on (log in again with
-    /// `ClientConfig::with_resumption(state)`), or `Event::Undelivered`
-    /// with what the server never acknowledged otherwise.
+    /// instead of waiting for timeouts. With stream management and
+    /// resumption on, [`Abandoned::resumable`] is the state to log in
+    /// again with (`ClientConfig::with_resumption`); otherwise what the
+    /// server never acknowledged is in an `Event::Undelivered` among
+    /// [`Abandoned::events`].
     ///
     /// ```no_run
-    /// # use xmpp_transport_std::Session;
-    /// # use xmpp_transport_std::proto::client::Event;
-    /// # fn f(session: Session) {
-    /// let resumable = session.abandon().into_iter().find_map(|e| match e {
-    ///     Event::Resumable(state) => Some(*state),
-    ///     _ => None,
-    /// });
-    /// # }
+    /// # use xmpp_transport_std::{LoginOptions, Session};
+    /// # use xmpp_transport_std::proto::client::ClientConfig;
+    /// # fn f(session: Session, config: ClientConfig) -> Result<(), Box<dyn std::error::Error>> {
+    /// // The phone moved from Wi-Fi to mobile data:
+    /// if let Some(state) = session.abandon().resumable {
+    ///     let session = Session::login_config(config.with_resumption(state), LoginOptions::default())?;
+    /// }
+    /// # Ok(()) }
     /// ```
-    pub fn abandon(mut self) -> Vec<Event> {
+    pub fn abandon(mut self) -> Abandoned {
         let _ = self.conn.socket().shutdown(std::net::Shutdown::Both);
-        let mut events: Vec<Event> = self.backlog.drain(..).collect();
+        let mut abandoned = Abandoned {
+            resumable: None,
+            events: self.backlog.drain(..).collect(),
+        };
         // The connection reports its failure once, then hands out the
         // client's last events.
         let mut failures = 0;
         loop {
             match self.conn.next_event() {
-                Ok(Some(event)) => events.push(event),
+                Ok(Some(Event::Resumable(state))) => abandoned.resumable = Some(*state),
+                Ok(Some(event)) => abandoned.events.push(event),
                 Ok(None) => break,
                 Err(_) if failures == 0 => failures += 1,
                 Err(_) => break,
             }
         }
-        events
+        abandoned
     }
 
     /// Closes the stream and waits for the server's close.

@@ -69,19 +69,6 @@ fn next_message(session: &mut Session) -> Message {
     }
 }
 
-/// Cuts the TCP connection as a network failure would (no closing tag);
-/// the state to resume the session with.
-fn break_connection(session: Session) -> SmSession {
-    session
-        .abandon()
-        .into_iter()
-        .find_map(|e| match e {
-            Event::Resumable(state) => Some(*state),
-            _ => None,
-        })
-        .expect("a resumable session")
-}
-
 /// Waits for the server's log line of `jid`'s end.
 fn wait_for_end(setup: &Setup, jid: &str) {
     let deadline = Instant::now() + TIMEOUT;
@@ -103,7 +90,7 @@ fn a_broken_session_is_resumed_with_what_was_routed_to_it_meanwhile() {
     alice.send_message("bob@localhost/r", "before").unwrap();
     assert_eq!(next_message(&mut bob).body().as_deref(), Some("before"));
 
-    let state = break_connection(bob);
+    let state = bob.abandon().resumable.expect("resumable");
     wait_for_end(&setup, "bob@localhost/r");
     assert_eq!(setup.server.detached_count(), 1);
     for body in ["while away 1", "while away 2"] {
@@ -153,7 +140,7 @@ fn an_expired_session_bounces_what_was_queued_for_it() {
     let setup = start(SmConfig::default().with_max(Some(1)));
     let mut alice = login(&setup, "alice", None);
     let bob = login(&setup, "bob", None);
-    let state = break_connection(bob);
+    let state = bob.abandon().resumable.expect("resumable");
     wait_for_end(&setup, "bob@localhost/r");
     let id = alice
         .send_message("bob@localhost/r", "into the void")
