@@ -372,7 +372,17 @@ fn online_sessions_have_no_negotiation_timer_only_the_probe() {
     let probe = ServerTimeouts::default()
         .probe_after
         .expect("on by default");
-    assert_eq!(s.server.poll_timeout(), Some(s.now + probe));
+    let due = s.now + probe;
+    assert_eq!(s.server.poll_timeout(), Some(due));
+    // Input does not move the deadline (a transport's timer heap would
+    // churn once per read); the timer re-arms itself when it fires.
+    s.now += Duration::from_secs(10);
+    s.feed(" ");
+    assert_eq!(s.server.poll_timeout(), Some(due));
+    s.now = due;
+    s.server.handle_timeout(s.now);
+    assert_eq!(s.output(), "", "heard from 10 s in: no probe yet");
+    assert_eq!(s.server.poll_timeout(), Some(due + Duration::from_secs(10)));
     let mut s = Script::new(config().with_timeouts({
         let mut t = ServerTimeouts::default();
         t.probe_after = None;

@@ -102,6 +102,8 @@ pub struct Server {
     sm: Option<Live>,
     /// Set once `Event::Closed` has been queued.
     closed: Option<CloseReason>,
+    /// When the client last sent a byte, while online (for the probe).
+    last_heard: Instant,
 }
 
 impl Server {
@@ -126,6 +128,7 @@ impl Server {
             timers: Timers::default(),
             sm: None,
             closed: None,
+            last_heard: now,
             random: random.unwrap_or_else(|| Box::new(|buf: &mut [u8]| buf.fill(0))),
             config,
         };

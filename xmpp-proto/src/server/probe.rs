@@ -13,21 +13,37 @@ use crate::stream::{random_id, with_attr};
 use crate::xml::{Element, ns};
 
 impl Server {
-    /// Any byte from the client: it is alive. Re-arms the probe.
+    /// Any byte from the client: it is alive. Only the time is noted:
+    /// moving the probe's deadline on every read would change the
+    /// endpoint's `poll_timeout` (and a transport's timer heap) once per
+    /// read; the probe re-arms itself from this time when it fires.
     pub(super) fn heard_from_client(&mut self, now: Instant) {
         if !self.is_online() {
             return;
         }
-        self.timers.clear(Timer::ProbeAnswer as usize);
-        match self.config.timeouts.probe_after {
-            Some(after) => self.timers.set(Timer::Probe as usize, now + after),
-            None => self.timers.clear(Timer::Probe as usize),
+        self.last_heard = now;
+        if self.timers.get(Timer::ProbeAnswer as usize).is_some() {
+            self.timers.clear(Timer::ProbeAnswer as usize);
+        }
+        if self.timers.get(Timer::Probe as usize).is_none() {
+            if let Some(after) = self.config.timeouts.probe_after {
+                self.timers.set(Timer::Probe as usize, now + after);
+            }
         }
     }
 
     /// The client has been silent too long: ask it for a sign of life.
     pub(super) fn probe(&mut self, now: Instant) {
+        let Some(after) = self.config.timeouts.probe_after else {
+            return;
+        };
         if !self.is_online() {
+            return;
+        }
+        if now < self.last_heard + after {
+            // Heard from since this was set: wait from then.
+            self.timers
+                .set(Timer::Probe as usize, self.last_heard + after);
             return;
         }
         match (&mut self.sm, &self.jid) {
@@ -48,5 +64,7 @@ impl Server {
         }
         let timeout = self.config.timeouts.probe_timeout;
         self.timers.set(Timer::ProbeAnswer as usize, now + timeout);
+        // The next probe, if this one is answered.
+        self.timers.set(Timer::Probe as usize, now + after);
     }
 }
