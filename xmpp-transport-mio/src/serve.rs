@@ -38,13 +38,14 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
-use xmpp_proto::jid::FullJid;
+use xmpp_proto::jid::{BareJid, FullJid};
 use xmpp_proto::router::{BindOutcome, DetachedSessions, Queued, Routed, Router, SessionId};
 use xmpp_proto::sasl::FailureCondition;
 use xmpp_proto::server::{CloseReason, Event, Server, ServerConfig, ServerTlsPolicy};
 use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_proto::xml::Element;
 use xmpp_transport_std::serve::AccountStore;
 use xmpp_transport_std::{OsRandom, ServerTls};
 
@@ -59,6 +60,7 @@ const MAX_LISTENERS: usize = 63;
 
 type Configure = Box<dyn Fn(ServerConfig) -> ServerConfig>;
 type LogHook = Box<dyn FnMut(&SessionLog<'_>)>;
+type OfflineStore = Box<dyn FnMut(&BareJid, Element)>;
 
 /// What the log hook ([`MioServer::with_log`]) is told. `Display` gives
 /// one line.
@@ -168,6 +170,7 @@ pub struct MioServer {
     routed: Vec<Routed>,
     /// Stream-managed sessions waiting to be resumed.
     detached: DetachedSessions,
+    offline: Option<OfflineStore>,
 }
 
 impl MioServer {
@@ -200,6 +203,7 @@ impl MioServer {
             stats: Stats::default(),
             routed: Vec::new(),
             detached: DetachedSessions::new(),
+            offline: None,
         })
     }
 
@@ -224,6 +228,16 @@ impl MioServer {
     /// closest to expiry expires early.
     pub fn with_detached_limit(mut self, limit: usize) -> Self {
         self.detached = DetachedSessions::new().with_limit(limit);
+        self
+    }
+
+    /// Hands messages for accounts with no available resource to
+    /// `store` (the account, the message with `from` stamped), for a
+    /// router set to `OfflinePolicy::Store` (`with_router`). Without a
+    /// store such messages are refused back to their sender with
+    /// `service-unavailable`.
+    pub fn with_offline_store(mut self, store: impl FnMut(&BareJid, Element) + 'static) -> Self {
+        self.offline = Some(Box::new(store));
         self
     }
 
@@ -506,13 +520,19 @@ impl MioServer {
     fn deliver(&mut self, out: &mut Vec<Routed>) {
         let mut failed = Vec::new();
         let mut second = Vec::new();
+        let mut unstored = Vec::new();
         let mut retry = false;
         while !out.is_empty() {
             for routed in out.drain(..) {
-                let Routed::Deliver { session, stanza } = routed else {
-                    // Only under `OfflinePolicy::Store`, which has no
-                    // store here: the message is dropped.
-                    continue;
+                let (session, stanza) = match routed {
+                    Routed::Deliver { session, stanza } => (session, stanza),
+                    Routed::Offline { to, message } => {
+                        match &mut self.offline {
+                            Some(store) => store(&to, message),
+                            None => unstored.push(message),
+                        }
+                        continue;
+                    }
                 };
                 let stanza = match self.detached.queue(session, stanza) {
                     Queued::Kept => continue,
@@ -545,6 +565,10 @@ impl MioServer {
             }
             if !second.is_empty() {
                 self.router.bounce(std::mem::take(&mut second), out);
+            }
+            // `OfflinePolicy::Store` without a store: the sender hears.
+            for message in unstored.drain(..) {
+                self.router.refuse_offline(message, out);
             }
             retry = true;
         }

@@ -10,7 +10,9 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{Farm, RawClient, Running, SharedKeyAccounts, TIMEOUT, client_config, start};
+use common::{
+    Farm, RawClient, Running, SharedKeyAccounts, TIMEOUT, client_config, start, start_with,
+};
 
 /// The (from, body) of a session's next message.
 fn next_message(session: &mut Session) -> (String, String) {
@@ -28,6 +30,7 @@ fn next_message(session: &mut Session) -> (String, String) {
     }
 }
 use xmpp_proto::client::{Event, TlsPolicy};
+use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::server::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::sm::{SmConfig, SmSession};
 use xmpp_proto::stanza::MessageType;
@@ -397,4 +400,26 @@ fn a_resume_on_a_new_connection_takes_over_a_session_not_yet_noticed_dead() {
     bob2.close().unwrap();
     let stats = server.stop();
     assert_eq!(stats.resumed, 1);
+}
+
+#[test]
+fn an_offline_message_without_a_store_goes_back_to_its_sender() {
+    let server = start_with(
+        DriverConfig::default(),
+        |c| c.with_stream_management(SmConfig::default()),
+        |s| s.with_router(|r| r.with_offline_policy(OfflinePolicy::Store)),
+    );
+    let mut alice = sm_login(&server, 1, None);
+    let id = alice.send_message("user2@localhost", "nowhere").unwrap();
+    let bounced = loop {
+        match alice.next_event().unwrap() {
+            Some(Event::Message(m)) => break m,
+            Some(_) => {}
+            None => panic!("alice's connection ended"),
+        }
+    };
+    assert_eq!(bounced.kind(), MessageType::Error);
+    assert_eq!(bounced.id(), Some(id.as_str()));
+    alice.close().unwrap();
+    server.stop();
 }

@@ -1,7 +1,9 @@
 //! XEP-0198 through the `serve` helper: a session whose connection
 //! breaks is kept detached, gets what was routed to it meanwhile when the
 //! client resumes, takes over from a connection not yet noticed dead,
-//! and bounces its queue to the senders when it expires.
+//! and bounces its queue to the senders when it expires. And messages
+//! for an account that is offline: stored by the offline hook, or
+//! refused to their sender when there is none.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use xmpp_proto::client::{ClientConfig, Event};
 use xmpp_proto::jid::Jid;
+use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::sm::{SmConfig, SmSession};
 use xmpp_proto::stanza::{Message, MessageType};
 use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
@@ -24,6 +27,10 @@ struct Setup {
 }
 
 fn start(sm: SmConfig) -> Setup {
+    start_with(sm, |serve| serve)
+}
+
+fn start_with(sm: SmConfig, configure: impl FnOnce(Serve) -> Serve) -> Setup {
     let pki = TestPki::localhost().unwrap();
     let mut accounts = Accounts::new();
     accounts.add("alice", "alice-secret").unwrap();
@@ -33,7 +40,8 @@ fn start(sm: SmConfig) -> Setup {
     let server = Serve::new("localhost", pki.server_tls(), accounts)
         .unwrap()
         .with_config(move |c| c.with_stream_management(sm))
-        .with_log(move |entry: &SessionLog<'_>| sink.lock().unwrap().push(entry.to_string()))
+        .with_log(move |entry: &SessionLog<'_>| sink.lock().unwrap().push(entry.to_string()));
+    let server = configure(server)
         .start(TcpListener::bind("127.0.0.1:0").unwrap())
         .unwrap();
     Setup { pki, server, log }
@@ -153,5 +161,44 @@ fn an_expired_session_bounces_what_was_queued_for_it() {
     assert_eq!(bob.jid().as_str(), "bob@localhost/r");
     alice.close().unwrap();
     bob.close().unwrap();
+    setup.server.shutdown();
+}
+
+#[test]
+fn offline_messages_go_to_the_store_or_back_to_the_sender() {
+    let stored: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let sink = stored.clone();
+    let setup = start_with(SmConfig::default(), move |serve| {
+        serve
+            .with_router(|r| r.with_offline_policy(OfflinePolicy::Store))
+            .with_offline_store(move |to, message| {
+                let body = Message::from_element(message)
+                    .ok()
+                    .and_then(|m| m.body().map(|b| b.into_owned()));
+                sink.lock().unwrap().push((to.to_string(), body));
+            })
+    });
+    let mut alice = login(&setup, "alice", None);
+    alice.send_message("bob@localhost", "for later").unwrap();
+    // A round trip to the server: the message was handled before it.
+    alice.send_message("alice@localhost/r", "marker").unwrap();
+    assert_eq!(next_message(&mut alice).body().as_deref(), Some("marker"));
+    assert_eq!(
+        *stored.lock().unwrap(),
+        [("bob@localhost".to_owned(), Some("for later".to_owned()))]
+    );
+    alice.close().unwrap();
+    setup.server.shutdown();
+
+    // The same policy without a store: the sender hears.
+    let setup = start_with(SmConfig::default(), |serve| {
+        serve.with_router(|r| r.with_offline_policy(OfflinePolicy::Store))
+    });
+    let mut alice = login(&setup, "alice", None);
+    let id = alice.send_message("bob@localhost", "nowhere").unwrap();
+    let bounced = next_message(&mut alice);
+    assert_eq!(bounced.kind(), MessageType::Error);
+    assert_eq!(bounced.id(), Some(id.as_str()));
+    alice.close().unwrap();
     setup.server.shutdown();
 }

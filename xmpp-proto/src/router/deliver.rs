@@ -98,6 +98,20 @@ impl Router {
         self.reroute(Some(failed), true, stanzas, out);
     }
 
+    /// Answers the sender of a message the offline policy handed out as
+    /// [`Routed::Offline`] with `service-unavailable` instead: for a
+    /// transport that has nowhere to store it, so that it is not lost
+    /// without a word.
+    pub fn refuse_offline(&mut self, message: Element, out: &mut Vec<Routed>) {
+        let sender = message
+            .attr("from")
+            .and_then(|f| crate::jid::FullJid::new(f).ok())
+            .and_then(|f| self.by_jid.get(&f).copied());
+        if let (Some(sender), Ok(stanza)) = (sender, Stanza::from_element(message)) {
+            reply(sender, &stanza, DefinedCondition::ServiceUnavailable, out);
+        }
+    }
+
     /// [`Router::undeliverable`] without trying other resources: for a
     /// stanza that was already handed to another resource and failed
     /// there too. Messages go to the offline policy (stored, or bounced

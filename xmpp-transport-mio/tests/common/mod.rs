@@ -98,6 +98,15 @@ pub fn start(
     driver: DriverConfig,
     configure: impl Fn(ServerConfig) -> ServerConfig + Send + 'static,
 ) -> Running {
+    start_with(driver, configure, |server| server)
+}
+
+/// [`start`] with the server adjusted by `setup` before it listens.
+pub fn start_with(
+    driver: DriverConfig,
+    configure: impl Fn(ServerConfig) -> ServerConfig + Send + 'static,
+    setup: impl FnOnce(MioServer) -> MioServer + Send + 'static,
+) -> Running {
     let pki = TestPki::localhost().unwrap();
     let tls = pki.server_tls();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -106,10 +115,11 @@ pub fn start(
     let stopping = stop.clone();
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
-        let mut server = MioServer::new(DOMAIN, tls, SharedKeyAccounts::new(), driver)
+        let server = MioServer::new(DOMAIN, tls, SharedKeyAccounts::new(), driver)
             .unwrap()
             .with_config(configure)
             .with_log(move |entry: &SessionLog<'_>| sink.lock().unwrap().push(entry.to_string()));
+        let mut server = setup(server);
         let addr = server
             .listen(TcpListener::bind("127.0.0.1:0").unwrap(), false)
             .unwrap();

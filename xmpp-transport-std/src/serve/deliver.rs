@@ -35,10 +35,21 @@ fn dispatch_work(
     mut work: VecDeque<(Routed, bool)>,
 ) {
     while let Some((routed, rerouted)) = work.pop_front() {
-        // Only under `OfflinePolicy::Store`, which has no store here:
-        // the message is dropped.
-        let Routed::Deliver { session, stanza } = routed else {
-            continue;
+        let (session, stanza) = match routed {
+            Routed::Deliver { session, stanza } => (session, stanza),
+            Routed::Offline { to, message } => {
+                match &shared.offline {
+                    Some(store) => store(&to, message),
+                    None => {
+                        // `OfflinePolicy::Store` without a store: the
+                        // sender hears.
+                        let mut out = Vec::new();
+                        lock(&shared.router).refuse_offline(message, &mut out);
+                        work.extend(out.into_iter().map(|r| (r, true)));
+                    }
+                }
+                continue;
+            }
         };
         let failed = match &mut local {
             Some(here) if here.id == session => here

@@ -48,11 +48,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use xmpp_proto::jid::{FullJid, JidError};
+use xmpp_proto::jid::{BareJid, FullJid, JidError};
 use xmpp_proto::router::{DetachedSessions, Router, SessionId};
 use xmpp_proto::server::{CloseReason, Direction, Server, ServerConfig, ServerTlsPolicy};
 use xmpp_proto::sm::SmSession;
 use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_proto::xml::Element;
 
 use crate::connection::Connection;
 use crate::error::Error;
@@ -79,10 +80,12 @@ pub struct Serve {
     direct_tls: Option<TcpListener>,
     max_sessions: usize,
     detached: DetachedSessions,
+    offline: Option<OfflineStore>,
 }
 
 type Configure = Box<dyn Fn(ServerConfig) -> ServerConfig + Send + Sync>;
 type LogHook = Box<dyn Fn(&SessionLog<'_>) + Send + Sync>;
+type OfflineStore = Box<dyn Fn(&BareJid, Element) + Send + Sync>;
 
 /// What the log hook ([`Serve::with_log`]) is told about each session.
 /// `Display` gives one readable line.
@@ -212,6 +215,7 @@ impl Serve {
             direct_tls: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
             detached: DetachedSessions::new(),
+            offline: None,
         })
     }
 
@@ -256,6 +260,20 @@ impl Serve {
         self
     }
 
+    /// Hands messages for accounts with no available resource to
+    /// `store` (the account, the message with `from` stamped), on the
+    /// sending session's thread, for a router set to
+    /// `OfflinePolicy::Store` ([`Serve::with_router`]). Without a store
+    /// such messages are refused back to their sender with
+    /// `service-unavailable`.
+    pub fn with_offline_store(
+        mut self,
+        store: impl Fn(&BareJid, Element) + Send + Sync + 'static,
+    ) -> Self {
+        self.offline = Some(Box::new(store));
+        self
+    }
+
     /// Keeps at most `limit` detached stream-managed sessions (default
     /// [`xmpp_proto::router::DEFAULT_DETACHED_LIMIT`]); past it the one
     /// closest to expiry expires early. Stream management itself is
@@ -295,6 +313,7 @@ impl Serve {
             stopping: AtomicBool::new(false),
             detached: Mutex::new(self.detached),
             reaper: Reaper::default(),
+            offline: self.offline,
         });
         let reaper = {
             let shared = Arc::clone(&shared);
@@ -448,6 +467,7 @@ struct Shared {
     /// expired. Locked before the router where both are held.
     detached: Mutex<DetachedSessions>,
     reaper: Reaper,
+    offline: Option<OfflineStore>,
 }
 
 /// Wakes the thread that expires detached sessions when one is added
