@@ -14,26 +14,30 @@ use common::{
     Farm, RawClient, Running, SharedKeyAccounts, TIMEOUT, client_config, start, start_with,
 };
 
-/// The (from, body) of a session's next message.
-fn next_message(session: &mut Session) -> (String, String) {
+/// A session's next message.
+fn next_stanza(session: &mut Session) -> Message {
     loop {
         match session.next_event().unwrap() {
-            Some(Event::Message(msg)) => {
-                return (
-                    msg.from().unwrap_or_default().to_owned(),
-                    msg.body().unwrap_or_default().into_owned(),
-                );
-            }
+            Some(Event::Message(msg)) => return msg,
             Some(_) => {}
             None => panic!("the connection ended"),
         }
     }
 }
+
+/// The (from, body) of a session's next message.
+fn next_message(session: &mut Session) -> (String, String) {
+    let msg = next_stanza(session);
+    (
+        msg.from().unwrap_or_default().to_owned(),
+        msg.body().unwrap_or_default().into_owned(),
+    )
+}
 use xmpp_proto::client::{Event, TlsPolicy};
 use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::server::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::sm::{SmConfig, SmSession};
-use xmpp_proto::stanza::MessageType;
+use xmpp_proto::stanza::{Message, MessageType};
 use xmpp_transport_mio::{ConnId, DriverConfig, DriverEvent};
 use xmpp_transport_std::{LoginOptions, Session};
 
@@ -355,13 +359,7 @@ fn an_expired_session_bounces_what_was_queued_for_it() {
         .unwrap();
     // One second later the session expires and the message comes back
     // to its sender as an error.
-    let bounced = loop {
-        match alice.next_event().unwrap() {
-            Some(Event::Message(m)) => break m,
-            Some(_) => {}
-            None => panic!("alice's connection ended"),
-        }
-    };
+    let bounced = next_stanza(&mut alice);
     assert_eq!(bounced.kind(), MessageType::Error);
     assert_eq!(bounced.id(), Some(id.as_str()));
     // Too late to resume: a new session is bound instead.
@@ -411,13 +409,7 @@ fn an_offline_message_without_a_store_goes_back_to_its_sender() {
     );
     let mut alice = sm_login(&server, 1, None);
     let id = alice.send_message("user2@localhost", "nowhere").unwrap();
-    let bounced = loop {
-        match alice.next_event().unwrap() {
-            Some(Event::Message(m)) => break m,
-            Some(_) => {}
-            None => panic!("alice's connection ended"),
-        }
-    };
+    let bounced = next_stanza(&mut alice);
     assert_eq!(bounced.kind(), MessageType::Error);
     assert_eq!(bounced.id(), Some(id.as_str()));
     alice.close().unwrap();
