@@ -206,12 +206,11 @@ impl Network {
             let _ = self.server(id).reject_resume(now);
             return;
         };
-        let expires = now + Duration::from_secs(u64::from(state.max.unwrap_or(300)));
         match self.server(id).accept_resume(now, state) {
             Ok(()) => {
                 self.router.reattach(old, id);
             }
-            Err(state) => self.detached.restore(old, *state, expires),
+            Err(state) => self.detached.restore(old, *state, now),
         }
     }
 

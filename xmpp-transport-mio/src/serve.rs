@@ -583,14 +583,11 @@ impl MioServer {
         let Some(user) = self.driver.endpoint(conn).and_then(|s| s.user()).cloned() else {
             return;
         };
-        let found = match self.detached.take(previd, &user, now) {
-            Some((old, state)) => {
-                let expires = self.detached_expiry(&state, now);
-                Some((old, state, expires))
-            }
-            None => self.take_live(&user, previd, new, now),
-        };
-        let Some((old, state, expires)) = found else {
+        let found = self
+            .detached
+            .take(previd, &user, now)
+            .or_else(|| self.take_live(&user, previd, new));
+        let Some((old, state)) = found else {
             self.driver.command(conn, |s, now| s.reject_resume(now));
             return;
         };
@@ -605,10 +602,10 @@ impl MioServer {
             Some(Ok(())) => {
                 self.router.reattach(old, new);
             }
-            Some(Err(state)) => self.detached.restore(old, *state, expires),
+            Some(Err(state)) => self.detached.restore(old, *state, now),
             None => {
                 if let Some(state) = slot {
-                    self.detached.restore(old, state, expires);
+                    self.detached.restore(old, state, now);
                 }
             }
         }
@@ -618,11 +615,10 @@ impl MioServer {
     /// with `conflict` and its state taken.
     fn take_live(
         &mut self,
-        user: &xmpp_proto::jid::BareJid,
+        user: &BareJid,
         previd: &str,
         new: SessionId,
-        now: Instant,
-    ) -> Option<(SessionId, SmSession, Instant)> {
+    ) -> Option<(SessionId, SmSession)> {
         let old = self.router.sessions_of(user).iter().copied().find(|id| {
             *id != new
                 && self
@@ -634,12 +630,7 @@ impl MioServer {
             .driver
             .command(ConnId::from_u64(old.0), |s, now| s.take_session(now))
             .flatten()?;
-        let expires = self.detached_expiry(&state, now);
-        Some((old, state, expires))
-    }
-
-    fn detached_expiry(&self, state: &SmSession, now: Instant) -> Instant {
-        now + Duration::from_secs(u64::from(state.max.unwrap_or(300)))
+        Some((old, state))
     }
 
     /// Expires the detached sessions whose time is up.

@@ -120,13 +120,9 @@ impl DetachedSessions {
         state: SmSession,
         now: Instant,
     ) -> Option<(SessionId, SmSession)> {
-        let Some(id) = state.id.clone() else {
+        if state.id.is_none() {
             return Some((session, state));
-        };
-        let keep = state
-            .max
-            .map_or(DEFAULT_KEEP, |max| Duration::from_secs(u64::from(max)));
-        let expires = now + keep;
+        }
         // A session detached twice (it cannot happen with one server per
         // connection) keeps its newest state.
         let replaced = self.remove(session);
@@ -138,9 +134,7 @@ impl DetachedSessions {
         } else {
             None
         };
-        self.by_id.insert(id, session);
-        self.expiries.insert((expires, session));
-        self.sessions.insert(session, Kept { state, expires });
+        self.keep(session, state, now);
         evicted
     }
 
@@ -182,15 +176,14 @@ impl DetachedSessions {
         self.remove(session).map(|state| (session, state))
     }
 
-    /// Puts back a session taken with [`DetachedSessions::take`] that
-    /// could not be resumed after all (the new connection ended first),
-    /// with the expiry it had.
-    pub fn restore(&mut self, session: SessionId, state: SmSession, expires: Instant) {
-        if let Some(id) = state.id.clone() {
+    /// Puts back a session taken with [`DetachedSessions::take`] (or from
+    /// a live connection) that could not be resumed after all (the new
+    /// connection ended first), kept from `now` as by
+    /// [`DetachedSessions::detach`] but never evicting another.
+    pub fn restore(&mut self, session: SessionId, state: SmSession, now: Instant) {
+        if state.id.is_some() {
             self.remove(session);
-            self.by_id.insert(id, session);
-            self.expiries.insert((expires, session));
-            self.sessions.insert(session, Kept { state, expires });
+            self.keep(session, state, now);
         }
     }
 
@@ -223,6 +216,20 @@ impl DetachedSessions {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
+    }
+
+    /// Files a state that has an id, until `now` plus its `max`.
+    fn keep(&mut self, session: SessionId, state: SmSession, now: Instant) {
+        let Some(id) = state.id.clone() else {
+            return;
+        };
+        let keep = state
+            .max
+            .map_or(DEFAULT_KEEP, |max| Duration::from_secs(u64::from(max)));
+        let expires = now + keep;
+        self.by_id.insert(id, session);
+        self.expiries.insert((expires, session));
+        self.sessions.insert(session, Kept { state, expires });
     }
 
     fn remove(&mut self, session: SessionId) -> Option<SmSession> {
@@ -315,7 +322,7 @@ mod tests {
         assert_eq!(id, SessionId(1));
         assert!(d.pop_expired(at).is_none());
         d.restore(id, s, at);
-        assert_eq!(d.expiry(SessionId(1)), Some(at));
+        assert_eq!(d.expiry(SessionId(1)), Some(at + Duration::from_secs(30)));
     }
 
     #[test]

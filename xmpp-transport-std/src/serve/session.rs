@@ -177,7 +177,6 @@ fn resume(shared: &Arc<Shared>, id: SessionId, conn: &mut Connection<Server>, pr
         let _ = conn.endpoint_mut().reject_resume(now);
         return;
     };
-    let expires = now + Duration::from_secs(u64::from(state.max.unwrap_or(300)));
     // Held while the binding moves, so that a stanza routed to the old
     // session meanwhile finds either the detached queue or the new one.
     let mut detached = lock(&shared.detached);
@@ -185,7 +184,7 @@ fn resume(shared: &Arc<Shared>, id: SessionId, conn: &mut Connection<Server>, pr
         Ok(()) => {
             lock(&shared.router).reattach(old, id);
         }
-        Err(state) => detached.restore(old, *state, expires),
+        Err(state) => detached.restore(old, *state, now),
     }
 }
 
