@@ -117,15 +117,7 @@ impl Client {
                     self.fail_with(e.stream_error(), &e.to_string());
                     return;
                 }
-                // XEP-0198 §5: what the server lacks goes again, in order,
-                // keeping its place in the count.
-                for stanza in live.unacked.iter() {
-                    let _ = self.out.element(stanza);
-                }
-                if !live.unacked.is_empty() {
-                    let _ = self.out.element(&Nonza::Request.to_element());
-                    live.requests.requested();
-                }
+                live.resend_unacked(&mut self.out);
                 self.sm = Some(live);
                 self.jid = Some(jid);
                 self.online(now, true);
@@ -228,9 +220,8 @@ impl Client {
         let Some(sm) = &mut self.sm else {
             return false;
         };
-        sm.requests.requested();
+        sm.request(&mut self.out);
         self.timers.clear(Timer::SmRequest as usize);
-        let _ = self.out.element(&Nonza::Request.to_element());
         true
     }
 

@@ -7,7 +7,6 @@
 use std::time::Instant;
 
 use super::{Server, Timer};
-use crate::sm::Nonza;
 use crate::stanza::Iq;
 use crate::stream::{random_id, with_attr};
 use crate::xml::{Element, ns};
@@ -47,10 +46,7 @@ impl Server {
             return;
         }
         match (&mut self.sm, &self.jid) {
-            (Some(sm), _) => {
-                sm.requests.requested();
-                let _ = self.out.element(&Nonza::Request.to_element());
-            }
+            (Some(sm), _) => sm.request(&mut self.out),
             (None, Some(jid)) => {
                 let id = random_id(&mut *self.random);
                 let ping = Iq::get(&id, Element::builder("ping", ns::PING).build())

@@ -71,14 +71,7 @@ impl Server {
             previd,
         };
         let _ = self.out.element(&resumed.to_element());
-        // What the client lacks goes again, in order (XEP-0198 §5).
-        for stanza in live.unacked.iter() {
-            let _ = self.out.element(stanza);
-        }
-        if !live.unacked.is_empty() {
-            let _ = self.out.element(&Nonza::Request.to_element());
-            live.requests.requested();
-        }
+        live.resend_unacked(&mut self.out);
         self.sm = Some(live);
         self.jid = Some(jid.clone());
         self.phase = Phase::Online;

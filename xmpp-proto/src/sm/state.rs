@@ -264,6 +264,25 @@ impl Live {
         due
     }
 
+    /// Writes `<r/>` now (a probe, or after a resend) and restarts the
+    /// request policy's count.
+    pub(crate) fn request(&mut self, out: &mut Output) {
+        self.requests.requested();
+        let _ = out.element(&Nonza::Request.to_element());
+    }
+
+    /// After a resumption: writes again, in order and keeping their place
+    /// in the count, the stanzas the peer lacks (XEP-0198 §5), then
+    /// `<r/>` if there were any.
+    pub(crate) fn resend_unacked(&mut self, out: &mut Output) {
+        for stanza in self.unacked.iter() {
+            let _ = out.element(stanza);
+        }
+        if !self.unacked.is_empty() {
+            self.request(out);
+        }
+    }
+
     /// Continues a session handed over by [`Live::into_session`].
     pub(crate) fn resumed(config: &SmConfig, session: SmSession) -> Self {
         Live {
