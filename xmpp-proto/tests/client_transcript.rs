@@ -28,6 +28,10 @@ struct Script {
     client: Client,
     now: Instant,
     events: Vec<Event>,
+    /// Feed input in pieces of this many bytes (0: all at once).
+    chunk: usize,
+    /// Everything `output` returned so far, in order.
+    transcript: String,
 }
 
 impl Script {
@@ -41,6 +45,8 @@ impl Script {
             client: Client::new(config, now),
             now,
             events: Vec::new(),
+            chunk: 0,
+            transcript: String::new(),
         }
     }
 
@@ -62,12 +68,24 @@ impl Script {
         while let Some(e) = self.client.poll_event() {
             self.events.push(e);
         }
+        self.transcript.push_str(&out);
         out
     }
 
+    /// Feeds `s` (in pieces of `chunk` bytes, draining the client after
+    /// each) and returns everything the client sent meanwhile.
     fn feed(&mut self, s: &str) -> String {
-        let _ = self.client.handle_input(self.now, s.as_bytes());
-        self.output()
+        let size = if self.chunk == 0 {
+            s.len().max(1)
+        } else {
+            self.chunk
+        };
+        let mut out = String::new();
+        for piece in s.as_bytes().chunks(size) {
+            let _ = self.client.handle_input(self.now, piece);
+            out.push_str(&self.output());
+        }
+        out
     }
 
     fn tls_up(&mut self) -> String {
@@ -189,7 +207,12 @@ fn scram_login(
 
 /// Logs in against a Prosody-shaped server and returns the script online.
 fn online_with_prosody() -> Script {
-    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    log_in_to_prosody(Script::new(TlsPolicy::RequireStartTls))
+}
+
+/// Logs the fresh client of `s` (STARTTLS required) in to a
+/// Prosody-shaped server.
+fn log_in_to_prosody(mut s: Script) -> Script {
     let header = s.output();
     assert!(
         header.starts_with("<?xml version='1.0'?><stream:stream"),
@@ -391,13 +414,56 @@ fn keepalive_and_dead_peer_detection() {
     assert_eq!(s.closed_reason(), Some(&CloseReason::PeerNotResponding));
 }
 
+/// Advances the clock one second at a time, `seconds` times; returns each
+/// non-empty output with the second (counted from 1) it came at.
+fn tick(s: &mut Script, seconds: u64) -> Vec<(u64, String)> {
+    let mut seen = Vec::new();
+    for t in 1..=seconds {
+        let out = s.advance(Duration::from_secs(1));
+        if !out.is_empty() {
+            seen.push((t, out));
+        }
+    }
+    seen
+}
+
 #[test]
 fn any_byte_from_the_server_proves_it_alive() {
     let mut s = online_with_prosody();
-    s.advance(Duration::from_secs(100));
-    s.feed(" ");
-    s.advance(Duration::from_secs(100));
+    // Silence: keepalive at 90 s (sent, so no proof the server is there).
+    assert_eq!(tick(&mut s, 100), [(90, " ".to_owned())]);
+    // One whitespace byte from the server at t = 100 moves the ping from
+    // t = 120 to t = 220.
+    assert_eq!(s.feed(" "), "");
+    let seen = tick(&mut s, 130);
+    assert_eq!(
+        seen[0],
+        (80, " ".to_owned()),
+        "keepalive at 180 s: {seen:?}"
+    );
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1].0, 120, "ping 120 s after the byte: {seen:?}");
+    assert!(
+        seen[1].1.contains("<ping xmlns='urn:xmpp:ping'/>"),
+        "{seen:?}"
+    );
+    // t = 230, ping unanswered since t = 220; it would be declared dead at
+    // t = 250. A byte at t = 240 (not the ping's answer) proves it alive.
+    assert_eq!(tick(&mut s, 10), []);
+    assert_eq!(s.feed(" "), "");
+    let seen = tick(&mut s, 119);
+    assert!(
+        seen.iter().all(|(_, out)| out == " "),
+        "only keepalives until t = 359: {seen:?}"
+    );
     assert!(s.client.is_online());
+    assert_eq!(s.closed_reason(), None);
+    // And the next ping is due 120 s after that byte.
+    let seen = tick(&mut s, 1);
+    assert!(
+        seen.len() == 1 && seen[0].1.contains("<ping"),
+        "ping at t = 360: {seen:?}"
+    );
 }
 
 #[test]
@@ -646,25 +712,83 @@ fn trace_reports_both_directions() {
     assert!(outs >= 1 && ins == 1, "{:?}", s.events);
 }
 
+/// A whole session against a Prosody-shaped server: login, a message
+/// with a receipt request each way, an IQ, the close. Returns everything
+/// the client sent and every event.
+fn whole_session(chunk: usize) -> (String, Vec<Event>) {
+    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    s.chunk = chunk;
+    let mut s = log_in_to_prosody(s);
+    s.client
+        .send_message(s.now, "bob@localhost", "hello", true)
+        .unwrap();
+    s.output();
+    s.feed(concat!(
+        "<message from='bob@localhost/phone' type='chat' id='m7'><body>hi &amp; bye</body>",
+        "<request xmlns='urn:xmpp:receipts'/></message>\n \n",
+        "<iq from='localhost' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>",
+        "<iq from='localhost' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>",
+    ));
+    s.client.close(s.now);
+    s.output();
+    s.feed("</stream:stream>");
+    assert_eq!(s.closed_reason(), Some(&CloseReason::Normal));
+    (s.transcript, s.events)
+}
+
 #[test]
 fn chunking_does_not_change_the_outcome() {
-    // The whole Prosody login, fed one byte at a time.
-    let mut s = Script::new(TlsPolicy::Direct);
-    s.output();
-    s.tls_up();
-    for b in format!("{PROSODY_HEADER}{PROSODY_MECHANISMS}").bytes() {
-        let _ = s.client.handle_input(s.now, &[b]);
+    let (bytes, events) = whole_session(0);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Message(m) if m.body().as_deref() == Some("hi & bye"))),
+        "{events:?}"
+    );
+    for chunk in [1, 2, 3, 7, 64] {
+        let (chunked_bytes, chunked_events) = whole_session(chunk);
+        assert_eq!(
+            chunked_bytes, bytes,
+            "bytes sent, input in {chunk}-byte pieces"
+        );
+        assert_eq!(
+            chunked_events, events,
+            "events, input in {chunk}-byte pieces"
+        );
     }
-    let auth = s.output();
-    assert!(auth.contains("mechanism='SCRAM-SHA-1'"), "{auth}");
 }
 
 #[test]
 fn timeouts_are_configurable() {
+    // Keepalive and ping off: an online client has no timer at all and
+    // stays silent and online however long the server is.
     let mut t = Timeouts::default();
     t.keepalive = None;
     t.ping_after = None;
-    let mut s = Script::with_config(config(TlsPolicy::RequireStartTls).with_timeouts(t));
-    s.output();
+    let s = Script::with_config(config(TlsPolicy::RequireStartTls).with_timeouts(t));
     assert!(s.client.poll_timeout().is_some(), "negotiation timer runs");
+    let mut s = log_in_to_prosody(s);
+    for _ in 0..10 {
+        assert_eq!(s.advance(Duration::from_secs(3600)), "");
+    }
+    assert!(s.client.is_online());
+    // (The bind request's deadline may have been due once, doing nothing.)
+    assert_eq!(s.client.poll_timeout(), None, "no keepalive, no ping");
+
+    // Other values are used as given.
+    let mut t = Timeouts::default();
+    t.keepalive = Some(Duration::from_secs(7));
+    t.ping_after = Some(Duration::from_secs(20));
+    t.ping_timeout = Duration::from_secs(4);
+    let s = Script::with_config(config(TlsPolicy::RequireStartTls).with_timeouts(t));
+    let mut s = log_in_to_prosody(s);
+    let seen = tick(&mut s, 24);
+    let at: Vec<u64> = seen.iter().map(|(t, _)| *t).collect();
+    assert_eq!(at, [7, 14, 20, 24], "{seen:?}");
+    assert!(seen[2].1.contains("<ping"), "{seen:?}");
+    assert!(
+        seen[3].1.ends_with("</stream:stream>[SHUTDOWN]"),
+        "{seen:?}"
+    );
+    assert_eq!(s.closed_reason(), Some(&CloseReason::PeerNotResponding));
 }
