@@ -285,7 +285,14 @@ fn lost_connection_is_reported() {
     pair.server.handle_eof(now);
     pair.run();
     assert_eq!(pair.server_closed(), Some(&ServerClose::ConnectionLost));
-    let _ = client::Event::Closed {
-        reason: ClientClose::Normal,
-    };
+    // The server, having lost its reader, shuts the connection down
+    // without a closing handshake: the client sees a lost connection too,
+    // not a normal close.
+    assert!(!pair.client.is_online());
+    assert_eq!(
+        pair.client_closed(),
+        Some(&ClientClose::ConnectionLost),
+        "{:?}",
+        pair.client_events
+    );
 }
