@@ -9,15 +9,24 @@
 //! adapters around it.
 //!
 //! Modules, lowest layer first:
+//! - [`time`] and [`random`]: the clock value every input carries, and
+//!   where nonces and ids come from (the operating system by default).
 //! - [`jid`]: RFC 7622 addresses (split, prepare, compare; borrowed and
 //!   owned forms).
+//! - [`xml`]: the stream reader, the element tree and the writer;
+//!   [`stanza`]: typed messages, presences and IQs with stanza errors;
+//!   [`stream_error`]: stream errors.
 //! - [`sasl`]: SASL mechanisms, client and server sides, as step machines.
-//! - [`negotiation`]: the elements of stream negotiation (features,
-//!   STARTTLS, SASL framing, bind, session), typed for both roles.
+//! - [`negotiation`]: the elements of stream negotiation (header checks,
+//!   features, STARTTLS, SASL framing, bind, session), typed for both
+//!   roles.
+//! - [`sm`]: XEP-0198 stream management counters, queue and nonzas.
+//! - [`endpoint`]: the I/O contract between an endpoint and a transport,
+//!   and the types both roles share (why a session closed, why a command
+//!   was refused).
 //! - [`client`] and [`server`]: the two ends of a client-to-server
 //!   stream, over one private stream core.
-//! - [`sm`]: XEP-0198 stream management counters, queue and nonzas.
-//! - [`endpoint`]: the I/O contract between an endpoint and a transport.
+//! - [`router`]: local delivery between the sessions of one server.
 //! - [`tls`]: what a transport reports about an established TLS session.
 //!
 //! ```
@@ -34,6 +43,7 @@ pub mod client;
 pub mod endpoint;
 pub mod jid;
 pub mod negotiation;
+pub mod random;
 pub mod router;
 pub mod sasl;
 pub mod server;
@@ -41,8 +51,14 @@ pub mod sm;
 pub mod stanza;
 mod stream;
 pub mod stream_error;
+pub mod time;
 pub mod tls;
 pub mod xml;
+
+pub use client::{Client, ClientConfig, ClientEvent};
+pub use endpoint::{CloseReason, Closed, CommandError, Endpoint};
+pub use server::{Server, ServerConfig, ServerEvent};
+pub use time::Time;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

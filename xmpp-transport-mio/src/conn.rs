@@ -6,7 +6,9 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use xmpp_proto::time::Time;
 
 use mio::net::TcpStream;
 use xmpp_proto::endpoint::{Endpoint, Transmit};
@@ -31,7 +33,7 @@ pub(crate) enum Role {
 /// What a connection needs from the driver while it runs.
 pub(crate) struct Ctx<'a, Ev> {
     pub(crate) id: ConnId,
-    pub(crate) now: Instant,
+    pub(crate) now: Time,
     pub(crate) buf: &'a mut [u8],
     pub(crate) events: &'a mut VecDeque<DriverEvent<Ev>>,
     pub(crate) max_output: usize,
@@ -50,9 +52,9 @@ pub(crate) struct Conn<E> {
     tcp_shutdown_pending: bool,
     read_closed: bool,
     write_closed: bool,
-    linger_until: Option<Instant>,
+    linger_until: Option<Time>,
     /// The deadline this connection has in the driver's timer heap.
-    pub(crate) timer_at: Option<Instant>,
+    pub(crate) timer_at: Option<Time>,
     /// Bytes the endpoint has queued that could not be written yet.
     pub(crate) pending_output: usize,
     /// The failure that ends the connection; set once.
@@ -90,7 +92,7 @@ impl<E: Endpoint> Conn<E> {
     }
 
     /// The next instant [`Conn::on_timer`] has work to do.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Time> {
         if self.failed {
             return None;
         }
@@ -142,7 +144,7 @@ impl<E: Endpoint> Conn<E> {
     /// Runs a command on the endpoint, then writes what it queued.
     pub(crate) fn command<R>(
         &mut self,
-        f: impl FnOnce(&mut E, Instant) -> R,
+        f: impl FnOnce(&mut E, Time) -> R,
         ctx: &mut Ctx<'_, E::Event>,
     ) -> R {
         let r = f(&mut self.endpoint, ctx.now);

@@ -3,7 +3,10 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use xmpp_proto::time::Time;
+use xmpp_transport_std::clock;
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
@@ -142,26 +145,24 @@ pub enum DriverEvent<Ev> {
 /// other threads wake the loop.
 ///
 /// ```no_run
-/// use std::time::Instant;
-/// use xmpp_proto::client::{Client, ClientConfig, Event};
+/// use xmpp_proto::client::{Client, ClientConfig, ClientEvent};
 /// use xmpp_proto::jid::Jid;
 /// use xmpp_transport_mio::{Driver, DriverEvent};
-/// use xmpp_transport_std::{ClientTls, OsRandom, TrustAnchors};
+/// use xmpp_transport_std::{ClientTls, TrustAnchors, clock};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut driver = Driver::new(Default::default())?;
 /// let tls = std::sync::Arc::new(ClientTls::new(&TrustAnchors::webpki_roots(), "example.com")?);
 /// for name in ["alice", "bob"] {
-///     let config = ClientConfig::new(Jid::new(&format!("{name}@example.com"))?, "secret")
-///         .with_random(Box::new(OsRandom));
+///     let config = ClientConfig::new(Jid::new(&format!("{name}@example.com"))?, "secret");
 ///     let socket = mio::net::TcpStream::connect("192.0.2.1:5222".parse()?)?;
-///     driver.add_client(socket, Client::new(config, Instant::now()), tls.clone())?;
+///     driver.add_client(socket, Client::new(config, clock::now()), tls.clone())?;
 /// }
 /// while !driver.is_empty() {
 ///     driver.poll(None)?;
 ///     while let Some(event) = driver.next_event() {
 ///         match event {
-///             DriverEvent::Endpoint { conn, event: Event::Online { jid } } => {
+///             DriverEvent::Endpoint { conn, event: ClientEvent::Online { jid } } => {
 ///                 println!("{jid} online");
 ///                 driver.command(conn, |client, now| client.close(now));
 ///             }
@@ -274,7 +275,7 @@ impl<E: Endpoint> Driver<E> {
             Interest::READABLE | Interest::WRITABLE,
         )?;
         let id = self.conns.insert(Conn::new(socket, endpoint, role));
-        self.with_conn(id, Instant::now(), |conn, ctx| {
+        self.with_conn(id, clock::now(), |conn, ctx| {
             conn.command(|_, _| (), ctx);
         });
         Ok(id)
@@ -305,15 +306,15 @@ impl<E: Endpoint> Driver<E> {
     /// Gives a connection's endpoint a command with the current time,
     /// then writes what it queued; `None` if the connection is gone.
     /// Events it causes are handed out by [`Driver::next_event`].
-    pub fn command<R>(&mut self, conn: ConnId, f: impl FnOnce(&mut E, Instant) -> R) -> Option<R> {
-        self.with_conn(conn, Instant::now(), |c, ctx| c.command(f, ctx))
+    pub fn command<R>(&mut self, conn: ConnId, f: impl FnOnce(&mut E, Time) -> R) -> Option<R> {
+        self.with_conn(conn, clock::now(), |c, ctx| c.command(f, ctx))
     }
 
     /// Drops a connection at once, without closing the stream (for a
     /// graceful end, use the endpoint's `close` through
     /// [`Driver::command`]). Its `Closed` event follows.
     pub fn abort(&mut self, conn: ConnId) {
-        self.with_conn(conn, Instant::now(), |c, ctx| c.abort(ctx));
+        self.with_conn(conn, clock::now(), |c, ctx| c.abort(ctx));
     }
 
     /// The next thing to hand to the application, if any.
@@ -322,7 +323,7 @@ impl<E: Endpoint> Driver<E> {
     }
 
     /// The earliest deadline of all connections.
-    pub fn next_deadline(&mut self) -> Option<Instant> {
+    pub fn next_deadline(&mut self) -> Option<Time> {
         let conns = &self.conns;
         self.timers
             .peek(|id, at| conns.get(id).is_some_and(|c| c.timer_at == Some(at)))
@@ -337,7 +338,7 @@ impl<E: Endpoint> Driver<E> {
     /// If polling itself fails (not a connection's failure, which only
     /// ends that connection).
     pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        let now = Instant::now();
+        let now = clock::now();
         let mut wait = timeout;
         if let Some(deadline) = self.next_deadline() {
             let until = deadline.saturating_duration_since(now);
@@ -359,7 +360,7 @@ impl<E: Endpoint> Driver<E> {
                 e.is_writable() || e.is_write_closed(),
             )
         }));
-        let now = Instant::now();
+        let now = clock::now();
         let mut scratch = std::mem::take(&mut self.scratch);
         for &(token, readable, writable) in &scratch {
             if token.0 & CONN_BIT == 0 {
@@ -387,7 +388,7 @@ impl<E: Endpoint> Driver<E> {
         Ok(())
     }
 
-    fn ready_conn(&mut self, id: ConnId, readable: bool, writable: bool, now: Instant) {
+    fn ready_conn(&mut self, id: ConnId, readable: bool, writable: bool, now: Time) {
         let more = self
             .with_conn(id, now, |c, ctx| {
                 c.on_ready(readable, writable, READ_BUDGET, ctx)
@@ -398,7 +399,7 @@ impl<E: Endpoint> Driver<E> {
         }
     }
 
-    fn fire_timers(&mut self, now: Instant) {
+    fn fire_timers(&mut self, now: Time) {
         while let Some((at, id)) = self.timers.pop_due(now) {
             let live = self.conns.get(id).is_some_and(|c| c.timer_at == Some(at));
             if !live {
@@ -422,7 +423,7 @@ impl<E: Endpoint> Driver<E> {
     fn with_conn<R>(
         &mut self,
         id: ConnId,
-        now: Instant,
+        now: Time,
         f: impl FnOnce(&mut Conn<E>, &mut Ctx<'_, E::Event>) -> R,
     ) -> Option<R> {
         let conn = self.conns.get_mut(id)?;

@@ -11,8 +11,8 @@
 //!   delivery, all on one thread.
 //!
 //! The rustls set-up (trust anchors, certificates, channel-binding data),
-//! [`OsRandom`](xmpp_transport_std::OsRandom) and the account store come
-//! from `xmpp-transport-std`; this crate only adds the event loop.
+//! the clock and the account store come from `xmpp-transport-std`; this
+//! crate only adds the event loop.
 //!
 //! # Decisions
 //! - **Reads**: readiness is edge-triggered, so a connection reads until

@@ -34,20 +34,24 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use xmpp_proto::time::Time;
+use xmpp_transport_std::clock;
 
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use xmpp_proto::jid::{BareJid, FullJid};
 use xmpp_proto::router::{BindOutcome, DetachedSessions, Queued, Routed, Router, SessionId};
 use xmpp_proto::sasl::FailureCondition;
-use xmpp_proto::server::{CloseReason, Event, Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::server::{Server, ServerConfig, ServerEvent as Event, ServerTlsPolicy};
 use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::Element;
 use xmpp_transport_std::serve::AccountStore;
-use xmpp_transport_std::{OsRandom, ServerTls};
+use xmpp_transport_std::ServerTls;
 
 use crate::{ConnId, Driver, DriverConfig, DriverEvent, Error, MAX_USER_TOKEN};
 
@@ -327,13 +331,13 @@ impl MioServer {
     ) -> io::Result<()> {
         let timeout = match self.detached.next_expiry() {
             Some(at) => {
-                let until = at.saturating_duration_since(Instant::now());
+                let until = at.saturating_duration_since(clock::now());
                 Some(timeout.map_or(until, |t| t.min(until)))
             }
             None => timeout,
         };
         self.driver.poll(timeout)?;
-        self.expire_detached(Instant::now());
+        self.expire_detached(clock::now());
         while let Some(event) = self.driver.next_event() {
             match event {
                 DriverEvent::Source { token, .. } if token > MAX_SERVER_USER_TOKEN => {
@@ -362,9 +366,9 @@ impl MioServer {
                 server.close_with_error(now, StreamErrorCondition::SystemShutdown, None);
             });
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = clock::now() + timeout;
         while !self.driver.is_empty() {
-            let now = Instant::now();
+            let now = clock::now();
             if now >= deadline {
                 for conn in self.driver.conn_ids() {
                     self.driver.abort(conn);
@@ -416,9 +420,7 @@ impl MioServer {
     /// The sans-IO server for one new connection.
     fn endpoint(&self, direct_tls: bool) -> Option<Server> {
         // The router validated the domain already: this cannot fail.
-        let mut config = ServerConfig::new(&self.domain)
-            .ok()?
-            .with_random(Box::new(OsRandom));
+        let mut config = ServerConfig::new(&self.domain).ok()?;
         if let Some(configure) = &self.configure {
             config = configure(config);
         }
@@ -427,7 +429,7 @@ impl MioServer {
             (false, ServerTlsPolicy::Direct) => config.with_tls(ServerTlsPolicy::RequireStartTls),
             (false, _) => config,
         };
-        Some(Server::new(config, Instant::now()))
+        Some(Server::new(config, clock::now()))
     }
 
     fn log(&mut self, entry: &SessionLog<'_>) {
@@ -492,7 +494,7 @@ impl MioServer {
             }
             Event::Detached(state) => {
                 self.stats.detached += 1;
-                if let Some((gone, state)) = self.detached.detach(session, *state, Instant::now()) {
+                if let Some((gone, state)) = self.detached.detach(session, *state, clock::now()) {
                     self.expire(gone, state);
                 }
             }
@@ -578,7 +580,7 @@ impl MioServer {
     /// one whose connection has not been noticed dead yet, if it is this
     /// account's.
     fn resume(&mut self, conn: ConnId, previd: &str) {
-        let now = Instant::now();
+        let now = clock::now();
         let new = SessionId(conn.as_u64());
         let Some(user) = self.driver.endpoint(conn).and_then(|s| s.user()).cloned() else {
             return;
@@ -634,7 +636,7 @@ impl MioServer {
     }
 
     /// Expires the detached sessions whose time is up.
-    fn expire_detached(&mut self, now: Instant) {
+    fn expire_detached(&mut self, now: Time) {
         while let Some((session, state)) = self.detached.pop_expired(now) {
             self.expire(session, state);
         }

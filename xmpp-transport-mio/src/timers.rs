@@ -11,23 +11,23 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use xmpp_proto::time::Time;
 
 use crate::ConnId;
 
 #[derive(Default)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    heap: BinaryHeap<Reverse<(Time, u32, u32)>>,
 }
 
 impl Timers {
-    pub(crate) fn push(&mut self, at: Instant, id: ConnId) {
+    pub(crate) fn push(&mut self, at: Time, id: ConnId) {
         self.heap.push(Reverse((at, id.slot, id.generation)));
     }
 
     /// The earliest entry, live or stale; `is_live` tells which, and stale
     /// ones are dropped on the way.
-    pub(crate) fn peek(&mut self, is_live: impl Fn(ConnId, Instant) -> bool) -> Option<Instant> {
+    pub(crate) fn peek(&mut self, is_live: impl Fn(ConnId, Time) -> bool) -> Option<Time> {
         while let Some(Reverse((at, slot, generation))) = self.heap.peek().copied() {
             if is_live(ConnId { slot, generation }, at) {
                 return Some(at);
@@ -38,7 +38,7 @@ impl Timers {
     }
 
     /// Removes and returns the earliest entry if it is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, ConnId)> {
+    pub(crate) fn pop_due(&mut self, now: Time) -> Option<(Time, ConnId)> {
         match self.heap.peek() {
             Some(Reverse((at, slot, generation))) if *at <= now => {
                 let entry = (
@@ -60,7 +60,7 @@ impl Timers {
     }
 
     /// Keeps only the entries `is_live` accepts.
-    pub(crate) fn rebuild(&mut self, is_live: impl Fn(ConnId, Instant) -> bool) {
+    pub(crate) fn rebuild(&mut self, is_live: impl Fn(ConnId, Time) -> bool) {
         let entries = std::mem::take(&mut self.heap).into_vec();
         self.heap = entries
             .into_iter()
@@ -80,11 +80,12 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xmpp_transport_std::clock;
     use std::time::Duration;
 
     #[test]
     fn stale_entries_are_skipped() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let a = ConnId {
             slot: 0,
             generation: 0,
@@ -98,7 +99,7 @@ mod tests {
         timers.push(t0 + Duration::from_secs(2), b);
         // `a` moved its deadline to 3 s: the 1 s entry is stale.
         timers.push(t0 + Duration::from_secs(3), a);
-        let live = |id: ConnId, at: Instant| {
+        let live = |id: ConnId, at: Time| {
             (id == a && at == t0 + Duration::from_secs(3))
                 || (id == b && at == t0 + Duration::from_secs(2))
         };

@@ -6,6 +6,10 @@ use std::net::TcpStream;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
+use xmpp_proto::time::Time;
+
+use crate::clock;
+
 use xmpp_proto::endpoint::{Endpoint, Transmit};
 
 use crate::error::Error;
@@ -26,7 +30,7 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// `TcpStream`, with rustls for STARTTLS or direct TLS.
 ///
 /// The connection owns the socket, the endpoint and the clock: it calls
-/// `Instant::now()` and hands the time to the endpoint. Everything happens
+/// the process clock ([`crate::clock`]) and hands the time to the endpoint. Everything happens
 /// on the calling thread, inside [`Connection::next_event`] (or
 /// [`Connection::run`]): write what the endpoint wants sent, run the TLS
 /// handshake when it asks for TLS, fire its timers, and read (with a read
@@ -84,7 +88,7 @@ pub struct Connection<E: Endpoint> {
     endpoint: E,
     wire: Wire,
     linger: Duration,
-    linger_until: Option<Instant>,
+    linger_until: Option<Time>,
     /// A socket or TLS failure happened: nothing more goes over the wire.
     broken: bool,
     /// [`Next::Closed`] has been reached.
@@ -243,8 +247,8 @@ impl<E: Endpoint> Connection<E> {
     ///
     /// # Errors
     /// If writing fails; the command has been given all the same.
-    pub fn command<R>(&mut self, f: impl FnOnce(&mut E, Instant) -> R) -> Result<R, Error> {
-        let r = f(&mut self.endpoint, Instant::now());
+    pub fn command<R>(&mut self, f: impl FnOnce(&mut E, Time) -> R) -> Result<R, Error> {
+        let r = f(&mut self.endpoint, clock::now());
         self.flush()?;
         Ok(r)
     }
@@ -285,7 +289,7 @@ impl<E: Endpoint> Connection<E> {
     /// # Errors
     /// A socket or TLS failure, once; see [`Error`].
     pub fn next_event_until(&mut self, deadline: Instant) -> Result<Next<E::Event>, Error> {
-        self.drive(Some(deadline))
+        self.drive(Some(clock::time(deadline)))
     }
 
     /// Hands every event to `f` (with the endpoint, to answer it) until
@@ -319,7 +323,7 @@ impl<E: Endpoint> Connection<E> {
     }
 
     /// The driving loop: write, hand out events, fire timers, read.
-    fn drive(&mut self, deadline: Option<Instant>) -> Result<Next<E::Event>, Error> {
+    fn drive(&mut self, deadline: Option<Time>) -> Result<Next<E::Event>, Error> {
         loop {
             self.flush()?;
             if let Some(event) = self.endpoint.poll_event() {
@@ -329,7 +333,7 @@ impl<E: Endpoint> Connection<E> {
                 self.finished = true;
                 return Ok(Next::Closed);
             }
-            let now = Instant::now();
+            let now = clock::now();
             let timer = self.endpoint.poll_timeout();
             if timer.is_some_and(|t| t <= now) {
                 self.endpoint.handle_timeout(now);
@@ -391,7 +395,7 @@ impl<E: Endpoint> Connection<E> {
         };
         match msg {
             Msg::Command(f) => {
-                f(&mut self.endpoint, Instant::now());
+                f(&mut self.endpoint, clock::now());
                 Ok(())
             }
             Msg::Bytes(buf) => {
@@ -427,7 +431,7 @@ impl<E: Endpoint> Connection<E> {
             let Some(input) = self.wire.next_input() else {
                 return Ok(());
             };
-            let now = Instant::now();
+            let now = clock::now();
             // Once the endpoint is done, what still arrives is dropped.
             if !self.endpoint.is_closed() {
                 // An input refused means the endpoint has ended; it says
@@ -480,7 +484,7 @@ impl<E: Endpoint> Connection<E> {
     fn shutdown(&mut self) {
         if self.linger_until.is_none() {
             self.wire.shutdown();
-            self.linger_until = Some(Instant::now() + self.linger);
+            self.linger_until = Some(clock::now() + self.linger);
         }
     }
 
@@ -498,7 +502,7 @@ impl<E: Endpoint> Connection<E> {
             self.broken = true;
             self.wire.abort();
             if !self.endpoint.is_closed() {
-                self.endpoint.handle_eof(Instant::now());
+                self.endpoint.handle_eof(clock::now());
             }
             // Drain what the endpoint queued in answer; it goes nowhere.
             let _ = self.flush_inner();

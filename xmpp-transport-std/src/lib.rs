@@ -4,7 +4,7 @@
 //! One [`Connection`] drives one sans-IO endpoint (anything implementing
 //! [`Endpoint`](xmpp_proto::endpoint::Endpoint): the client, or the server
 //! role for an accepted socket) over one `TcpStream` on the calling
-//! thread. It owns the clock (`Instant::now()`), writes what the endpoint
+//! thread. It owns the clock ([`clock`]), writes what the endpoint
 //! queues, runs the TLS handshake when the endpoint asks for it, sets the
 //! socket's read timeout to the endpoint's next deadline so its timers
 //! fire, and hands the endpoint's events to you.
@@ -18,8 +18,6 @@
 //! - [`ServerTls`]: the server's certificate chain and key from PEM files.
 //! - [`serve`]: a small thread-per-connection server (accounts, routing,
 //!   clean shutdown) built from the pieces above.
-//! - [`OsRandom`]: the operating system's random generator, for the
-//!   endpoint's nonces and ids.
 //! - `test_certs` (feature `test-certs`): a throw-away CA and server
 //!   certificate for tests and demos.
 //!
@@ -27,26 +25,24 @@
 //!
 //! ```no_run
 //! use std::ops::ControlFlow;
-//! use std::time::Instant;
-//! use xmpp_proto::client::{Client, ClientConfig, Event};
+//! use xmpp_proto::client::{Client, ClientConfig, ClientEvent};
 //! use xmpp_proto::jid::Jid;
-//! use xmpp_transport_std::{ClientTls, Connection, OsRandom, TrustAnchors};
+//! use xmpp_transport_std::{ClientTls, Connection, TrustAnchors, clock};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = ClientConfig::new(Jid::new("alice@example.com")?, "secret")
-//!     .with_random(Box::new(OsRandom));
+//! let config = ClientConfig::new(Jid::new("alice@example.com")?, "secret");
 //! let tls = ClientTls::new(&TrustAnchors::webpki_roots(), config.domain())?;
 //! let tcp = xmpp_transport_std::connect(config.domain(), None)?;
-//! let mut conn = Connection::new_client(tcp, Client::new(config, Instant::now()), tls)?;
+//! let mut conn = Connection::new_client(tcp, Client::new(config, clock::now()), tls)?;
 //!
 //! conn.run(|_, event| match event {
-//!     Event::Online { .. } => ControlFlow::Break(()),
+//!     ClientEvent::Online { .. } => ControlFlow::Break(()),
 //!     _ => ControlFlow::Continue(()),
 //! })?;
 //! conn.command(|client, now| client.send_message(now, "bob@example.com", "hello", false))??;
 //! conn.command(|client, now| client.close(now))?;
 //! while let Some(event) = conn.next_event()? {
-//!     if let Event::Closed { reason } = event {
+//!     if let ClientEvent::Closed { reason } = event {
 //!         println!("closed: {reason}");
 //!     }
 //! }
@@ -63,10 +59,10 @@ pub use xmpp_proto as proto;
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+pub mod clock;
 mod connect;
 mod connection;
 mod error;
-mod random;
 mod reconnect;
 mod remote;
 pub mod serve;
@@ -80,7 +76,6 @@ mod wire;
 pub use connect::{DEFAULT_DIRECT_TLS_PORT, DEFAULT_PORT, connect};
 pub use connection::{Connection, DEFAULT_LINGER, DEFAULT_WRITE_TIMEOUT, Next};
 pub use error::Error;
-pub use random::OsRandom;
 pub use reconnect::Backoff;
 pub use remote::{Gone, Remote};
 pub use server_tls::ServerTls;

@@ -7,7 +7,9 @@ use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use xmpp_proto::time::Time;
 
 /// How many read buffers are in flight between the reader thread and the
 /// connection: the bound on what a fast peer can make us hold (4 × 16
@@ -16,7 +18,7 @@ const BUFFERS: usize = 4;
 const BUFFER_SIZE: usize = 16 * 1024;
 
 /// A command for an endpoint, run on the connection's thread.
-type Command<E> = Box<dyn FnOnce(&mut E, Instant) + Send>;
+type Command<E> = Box<dyn FnOnce(&mut E, Time) + Send>;
 
 /// What reaches the connection's thread.
 pub(crate) enum Msg<E> {
@@ -44,7 +46,7 @@ impl<E> Remote<E> {
     ///
     /// # Errors
     /// [`Gone`] if the connection has been dropped.
-    pub fn command(&self, f: impl FnOnce(&mut E, Instant) + Send + 'static) -> Result<(), Gone> {
+    pub fn command(&self, f: impl FnOnce(&mut E, Time) + Send + 'static) -> Result<(), Gone> {
         self.tx.send(Msg::Command(Box::new(f))).map_err(|_| Gone)
     }
 }

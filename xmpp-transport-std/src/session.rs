@@ -15,11 +15,12 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{Client, ClientConfig, CloseReason, Event, SendError, StanzaId};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent as Event, StanzaId};
+use xmpp_proto::endpoint::{CloseReason, CommandError};
 use xmpp_proto::jid::{FullJid, Jid, JidError};
 use xmpp_proto::sm::SmSession;
 
-use crate::{ClientTls, Connection, Error, Next, OsRandom, TrustAnchors};
+use crate::{ClientTls, Connection, Error, Next, TrustAnchors, clock};
 
 /// A logged-in client session on a blocking connection.
 pub struct Session {
@@ -70,7 +71,7 @@ pub enum SessionError {
     /// The session ended (login refused, stream error, ...).
     Closed(CloseReason),
     /// The client refused the command.
-    Send(SendError),
+    Send(CommandError),
     /// What was waited for did not happen in time.
     Timeout,
 }
@@ -117,24 +118,22 @@ impl Session {
         options: LoginOptions,
     ) -> Result<Session, SessionError> {
         let jid = Jid::new(jid).map_err(SessionError::Jid)?;
-        let config = ClientConfig::new(jid, password).with_random(Box::new(OsRandom));
+        let config = ClientConfig::new(jid, password);
         Self::login_config(config, options)
     }
 
     /// Logs in with a full client configuration (SASL policy, direct TLS,
-    /// timeouts, tracing, stream management); the random source defaults
-    /// to [`OsRandom`]. With `ClientConfig::with_resumption` it returns
+    /// timeouts, tracing, stream management). With `ClientConfig::with_resumption` it returns
     /// once the old session is resumed (or a new one bound, when the
     /// server refused).
     pub fn login_config(
         config: ClientConfig,
         options: LoginOptions,
     ) -> Result<Session, SessionError> {
-        let config = config.with_random(Box::new(OsRandom));
         let anchors = options.trust.unwrap_or_else(TrustAnchors::webpki_roots);
         let tls = ClientTls::new(&anchors, config.domain())?;
         let tcp = crate::connect(config.domain(), options.server.as_deref())?;
-        let mut conn = Connection::new_client(tcp, Client::new(config, Instant::now()), tls)?;
+        let mut conn = Connection::new_client(tcp, Client::new(config, clock::now()), tls)?;
         let deadline = Instant::now() + options.timeout.unwrap_or(Duration::from_secs(30));
         let mut backlog = std::collections::VecDeque::new();
         loop {

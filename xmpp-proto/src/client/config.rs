@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::endpoint::RandomSource;
+use crate::random::RandomSource;
 use crate::jid::Jid;
 use crate::sasl;
 use crate::sm::{SmConfig, SmSession};
@@ -13,7 +13,7 @@ use crate::xml::Limits;
 /// How the client secures the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum TlsPolicy {
+pub enum ClientTlsPolicy {
     /// Upgrade with STARTTLS (RFC 6120 §5); refuse to go on if the server
     /// does not offer it. The default.
     #[default]
@@ -33,7 +33,7 @@ pub enum TlsPolicy {
 /// client on the public network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Timeouts {
+pub struct ClientTimeouts {
     /// From start until the session is online (default 60 s). Covers TLS,
     /// SASL (including PBKDF2 on a slow device) and binding.
     pub negotiation: Duration,
@@ -54,9 +54,9 @@ pub struct Timeouts {
     pub ping_timeout: Duration,
 }
 
-impl Default for Timeouts {
+impl Default for ClientTimeouts {
     fn default() -> Self {
-        Timeouts {
+        ClientTimeouts {
             negotiation: Duration::from_secs(60),
             close: Duration::from_secs(5),
             iq: Duration::from_secs(60),
@@ -70,11 +70,11 @@ impl Default for Timeouts {
 /// Everything a [`Client`](super::Client) needs to know before it starts.
 ///
 /// ```
-/// use xmpp_proto::client::{ClientConfig, TlsPolicy};
+/// use xmpp_proto::client::{ClientConfig, ClientTlsPolicy};
 /// use xmpp_proto::jid::Jid;
 ///
 /// let config = ClientConfig::new(Jid::new("juliet@example.com")?, "secret")
-///     .with_tls(TlsPolicy::Direct)
+///     .with_tls(ClientTlsPolicy::Direct)
 ///     .with_resource("balcony");
 /// assert_eq!(config.domain(), "example.com");
 /// # Ok::<(), xmpp_proto::jid::JidError>(())
@@ -83,10 +83,10 @@ pub struct ClientConfig {
     pub(crate) jid: Jid,
     pub(crate) credentials: sasl::Credentials,
     pub(crate) resource: Option<String>,
-    pub(crate) tls: TlsPolicy,
-    pub(crate) sasl: sasl::ClientConfig,
+    pub(crate) tls: ClientTlsPolicy,
+    pub(crate) sasl: sasl::SaslClientConfig,
     pub(crate) lang: String,
-    pub(crate) timeouts: Timeouts,
+    pub(crate) timeouts: ClientTimeouts,
     pub(crate) limits: Limits,
     pub(crate) auto_receipts: bool,
     pub(crate) handled_iq_namespaces: Vec<String>,
@@ -107,10 +107,10 @@ impl ClientConfig {
             credentials: sasl::Credentials::new(username, password),
             jid,
             resource,
-            tls: TlsPolicy::default(),
-            sasl: sasl::ClientConfig::default(),
+            tls: ClientTlsPolicy::default(),
+            sasl: sasl::SaslClientConfig::default(),
             lang: "en".to_owned(),
-            timeouts: Timeouts::default(),
+            timeouts: ClientTimeouts::default(),
             limits: Limits::default(),
             auto_receipts: true,
             handled_iq_namespaces: Vec::new(),
@@ -137,14 +137,14 @@ impl ClientConfig {
     }
 
     /// How to secure the connection (default: STARTTLS required).
-    pub fn with_tls(mut self, tls: TlsPolicy) -> Self {
+    pub fn with_tls(mut self, tls: ClientTlsPolicy) -> Self {
         self.tls = tls;
         self
     }
 
     /// The SASL policy: allowed and denied mechanisms, channel binding,
     /// iteration limits, PLAIN without TLS.
-    pub fn with_sasl(mut self, sasl: sasl::ClientConfig) -> Self {
+    pub fn with_sasl(mut self, sasl: sasl::SaslClientConfig) -> Self {
         self.sasl = sasl;
         self
     }
@@ -155,8 +155,8 @@ impl ClientConfig {
         self
     }
 
-    /// Timers (see [`Timeouts`]).
-    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+    /// Timers (see [`ClientTimeouts`]).
+    pub fn with_timeouts(mut self, timeouts: ClientTimeouts) -> Self {
         self.timeouts = timeouts;
         self
     }
@@ -183,17 +183,17 @@ impl ClientConfig {
         self
     }
 
-    /// Reports every byte sent and received as [`Event::Trace`]
-    /// (an XML console). Off by default, and free when off.
-    ///
-    /// [`Event::Trace`]: super::Event::Trace
+    /// Reports every byte sent and received as
+    /// [`ClientEvent::Trace`](super::ClientEvent::Trace) (an XML console).
+    /// Off by default, and free when off.
     pub fn with_trace(mut self, on: bool) -> Self {
         self.trace = on;
         self
     }
 
-    /// The source of nonces and ids. Transports supply a cryptographically
-    /// secure one; without it the client refuses to start.
+    /// The source of nonces and ids, replacing the operating system's
+    /// ([`OsRandom`](crate::random::OsRandom), the default): for tests
+    /// that must repeat, or platforms with a generator of their own.
     pub fn with_random(mut self, random: Box<dyn RandomSource + Send>) -> Self {
         self.random = Some(random);
         self
@@ -249,7 +249,7 @@ impl ClientConfig {
     }
 
     /// The TLS policy.
-    pub fn tls(&self) -> TlsPolicy {
+    pub fn tls(&self) -> ClientTlsPolicy {
         self.tls
     }
 }

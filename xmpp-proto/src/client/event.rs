@@ -7,8 +7,7 @@ use crate::sm::SmSession;
 use crate::stanza::{Iq, Message, Presence};
 use crate::xml::Element;
 
-use super::CloseReason;
-pub use crate::endpoint::Direction;
+use crate::endpoint::{CloseReason, Direction};
 
 /// The `id` of a stanza we sent, as returned by `send`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,7 +29,7 @@ impl fmt::Display for StanzaId {
 /// Something the application should know about.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum ClientEvent {
     /// Negotiation is complete: the stream is encrypted (unless the policy
     /// allowed otherwise), authenticated and bound to `jid`. Stanzas can
     /// be sent from now on.
@@ -49,7 +48,7 @@ pub enum Event {
     /// `ClientConfig::with_resumption` on a new connection (within the
     /// server's `max`). It holds the stanzas the server has not
     /// acknowledged; they are sent again on resumption. Followed by
-    /// [`Event::Closed`].
+    /// [`ClientEvent::Closed`].
     Resumable(Box<SmSession>),
     /// Stanzas we sent that the server never acknowledged and that will
     /// not be sent again (a resumption was refused, or the session ended

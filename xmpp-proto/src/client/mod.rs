@@ -3,26 +3,26 @@
 //!
 //! A [`Client`] negotiates the stream (stream header, STARTTLS or direct
 //! TLS, SASL, stream restart, resource binding, the legacy session when the
-//! server requires it), then carries stanzas both ways: IQ requests are
-//! tracked until their response or a timeout, unhandled IQ requests are
-//! answered with `service-unavailable`, XEP-0184 receipt requests are
-//! answered, and the connection is kept alive (whitespace keepalives) and
-//! watched (XEP-0199 ping after a quiet period).
+//! server requires it, XEP-0198 stream management when configured), then
+//! carries stanzas both ways: IQ requests are tracked until their response
+//! or a timeout, unhandled IQ requests are answered with
+//! `service-unavailable`, XEP-0184 receipt requests are answered, and the
+//! connection is kept alive (whitespace keepalives) and watched (XEP-0199
+//! ping after a quiet period).
 //!
-//! It does no I/O: feed it bytes with [`Client::handle_input`], drain
-//! [`Client::poll_transmit`] and [`Client::poll_event`] after every call,
-//! and call [`Client::handle_timeout`] at [`Client::poll_timeout`]. The
-//! [`Endpoint`] trait carries that contract for transports.
+//! It does no I/O: it implements [`Endpoint`](crate::endpoint::Endpoint).
+//! Feed it bytes with `handle_input`, drain `poll_transmit` and
+//! `poll_event` after every call, and call `handle_timeout` at
+//! `poll_timeout`.
 //!
 //! ```
-//! use std::time::Instant;
-//! use xmpp_proto::client::{Client, ClientConfig, TlsPolicy};
-//! use xmpp_proto::endpoint::Transmit;
+//! use xmpp_proto::endpoint::{Endpoint, Transmit};
 //! use xmpp_proto::jid::Jid;
+//! use xmpp_proto::time::Time;
+//! use xmpp_proto::{Client, ClientConfig};
 //!
-//! let config = ClientConfig::new(Jid::new("juliet@example.com")?, "secret")
-//!     .with_random(Box::new(|buf: &mut [u8]| buf.fill(7))); // tests only!
-//! let mut client = Client::new(config, Instant::now());
+//! let config = ClientConfig::new(Jid::new("juliet@example.com")?, "secret");
+//! let mut client = Client::new(config, Time::ZERO);
 //! // The first thing to send is the stream header.
 //! let Some(Transmit::Data(bytes)) = client.poll_transmit() else { panic!() };
 //! assert!(bytes.starts_with(b"<?xml version='1.0'?><stream:stream"));
@@ -30,253 +30,98 @@
 //! ```
 
 mod config;
-mod error;
 mod event;
+mod iqs;
 mod negotiate;
 mod online;
 mod sm;
+mod timer;
 
-use std::collections::VecDeque;
-use std::time::Instant;
-
-pub use self::config::{ClientConfig, Timeouts, TlsPolicy};
-pub use self::error::{CloseReason, Error, SendError};
-pub use self::event::{Direction, Event, StanzaId};
+pub use self::config::{ClientConfig, ClientTimeouts, ClientTlsPolicy};
+pub use self::event::{ClientEvent, StanzaId};
 pub use self::online::Outgoing;
 
-use self::negotiate::Phase;
-use self::online::PendingIqs;
-use crate::endpoint::{Endpoint, RandomSource, Transmit};
+use self::iqs::PendingIqs;
+use self::negotiate::ClientPhase;
+use crate::endpoint::{CloseReason, Direction};
 use crate::jid::FullJid;
-use crate::sm::{Live, SmSession};
-use crate::stream::{Output, Timers};
+use crate::sm::SmSession;
+use self::timer::ClientTimer;
+use crate::stream::{Core, CoreConfig, Role};
 use crate::stream_error::{StreamError, StreamErrorCondition};
+use crate::time::Time;
 use crate::tls::TlsInfo;
-use crate::xml::{Element, StreamEvent, StreamReader, ns};
-
-/// The client's timers, one slot each in the timer table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Timer {
-    Negotiation,
-    Close,
-    Keepalive,
-    Ping,
-    PingAnswer,
-    Iq,
-    SmRequest,
-}
-const TIMERS: usize = 7;
+use crate::xml::{Element, StreamEvent, ns};
 
 /// A client-to-server session. See the module documentation.
 pub struct Client {
+    core: Core<ClientEvent, ClientTimer>,
     config: ClientConfig,
-    random: Box<dyn RandomSource + Send>,
-    reader: StreamReader,
-    out: Output,
-    phase: Phase,
-    tls: Option<TlsInfo>,
+    phase: ClientPhase,
     jid: Option<FullJid>,
-    events: VecDeque<Event>,
-    timers: Timers<TIMERS>,
     iqs: PendingIqs,
-    /// XEP-0198 state, once `<enabled/>` or `<resumed/>` arrived.
-    sm: Option<Live>,
     /// The server offered `urn:xmpp:sm:3` after authentication.
     sm_offered: bool,
     /// A session to resume instead of binding, until the server answers.
     resume_from: Option<SmSession>,
-    /// Set once `Event::Closed` has been queued.
-    closed: Option<CloseReason>,
 }
 
 impl Client {
     /// A client that starts negotiating at once: the stream header (or,
     /// for direct TLS, `Transmit::StartTls`) is the first transmit.
-    pub fn new(mut config: ClientConfig, now: Instant) -> Self {
-        let random = config.random.take();
-        let random_missing = random.is_none();
+    pub fn new(mut config: ClientConfig, now: Time) -> Self {
+        let core = Core::new(CoreConfig {
+            limits: config.limits.clone(),
+            trace: config.trace,
+            max_events: config.max_events,
+            random: config.random.take(),
+        });
         let mut client = Client {
-            reader: StreamReader::new(config.limits.clone()),
-            out: Output::new(config.trace),
-            phase: Phase::AwaitHeader {
+            core,
+            phase: ClientPhase::AwaitHeader {
                 authenticated: false,
             },
-            tls: None,
             jid: None,
-            events: VecDeque::new(),
-            timers: Timers::default(),
             iqs: PendingIqs::default(),
-            sm: None,
             sm_offered: false,
             resume_from: config.resumption.take(),
-            closed: None,
-            random: random.unwrap_or_else(|| Box::new(|buf: &mut [u8]| buf.fill(0))),
             config,
         };
-        if random_missing {
-            client.finish(CloseReason::NoRandomSource);
-            return client;
-        }
-        client.timers.set(
-            Timer::Negotiation as usize,
+        client.core.timers.set(
+            ClientTimer::Negotiation,
             now + client.config.timeouts.negotiation,
         );
-        if client.config.tls == TlsPolicy::Direct {
-            client.out.start_tls();
-            client.phase = Phase::AwaitTls;
+        if client.config.tls == ClientTlsPolicy::Direct {
+            client.core.out.start_tls();
+            client.phase = ClientPhase::AwaitTls;
         } else {
             client.open_stream();
         }
         client
     }
 
-    /// Bytes read from the connection. Always consumes all of `data`.
-    ///
-    /// # Errors
-    /// Once the session has ended (by this input or before); the reason is
-    /// also reported as [`Event::Closed`].
-    pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
-        self.check_open()?;
-        if self.config.trace && !data.is_empty() {
-            self.events.push_back(Event::Trace {
-                direction: Direction::In,
-                data: data.to_vec(),
-            });
-        }
-        self.heard_from_server(now);
-        let mut input = data;
-        while self.closed.is_none() {
-            if matches!(self.phase, Phase::AwaitTls) && !input.is_empty() {
-                // Bytes after <proceed/> (or before direct TLS) that did not
-                // come through TLS: an attacker's, never the server's.
-                self.finish(CloseReason::StartTlsInjection);
-                break;
-            }
-            if self.events.len() >= self.config.max_events {
-                self.fail(
-                    StreamErrorCondition::ResourceConstraint,
-                    "application is not draining events",
-                );
-                break;
-            }
-            match self.reader.read(&mut input) {
-                Ok(Some(event)) => self.handle_stream_event(now, event),
-                Ok(None) => break,
-                Err(e) => {
-                    let text = e.to_string();
-                    self.fail(e.condition(), &text);
-                }
-            }
-        }
-        self.flush_trace();
-        self.check_open()
-    }
-
-    /// The server closed the connection.
-    pub fn handle_eof(&mut self, _now: Instant) {
-        if self.closed.is_none() {
-            let reason = match self.phase {
-                Phase::Closing => CloseReason::Normal,
-                _ => CloseReason::ConnectionLost,
-            };
-            self.finish(reason);
-        }
-    }
-
-    /// Fires the timers that are due at `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        while self.closed.is_none() {
-            let Some(slot) = self.timers.pop_expired(now) else {
-                break;
-            };
-            match slot {
-                s if s == Timer::Negotiation as usize => {
-                    self.fail(
-                        StreamErrorCondition::ConnectionTimeout,
-                        "negotiation took too long",
-                    );
-                    self.replace_reason(CloseReason::NegotiationTimeout);
-                }
-                s if s == Timer::Close as usize => self.finish(CloseReason::CloseTimeout),
-                s if s == Timer::Keepalive as usize => {
-                    self.out.keepalive();
-                    self.sent_to_server(now);
-                }
-                s if s == Timer::Ping as usize => self.send_ping(now),
-                s if s == Timer::SmRequest as usize => self.sm_request_due(now),
-                s if s == Timer::PingAnswer as usize => {
-                    self.out.close_stream();
-                    self.finish(CloseReason::PeerNotResponding);
-                }
-                _ => self.expire_iqs(now),
-            }
-        }
-        self.flush_trace();
-    }
-
-    /// The TLS handshake asked for by [`Transmit::StartTls`] has completed.
-    ///
-    /// # Errors
-    /// If the session has ended, or TLS was not expected now (the session
-    /// is then ended).
-    pub fn handle_tls_established(&mut self, now: Instant, tls: TlsInfo) -> Result<(), Error> {
-        self.check_open()?;
-        if !matches!(self.phase, Phase::AwaitTls) {
-            self.fail(
-                StreamErrorCondition::UndefinedCondition,
-                "unexpected TLS handshake",
-            );
-            return self.check_open();
-        }
-        self.tls = Some(tls);
-        self.reader.reset();
-        self.open_stream();
-        self.sent_to_server(now);
-        self.flush_trace();
-        self.check_open()
-    }
-
     /// Ends the session politely: sends `</stream:stream>`, waits for the
-    /// server's close (up to `Timeouts::close`), then asks the transport to
-    /// shut the connection down.
-    pub fn close(&mut self, now: Instant) {
-        if self.closed.is_some() || matches!(self.phase, Phase::Closing) {
+    /// server's close (up to `ClientTimeouts::close`), then asks the
+    /// transport to shut the connection down.
+    pub fn close(&mut self, now: Time) {
+        if self.core.closed.is_some() || matches!(self.phase, ClientPhase::Closing) {
             return;
         }
-        if self.sm.as_ref().is_some_and(|sm| !sm.unacked.is_empty()) {
+        if self.core.sm.as_ref().is_some_and(|sm| !sm.unacked.is_empty()) {
             // Ask before closing: the server's <a/> comes before its close,
             // so only stanzas it really lacks are reported undelivered.
-            let _ = self.out.element(&crate::sm::Nonza::Request.to_element());
+            let _ = self
+                .core
+                .out
+                .element(&crate::sm::Nonza::Request.to_element());
         }
-        self.out.close_stream();
-        self.phase = Phase::Closing;
-        self.timers.clear_all();
-        self.timers
-            .set(Timer::Close as usize, now + self.config.timeouts.close);
+        self.core.out.close_stream();
+        self.phase = ClientPhase::Closing;
+        self.core.timers.clear_all();
+        self.core
+            .timers
+            .set(ClientTimer::Close, now + self.config.timeouts.close);
         self.flush_trace();
-    }
-
-    /// The next thing the transport must do with the connection.
-    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
-        self.out.poll_transmit()
-    }
-
-    /// `n` bytes of the last [`Transmit::Data`] were written.
-    pub fn consume_transmit(&mut self, n: usize) {
-        self.out.consume(n);
-    }
-
-    /// The next event for the application.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    /// When [`Client::handle_timeout`] should be called next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed.is_some() {
-            return None;
-        }
-        self.timers.next()
     }
 
     /// The bound full JID, once online.
@@ -286,53 +131,30 @@ impl Client {
 
     /// Whether stanzas can be sent.
     pub fn is_online(&self) -> bool {
-        matches!(self.phase, Phase::Online) && self.closed.is_none()
-    }
-
-    /// Whether the session has ended (after [`Event::Closed`]).
-    pub fn is_closed(&self) -> bool {
-        self.closed.is_some()
+        matches!(self.phase, ClientPhase::Online) && self.core.closed.is_none()
     }
 
     /// The TLS facts of the stream, once encrypted.
     pub fn tls(&self) -> Option<&TlsInfo> {
-        self.tls.as_ref()
+        self.core.tls.as_ref()
     }
 
-    fn handle_stream_event(&mut self, now: Instant, event: StreamEvent) {
-        match event {
-            StreamEvent::Header(header) => self.handle_header(now, &header),
-            StreamEvent::Element(el) => {
-                if el.is("error", ns::STREAM) {
-                    self.handle_stream_error(&el);
-                } else if el.ns() == ns::SM && self.sm.is_some() {
-                    self.handle_sm_nonza(now, &el);
-                } else if matches!(self.phase, Phase::Online) {
-                    self.count_inbound(&el);
-                    self.handle_stanza(now, el);
-                } else if matches!(self.phase, Phase::Closing) {
-                    // The server may still deliver what it had under way
-                    // before it answers our close (RFC 6120 §4.4): hand it
-                    // over rather than lose it; answers are not written.
-                    if self.jid.is_some() && el.ns() == ns::CLIENT {
-                        self.count_inbound(&el);
-                        self.handle_stanza(now, el);
-                    }
-                } else {
-                    self.handle_negotiation_element(now, el);
-                }
-            }
-            StreamEvent::Keepalive => {}
-            StreamEvent::Closed => {
-                if !matches!(self.phase, Phase::Closing) {
-                    // Answer the server's close with ours (RFC 6120 §4.4).
-                    self.out.close_stream();
-                }
-                self.finish(CloseReason::Normal);
-            }
+    /// Why the session ended, once it has.
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.core.closed.as_ref()
+    }
+
+    /// A fresh stanza id, or `None` (and the session ended) if the random
+    /// source failed.
+    fn next_id(&mut self) -> Option<String> {
+        let id = self.core.random_id();
+        if id.is_none() {
+            self.finish(CloseReason::RandomUnavailable);
         }
+        id
     }
 
+    /// A stream error from the server ends the session.
     fn handle_stream_error(&mut self, el: &Element) {
         let reason = match StreamError::from_element(el) {
             Ok(e) => CloseReason::StreamError {
@@ -348,86 +170,134 @@ impl Client {
                 see_other_host: None,
             },
         };
-        self.out.close_stream();
+        self.core.out.close_stream();
         self.finish(reason);
     }
 
-    /// Sends a stream error and ends the session: the server misbehaved.
-    fn fail(&mut self, condition: StreamErrorCondition, text: &str) {
-        self.fail_with(StreamError::new(condition), text);
-    }
-
-    /// Like [`Client::fail`], with a full stream error (text, application
-    /// condition).
-    fn fail_with(&mut self, error: StreamError, text: &str) {
-        if self.closed.is_some() {
-            return;
-        }
-        let condition = error.condition;
-        let _ = self.out.element(&error.to_element());
-        self.out.close_stream();
-        self.finish(CloseReason::ProtocolViolation {
-            condition,
-            text: text.to_owned(),
-        });
-    }
-
-    /// Queues the shutdown and the final event.
-    fn finish(&mut self, reason: CloseReason) {
-        if self.closed.is_some() {
-            return;
-        }
-        self.out.shutdown();
-        self.timers.clear_all();
-        self.phase = Phase::Closed;
-        self.closed = Some(reason.clone());
-        self.flush_trace();
-        self.hand_over_sm(&reason);
-        self.events.push_back(Event::Closed { reason });
-    }
-
-    /// Refines the reason of a just-queued close.
-    fn replace_reason(&mut self, reason: CloseReason) {
-        if let Some(Event::Closed { reason: r }) = self.events.back_mut() {
-            *r = reason.clone();
-        }
-        self.closed = Some(reason);
-    }
-
-    fn check_open(&self) -> Result<(), Error> {
-        match &self.closed {
-            Some(reason) => Err(Error::new(reason.clone())),
-            None => Ok(()),
-        }
-    }
-
-    fn flush_trace(&mut self) {
-        if self.config.trace {
-            for data in self.out.take_trace() {
-                self.events.push_back(Event::Trace {
-                    direction: Direction::Out,
-                    data,
-                });
-            }
-        }
-    }
-
     /// Any byte from the server proves it alive: restart the ping clock.
-    fn heard_from_server(&mut self, now: Instant) {
-        self.timers.clear(Timer::PingAnswer as usize);
-        if matches!(self.phase, Phase::Online) {
+    fn heard_from_server(&mut self, now: Time) {
+        self.core.timers.clear(ClientTimer::PingAnswer);
+        if matches!(self.phase, ClientPhase::Online) {
             if let Some(after) = self.config.timeouts.ping_after {
-                self.timers.set(Timer::Ping as usize, now + after);
+                self.core.timers.set(ClientTimer::Ping, now + after);
             }
         }
     }
 
-    fn sent_to_server(&mut self, now: Instant) {
-        if matches!(self.phase, Phase::Online) {
+    /// We wrote to the server: the keepalive can wait.
+    fn sent_to_server(&mut self, now: Time) {
+        if matches!(self.phase, ClientPhase::Online) {
             if let Some(every) = self.config.timeouts.keepalive {
-                self.timers.set(Timer::Keepalive as usize, now + every);
+                self.core.timers.set(ClientTimer::Keepalive, now + every);
             }
         }
+    }
+}
+
+impl Role for Client {
+    type Event = ClientEvent;
+    type Timer = ClientTimer;
+
+    fn core(&self) -> &Core<ClientEvent, ClientTimer> {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core<ClientEvent, ClientTimer> {
+        &mut self.core
+    }
+
+    fn closed_event(reason: CloseReason) -> ClientEvent {
+        ClientEvent::Closed { reason }
+    }
+
+    fn trace_event(direction: Direction, data: Vec<u8>) -> ClientEvent {
+        ClientEvent::Trace { direction, data }
+    }
+
+    fn awaiting_tls(&self) -> bool {
+        matches!(self.phase, ClientPhase::AwaitTls)
+    }
+
+    fn is_closing(&self) -> bool {
+        matches!(self.phase, ClientPhase::Closing)
+    }
+
+    fn heard_from_peer(&mut self, now: Time) {
+        self.heard_from_server(now);
+    }
+
+    fn handle_stream_event(&mut self, now: Time, event: StreamEvent) {
+        match event {
+            StreamEvent::Header(header) => self.handle_header(&header),
+            StreamEvent::Element(el) => {
+                if el.is("error", ns::STREAM) {
+                    self.handle_stream_error(&el);
+                } else if el.ns() == ns::SM && self.core.sm.is_some() {
+                    self.handle_sm_nonza(now, &el);
+                } else if matches!(self.phase, ClientPhase::Online) {
+                    crate::stream::count_inbound(self, &el);
+                    self.handle_stanza(now, el);
+                } else if matches!(self.phase, ClientPhase::Closing) {
+                    // The server may still deliver what it had under way
+                    // before it answers our close (RFC 6120 §4.4): hand it
+                    // over rather than lose it; answers are not written.
+                    if self.jid.is_some() && el.ns() == ns::CLIENT {
+                        crate::stream::count_inbound(self, &el);
+                        self.handle_stanza(now, el);
+                    }
+                } else {
+                    self.handle_negotiation_element(now, el);
+                }
+            }
+            StreamEvent::Keepalive => {}
+            StreamEvent::Closed => {
+                if !matches!(self.phase, ClientPhase::Closing) {
+                    // Answer the server's close with ours (RFC 6120 §4.4).
+                    self.core.out.close_stream();
+                }
+                self.finish(CloseReason::Normal);
+            }
+        }
+    }
+
+    fn handle_timer(&mut self, now: Time, timer: ClientTimer) {
+        match timer {
+            ClientTimer::Negotiation => {
+                self.fail_with(
+                    StreamError::new(StreamErrorCondition::ConnectionTimeout),
+                    CloseReason::NegotiationTimeout,
+                );
+            }
+            ClientTimer::Close => self.finish(CloseReason::CloseTimeout),
+            ClientTimer::Keepalive => {
+                self.core.out.keepalive();
+                self.sent_to_server(now);
+            }
+            ClientTimer::Ping => self.send_ping(now),
+            ClientTimer::PingAnswer => {
+                self.core.out.close_stream();
+                self.finish(CloseReason::PeerNotResponding);
+            }
+            ClientTimer::Iq => self.expire_iqs(now),
+            ClientTimer::SmRequest => crate::stream::request_due(self, now),
+        }
+    }
+
+    fn tls_established(&mut self, now: Time) {
+        self.phase = ClientPhase::AwaitHeader {
+            authenticated: false,
+        };
+        self.open_stream();
+        self.sent_to_server(now);
+    }
+
+    fn wrote_to_peer(&mut self, now: Time) {
+        self.sent_to_server(now);
+    }
+
+    fn hand_over(&mut self, reason: &CloseReason) {
+        self.phase = ClientPhase::Closed;
+        self.hand_over_sm(reason);
     }
 }
 
@@ -436,37 +306,4 @@ fn see_other_host(el: &Element) -> Option<String> {
     el.child("see-other-host", ns::STREAMS)
         .map(|c| c.text().trim().to_owned())
         .filter(|h| !h.is_empty())
-}
-
-impl Endpoint for Client {
-    type Event = Event;
-    type Error = Error;
-
-    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
-        Client::handle_input(self, now, data)
-    }
-    fn handle_eof(&mut self, now: Instant) {
-        Client::handle_eof(self, now)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Client::handle_timeout(self, now)
-    }
-    fn handle_tls_established(&mut self, now: Instant, tls: TlsInfo) -> Result<(), Error> {
-        Client::handle_tls_established(self, now, tls)
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
-        Client::poll_transmit(self)
-    }
-    fn consume_transmit(&mut self, n: usize) {
-        Client::consume_transmit(self, n)
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        Client::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Client::poll_timeout(self)
-    }
-    fn is_closed(&self) -> bool {
-        Client::is_closed(self) && self.events.is_empty() && self.out.is_drained()
-    }
 }

@@ -1,27 +1,34 @@
-//! Stream negotiation, client side (RFC 6120 §4-§7): header checks,
-//! STARTTLS, SASL, the stream restart, resource binding and the legacy
-//! session.
+//! Stream negotiation, client side (RFC 6120 §4-§7): the header, STARTTLS,
+//! SASL, the stream restart, resource binding and the legacy session. The
+//! elements are read and built by [`crate::negotiation`]; this is the
+//! order in which the client uses them.
 
-use std::time::Instant;
-
-use super::online::IqPurpose;
-use super::{Client, CloseReason, Event, Timer, TlsPolicy};
-use crate::jid::FullJid;
-use crate::sasl::{ClientMechanism, FailureCondition, Nonce, ServerOffer};
-use crate::stanza::{Iq, IqType};
-use crate::stream::{SASL_CB, decode_sasl, encode_sasl, sasl_tls_state, version_at_least_1};
+use super::iqs::IqPurpose;
+use super::{Client, ClientEvent, ClientTimer, ClientTlsPolicy};
+use crate::endpoint::CloseReason;
+use crate::negotiation::{
+    BindRequest, BindResponse, DEFAULT_MAX_SASL_DATA, NegotiationError, SaslClientMessage,
+    SaslServerMessage, ServerHeader, SessionResponse, SmVersion, StartTls, StreamFeatures,
+    check_server_header, session_request,
+};
+use crate::sasl::{ClientMechanism, Nonce, SaslError};
+use crate::stanza::Iq;
+use crate::stream::Role;
 use crate::stream_error::StreamErrorCondition;
-use crate::xml::{Element, ElementRef, StreamHeader, ns};
+use crate::time::Time;
+use crate::xml::{Element, StreamHeader, ns};
 
-/// Where the negotiation stands.
-pub(super) enum Phase {
+/// Where the client's negotiation stands.
+pub(super) enum ClientPhase {
     /// `Transmit::StartTls` is queued; waiting for the handshake. Any
     /// plaintext input now is an injection attack.
     AwaitTls,
     /// Our header is sent; waiting for the server's.
     AwaitHeader { authenticated: bool },
-    /// Waiting for `<stream:features/>`.
-    AwaitFeatures { authenticated: bool },
+    /// Waiting for `<stream:features/>`. `foreign` is set when the
+    /// server's header named another domain: only a stream error may
+    /// follow.
+    AwaitFeatures { authenticated: bool, foreign: bool },
     /// `<starttls/>` sent.
     AwaitProceed,
     /// A SASL exchange is running.
@@ -52,134 +59,130 @@ pub(super) enum SessionNeed {
 impl Client {
     /// Writes our stream header (initial, after TLS, after SASL).
     pub(super) fn open_stream(&mut self) {
-        let header = StreamHeader::new(ns::CLIENT)
-            .to(self.config.jid.domainpart())
-            .lang(&self.config.lang);
-        let header = match &self.phase {
-            // Once authenticated we may say who we are (RFC 6120 §4.7.1).
-            Phase::AwaitHeader {
-                authenticated: true,
-            } => header.from(self.config.jid.bare_str()),
-            _ => header,
-        };
         let authenticated = matches!(
             self.phase,
-            Phase::AwaitHeader {
+            ClientPhase::AwaitHeader {
                 authenticated: true
             }
         );
-        if self.out.header(&header).is_err() {
+        let mut header = StreamHeader::new(ns::CLIENT)
+            .to(self.config.jid.domainpart())
+            .lang(&self.config.lang);
+        if authenticated {
+            // Once authenticated we may say who we are (RFC 6120 §4.7.1).
+            header = header.from(self.config.jid.bare_str());
+        }
+        if self.core.out.header(&header).is_err() {
             self.finish(CloseReason::ProtocolViolation {
                 condition: StreamErrorCondition::ImproperAddressing,
                 text: "our own JID cannot be written in a stream header".into(),
             });
             return;
         }
-        self.phase = Phase::AwaitHeader { authenticated };
+        self.phase = ClientPhase::AwaitHeader { authenticated };
     }
 
-    pub(super) fn handle_header(&mut self, _now: Instant, header: &StreamHeader) {
-        let Phase::AwaitHeader { authenticated } = self.phase else {
+    pub(super) fn handle_header(&mut self, header: &StreamHeader) {
+        let ClientPhase::AwaitHeader { authenticated } = self.phase else {
             self.fail(StreamErrorCondition::InvalidXml, "unexpected stream header");
             return;
         };
-        if header.default_ns != ns::CLIENT {
-            self.fail(
-                StreamErrorCondition::InvalidNamespace,
-                "content namespace is not jabber:client",
-            );
-            return;
-        }
-        match header.version.as_deref() {
-            Some(v) if version_at_least_1(v) => {}
-            _ => {
-                self.fail(
-                    StreamErrorCondition::UnsupportedVersion,
-                    "stream version below 1.0",
-                );
-                return;
+        match check_server_header(header, self.config.jid.domainpart()) {
+            Ok(checked) => {
+                self.phase = ClientPhase::AwaitFeatures {
+                    authenticated,
+                    foreign: checked == ServerHeader::ForeignDomain,
+                };
             }
+            Err(e) => self.fail(e.condition, e.text),
         }
-        if header.id.as_deref().is_none_or(str::is_empty) {
-            self.fail(
-                StreamErrorCondition::InvalidXml,
-                "the server's stream header has no id",
-            );
-            return;
-        }
-        if let Some(from) = &header.from {
-            if !from.eq_ignore_ascii_case(self.config.jid.domainpart()) {
-                self.fail(
-                    StreamErrorCondition::InvalidFrom,
-                    "stream from another domain",
-                );
-                return;
-            }
-        }
-        self.phase = Phase::AwaitFeatures { authenticated };
     }
 
-    pub(super) fn handle_negotiation_element(&mut self, now: Instant, el: Element) {
-        let phase = std::mem::replace(&mut self.phase, Phase::Closed);
+    pub(super) fn handle_negotiation_element(&mut self, now: Time, el: Element) {
+        let phase = std::mem::replace(&mut self.phase, ClientPhase::Closed);
         match phase {
-            Phase::AwaitFeatures { authenticated } if el.is("features", ns::STREAM) => {
-                self.phase = Phase::AwaitFeatures { authenticated };
+            ClientPhase::AwaitFeatures { foreign: true, .. } => {
+                self.phase = phase;
+                self.fail(
+                    StreamErrorCondition::InvalidFrom,
+                    "the server's stream is from another domain than ours",
+                );
+            }
+            ClientPhase::AwaitFeatures { authenticated, .. } if el.is("features", ns::STREAM) => {
+                self.phase = ClientPhase::AwaitFeatures {
+                    authenticated,
+                    foreign: false,
+                };
+                // Parsing features never fails on content.
+                let features = StreamFeatures::from_element(&el).unwrap_or_default();
                 if authenticated {
-                    self.bind(now, &el);
+                    self.bind(now, &features);
                 } else {
-                    self.secure_or_authenticate(now, &el);
+                    self.secure_or_authenticate(&features);
                 }
             }
-            Phase::AwaitProceed if el.is("proceed", ns::TLS) => {
-                self.out.start_tls();
-                self.phase = Phase::AwaitTls;
-            }
-            Phase::AwaitProceed if el.is("failure", ns::TLS) => {
-                self.finish(CloseReason::TlsUnavailable);
-            }
-            Phase::Sasl(mechanism) if el.ns() == ns::SASL => self.sasl_step(mechanism, &el),
-            phase @ (Phase::AwaitBind { .. } | Phase::AwaitSession) if el.is("iq", ns::CLIENT) => {
+            ClientPhase::AwaitProceed if el.ns() == ns::TLS => match StartTls::from_element(&el) {
+                Ok(StartTls::Proceed) => {
+                    self.core.out.start_tls();
+                    self.phase = ClientPhase::AwaitTls;
+                }
+                Ok(StartTls::Failure) => self.finish(CloseReason::TlsUnavailable),
+                _ => self.unexpected(&el),
+            },
+            ClientPhase::Sasl(mechanism) if el.ns() == ns::SASL => self.sasl_step(mechanism, &el),
+            phase @ (ClientPhase::AwaitBind { .. } | ClientPhase::AwaitSession)
+                if el.is("iq", ns::CLIENT) =>
+            {
                 self.phase = phase;
                 self.negotiation_iq(now, el);
             }
-            Phase::AwaitEnabled if el.ns() == ns::SM => self.sm_enable_answer(now, &el),
-            Phase::AwaitEnabled if el.ns() == ns::CLIENT => {
+            ClientPhase::AwaitEnabled if el.ns() == ns::SM => self.sm_enable_answer(now, &el),
+            ClientPhase::AwaitEnabled if el.ns() == ns::CLIENT => {
                 // The server may talk before answering <enable/>; such
                 // stanzas precede counting (XEP-0198 §4).
-                self.phase = Phase::AwaitEnabled;
+                self.phase = ClientPhase::AwaitEnabled;
                 self.handle_stanza(now, el);
             }
-            Phase::AwaitResumed { session } if el.ns() == ns::SM => {
+            ClientPhase::AwaitResumed { session } if el.ns() == ns::SM => {
                 self.sm_resume_answer(now, &el, session)
             }
             phase => {
                 self.phase = phase;
-                let text = format!("unexpected <{}/> during negotiation", el.name());
-                self.fail(StreamErrorCondition::UnsupportedStanzaType, &text);
+                self.unexpected(&el);
             }
         }
     }
 
+    fn unexpected(&mut self, el: &Element) {
+        let text = format!("unexpected <{}/> during negotiation", el.name());
+        self.fail(StreamErrorCondition::UnsupportedStanzaType, &text);
+    }
+
+    /// A negotiation element from the server that cannot be read.
+    fn malformed(&mut self, e: &NegotiationError) {
+        self.fail(e.stream_condition(), &e.to_string());
+    }
+
     /// Before authentication: STARTTLS if we must and can, else SASL.
-    fn secure_or_authenticate(&mut self, _now: Instant, features: &Element) {
-        let starttls = features.child("starttls", ns::TLS);
-        if self.tls.is_none() {
-            match (self.config.tls, starttls) {
-                (TlsPolicy::RequireStartTls | TlsPolicy::InsecureOptional, Some(_)) => {
-                    let _ = self
-                        .out
-                        .element(&Element::builder("starttls", ns::TLS).build());
-                    self.phase = Phase::AwaitProceed;
+    fn secure_or_authenticate(&mut self, features: &StreamFeatures) {
+        if self.core.tls.is_none() {
+            match (self.config.tls, features.starttls.is_some()) {
+                (
+                    ClientTlsPolicy::RequireStartTls | ClientTlsPolicy::InsecureOptional,
+                    true,
+                ) => {
+                    let _ = self.core.out.element(&StartTls::Request.to_element());
+                    self.phase = ClientPhase::AwaitProceed;
                     return;
                 }
-                (TlsPolicy::RequireStartTls, None) => {
-                    self.out.close_stream();
+                (ClientTlsPolicy::RequireStartTls, false) => {
+                    self.core.out.close_stream();
                     self.finish(CloseReason::TlsUnavailable);
                     return;
                 }
-                (_, Some(st)) if st.child("required", ns::TLS).is_some() => {
+                _ if features.starttls_required() => {
                     // InsecureDisabled against a server that insists.
-                    self.out.close_stream();
+                    self.core.out.close_stream();
                     self.finish(CloseReason::TlsUnavailable);
                     return;
                 }
@@ -189,116 +192,112 @@ impl Client {
         self.start_sasl(features);
     }
 
-    fn start_sasl(&mut self, features: &Element) {
-        let Some(mechanisms) = features.child("mechanisms", ns::SASL) else {
+    fn start_sasl(&mut self, features: &StreamFeatures) {
+        let Some(offer) = &features.sasl else {
             self.fail(
                 StreamErrorCondition::UnsupportedFeature,
                 "the server offers no SASL mechanisms",
             );
             return;
         };
-        let offer = server_offer(mechanisms, features);
-        let tls = sasl_tls_state(self.tls.as_ref());
+        let tls = crate::negotiation::sasl_tls_state(self.core.tls.as_ref());
         let mut nonce_bytes = [0u8; 18];
-        self.random.fill(&mut nonce_bytes);
-        let Some(nonce) = Nonce::from_random_bytes(&nonce_bytes) else {
-            self.finish(CloseReason::NoRandomSource);
+        let nonce = if self.core.fill_random(&mut nonce_bytes) {
+            Nonce::from_random_bytes(&nonce_bytes)
+        } else {
+            None
+        };
+        let Some(nonce) = nonce else {
+            self.finish(CloseReason::RandomUnavailable);
             return;
         };
         match ClientMechanism::start(
             &self.config.sasl,
             &self.config.credentials,
-            &offer,
+            offer,
             &tls,
             nonce,
         ) {
             Ok(mechanism) => {
-                let auth = Element::builder("auth", ns::SASL)
-                    .attr("mechanism", mechanism.mechanism().name())
-                    .text(&encode_sasl(mechanism.initial_response()))
-                    .build();
-                let _ = self.out.element(&auth);
-                self.phase = Phase::Sasl(Box::new(mechanism));
+                let auth = SaslClientMessage::Auth {
+                    mechanism: mechanism.mechanism().name().to_owned(),
+                    initial: Some(mechanism.initial_response().to_vec()),
+                };
+                let _ = self.core.out.element(&auth.to_element());
+                self.phase = ClientPhase::Sasl(Box::new(mechanism));
             }
             Err(e) => {
-                self.out.close_stream();
+                self.core.out.close_stream();
                 self.finish(CloseReason::Sasl(e));
             }
         }
     }
 
     fn sasl_step(&mut self, mut mechanism: Box<ClientMechanism>, el: &Element) {
-        let data = match decode_sasl(el) {
-            Ok(data) => data,
-            Err(text) => {
-                self.fail(StreamErrorCondition::BadFormat, text);
+        let message = match SaslServerMessage::from_element(el, DEFAULT_MAX_SASL_DATA) {
+            Ok(message) => message,
+            Err(e) => {
+                self.malformed(&e);
                 return;
             }
         };
-        match el.name() {
-            "challenge" => match mechanism.challenge(data.as_deref().unwrap_or_default()) {
+        match message {
+            SaslServerMessage::Challenge(data) => match mechanism.challenge(&data) {
                 Ok(response) => {
-                    let el = Element::builder("response", ns::SASL)
-                        .text(&encode_sasl(&response))
-                        .build();
-                    let _ = self.out.element(&el);
-                    self.phase = Phase::Sasl(mechanism);
+                    let response = SaslClientMessage::Response(response);
+                    let _ = self.core.out.element(&response.to_element());
+                    self.phase = ClientPhase::Sasl(mechanism);
                 }
                 Err(e) => self.abort_sasl(e),
             },
-            "success" => match mechanism.success(data.as_deref()) {
+            SaslServerMessage::Success(data) => match mechanism.success(data.as_deref()) {
                 Ok(_authenticated) => {
                     // RFC 6120 §6.4.6: restart the stream, no TLS in between.
-                    self.reader.reset();
-                    self.phase = Phase::AwaitHeader {
+                    self.core.reader.reset();
+                    self.phase = ClientPhase::AwaitHeader {
                         authenticated: true,
                     };
                     self.open_stream();
                 }
                 Err(e) => self.abort_sasl(e),
             },
-            "failure" => {
-                let condition = el
-                    .children()
-                    .find(|c| c.ns() == ns::SASL && c.name() != "text")
-                    .and_then(|c| FailureCondition::from_element_name(c.name()))
-                    // RFC 6120 §6.5: an unknown condition is treated as not-authorized.
-                    .unwrap_or(FailureCondition::NotAuthorized);
-                let text = el.child("text", ns::SASL).map(|t| t.text().into_owned());
-                self.out.close_stream();
-                self.finish(CloseReason::AuthenticationFailed { condition, text });
-            }
-            other => {
-                let text = format!("unexpected SASL element <{other}/>");
-                self.fail(StreamErrorCondition::UnsupportedStanzaType, &text);
+            SaslServerMessage::Failure(failure) => {
+                self.core.out.close_stream();
+                self.finish(CloseReason::AuthenticationFailed {
+                    condition: failure.condition,
+                    text: failure.text,
+                });
             }
         }
     }
 
     /// Our side of SASL failed (bad server message, bad signature): abort
     /// and close, reporting why.
-    fn abort_sasl(&mut self, error: crate::sasl::SaslError) {
+    fn abort_sasl(&mut self, error: SaslError) {
         let _ = self
+            .core
             .out
-            .element(&Element::builder("abort", ns::SASL).build());
-        self.out.close_stream();
+            .element(&SaslClientMessage::Abort.to_element());
+        self.core.out.close_stream();
         self.finish(CloseReason::Sasl(error));
     }
 
-    /// After authentication: bind a resource (RFC 6120 §7).
-    fn bind(&mut self, now: Instant, features: &Element) {
-        if features.child("bind", ns::BIND).is_none() {
+    /// After authentication: resume a session, or bind a resource (RFC
+    /// 6120 §7).
+    fn bind(&mut self, now: Time, features: &StreamFeatures) {
+        if !features.bind {
             self.fail(
                 StreamErrorCondition::UnsupportedFeature,
                 "the server offers no resource binding",
             );
             return;
         }
-        let session = match features.child("session", ns::SESSION) {
-            Some(s) if s.child("optional", ns::SESSION).is_none() => SessionNeed::Required,
-            _ => SessionNeed::NotRequired,
+        let session = if features.session_required() {
+            SessionNeed::Required
+        } else {
+            SessionNeed::NotRequired
         };
-        self.sm_offered = self.config.sm.is_some() && features.child("sm", ns::SM).is_some();
+        self.sm_offered = self.config.sm.is_some() && features.sm.contains(&SmVersion::V3);
         if self.resume_from.is_some() {
             if self.sm_offered {
                 self.sm_resume(now, session);
@@ -310,19 +309,17 @@ impl Client {
     }
 
     /// Sends the bind IQ.
-    pub(super) fn send_bind(&mut self, now: Instant, session: SessionNeed) {
-        let mut bind = Element::builder("bind", ns::BIND);
-        if let Some(resource) = &self.config.resource {
-            bind = bind.append(Element::builder("resource", ns::BIND).text(resource));
-        }
-        let id = self.next_id();
-        let iq = Iq::set(&id, bind.build());
+    pub(super) fn send_bind(&mut self, now: Time, session: SessionNeed) {
+        let Some(id) = self.next_id() else {
+            return;
+        };
+        let iq = BindRequest::new(self.config.resource.as_deref()).to_iq(&id);
         self.send_tracked(now, iq.into_element(), id, IqPurpose::Bind);
-        self.phase = Phase::AwaitBind { session };
+        self.phase = ClientPhase::AwaitBind { session };
     }
 
     /// Results of the bind and session IQs.
-    fn negotiation_iq(&mut self, now: Instant, el: Element) {
+    fn negotiation_iq(&mut self, now: Time, el: Element) {
         let Some((purpose, response)) = self.take_response(el) else {
             // Not an answer to us; nothing else is allowed before we are bound.
             self.fail(
@@ -332,38 +329,20 @@ impl Client {
             return;
         };
         match (purpose, &self.phase) {
-            (IqPurpose::Bind, Phase::AwaitBind { session }) => {
+            (IqPurpose::Bind, ClientPhase::AwaitBind { session }) => {
                 let session = *session;
-                if response.kind() != IqType::Result {
-                    let condition = response.error().map(|e| e.condition.as_str().to_owned());
-                    self.out.close_stream();
-                    self.finish(CloseReason::BindFailed { condition });
-                    return;
-                }
-                let Some(jid) = bound_jid(response.element().as_ref()) else {
-                    self.fail(
-                        StreamErrorCondition::InvalidXml,
-                        "bind result without a valid full JID",
-                    );
-                    return;
-                };
-                self.jid = Some(jid);
-                if session == SessionNeed::Required {
-                    let id = self.next_id();
-                    let iq = Iq::set(&id, Element::builder("session", ns::SESSION).build());
-                    self.send_tracked(now, iq.into_element(), id, IqPurpose::Session);
-                    self.phase = Phase::AwaitSession;
-                } else {
-                    self.go_online(now);
-                }
+                self.bind_answer(now, &response, session);
             }
-            (IqPurpose::Session, Phase::AwaitSession) => {
-                if response.kind() == IqType::Result {
-                    self.go_online(now);
-                } else {
-                    let condition = response.error().map(|e| e.condition.as_str().to_owned());
-                    self.out.close_stream();
-                    self.finish(CloseReason::BindFailed { condition });
+            (IqPurpose::Session, ClientPhase::AwaitSession) => {
+                match SessionResponse::from_iq(&response) {
+                    Ok(SessionResponse::Established) => self.go_online(now),
+                    Ok(SessionResponse::Refused(error)) => {
+                        self.core.out.close_stream();
+                        self.finish(CloseReason::BindFailed {
+                            condition: error.map(|e| e.condition.as_str().to_owned()),
+                        });
+                    }
+                    Err(e) => self.malformed(&e),
                 }
             }
             _ => self.fail(
@@ -373,8 +352,36 @@ impl Client {
         }
     }
 
-    fn go_online(&mut self, now: Instant) {
-        if self.sm_offered && self.sm.is_none() {
+    fn bind_answer(&mut self, now: Time, response: &Iq, session: SessionNeed) {
+        match BindResponse::from_iq(response) {
+            Ok(BindResponse::Bound(jid)) => {
+                self.jid = Some(jid);
+                if session == SessionNeed::Required {
+                    let Some(id) = self.next_id() else {
+                        return;
+                    };
+                    let iq = session_request(&id);
+                    self.send_tracked(now, iq.into_element(), id, IqPurpose::Session);
+                    self.phase = ClientPhase::AwaitSession;
+                } else {
+                    self.go_online(now);
+                }
+            }
+            Ok(BindResponse::Refused(error)) => {
+                self.core.out.close_stream();
+                self.finish(CloseReason::BindFailed {
+                    condition: error.map(|e| e.condition.as_str().to_owned()),
+                });
+            }
+            Err(_) => self.fail(
+                StreamErrorCondition::InvalidXml,
+                "bind result without a valid full JID",
+            ),
+        }
+    }
+
+    fn go_online(&mut self, now: Time) {
+        if self.sm_offered && self.core.sm.is_none() {
             self.sm_enable(now);
             return;
         }
@@ -382,40 +389,17 @@ impl Client {
     }
 
     /// Negotiation is over (or a session resumed): stanzas flow.
-    pub(super) fn online(&mut self, now: Instant, resumed: bool) {
-        self.phase = Phase::Online;
-        self.timers.clear(Timer::Negotiation as usize);
+    pub(super) fn online(&mut self, now: Time, resumed: bool) {
+        self.phase = ClientPhase::Online;
+        self.core.timers.clear(ClientTimer::Negotiation);
         self.heard_from_server(now);
         self.sent_to_server(now);
         if let Some(jid) = self.jid.clone() {
-            self.events.push_back(if resumed {
-                Event::Resumed { jid }
+            self.core.events.push_back(if resumed {
+                ClientEvent::Resumed { jid }
             } else {
-                Event::Online { jid }
+                ClientEvent::Online { jid }
             });
         }
     }
-}
-
-/// The offer as received: mechanism names in order, XEP-0440 types if the
-/// server listed them.
-fn server_offer(mechanisms: ElementRef<'_>, features: &Element) -> ServerOffer {
-    let names = mechanisms
-        .children()
-        .filter(|c| c.is("mechanism", ns::SASL))
-        .map(|c| c.text().trim().to_owned());
-    let offer = ServerOffer::new(names);
-    match features.child("sasl-channel-binding", SASL_CB) {
-        Some(cb) => offer.with_channel_binding_types(
-            cb.children()
-                .filter(|c| c.is("channel-binding", SASL_CB))
-                .filter_map(|c| c.attr("type").map(str::to_owned)),
-        ),
-        None => offer,
-    }
-}
-
-fn bound_jid(iq: ElementRef<'_>) -> Option<FullJid> {
-    let jid = iq.child("bind", ns::BIND)?.child("jid", ns::BIND)?.text();
-    FullJid::new(jid.trim()).ok()
 }

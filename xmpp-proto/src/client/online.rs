@@ -1,38 +1,19 @@
-//! The online session: sending stanzas, tracking IQ requests, answering
-//! what the client answers by itself (ping, unhandled IQs, receipts), and
-//! liveness.
+//! The online session: sending stanzas, answering what the client answers
+//! by itself (ping, unhandled IQs, receipts), and liveness.
 
-use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
-
-use super::{Client, CloseReason, Event, SendError, StanzaId, Timer};
+use super::iqs::IqPurpose;
+use super::negotiate::ClientPhase;
+use super::{Client, ClientEvent, ClientTimer, StanzaId};
+use crate::endpoint::CommandError;
+use crate::negotiation::ping_request;
 use crate::stanza::{
-    DefinedCondition, InvalidStanza, Iq, IqType, Message, Presence, Stanza, StanzaError,
+    DefinedCondition, InvalidStanza, Iq, IqType, Message, MessageType, Presence, Stanza,
+    StanzaError,
 };
-use crate::stream::{random_id, with_attr};
+use crate::stream::Role;
 use crate::stream_error::StreamErrorCondition;
+use crate::time::Time;
 use crate::xml::{Element, ns};
-
-/// Why we sent an IQ request, so its response goes to the right place.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum IqPurpose {
-    /// The application's: the response becomes `Event::IqResponse`.
-    App,
-    /// Resource binding.
-    Bind,
-    /// The legacy session.
-    Session,
-    /// Our XEP-0199 liveness ping.
-    Ping,
-}
-
-/// IQ requests awaiting a response. All share one timeout, so deadlines
-/// grow in sending order and expiry only looks at the front of a queue.
-#[derive(Debug, Default)]
-pub(super) struct PendingIqs {
-    by_id: HashMap<String, IqPurpose>,
-    deadlines: VecDeque<(Instant, String)>,
-}
 
 /// Anything `Client::send` accepts.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,46 +52,49 @@ impl From<Element> for Outgoing {
 
 impl Client {
     /// Sends a stanza and returns its id (generated if it had none). An IQ
-    /// request is tracked: its response arrives as [`Event::IqResponse`],
-    /// or [`Event::IqTimeout`] after `Timeouts::iq`.
+    /// request is tracked: its response arrives as
+    /// [`ClientEvent::IqResponse`], or [`ClientEvent::IqTimeout`] after
+    /// `ClientTimeouts::iq`.
     ///
     /// # Errors
-    /// [`SendError::NotOnline`] before [`Event::Online`],
-    /// [`SendError::Closed`] after the session ended or began closing,
-    /// [`SendError::InvalidStanza`] if it cannot be serialized,
-    /// [`SendError::OutputFull`] if the transport is not writing.
+    /// [`CommandError::NotOnline`] before [`ClientEvent::Online`],
+    /// [`CommandError::Closed`] after the session ended or began closing,
+    /// [`CommandError::InvalidStanza`] if it cannot be serialized,
+    /// [`CommandError::OutputFull`] if the transport is not writing,
+    /// [`CommandError::QueueFull`] if stream management is on and the
+    /// server stopped acknowledging.
     pub fn send(
         &mut self,
-        now: Instant,
+        now: Time,
         stanza: impl Into<Outgoing>,
-    ) -> Result<StanzaId, SendError> {
-        if self.closed.is_some() || matches!(self.phase, super::Phase::Closing) {
-            return Err(SendError::Closed);
+    ) -> Result<StanzaId, CommandError> {
+        if self.core.closed.is_some() || matches!(self.phase, ClientPhase::Closing) {
+            return Err(CommandError::Closed);
         }
         if !self.is_online() {
-            return Err(SendError::NotOnline);
+            return Err(CommandError::NotOnline);
         }
-        if self.out.pending() > self.config.limits.max_pending_input {
-            return Err(SendError::OutputFull);
+        if self.core.out.pending() > self.config.limits.max_pending_input {
+            return Err(CommandError::OutputFull);
         }
-        let el = match stanza.into() {
+        let mut el = match stanza.into() {
             Outgoing::Message(m) => m.into_element(),
             Outgoing::Presence(p) => p.into_element(),
             Outgoing::Iq(iq) => iq.into_element(),
             Outgoing::Element(el) => el,
         };
-        let (el, id) = match el.attr("id") {
-            Some(id) => {
-                let id = id.to_owned();
-                (el, id)
-            }
+        let id = match el.attr("id") {
+            Some(id) => id.to_owned(),
             None => {
-                let id = self.next_id();
-                (with_attr(el.as_ref(), "id", &id), id)
+                let Some(id) = self.next_id() else {
+                    return Err(CommandError::Closed);
+                };
+                el.set_attr("id", &id);
+                id
             }
         };
         let is_request = el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
-        self.write_stanza(now, el, false)?;
+        crate::stream::write_stanza(self, now, el, false).map_err(|(e, _)| e)?;
         if is_request {
             self.track(now, id.clone(), IqPurpose::App);
         }
@@ -119,109 +103,52 @@ impl Client {
     }
 
     /// Sends a chat message, optionally with a XEP-0184 receipt request;
-    /// the receipt arrives as [`Event::ReceiptReceived`] with the returned
-    /// id.
+    /// the receipt arrives as [`ClientEvent::ReceiptReceived`] with the
+    /// returned id.
+    ///
+    /// # Errors
+    /// As for [`Client::send`].
     pub fn send_message(
         &mut self,
-        now: Instant,
+        now: Time,
         to: &str,
         body: &str,
         request_receipt: bool,
-    ) -> Result<StanzaId, SendError> {
-        let id = self.next_id();
-        let mut msg = Message::builder(crate::stanza::MessageType::Chat)
-            .to(to)
-            .id(&id)
-            .body(body);
+    ) -> Result<StanzaId, CommandError> {
+        let Some(id) = self.next_id() else {
+            return Err(CommandError::Closed);
+        };
+        let mut msg = Message::builder(MessageType::Chat).to(to).id(&id).body(body);
         if request_receipt {
             msg = msg.payload(Element::builder("request", ns::RECEIPTS).build());
         }
         self.send(now, msg.build())
     }
 
-    pub(super) fn next_id(&mut self) -> String {
-        random_id(&mut *self.random)
-    }
-
-    pub(super) fn send_tracked(
-        &mut self,
-        now: Instant,
-        el: Element,
-        id: String,
-        purpose: IqPurpose,
-    ) {
-        if self.out.element(&el).is_ok() {
-            self.track(now, id, purpose);
-        }
-    }
-
-    fn track(&mut self, now: Instant, id: String, purpose: IqPurpose) {
-        let deadline = now + self.config.timeouts.iq;
-        self.iqs.by_id.insert(id.clone(), purpose);
-        self.iqs.deadlines.push_back((deadline, id));
-        if self.timers.get(Timer::Iq as usize).is_none() {
-            self.timers.set(Timer::Iq as usize, deadline);
-        }
-    }
-
-    /// If `el` answers one of our IQ requests, forgets the request and
-    /// returns why we sent it, with the response.
-    pub(super) fn take_response(&mut self, el: Element) -> Option<(IqPurpose, Iq)> {
-        if !matches!(el.attr("type"), Some("result" | "error")) {
-            return None;
-        }
-        let purpose = self.iqs.by_id.remove(el.attr("id")?)?;
-        Iq::from_element(el).ok().map(|iq| (purpose, iq))
-    }
-
-    pub(super) fn expire_iqs(&mut self, now: Instant) {
-        while let Some((deadline, _)) = self.iqs.deadlines.front() {
-            if *deadline > now {
-                break;
-            }
-            let Some((_, id)) = self.iqs.deadlines.pop_front() else {
-                break;
-            };
-            match self.iqs.by_id.remove(&id) {
-                Some(IqPurpose::App) => {
-                    self.events.push_back(Event::IqTimeout { id: StanzaId(id) })
-                }
-                Some(IqPurpose::Ping) | None => {}
-                Some(IqPurpose::Bind | IqPurpose::Session) => {
-                    self.finish(CloseReason::NegotiationTimeout);
-                    return;
-                }
-            }
-        }
-        match self.iqs.deadlines.front() {
-            Some((deadline, _)) => self.timers.set(Timer::Iq as usize, *deadline),
-            None => self.timers.clear(Timer::Iq as usize),
-        }
-    }
-
     /// The server has been quiet: ping it and expect any byte back in time.
-    pub(super) fn send_ping(&mut self, now: Instant) {
+    pub(super) fn send_ping(&mut self, now: Time) {
         if self.sm_probe() {
-            self.timers.set(
-                Timer::PingAnswer as usize,
+            self.core.timers.set(
+                ClientTimer::PingAnswer,
                 now + self.config.timeouts.ping_timeout,
             );
             self.sent_to_server(now);
             return;
         }
-        let id = self.next_id();
-        let iq = Iq::get(&id, Element::builder("ping", ns::PING).build())
-            .with_to(self.config.jid.domainpart());
+        let Some(id) = self.next_id() else {
+            return;
+        };
+        let iq = ping_request(&id).with_to(self.config.jid.domainpart());
         self.send_tracked(now, iq.into_element(), id, IqPurpose::Ping);
-        self.timers.set(
-            Timer::PingAnswer as usize,
+        self.core.timers.set(
+            ClientTimer::PingAnswer,
             now + self.config.timeouts.ping_timeout,
         );
         self.sent_to_server(now);
     }
 
     /// A top-level element while online.
-    pub(super) fn handle_stanza(&mut self, now: Instant, el: Element) {
+    pub(super) fn handle_stanza(&mut self, now: Time, el: Element) {
         if el.ns() != ns::CLIENT {
             // A nonza of an extension we did not negotiate: ignored.
             return;
@@ -241,17 +168,19 @@ impl Client {
         };
         match stanza {
             Stanza::Message(m) => self.handle_message(now, m),
-            Stanza::Presence(p) => self.events.push_back(Event::Presence(p)),
+            Stanza::Presence(p) => self.core.events.push_back(ClientEvent::Presence(p)),
             Stanza::Iq(iq) => self.handle_iq(now, iq),
         }
     }
 
-    fn handle_iq(&mut self, now: Instant, iq: Iq) {
+    fn handle_iq(&mut self, now: Time, iq: Iq) {
         if !iq.kind().is_request() {
             if let Some((purpose, response)) = self.take_response(iq.into_element()) {
                 if purpose == IqPurpose::App {
                     let id = StanzaId(response.id().unwrap_or_default().to_owned());
-                    self.events.push_back(Event::IqResponse { id, response });
+                    self.core
+                        .events
+                        .push_back(ClientEvent::IqResponse { id, response });
                 }
             }
             return;
@@ -260,22 +189,22 @@ impl Client {
         let reply = if iq.kind() == IqType::Get && payload_ns == ns::PING {
             Some(iq.make_result(None))
         } else if self.config.handled_iq_namespaces.contains(&payload_ns) {
-            self.events.push_back(Event::IqRequest(iq));
+            self.core.events.push_back(ClientEvent::IqRequest(iq));
             None
         } else {
             // RFC 6120 §8.4: nobody here handles it.
             Some(iq.make_error(&StanzaError::new(DefinedCondition::ServiceUnavailable)))
         };
         if let Some(reply) = reply {
-            let _ = self.write_stanza(now, reply, true);
+            let _ = crate::stream::write_stanza(self, now, reply, true);
         }
     }
 
-    fn handle_message(&mut self, now: Instant, m: Message) {
+    fn handle_message(&mut self, now: Time, m: Message) {
         let el = m.element();
         if let Some(received) = el.child("received", ns::RECEIPTS) {
             if let Some(id) = received.attr("id") {
-                self.events.push_back(Event::ReceiptReceived {
+                self.core.events.push_back(ClientEvent::ReceiptReceived {
                     id: id.to_owned(),
                     from: m.from().map(str::to_owned),
                 });
@@ -285,18 +214,17 @@ impl Client {
         // and only when the message has an id to refer to.
         let wants_receipt = self.config.auto_receipts
             && el.child("request", ns::RECEIPTS).is_some()
-            && !matches!(
-                m.kind(),
-                crate::stanza::MessageType::Error | crate::stanza::MessageType::Groupchat
-            );
+            && !matches!(m.kind(), MessageType::Error | MessageType::Groupchat);
         if let (true, Some(id), Some(from)) = (wants_receipt, m.id(), m.from()) {
-            let receipt = Element::builder("message", ns::CLIENT)
-                .attr("to", from)
-                .attr("id", self.next_id())
-                .append(Element::builder("received", ns::RECEIPTS).attr("id", id))
-                .build();
-            let _ = self.write_stanza(now, receipt, true);
+            if let Some(receipt_id) = self.next_id() {
+                let receipt = Element::builder("message", ns::CLIENT)
+                    .attr("to", from)
+                    .attr("id", receipt_id)
+                    .append(Element::builder("received", ns::RECEIPTS).attr("id", id))
+                    .build();
+                let _ = crate::stream::write_stanza(self, now, receipt, true);
+            }
         }
-        self.events.push_back(Event::Message(m));
+        self.core.events.push_back(ClientEvent::Message(m));
     }
 }

@@ -1,35 +1,36 @@
-//! XEP-0198 on the client side: enabling after bind, counting, answering
-//! and requesting acknowledgements, resuming a handed-over session, and
-//! handing the session over when the connection breaks.
+//! XEP-0198 on the client side: enabling after bind, resuming a handed-over
+//! session, probing with `<r/>`, and handing the session over when the
+//! connection breaks. Counting and acknowledgements are the stream core's.
 
-use std::time::Instant;
-
-use super::negotiate::{Phase, SessionNeed};
-use super::{Client, CloseReason, Event, SendError, Timer};
+use super::negotiate::{ClientPhase, SessionNeed};
+use super::{Client, ClientEvent, ClientTimer};
+use crate::endpoint::CloseReason;
 use crate::sm::{Live, Nonza};
+use crate::stream::Role;
 use crate::stream_error::StreamErrorCondition;
-use crate::xml::{Element, ns};
+use crate::time::Time;
+use crate::xml::Element;
 
 impl Client {
     /// Whether XEP-0198 stream management is on (after `<enabled/>` or
     /// `<resumed/>`).
     pub fn sm_enabled(&self) -> bool {
-        self.sm.is_some()
+        self.core.sm.is_some()
     }
 
     /// The resumption id, when stream management with resumption is on.
     pub fn sm_id(&self) -> Option<&str> {
-        self.sm.as_ref().and_then(|sm| sm.id.as_deref())
+        self.core.sm.as_ref().and_then(|sm| sm.id.as_deref())
     }
 
     /// How many sent stanzas wait for the server's acknowledgement, when
     /// stream management is on.
     pub fn sm_unacked(&self) -> Option<usize> {
-        self.sm.as_ref().map(|sm| sm.unacked.len())
+        self.core.sm.as_ref().map(|sm| sm.unacked.len())
     }
 
     /// Bound, and the server offers stream management: ask for it.
-    pub(super) fn sm_enable(&mut self, now: Instant) {
+    pub(super) fn sm_enable(&mut self, now: Time) {
         let Some(config) = self.config.sm else {
             self.online(now, false);
             return;
@@ -38,12 +39,12 @@ impl Client {
             resume: config.resume,
             max: config.max,
         };
-        let _ = self.out.element(&enable.to_element());
-        self.phase = Phase::AwaitEnabled;
+        let _ = self.core.out.element(&enable.to_element());
+        self.phase = ClientPhase::AwaitEnabled;
     }
 
     /// The answer to `<enable/>`.
-    pub(super) fn sm_enable_answer(&mut self, now: Instant, el: &Element) {
+    pub(super) fn sm_enable_answer(&mut self, now: Time, el: &Element) {
         let Some(config) = self.config.sm else {
             return;
         };
@@ -58,7 +59,7 @@ impl Client {
                 live.id = id.filter(|id| resume && !id.is_empty());
                 live.max = max;
                 live.location = location;
-                self.sm = Some(live);
+                self.core.sm = Some(live);
                 self.online(now, false);
             }
             // Refused: the session goes on without stream management.
@@ -72,15 +73,18 @@ impl Client {
     }
 
     /// Authenticated with a session to resume: ask for it.
-    pub(super) fn sm_resume(&mut self, now: Instant, session: SessionNeed) {
+    pub(super) fn sm_resume(&mut self, now: Time, session: SessionNeed) {
         let Some(previd) = self.resume_from.as_ref().and_then(|s| s.id.clone()) else {
             self.sm_resume_impossible();
             self.send_bind(now, session);
             return;
         };
         let h = self.resume_from.as_ref().map_or(0, |s| s.handled.value());
-        let _ = self.out.element(&Nonza::Resume { h, previd }.to_element());
-        self.phase = Phase::AwaitResumed { session };
+        let _ = self
+            .core
+            .out
+            .element(&Nonza::Resume { h, previd }.to_element());
+        self.phase = ClientPhase::AwaitResumed { session };
     }
 
     /// The session to resume cannot be: what it held goes to the
@@ -89,13 +93,15 @@ impl Client {
         if let Some(mut s) = self.resume_from.take() {
             let stanzas = s.unacked.take_all();
             if !stanzas.is_empty() {
-                self.events.push_back(Event::Undelivered { stanzas });
+                self.core
+                    .events
+                    .push_back(ClientEvent::Undelivered { stanzas });
             }
         }
     }
 
     /// The answer to `<resume/>`.
-    pub(super) fn sm_resume_answer(&mut self, now: Instant, el: &Element, session: SessionNeed) {
+    pub(super) fn sm_resume_answer(&mut self, now: Time, el: &Element, session: SessionNeed) {
         let config = self.config.sm.unwrap_or_default();
         match Nonza::from_element(el) {
             Ok(Nonza::Resumed { h, previd }) => {
@@ -112,20 +118,32 @@ impl Client {
                 }
                 let jid = old.jid.clone();
                 let mut live = Live::resumed(&config, old);
-                if let Err(e) = live.unacked.ack(h) {
-                    self.sm = Some(live);
-                    self.fail_with(e.stream_error(), &e.to_string());
+                let acked = live.unacked.ack(h);
+                self.core.sm = Some(live);
+                if let Err(e) = acked {
+                    let error = e.stream_error();
+                    let reason = CloseReason::ProtocolViolation {
+                        condition: error.condition,
+                        text: e.to_string(),
+                    };
+                    self.fail_with(error, reason);
                     return;
                 }
-                live.resend_unacked(&mut self.out);
-                self.sm = Some(live);
+                if let Some(live) = &mut self.core.sm {
+                    live.resend_unacked(&mut self.core.out);
+                }
                 self.jid = Some(jid);
                 self.online(now, true);
             }
             Ok(Nonza::Failed { h, .. }) => {
                 if let (Some(h), Some(old)) = (h, self.resume_from.as_mut()) {
                     if let Err(e) = old.unacked.ack(h) {
-                        self.fail_with(e.stream_error(), &e.to_string());
+                        let error = e.stream_error();
+                        let reason = CloseReason::ProtocolViolation {
+                            condition: error.condition,
+                            text: e.to_string(),
+                        };
+                        self.fail_with(error, reason);
                         return;
                     }
                 }
@@ -140,34 +158,15 @@ impl Client {
         }
     }
 
-    /// A stanza arrived from the server: count it.
-    pub(super) fn count_inbound(&mut self, el: &Element) {
-        if let Some(sm) = &mut self.sm {
-            if el.ns() == ns::CLIENT {
-                sm.handled.increment();
-            }
-        }
-    }
-
     /// `<r/>` or `<a/>` while stream management is on.
-    pub(super) fn handle_sm_nonza(&mut self, now: Instant, el: &Element) {
-        let Some(sm) = &mut self.sm else {
-            return;
-        };
+    pub(super) fn handle_sm_nonza(&mut self, now: Time, el: &Element) {
         match Nonza::from_element(el) {
             Ok(Nonza::Request) => {
-                if !matches!(self.phase, Phase::Online) {
-                    return;
-                }
-                let h = sm.handled.value();
-                let _ = self.out.element(&Nonza::Answer { h }.to_element());
-                self.sent_to_server(now);
-            }
-            Ok(Nonza::Answer { h }) => {
-                if let Err(e) = sm.unacked.ack(h) {
-                    self.fail_with(e.stream_error(), &e.to_string());
+                if matches!(self.phase, ClientPhase::Online) {
+                    crate::stream::answer_request(self, now);
                 }
             }
+            Ok(Nonza::Answer { h }) => crate::stream::acknowledged(self, h),
             Ok(_) => self.fail(
                 StreamErrorCondition::UnsupportedStanzaType,
                 "unexpected stream management element",
@@ -176,52 +175,14 @@ impl Client {
         }
     }
 
-    /// Writes a stanza, queueing it for acknowledgement when stream
-    /// management is on. `internal` marks stanzas the client sends by
-    /// itself: if the queue is full for one of those, the server stopped
-    /// acknowledging and the connection is treated as dead.
-    pub(super) fn write_stanza(
-        &mut self,
-        now: Instant,
-        el: Element,
-        internal: bool,
-    ) -> Result<(), SendError> {
-        if self.sm.as_ref().is_some_and(|sm| sm.unacked.is_full()) {
-            if internal {
-                self.out.close_stream();
-                self.finish(CloseReason::PeerNotResponding);
-                return Err(SendError::Closed);
-            }
-            return Err(SendError::QueueFull);
-        }
-        self.out.element(&el).map_err(SendError::InvalidStanza)?;
-        if let Some(sm) = &mut self.sm {
-            let slot = Timer::SmRequest as usize;
-            sm.stanza_written(el, now, &mut self.out, &mut self.timers, slot);
-        }
-        self.sent_to_server(now);
-        Ok(())
-    }
-
-    /// The request timer fired.
-    pub(super) fn sm_request_due(&mut self, now: Instant) {
-        if self
-            .sm
-            .as_mut()
-            .is_some_and(|sm| sm.request_due(now, &mut self.out))
-        {
-            self.sent_to_server(now);
-        }
-    }
-
     /// Dead-peer detection with stream management: `<r/>` instead of a
     /// ping. Returns false if stream management is off.
     pub(super) fn sm_probe(&mut self) -> bool {
-        let Some(sm) = &mut self.sm else {
+        let Some(sm) = &mut self.core.sm else {
             return false;
         };
-        sm.request(&mut self.out);
-        self.timers.clear(Timer::SmRequest as usize);
+        sm.request(&mut self.core.out);
+        self.core.timers.clear(ClientTimer::SmRequest);
         true
     }
 
@@ -234,26 +195,34 @@ impl Client {
         );
         if let Some(mut old) = self.resume_from.take() {
             if broken {
-                self.events.push_back(Event::Resumable(Box::new(old)));
+                self.core
+                    .events
+                    .push_back(ClientEvent::Resumable(Box::new(old)));
             } else {
                 let stanzas = old.unacked.take_all();
                 if !stanzas.is_empty() {
-                    self.events.push_back(Event::Undelivered { stanzas });
+                    self.core
+                        .events
+                        .push_back(ClientEvent::Undelivered { stanzas });
                 }
             }
         }
-        let Some(mut live) = self.sm.take() else {
+        let Some(mut live) = self.core.sm.take() else {
             return;
         };
         match (broken && live.id.is_some(), self.jid.clone()) {
             (true, Some(jid)) => {
                 let session = live.into_session(jid);
-                self.events.push_back(Event::Resumable(Box::new(session)));
+                self.core
+                    .events
+                    .push_back(ClientEvent::Resumable(Box::new(session)));
             }
             _ => {
                 let stanzas = live.unacked.take_all();
                 if !stanzas.is_empty() {
-                    self.events.push_back(Event::Undelivered { stanzas });
+                    self.core
+                        .events
+                        .push_back(ClientEvent::Undelivered { stanzas });
                 }
             }
         }

@@ -18,6 +18,9 @@
 //! | session (RFC 3921 §3) | [`session_request`] | [`SessionResponse`] |
 //! | keepalive (XEP-0199), either way | [`ping_request`] | [`is_ping`] |
 //!
+//! The stream header checks of both directions are here too
+//! ([`check_server_header`], [`check_client_header`]).
+//!
 //! ```
 //! use xmpp_proto::negotiation::{StreamFeatures, StartTls};
 //! use xmpp_proto::xml::{Element, ns};
@@ -36,6 +39,7 @@
 mod bind;
 mod error;
 mod features;
+mod header;
 mod ping;
 mod sasl;
 mod session;
@@ -47,6 +51,7 @@ mod interop_tests;
 pub use self::bind::{BindRequest, BindResponse, bind_result};
 pub use self::error::{ErrorReply, NegotiationError};
 pub use self::features::{Caps, Requirement, SmVersion, StreamFeatures};
+pub use self::header::{HeaderError, ServerHeader, check_client_header, check_server_header};
 pub use self::ping::{is_ping, ping_request};
 pub use self::sasl::{DEFAULT_MAX_SASL_DATA, SaslClientMessage, SaslFailure, SaslServerMessage};
 pub use self::session::{SessionResponse, is_session_request, session_request};
@@ -54,6 +59,18 @@ pub use self::starttls::StartTls;
 
 /// XEP-0440 SASL channel-binding type capability.
 pub const SASL_CB: &str = "urn:xmpp:sasl-cb:0";
+
+/// What SASL needs to know about the stream's TLS session, for both roles.
+pub(crate) fn sasl_tls_state(tls: Option<&crate::tls::TlsInfo>) -> crate::sasl::TlsState {
+    use crate::sasl::{ChannelBindings, TlsState};
+    match tls {
+        Some(info) => TlsState::encrypted(ChannelBindings {
+            tls_exporter: info.tls_exporter().map(<[u8]>::to_vec),
+            tls_server_end_point: info.tls_server_end_point().map(<[u8]>::to_vec),
+        }),
+        None => TlsState::plaintext(),
+    }
+}
 /// XEP-0198 stream management, version 2 (version 3 is [`crate::xml::ns::SM`]).
 pub const SM_2: &str = "urn:xmpp:sm:2";
 /// Subscription pre-approval stream feature (RFC 6121 §3.4).

@@ -7,7 +7,6 @@ use crate::jid::{BareJid, Jid};
 use crate::stanza::{
     DefinedCondition, Iq, IqType, MessageType, PresenceType, Stanza, StanzaError, error_reply,
 };
-use crate::stream::with_attr;
 use crate::xml::{Element, ns};
 
 impl Router {
@@ -321,7 +320,9 @@ impl Router {
     ) {
         for (id, s) in self.account_sessions(account) {
             if Some(id) != skip && s.is_available() {
-                deliver(id, with_attr(el.as_ref(), "to", s.jid.as_str()), out);
+                let mut copy = el.clone();
+                copy.set_attr("to", s.jid.as_str());
+                deliver(id, copy, out);
             }
         }
     }

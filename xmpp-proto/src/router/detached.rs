@@ -4,7 +4,9 @@
 //! sessions; the [`Router`](super::Router) keeps them bound meanwhile.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::Time;
 
 use super::SessionId;
 use crate::jid::BareJid;
@@ -33,13 +35,14 @@ pub const DEFAULT_DETACHED_LIMIT: usize = 10_000;
 /// `Router::expire`.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use xmpp_proto::time::Time;
 /// use xmpp_proto::jid::{BareJid, FullJid};
 /// use xmpp_proto::router::{DetachedSessions, Queued, SessionId};
 /// use xmpp_proto::sm::{Handled, SmSession, Unacked};
 /// use xmpp_proto::xml::Element;
 ///
-/// let now = Instant::now();
+/// let now = Time::ZERO;
 /// let jid = FullJid::new("juliet@example.com/balcony")?;
 /// let mut state = SmSession::new(Some("abc".into()), jid, Handled::default(), Unacked::new(16));
 /// state.max = Some(60);
@@ -64,14 +67,14 @@ pub struct DetachedSessions {
     sessions: HashMap<SessionId, Kept>,
     by_id: HashMap<String, SessionId>,
     /// Expiry order, for the next deadline and early expiry.
-    expiries: BTreeSet<(Instant, SessionId)>,
+    expiries: BTreeSet<(Time, SessionId)>,
     limit: usize,
 }
 
 #[derive(Debug)]
 struct Kept {
     state: SmSession,
-    expires: Instant,
+    expires: Time,
 }
 
 /// What [`DetachedSessions::queue`] did with a stanza.
@@ -118,7 +121,7 @@ impl DetachedSessions {
         &mut self,
         session: SessionId,
         state: SmSession,
-        now: Instant,
+        now: Time,
     ) -> Option<(SessionId, SmSession)> {
         if state.id.is_none() {
             return Some((session, state));
@@ -166,7 +169,7 @@ impl DetachedSessions {
         &mut self,
         previd: &str,
         account: &BareJid,
-        now: Instant,
+        now: Time,
     ) -> Option<(SessionId, SmSession)> {
         let session = *self.by_id.get(previd)?;
         let kept = self.sessions.get(&session)?;
@@ -180,7 +183,7 @@ impl DetachedSessions {
     /// a live connection) that could not be resumed after all (the new
     /// connection ended first), kept from `now` as by
     /// [`DetachedSessions::detach`] but never evicting another.
-    pub fn restore(&mut self, session: SessionId, state: SmSession, now: Instant) {
+    pub fn restore(&mut self, session: SessionId, state: SmSession, now: Time) {
         if state.id.is_some() {
             self.remove(session);
             self.keep(session, state, now);
@@ -188,19 +191,19 @@ impl DetachedSessions {
     }
 
     /// When the next session expires.
-    pub fn next_expiry(&self) -> Option<Instant> {
+    pub fn next_expiry(&self) -> Option<Time> {
         self.expiries.first().map(|(at, _)| *at)
     }
 
     /// When `session` expires, if it is detached.
-    pub fn expiry(&self, session: SessionId) -> Option<Instant> {
+    pub fn expiry(&self, session: SessionId) -> Option<Time> {
         self.sessions.get(&session).map(|kept| kept.expires)
     }
 
     /// One session whose time is up at `now`, to hand to
     /// `Router::expire` with its queued stanzas
     /// (`state.unacked.take_all()`). Call until `None`.
-    pub fn pop_expired(&mut self, now: Instant) -> Option<(SessionId, SmSession)> {
+    pub fn pop_expired(&mut self, now: Time) -> Option<(SessionId, SmSession)> {
         let (at, session) = *self.expiries.first()?;
         if at > now {
             return None;
@@ -219,7 +222,7 @@ impl DetachedSessions {
     }
 
     /// Files a state that has an id, until `now` plus its `max`.
-    fn keep(&mut self, session: SessionId, state: SmSession, now: Instant) {
+    fn keep(&mut self, session: SessionId, state: SmSession, now: Time) {
         let Some(id) = state.id.clone() else {
             return;
         };
@@ -275,7 +278,7 @@ mod tests {
         let mut d = DetachedSessions::new();
         let mut s = state("x", "a", 60, 4);
         s.id = None;
-        let back = d.detach(SessionId(1), s, Instant::now());
+        let back = d.detach(SessionId(1), s, Time::ZERO);
         assert_eq!(back.map(|(id, _)| id), Some(SessionId(1)));
         assert!(d.is_empty());
     }
@@ -283,7 +286,7 @@ mod tests {
     #[test]
     fn queue_keeps_until_full_then_hands_back() {
         let mut d = DetachedSessions::new();
-        d.detach(SessionId(1), state("x", "a", 60, 2), Instant::now());
+        d.detach(SessionId(1), state("x", "a", 60, 2), Time::ZERO);
         assert!(matches!(d.queue(SessionId(1), msg()), Queued::Kept));
         assert!(matches!(d.queue(SessionId(1), msg()), Queued::Kept));
         assert!(matches!(d.queue(SessionId(1), msg()), Queued::Full(_)));
@@ -295,7 +298,7 @@ mod tests {
 
     #[test]
     fn take_checks_account_id_and_expiry() {
-        let now = Instant::now();
+        let now = Time::ZERO;
         let mut d = DetachedSessions::new();
         d.detach(SessionId(1), state("x", "a", 60, 2), now);
         assert!(d.take("y", &account("a"), now).is_none());
@@ -310,7 +313,7 @@ mod tests {
 
     #[test]
     fn expiry_in_order_and_restore() {
-        let now = Instant::now();
+        let now = Time::ZERO;
         let mut d = DetachedSessions::new();
         d.detach(SessionId(1), state("x", "a", 30, 2), now);
         d.detach(SessionId(2), state("y", "b", 10, 2), now);
@@ -327,7 +330,7 @@ mod tests {
 
     #[test]
     fn the_limit_expires_the_oldest_early() {
-        let now = Instant::now();
+        let now = Time::ZERO;
         let mut d = DetachedSessions::new().with_limit(2);
         assert!(
             d.detach(SessionId(1), state("x", "a", 10, 2), now)

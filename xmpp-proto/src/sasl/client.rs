@@ -6,7 +6,7 @@ use super::downgrade::downgrade_hash;
 use super::mechanism::Mechanism;
 use super::scram::client::ScramClientParams;
 use super::scram::{Nonce, ScramClient, ScramHash, ScramKeys};
-use super::selection::{ClientConfig, Selection, ServerOffer, select};
+use super::selection::{SaslClientConfig, Selection, ServerOffer, select};
 use super::{SaslError, plain};
 
 /// Who logs in, and with what secret.
@@ -118,12 +118,12 @@ pub struct Authenticated {
 /// ```
 /// use xmpp_proto::sasl::*;
 /// let tls = TlsState::encrypted(ChannelBindings::none());
-/// let server_config = ServerConfig::default();
+/// let server_config = SaslServerConfig::default();
 /// let offer = server_config.offer(&tls);
 ///
 /// let creds = Credentials::new("user", "pencil");
 /// let nonce = Nonce::from_random_bytes(b"client random bytes").unwrap();
-/// let mut client = ClientMechanism::start(&ClientConfig::default(), &creds, &offer, &tls, nonce)?;
+/// let mut client = ClientMechanism::start(&SaslClientConfig::default(), &creds, &offer, &tls, nonce)?;
 /// assert_eq!(client.mechanism(), Mechanism::ScramSha512);
 ///
 /// let server_nonce = Nonce::from_random_bytes(b"server random bytes").unwrap();
@@ -163,7 +163,7 @@ impl ClientMechanism {
     /// # Errors
     /// [`SaslError::NoAcceptableMechanism`], or what [`ClientMechanism::new`] returns.
     pub fn start(
-        config: &ClientConfig,
+        config: &SaslClientConfig,
         credentials: &Credentials,
         offer: &ServerOffer,
         tls: &TlsState,
@@ -181,7 +181,7 @@ impl ClientMechanism {
     /// [`SaslError::MissingPassword`], [`SaslError::ChannelBindingUnavailable`].
     pub fn new(
         selection: &Selection,
-        config: &ClientConfig,
+        config: &SaslClientConfig,
         credentials: &Credentials,
         offer: &ServerOffer,
         tls: &TlsState,

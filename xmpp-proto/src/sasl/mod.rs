@@ -8,8 +8,8 @@
 //! is the XML layer's job.
 //!
 //! - Client: [`select`] picks a mechanism from a [`ServerOffer`] under a
-//!   [`ClientConfig`]; [`ClientMechanism`] runs it.
-//! - Server: [`ServerConfig::offer`] says what to advertise;
+//!   [`SaslClientConfig`]; [`ClientMechanism`] runs it.
+//! - Server: [`SaslServerConfig::offer`] says what to advertise;
 //!   [`ServerMechanism`] runs the exchange and asks the application for
 //!   [`StoredCredentials`] or a password check through [`ServerStep`].
 //!
@@ -43,5 +43,5 @@ pub use self::scram::{
     HashOutput, Iterations, Nonce, ScramHash, ScramKeys, ScramLimits, StoredCredentials,
     stored_credentials,
 };
-pub use self::selection::{ClientConfig, Selection, ServerOffer, select};
-pub use self::server::{ServerConfig, ServerMechanism, ServerStep, ServerSuccess};
+pub use self::selection::{SaslClientConfig, Selection, ServerOffer, select};
+pub use self::server::{SaslServerConfig, ServerMechanism, ServerStep, ServerSuccess};

@@ -8,7 +8,7 @@
 //!    offered, pass the allow and deny lists, and be usable with the
 //!    credentials (SCRAM needs a password or cached keys for its hash,
 //!    `PLAIN` a password). `PLAIN` needs an encrypted stream unless
-//!    [`ClientConfig::allow_plain_without_tls`] is set.
+//!    [`SaslClientConfig::allow_plain_without_tls`] is set.
 //! 2. A `-PLUS` mechanism needs a binding type both sides support: with
 //!    XEP-0440 the strongest type in the server's list we have data for
 //!    (`tls-exporter`, then `tls-server-end-point`); without XEP-0440 the
@@ -80,7 +80,7 @@ impl ServerOffer {
 
 /// The client's SASL policy. The defaults are the safe ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientConfig {
+pub struct SaslClientConfig {
     /// If set, only these mechanisms may be used. Default `None` (all).
     pub allowed: Option<Vec<Mechanism>>,
     /// These mechanisms are never used. Default empty. Put `PLAIN` here once
@@ -105,9 +105,9 @@ pub struct ClientConfig {
     pub scram_limits: ScramLimits,
 }
 
-impl Default for ClientConfig {
+impl Default for SaslClientConfig {
     fn default() -> Self {
-        ClientConfig {
+        SaslClientConfig {
             allowed: None,
             denied: Vec::new(),
             allow_plain_without_tls: false,
@@ -121,7 +121,7 @@ impl Default for ClientConfig {
     }
 }
 
-impl ClientConfig {
+impl SaslClientConfig {
     fn permits(&self, mechanism: Mechanism) -> bool {
         let listed = self
             .allowed
@@ -160,13 +160,13 @@ pub struct Selection {
 ///     tls_server_end_point: None,
 /// });
 /// let creds = Credentials::new("juliet", "r0m30myr0m30");
-/// let chosen = select(&ClientConfig::default(), &offer, &tls, &creds)?;
+/// let chosen = select(&SaslClientConfig::default(), &offer, &tls, &creds)?;
 /// assert_eq!(chosen.mechanism, Mechanism::ScramSha256Plus);
 /// assert_eq!(chosen.gs2_flag, Gs2Flag::Bound(ChannelBindingType::TlsExporter));
 /// # Ok::<(), SaslError>(())
 /// ```
 pub fn select(
-    config: &ClientConfig,
+    config: &SaslClientConfig,
     offer: &ServerOffer,
     tls: &TlsState,
     credentials: &Credentials,
@@ -212,7 +212,7 @@ pub fn select(
 
 /// The binding type a `-PLUS` mechanism would use, if any.
 fn binding_type(
-    config: &ClientConfig,
+    config: &SaslClientConfig,
     offer: &ServerOffer,
     tls: &TlsState,
 ) -> Option<ChannelBindingType> {

@@ -16,7 +16,7 @@ use super::{SaslError, anonymous, external, plain};
 
 /// The server's SASL policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConfig {
+pub struct SaslServerConfig {
     /// Mechanisms to offer when possible. Default: every SCRAM mechanism
     /// (the `-PLUS` ones only when the TLS layer gives binding data) and
     /// `PLAIN` (only on encrypted streams). `ANONYMOUS` and `EXTERNAL` must
@@ -33,9 +33,9 @@ pub struct ServerConfig {
     pub max_message_len: usize,
 }
 
-impl Default for ServerConfig {
+impl Default for SaslServerConfig {
     fn default() -> Self {
-        ServerConfig {
+        SaslServerConfig {
             mechanisms: vec![
                 Mechanism::ScramSha512Plus,
                 Mechanism::ScramSha256Plus,
@@ -53,7 +53,7 @@ impl Default for ServerConfig {
     }
 }
 
-impl ServerConfig {
+impl SaslServerConfig {
     /// What to advertise on a connection in this TLS state: `<mechanisms/>`
     /// and, if any `-PLUS` is offered, XEP-0440 binding types.
     pub fn offer(&self, tls: &TlsState) -> ServerOffer {
@@ -179,7 +179,7 @@ impl ServerMechanism {
     /// offered on this connection. Errors in the data come out as
     /// [`ServerStep::Failure`].
     pub fn start(
-        config: &ServerConfig,
+        config: &SaslServerConfig,
         tls: &TlsState,
         mechanism: &str,
         initial_response: Option<&[u8]>,

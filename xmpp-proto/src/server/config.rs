@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::endpoint::RandomSource;
+use crate::random::RandomSource;
 use crate::jid::{BareJid, JidError, JidErrorKind, JidPart};
 use crate::sasl;
 use crate::sm::SmConfig;
@@ -79,7 +79,7 @@ impl Default for ServerTimeouts {
 pub struct ServerConfig {
     pub(crate) domain: BareJid,
     pub(crate) tls: ServerTlsPolicy,
-    pub(crate) sasl: sasl::ServerConfig,
+    pub(crate) sasl: sasl::SaslServerConfig,
     pub(crate) timeouts: ServerTimeouts,
     pub(crate) limits: Limits,
     pub(crate) max_auth_attempts: u32,
@@ -106,7 +106,7 @@ impl ServerConfig {
         Ok(ServerConfig {
             domain,
             tls: ServerTlsPolicy::default(),
-            sasl: sasl::ServerConfig::default(),
+            sasl: sasl::SaslServerConfig::default(),
             timeouts: ServerTimeouts::default(),
             limits: Limits::default(),
             max_auth_attempts: 3,
@@ -123,7 +123,7 @@ impl ServerConfig {
     /// authentication: `<enabled/>` with a resumption id and `max` (from
     /// `sm.max`, default 300 s) when `sm.resume` is on, counting,
     /// acknowledgements, and `<resume/>` on a new connection
-    /// (`Event::ResumeRequest`). Off by default.
+    /// (`ServerEvent::ResumeRequest`). Off by default.
     pub fn with_stream_management(mut self, sm: SmConfig) -> Self {
         self.sm = Some(sm);
         self
@@ -137,7 +137,7 @@ impl ServerConfig {
 
     /// The SASL policy: mechanisms in order of preference, PLAIN without
     /// TLS, XEP-0440 and XEP-0474.
-    pub fn with_sasl(mut self, sasl: sasl::ServerConfig) -> Self {
+    pub fn with_sasl(mut self, sasl: sasl::SaslServerConfig) -> Self {
         self.sasl = sasl;
         self
     }
@@ -184,15 +184,16 @@ impl ServerConfig {
     }
 
     /// Reports every byte sent and received as
-    /// [`Event::Trace`](super::Event::Trace). Off by default.
+    /// [`ServerEvent::Trace`](super::ServerEvent::Trace). Off by default.
     pub fn with_trace(mut self, on: bool) -> Self {
         self.trace = on;
         self
     }
 
-    /// The source of stream ids, SCRAM nonces and generated resources.
-    /// Transports supply a cryptographically secure one; without it the
-    /// server refuses the connection.
+    /// The source of stream ids, SCRAM nonces, resumption ids and
+    /// generated resources, replacing the operating system's
+    /// ([`OsRandom`](crate::random::OsRandom), the default): for tests that
+    /// must repeat.
     pub fn with_random(mut self, random: Box<dyn RandomSource + Send>) -> Self {
         self.random = Some(random);
         self

@@ -9,8 +9,7 @@ use crate::sm::SmSession;
 use crate::stanza::Stanza;
 use crate::xml::Element;
 
-use super::CloseReason;
-pub use crate::endpoint::Direction;
+use crate::endpoint::{CloseReason, Direction};
 
 /// A password the client sent with PLAIN; `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,9 +32,9 @@ impl fmt::Debug for Password {
 ///
 /// Three events are questions; negotiation waits until the matching
 /// command is called:
-/// - [`Event::NeedScramCredentials`] → [`Server::provide_credentials`],
-/// - [`Event::Authenticate`] → [`Server::accept_auth`] or [`Server::reject_auth`],
-/// - [`Event::BindRequest`] → [`Server::accept_bind`] or [`Server::reject_bind`].
+/// - [`ServerEvent::NeedScramCredentials`] → [`Server::provide_credentials`],
+/// - [`ServerEvent::Authenticate`] → [`Server::accept_auth`] or [`Server::reject_auth`],
+/// - [`ServerEvent::BindRequest`] → [`Server::accept_bind`] or [`Server::reject_bind`].
 ///
 /// [`Server::provide_credentials`]: super::Server::provide_credentials
 /// [`Server::accept_auth`]: super::Server::accept_auth
@@ -44,7 +43,7 @@ impl fmt::Debug for Password {
 /// [`Server::reject_bind`]: super::Server::reject_bind
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum ServerEvent {
     /// A SCRAM exchange needs the user's stored credentials for `hash`
     /// (never a password). Answer with `provide_credentials` (`None` for an
     /// unknown user).
@@ -115,7 +114,7 @@ pub enum Event {
     /// present for routing; queue what is routed to it with
     /// [`SmSession::unacked`]) and give it to `accept_resume` if the client
     /// comes back. On expiry its queued stanzas must be bounced or stored
-    /// (`Router::expire`). Followed by [`Event::Closed`].
+    /// (`Router::expire`). Followed by [`ServerEvent::Closed`].
     ///
     /// [`SmSession::unacked`]: crate::sm::SmSession::unacked
     Detached(Box<SmSession>),

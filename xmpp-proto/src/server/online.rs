@@ -1,14 +1,36 @@
 //! The bound session: stamping and handing over the client's stanzas,
 //! answering the legacy session IQ, and sending stanzas to the client.
 
-use std::time::Instant;
+use std::fmt;
 
-use super::{CommandError, Event, Refused, Server};
+use super::negotiate::ServerPhase;
+use super::{Server, ServerEvent};
+use crate::endpoint::CommandError;
 use crate::jid::JidRef;
+use crate::negotiation::is_session_request;
 use crate::stanza::{DefinedCondition, InvalidStanza, Stanza, StanzaError, error_reply};
-use crate::stream::with_attr;
+use crate::stream::Role;
 use crate::stream_error::StreamErrorCondition;
+use crate::time::Time;
 use crate::xml::{Element, ns};
+
+/// A stanza [`Server::deliver`] could not send, handed back with the
+/// reason.
+#[derive(Debug)]
+pub struct Refused {
+    /// Why it was not sent.
+    pub error: CommandError,
+    /// The stanza, untouched.
+    pub stanza: Element,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}/> not sent: {}", self.stanza.name(), self.error)
+    }
+}
+
+impl std::error::Error for Refused {}
 
 impl Server {
     /// Sends a stanza to the client (a routed message, presence or IQ, or
@@ -18,43 +40,44 @@ impl Server {
     /// hands it back to be bounced.
     ///
     /// # Errors
-    /// [`CommandError::NotOnline`] before [`Event::Online`],
+    /// [`CommandError::NotOnline`] before [`ServerEvent::Online`],
     /// [`CommandError::Closed`] once the session ended or is closing,
     /// [`CommandError::InvalidStanza`] if it cannot be serialized,
     /// [`CommandError::OutputFull`] if the transport is not writing,
     /// [`CommandError::QueueFull`] if stream management is on and the
     /// client stopped acknowledging.
-    pub fn send(&mut self, now: Instant, stanza: impl Into<Element>) -> Result<(), CommandError> {
+    pub fn send(&mut self, now: Time, stanza: impl Into<Element>) -> Result<(), CommandError> {
         self.deliver(now, stanza.into())
             .map_err(|refused| refused.error)
     }
 
     /// Sends a stanza to the client like [`Server::send`], and hands it
     /// back when it cannot be sent, so that it can be bounced or stored
-    /// (`Router::undeliverable_from`) rather than lost.
+    /// rather than lost.
     ///
     /// # Errors
     /// [`Refused`] with the reason (as for [`Server::send`]) and the
     /// stanza.
-    pub fn deliver(&mut self, now: Instant, stanza: Element) -> Result<(), Box<Refused>> {
+    pub fn deliver(&mut self, now: Time, stanza: Element) -> Result<(), Box<Refused>> {
         let refuse = |error, stanza| Err(Box::new(Refused { error, stanza }));
-        if self.closed.is_some() || matches!(self.phase, super::Phase::Closing) {
+        if self.core.closed.is_some() || matches!(self.phase, ServerPhase::Closing) {
             return refuse(CommandError::Closed, stanza);
         }
         if !self.is_online() {
             return refuse(CommandError::NotOnline, stanza);
         }
-        if self.out.pending() > self.config.limits.max_pending_input {
+        if self.core.out.pending() > self.config.limits.max_pending_input {
             return refuse(CommandError::OutputFull, stanza);
         }
-        self.write_stanza(now, stanza, false)?;
+        crate::stream::write_stanza(self, now, stanza, false)
+            .map_err(|(error, stanza)| Box::new(Refused { error, stanza }))?;
         self.flush_trace();
         Ok(())
     }
 
     /// A top-level element from the bound client.
-    pub(super) fn handle_stanza(&mut self, now: Instant, el: Element) {
-        let Some(jid) = self.jid.clone() else {
+    pub(super) fn handle_stanza(&mut self, now: Time, mut el: Element) {
+        let Some(jid) = &self.jid else {
             return;
         };
         if el.ns() != ns::CLIENT {
@@ -75,8 +98,8 @@ impl Server {
                 return;
             }
         }
-        let stamped = with_attr(el.as_ref(), "from", jid.as_str());
-        let stanza = match Stanza::from_element(stamped) {
+        el.set_attr("from", jid.as_str());
+        let stanza = match Stanza::from_element(el) {
             Ok(s) => s,
             Err(e) if e.reason == InvalidStanza::NotAStanza => {
                 let text = format!("<{}/> is not a stanza", e.element.name());
@@ -88,23 +111,21 @@ impl Server {
                 if e.element.attr("type") != Some("error") {
                     let error = StanzaError::new(DefinedCondition::BadRequest);
                     let reply = error_reply(e.element.as_ref(), &error);
-                    let _ = self.write_stanza(now, reply, true);
+                    let _ = crate::stream::write_stanza(self, now, reply, true);
                 }
                 return;
             }
         };
         if let Stanza::Iq(iq) = &stanza {
-            let is_session = iq.kind().is_request()
-                && iq.payload().is_some_and(|p| p.is("session", ns::SESSION))
-                && iq
-                    .to()
-                    .is_none_or(|to| to == self.config.domain.domainpart());
-            if is_session {
+            let to_us = iq
+                .to()
+                .is_none_or(|to| to == self.config.domain.domainpart());
+            if to_us && is_session_request(iq) {
                 // RFC 3921 §3: a no-op today, answered for old clients.
-                let _ = self.write_stanza(now, iq.make_result(None), true);
+                let _ = crate::stream::write_stanza(self, now, iq.make_result(None), true);
                 return;
             }
         }
-        self.events.push_back(Event::Stanza(stanza));
+        self.core.events.push_back(ServerEvent::Stanza(stanza));
     }
 }

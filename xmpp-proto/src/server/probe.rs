@@ -4,35 +4,35 @@
 //! `probe_timeout` ends the session as `PeerNotResponding`, which
 //! detaches a resumable one.
 
-use std::time::Instant;
-
-use super::{Server, Timer};
-use crate::stanza::Iq;
-use crate::stream::{random_id, with_attr};
-use crate::xml::{Element, ns};
+use super::{Server, ServerTimer};
+use crate::endpoint::CloseReason;
+use crate::negotiation::ping_request;
+use crate::stream::Role;
+use crate::time::Time;
 
 impl Server {
     /// Any byte from the client: it is alive. Only the time is noted:
     /// moving the probe's deadline on every read would change the
     /// endpoint's `poll_timeout` (and a transport's timer heap) once per
     /// read; the probe re-arms itself from this time when it fires.
-    pub(super) fn heard_from_client(&mut self, now: Instant) {
+    pub(super) fn heard_from_client(&mut self, now: Time) {
         if !self.is_online() {
             return;
         }
         self.last_heard = now;
-        if self.timers.get(Timer::ProbeAnswer as usize).is_some() {
-            self.timers.clear(Timer::ProbeAnswer as usize);
+        let timers = &mut self.core.timers;
+        if timers.get(ServerTimer::ProbeAnswer).is_some() {
+            timers.clear(ServerTimer::ProbeAnswer);
         }
-        if self.timers.get(Timer::Probe as usize).is_none() {
+        if timers.get(ServerTimer::Probe).is_none() {
             if let Some(after) = self.config.timeouts.probe_after {
-                self.timers.set(Timer::Probe as usize, now + after);
+                timers.set(ServerTimer::Probe, now + after);
             }
         }
     }
 
     /// The client has been silent too long: ask it for a sign of life.
-    pub(super) fn probe(&mut self, now: Instant) {
+    pub(super) fn probe(&mut self, now: Time) {
         let Some(after) = self.config.timeouts.probe_after else {
             return;
         };
@@ -41,26 +41,31 @@ impl Server {
         }
         if now < self.last_heard + after {
             // Heard from since this was set: wait from then.
-            self.timers
-                .set(Timer::Probe as usize, self.last_heard + after);
+            self.core
+                .timers
+                .set(ServerTimer::Probe, self.last_heard + after);
             return;
         }
-        match (&mut self.sm, &self.jid) {
-            (Some(sm), _) => sm.request(&mut self.out),
-            (None, Some(jid)) => {
-                let id = random_id(&mut *self.random);
-                let ping = Iq::get(&id, Element::builder("ping", ns::PING).build())
-                    .with_to(jid.as_str())
-                    .into_element();
-                // From the server itself (RFC 6120 §8.1.2.1).
-                let ping = with_attr(ping.as_ref(), "from", self.config.domain.as_str());
-                let _ = self.out.element(&ping);
-            }
-            (None, None) => return,
+        if let Some(sm) = &mut self.core.sm {
+            sm.request(&mut self.core.out);
+        } else {
+            let Some(jid) = &self.jid else {
+                return;
+            };
+            let Some(id) = self.core.random_id() else {
+                self.finish(CloseReason::RandomUnavailable);
+                return;
+            };
+            let mut ping = ping_request(&id).with_to(jid.as_str()).into_element();
+            // From the server itself (RFC 6120 §8.1.2.1).
+            ping.set_attr("from", self.config.domain.as_str());
+            let _ = self.core.out.element(&ping);
         }
         let timeout = self.config.timeouts.probe_timeout;
-        self.timers.set(Timer::ProbeAnswer as usize, now + timeout);
+        self.core
+            .timers
+            .set(ServerTimer::ProbeAnswer, now + timeout);
         // The next probe, if this one is answered.
-        self.timers.set(Timer::Probe as usize, now + after);
+        self.core.timers.set(ServerTimer::Probe, now + after);
     }
 }

@@ -1,11 +1,12 @@
 //! Configuration, the acknowledgement-request policy, and the state of a
 //! stream-managed session that outlives its connection.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Handled, Nonza, Unacked};
 use crate::jid::FullJid;
-use crate::stream::{Output, Timers};
+use crate::stream::{Output, TimerKind, Timers};
+use crate::time::Time;
 use crate::xml::Element;
 
 /// When to ask the peer for an acknowledgement (`<r/>`).
@@ -104,10 +105,11 @@ impl SmConfig {
 /// Decides when to send `<r/>` under a [`RequestPolicy`].
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 /// use xmpp_proto::sm::{RequestPolicy, Requests};
+/// use xmpp_proto::time::Time;
 ///
-/// let now = Instant::now();
+/// let now = Time::ZERO;
 /// let mut r = Requests::new(RequestPolicy::new(2, Some(Duration::from_secs(3))));
 /// assert!(!r.on_stanza(now));
 /// assert_eq!(r.deadline(), Some(now + Duration::from_secs(3)));
@@ -118,7 +120,7 @@ impl SmConfig {
 pub struct Requests {
     policy: RequestPolicy,
     unrequested: u32,
-    deadline: Option<Instant>,
+    deadline: Option<Time>,
 }
 
 impl Requests {
@@ -133,7 +135,7 @@ impl Requests {
 
     /// A stanza was sent at `now`; returns whether to send `<r/>` after it
     /// (if so, the request is counted as sent).
-    pub fn on_stanza(&mut self, now: Instant) -> bool {
+    pub fn on_stanza(&mut self, now: Time) -> bool {
         self.unrequested = self.unrequested.saturating_add(1);
         if self
             .policy
@@ -156,12 +158,12 @@ impl Requests {
     }
 
     /// When [`Requests::on_timeout`] wants to be called.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub fn deadline(&self) -> Option<Time> {
         self.deadline
     }
 
     /// Time passed; returns whether to send `<r/>` now.
-    pub fn on_timeout(&mut self, now: Instant) -> bool {
+    pub fn on_timeout(&mut self, now: Time) -> bool {
         if self.deadline.is_some_and(|d| d <= now) {
             let due = self.unrequested > 0;
             self.requested();
@@ -235,28 +237,25 @@ impl Live {
     /// Queues a stanza the endpoint just wrote for acknowledgement, writes
     /// `<r/>` when the request policy asks for one and re-arms the request
     /// timer `slot`. The caller checked that the queue has room.
-    pub(crate) fn stanza_written<const N: usize>(
+    pub(crate) fn stanza_written<T: TimerKind>(
         &mut self,
         el: Element,
-        now: Instant,
+        now: Time,
         out: &mut Output,
-        timers: &mut Timers<N>,
-        slot: usize,
+        timers: &mut Timers<T>,
+        timer: T,
     ) {
         // Cannot fail: the caller checked that the queue has room.
         let _ = self.unacked.push(el);
         if self.requests.on_stanza(now) {
             let _ = out.element(&Nonza::Request.to_element());
         }
-        match self.requests.deadline() {
-            Some(at) => timers.set(slot, at),
-            None => timers.clear(slot),
-        }
+        timers.set_or_clear(timer, self.requests.deadline());
     }
 
     /// The request timer fired: writes `<r/>` if the policy says so and
     /// stanzas wait for an acknowledgement. Returns whether it wrote.
-    pub(crate) fn request_due(&mut self, now: Instant, out: &mut Output) -> bool {
+    pub(crate) fn request_due(&mut self, now: Time, out: &mut Output) -> bool {
         let due = self.requests.on_timeout(now) && !self.unacked.is_empty();
         if due {
             let _ = out.element(&Nonza::Request.to_element());

@@ -1,59 +1,329 @@
-//! Internals shared by the client and server roles: the output queue with
-//! its TLS and shutdown marks, the timer table, and element helpers.
+//! The stream core both roles run on, private to the crate.
 //!
-//! Nothing here is public: `Client` and `Server` are separate types over
-//! these pieces, with no role flag threaded through.
+//! [`Client`](crate::Client) and [`Server`](crate::Server) are separate
+//! types with no role flag threaded through them; what they share lives
+//! here once: the reader, the output queue with its TLS and shutdown
+//! marks, the event queue, the timer table, the TLS facts, randomness,
+//! stream management's live state ([`Core`]), and the code that drives
+//! them: the input loop, timers, TLS, failing and finishing a session,
+//! tracing, stream management's counting and acknowledgements ([`Role`]'s
+//! provided methods), and [`Endpoint`](crate::endpoint::Endpoint), which
+//! is implemented once for every role.
+//!
+//! A role supplies its state and the hooks of [`Role`]: what a stream
+//! event, a timer or the end of TLS means to it.
 
+mod ids;
 mod output;
-mod sasl_data;
+mod sm;
 mod timers;
 
+use std::collections::VecDeque;
+
+pub(crate) use self::ids::random_id;
 pub(crate) use self::output::Output;
-pub(crate) use self::sasl_data::{SASL_CB, decode_sasl, encode_sasl, sasl_tls_state};
-pub(crate) use self::timers::Timers;
+pub(crate) use self::sm::{
+    acknowledged, answer_request, count_inbound, request_due, write_stanza,
+};
+pub(crate) use self::timers::{TimerKind, Timers};
 
-use crate::xml::{Element, ElementRef, Node};
+use crate::endpoint::{CloseReason, Closed, Direction, Endpoint, Transmit};
+use crate::random::RandomSource;
+use crate::sm::Live;
+use crate::stream_error::{StreamError, StreamErrorCondition};
+use crate::time::Time;
+use crate::tls::TlsInfo;
+use crate::xml::{Limits, StreamEvent, StreamReader};
 
-/// Rebuilds `el` with attribute `name` set to `value` (replacing any
-/// existing value). Elements are immutable once built; this is only used
-/// on the send path where a stanza lacks an id or needs its `from`
-/// stamped.
-pub(crate) fn with_attr(el: ElementRef<'_>, name: &str, value: &str) -> Element {
-    let mut b = Element::builder(el.name(), el.ns());
-    let mut replaced = false;
-    for a in el.attrs() {
-        if a.ns.is_empty() && a.name == name {
-            b = b.attr(name, value);
-            replaced = true;
-        } else if a.ns.is_empty() {
-            b = b.attr(a.name, a.value);
-        } else {
-            b = b.attr_ns(a.ns, a.name, a.value);
+/// What every role keeps about its stream.
+///
+/// Public only in name, like [`Role`].
+#[allow(unreachable_pub)]
+pub struct Core<E, T> {
+    pub(crate) reader: StreamReader,
+    pub(crate) out: Output,
+    pub(crate) events: VecDeque<E>,
+    pub(crate) timers: Timers<T>,
+    /// The TLS facts, once the stream is encrypted.
+    pub(crate) tls: Option<TlsInfo>,
+    pub(crate) random: Box<dyn RandomSource + Send>,
+    /// XEP-0198 state, once enabled or resumed.
+    pub(crate) sm: Option<Live>,
+    /// Set once the `Closed` event has been queued.
+    pub(crate) closed: Option<CloseReason>,
+    trace: bool,
+    max_events: usize,
+}
+
+/// The settings [`Core::new`] takes from a role's configuration.
+pub(crate) struct CoreConfig {
+    pub(crate) limits: Limits,
+    pub(crate) trace: bool,
+    pub(crate) max_events: usize,
+    pub(crate) random: Option<Box<dyn RandomSource + Send>>,
+}
+
+impl<E, T: TimerKind> Core<E, T> {
+    pub(crate) fn new(config: CoreConfig) -> Self {
+        Core {
+            reader: StreamReader::new(config.limits),
+            out: Output::new(config.trace),
+            events: VecDeque::new(),
+            timers: Timers::default(),
+            tls: None,
+            random: config
+                .random
+                .unwrap_or_else(crate::random::default_source),
+            sm: None,
+            closed: None,
+            trace: config.trace,
+            max_events: config.max_events,
         }
     }
-    if !replaced {
-        b = b.attr(name, value);
+
+    /// A fresh unpredictable id, or `None` if the random source failed
+    /// (the caller then ends the session with
+    /// [`CloseReason::RandomUnavailable`]).
+    pub(crate) fn random_id(&mut self) -> Option<String> {
+        random_id(&mut *self.random)
     }
-    for node in el.nodes() {
-        b = match node {
-            Node::Element(child) => b.append_ref(child),
-            Node::Text(text) => b.text(text),
+
+    /// Fills `buf` from the random source; `false` if it failed.
+    pub(crate) fn fill_random(&mut self, buf: &mut [u8]) -> bool {
+        self.random.fill(buf).is_ok()
+    }
+}
+
+/// A role on the stream core: its state and what stream events mean to it.
+///
+/// Public only in name: the module is private, so nothing outside the
+/// crate can implement or call it (a sealed trait), yet the blanket
+/// `Endpoint` implementation can name it.
+#[allow(unreachable_pub)]
+pub trait Role: Sized {
+    /// What the role reports to the application.
+    type Event;
+    /// The role's timers.
+    #[doc(hidden)]
+    type Timer: TimerKind;
+
+    #[doc(hidden)]
+    fn core(&self) -> &Core<Self::Event, Self::Timer>;
+    #[doc(hidden)]
+    fn core_mut(&mut self) -> &mut Core<Self::Event, Self::Timer>;
+    #[doc(hidden)]
+    fn closed_event(reason: CloseReason) -> Self::Event;
+    #[doc(hidden)]
+    fn trace_event(direction: Direction, data: Vec<u8>) -> Self::Event;
+
+    /// `Transmit::StartTls` is queued and the handshake has not completed:
+    /// plaintext input now is an injection.
+    #[doc(hidden)]
+    fn awaiting_tls(&self) -> bool;
+    /// We sent our `</stream:stream>` and wait for the peer's.
+    #[doc(hidden)]
+    fn is_closing(&self) -> bool;
+    /// Bytes arrived from the peer (liveness).
+    #[doc(hidden)]
+    fn heard_from_peer(&mut self, now: Time);
+    /// A header, element, keepalive or the close of the peer's stream.
+    #[doc(hidden)]
+    fn handle_stream_event(&mut self, now: Time, event: StreamEvent);
+    /// `timer` is due.
+    #[doc(hidden)]
+    fn handle_timer(&mut self, now: Time, timer: Self::Timer);
+    /// The TLS handshake completed; the facts are in the core and the
+    /// reader is reset for the new stream.
+    #[doc(hidden)]
+    fn tls_established(&mut self, now: Time);
+    /// A stanza was written to the peer (keepalive bookkeeping).
+    #[doc(hidden)]
+    fn wrote_to_peer(&mut self, _now: Time) {}
+    /// About to write a stream error: the receiving role must have sent
+    /// its stream header first (RFC 6120 §4.9.1.2).
+    #[doc(hidden)]
+    fn before_stream_error(&mut self) {}
+    /// The session ended: report what must not vanish with it (stream
+    /// management's queue), before the `Closed` event.
+    #[doc(hidden)]
+    fn hand_over(&mut self, reason: &CloseReason);
+
+    /// Sends a stream error and ends the session: the peer misbehaved.
+    #[doc(hidden)]
+    fn fail(&mut self, condition: StreamErrorCondition, text: &str) {
+        let reason = CloseReason::ProtocolViolation {
+            condition,
+            text: text.to_owned(),
         };
+        self.fail_with(StreamError::new(condition), reason);
     }
-    b.build()
+
+    /// Sends `error` and ends the session with `reason`.
+    #[doc(hidden)]
+    fn fail_with(&mut self, error: StreamError, reason: CloseReason) {
+        if self.core().closed.is_some() {
+            return;
+        }
+        self.before_stream_error();
+        let out = &mut self.core_mut().out;
+        let _ = out.element(&error.to_element());
+        out.close_stream();
+        self.finish(reason);
+    }
+
+    /// Queues the shutdown and the final event.
+    #[doc(hidden)]
+    fn finish(&mut self, reason: CloseReason) {
+        if self.core().closed.is_some() {
+            return;
+        }
+        let core = self.core_mut();
+        core.out.shutdown();
+        core.timers.clear_all();
+        core.closed = Some(reason.clone());
+        self.flush_trace();
+        self.hand_over(&reason);
+        self.core_mut().events.push_back(Self::closed_event(reason));
+    }
+
+    /// Ok while open or after a clean close; the reason otherwise.
+    #[doc(hidden)]
+    fn check_open(&self) -> Result<(), Closed> {
+        match &self.core().closed {
+            Some(reason) if !reason.is_normal() => Err(Closed::new(reason.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Moves traced output into `Trace` events.
+    #[doc(hidden)]
+    fn flush_trace(&mut self) {
+        let core = self.core_mut();
+        if core.trace {
+            for data in core.out.take_trace() {
+                core.events
+                    .push_back(Self::trace_event(Direction::Out, data));
+            }
+        }
+    }
 }
 
-/// A short unpredictable identifier (stream ids, stanza ids): 16 bytes of
-/// randomness in unpadded URL-safe base64.
-pub(crate) fn random_id(random: &mut dyn crate::endpoint::RandomSource) -> String {
-    use base64::Engine as _;
-    let mut bytes = [0u8; 12];
-    random.fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+impl<R: Role> Endpoint for R {
+    type Event = R::Event;
+
+    fn handle_input(&mut self, now: Time, data: &[u8]) -> Result<(), Closed> {
+        if self.core().closed.is_some() {
+            return self.check_open();
+        }
+        let core = self.core_mut();
+        if core.trace && !data.is_empty() {
+            core.events
+                .push_back(R::trace_event(Direction::In, data.to_vec()));
+        }
+        if !data.is_empty() {
+            self.heard_from_peer(now);
+        }
+        let mut input = data;
+        while self.core().closed.is_none() {
+            if self.awaiting_tls() && !input.is_empty() {
+                // Bytes after <proceed/> (or before direct TLS) that did
+                // not come through TLS: an attacker's, never the peer's.
+                self.finish(CloseReason::StartTlsInjection);
+                break;
+            }
+            let core = self.core_mut();
+            if core.events.len() >= core.max_events {
+                self.fail(
+                    StreamErrorCondition::ResourceConstraint,
+                    "the application is not draining events",
+                );
+                break;
+            }
+            match self.core_mut().reader.read(&mut input) {
+                Ok(Some(event)) => self.handle_stream_event(now, event),
+                Ok(None) => break,
+                Err(e) => {
+                    let text = e.to_string();
+                    self.fail(e.condition(), &text);
+                }
+            }
+        }
+        self.flush_trace();
+        self.check_open()
+    }
+
+    fn handle_eof(&mut self, _now: Time) {
+        if self.core().closed.is_none() {
+            let reason = if self.is_closing() {
+                CloseReason::Normal
+            } else {
+                CloseReason::ConnectionLost
+            };
+            self.finish(reason);
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        while self.core().closed.is_none() {
+            let Some(timer) = self.core_mut().timers.pop_expired(now) else {
+                break;
+            };
+            self.handle_timer(now, timer);
+        }
+        self.flush_trace();
+    }
+
+    fn handle_tls_established(&mut self, now: Time, tls: TlsInfo) -> Result<(), Closed> {
+        if self.core().closed.is_some() {
+            return self.check_open();
+        }
+        if !self.awaiting_tls() {
+            self.fail(
+                StreamErrorCondition::UndefinedCondition,
+                "unexpected TLS handshake",
+            );
+            return self.check_open();
+        }
+        let core = self.core_mut();
+        core.tls = Some(tls);
+        core.reader.reset();
+        self.tls_established(now);
+        self.flush_trace();
+        self.check_open()
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        self.core_mut().out.poll_transmit()
+    }
+
+    fn peek_transmit(&self) -> Option<Transmit<'_>> {
+        self.core().out.peek_transmit()
+    }
+
+    fn consume_transmit(&mut self, n: usize) {
+        self.core_mut().out.consume(n);
+    }
+
+    fn poll_event(&mut self) -> Option<R::Event> {
+        self.core_mut().events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        let core = self.core();
+        if core.closed.is_some() {
+            return None;
+        }
+        core.timers.next()
+    }
+
+    fn is_closed(&self) -> bool {
+        let core = self.core();
+        core.closed.is_some() && core.events.is_empty() && core.out.is_drained()
+    }
 }
 
-/// `1.0`, `1.1`, `2.0`: any stream version whose major number is at least
-/// 1 (RFC 6120 §4.7.5).
+/// 1.0, 1.1, 2.0: any stream version whose major number is at least 1
+/// (RFC 6120 §4.7.5).
 pub(crate) fn version_at_least_1(v: &str) -> bool {
     v.split_once('.')
         .and_then(|(major, _)| major.parse::<u32>().ok())

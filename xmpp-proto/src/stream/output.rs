@@ -12,6 +12,15 @@ enum Mark {
     Shutdown,
 }
 
+impl Mark {
+    fn transmit(self) -> Transmit<'static> {
+        match self {
+            Mark::StartTls => Transmit::StartTls,
+            Mark::Shutdown => Transmit::Shutdown,
+        }
+    }
+}
+
 /// Serialized output plus the marks (`StartTls`, `Shutdown`) that sit at
 /// byte positions in it: a mark is handed out only when every byte before
 /// it has been consumed.
@@ -94,30 +103,40 @@ impl Output {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// The next transmit; a mark is taken.
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
-        let buffered = self.writer.buffer();
-        match self.marks.front().copied() {
-            Some((at, mark)) => {
-                let before_mark = usize::try_from(at - self.consumed).unwrap_or(usize::MAX);
-                if before_mark > 0 {
-                    let n = before_mark.min(buffered.len());
-                    return buffered.get(..n).map(Transmit::Data);
-                }
-                self.marks.pop_front();
-                Some(match mark {
-                    Mark::StartTls => Transmit::StartTls,
-                    Mark::Shutdown => Transmit::Shutdown,
-                })
-            }
-            None if !buffered.is_empty() => Some(Transmit::Data(buffered)),
-            None => None,
+        if self.sendable() == 0 {
+            return self.marks.pop_front().map(|(_, mark)| mark.transmit());
         }
+        self.peek_transmit()
     }
 
+    /// The next transmit, without taking anything.
+    pub(crate) fn peek_transmit(&self) -> Option<Transmit<'_>> {
+        let n = self.sendable();
+        if n > 0 {
+            return self.writer.buffer().get(..n).map(Transmit::Data);
+        }
+        self.marks.front().map(|(_, mark)| mark.transmit())
+    }
+
+    /// `n` bytes of the last data were written. Never passes a mark: a
+    /// transport that reports more than it was handed cannot skip one.
     pub(crate) fn consume(&mut self, n: usize) {
-        let n = n.min(self.writer.len());
+        let n = n.min(self.sendable());
         self.writer.consume(n);
         self.consumed += n as u64;
+    }
+
+    /// Bytes that can go out before the next mark.
+    fn sendable(&self) -> usize {
+        let buffered = self.writer.len();
+        match self.marks.front() {
+            Some((at, _)) => usize::try_from(at.saturating_sub(self.consumed))
+                .unwrap_or(usize::MAX)
+                .min(buffered),
+            None => buffered,
+        }
     }
 
     fn end(&self) -> u64 {
@@ -173,6 +192,20 @@ mod tests {
         out.consume(1);
         assert_eq!(out.poll_transmit(), Some(Transmit::Shutdown));
         assert_eq!(out.poll_transmit(), None);
+    }
+
+    #[test]
+    fn consuming_too_much_never_skips_a_mark() {
+        let mut out = Output::new(false);
+        out.keepalive();
+        out.start_tls();
+        out.keepalive();
+        assert_eq!(out.peek_transmit(), Some(Transmit::Data(b" ")));
+        out.consume(10);
+        assert_eq!(out.peek_transmit(), Some(Transmit::StartTls));
+        assert_eq!(out.peek_transmit(), Some(Transmit::StartTls));
+        assert_eq!(out.poll_transmit(), Some(Transmit::StartTls));
+        assert_eq!(out.poll_transmit(), Some(Transmit::Data(b" ")));
     }
 
     #[test]

@@ -63,6 +63,26 @@ pub struct Attribute<'a> {
 }
 
 impl Element {
+    /// Sets the unqualified attribute `name` of this element (not of its
+    /// children) to `value`, replacing any value it had, in place: the
+    /// cheap way to stamp a `from`, `to` or `id` on a stanza.
+    ///
+    /// ```
+    /// use xmpp_proto::xml::{Element, ns};
+    ///
+    /// let mut msg = Element::builder("message", ns::CLIENT)
+    ///     .attr("from", "mallory@example.com")
+    ///     .append(Element::builder("thread", ns::CLIENT).attr("parent", "t0").text("t1"))
+    ///     .build();
+    /// msg.set_attr("from", "juliet@example.com/balcony");
+    /// msg.set_attr("id", "m1");
+    /// assert_eq!(msg.to_string(), "<message xmlns='jabber:client' \
+    ///     from='juliet@example.com/balcony' id='m1'><thread parent='t0'>t1</thread></message>");
+    /// ```
+    pub fn set_attr(&mut self, name: &str, value: &str) {
+        self.tree.set_root_attr(name, value);
+    }
+
     /// The root of this element as a view, for navigation.
     pub fn as_ref(&self) -> ElementRef<'_> {
         ElementRef {
@@ -622,6 +642,47 @@ impl Tree {
                 end: node.end.wrapping_add(offset),
                 is_text: false,
             });
+        }
+    }
+
+    /// Sets an unqualified attribute of the root element, replacing its
+    /// value if present. The old value's bytes stay in the buffer unused.
+    fn set_root_attr(&mut self, name: &str, value: &str) {
+        let Some(root) = self.nodes.first().copied() else {
+            return;
+        };
+        let value = self.push_str(value);
+        let (start, end) = (root.attr_start as usize, root.attr_end as usize);
+        let existing = self.attrs.get(start..end).and_then(|attrs| {
+            attrs
+                .iter()
+                .position(|a| a.ns == Ns::None && self.str(a.name) == name)
+        });
+        if let Some(i) = existing {
+            if let Some(a) = self.attrs.get_mut(start + i) {
+                a.value = value;
+            }
+            return;
+        }
+        let name = self.push_str(name);
+        self.attrs.insert(
+            end.min(self.attrs.len()),
+            AttrData {
+                name,
+                ns: Ns::None,
+                value,
+            },
+        );
+        let end = to_u32(end);
+        if let Some(root) = self.nodes.first_mut() {
+            root.attr_end = root.attr_end.saturating_add(1);
+        }
+        // Attributes stored after the root's moved up by one.
+        for node in self.nodes.iter_mut().skip(1) {
+            if node.attr_start >= end && node.attr_end > node.attr_start {
+                node.attr_start += 1;
+                node.attr_end += 1;
+            }
         }
     }
 

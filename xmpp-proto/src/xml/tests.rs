@@ -745,3 +745,36 @@ fn writer_inside_a_stream_round_trips_through_the_reader() {
         .collect();
     assert_eq!(again, originals);
 }
+
+#[test]
+fn set_attr_stamps_the_root_in_place() {
+    let doc = "<stream:stream xmlns='jabber:client' \
+               xmlns:stream='http://etherx.jabber.org/streams'>\
+               <message to='romeo@example.net' from='x'><x xmlns='urn:example' k='v'/><y xmlns='urn:example' j='w'/></message>";
+    let mut r = StreamReader::new(Limits::default());
+    let mut input = doc.as_bytes();
+    assert!(matches!(r.read(&mut input), Ok(Some(StreamEvent::Header(_)))));
+    let Ok(Some(StreamEvent::Element(mut el))) = r.read(&mut input) else {
+        panic!("no element");
+    };
+    el.set_attr("from", "juliet@example.com/balcony");
+    el.set_attr("id", "a&b");
+    assert_eq!(
+        el.to_string(),
+        "<message xmlns='jabber:client' to='romeo@example.net' from='juliet@example.com/balcony' \
+         id='a&amp;b'><x xmlns='urn:example' k='v'/><y xmlns='urn:example' j='w'/></message>"
+    );
+    assert_eq!(el.child("y", "urn:example").and_then(|y| y.attr("j")), Some("w"));
+
+    // Built elements may store the root's attributes after its children's.
+    let mut built = Element::builder("presence", ns::CLIENT)
+        .append(Element::builder("c", "urn:example").attr("node", "n"))
+        .attr("type", "unavailable")
+        .build();
+    built.set_attr("to", "a@b");
+    assert_eq!(
+        built.to_string(),
+        "<presence xmlns='jabber:client' type='unavailable' to='a@b'>\
+         <c xmlns='urn:example' node='n'/></presence>"
+    );
+}

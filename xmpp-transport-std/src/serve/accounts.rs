@@ -3,10 +3,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use xmpp_proto::endpoint::RandomSource;
 use xmpp_proto::sasl::{Iterations, SaslError, ScramHash, StoredCredentials, stored_credentials};
 
-use crate::random::OsRandom;
+use xmpp_proto::random::{OsRandom, RandomSource};
 
 /// What a server needs to know about its users: SCRAM's stored keys and a
 /// password check for PLAIN. Implement it over your own database, or use
@@ -81,12 +80,15 @@ impl Accounts {
     ///
     /// # Errors
     /// If the password cannot be prepared (SASLprep refuses it, or it is
-    /// empty).
+    /// empty), or no random salt could be drawn (reported as
+    /// `SaslError::Rejected`).
     pub fn add(&mut self, username: &str, password: &str) -> Result<(), SaslError> {
         let iterations = self.iterations.unwrap_or(DEFAULT_ITERATIONS);
         let derive = |hash| {
             let mut salt = [0u8; 16];
-            OsRandom.fill(&mut salt);
+            OsRandom
+                .fill(&mut salt)
+                .map_err(|_| SaslError::Rejected)?;
             stored_credentials(hash, password, &salt, iterations)
         };
         let keys = UserKeys {

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use xmpp_proto::time::Time;
 
 use xmpp_proto::router::{Queued, Routed, SessionId};
 use xmpp_proto::server::Server;
@@ -55,7 +55,7 @@ fn dispatch_work(
             Some(here) if here.id == session => here
                 .conn
                 .endpoint_mut()
-                .deliver(Instant::now(), stanza)
+                .deliver(crate::clock::now(), stanza)
                 .err()
                 .map(|refused| refused.stanza),
             _ => send_to(shared, session, stanza, rerouted),
@@ -127,7 +127,7 @@ struct Parcel {
 
 impl Parcel {
     /// On the receiving session's thread; a refused stanza stays inside.
-    fn deliver(&mut self, server: &mut Server, now: Instant) {
+    fn deliver(&mut self, server: &mut Server, now: Time) {
         if let Some(stanza) = self.stanza.take() {
             if let Err(refused) = server.deliver(now, stanza) {
                 self.stanza = Some(refused.stanza);

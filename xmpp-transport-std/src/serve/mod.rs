@@ -46,18 +46,20 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use xmpp_proto::jid::{BareJid, FullJid, JidError};
 use xmpp_proto::router::{DetachedSessions, Router, SessionId};
-use xmpp_proto::server::{CloseReason, Direction, Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::endpoint::{CloseReason, Direction};
+use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::time::Time;
 use xmpp_proto::sm::SmSession;
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::Element;
 
 use crate::connection::Connection;
 use crate::error::Error;
-use crate::random::OsRandom;
+use crate::clock;
 use crate::remote::Remote;
 use crate::server_tls::ServerTls;
 
@@ -415,7 +417,7 @@ impl ServeHandle {
         }
         // Nobody can resume now: what waited for detached sessions is
         // bounced or stored like on expiry.
-        let end_of_time = Instant::now() + Duration::from_secs(u64::from(u32::MAX));
+        let end_of_time = clock::now() + Duration::from_secs(u64::from(u32::MAX));
         loop {
             let expired = lock(&self.shared.detached).pop_expired(end_of_time);
             let Some((session, state)) = expired else {
@@ -485,11 +487,11 @@ impl Reaper {
     }
 
     /// Sleeps until woken or `until`.
-    fn sleep(&self, until: Option<Instant>) {
+    fn sleep(&self, until: Option<Time>) {
         let mut woken = lock(&self.woken);
         if !*woken {
             let wait = until.map_or(Duration::from_secs(3600), |at| {
-                at.saturating_duration_since(Instant::now())
+                at.saturating_duration_since(clock::now())
             });
             woken = self
                 .signal
@@ -511,7 +513,7 @@ impl Shared {
     /// The reaper thread: expires detached sessions on time.
     fn reap(self: Arc<Self>) {
         while !self.stopping.load(Ordering::SeqCst) {
-            let now = Instant::now();
+            let now = clock::now();
             loop {
                 let expired = lock(&self.detached).pop_expired(now);
                 let Some((session, state)) = expired else {
@@ -534,7 +536,7 @@ impl Shared {
 
     /// The sans-IO server for one new connection.
     fn endpoint(&self, direct_tls: bool) -> Result<Server, JidError> {
-        let mut config = ServerConfig::new(&self.domain)?.with_random(Box::new(OsRandom));
+        let mut config = ServerConfig::new(&self.domain)?;
         if let Some(configure) = &self.configure {
             config = configure(config);
         }
@@ -543,7 +545,7 @@ impl Shared {
             (false, ServerTlsPolicy::Direct) => config.with_tls(ServerTlsPolicy::RequireStartTls),
             (false, _) => config,
         };
-        Ok(Server::new(config, Instant::now()))
+        Ok(Server::new(config, clock::now()))
     }
 
     /// Sets up one accepted connection and starts its thread.

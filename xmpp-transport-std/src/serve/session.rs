@@ -4,12 +4,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use xmpp_proto::jid::{BareJid, FullJid};
 use xmpp_proto::router::{BindOutcome, SessionId};
 use xmpp_proto::sasl::FailureCondition;
-use xmpp_proto::server::{CloseReason, Event, Server};
+use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::server::{Server, ServerEvent as Event};
 use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
@@ -90,7 +91,7 @@ pub(super) fn run(
 
 /// Answers one event of the session's server.
 fn handle(shared: &Arc<Shared>, id: SessionId, conn: &mut Connection<Server>, event: Event) {
-    let now = Instant::now();
+    let now = crate::clock::now();
     let server = conn.endpoint_mut();
     // A command refused as `NotAsked` cannot happen: each answers the
     // question just asked. Ignoring the results is safe either way.
@@ -167,7 +168,7 @@ fn handle(shared: &Arc<Shared>, id: SessionId, conn: &mut Connection<Server>, ev
 /// live one whose connection has not been noticed dead yet, if it is
 /// this account's.
 fn resume(shared: &Arc<Shared>, id: SessionId, conn: &mut Connection<Server>, previd: &str) {
-    let now = Instant::now();
+    let now = crate::clock::now();
     let Some(user) = conn.endpoint().user().cloned() else {
         return;
     };

@@ -1,0 +1,89 @@
+//! Stream management on the stream core, the same for both roles: writing
+//! a stanza through the acknowledgement queue, counting what arrives, and
+//! answering `<r/>` and `<a/>`.
+
+use super::{Role, TimerKind};
+use crate::endpoint::{CloseReason, CommandError};
+use crate::sm::Nonza;
+use crate::time::Time;
+use crate::xml::{Element, ns};
+
+/// A stanza that could not be written, with why.
+pub(crate) type NotWritten = (CommandError, Element);
+
+/// Writes a stanza, queueing it for acknowledgement when stream management
+/// is on; every stanza either role sends goes through here. `internal`
+/// marks stanzas the endpoint sends by itself (answers, receipts): if the
+/// queue is full for one of those, the peer stopped acknowledging and the
+/// connection is treated as dead (a resumable session stays resumable).
+pub(crate) fn write_stanza<R: Role>(
+    role: &mut R,
+    now: Time,
+    el: Element,
+    internal: bool,
+) -> Result<(), NotWritten> {
+    let core = role.core_mut();
+    if core.sm.as_ref().is_some_and(|sm| sm.unacked.is_full()) {
+        if internal {
+            core.out.close_stream();
+            role.finish(CloseReason::PeerNotResponding);
+            return Err((CommandError::Closed, el));
+        }
+        return Err((CommandError::QueueFull, el));
+    }
+    if let Err(e) = core.out.element(&el) {
+        return Err((CommandError::InvalidStanza(e), el));
+    }
+    if let Some(sm) = &mut core.sm {
+        sm.stanza_written(el, now, &mut core.out, &mut core.timers, R::Timer::SM_REQUEST);
+    }
+    role.wrote_to_peer(now);
+    Ok(())
+}
+
+/// A stanza arrived from the peer: count it.
+pub(crate) fn count_inbound<R: Role>(role: &mut R, el: &Element) {
+    if let Some(sm) = &mut role.core_mut().sm {
+        if el.ns() == ns::CLIENT {
+            sm.handled.increment();
+        }
+    }
+}
+
+/// `<r/>`: tell the peer how many stanzas we handled.
+pub(crate) fn answer_request<R: Role>(role: &mut R, now: Time) {
+    let core = role.core_mut();
+    if let Some(sm) = &core.sm {
+        let h = sm.handled.value();
+        let _ = core.out.element(&Nonza::Answer { h }.to_element());
+        role.wrote_to_peer(now);
+    }
+}
+
+/// `<a h/>`: the peer handled `h` of our stanzas. An `h` above what we
+/// sent ends the stream (XEP-0198 §4).
+pub(crate) fn acknowledged<R: Role>(role: &mut R, h: u32) {
+    let Some(sm) = &mut role.core_mut().sm else {
+        return;
+    };
+    if let Err(e) = sm.unacked.ack(h) {
+        let error = e.stream_error();
+        let reason = CloseReason::ProtocolViolation {
+            condition: error.condition,
+            text: e.to_string(),
+        };
+        role.fail_with(error, reason);
+    }
+}
+
+/// The acknowledgement request timer fired: `<r/>` if the policy says so.
+pub(crate) fn request_due<R: Role>(role: &mut R, now: Time) {
+    let core = role.core_mut();
+    if core
+        .sm
+        .as_mut()
+        .is_some_and(|sm| sm.request_due(now, &mut core.out))
+    {
+        role.wrote_to_peer(now);
+    }
+}
