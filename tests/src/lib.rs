@@ -187,6 +187,15 @@ impl Accounts {
     }
 }
 
+/// `juliet`/`secret` as the only account. Deriving the stored keys costs
+/// three PBKDF2 runs, so it is done once per process, not per `Pair`.
+fn juliet_only() -> Accounts {
+    static ACCOUNTS: std::sync::OnceLock<Accounts> = std::sync::OnceLock::new();
+    ACCOUNTS
+        .get_or_init(|| Accounts::with_user("juliet", "secret"))
+        .clone()
+}
+
 /// The fake TLS session both sides are told about: TLS 1.3 with fixed
 /// `tls-exporter` and `tls-server-end-point` data.
 pub fn fake_tls() -> TlsInfo {
@@ -267,7 +276,7 @@ impl Pair {
             now,
             client_events: Vec::new(),
             server_events: Vec::new(),
-            accounts: Accounts::with_user("juliet", "secret"),
+            accounts: juliet_only(),
             auto_bind: true,
             tls: fake_tls(),
             client_chunker: Chunker::Whole,

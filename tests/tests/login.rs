@@ -1,8 +1,11 @@
 //! Logging in end to end: every mechanism and channel binding type, wrong
 //! passwords, and what the server tells the application.
 
+use base64::Engine as _;
+use sha2::Digest as _;
 use xmpp_proto::client::{CloseReason, Event as ClientEvent};
-use xmpp_proto::sasl::{self, ChannelBindingType, FailureCondition, Mechanism};
+use xmpp_proto::endpoint::Transmit;
+use xmpp_proto::sasl::{self, ChannelBindingType, FailureCondition, Mechanism, SaslError};
 use xmpp_proto::server::{self, Event as ServerEvent};
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
 use xmpp_tests::Pair;
@@ -120,8 +123,218 @@ fn server_offers_plus_only_with_binding_data() {
         text.contains("<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'><channel-binding type='tls-exporter'/><channel-binding type='tls-server-end-point'/></sasl-channel-binding>"),
         "{text}"
     );
-    // XEP-0474: the hash of the offer is in the server-first-message.
     assert!(pair.is_online());
+}
+
+/// Every `<tag>text</tag>` (or `<tag attr='text'/>` when `end` is `'`) in
+/// `xml`, in order.
+fn all_between<'a>(xml: &'a str, start: &str, end: &str) -> Vec<&'a str> {
+    xml.split(start)
+        .skip(1)
+        .map(|rest| &rest[..rest.find(end).expect("end marker")])
+        .collect()
+}
+
+/// The XEP-0474 `h=` value for what `server_bytes` advertised, computed
+/// here from the XEP's definition (not with the library's function).
+fn expected_h(server_bytes: &str, digest: fn(&[u8]) -> Vec<u8>) -> String {
+    let mut mechanisms = all_between(server_bytes, "<mechanism>", "</mechanism>");
+    let mut types = all_between(server_bytes, "<channel-binding type='", "'");
+    mechanisms.sort_unstable();
+    types.sort_unstable();
+    let mut s = mechanisms.join("\u{1e}");
+    if server_bytes.contains("<sasl-channel-binding") {
+        s.push('\u{1f}');
+        s.push_str(&types.join("\u{1e}"));
+    }
+    base64::engine::general_purpose::STANDARD.encode(digest(s.as_bytes()))
+}
+
+/// The attributes of the server-first-message in `server_bytes`.
+fn server_first(server_bytes: &str) -> String {
+    let challenge = all_between(
+        server_bytes,
+        "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>",
+        "</challenge>",
+    );
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(challenge.first().expect("a SCRAM challenge"))
+        .expect("base64");
+    String::from_utf8(data).expect("UTF-8")
+}
+
+#[test]
+fn server_first_message_carries_the_xep0474_hash_of_the_offer() {
+    let sha256: fn(&[u8]) -> Vec<u8> = |d| sha2::Sha256::digest(d).to_vec();
+    let sha512: fn(&[u8]) -> Vec<u8> = |d| sha2::Sha512::digest(d).to_vec();
+    for (mechanism, digest) in [
+        (Mechanism::ScramSha256, sha256),
+        (Mechanism::ScramSha256Plus, sha256),
+        (Mechanism::ScramSha512Plus, sha512),
+    ] {
+        let pair = login(mechanism, xmpp_tests::fake_tls());
+        assert!(pair.is_online(), "{mechanism}: {:?}", pair.client_events);
+        let text = String::from_utf8_lossy(&pair.server_bytes);
+        assert!(text.contains("<sasl-channel-binding"), "{text}");
+        let first = server_first(&text);
+        let h = first
+            .split(',')
+            .find_map(|a| a.strip_prefix("h="))
+            .unwrap_or_else(|| panic!("{mechanism}: no h= in {first}"));
+        assert_eq!(h, expected_h(&text, digest), "{mechanism}: {first}");
+    }
+}
+
+/// Runs `pair` to the end with a man in the middle who rewrites every
+/// piece of the server's output with `tamper` before the client reads it.
+fn run_through_mitm(pair: &mut Pair, tamper: impl Fn(&str) -> String) {
+    let now = pair.now;
+    let (mut client_tls, mut server_tls, mut client_shut, mut server_shut) =
+        (false, false, false, false);
+    loop {
+        let mut moved = false;
+        while !client_tls && !client_shut {
+            match pair.client.poll_transmit() {
+                None => break,
+                Some(Transmit::Data(d)) => {
+                    let d = d.to_vec();
+                    pair.client.consume_transmit(d.len());
+                    let _ = pair.server.handle_input(now, &d);
+                }
+                Some(Transmit::StartTls) => client_tls = true,
+                Some(Transmit::Shutdown) => {
+                    client_shut = true;
+                    pair.server.handle_eof(now);
+                }
+            }
+            moved = true;
+        }
+        while !server_tls && !server_shut {
+            match pair.server.poll_transmit() {
+                None => break,
+                Some(Transmit::Data(d)) => {
+                    let d = String::from_utf8(d.to_vec()).expect("UTF-8");
+                    pair.server.consume_transmit(d.len());
+                    let _ = pair.client.handle_input(now, tamper(&d).as_bytes());
+                }
+                Some(Transmit::StartTls) => server_tls = true,
+                Some(Transmit::Shutdown) => {
+                    server_shut = true;
+                    pair.client.handle_eof(now);
+                }
+            }
+            moved = true;
+        }
+        if client_tls && server_tls {
+            // The man in the middle relays TLS (he holds the certificate).
+            (client_tls, server_tls) = (false, false);
+            let _ = pair.server.handle_tls_established(now, pair.tls.clone());
+            let _ = pair.client.handle_tls_established(now, pair.tls.clone());
+            moved = true;
+        }
+        while let Some(e) = pair.client.poll_event() {
+            pair.client_events.push(e);
+            moved = true;
+        }
+        while let Some(e) = pair.server.poll_event() {
+            moved = true;
+            if pair.accounts.answer(&mut pair.server, now, &e) {
+                continue;
+            }
+            if let ServerEvent::BindRequest { .. } = &e {
+                pair.server.accept_bind(now).expect("bind was asked");
+            }
+            pair.server_events.push(e);
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_tampered_offer_is_detected_through_the_xep0474_hash() {
+    // Untouched, the relay is transparent.
+    let mut pair = Pair::new(
+        Pair::client_config("juliet", "secret"),
+        Pair::server_config(),
+    );
+    run_through_mitm(&mut pair, str::to_owned);
+    assert!(pair.is_online(), "{:?}", pair.client_events);
+
+    fn strip_binding_types(s: &str) -> String {
+        match s.find("<sasl-channel-binding") {
+            Some(start) => {
+                let end = s.find("</sasl-channel-binding>").expect("closed") + 23;
+                format!("{}{}", &s[..start], &s[end..])
+            }
+            None => s.to_owned(),
+        }
+    }
+    fn strip_best(s: &str) -> String {
+        s.replace("<mechanism>SCRAM-SHA-512-PLUS</mechanism>", "")
+    }
+    let attacks = [
+        // The client then does not bind (-PLUS without XEP-0440).
+        (
+            "XEP-0440 list stripped",
+            strip_binding_types as fn(&str) -> String,
+        ),
+        // The client still binds, with a weaker hash.
+        ("SCRAM-SHA-512-PLUS stripped", strip_best),
+    ];
+    for (attack, tamper) in attacks {
+        let mut pair = Pair::new(
+            Pair::client_config("juliet", "secret"),
+            Pair::server_config(),
+        );
+        run_through_mitm(&mut pair, tamper);
+        assert!(!pair.client.is_online(), "{attack}");
+        assert_eq!(
+            pair.client_closed(),
+            Some(&CloseReason::Sasl(SaslError::DowngradeDetected)),
+            "{attack}: {:?}",
+            pair.client_events
+        );
+        assert!(
+            !pair
+                .server_events
+                .iter()
+                .any(|e| matches!(e, ServerEvent::Authenticated { .. })),
+            "{attack}: the client gave up before proving anything"
+        );
+    }
+}
+
+#[test]
+fn a_missing_xep0474_hash_fails_only_when_required() {
+    let server = || {
+        let sasl = sasl::ServerConfig {
+            downgrade_protection: false,
+            ..sasl::ServerConfig::default()
+        };
+        Pair::server_config().with_sasl(sasl)
+    };
+    let mut pair = Pair::new(Pair::client_config("juliet", "secret"), server());
+    pair.run();
+    assert!(pair.is_online(), "{:?}", pair.client_events);
+    assert!(
+        !server_first(&String::from_utf8_lossy(&pair.server_bytes)).contains(",h="),
+        "the server was told not to send h="
+    );
+
+    let client = Pair::client_config("juliet", "secret").with_sasl(sasl::ClientConfig {
+        require_downgrade_protection: true,
+        ..sasl::ClientConfig::default()
+    });
+    let mut pair = Pair::new(client, server());
+    pair.run();
+    assert_eq!(
+        pair.client_closed(),
+        Some(&CloseReason::Sasl(SaslError::DowngradeProtectionMissing)),
+        "{:?}",
+        pair.client_events
+    );
 }
 
 #[test]

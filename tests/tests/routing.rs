@@ -8,7 +8,7 @@ use xmpp_proto::stanza::{
 };
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::{Element, ns};
-use xmpp_tests::{DOMAIN, Network};
+use xmpp_tests::{DOMAIN, Network, Pair};
 
 fn network() -> Network {
     Network::new(Router::new(DOMAIN).expect("valid domain"))
@@ -175,18 +175,83 @@ fn iq_to_an_offline_resource_is_service_unavailable() {
 fn iq_between_bound_resources_is_delivered_and_answered() {
     let mut net = network();
     let juliet = net.login("juliet", "balcony");
-    let _romeo = net.login("romeo", "orchard");
+    let romeo = net.connect(
+        Pair::client_config("romeo", "secret")
+            .with_resource("orchard")
+            .handle_iq_namespace(ns::VERSION),
+    );
+    let now = net.now;
+    let iq =
+        Iq::get("v1", Element::builder("query", ns::VERSION)).with_to("romeo@example.com/orchard");
+    net.client(juliet).send(now, iq).expect("online");
+    net.run();
+    // The request reached Romeo's client, stamped with Juliet's full JID.
+    let request = net
+        .pair(romeo)
+        .client_events
+        .iter()
+        .find_map(|e| match e {
+            Event::IqRequest(iq) => Some(iq.clone()),
+            _ => None,
+        })
+        .expect("the request was delivered to romeo");
+    assert_eq!(request.kind(), IqType::Get);
+    assert_eq!(request.from(), Some("juliet@example.com/balcony"));
+    assert!(
+        request
+            .payload()
+            .is_some_and(|p| p.is("query", ns::VERSION))
+    );
+    assert!(
+        !net.pair(juliet)
+            .client_events
+            .iter()
+            .any(|e| matches!(e, Event::IqResponse { .. })),
+        "no answer before Romeo's"
+    );
+    // Romeo's answer, with a payload only he can give, travels back.
+    let version = Element::builder("query", ns::VERSION)
+        .append(Element::builder("name", ns::VERSION).text("Romeo's lute"))
+        .build();
+    net.client(romeo)
+        .send(now, request.make_result(Some(version)))
+        .expect("online");
+    net.run();
+    let response = iq_response(&mut net, juliet);
+    assert_eq!(response.kind(), IqType::Result);
+    assert_eq!(response.from(), Some("romeo@example.com/orchard"));
+    let name = response
+        .payload()
+        .and_then(|q| q.child("name", ns::VERSION).map(|n| n.text()));
+    assert_eq!(name.as_deref(), Some("Romeo's lute"));
+}
+
+#[test]
+fn iq_for_a_namespace_nobody_handles_is_refused_by_the_recipients_client() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let romeo = net.login("romeo", "orchard");
     let now = net.now;
     // Romeo's client does not handle jabber:iq:version and answers
     // service-unavailable itself: the answer travels back through the
-    // router.
+    // router (a bounce by the router would look the same to Juliet, so
+    // the error must be in what Romeo's client sent).
     let iq =
         Iq::get("v1", Element::builder("query", ns::VERSION)).with_to("romeo@example.com/orchard");
     net.client(juliet).send(now, iq).expect("online");
     net.run();
     let response = iq_response(&mut net, juliet);
     assert_eq!(response.kind(), IqType::Error);
+    assert_eq!(
+        response.error().map(|e| e.condition),
+        Some(DefinedCondition::ServiceUnavailable)
+    );
     assert_eq!(response.from(), Some("romeo@example.com/orchard"));
+    let sent = String::from_utf8_lossy(&net.pair(romeo).client_bytes).into_owned();
+    assert!(
+        sent.contains("id='v1'") && sent.contains("<service-unavailable"),
+        "romeo's client sent the error: {sent}"
+    );
 }
 
 #[test]

@@ -3,23 +3,47 @@
 //! cut at every byte of an exchange, refused resumptions, expiry, hostile
 //! counts, and random schedules of sends, cuts and reconnects.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use proptest::prelude::*;
 use xmpp_proto::client::{self, ClientConfig};
 use xmpp_proto::jid::FullJid;
 use xmpp_proto::router::{OfflinePolicy, Router, SessionId};
+use xmpp_proto::sasl::{Credentials, Iterations, ScramHash, ScramKeys};
 use xmpp_proto::server::{self, ServerConfig};
 use xmpp_proto::sm::{Handled, SmConfig, SmSession, Unacked};
 use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
-use xmpp_tests::{DOMAIN, Network, Pair};
+use xmpp_tests::{Accounts, DOMAIN, Network, Pair};
 
 fn server_config() -> ServerConfig {
     Pair::server_config().with_stream_management(SmConfig::default().with_max(Some(60)))
 }
 
+/// `user`'s client, logging in with SCRAM keys derived once per user and
+/// process (no PBKDF2 per login: that made this file slow).
 fn client_config(user: &str) -> ClientConfig {
+    static KEYS: Mutex<Vec<(String, ScramKeys)>> = Mutex::new(Vec::new());
+    let keys = {
+        let mut cache = KEYS.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.iter().find(|(u, _)| u == user) {
+            Some((_, keys)) => keys.clone(),
+            None => {
+                // The salt and iterations `Accounts` stores for `user`.
+                let keys = ScramKeys::from_password(
+                    ScramHash::Sha512,
+                    "secret",
+                    format!("salt-of-{user}-0123456789").as_bytes(),
+                    Iterations(Accounts::ITERATIONS),
+                )
+                .expect("a valid password");
+                cache.push((user.to_owned(), keys.clone()));
+                keys
+            }
+        }
+    };
     Pair::client_config(user, "secret")
+        .with_credentials(Credentials::new(user, "secret").with_cached_keys(keys))
         .with_resource("r")
         .with_stream_management(SmConfig::default())
 }
@@ -159,18 +183,36 @@ fn counters_wrap_at_2_pow_32() {
     assert_eq!(bodies(&mut net, juliet).len(), 8);
 }
 
+/// What one run of [`exchange_with_cut`] saw.
+struct Exchange {
+    /// Message bodies romeo received, in order.
+    got: Vec<String>,
+    /// How many times juliet resumed.
+    resumes: usize,
+    /// Bytes juliet's first connection carried after login, from her
+    /// client and from her server side.
+    client_bytes: usize,
+    server_bytes: usize,
+}
+
 /// Sends `count` numbered messages from juliet to romeo, cutting juliet's
 /// connection once after `client_bytes` bytes from her client or
-/// `server_bytes` from her server side, resuming whenever it is cut.
-/// Returns what romeo got and whether a resumption happened.
+/// `server_bytes` from her server side (counted from the end of her
+/// login), resuming whenever it is cut, then lets the acknowledgements
+/// settle.
 fn exchange_with_cut(
     count: usize,
     client_bytes: Option<usize>,
     server_bytes: Option<usize>,
-) -> (Vec<String>, usize) {
+) -> Exchange {
     let mut net = Network::new(Router::new(DOMAIN).unwrap());
     let romeo = login(&mut net, client_config("romeo"));
-    let mut juliet = login(&mut net, client_config("juliet"));
+    let first = login(&mut net, client_config("juliet"));
+    let mut juliet = first;
+    let start = (
+        net.pair(first).client_bytes.len(),
+        net.pair(first).server_bytes.len(),
+    );
     net.pair(juliet).client_budget = client_bytes;
     net.pair(juliet).server_budget = server_bytes;
     let mut resumes = 0;
@@ -202,27 +244,53 @@ fn exchange_with_cut(
         net.advance(Duration::from_secs(6));
     }
     assert_eq!(net.client(juliet).sm_unacked(), Some(0));
-    (bodies(&mut net, romeo), resumes)
+    Exchange {
+        got: bodies(&mut net, romeo),
+        resumes,
+        client_bytes: net.pair(first).client_bytes.len() - start.0,
+        server_bytes: net.pair(first).server_bytes.len() - start.1,
+    }
+}
+
+/// Runs `check(n)` for every `n` in `0..total`, spread over the cores.
+fn on_all_cores(total: usize, check: impl Fn(usize) + Sync) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for first in 0..threads {
+            let check = &check;
+            scope.spawn(move || (first..total).step_by(threads).for_each(check));
+        }
+    });
 }
 
 #[test]
 fn resume_after_a_cut_at_every_byte_of_an_exchange() {
     let count = 12;
     let expected: Vec<String> = (0..count).map(|i| i.to_string()).collect();
-    let (got, resumes) = exchange_with_cut(count, None, None);
-    assert_eq!((got, resumes), (expected.clone(), 0));
-    // Bytes juliet's client sends in the uncut run bound the cut points:
-    // before, inside and after each stanza and each <r/>.
-    for cut in (0..1200).step_by(13) {
-        let (got, resumes) = exchange_with_cut(count, Some(cut), None);
-        assert_eq!(got, expected, "client cut after {cut} bytes");
-        assert!(resumes <= 1);
-    }
-    // Cuts in the server's bytes: before and after each <a/>.
-    for cut in (0..300).step_by(11) {
-        let (got, _) = exchange_with_cut(count, None, Some(cut));
-        assert_eq!(got, expected, "server cut after {cut} bytes");
-    }
+    let uncut = exchange_with_cut(count, None, None);
+    assert_eq!((&uncut.got, uncut.resumes), (&expected, 0));
+    // Enough bytes for 12 messages and the <r/> and <a/> between them.
+    assert!(uncut.client_bytes > 12 * 50, "{}", uncut.client_bytes);
+    assert!(uncut.server_bytes > 3 * 20, "{}", uncut.server_bytes);
+    // Runs are deterministic, so a cut after n < total bytes of either
+    // stream falls inside the same exchange: before, inside and after
+    // every stanza, <r/> and <a/>. Each such cut must be noticed and
+    // resumed from exactly once, and lose or repeat nothing.
+    on_all_cores(uncut.client_bytes, |cut| {
+        let run = exchange_with_cut(count, Some(cut), None);
+        assert_eq!(run.got, expected, "client cut after {cut} bytes");
+        assert_eq!(run.resumes, 1, "client cut after {cut} bytes");
+        assert_eq!(run.client_bytes, cut, "the cut came after {cut} bytes");
+    });
+    on_all_cores(uncut.server_bytes, |cut| {
+        let run = exchange_with_cut(count, None, Some(cut));
+        assert_eq!(run.got, expected, "server cut after {cut} bytes");
+        assert_eq!(run.resumes, 1, "server cut after {cut} bytes");
+        assert_eq!(run.server_bytes, cut, "the cut came after {cut} bytes");
+    });
+    // A budget as large as the whole exchange cuts nothing.
+    let run = exchange_with_cut(count, Some(uncut.client_bytes), Some(uncut.server_bytes));
+    assert_eq!((run.got, run.resumes), (expected, 0));
 }
 
 #[test]
