@@ -6,7 +6,7 @@
 //!   binding matches) and a [`Chunker`] that cuts every byte stream into
 //!   random pieces and writes only part of each transmit, so every
 //!   scenario also tests reassembly.
-//! - [`Network`]: many such pairs behind one [`Router`], the way a small
+//! - [`Network`]: many such pairs behind one [`Router`](xmpp_proto::router::Router), the way a small
 //!   server runs them.
 //! - [`Accounts`]: a user database that answers the server's questions
 //!   (stored SCRAM credentials, password checks).
@@ -27,16 +27,21 @@ mod network;
 pub use self::network::Network;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use xmpp_proto::client::{self, Client, ClientConfig};
-use xmpp_proto::endpoint::{Endpoint, RandomSource, Transmit};
+use xmpp_proto::client::ClientEvent;
+use xmpp_proto::client::{Client, ClientConfig};
+use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::endpoint::{Endpoint, Transmit};
 use xmpp_proto::jid::Jid;
+use xmpp_proto::random::RandomSource;
 use xmpp_proto::sasl::{
     FailureCondition, Iterations, ScramHash, StoredCredentials, stored_credentials,
 };
-use xmpp_proto::server::{self, Server, ServerConfig};
+use xmpp_proto::server::ServerEvent;
+use xmpp_proto::server::{Server, ServerConfig};
 use xmpp_proto::stanza::DefinedCondition;
+use xmpp_proto::time::Time;
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
 
 /// The domain every test server serves.
@@ -153,16 +158,16 @@ impl Accounts {
 
     /// Answers the server's authentication questions in `event`; returns
     /// whether it was one.
-    pub fn answer(&self, server: &mut Server, now: Instant, event: &server::Event) -> bool {
+    pub fn answer(&self, server: &mut Server, now: Time, event: &ServerEvent) -> bool {
         match event {
-            server::Event::NeedScramCredentials { username, hash } => {
+            ServerEvent::NeedScramCredentials { username, hash } => {
                 let creds = self.credentials(username, *hash);
                 server
                     .provide_credentials(now, creds)
                     .expect("the server asked for credentials");
                 true
             }
-            server::Event::Authenticate {
+            ServerEvent::Authenticate {
                 username: Some(user),
                 password: Some(password),
                 ..
@@ -176,7 +181,7 @@ impl Accounts {
                 }
                 true
             }
-            server::Event::Authenticate { .. } => {
+            ServerEvent::Authenticate { .. } => {
                 server
                     .reject_auth(now, FailureCondition::NotAuthorized)
                     .expect("the server asked");
@@ -218,15 +223,15 @@ pub struct Pair {
     /// The server.
     pub server: Server,
     /// The simulated time.
-    pub now: Instant,
+    pub now: Time,
     /// Every event the client reported, in order.
-    pub client_events: Vec<client::Event>,
+    pub client_events: Vec<ClientEvent>,
     /// Every event the server reported that the harness did not answer by
     /// itself, in order.
-    pub server_events: Vec<server::Event>,
+    pub server_events: Vec<ServerEvent>,
     /// The user database that answers the server's questions.
     pub accounts: Accounts,
-    /// Whether the harness answers `Event::BindRequest` with `accept_bind`
+    /// Whether the harness answers `ServerEvent::BindRequest` with `accept_bind`
     /// (default `true`).
     pub auto_bind: bool,
     /// What TLS tells both sides.
@@ -269,7 +274,7 @@ impl Pair {
 
     /// Both ends, created now, with `juliet`/`secret` as the only account.
     pub fn new(client: ClientConfig, server: ServerConfig) -> Self {
-        let now = Instant::now();
+        let now = Time::ZERO;
         Pair {
             server: Server::new(server, now),
             client: Client::new(client, now),
@@ -341,26 +346,26 @@ impl Pair {
     }
 
     /// The client's close reason, if it closed.
-    pub fn client_closed(&self) -> Option<&client::CloseReason> {
+    pub fn client_closed(&self) -> Option<&CloseReason> {
         self.client_events.iter().find_map(|e| match e {
-            client::Event::Closed { reason } => Some(reason),
+            ClientEvent::Closed { reason } => Some(reason),
             _ => None,
         })
     }
 
     /// The server's close reason, if it closed.
-    pub fn server_closed(&self) -> Option<&server::CloseReason> {
+    pub fn server_closed(&self) -> Option<&CloseReason> {
         self.server_events.iter().find_map(|e| match e {
-            server::Event::Closed { reason } => Some(reason),
+            ServerEvent::Closed { reason } => Some(reason),
             _ => None,
         })
     }
 
     /// The client's events without traces (for comparisons).
-    pub fn client_events_untraced(&self) -> Vec<&client::Event> {
+    pub fn client_events_untraced(&self) -> Vec<&ClientEvent> {
         self.client_events
             .iter()
-            .filter(|e| !matches!(e, client::Event::Trace { .. }))
+            .filter(|e| !matches!(e, ClientEvent::Trace { .. }))
             .collect()
     }
 
@@ -431,7 +436,7 @@ impl Pair {
             if self.accounts.answer(&mut self.server, self.now, &e) {
                 continue;
             }
-            if let (true, server::Event::BindRequest { .. }) = (self.auto_bind, &e) {
+            if let (true, ServerEvent::BindRequest { .. }) = (self.auto_bind, &e) {
                 self.server.accept_bind(self.now).expect("bind was asked");
             }
             self.server_events.push(e);
@@ -460,7 +465,7 @@ fn drop_output(from: &mut impl Endpoint) -> bool {
 fn transfer(
     from: &mut impl Endpoint,
     to: &mut impl Endpoint,
-    now: Instant,
+    now: Time,
     chunker: &mut Chunker,
     wire: &mut Wire,
     log: &mut Vec<u8>,
@@ -507,7 +512,7 @@ fn transfer(
 
 /// Answers a bind request with `conflict`: a helper for scenarios that
 /// refuse binds by hand.
-pub fn refuse_bind(server: &mut Server, now: Instant) {
+pub fn refuse_bind(server: &mut Server, now: Time) {
     server
         .reject_bind(now, DefinedCondition::Conflict)
         .expect("a bind was asked");

@@ -1,7 +1,7 @@
 //! Many client/server pairs behind one router: a whole small server in
 //! memory, with one simulated clock.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use xmpp_proto::client::{Client, ClientConfig};
 use xmpp_proto::router::{BindOutcome, DetachedSessions, Queued, Routed, Router, SessionId};
@@ -11,6 +11,9 @@ use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::Element;
 
 use crate::{Accounts, Pair, seeded_random};
+use xmpp_proto::endpoint::Endpoint;
+use xmpp_proto::server::ServerEvent;
+use xmpp_proto::time::Time;
 
 /// Clients connected to one in-memory server: each connection is a
 /// [`Pair`], session ids are connection indices, and a [`Router`] moves
@@ -25,7 +28,7 @@ pub struct Network {
     /// Messages the router handed out for storage (`OfflinePolicy::Store`).
     pub offline: Vec<Element>,
     /// The simulated time.
-    pub now: Instant,
+    pub now: Time,
     /// Stream-managed sessions whose connection broke, kept until they
     /// expire or are resumed.
     pub detached: DetachedSessions,
@@ -53,7 +56,7 @@ impl Network {
             pairs: Vec::new(),
             accounts,
             offline: Vec::new(),
-            now: Instant::now(),
+            now: Time::ZERO,
             detached: DetachedSessions::new(),
             handled: Vec::new(),
         }
@@ -223,7 +226,7 @@ impl Network {
             moved = true;
             let mut out = Vec::new();
             match event {
-                server::Event::BindRequest { jid, .. } => {
+                ServerEvent::BindRequest { jid, .. } => {
                     let now = self.now;
                     match self.router.bind(id, &jid) {
                         BindOutcome::Bound => {
@@ -244,17 +247,17 @@ impl Network {
                         }
                     }
                 }
-                server::Event::Stanza(stanza) => self.router.route(id, stanza, &mut out),
-                server::Event::Detached(state) => {
+                ServerEvent::Stanza(stanza) => self.router.route(id, stanza, &mut out),
+                ServerEvent::Detached(state) => {
                     if let Some((gone, mut state)) = self.detached.detach(id, *state, self.now) {
                         self.router.expire(gone, state.unacked.take_all(), &mut out);
                     }
                 }
-                server::Event::Undelivered { stanzas } => {
+                ServerEvent::Undelivered { stanzas } => {
                     self.router.undeliverable_from(id, stanzas, &mut out)
                 }
-                server::Event::ResumeRequest { previd, .. } => self.resume(id, &previd),
-                server::Event::Closed { .. } if !self.detached.contains(id) => {
+                ServerEvent::ResumeRequest { previd, .. } => self.resume(id, &previd),
+                ServerEvent::Closed { .. } if !self.detached.contains(id) => {
                     self.router.unbind(id, &mut out)
                 }
                 _ => {}

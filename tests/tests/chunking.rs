@@ -3,25 +3,25 @@
 //! events and send the same bytes.
 
 use proptest::prelude::*;
-use xmpp_proto::client::{self, Event};
+use xmpp_proto::client::ClientEvent;
 use xmpp_proto::sasl::{self, Mechanism};
-use xmpp_proto::server;
+use xmpp_proto::server::ServerEvent;
 use xmpp_proto::stanza::{Message, MessageType};
 use xmpp_tests::Pair;
 
 /// Everything observable about one run.
 #[derive(Debug, PartialEq)]
 struct Observed {
-    client_events: Vec<client::Event>,
-    server_events: Vec<server::Event>,
+    client_events: Vec<ClientEvent>,
+    server_events: Vec<ServerEvent>,
     client_bytes: Vec<u8>,
     server_bytes: Vec<u8>,
 }
 
 fn scenario(mechanism: Mechanism, chunks: Option<(u64, usize)>) -> Observed {
-    let sasl = sasl::ClientConfig {
+    let sasl = sasl::SaslClientConfig {
         allowed: Some(vec![mechanism]),
-        ..sasl::ClientConfig::default()
+        ..sasl::SaslClientConfig::default()
     };
     let client = Pair::client_config("juliet", "secret")
         .with_sasl(sasl)
@@ -50,7 +50,7 @@ fn scenario(mechanism: Mechanism, chunks: Option<(u64, usize)>) -> Observed {
         client_events: pair
             .client_events
             .into_iter()
-            .filter(|e| !matches!(e, Event::Trace { .. }))
+            .filter(|e| !matches!(e, ClientEvent::Trace { .. }))
             .collect(),
         server_events: pair.server_events,
         client_bytes: pair.client_bytes,
@@ -69,8 +69,8 @@ proptest! {
     ) {
         let mechanism = if plus { Mechanism::ScramSha1Plus } else { Mechanism::Plain };
         let whole = scenario(mechanism, None);
-        prop_assert!(whole.server_events.iter().any(|e| matches!(e, server::Event::Stanza(_))));
-        prop_assert!(whole.client_events.iter().any(|e| matches!(e, Event::Message(_))));
+        prop_assert!(whole.server_events.iter().any(|e| matches!(e, ServerEvent::Stanza(_))));
+        prop_assert!(whole.client_events.iter().any(|e| matches!(e, ClientEvent::Message(_))));
         let split = scenario(mechanism, Some((seed, max)));
         prop_assert_eq!(split, whole);
     }

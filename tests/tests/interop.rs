@@ -8,12 +8,14 @@ use std::ops::ControlFlow;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{Client, ClientConfig, CloseReason, Event, TlsPolicy};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
+use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{self, FailureCondition, Mechanism};
 use xmpp_proto::stanza::{Iq, IqType, Presence, PresenceType};
 use xmpp_proto::xml::{Element, ns};
-use xmpp_transport_std::{ClientTls, Connection, Next, OsRandom, TrustAnchors};
+use xmpp_transport_std::clock;
+use xmpp_transport_std::{ClientTls, Connection, Next, TrustAnchors};
 
 /// One server under test, from the environment `scripts/interop.sh` sets.
 #[derive(Clone)]
@@ -55,17 +57,16 @@ fn connect(
     mechanism: Option<Mechanism>,
 ) -> Connection<Client> {
     let jid = Jid::new(jid).expect("valid JID");
-    let mut sasl = sasl::ClientConfig::default();
+    let mut sasl = sasl::SaslClientConfig::default();
     if let Some(m) = mechanism {
         sasl.allowed = Some(vec![m]);
     }
     let config = ClientConfig::new(jid, password)
-        .with_random(Box::new(OsRandom))
         .with_sasl(sasl)
         .with_tls(if direct {
-            TlsPolicy::Direct
+            ClientTlsPolicy::Direct
         } else {
-            TlsPolicy::RequireStartTls
+            ClientTlsPolicy::RequireStartTls
         });
     let anchors = TrustAnchors::from_pem_file(&server.ca).expect("test CA");
     let tls = ClientTls::new(&anchors, config.domain()).expect("TLS config");
@@ -75,18 +76,18 @@ fn connect(
         &server.starttls
     };
     let tcp = xmpp_transport_std::connect(config.domain(), Some(addr)).expect("TCP connect");
-    Connection::new_client(tcp, Client::new(config, Instant::now()), tls).expect("connection")
+    Connection::new_client(tcp, Client::new(config, clock::now()), tls).expect("connection")
 }
 
 /// Runs until `Online`; panics with the close reason otherwise.
 fn until_online(conn: &mut Connection<Client>) -> String {
     let mut jid = None;
     conn.run(|_, event| match event {
-        Event::Online { jid: j } => {
+        ClientEvent::Online { jid: j } => {
             jid = Some(j.to_string());
             ControlFlow::Break(())
         }
-        Event::Closed { reason } => panic!("closed before online: {reason}"),
+        ClientEvent::Closed { reason } => panic!("closed before online: {reason}"),
         _ => ControlFlow::Continue(()),
     })
     .expect("transport");
@@ -98,7 +99,7 @@ fn close_cleanly(mut conn: Connection<Client>) {
     conn.command(|c, now| c.close(now)).expect("close");
     let mut reason = None;
     while let Some(event) = conn.next_event().expect("transport") {
-        if let Event::Closed { reason: r } = event {
+        if let ClientEvent::Closed { reason: r } = event {
             reason = Some(r);
         }
     }
@@ -106,7 +107,10 @@ fn close_cleanly(mut conn: Connection<Client>) {
 }
 
 /// Waits up to 15 s for an event `pick` accepts.
-fn wait_for<T>(conn: &mut Connection<Client>, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+fn wait_for<T>(
+    conn: &mut Connection<Client>,
+    mut pick: impl FnMut(&ClientEvent) -> Option<T>,
+) -> T {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         match conn.next_event_until(deadline).expect("transport") {
@@ -114,7 +118,7 @@ fn wait_for<T>(conn: &mut Connection<Client>, mut pick: impl FnMut(&Event) -> Op
                 if let Some(t) = pick(&e) {
                     return t;
                 }
-                if let Event::Closed { reason } = e {
+                if let ClientEvent::Closed { reason } = e {
                     panic!("closed while waiting: {reason}");
                 }
             }
@@ -163,7 +167,7 @@ fn wrong_password_is_refused(server: Server) {
     let mut conn = connect(&server, "carol@localhost", "not-carol-pass", false, None);
     let mut reason = None;
     while let Some(event) = conn.next_event().expect("transport") {
-        if let Event::Closed { reason: r } = event {
+        if let ClientEvent::Closed { reason: r } = event {
             reason = Some(r);
         }
     }
@@ -210,7 +214,7 @@ fn message_with_receipt(server: Server) {
         online_tx.send(bob_jid).expect("main thread waits");
         // Messages stored offline by earlier runs may come first.
         let body = wait_for(&mut conn, |e| match e {
-            Event::Message(m) if m.body().as_deref() == Some(expected.as_str()) => {
+            ClientEvent::Message(m) if m.body().as_deref() == Some(expected.as_str()) => {
                 m.body().map(|b| b.into_owned())
             }
             _ => None,
@@ -230,7 +234,7 @@ fn message_with_receipt(server: Server) {
         .expect("transport")
         .expect("send");
     let from = wait_for(&mut alice, |e| match e {
-        Event::ReceiptReceived { id: got, from } if *got == id.as_str() => Some(from.clone()),
+        ClientEvent::ReceiptReceived { id: got, from } if *got == id.as_str() => Some(from.clone()),
         _ => None,
     });
     assert_eq!(from.as_deref(), Some(bob_full.as_str()), "{}", server.name);
@@ -260,7 +264,7 @@ fn ping_and_disco(server: Server) {
         .expect("transport")
         .expect("send");
     let kind = wait_for(&mut conn, |e| match e {
-        Event::IqResponse { id: got, response } if *got == id => Some(response.kind()),
+        ClientEvent::IqResponse { id: got, response } if *got == id => Some(response.kind()),
         _ => None,
     });
     assert_eq!(kind, IqType::Result, "{}: ping", server.name);
@@ -272,7 +276,7 @@ fn ping_and_disco(server: Server) {
         .expect("transport")
         .expect("send");
     let features: Vec<String> = wait_for(&mut conn, |e| match e {
-        Event::IqResponse { id: got, response } if *got == id => Some(
+        ClientEvent::IqResponse { id: got, response } if *got == id => Some(
             response
                 .payload()
                 .map(|q| {

@@ -16,11 +16,13 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{Client, ClientConfig, Event, SendError};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent};
+use xmpp_proto::endpoint::CommandError;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sm::{RequestPolicy, SmConfig, SmSession};
 use xmpp_proto::stanza::{Message, Presence, PresenceType};
-use xmpp_transport_std::{Backoff, ClientTls, Connection, Next, OsRandom, TrustAnchors};
+use xmpp_transport_std::clock;
+use xmpp_transport_std::{Backoff, ClientTls, Connection, Next, TrustAnchors};
 
 struct Server {
     name: &'static str,
@@ -120,7 +122,6 @@ fn client_config(user: &str) -> ClientConfig {
     // the README); it costs one small nonza per message.
     let sm = SmConfig::default().with_requests(RequestPolicy::new(1, Some(Duration::from_secs(1))));
     ClientConfig::new(jid, "pw")
-        .with_random(Box::new(OsRandom))
         .with_stream_management(sm)
         .with_trace(std::env::var_os("XMPP_SM_TRACE").is_some())
 }
@@ -129,7 +130,7 @@ fn open(server: &Server, via: &str, config: ClientConfig) -> Option<Connection<C
     let anchors = TrustAnchors::from_pem_file(&server.ca).expect("test CA");
     let tls = ClientTls::new(&anchors, config.domain()).expect("TLS config");
     let tcp = xmpp_transport_std::connect(config.domain(), Some(via)).ok()?;
-    Connection::new_client(tcp, Client::new(config, Instant::now()), tls).ok()
+    Connection::new_client(tcp, Client::new(config, clock::now()), tls).ok()
 }
 
 /// What a connection attempt ended with.
@@ -164,24 +165,24 @@ fn establish(server: &Server, via: &str, config: ClientConfig) -> Established {
             eprintln!("establish: {next:?}");
         }
         match next {
-            Ok(Next::Event(Event::Online { .. })) => {
+            Ok(Next::Event(ClientEvent::Online { .. })) => {
                 return Established::Up {
                     conn: Box::new(conn),
                     resumed: false,
                     undelivered,
                 };
             }
-            Ok(Next::Event(Event::Resumed { .. })) => {
+            Ok(Next::Event(ClientEvent::Resumed { .. })) => {
                 return Established::Up {
                     conn: Box::new(conn),
                     resumed: true,
                     undelivered,
                 };
             }
-            Ok(Next::Event(Event::Undelivered { stanzas })) => {
+            Ok(Next::Event(ClientEvent::Undelivered { stanzas })) => {
                 undelivered.extend(numbers(&stanzas))
             }
-            Ok(Next::Event(Event::Resumable(s))) => state = Some(*s),
+            Ok(Next::Event(ClientEvent::Resumable(s))) => state = Some(*s),
             Ok(Next::Event(_)) => {}
             Ok(Next::Deadline | Next::Closed) => return Established::Broken(state, undelivered),
             Err(_) => {}
@@ -200,8 +201,8 @@ fn salvage(conn: &mut Connection<Client>) -> (Option<SmSession>, Vec<u64>) {
             eprintln!("salvage: {next:?}");
         }
         match next {
-            Ok(Next::Event(Event::Resumable(s))) => state = Some(*s),
-            Ok(Next::Event(Event::Undelivered { stanzas })) => {
+            Ok(Next::Event(ClientEvent::Resumable(s))) => state = Some(*s),
+            Ok(Next::Event(ClientEvent::Undelivered { stanzas })) => {
                 undelivered.extend(numbers(&stanzas))
             }
             Ok(Next::Event(_)) | Err(_) => {}
@@ -239,13 +240,15 @@ fn receiver(
         let mut quiet_since = Instant::now();
         loop {
             match conn.next_event_until(Instant::now() + Duration::from_millis(200)) {
-                Ok(Next::Event(Event::Message(m))) => {
+                Ok(Next::Event(ClientEvent::Message(m))) => {
                     if let Some(n) = m.body().and_then(|b| b.parse().ok()) {
                         got.push(n);
                         quiet_since = Instant::now();
                     }
                 }
-                Ok(Next::Event(Event::Closed { reason })) => panic!("receiver closed: {reason}"),
+                Ok(Next::Event(ClientEvent::Closed { reason })) => {
+                    panic!("receiver closed: {reason}")
+                }
                 Ok(_) => {}
                 Err(e) => panic!("receiver transport: {e}"),
             }
@@ -383,7 +386,7 @@ fn kill_and_resume(server: Server, sender: &str, receiver_user: &str, profile: P
                         next += 1;
                     }
                 }
-                Ok(Err(SendError::QueueFull)) => {}
+                Ok(Err(CommandError::QueueFull)) => {}
                 Ok(Err(_)) | Err(_) => broken = true,
             }
         }
@@ -402,23 +405,23 @@ fn kill_and_resume(server: Server, sender: &str, receiver_user: &str, profile: P
             if std::env::var_os("XMPP_SM_DEBUG").is_some()
                 && !matches!(
                     next,
-                    Ok(Next::Deadline) | Ok(Next::Event(Event::Trace { .. }))
+                    Ok(Next::Deadline) | Ok(Next::Event(ClientEvent::Trace { .. }))
                 )
             {
                 eprintln!("main: {next:?}");
             }
             match next {
-                Ok(Next::Event(Event::Closed { .. })) | Ok(Next::Closed) | Err(_) => {
+                Ok(Next::Event(ClientEvent::Closed { .. })) | Ok(Next::Closed) | Err(_) => {
                     broken = true;
                     break;
                 }
-                Ok(Next::Event(Event::Resumable(s))) => state = Some(*s),
-                Ok(Next::Event(Event::Undelivered { stanzas })) => {
+                Ok(Next::Event(ClientEvent::Resumable(s))) => state = Some(*s),
+                Ok(Next::Event(ClientEvent::Undelivered { stanzas })) => {
                     for n in numbers(&stanzas).into_iter().rev() {
                         resend.push_front(n);
                     }
                 }
-                Ok(Next::Event(Event::Trace { direction, data })) => {
+                Ok(Next::Event(ClientEvent::Trace { direction, data })) => {
                     if std::env::var_os("XMPP_SM_TRACE").is_some() {
                         eprintln!("{direction:?} {}", String::from_utf8_lossy(&data));
                     }

@@ -3,17 +3,19 @@
 
 use base64::Engine as _;
 use sha2::Digest as _;
-use xmpp_proto::client::{CloseReason, Event as ClientEvent};
+use xmpp_proto::client::ClientEvent;
+use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::endpoint::Transmit;
 use xmpp_proto::sasl::{self, ChannelBindingType, FailureCondition, Mechanism, SaslError};
-use xmpp_proto::server::{self, Event as ServerEvent};
+use xmpp_proto::server::ServerEvent;
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
 use xmpp_tests::Pair;
 
-fn only(mechanism: Mechanism) -> sasl::ClientConfig {
-    sasl::ClientConfig {
+fn only(mechanism: Mechanism) -> sasl::SaslClientConfig {
+    sasl::SaslClientConfig {
         allowed: Some(vec![mechanism]),
-        ..sasl::ClientConfig::default()
+        ..sasl::SaslClientConfig::default()
     }
 }
 
@@ -309,9 +311,9 @@ fn a_tampered_offer_is_detected_through_the_xep0474_hash() {
 #[test]
 fn a_missing_xep0474_hash_fails_only_when_required() {
     let server = || {
-        let sasl = sasl::ServerConfig {
+        let sasl = sasl::SaslServerConfig {
             downgrade_protection: false,
-            ..sasl::ServerConfig::default()
+            ..sasl::SaslServerConfig::default()
         };
         Pair::server_config().with_sasl(sasl)
     };
@@ -323,9 +325,9 @@ fn a_missing_xep0474_hash_fails_only_when_required() {
         "the server was told not to send h="
     );
 
-    let client = Pair::client_config("juliet", "secret").with_sasl(sasl::ClientConfig {
+    let client = Pair::client_config("juliet", "secret").with_sasl(sasl::SaslClientConfig {
         require_downgrade_protection: true,
-        ..sasl::ClientConfig::default()
+        ..sasl::SaslClientConfig::default()
     });
     let mut pair = Pair::new(client, server());
     pair.run();
@@ -353,7 +355,7 @@ fn wrong_password_fails_for_scram_and_plain() {
             "{mechanism}"
         );
         // The client gave up and closed; the server saw a clean close.
-        assert_eq!(pair.server_closed(), Some(&server::CloseReason::Normal));
+        assert_eq!(pair.server_closed(), Some(&CloseReason::Normal));
         assert!(
             !pair
                 .server_events

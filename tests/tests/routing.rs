@@ -1,7 +1,8 @@
 //! Many clients through one in-memory server: RFC 6121 delivery rules,
 //! receipts, conflicts and the server's own answers.
 
-use xmpp_proto::client::{CloseReason, Event};
+use xmpp_proto::client::ClientEvent;
+use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::router::{ConflictPolicy, OfflinePolicy, Router, SessionId};
 use xmpp_proto::stanza::{
     DefinedCondition, Iq, IqType, Message, MessageType, Presence, PresenceType,
@@ -28,7 +29,7 @@ fn messages(net: &mut Network, id: SessionId) -> Vec<Message> {
         .client_events
         .iter()
         .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
+            ClientEvent::Message(m) => Some(m.clone()),
             _ => None,
         })
         .collect()
@@ -40,7 +41,7 @@ fn iq_response(net: &mut Network, id: SessionId) -> Iq {
         .iter()
         .rev()
         .find_map(|e| match e {
-            Event::IqResponse { response, .. } => Some(response.clone()),
+            ClientEvent::IqResponse { response, .. } => Some(response.clone()),
             _ => None,
         })
         .expect("an IQ response")
@@ -66,7 +67,7 @@ fn message_with_receipt_between_two_clients() {
     assert_eq!(got[0].from(), Some("juliet@example.com/balcony"));
     // Romeo's client answered the receipt request; it came back routed.
     let receipt = net.pair(juliet).client_events.iter().find_map(|e| match e {
-        Event::ReceiptReceived { id, from } => Some((id.clone(), from.clone())),
+        ClientEvent::ReceiptReceived { id, from } => Some((id.clone(), from.clone())),
         _ => None,
     });
     assert_eq!(
@@ -191,7 +192,7 @@ fn iq_between_bound_resources_is_delivered_and_answered() {
         .client_events
         .iter()
         .find_map(|e| match e {
-            Event::IqRequest(iq) => Some(iq.clone()),
+            ClientEvent::IqRequest(iq) => Some(iq.clone()),
             _ => None,
         })
         .expect("the request was delivered to romeo");
@@ -206,7 +207,7 @@ fn iq_between_bound_resources_is_delivered_and_answered() {
         !net.pair(juliet)
             .client_events
             .iter()
-            .any(|e| matches!(e, Event::IqResponse { .. })),
+            .any(|e| matches!(e, ClientEvent::IqResponse { .. })),
         "no answer before Romeo's"
     );
     // Romeo's answer, with a payload only he can give, travels back.
@@ -315,7 +316,7 @@ fn presence_is_broadcast_to_own_resources() {
             .client_events
             .iter()
             .filter_map(|e| match e {
-                Event::Presence(p) => Some((p.from().map(str::to_owned), p.kind())),
+                ClientEvent::Presence(p) => Some((p.from().map(str::to_owned), p.kind())),
                 _ => None,
             })
             .collect()

@@ -1,28 +1,29 @@
 //! Scripted client bytes into a `Server`: what a bad or unusual client
 //! gets, byte for byte where it matters.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
+use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::endpoint::Transmit;
-use xmpp_proto::server::{
-    CloseReason, Event, Server, ServerConfig, ServerTimeouts, ServerTlsPolicy,
-};
+use xmpp_proto::server::{Server, ServerConfig, ServerEvent, ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_proto::time::Time;
 use xmpp_tests::{Accounts, Pair, fake_tls};
 
 const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>";
 
 struct Script {
     server: Server,
-    now: Instant,
-    events: Vec<Event>,
+    now: Time,
+    events: Vec<ServerEvent>,
     accounts: Accounts,
 }
 
 impl Script {
     fn new(config: ServerConfig) -> Script {
-        let now = Instant::now();
+        let now = Time::ZERO;
         Script {
             server: Server::new(config, now),
             now,
@@ -51,7 +52,7 @@ impl Script {
                     answered = true;
                     continue;
                 }
-                if matches!(e, Event::BindRequest { .. }) {
+                if matches!(e, ServerEvent::BindRequest { .. }) {
                     self.server.accept_bind(self.now).expect("asked");
                     answered = true;
                 }
@@ -77,7 +78,7 @@ impl Script {
 
     fn closed(&self) -> Option<&CloseReason> {
         self.events.iter().find_map(|e| match e {
-            Event::Closed { reason } => Some(reason),
+            ServerEvent::Closed { reason } => Some(reason),
             _ => None,
         })
     }
@@ -174,7 +175,7 @@ fn stanzas_get_the_session_address_as_from() {
         .events
         .iter()
         .map(|e| match e {
-            Event::Stanza(st) => st.from().map(str::to_owned),
+            ServerEvent::Stanza(st) => st.from().map(str::to_owned),
             other => panic!("{other:?}"),
         })
         .collect();
@@ -191,7 +192,7 @@ fn spoofed_from_is_invalid_from() {
     let out = s.feed("<message from='romeo@example.com/orchard' to='nurse@example.com'/>");
     assert_eq!(out, stream_error("invalid-from"));
     assert_eq!(violation(&s), StreamErrorCondition::InvalidFrom);
-    assert!(!s.events.iter().any(|e| matches!(e, Event::Stanza(_))));
+    assert!(!s.events.iter().any(|e| matches!(e, ServerEvent::Stanza(_))));
 }
 
 #[test]
@@ -394,7 +395,7 @@ fn online_sessions_have_no_negotiation_timer_only_the_probe() {
 
 #[test]
 fn commands_out_of_turn_are_refused() {
-    use xmpp_proto::server::CommandError;
+    use xmpp_proto::CommandError;
     let mut s = Script::new(config());
     let now = s.now;
     assert_eq!(s.server.accept_bind(now), Err(CommandError::NotAsked));

@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
-use xmpp_proto::client::{self, CloseReason as ClientClose, Timeouts, TlsPolicy};
+use xmpp_proto::client::ClientEvent;
+use xmpp_proto::client::{ClientTimeouts, ClientTlsPolicy};
+use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::negotiation::ping_request;
-use xmpp_proto::server::{self, CloseReason as ServerClose, ServerTimeouts, ServerTlsPolicy};
+use xmpp_proto::server::ServerEvent;
+use xmpp_proto::server::{ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::stanza::{Message, MessageType, Stanza};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_tests::Pair;
@@ -22,22 +26,23 @@ fn online_pair() -> Pair {
 
 #[test]
 fn client_without_tls_cannot_get_past_a_server_requiring_it() {
-    let client = Pair::client_config("juliet", "secret").with_tls(TlsPolicy::InsecureDisabled);
+    let client =
+        Pair::client_config("juliet", "secret").with_tls(ClientTlsPolicy::InsecureDisabled);
     let mut pair = Pair::new(client, Pair::server_config());
     pair.run();
-    assert_eq!(pair.client_closed(), Some(&ClientClose::TlsUnavailable));
-    assert_eq!(pair.server_closed(), Some(&ServerClose::Normal));
+    assert_eq!(pair.client_closed(), Some(&CloseReason::TlsUnavailable));
+    assert_eq!(pair.server_closed(), Some(&CloseReason::Normal));
     assert!(
         !pair
             .server_events
             .iter()
-            .any(|e| matches!(e, server::Event::Authenticated { .. }))
+            .any(|e| matches!(e, ServerEvent::Authenticated { .. }))
     );
 }
 
 #[test]
 fn direct_tls_on_both_sides() {
-    let client = Pair::client_config("juliet", "secret").with_tls(TlsPolicy::Direct);
+    let client = Pair::client_config("juliet", "secret").with_tls(ClientTlsPolicy::Direct);
     let server = Pair::server_config().with_tls(ServerTlsPolicy::Direct);
     let mut pair = Pair::new(client, server);
     pair.run();
@@ -47,7 +52,8 @@ fn direct_tls_on_both_sides() {
 
 #[test]
 fn plaintext_by_agreement_uses_scram_without_binding() {
-    let client = Pair::client_config("juliet", "secret").with_tls(TlsPolicy::InsecureDisabled);
+    let client =
+        Pair::client_config("juliet", "secret").with_tls(ClientTlsPolicy::InsecureDisabled);
     let server = Pair::server_config().with_tls(ServerTlsPolicy::Disabled);
     let mut pair = Pair::new(client, server);
     pair.run();
@@ -105,7 +111,7 @@ fn injected_plaintext_after_proceed_is_fatal_for_the_server() {
         .handle_input(now, b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
     assert_eq!(
         injected.map_err(|e| e.reason().clone()),
-        Err(ServerClose::StartTlsInjection)
+        Err(CloseReason::StartTlsInjection)
     );
     assert!(
         pair.server
@@ -117,7 +123,7 @@ fn injected_plaintext_after_proceed_is_fatal_for_the_server() {
 #[test]
 fn client_times_out_a_stalled_server() {
     let client = {
-        let mut timeouts = Timeouts::default();
+        let mut timeouts = ClientTimeouts::default();
         timeouts.negotiation = Duration::from_secs(10);
         Pair::client_config("juliet", "secret").with_timeouts(timeouts)
     };
@@ -126,12 +132,13 @@ fn client_times_out_a_stalled_server() {
     pair.run();
     assert!(!pair.is_online());
     pair.advance(Duration::from_secs(10));
-    assert_eq!(pair.client_closed(), Some(&ClientClose::NegotiationTimeout));
+    assert_eq!(pair.client_closed(), Some(&CloseReason::NegotiationTimeout));
     assert_eq!(
         pair.server_closed(),
-        Some(&ServerClose::StreamError {
+        Some(&CloseReason::StreamError {
             condition: StreamErrorCondition::ConnectionTimeout,
-            text: None
+            text: None,
+            see_other_host: None,
         })
     );
 }
@@ -147,10 +154,10 @@ fn server_times_out_a_stalled_client() {
     pair.auto_bind = false;
     pair.run();
     pair.advance(Duration::from_secs(10));
-    assert_eq!(pair.server_closed(), Some(&ServerClose::NegotiationTimeout));
+    assert_eq!(pair.server_closed(), Some(&CloseReason::NegotiationTimeout));
     assert!(matches!(
         pair.client_closed(),
-        Some(ClientClose::StreamError {
+        Some(CloseReason::StreamError {
             condition: StreamErrorCondition::ConnectionTimeout,
             ..
         })
@@ -163,8 +170,8 @@ fn client_initiated_close_handshake() {
     let now = pair.now;
     pair.client.close(now);
     pair.run();
-    assert_eq!(pair.client_closed(), Some(&ClientClose::Normal));
-    assert_eq!(pair.server_closed(), Some(&ServerClose::Normal));
+    assert_eq!(pair.client_closed(), Some(&CloseReason::Normal));
+    assert_eq!(pair.server_closed(), Some(&CloseReason::Normal));
     assert!(pair.client_bytes.ends_with(b"</stream:stream>"));
     assert!(pair.server_bytes.ends_with(b"</stream:stream>"));
 }
@@ -187,15 +194,16 @@ fn stanzas_in_flight_during_a_client_close_are_delivered_not_answered() {
         .send(now, ping_request("p1").into_element())
         .unwrap();
     pair.run();
-    let got = pair.client_events.iter().any(
-        |e| matches!(e, client::Event::Message(m) if m.body().as_deref() == Some("in flight")),
-    );
+    let got = pair
+        .client_events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Message(m) if m.body().as_deref() == Some("in flight")));
     assert!(
         got,
         "the message sent before the server saw our close was lost"
     );
-    assert_eq!(pair.client_closed(), Some(&ClientClose::Normal));
-    assert_eq!(pair.server_closed(), Some(&ServerClose::Normal));
+    assert_eq!(pair.client_closed(), Some(&CloseReason::Normal));
+    assert_eq!(pair.server_closed(), Some(&CloseReason::Normal));
     assert!(pair.client_bytes.ends_with(b"</stream:stream>"));
     let tail = pair.client_bytes.len() - b"</stream:stream>".len();
     assert!(
@@ -216,14 +224,14 @@ fn stanzas_in_flight_during_a_server_close_are_processed() {
     pair.client.send(now, message).unwrap();
     pair.run();
     let got = pair.server_events.iter().any(|e| {
-        matches!(e, server::Event::Stanza(Stanza::Message(m)) if m.body().as_deref() == Some("last words"))
+        matches!(e, ServerEvent::Stanza(Stanza::Message(m)) if m.body().as_deref() == Some("last words"))
     });
     assert!(
         got,
         "the message sent before the client saw the close was lost"
     );
-    assert_eq!(pair.server_closed(), Some(&ServerClose::Normal));
-    assert_eq!(pair.client_closed(), Some(&ClientClose::Normal));
+    assert_eq!(pair.server_closed(), Some(&CloseReason::Normal));
+    assert_eq!(pair.client_closed(), Some(&CloseReason::Normal));
     assert!(pair.server_bytes.ends_with(b"</stream:stream>"));
 }
 
@@ -233,8 +241,8 @@ fn server_initiated_close_handshake() {
     let now = pair.now;
     pair.server.close(now);
     pair.run();
-    assert_eq!(pair.server_closed(), Some(&ServerClose::Normal));
-    assert_eq!(pair.client_closed(), Some(&ClientClose::Normal));
+    assert_eq!(pair.server_closed(), Some(&CloseReason::Normal));
+    assert_eq!(pair.client_closed(), Some(&CloseReason::Normal));
 }
 
 #[test]
@@ -245,7 +253,7 @@ fn close_times_out_when_the_peer_is_gone() {
     pair.server.close(now);
     pair.run();
     pair.advance(Duration::from_secs(5));
-    assert_eq!(pair.server_closed(), Some(&ServerClose::CloseTimeout));
+    assert_eq!(pair.server_closed(), Some(&CloseReason::CloseTimeout));
 
     let mut pair = online_pair();
     pair.connected = false;
@@ -253,7 +261,7 @@ fn close_times_out_when_the_peer_is_gone() {
     pair.client.close(now);
     pair.run();
     pair.advance(Duration::from_secs(5));
-    assert_eq!(pair.client_closed(), Some(&ClientClose::CloseTimeout));
+    assert_eq!(pair.client_closed(), Some(&CloseReason::CloseTimeout));
 }
 
 #[test]
@@ -265,13 +273,13 @@ fn kicked_session_sees_the_condition() {
     pair.run();
     assert_eq!(
         pair.server_closed(),
-        Some(&ServerClose::Kicked {
+        Some(&CloseReason::Kicked {
             condition: StreamErrorCondition::Conflict
         })
     );
     assert!(matches!(
         pair.client_closed(),
-        Some(ClientClose::StreamError {
+        Some(CloseReason::StreamError {
             condition: StreamErrorCondition::Conflict,
             ..
         })
@@ -284,14 +292,14 @@ fn lost_connection_is_reported() {
     let now = pair.now;
     pair.server.handle_eof(now);
     pair.run();
-    assert_eq!(pair.server_closed(), Some(&ServerClose::ConnectionLost));
+    assert_eq!(pair.server_closed(), Some(&CloseReason::ConnectionLost));
     // The server, having lost its reader, shuts the connection down
     // without a closing handshake: the client sees a lost connection too,
     // not a normal close.
     assert!(!pair.client.is_online());
     assert_eq!(
         pair.client_closed(),
-        Some(&ClientClose::ConnectionLost),
+        Some(&CloseReason::ConnectionLost),
         "{:?}",
         pair.client_events
     );

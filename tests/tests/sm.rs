@@ -7,11 +7,14 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use proptest::prelude::*;
+use xmpp_proto::client::ClientEvent;
 use xmpp_proto::client::{self, ClientConfig};
+use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::jid::FullJid;
 use xmpp_proto::router::{OfflinePolicy, Router, SessionId};
 use xmpp_proto::sasl::{Credentials, Iterations, ScramHash, ScramKeys};
-use xmpp_proto::server::{self, ServerConfig};
+use xmpp_proto::server::ServerConfig;
 use xmpp_proto::sm::{Handled, SmConfig, SmSession, Unacked};
 use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
 use xmpp_tests::{Accounts, DOMAIN, Network, Pair};
@@ -81,7 +84,7 @@ fn bodies(net: &mut Network, id: SessionId) -> Vec<String> {
         .client_events
         .iter()
         .filter_map(|e| match e {
-            client::Event::Message(m) => m.body().map(|b| b.into_owned()),
+            ClientEvent::Message(m) => m.body().map(|b| b.into_owned()),
             _ => None,
         })
         .collect()
@@ -89,7 +92,7 @@ fn bodies(net: &mut Network, id: SessionId) -> Vec<String> {
 
 fn resumable(net: &mut Network, id: SessionId) -> Option<SmSession> {
     net.pair(id).client_events.iter().find_map(|e| match e {
-        client::Event::Resumable(s) => Some((**s).clone()),
+        ClientEvent::Resumable(s) => Some((**s).clone()),
         _ => None,
     })
 }
@@ -99,7 +102,7 @@ fn undelivered(net: &mut Network, id: SessionId) -> Vec<String> {
         .client_events
         .iter()
         .filter_map(|e| match e {
-            client::Event::Undelivered { stanzas } => Some(stanzas.clone()),
+            ClientEvent::Undelivered { stanzas } => Some(stanzas.clone()),
             _ => None,
         })
         .flatten()
@@ -116,7 +119,7 @@ fn resumed(net: &mut Network, id: SessionId) -> bool {
     net.pair(id)
         .client_events
         .iter()
-        .any(|e| matches!(e, client::Event::Resumed { .. }))
+        .any(|e| matches!(e, ClientEvent::Resumed { .. }))
 }
 
 #[test]
@@ -346,7 +349,7 @@ fn expire_with_queued_message(policy: OfflinePolicy) -> (Network, SessionId) {
 fn expiry_bounces_queued_messages() {
     let (mut net, juliet) = expire_with_queued_message(OfflinePolicy::Reject);
     let bounced = net.pair(juliet).client_events.iter().any(|e| {
-        matches!(e, client::Event::Message(m)
+        matches!(e, ClientEvent::Message(m)
             if m.kind() == MessageType::Error && m.from().is_some_and(|f| f.starts_with("romeo@")))
     });
     assert!(bounced, "the sender got an error back");
@@ -419,7 +422,7 @@ fn hostile_h_is_a_stream_error_on_both_sides() {
     net.run();
     assert!(matches!(
         net.pair(juliet).client_closed(),
-        Some(client::CloseReason::ProtocolViolation { .. })
+        Some(CloseReason::ProtocolViolation { .. })
     ));
     let sent = String::from_utf8_lossy(&net.pair(juliet).client_bytes).into_owned();
     assert!(sent.contains("<handled-count-too-high xmlns='urn:xmpp:sm:3' h='9' send-count='1'/>"));
@@ -430,7 +433,7 @@ fn hostile_h_is_a_stream_error_on_both_sides() {
     net.run();
     assert!(matches!(
         net.pair(romeo).server_closed(),
-        Some(server::CloseReason::ProtocolViolation { .. })
+        Some(CloseReason::ProtocolViolation { .. })
     ));
     let sent = String::from_utf8_lossy(&net.pair(romeo).server_bytes).into_owned();
     assert!(sent.contains("handled-count-too-high"));
@@ -527,7 +530,7 @@ proptest! {
             for pair in &net.pairs {
                 if pair.client.jid().is_some_and(|j| j.bare_str().starts_with(["juliet@", "romeo@"][receiver])) {
                     got.extend(pair.client_events.iter().filter_map(|e| match e {
-                        client::Event::Message(m) => m.body().filter(|b| b.starts_with(&prefix)).map(|b| b.into_owned()),
+                        ClientEvent::Message(m) => m.body().filter(|b| b.starts_with(&prefix)).map(|b| b.into_owned()),
                         _ => None,
                     }));
                 }
@@ -542,7 +545,7 @@ proptest! {
 /// stanzas it handled: those are acknowledged, only the rest come back.
 #[test]
 fn failed_with_h_hands_back_only_what_the_server_lacks() {
-    use xmpp_proto::client::{Client, TlsPolicy};
+    use xmpp_proto::client::{Client, ClientTlsPolicy};
     use xmpp_proto::endpoint::Transmit;
 
     let jid = FullJid::new(&full("juliet")).unwrap();
@@ -556,9 +559,9 @@ fn failed_with_h_hands_back_only_what_the_server_lacks() {
     }
     let state = SmSession::new(Some("old".into()), jid, Handled::new(), unacked);
     let config = client_config("juliet")
-        .with_tls(TlsPolicy::Direct)
+        .with_tls(ClientTlsPolicy::Direct)
         .with_resumption(state);
-    let now = std::time::Instant::now();
+    let now = xmpp_proto::time::Time::ZERO;
     let mut client = Client::new(config, now);
     let mut out = String::new();
     let drain = |client: &mut Client, out: &mut String| {
@@ -604,7 +607,7 @@ fn failed_with_h_hands_back_only_what_the_server_lacks() {
     );
     let back: Vec<String> = std::iter::from_fn(|| client.poll_event())
         .filter_map(|e| match e {
-            client::Event::Undelivered { stanzas } => Some(stanzas),
+            ClientEvent::Undelivered { stanzas } => Some(stanzas),
             _ => None,
         })
         .flatten()
@@ -642,7 +645,7 @@ fn resumption_takes_over_a_connection_the_server_thinks_alive() {
     assert!(resumed(&mut net, back));
     assert!(matches!(
         net.pair(juliet).server_closed(),
-        Some(server::CloseReason::Kicked { .. })
+        Some(CloseReason::Kicked { .. })
     ));
     assert!(send(&mut net, romeo, &full("juliet"), "after"));
     let mut got = bodies(&mut net, juliet);
@@ -672,7 +675,7 @@ fn a_vanished_client_is_probed_then_detached() {
     net.advance(Duration::from_secs(60));
     assert_eq!(
         net.pair(juliet).server_closed(),
-        Some(&server::CloseReason::PeerNotResponding)
+        Some(&CloseReason::PeerNotResponding)
     );
     assert_eq!(net.detached.len(), 1);
     let state = resumable(&mut net, juliet).expect("the client gave up too");
@@ -689,7 +692,7 @@ fn a_vanished_client_is_probed_then_detached() {
 /// ping without.
 #[test]
 fn a_silent_live_client_answers_the_probes_and_stays() {
-    let mut silent = client::Timeouts::default();
+    let mut silent = client::ClientTimeouts::default();
     silent.keepalive = None;
     silent.ping_after = None;
     for sm in [true, false] {

@@ -25,10 +25,10 @@ fn client_nonce() -> Nonce {
     Nonce::from_random_bytes(b"fixed client nonce!!").expect("nonce")
 }
 
-fn config(max_iterations: u32) -> ClientConfig {
-    let mut config = ClientConfig {
+fn config(max_iterations: u32) -> SaslClientConfig {
+    let mut config = SaslClientConfig {
         allowed: Some(vec![Mechanism::ScramSha256]),
-        ..ClientConfig::default()
+        ..SaslClientConfig::default()
     };
     config.scram_limits.max_iterations = max_iterations;
     config
@@ -36,7 +36,7 @@ fn config(max_iterations: u32) -> ClientConfig {
 
 fn record_script(iterations: u32) -> Script {
     let tls = TlsState::encrypted(ChannelBindings::none());
-    let server_config = ServerConfig::default();
+    let server_config = SaslServerConfig::default();
     let offer = server_config.offer(&tls);
     let stored = stored_credentials(ScramHash::Sha256, "pencil", SALT, Iterations(iterations))
         .expect("credentials");

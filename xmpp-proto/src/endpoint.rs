@@ -274,7 +274,9 @@ pub struct Closed {
 }
 
 impl Closed {
-    pub(crate) fn new(reason: CloseReason) -> Self {
+    /// The error for a session that ended with `reason` (for endpoints of
+    /// your own, such as test doubles).
+    pub fn new(reason: CloseReason) -> Self {
         Closed { reason }
     }
 
@@ -330,9 +332,9 @@ impl fmt::Display for CommandError {
             CommandError::OutputFull => {
                 f.write_str("too much unsent output: the transport is not writing")
             }
-            CommandError::QueueFull => f.write_str(
-                "too many stanzas wait for the peer's acknowledgement (XEP-0198)",
-            ),
+            CommandError::QueueFull => {
+                f.write_str("too many stanzas wait for the peer's acknowledgement (XEP-0198)")
+            }
         }
     }
 }

@@ -2,16 +2,19 @@
 //! the stream headers and features Prosody 0.12 and ejabberd 23.01 send,
 //! and a simulated clock for every timer.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
-use xmpp_proto::client::{Client, ClientConfig, CloseReason, Event, Timeouts, TlsPolicy};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTimeouts, ClientTlsPolicy};
+use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::endpoint::Transmit;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{
     self, FailureCondition, Iterations, Mechanism, Nonce, ScramHash, ServerMechanism, ServerStep,
 };
 use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_proto::time::Time;
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
 
 const PROSODY_HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xml:lang='en' version='1.0' from='localhost' id='efc587c7-f921-4d4a-98f1-4443e67c4118' xmlns='jabber:client'>";
@@ -26,8 +29,8 @@ const EJABBERD_BOUND_FEATURES: &str = "<stream:features><bind xmlns='urn:ietf:pa
 /// A client and a simulated clock.
 struct Script {
     client: Client,
-    now: Instant,
-    events: Vec<Event>,
+    now: Time,
+    events: Vec<ClientEvent>,
     /// Feed input in pieces of this many bytes (0: all at once).
     chunk: usize,
     /// Everything `output` returned so far, in order.
@@ -35,12 +38,12 @@ struct Script {
 }
 
 impl Script {
-    fn new(tls: TlsPolicy) -> Script {
+    fn new(tls: ClientTlsPolicy) -> Script {
         Script::with_config(config(tls))
     }
 
     fn with_config(config: ClientConfig) -> Script {
-        let now = Instant::now();
+        let now = Time::ZERO;
         Script {
             client: Client::new(config, now),
             now,
@@ -108,13 +111,13 @@ impl Script {
 
     fn closed_reason(&self) -> Option<&CloseReason> {
         self.events.iter().find_map(|e| match e {
-            Event::Closed { reason } => Some(reason),
+            ClientEvent::Closed { reason } => Some(reason),
             _ => None,
         })
     }
 }
 
-fn config(tls: TlsPolicy) -> ClientConfig {
+fn config(tls: ClientTlsPolicy) -> ClientConfig {
     let mut counter = 0u8;
     ClientConfig::new(Jid::new("alice@localhost").unwrap(), "alice-pass")
         .with_tls(tls)
@@ -168,11 +171,11 @@ fn scram_login(
         .unwrap();
     let _ = mechanism;
     let initial = unb64(text_of(auth, "<auth", "</auth>"));
-    let server_config = sasl::ServerConfig {
+    let server_config = sasl::SaslServerConfig {
         mechanisms: offered.to_vec(),
         downgrade_protection: false,
         advertise_channel_binding_types: false,
-        ..sasl::ServerConfig::default()
+        ..sasl::SaslServerConfig::default()
     };
     let tls = sasl::TlsState::encrypted(sasl::ChannelBindings::none());
     let (mut server, step) = ServerMechanism::start(
@@ -207,7 +210,7 @@ fn scram_login(
 
 /// Logs in against a Prosody-shaped server and returns the script online.
 fn online_with_prosody() -> Script {
-    log_in_to_prosody(Script::new(TlsPolicy::RequireStartTls))
+    log_in_to_prosody(Script::new(ClientTlsPolicy::RequireStartTls))
 }
 
 /// Logs the fresh client of `s` (STARTTLS required) in to a
@@ -269,11 +272,9 @@ fn log_in_to_prosody(mut s: Script) -> Script {
         "<iq type='result' id='{id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@localhost/res1</jid></bind></iq>"
     ));
     assert_eq!(out, "", "session is optional on Prosody: no session IQ");
-    assert!(
-        s.events
-            .iter()
-            .any(|e| matches!(e, Event::Online { jid } if jid.as_str() == "alice@localhost/res1"))
-    );
+    assert!(s.events.iter().any(
+        |e| matches!(e, ClientEvent::Online { jid } if jid.as_str() == "alice@localhost/res1")
+    ));
     s
 }
 
@@ -317,9 +318,9 @@ fn message_with_receipt_both_ways() {
     ));
     assert_eq!(out, "");
     assert!(
-        s.events
-            .iter()
-            .any(|e| matches!(e, Event::ReceiptReceived { id: got, .. } if *got == id.as_str()))
+        s.events.iter().any(
+            |e| matches!(e, ClientEvent::ReceiptReceived { id: got, .. } if *got == id.as_str())
+        )
     );
 
     // An incoming request is answered automatically.
@@ -332,7 +333,7 @@ fn message_with_receipt_both_ways() {
     assert!(
         s.events
             .iter()
-            .any(|e| matches!(e, Event::Message(m) if m.body().as_deref() == Some("hi")))
+            .any(|e| matches!(e, ClientEvent::Message(m) if m.body().as_deref() == Some("hi")))
     );
 }
 
@@ -368,7 +369,7 @@ fn iq_requests_are_tracked_until_response_or_timeout() {
     assert!(
         s.events
             .iter()
-            .any(|e| matches!(e, Event::IqResponse { id, .. } if id.as_str() == "q1"))
+            .any(|e| matches!(e, ClientEvent::IqResponse { id, .. } if id.as_str() == "q1"))
     );
 
     let iq = xmpp_proto::stanza::Iq::get(
@@ -381,20 +382,20 @@ fn iq_requests_are_tracked_until_response_or_timeout() {
     assert!(
         !s.events
             .iter()
-            .any(|e| matches!(e, Event::IqTimeout { .. }))
+            .any(|e| matches!(e, ClientEvent::IqTimeout { .. }))
     );
     s.advance(Duration::from_secs(2));
     assert!(
         s.events
             .iter()
-            .any(|e| matches!(e, Event::IqTimeout { id } if id.as_str() == "q2"))
+            .any(|e| matches!(e, ClientEvent::IqTimeout { id } if id.as_str() == "q2"))
     );
     // A late answer is ignored.
     s.feed("<iq type='result' id='q2'/>");
     assert!(
         !s.events
             .iter()
-            .any(|e| matches!(e, Event::IqResponse { id, .. } if id.as_str() == "q2"))
+            .any(|e| matches!(e, ClientEvent::IqResponse { id, .. } if id.as_str() == "q2"))
     );
     assert!(s.client.is_online());
 }
@@ -468,7 +469,7 @@ fn any_byte_from_the_server_proves_it_alive() {
 
 #[test]
 fn ejabberd_plus_mechanisms_without_xep0440_are_not_used() {
-    let mut s = Script::new(TlsPolicy::Direct);
+    let mut s = Script::new(ClientTlsPolicy::Direct);
     assert_eq!(s.output(), "[STARTTLS]");
     s.tls_up();
     let auth = s.feed(&format!("{EJABBERD_HEADER}{EJABBERD_MECHANISMS}"));
@@ -490,7 +491,7 @@ fn ejabberd_plus_mechanisms_without_xep0440_are_not_used() {
 
 #[test]
 fn wrong_password_is_reported_as_such() {
-    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
     s.output();
     s.feed(&format!("{PROSODY_HEADER}{PROSODY_STARTTLS}"));
     s.feed("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
@@ -511,7 +512,7 @@ fn wrong_password_is_reported_as_such() {
 
 #[test]
 fn a_wrong_server_signature_fails_even_on_success() {
-    let mut s = Script::new(TlsPolicy::Direct);
+    let mut s = Script::new(ClientTlsPolicy::Direct);
     s.output();
     s.tls_up();
     let auth = s.feed(&format!("{PROSODY_HEADER}{PROSODY_MECHANISMS}"));
@@ -541,7 +542,7 @@ fn a_wrong_server_signature_fails_even_on_success() {
 
 #[test]
 fn starttls_injection_is_fatal() {
-    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
     s.output();
     s.feed(&format!("{PROSODY_HEADER}{PROSODY_STARTTLS}"));
     // <proceed/> and attacker bytes in the same read.
@@ -553,7 +554,7 @@ fn starttls_injection_is_fatal() {
 
 #[test]
 fn plaintext_after_proceed_in_a_later_read_is_fatal_too() {
-    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
     s.output();
     s.feed(&format!("{PROSODY_HEADER}{PROSODY_STARTTLS}"));
     assert_eq!(
@@ -566,7 +567,7 @@ fn plaintext_after_proceed_in_a_later_read_is_fatal_too() {
 
 #[test]
 fn tls_is_required_by_default() {
-    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
     s.output();
     let out = s.feed(&format!("{PROSODY_HEADER}{PROSODY_MECHANISMS}"));
     assert_eq!(out, "</stream:stream>[SHUTDOWN]");
@@ -575,7 +576,7 @@ fn tls_is_required_by_default() {
 
 #[test]
 fn plain_is_refused_without_tls_even_when_tls_is_optional() {
-    let mut s = Script::new(TlsPolicy::InsecureDisabled);
+    let mut s = Script::new(ClientTlsPolicy::InsecureDisabled);
     s.output();
     let out = s.feed(&format!(
         "{PROSODY_HEADER}<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
@@ -587,7 +588,7 @@ fn plain_is_refused_without_tls_even_when_tls_is_optional() {
 
 #[test]
 fn negotiation_times_out() {
-    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
     s.output();
     s.feed(PROSODY_HEADER);
     let out = s.advance(Duration::from_secs(61));
@@ -606,7 +607,7 @@ fn close_handshake_times_out() {
 
 #[test]
 fn see_other_host_is_reported_with_its_target() {
-    let mut s = Script::new(TlsPolicy::RequireStartTls);
+    let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
     s.output();
     let out = s.feed(&format!(
         "{PROSODY_HEADER}<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>[2001:db8::1]:5222</see-other-host></stream:error>"
@@ -620,6 +621,27 @@ fn see_other_host_is_reported_with_its_target() {
         }) => {
             assert_eq!(*condition, StreamErrorCondition::SeeOtherHost);
             assert_eq!(see_other_host.as_deref(), Some("[2001:db8::1]:5222"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A server that does not serve our domain answers from its own and
+/// closes with `host-unknown`: that is what the client reports, not the
+/// foreign `from` that comes first.
+#[test]
+fn host_unknown_after_a_foreign_header_is_reported_as_such() {
+    let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
+    s.output();
+    let out = s.feed(
+        "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' \
+         version='1.0' id='x' from='other.example'><stream:error>\
+         <host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>",
+    );
+    assert_eq!(out, "</stream:stream>[SHUTDOWN]");
+    match s.closed_reason() {
+        Some(CloseReason::StreamError { condition, .. }) => {
+            assert_eq!(*condition, StreamErrorCondition::HostUnknown)
         }
         other => panic!("{other:?}"),
     }
@@ -641,11 +663,12 @@ fn bad_headers_are_refused() {
             StreamErrorCondition::InvalidXml,
         ),
         (
-            "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' version='1.0' id='x' from='evil.example'>",
+            "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' version='1.0' id='x' from='evil.example'>\
+             <stream:features/>",
             StreamErrorCondition::InvalidFrom,
         ),
     ] {
-        let mut s = Script::new(TlsPolicy::RequireStartTls);
+        let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
         s.output();
         let out = s.feed(header);
         assert!(out.ends_with("</stream:stream>[SHUTDOWN]"), "{out}");
@@ -660,12 +683,12 @@ fn bad_headers_are_refused() {
 
 #[test]
 fn stanzas_before_binding_are_refused_and_commands_wait_for_online() {
-    let mut s = Script::new(TlsPolicy::Direct);
+    let mut s = Script::new(ClientTlsPolicy::Direct);
     s.output();
     assert_eq!(
         s.client
             .send_message(s.now, "bob@localhost", "too early", false),
-        Err(xmpp_proto::client::SendError::NotOnline)
+        Err(xmpp_proto::endpoint::CommandError::NotOnline)
     );
     s.tls_up();
     let out = s.feed(&format!(
@@ -679,17 +702,17 @@ fn stanzas_before_binding_are_refused_and_commands_wait_for_online() {
 
 #[test]
 fn trace_reports_both_directions() {
-    let mut s = Script::with_config(config(TlsPolicy::RequireStartTls).with_trace(true));
+    let mut s = Script::with_config(config(ClientTlsPolicy::RequireStartTls).with_trace(true));
     s.output();
     s.feed(PROSODY_HEADER);
-    use xmpp_proto::client::Direction;
+    use xmpp_proto::endpoint::Direction;
     let outs = s
         .events
         .iter()
         .filter(|e| {
             matches!(
                 e,
-                Event::Trace {
+                ClientEvent::Trace {
                     direction: Direction::Out,
                     ..
                 }
@@ -702,7 +725,7 @@ fn trace_reports_both_directions() {
         .filter(|e| {
             matches!(
                 e,
-                Event::Trace {
+                ClientEvent::Trace {
                     direction: Direction::In,
                     ..
                 }
@@ -715,8 +738,8 @@ fn trace_reports_both_directions() {
 /// A whole session against a Prosody-shaped server: login, a message
 /// with a receipt request each way, an IQ, the close. Returns everything
 /// the client sent and every event.
-fn whole_session(chunk: usize) -> (String, Vec<Event>) {
-    let mut s = Script::new(TlsPolicy::RequireStartTls);
+fn whole_session(chunk: usize) -> (String, Vec<ClientEvent>) {
+    let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
     s.chunk = chunk;
     let mut s = log_in_to_prosody(s);
     s.client
@@ -740,9 +763,9 @@ fn whole_session(chunk: usize) -> (String, Vec<Event>) {
 fn chunking_does_not_change_the_outcome() {
     let (bytes, events) = whole_session(0);
     assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::Message(m) if m.body().as_deref() == Some("hi & bye"))),
+        events.iter().any(
+            |e| matches!(e, ClientEvent::Message(m) if m.body().as_deref() == Some("hi & bye"))
+        ),
         "{events:?}"
     );
     for chunk in [1, 2, 3, 7, 64] {
@@ -762,10 +785,10 @@ fn chunking_does_not_change_the_outcome() {
 fn timeouts_are_configurable() {
     // Keepalive and ping off: an online client has no timer at all and
     // stays silent and online however long the server is.
-    let mut t = Timeouts::default();
+    let mut t = ClientTimeouts::default();
     t.keepalive = None;
     t.ping_after = None;
-    let s = Script::with_config(config(TlsPolicy::RequireStartTls).with_timeouts(t));
+    let s = Script::with_config(config(ClientTlsPolicy::RequireStartTls).with_timeouts(t));
     assert!(s.client.poll_timeout().is_some(), "negotiation timer runs");
     let mut s = log_in_to_prosody(s);
     for _ in 0..10 {
@@ -776,11 +799,11 @@ fn timeouts_are_configurable() {
     assert_eq!(s.client.poll_timeout(), None, "no keepalive, no ping");
 
     // Other values are used as given.
-    let mut t = Timeouts::default();
+    let mut t = ClientTimeouts::default();
     t.keepalive = Some(Duration::from_secs(7));
     t.ping_after = Some(Duration::from_secs(20));
     t.ping_timeout = Duration::from_secs(4);
-    let s = Script::with_config(config(TlsPolicy::RequireStartTls).with_timeouts(t));
+    let s = Script::with_config(config(ClientTlsPolicy::RequireStartTls).with_timeouts(t));
     let mut s = log_in_to_prosody(s);
     let seen = tick(&mut s, 24);
     let at: Vec<u64> = seen.iter().map(|(t, _)| *t).collect();

@@ -7,7 +7,7 @@ const CLIENT_NONCE: &str = "clientnonce";
 /// A valid server-first-message for CLIENT_NONCE.
 const GOOD_FIRST: &str = "r=clientnonceSERVER,s=c2FsdHNhbHQ=,i=4096";
 
-fn client_with(config: ClientConfig) -> ClientMechanism {
+fn client_with(config: SaslClientConfig) -> ClientMechanism {
     let offer = ServerOffer::new(["SCRAM-SHA-256"]);
     ClientMechanism::start(
         &config,
@@ -20,7 +20,7 @@ fn client_with(config: ClientConfig) -> ClientMechanism {
 }
 
 fn client() -> ClientMechanism {
-    client_with(ClientConfig::default())
+    client_with(SaslClientConfig::default())
 }
 
 fn first_fails(server_first: &[u8]) -> SaslError {
@@ -101,7 +101,7 @@ fn iteration_count_too_high() {
 
 #[test]
 fn iteration_limits_are_configurable() {
-    let mut config = ClientConfig::default();
+    let mut config = SaslClientConfig::default();
     config.scram_limits.min_iterations = 10_000;
     let mut c = client_with(config.clone());
     assert_eq!(
@@ -305,13 +305,13 @@ fn mismatching_downgrade_hash_fails() {
 #[test]
 fn gs2_flag_follows_the_policy() {
     let creds = Credentials::new("user", "pencil");
-    let config = ClientConfig::default();
+    let config = SaslClientConfig::default();
     let bindings = ChannelBindings {
         tls_exporter: Some(vec![1; 32]),
         tls_server_end_point: Some(vec![2; 32]),
     };
     let tls = TlsState::encrypted(bindings.clone());
-    let pick = |offer: &ServerOffer, tls: &TlsState, config: &ClientConfig| {
+    let pick = |offer: &ServerOffer, tls: &TlsState, config: &SaslClientConfig| {
         select(config, offer, tls, &creds).expect("selection")
     };
 
@@ -324,9 +324,9 @@ fn gs2_flag_follows_the_policy() {
         pick(&no_plus, &no_data, &config).gs2_flag,
         Gs2Flag::NotSupported
     );
-    let disabled = ClientConfig {
+    let disabled = SaslClientConfig {
         channel_binding: false,
-        ..ClientConfig::default()
+        ..SaslClientConfig::default()
     };
     assert_eq!(
         pick(&no_plus, &tls, &disabled).gs2_flag,
@@ -374,9 +374,9 @@ fn gs2_flag_follows_the_policy() {
         Gs2Flag::NotSupported
     );
     // PLUS denied by configuration while offered: 'n'.
-    let deny_plus = ClientConfig {
+    let deny_plus = SaslClientConfig {
         denied: vec![Mechanism::ScramSha256Plus],
-        ..ClientConfig::default()
+        ..SaslClientConfig::default()
     };
     assert_eq!(
         pick(&both, &tls, &deny_plus),
@@ -392,7 +392,7 @@ fn saslprep_failures_are_reported() {
     let offer = ServerOffer::new(["SCRAM-SHA-256"]);
     let tls = TlsState::encrypted(ChannelBindings::none());
     let nonce = || Nonce::new(CLIENT_NONCE).expect("nonce");
-    let config = ClientConfig::default();
+    let config = SaslClientConfig::default();
     let bad_password = Credentials::new("user", "bell\u{0007}");
     assert_eq!(
         ClientMechanism::start(&config, &bad_password, &offer, &tls, nonce()).map(|_| ()),
@@ -418,7 +418,7 @@ fn hand_made_plus_selection_without_binding_is_refused() {
     let offer = ServerOffer::new(["SCRAM-SHA-256-PLUS"]);
     let result = ClientMechanism::new(
         &selection,
-        &ClientConfig::default(),
+        &SaslClientConfig::default(),
         &Credentials::new("user", "pencil"),
         &offer,
         &TlsState::encrypted(ChannelBindings::none()),
@@ -432,7 +432,7 @@ fn hand_made_plus_selection_without_binding_is_refused() {
     };
     let result = ClientMechanism::new(
         &selection,
-        &ClientConfig::default(),
+        &SaslClientConfig::default(),
         &Credentials::new("user", "pencil"),
         &offer,
         &TlsState::encrypted(ChannelBindings::none()),

@@ -19,9 +19,9 @@ enum Outcome {
 /// `tamper(offer)`. Client and server may have different TLS states (a
 /// man in the middle terminates TLS on both sides).
 struct Login {
-    client_config: ClientConfig,
+    client_config: SaslClientConfig,
     credentials: Credentials,
-    server_config: ServerConfig,
+    server_config: SaslServerConfig,
     client_tls: TlsState,
     server_tls: TlsState,
     tamper: fn(ServerOffer) -> ServerOffer,
@@ -33,9 +33,9 @@ struct Login {
 impl Login {
     fn new(tls: TlsState) -> Self {
         Login {
-            client_config: ClientConfig::default(),
+            client_config: SaslClientConfig::default(),
             credentials: Credentials::new("user", PASSWORD),
-            server_config: ServerConfig::default(),
+            server_config: SaslServerConfig::default(),
             client_tls: tls.clone(),
             server_tls: tls,
             tamper: |offer| offer,
@@ -351,12 +351,17 @@ fn cached_keys_log_in_without_pbkdf2() {
     // Drive the cached login by hand to read the PBKDF2 counter.
     let credentials = Credentials::from_cached_keys("user", keys.clone());
     let tls = exporter(b"x");
-    let server_config = ServerConfig::default();
+    let server_config = SaslServerConfig::default();
     let offer = server_config.offer(&tls);
     let nonce = Nonce::from_random_bytes(b"another nonce").expect("nonce");
-    let mut client =
-        ClientMechanism::start(&ClientConfig::default(), &credentials, &offer, &tls, nonce)
-            .expect("start");
+    let mut client = ClientMechanism::start(
+        &SaslClientConfig::default(),
+        &credentials,
+        &offer,
+        &tls,
+        nonce,
+    )
+    .expect("start");
     let (mut server, _) = ServerMechanism::start(
         &server_config,
         &tls,
@@ -418,7 +423,7 @@ fn deny_and_allow_lists_are_honoured() {
 #[test]
 fn server_rejects_unoffered_mechanisms_and_unknown_users() {
     let tls = TlsState::encrypted(ChannelBindings::none());
-    let config = ServerConfig::default();
+    let config = SaslServerConfig::default();
     let nonce = || Nonce::new("n").expect("nonce");
     assert_eq!(
         ServerMechanism::start(&config, &tls, "DIGEST-MD5", None, nonce()).map(|_| ()),
@@ -448,7 +453,7 @@ fn server_rejects_unoffered_mechanisms_and_unknown_users() {
 #[test]
 fn server_checks_the_gs2_flag_against_the_mechanism() {
     let tls = exporter(b"x");
-    let config = ServerConfig::default();
+    let config = SaslServerConfig::default();
     let start = |mech: &str, first: &str| {
         ServerMechanism::start(
             &config,

@@ -6,9 +6,9 @@ use xmpp_proto::sasl::*;
 /// the client nonce "cn" and server nonce "sn".
 fn server_waiting_for_final() -> ServerMechanism {
     let tls = TlsState::encrypted(ChannelBindings::none());
-    let config = ServerConfig {
+    let config = SaslServerConfig {
         downgrade_protection: false,
-        ..ServerConfig::default()
+        ..SaslServerConfig::default()
     };
     let (mut server, step) = ServerMechanism::start(
         &config,
@@ -97,7 +97,7 @@ fn client_final_defects() {
 #[test]
 fn client_first_defects() {
     let tls = TlsState::encrypted(ChannelBindings::none());
-    let config = ServerConfig::default();
+    let config = SaslServerConfig::default();
     let first = |data: &[u8]| {
         ServerMechanism::start(
             &config,
@@ -156,7 +156,7 @@ fn abort_and_messages_after_the_end() {
 #[test]
 fn plain_server_side() {
     let tls = TlsState::encrypted(ChannelBindings::none());
-    let config = ServerConfig::default();
+    let config = SaslServerConfig::default();
     let start = |data: &[u8]| {
         ServerMechanism::start(
             &config,

@@ -183,9 +183,9 @@ impl Vector {
     }
 
     fn check_server(&self) {
-        let config = ServerConfig {
+        let config = SaslServerConfig {
             downgrade_protection: false,
-            ..ServerConfig::default()
+            ..SaslServerConfig::default()
         };
         let mechanism = Mechanism::scram(self.hash, self.binding.is_some());
         let (mut server, step) = ServerMechanism::start(
@@ -280,9 +280,9 @@ fn xep0474_tls() -> TlsState {
 
 #[test]
 fn xep0474_example_server_side() {
-    let config = ServerConfig {
+    let config = SaslServerConfig {
         mechanisms: vec![Mechanism::ScramSha1, Mechanism::ScramSha1Plus],
-        ..ServerConfig::default()
+        ..SaslServerConfig::default()
     };
     let (mut server, step) = ServerMechanism::start(
         &config,
@@ -320,9 +320,9 @@ fn xep0474_example_client_side() {
         .with_channel_binding_types(["tls-server-end-point", "tls-exporter"]);
     let creds = Credentials::new("user", "pencil");
     let nonce = Nonce::new("12C4CD5C-E38E-4A98-8F6D-15C38F51CCC6").expect("nonce");
-    let config = ClientConfig {
+    let config = SaslClientConfig {
         require_downgrade_protection: true,
-        ..ClientConfig::default()
+        ..SaslClientConfig::default()
     };
     let mut client =
         ClientMechanism::start(&config, &creds, &offer, &xep0474_tls(), nonce).expect("start");

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::{Account, Flags};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
-use xmpp_proto::client::{Client, Event};
+use xmpp_proto::client::{Client, ClientEvent};
 use xmpp_proto::stanza::MessageType;
 use xmpp_transport_mio::{ConnId, Driver, DriverConfig, DriverEvent};
 
@@ -81,11 +81,11 @@ fn run() -> Result<(), String> {
             match event {
                 DriverEvent::Source { .. } => stop = true,
                 DriverEvent::Endpoint { conn, event } => match event {
-                    Event::Online { jid } => {
+                    ClientEvent::Online { jid } => {
                         online += 1;
                         eprintln!("bots: {jid} online ({online} of {sessions})");
                     }
-                    Event::Message(msg) if msg.kind() == MessageType::Chat => {
+                    ClientEvent::Message(msg) if msg.kind() == MessageType::Chat => {
                         let (Some(from), Some(body)) = (msg.from(), msg.body()) else {
                             continue;
                         };
@@ -96,7 +96,7 @@ fn run() -> Result<(), String> {
                             echoed += 1;
                         }
                     }
-                    Event::Closed { reason } => {
+                    ClientEvent::Closed { reason } => {
                         let n = names.get(&conn).copied().unwrap_or_default();
                         eprintln!("bots: bot {n} closed: {reason}");
                     }

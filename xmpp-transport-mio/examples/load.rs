@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use common::{Account, Flags, percentile_ms};
-use xmpp_proto::client::{Client, Event};
+use xmpp_proto::client::{Client, ClientEvent};
 use xmpp_transport_mio::{ConnId, Driver, DriverConfig, DriverEvent};
 
 const HELP: &str = "\
@@ -192,7 +192,7 @@ fn run() -> Result<(), String> {
                         continue;
                     };
                     match event {
-                        Event::Online { .. } => {
+                        ClientEvent::Online { .. } => {
                             let s = &mut sess[i];
                             s.online = true;
                             online_now += 1;
@@ -205,8 +205,8 @@ fn run() -> Result<(), String> {
                             };
                             sends.push(Reverse((now + phase, i)));
                         }
-                        Event::Message(msg) if msg.body().is_some() => figures.delivered += 1,
-                        Event::ReceiptReceived { id, .. } => {
+                        ClientEvent::Message(msg) if msg.body().is_some() => figures.delivered += 1,
+                        ClientEvent::ReceiptReceived { id, .. } => {
                             let s = &mut sess[i];
                             if let Some(pos) = s.in_flight.iter().position(|(m, _)| *m == id) {
                                 if let Some((_, sent)) = s.in_flight.remove(pos) {
@@ -225,7 +225,7 @@ fn run() -> Result<(), String> {
                                 );
                             }
                         }
-                        Event::Closed { reason } => {
+                        ClientEvent::Closed { reason } => {
                             eprintln!("load: session {}: closed: {reason}", i + 1);
                         }
                         _ => {}

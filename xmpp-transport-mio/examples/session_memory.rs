@@ -13,18 +13,17 @@
 mod common;
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use common::Flags;
 use xmpp_corpus::counting_alloc::{CountingAlloc, live_bytes};
-use xmpp_proto::client::{Client, ClientConfig, Event as ClientEvent, TlsPolicy};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
 use xmpp_proto::endpoint::{Endpoint, Transmit};
 use xmpp_proto::jid::Jid;
 use xmpp_proto::router::{Router, SessionId};
 use xmpp_proto::sasl::{self, Credentials, Iterations, Mechanism, ScramHash, ScramKeys};
-use xmpp_proto::server::{Event, Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::server::{Server, ServerConfig, ServerEvent, ServerTlsPolicy};
+use xmpp_proto::time::Time;
 use xmpp_proto::xml::Limits;
-use xmpp_transport_std::OsRandom;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -65,15 +64,14 @@ fn run() -> Result<(), String> {
     let mut clients: Vec<Client> = Vec::with_capacity(n);
     let server_base = live_bytes();
     for i in 0..n {
-        let now = Instant::now();
+        let now = Time::ZERO;
         let config = ServerConfig::new("localhost")
             .map_err(|e| e.to_string())?
             .with_tls(ServerTlsPolicy::Disabled)
-            .with_limits(limits.clone())
-            .with_random(Box::new(OsRandom));
+            .with_limits(limits.clone());
         let mut server = Server::new(config, now);
         let name = format!("user{i}");
-        let sasl = sasl::ClientConfig {
+        let sasl = sasl::SaslClientConfig {
             allowed: Some(vec![Mechanism::ScramSha256]),
             ..Default::default()
         };
@@ -81,8 +79,7 @@ fn run() -> Result<(), String> {
         let config = ClientConfig::new(jid, "pw")
             .with_credentials(Credentials::from_cached_keys(name, keys.clone()))
             .with_sasl(sasl)
-            .with_tls(TlsPolicy::InsecureDisabled)
-            .with_random(Box::new(OsRandom));
+            .with_tls(ClientTlsPolicy::InsecureDisabled);
         let mut client = Client::new(config, now);
         login(
             &mut server,
@@ -121,20 +118,20 @@ fn login(
     keys: &ScramKeys,
 ) -> Result<(), String> {
     for _ in 0..64 {
-        let now = Instant::now();
+        let now = Time::ZERO;
         pump(client, |data| {
             let _ = server.handle_input(now, data);
         });
         while let Some(event) = server.poll_event() {
             match event {
-                Event::NeedScramCredentials { .. } => {
+                ServerEvent::NeedScramCredentials { .. } => {
                     let _ = server.provide_credentials(now, Some(keys.to_stored()));
                 }
-                Event::BindRequest { jid, .. } => {
+                ServerEvent::BindRequest { jid, .. } => {
                     router.bind(session, &jid);
                     let _ = server.accept_bind(now);
                 }
-                Event::Closed { reason } => return Err(format!("server closed: {reason}")),
+                ServerEvent::Closed { reason } => return Err(format!("server closed: {reason}")),
                 _ => {}
             }
         }

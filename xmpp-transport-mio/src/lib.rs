@@ -44,7 +44,7 @@ pub use driver::{
 };
 pub use error::Error;
 /// Reconnect delays for an event loop: when a client connection ends with
-/// `Event::Resumable`, wait [`Backoff::delay`] (for example as part of the
+/// `ClientEvent::Resumable`, wait [`Backoff::delay`] (for example as part of the
 /// poll timeout) before adding a new client configured `with_resumption`.
 /// The same type the blocking transport uses; its `retry` sleeps, so in an
 /// event loop use `delay` only.

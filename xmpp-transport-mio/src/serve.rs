@@ -41,17 +41,17 @@ use xmpp_transport_std::clock;
 
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
+use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::jid::{BareJid, FullJid};
 use xmpp_proto::router::{BindOutcome, DetachedSessions, Queued, Routed, Router, SessionId};
 use xmpp_proto::sasl::FailureCondition;
-use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::server::{Server, ServerConfig, ServerEvent as Event, ServerTlsPolicy};
 use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::Element;
-use xmpp_transport_std::serve::AccountStore;
 use xmpp_transport_std::ServerTls;
+use xmpp_transport_std::serve::AccountStore;
 
 use crate::{ConnId, Driver, DriverConfig, DriverEvent, Error, MAX_USER_TOKEN};
 

@@ -80,8 +80,8 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xmpp_transport_std::clock;
     use std::time::Duration;
+    use xmpp_transport_std::clock;
 
     #[test]
     fn stale_entries_are_skipped() {

@@ -18,7 +18,7 @@ use common::{
 fn next_stanza(session: &mut Session) -> Message {
     loop {
         match session.next_event().unwrap() {
-            Some(Event::Message(msg)) => return msg,
+            Some(ClientEvent::Message(msg)) => return msg,
             Some(_) => {}
             None => panic!("the connection ended"),
         }
@@ -33,13 +33,14 @@ fn next_message(session: &mut Session) -> (String, String) {
         msg.body().unwrap_or_default().into_owned(),
     )
 }
-use xmpp_proto::client::{Event, TlsPolicy};
+use xmpp_proto::client::{ClientEvent, ClientTlsPolicy};
+use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::server::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::sm::{SmConfig, SmSession};
 use xmpp_proto::stanza::{Message, MessageType};
 use xmpp_transport_mio::{ConnId, DriverConfig, DriverEvent};
-use xmpp_transport_std::{LoginOptions, Session};
+use xmpp_transport_std::{LoginOptions, Session, clock};
 
 /// Logs in `n` farm clients (every other one by direct TLS); returns
 /// their ids by index once all are online.
@@ -48,14 +49,14 @@ fn login_all(farm: &mut Farm, server: &Running, n: usize) -> Vec<ConnId> {
     let mut online = 0;
     farm.run(|_, event| match event {
         DriverEvent::Endpoint {
-            event: Event::Online { .. },
+            event: ClientEvent::Online { .. },
             ..
         } => {
             online += 1;
             online == n
         }
         DriverEvent::Endpoint {
-            event: Event::Closed { reason },
+            event: ClientEvent::Closed { reason },
             conn,
         } => panic!("{conn} closed during login: {reason}"),
         DriverEvent::Closed { conn, error } => panic!("{conn} lost during login: {error:?}"),
@@ -82,7 +83,7 @@ fn ring_exchange(farm: &mut Farm, ids: &[ConnId], tag: &str) {
     farm.run(|_, event| match event {
         DriverEvent::Endpoint {
             conn,
-            event: Event::Message(msg),
+            event: ClientEvent::Message(msg),
         } => {
             let i = index[&conn];
             let from = (i + n - 1) % n;
@@ -246,9 +247,9 @@ fn the_std_client_talks_to_the_mio_server() {
     let keys = SharedKeyAccounts::new().keys().clone();
     let login = |i: usize, direct: bool| {
         let (addr, policy) = if direct {
-            (server.direct, TlsPolicy::Direct)
+            (server.direct, ClientTlsPolicy::Direct)
         } else {
-            (server.addr, TlsPolicy::RequireStartTls)
+            (server.addr, ClientTlsPolicy::RequireStartTls)
         };
         let options = LoginOptions {
             server: Some(addr.to_string()),
@@ -281,7 +282,7 @@ fn the_std_client_talks_to_the_mio_server() {
 /// management on (resuming `resume` if given).
 fn sm_login(server: &Running, i: usize, resume: Option<SmSession>) -> Session {
     let keys = SharedKeyAccounts::new().keys().clone();
-    let mut config = client_config(i, TlsPolicy::RequireStartTls, &keys)
+    let mut config = client_config(i, ClientTlsPolicy::RequireStartTls, &keys)
         .with_stream_management(SmConfig::default());
     if let Some(state) = resume {
         config = config.with_resumption(state);
@@ -382,10 +383,10 @@ fn a_resume_on_a_new_connection_takes_over_a_session_not_yet_noticed_dead() {
     assert_eq!(next_message(&mut bob).1, "one");
     // The client gives up on its connection; the server's end still
     // looks alive (no FIN reaches it while we hold the socket open).
-    bob.connection().endpoint_mut().handle_eof(Instant::now());
+    bob.connection().endpoint_mut().handle_eof(clock::now());
     let mut state = None;
     while let Some(event) = bob.connection().endpoint_mut().poll_event() {
-        if let Event::Resumable(s) = event {
+        if let ClientEvent::Resumable(s) = event {
             state = Some(*s);
         }
     }

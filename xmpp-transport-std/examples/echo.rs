@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use common::ConnectArgs;
-use xmpp_proto::client::Event;
+use xmpp_proto::ClientEvent;
 use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
 
 const HELP: &str = "\
@@ -60,7 +60,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
             continue;
         }
         match event {
-            Event::Message(m) if m.kind() == MessageType::Chat => {
+            ClientEvent::Message(m) if m.kind() == MessageType::Chat => {
                 let (Some(from), Some(body)) = (m.from(), m.body()) else {
                     continue;
                 };
@@ -74,7 +74,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 answered += 1;
                 println!("echoed {} bytes to {from}", body.len());
             }
-            Event::Closed { reason } => return Err(reason.to_string()),
+            ClientEvent::Closed { reason } => return Err(reason.to_string()),
             _ => {}
         }
     }

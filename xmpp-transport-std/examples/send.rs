@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use common::ConnectArgs;
-use xmpp_proto::client::Event;
+use xmpp_proto::ClientEvent;
 use xmpp_transport_std::Next;
 
 const HELP: &str = "\
@@ -65,8 +65,10 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 .map_err(|e| format!("connection failed: {e}"))?
             {
                 Next::Event(e) if common::trace(&e) => {}
-                Next::Event(Event::ReceiptReceived { id: got, .. }) if got == id.as_str() => break,
-                Next::Event(Event::Closed { reason }) => return Err(reason.to_string()),
+                Next::Event(ClientEvent::ReceiptReceived { id: got, .. }) if got == id.as_str() => {
+                    break;
+                }
+                Next::Event(ClientEvent::Closed { reason }) => return Err(reason.to_string()),
                 Next::Event(_) => {}
                 Next::Deadline => {
                     return Err(format!(

@@ -297,11 +297,11 @@ impl<E: Endpoint> Connection<E> {
     ///
     /// ```no_run
     /// # use std::ops::ControlFlow;
-    /// # use xmpp_proto::client::{Client, Event};
+    /// # use xmpp_proto::client::{Client, ClientEvent};
     /// # fn f(conn: &mut xmpp_transport_std::Connection<Client>) -> Result<(), xmpp_transport_std::Error> {
     /// // Wait until logged in.
     /// let jid = conn.run(|_, event| match event {
-    ///     Event::Online { jid } => ControlFlow::Break(jid),
+    ///     ClientEvent::Online { jid } => ControlFlow::Break(jid),
     ///     _ => ControlFlow::Continue(()),
     /// })?;
     /// # Ok(()) }

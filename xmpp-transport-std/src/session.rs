@@ -210,7 +210,7 @@ impl Session {
     /// instead of waiting for timeouts. With stream management and
     /// resumption on, [`Abandoned::resumable`] is the state to log in
     /// again with (`ClientConfig::with_resumption`); otherwise what the
-    /// server never acknowledged is in an `Event::Undelivered` among
+    /// server never acknowledged is in an `ClientEvent::Undelivered` among
     /// [`Abandoned::events`].
     ///
     /// ```no_run

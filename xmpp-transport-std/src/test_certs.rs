@@ -11,9 +11,8 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use xmpp_proto::endpoint::RandomSource;
+use xmpp_proto::random::{OsRandom, RandomSource};
 
-use crate::random::OsRandom;
 use crate::server_tls::ServerTls;
 use crate::tls::TrustAnchors;
 
@@ -107,7 +106,13 @@ impl fmt::Debug for TestPki {
 /// would take one for the other's issuer).
 fn tag() -> String {
     let mut bytes = [0u8; 8];
-    OsRandom.fill(&mut bytes);
+    // Uniqueness, not secrecy: a failed draw falls back to the time.
+    if OsRandom.fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos as u64).to_le_bytes();
+    }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

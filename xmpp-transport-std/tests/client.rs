@@ -5,13 +5,14 @@
 mod common;
 
 use std::thread;
-use std::time::Instant;
 
 use common::{Ev, Peer, drive, tcp_pair};
-use xmpp_proto::client::{Client, ClientConfig, CloseReason, Event, TlsPolicy};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
+use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::jid::Jid;
+use xmpp_transport_std::clock;
 use xmpp_transport_std::test_certs::TestPki;
-use xmpp_transport_std::{ClientTls, Connection, OsRandom};
+use xmpp_transport_std::{ClientTls, Connection};
 
 const SERVER_HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
     xmlns:stream='http://etherx.jabber.org/streams' id='s1' from='localhost' version='1.0'>";
@@ -21,10 +22,9 @@ fn client_over_direct_tls_closes_cleanly() {
     let pki = TestPki::localhost().unwrap();
     let (c, s) = tcp_pair();
     let config = ClientConfig::new(Jid::new("alice@localhost").unwrap(), "secret")
-        .with_tls(TlsPolicy::Direct)
-        .with_random(Box::new(OsRandom));
+        .with_tls(ClientTlsPolicy::Direct);
     let tls = ClientTls::new(&pki.trust_anchors(), config.domain()).unwrap();
-    let mut client = Connection::new_client(c, Client::new(config, Instant::now()), tls).unwrap();
+    let mut client = Connection::new_client(c, Client::new(config, clock::now()), tls).unwrap();
     let mut server_peer = Peer::new();
     server_peer.start_tls();
     let mut server = Connection::new_server(s, server_peer, pki.server_tls()).unwrap();
@@ -47,7 +47,7 @@ fn client_over_direct_tls_closes_cleanly() {
 
     assert_eq!(
         events,
-        [Event::Closed {
+        [ClientEvent::Closed {
             reason: CloseReason::Normal
         }]
     );

@@ -6,14 +6,15 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{self, Client, ClientConfig, Event, TlsPolicy};
+use xmpp_proto::CloseReason;
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{self, Mechanism};
-use xmpp_proto::server::CloseReason;
 use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_transport_std::clock;
 use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
-use xmpp_transport_std::{ClientTls, Connection, Next, OsRandom};
+use xmpp_transport_std::{ClientTls, Connection, Next};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -52,18 +53,17 @@ fn client(
     mechanism: Mechanism,
     direct: bool,
 ) -> Connection<Client> {
-    let sasl = sasl::ClientConfig {
+    let sasl = sasl::SaslClientConfig {
         allowed: Some(vec![mechanism]),
         ..Default::default()
     };
     let tls = if direct {
-        TlsPolicy::Direct
+        ClientTlsPolicy::Direct
     } else {
-        TlsPolicy::RequireStartTls
+        ClientTlsPolicy::RequireStartTls
     };
     let config = ClientConfig::new(Jid::new("alice@localhost").unwrap(), password)
         .with_resource(resource)
-        .with_random(Box::new(OsRandom))
         .with_sasl(sasl)
         .with_tls(tls);
     let addr = if direct {
@@ -73,16 +73,16 @@ fn client(
     };
     let tcp = xmpp_transport_std::connect("localhost", Some(&addr.to_string())).unwrap();
     let tls = ClientTls::new(&setup.pki.trust_anchors(), "localhost").unwrap();
-    Connection::new_client(tcp, Client::new(config, Instant::now()), tls).unwrap()
+    Connection::new_client(tcp, Client::new(config, clock::now()), tls).unwrap()
 }
 
 /// Events until `Online` (`Ok`) or the end of the session (`Err`).
-fn login(conn: &mut Connection<Client>) -> Result<(), client::CloseReason> {
+fn login(conn: &mut Connection<Client>) -> Result<(), CloseReason> {
     let deadline = Instant::now() + TIMEOUT;
     loop {
         match conn.next_event_until(deadline).unwrap() {
-            Next::Event(Event::Online { .. }) => return Ok(()),
-            Next::Event(Event::Closed { reason }) => return Err(reason),
+            Next::Event(ClientEvent::Online { .. }) => return Ok(()),
+            Next::Event(ClientEvent::Closed { reason }) => return Err(reason),
             Next::Event(_) => {}
             other => panic!("no login: {other:?}"),
         }
@@ -90,11 +90,11 @@ fn login(conn: &mut Connection<Client>) -> Result<(), client::CloseReason> {
 }
 
 /// The reason the session ended, waiting for it.
-fn end(conn: &mut Connection<Client>) -> client::CloseReason {
+fn end(conn: &mut Connection<Client>) -> CloseReason {
     let deadline = Instant::now() + TIMEOUT;
     loop {
         match conn.next_event_until(deadline).unwrap() {
-            Next::Event(Event::Closed { reason }) => return reason,
+            Next::Event(ClientEvent::Closed { reason }) => return reason,
             Next::Event(_) => {}
             other => panic!("no end: {other:?}"),
         }
@@ -110,12 +110,12 @@ fn plain_login_over_starttls_checks_the_stored_keys() {
     assert!(
         matches!(
             login(&mut bad),
-            Err(client::CloseReason::AuthenticationFailed { .. })
+            Err(CloseReason::AuthenticationFailed { .. })
         ),
         "a wrong PLAIN password must fail"
     );
     good.command(|c, now| c.close(now)).unwrap();
-    assert_eq!(end(&mut good), client::CloseReason::Normal);
+    assert_eq!(end(&mut good), CloseReason::Normal);
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn wrong_scram_password_is_refused() {
     let mut conn = client(&setup, "nope", "a", Mechanism::ScramSha256, false);
     assert!(matches!(
         login(&mut conn),
-        Err(client::CloseReason::AuthenticationFailed { .. })
+        Err(CloseReason::AuthenticationFailed { .. })
     ));
 }
 
@@ -157,7 +157,7 @@ fn a_second_session_on_the_same_resource_replaces_the_first() {
     assert_eq!(login(&mut second), Ok(()));
     assert!(matches!(
         end(&mut first),
-        client::CloseReason::StreamError {
+        CloseReason::StreamError {
             condition: StreamErrorCondition::Conflict,
             ..
         }
@@ -177,7 +177,7 @@ fn shutdown_closes_open_sessions_with_system_shutdown_and_returns() {
     server.shutdown();
     assert!(matches!(
         client.join().unwrap(),
-        client::CloseReason::StreamError {
+        CloseReason::StreamError {
             condition: StreamErrorCondition::SystemShutdown,
             ..
         }

@@ -9,14 +9,15 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{ClientConfig, Event};
+use xmpp_proto::client::{ClientConfig, ClientEvent};
+use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::sm::{SmConfig, SmSession};
 use xmpp_proto::stanza::{Message, MessageType};
 use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
-use xmpp_transport_std::{LoginOptions, Session};
+use xmpp_transport_std::{LoginOptions, Session, clock};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -70,7 +71,7 @@ fn login(setup: &Setup, user: &str, resume: Option<SmSession>) -> Session {
 fn next_message(session: &mut Session) -> Message {
     loop {
         match session.next_event().unwrap() {
-            Some(Event::Message(m)) => return m,
+            Some(ClientEvent::Message(m)) => return m,
             Some(_) => {}
             None => panic!("the connection ended"),
         }
@@ -127,10 +128,10 @@ fn a_resume_takes_over_a_connection_not_yet_noticed_dead() {
     let mut bob = login(&setup, "bob", None);
     // The client gives up on a connection that still looks alive to the
     // server (the socket stays open).
-    bob.connection().endpoint_mut().handle_eof(Instant::now());
+    bob.connection().endpoint_mut().handle_eof(clock::now());
     let mut state = None;
     while let Some(event) = bob.connection().endpoint_mut().poll_event() {
-        if let Event::Resumable(s) = event {
+        if let ClientEvent::Resumable(s) = event {
             state = Some(*s);
         }
     }

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::random::RandomSource;
 use crate::jid::Jid;
+use crate::random::RandomSource;
 use crate::sasl;
 use crate::sm::{SmConfig, SmSession};
 use crate::xml::Limits;
@@ -210,28 +210,28 @@ impl ClientConfig {
     /// Turns on XEP-0198 stream management (`urn:xmpp:sm:3`) when the
     /// server offers it: after binding the client sends `<enable/>` (with
     /// resumption unless `sm.resume` is off) and waits for the answer
-    /// before reporting [`Event::Online`]; from then on stanzas are
+    /// before reporting [`ClientEvent::Online`]; from then on stanzas are
     /// counted, acknowledgements requested and answered, and dead-peer
     /// detection uses `<r/>`. Off by default.
     ///
-    /// [`Event::Online`]: super::Event::Online
+    /// [`ClientEvent::Online`]: super::ClientEvent::Online
     pub fn with_stream_management(mut self, sm: SmConfig) -> Self {
         self.sm = Some(sm);
         self
     }
 
     /// Resumes the session a broken connection handed over in
-    /// [`Event::Resumable`] instead of binding a new one: after
+    /// [`ClientEvent::Resumable`] instead of binding a new one: after
     /// authentication the client sends `<resume/>`, then resends what the
-    /// server did not get, and reports [`Event::Resumed`]. If the server
+    /// server did not get, and reports [`ClientEvent::Resumed`]. If the server
     /// refuses, the client binds afresh and reports the stanzas that were
-    /// not delivered in [`Event::Undelivered`]. Implies
+    /// not delivered in [`ClientEvent::Undelivered`]. Implies
     /// [`ClientConfig::with_stream_management`] (with defaults) if it was
     /// not set.
     ///
-    /// [`Event::Resumable`]: super::Event::Resumable
-    /// [`Event::Resumed`]: super::Event::Resumed
-    /// [`Event::Undelivered`]: super::Event::Undelivered
+    /// [`ClientEvent::Resumable`]: super::ClientEvent::Resumable
+    /// [`ClientEvent::Resumed`]: super::ClientEvent::Resumed
+    /// [`ClientEvent::Undelivered`]: super::ClientEvent::Undelivered
     pub fn with_resumption(mut self, session: SmSession) -> Self {
         self.sm.get_or_insert_with(SmConfig::default);
         self.resumption = Some(session);

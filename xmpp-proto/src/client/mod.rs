@@ -43,10 +43,10 @@ pub use self::online::Outgoing;
 
 use self::iqs::PendingIqs;
 use self::negotiate::ClientPhase;
+use self::timer::ClientTimer;
 use crate::endpoint::{CloseReason, Direction};
 use crate::jid::FullJid;
 use crate::sm::SmSession;
-use self::timer::ClientTimer;
 use crate::stream::{Core, CoreConfig, Role};
 use crate::stream_error::{StreamError, StreamErrorCondition};
 use crate::time::Time;
@@ -107,7 +107,12 @@ impl Client {
         if self.core.closed.is_some() || matches!(self.phase, ClientPhase::Closing) {
             return;
         }
-        if self.core.sm.as_ref().is_some_and(|sm| !sm.unacked.is_empty()) {
+        if self
+            .core
+            .sm
+            .as_ref()
+            .is_some_and(|sm| !sm.unacked.is_empty())
+        {
             // Ask before closing: the server's <a/> comes before its close,
             // so only stanzas it really lacks are reported undelivered.
             let _ = self

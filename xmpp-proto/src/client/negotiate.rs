@@ -167,10 +167,7 @@ impl Client {
     fn secure_or_authenticate(&mut self, features: &StreamFeatures) {
         if self.core.tls.is_none() {
             match (self.config.tls, features.starttls.is_some()) {
-                (
-                    ClientTlsPolicy::RequireStartTls | ClientTlsPolicy::InsecureOptional,
-                    true,
-                ) => {
+                (ClientTlsPolicy::RequireStartTls | ClientTlsPolicy::InsecureOptional, true) => {
                     let _ = self.core.out.element(&StartTls::Request.to_element());
                     self.phase = ClientPhase::AwaitProceed;
                     return;

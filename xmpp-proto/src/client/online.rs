@@ -118,7 +118,10 @@ impl Client {
         let Some(id) = self.next_id() else {
             return Err(CommandError::Closed);
         };
-        let mut msg = Message::builder(MessageType::Chat).to(to).id(&id).body(body);
+        let mut msg = Message::builder(MessageType::Chat)
+            .to(to)
+            .id(&id)
+            .body(body);
         if request_receipt {
             msg = msg.payload(Element::builder("request", ns::RECEIPTS).build());
         }

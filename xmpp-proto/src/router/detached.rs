@@ -27,9 +27,9 @@ pub const DEFAULT_DETACHED_LIMIT: usize = 10_000;
 /// without end (each session's queue is bounded by `SmConfig`).
 ///
 /// A transport answers the server's events with it:
-/// `Event::Detached` → [`DetachedSessions::detach`] (and no
+/// `ServerEvent::Detached` → [`DetachedSessions::detach`] (and no
 /// `Router::unbind`); a stanza the router delivers to a detached session
-/// → [`DetachedSessions::queue`]; `Event::ResumeRequest` →
+/// → [`DetachedSessions::queue`]; `ServerEvent::ResumeRequest` →
 /// [`DetachedSessions::take`], then `Server::accept_resume` and
 /// `Router::reattach`; its timer → [`DetachedSessions::pop_expired`] and
 /// `Router::expire`.
@@ -113,7 +113,7 @@ impl DetachedSessions {
         self
     }
 
-    /// Keeps the state of `session` (from `Event::Detached`) until `now`
+    /// Keeps the state of `session` (from `ServerEvent::Detached`) until `now`
     /// plus its `max`. Returns a session to expire now
     /// (`Router::expire`): this one if it has no resumption id, or the
     /// one closest to expiry when the store is full.

@@ -5,8 +5,8 @@
 //!
 //! The transport owns the sessions and names them with [`SessionId`]s it
 //! chooses. It asks the router when a [`Server`](crate::server::Server)
-//! reports `Event::BindRequest` ([`Router::bind`]), hands it every
-//! `Event::Stanza` ([`Router::route`]) and every `Event::Closed`
+//! reports `ServerEvent::BindRequest` ([`Router::bind`]), hands it every
+//! `ServerEvent::Stanza` ([`Router::route`]) and every `ServerEvent::Closed`
 //! ([`Router::unbind`]), and passes each resulting [`Routed::Deliver`] to
 //! the named session's `Server::send`.
 //!
@@ -185,7 +185,7 @@ impl Router {
         self.domain.domainpart()
     }
 
-    /// Records that `session` wants `jid` (answers `Event::BindRequest`).
+    /// Records that `session` wants `jid` (answers `ServerEvent::BindRequest`).
     /// A JID of another domain is refused.
     pub fn bind(&mut self, session: SessionId, jid: &FullJid) -> BindOutcome {
         if jid.domainpart() != self.domain.domainpart() {
@@ -222,7 +222,7 @@ impl Router {
         }
     }
 
-    /// Forgets a closed session (answers `Event::Closed`). If it was
+    /// Forgets a closed session (answers `ServerEvent::Closed`). If it was
     /// available, its other resources get its unavailable presence.
     pub fn unbind(&mut self, session: SessionId, out: &mut Vec<Routed>) {
         let Some(gone) = self.forget(session) else {
@@ -239,7 +239,7 @@ impl Router {
 
     /// A stream-managed session was resumed on a new connection: `new`
     /// takes over `old`'s binding and presence (answers the server's
-    /// `Event::Resumed`). While a session is detached the router keeps it
+    /// `ServerEvent::Resumed`). While a session is detached the router keeps it
     /// bound, so stanzas keep being routed to it; the transport queues
     /// them in the detached state. Returns whether `old` was bound.
     pub fn reattach(&mut self, old: SessionId, new: SessionId) -> bool {

@@ -125,10 +125,9 @@ impl Server {
         match reply {
             ErrorReply::SaslFailure(condition) => self.sasl_failure(condition),
             ErrorReply::Stream(condition) => self.fail(condition, "unreadable SASL element"),
-            ErrorReply::Stanza(_) => self.fail(
-                StreamErrorCondition::BadFormat,
-                "unreadable SASL element",
-            ),
+            ErrorReply::Stanza(_) => {
+                self.fail(StreamErrorCondition::BadFormat, "unreadable SASL element")
+            }
         }
     }
 

@@ -65,7 +65,8 @@ impl Server {
         self.phase = ServerPhase::AwaitBind;
         let iq = match Iq::from_element(el) {
             Ok(iq)
-                if iq.kind().is_request() && iq.payload().is_some_and(|p| p.is("bind", ns::BIND)) =>
+                if iq.kind().is_request()
+                    && iq.payload().is_some_and(|p| p.is("bind", ns::BIND)) =>
             {
                 iq
             }

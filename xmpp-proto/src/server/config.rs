@@ -5,8 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::random::RandomSource;
 use crate::jid::{BareJid, JidError, JidErrorKind, JidPart};
+use crate::random::RandomSource;
 use crate::sasl;
 use crate::sm::SmConfig;
 use crate::xml::Limits;

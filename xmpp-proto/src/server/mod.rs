@@ -52,9 +52,9 @@ pub use self::event::{Password, ServerEvent};
 pub use self::online::Refused;
 
 use self::negotiate::ServerPhase;
+use self::timer::ServerTimer;
 use crate::endpoint::{CloseReason, Direction};
 use crate::jid::{BareJid, FullJid};
-use self::timer::ServerTimer;
 use crate::stream::{Core, CoreConfig, Role};
 use crate::stream_error::{StreamError, StreamErrorCondition};
 use crate::time::Time;

@@ -90,7 +90,11 @@ impl Server {
         }
         if !self.tls_missing() {
             // The SASL layer computes its XEP-0474 hash from this same offer.
-            features.sasl = Some(self.config.sasl.offer(&sasl_tls_state(self.core.tls.as_ref())));
+            features.sasl = Some(
+                self.config
+                    .sasl
+                    .offer(&sasl_tls_state(self.core.tls.as_ref())),
+            );
         }
         let _ = self.core.out.element(&features.to_element());
         self.phase = ServerPhase::Unauthenticated;
@@ -146,7 +150,8 @@ impl Server {
 
     /// Something the client may not send now.
     pub(super) fn unexpected(&mut self, el: &Element) {
-        if crate::stanza::is_stanza_ns(el.ns()) && matches!(el.name(), "message" | "presence" | "iq")
+        if crate::stanza::is_stanza_ns(el.ns())
+            && matches!(el.name(), "message" | "presence" | "iq")
         {
             // RFC 6120 §6.1 / §7.1: nothing before authentication and
             // binding are complete.

@@ -28,11 +28,7 @@ impl Server {
     /// # Errors
     /// The state itself, when it was not used (not asked, closed, wrong
     /// account or id).
-    pub fn accept_resume(
-        &mut self,
-        now: Time,
-        session: SmSession,
-    ) -> Result<(), Box<SmSession>> {
+    pub fn accept_resume(&mut self, now: Time, session: SmSession) -> Result<(), Box<SmSession>> {
         if self.core.closed.is_some() {
             return Err(Box::new(session));
         }

@@ -22,9 +22,7 @@ use std::collections::VecDeque;
 
 pub(crate) use self::ids::random_id;
 pub(crate) use self::output::Output;
-pub(crate) use self::sm::{
-    acknowledged, answer_request, count_inbound, request_due, write_stanza,
-};
+pub(crate) use self::sm::{acknowledged, answer_request, count_inbound, request_due, write_stanza};
 pub(crate) use self::timers::{TimerKind, Timers};
 
 use crate::endpoint::{CloseReason, Closed, Direction, Endpoint, Transmit};
@@ -71,9 +69,7 @@ impl<E, T: TimerKind> Core<E, T> {
             events: VecDeque::new(),
             timers: Timers::default(),
             tls: None,
-            random: config
-                .random
-                .unwrap_or_else(crate::random::default_source),
+            random: config.random.unwrap_or_else(crate::random::default_source),
             sm: None,
             closed: None,
             trace: config.trace,

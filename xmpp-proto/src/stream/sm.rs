@@ -35,7 +35,13 @@ pub(crate) fn write_stanza<R: Role>(
         return Err((CommandError::InvalidStanza(e), el));
     }
     if let Some(sm) = &mut core.sm {
-        sm.stanza_written(el, now, &mut core.out, &mut core.timers, R::Timer::SM_REQUEST);
+        sm.stanza_written(
+            el,
+            now,
+            &mut core.out,
+            &mut core.timers,
+            R::Timer::SM_REQUEST,
+        );
     }
     role.wrote_to_peer(now);
     Ok(())

@@ -753,7 +753,10 @@ fn set_attr_stamps_the_root_in_place() {
                <message to='romeo@example.net' from='x'><x xmlns='urn:example' k='v'/><y xmlns='urn:example' j='w'/></message>";
     let mut r = StreamReader::new(Limits::default());
     let mut input = doc.as_bytes();
-    assert!(matches!(r.read(&mut input), Ok(Some(StreamEvent::Header(_)))));
+    assert!(matches!(
+        r.read(&mut input),
+        Ok(Some(StreamEvent::Header(_)))
+    ));
     let Ok(Some(StreamEvent::Element(mut el))) = r.read(&mut input) else {
         panic!("no element");
     };
@@ -764,7 +767,10 @@ fn set_attr_stamps_the_root_in_place() {
         "<message xmlns='jabber:client' to='romeo@example.net' from='juliet@example.com/balcony' \
          id='a&amp;b'><x xmlns='urn:example' k='v'/><y xmlns='urn:example' j='w'/></message>"
     );
-    assert_eq!(el.child("y", "urn:example").and_then(|y| y.attr("j")), Some("w"));
+    assert_eq!(
+        el.child("y", "urn:example").and_then(|y| y.attr("j")),
+        Some("w")
+    );
 
     // Built elements may store the root's attributes after its children's.
     let mut built = Element::builder("presence", ns::CLIENT)

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use xmpp_proto::client::{Client, ClientConfig, TlsPolicy};
+use xmpp_proto::client::{Client, ClientConfig, ClientTlsPolicy};
 use xmpp_proto::jid::Jid;
 use xmpp_transport_mio::{ConnId, Driver};
-use xmpp_transport_std::OsRandom;
+use xmpp_transport_std::clock;
 use xmpp_transport_std::tls::{ClientTls, TrustAnchors};
 
 /// The end of an example's `main`: an error is one line on stderr and a
@@ -136,19 +136,15 @@ impl<'a> Account<'a> {
     ) -> Result<ConnId, String> {
         let jid = Jid::new(&self.jid(n)).map_err(|e| e.to_string())?;
         let policy = if self.direct_tls {
-            TlsPolicy::Direct
+            ClientTlsPolicy::Direct
         } else {
-            TlsPolicy::RequireStartTls
+            ClientTlsPolicy::RequireStartTls
         };
-        let config = configure(
-            ClientConfig::new(jid, self.password)
-                .with_tls(policy)
-                .with_random(Box::new(OsRandom)),
-        );
+        let config = configure(ClientConfig::new(jid, self.password).with_tls(policy));
         let socket = mio::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
         let _ = socket.set_nodelay(true);
         driver
-            .add_client(socket, Client::new(config, Instant::now()), tls.clone())
+            .add_client(socket, Client::new(config, clock::now()), tls.clone())
             .map_err(|e| e.to_string())
     }
 }

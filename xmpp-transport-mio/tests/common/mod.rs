@@ -12,16 +12,18 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mio::{Token, Waker};
-use xmpp_proto::client::{Client, ClientConfig, Event, TlsPolicy};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
+use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::endpoint::Transmit;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{self, Credentials, Iterations, Mechanism, ScramHash, ScramKeys};
 use xmpp_proto::server::ServerConfig;
 use xmpp_transport_mio::serve::{MioServer, SessionLog, Stats};
 use xmpp_transport_mio::{ConnId, Driver, DriverConfig, DriverEvent};
+use xmpp_transport_std::ClientTls;
+use xmpp_transport_std::clock;
 use xmpp_transport_std::serve::AccountStore;
 use xmpp_transport_std::test_certs::TestPki;
-use xmpp_transport_std::{ClientTls, OsRandom};
 
 pub const DOMAIN: &str = "localhost";
 pub const PASSWORD: &str = "load-secret";
@@ -68,8 +70,8 @@ impl AccountStore for SharedKeyAccounts {
 
 /// A client config for `user<i>/r` that logs in with SCRAM-SHA-256(-PLUS)
 /// from the shared cached keys.
-pub fn client_config(i: usize, tls: TlsPolicy, keys: &ScramKeys) -> ClientConfig {
-    let sasl = sasl::ClientConfig {
+pub fn client_config(i: usize, tls: ClientTlsPolicy, keys: &ScramKeys) -> ClientConfig {
+    let sasl = sasl::SaslClientConfig {
         allowed: Some(vec![Mechanism::ScramSha256Plus, Mechanism::ScramSha256]),
         ..Default::default()
     };
@@ -78,7 +80,6 @@ pub fn client_config(i: usize, tls: TlsPolicy, keys: &ScramKeys) -> ClientConfig
         .with_credentials(Credentials::from_cached_keys(name, keys.clone()))
         .with_sasl(sasl)
         .with_tls(tls)
-        .with_random(Box::new(OsRandom))
 }
 
 /// A mio server running on its own thread.
@@ -178,12 +179,12 @@ impl Farm {
     /// Starts `user<i>`'s login (STARTTLS, or direct TLS).
     pub fn add(&mut self, server: &Running, i: usize, direct: bool) -> ConnId {
         let (addr, policy) = if direct {
-            (server.direct, TlsPolicy::Direct)
+            (server.direct, ClientTlsPolicy::Direct)
         } else {
-            (server.addr, TlsPolicy::RequireStartTls)
+            (server.addr, ClientTlsPolicy::RequireStartTls)
         };
         let socket = mio::net::TcpStream::connect(addr).unwrap();
-        let client = Client::new(client_config(i, policy, &self.keys), Instant::now());
+        let client = Client::new(client_config(i, policy, &self.keys), clock::now());
         self.driver
             .add_client(socket, client, self.tls.clone())
             .unwrap()
@@ -191,7 +192,10 @@ impl Farm {
 
     /// Drives the farm, handing every event to `f`, until `f` says it is
     /// done; panics after [`TIMEOUT`].
-    pub fn run(&mut self, mut f: impl FnMut(&mut Driver<Client>, DriverEvent<Event>) -> bool) {
+    pub fn run(
+        &mut self,
+        mut f: impl FnMut(&mut Driver<Client>, DriverEvent<ClientEvent>) -> bool,
+    ) {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             assert!(Instant::now() < deadline, "timed out");
@@ -216,26 +220,26 @@ impl RawClient {
     /// Logs `user<i>` in over plaintext.
     pub fn login(server: &Running, i: usize) -> Self {
         let keys = SharedKeyAccounts::new().keys;
-        let config = client_config(i, TlsPolicy::InsecureDisabled, &keys);
+        let config = client_config(i, ClientTlsPolicy::InsecureDisabled, &keys);
         let socket = TcpStream::connect(server.addr).unwrap();
         socket.set_read_timeout(Some(TIMEOUT)).unwrap();
         let mut raw = RawClient {
             socket,
-            client: Client::new(config, Instant::now()),
+            client: Client::new(config, clock::now()),
         };
         let mut buf = [0u8; 4096];
         loop {
             raw.flush();
             while let Some(event) = raw.client.poll_event() {
                 match event {
-                    Event::Online { .. } => return raw,
-                    Event::Closed { reason } => panic!("raw login failed: {reason}"),
+                    ClientEvent::Online { .. } => return raw,
+                    ClientEvent::Closed { reason } => panic!("raw login failed: {reason}"),
                     _ => {}
                 }
             }
             let n = raw.socket.read(&mut buf).unwrap();
             assert!(n > 0, "server closed during the raw login");
-            raw.client.handle_input(Instant::now(), &buf[..n]).unwrap();
+            raw.client.handle_input(clock::now(), &buf[..n]).unwrap();
         }
     }
 

@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{Client, ClientConfig, Event, TlsPolicy};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{self, Mechanism};
-use xmpp_transport_std::{ClientTls, Connection, OsRandom, TrustAnchors};
+use xmpp_transport_std::clock;
+use xmpp_transport_std::{ClientTls, Connection, TrustAnchors};
 
 /// The connection flags both examples take.
 pub(crate) struct ConnectArgs {
@@ -75,7 +76,7 @@ impl ConnectArgs {
             .password
             .clone()
             .ok_or("no password: pass --password or set XMPP_PASSWORD")?;
-        let mut sasl = sasl::ClientConfig::default();
+        let mut sasl = sasl::SaslClientConfig::default();
         if let Some(name) = &self.mechanism {
             let m = Mechanism::from_name(name).ok_or(format!(
                 "--mechanism {name:?} is not a mechanism this library knows"
@@ -83,12 +84,11 @@ impl ConnectArgs {
             sasl.allowed = Some(vec![m]);
         }
         let tls_policy = if self.direct_tls {
-            TlsPolicy::Direct
+            ClientTlsPolicy::Direct
         } else {
-            TlsPolicy::RequireStartTls
+            ClientTlsPolicy::RequireStartTls
         };
         let config = ClientConfig::new(jid, password)
-            .with_random(Box::new(OsRandom))
             .with_sasl(sasl)
             .with_tls(tls_policy)
             .with_trace(self.trace);
@@ -109,17 +109,17 @@ impl ConnectArgs {
         let tcp = xmpp_transport_std::connect(config.domain(), Some(&server)).map_err(|e| {
             format!("cannot connect to {server}: {e} (is the server running? check --server)")
         })?;
-        Connection::new_client(tcp, Client::new(config, Instant::now()), tls)
+        Connection::new_client(tcp, Client::new(config, clock::now()), tls)
             .map_err(|e| e.to_string())
     }
 }
 
 /// Prints a traced chunk; returns whether the event was a trace.
-pub(crate) fn trace(event: &Event) -> bool {
-    if let Event::Trace { direction, data } = event {
+pub(crate) fn trace(event: &ClientEvent) -> bool {
+    if let ClientEvent::Trace { direction, data } = event {
         let arrow = match direction {
-            xmpp_proto::client::Direction::In => "<<",
-            xmpp_proto::client::Direction::Out => ">>",
+            xmpp_proto::endpoint::Direction::In => "<<",
+            xmpp_proto::endpoint::Direction::Out => ">>",
         };
         eprintln!("{arrow} {}", String::from_utf8_lossy(data));
         return true;
@@ -139,8 +139,10 @@ pub(crate) fn until_online(
             .map_err(|e| format!("connection failed: {e}"))?
         {
             xmpp_transport_std::Next::Event(e) if trace(&e) => {}
-            xmpp_transport_std::Next::Event(Event::Online { jid }) => return Ok(jid.to_string()),
-            xmpp_transport_std::Next::Event(Event::Closed { reason }) => {
+            xmpp_transport_std::Next::Event(ClientEvent::Online { jid }) => {
+                return Ok(jid.to_string());
+            }
+            xmpp_transport_std::Next::Event(ClientEvent::Closed { reason }) => {
                 return Err(reason.to_string());
             }
             xmpp_transport_std::Next::Event(_) => {}
@@ -162,8 +164,8 @@ pub(crate) fn close(conn: &mut Connection<Client>) -> Result<(), String> {
     loop {
         match conn.next_event() {
             Ok(Some(e)) if trace(&e) => {}
-            Ok(Some(Event::Closed { reason })) => {
-                clean = reason == xmpp_proto::client::CloseReason::Normal;
+            Ok(Some(ClientEvent::Closed { reason })) => {
+                clean = reason == xmpp_proto::CloseReason::Normal;
                 if !clean {
                     return Err(format!("the stream did not close cleanly: {reason}"));
                 }

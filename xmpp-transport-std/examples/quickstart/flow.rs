@@ -9,16 +9,17 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{self, Client, ClientConfig, Event, TlsPolicy};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
+use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::negotiation::ping_request;
 use xmpp_proto::sasl::{self, Mechanism};
-use xmpp_proto::server;
 use xmpp_proto::stanza::{Presence, PresenceType};
 use xmpp_proto::tls::TlsVersion;
+use xmpp_transport_std::clock;
 use xmpp_transport_std::serve::{Accounts, Serve, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
-use xmpp_transport_std::{ClientTls, Connection, Next, OsRandom, TrustAnchors};
+use xmpp_transport_std::{ClientTls, Connection, Next, TrustAnchors};
 
 /// The domain the embedded server serves (the certificate is for it).
 pub(crate) const DOMAIN: &str = "localhost";
@@ -70,7 +71,7 @@ pub(crate) fn run(trace: bool, say: Say) -> Result<Outcome, String> {
             SessionLog::Ended { jid, reason, .. } => {
                 let who = jid.map_or("a client".to_owned(), |j| j.to_string());
                 let how = match reason {
-                    Some(server::CloseReason::Normal) => "closed cleanly".to_owned(),
+                    Some(CloseReason::Normal) => "closed cleanly".to_owned(),
                     Some(other) => format!("ended: {other}"),
                     None => "ended without a reason".to_owned(),
                 };
@@ -115,7 +116,7 @@ pub(crate) fn run(trace: bool, say: Say) -> Result<Outcome, String> {
     server.shutdown();
     let ((alice_got, receipt), bob_got) = result?;
     let server_ends = ends.lock().map(|e| e.clone()).unwrap_or_default();
-    let clean = format!("{:?}", Some(server::CloseReason::Normal));
+    let clean = format!("{:?}", Some(CloseReason::Normal));
     if server_ends.len() != 2 || server_ends.iter().any(|e| *e != clean) {
         return Err(format!(
             "the server saw the sessions end as {server_ends:?}"
@@ -151,12 +152,12 @@ fn alice(
     let (mut receipt, mut reply) = (false, None::<String>);
     while !(receipt && reply.is_some()) {
         match login.next(&mut conn, deadline)? {
-            Event::ReceiptReceived { id: got, from } if got == id.as_str() => {
+            ClientEvent::ReceiptReceived { id: got, from } if got == id.as_str() => {
                 let from = from.map(|f| f.to_string()).unwrap_or_default();
                 (login.say)(&format!("alice: receipt from {from}: message delivered"));
                 receipt = true;
             }
-            Event::Message(m) => {
+            ClientEvent::Message(m) => {
                 if let Some(body) = m.body() {
                     let from = m.from().unwrap_or_default();
                     (login.say)(&format!("alice <- {from}: {body:?}"));
@@ -189,7 +190,7 @@ fn bob(
         .map_err(|e| login.failed(e))?
         .map_err(|e| format!("bob cannot ping: {e}"))?;
     loop {
-        if let Event::IqResponse { id, .. } = login.next(&mut conn, deadline)? {
+        if let ClientEvent::IqResponse { id, .. } = login.next(&mut conn, deadline)? {
             if id == ping {
                 break;
             }
@@ -199,7 +200,7 @@ fn bob(
     let _ = ready.send(format!("bob@{DOMAIN}"));
 
     let (from, body) = loop {
-        if let Event::Message(m) = login.next(&mut conn, deadline)? {
+        if let ClientEvent::Message(m) = login.next(&mut conn, deadline)? {
             if let (Some(from), Some(body)) = (m.from(), m.body()) {
                 break (from.to_string(), body.to_string());
             }
@@ -251,23 +252,22 @@ impl<'a> Login<'a> {
     /// generated CA) and SCRAM-SHA-256, and binds.
     fn connect(&self, deadline: Instant) -> Result<Connection<Client>, String> {
         let jid = Jid::new(&format!("{}@{DOMAIN}", self.user)).map_err(|e| e.to_string())?;
-        let sasl = sasl::ClientConfig {
+        let sasl = sasl::SaslClientConfig {
             allowed: Some(vec![Mechanism::ScramSha256]),
             ..Default::default()
         };
         let config = ClientConfig::new(jid, self.password)
             .with_resource(self.resource)
-            .with_random(Box::new(OsRandom))
             .with_sasl(sasl)
-            .with_tls(TlsPolicy::RequireStartTls)
+            .with_tls(ClientTlsPolicy::RequireStartTls)
             .with_trace(self.trace);
         let tls = ClientTls::new(self.anchors, DOMAIN).map_err(|e| e.to_string())?;
         let tcp = xmpp_transport_std::connect(DOMAIN, Some(self.addr))
             .map_err(|e| format!("{} cannot connect to {}: {e}", self.user, self.addr))?;
-        let mut conn = Connection::new_client(tcp, Client::new(config, Instant::now()), tls)
+        let mut conn = Connection::new_client(tcp, Client::new(config, clock::now()), tls)
             .map_err(|e| self.failed(e))?;
         loop {
-            if let Event::Online { jid } = self.next(&mut conn, deadline)? {
+            if let ClientEvent::Online { jid } = self.next(&mut conn, deadline)? {
                 let version = match conn.endpoint().tls().map(|t| t.version()) {
                     Some(TlsVersion::Tls13) => "TLS 1.3",
                     Some(TlsVersion::Tls12) => "TLS 1.2",
@@ -284,14 +284,18 @@ impl<'a> Login<'a> {
 
     /// The next event other than a trace (which is printed), or why there
     /// is none.
-    fn next(&self, conn: &mut Connection<Client>, deadline: Instant) -> Result<Event, String> {
+    fn next(
+        &self,
+        conn: &mut Connection<Client>,
+        deadline: Instant,
+    ) -> Result<ClientEvent, String> {
         loop {
             match conn
                 .next_event_until(deadline)
                 .map_err(|e| self.failed(e))?
             {
-                Next::Event(Event::Trace { direction, data }) => self.trace(direction, &data),
-                Next::Event(Event::Closed { reason }) => {
+                Next::Event(ClientEvent::Trace { direction, data }) => self.trace(direction, &data),
+                Next::Event(ClientEvent::Closed { reason }) => {
                     return Err(format!("{}'s session ended early: {reason}", self.user));
                 }
                 Next::Event(event) => return Ok(event),
@@ -317,9 +321,9 @@ impl<'a> Login<'a> {
                 .next_event_until(deadline)
                 .map_err(|e| self.failed(e))?
             {
-                Next::Event(Event::Trace { direction, data }) => self.trace(direction, &data),
-                Next::Event(Event::Closed { reason }) => {
-                    if reason != client::CloseReason::Normal {
+                Next::Event(ClientEvent::Trace { direction, data }) => self.trace(direction, &data),
+                Next::Event(ClientEvent::Closed { reason }) => {
+                    if reason != CloseReason::Normal {
                         return Err(format!("{} did not close cleanly: {reason}", self.user));
                     }
                     clean = true;
@@ -340,10 +344,10 @@ impl<'a> Login<'a> {
         }
     }
 
-    fn trace(&self, direction: client::Direction, data: &[u8]) {
+    fn trace(&self, direction: xmpp_proto::endpoint::Direction, data: &[u8]) {
         let arrow = match direction {
-            client::Direction::Out => ">>",
-            client::Direction::In => "<<",
+            xmpp_proto::endpoint::Direction::Out => ">>",
+            xmpp_proto::endpoint::Direction::In => "<<",
         };
         let text = String::from_utf8_lossy(data);
         (self.say)(&format!("{} {arrow} {text}", self.user));

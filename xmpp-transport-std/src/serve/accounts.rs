@@ -86,9 +86,7 @@ impl Accounts {
         let iterations = self.iterations.unwrap_or(DEFAULT_ITERATIONS);
         let derive = |hash| {
             let mut salt = [0u8; 16];
-            OsRandom
-                .fill(&mut salt)
-                .map_err(|_| SaslError::Rejected)?;
+            OsRandom.fill(&mut salt).map_err(|_| SaslError::Rejected)?;
             stored_credentials(hash, password, &salt, iterations)
         };
         let keys = UserKeys {

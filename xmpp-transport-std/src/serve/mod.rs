@@ -7,7 +7,7 @@
 //! listener), logins are checked against an [`AccountStore`] (stored
 //! SCRAM keys, never passwords), resources are bound and stanzas routed
 //! through one `Arc<Mutex<Router>>`, and stanzas for other sessions reach
-//! them through their [`Remote`](crate::Remote) handles. The server
+//! them through their [`crate::Remote`] handles. The server
 //! answers XEP-0199 pings and XEP-0030 disco#info itself (the router
 //! does). [`ServeHandle::shutdown`] stops it cleanly.
 //!
@@ -48,18 +48,18 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use xmpp_proto::endpoint::{CloseReason, Direction};
 use xmpp_proto::jid::{BareJid, FullJid, JidError};
 use xmpp_proto::router::{DetachedSessions, Router, SessionId};
-use xmpp_proto::endpoint::{CloseReason, Direction};
 use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
-use xmpp_proto::time::Time;
 use xmpp_proto::sm::SmSession;
 use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_proto::time::Time;
 use xmpp_proto::xml::Element;
 
+use crate::clock;
 use crate::connection::Connection;
 use crate::error::Error;
-use crate::clock;
 use crate::remote::Remote;
 use crate::server_tls::ServerTls;
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::jid::{BareJid, FullJid};
 use xmpp_proto::router::{BindOutcome, SessionId};
 use xmpp_proto::sasl::FailureCondition;
-use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::server::{Server, ServerEvent as Event};
 use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::DefinedCondition;

@@ -5,9 +5,13 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::VecDeque;
-use std::fmt;
+
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
+
+use xmpp_proto::endpoint::{CloseReason, Closed};
+use xmpp_proto::time::Time;
+use xmpp_transport_std::clock;
 
 use xmpp_proto::endpoint::{Endpoint, Transmit};
 use xmpp_proto::tls::TlsInfo;
@@ -39,22 +43,11 @@ pub struct Peer {
     sent: usize,
     events: VecDeque<Ev>,
     partial: Vec<u8>,
-    timer: Option<Instant>,
+    timer: Option<Time>,
     shutdown_queued: bool,
     shut_down: bool,
     input_after_close: bool,
 }
-
-#[derive(Debug)]
-pub struct PeerClosed;
-
-impl fmt::Display for PeerClosed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("closed")
-    }
-}
-
-impl std::error::Error for PeerClosed {}
 
 impl Peer {
     pub fn new() -> Self {
@@ -82,7 +75,7 @@ impl Peer {
     }
 
     pub fn set_timer(&mut self, at: Instant) {
-        self.timer = Some(at);
+        self.timer = Some(clock::time(at));
     }
 
     /// Whether input arrived after the double had shut down (the
@@ -94,12 +87,11 @@ impl Peer {
 
 impl Endpoint for Peer {
     type Event = Ev;
-    type Error = PeerClosed;
 
-    fn handle_input(&mut self, _now: Instant, data: &[u8]) -> Result<(), PeerClosed> {
+    fn handle_input(&mut self, _now: Time, data: &[u8]) -> Result<(), Closed> {
         if self.shut_down {
             self.input_after_close = true;
-            return Err(PeerClosed);
+            return Err(Closed::new(CloseReason::Normal));
         }
         self.partial.extend_from_slice(data);
         while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
@@ -110,19 +102,19 @@ impl Endpoint for Peer {
         Ok(())
     }
 
-    fn handle_eof(&mut self, _now: Instant) {
+    fn handle_eof(&mut self, _now: Time) {
         self.events.push_back(Ev::Eof);
         self.shutdown();
     }
 
-    fn handle_timeout(&mut self, now: Instant) {
+    fn handle_timeout(&mut self, now: Time) {
         if self.timer.is_some_and(|t| t <= now) {
             self.timer = None;
             self.events.push_back(Ev::Timeout);
         }
     }
 
-    fn handle_tls_established(&mut self, _now: Instant, tls: TlsInfo) -> Result<(), PeerClosed> {
+    fn handle_tls_established(&mut self, _now: Time, tls: TlsInfo) -> Result<(), Closed> {
         self.events.push_back(Ev::Tls(tls));
         Ok(())
     }
@@ -147,6 +139,14 @@ impl Endpoint for Peer {
         }
     }
 
+    fn peek_transmit(&self) -> Option<Transmit<'_>> {
+        match self.out.front()? {
+            Out::Data(d) => Some(Transmit::Data(&d[self.sent..])),
+            Out::StartTls => Some(Transmit::StartTls),
+            Out::Shutdown => Some(Transmit::Shutdown),
+        }
+    }
+
     fn consume_transmit(&mut self, n: usize) {
         self.sent += n;
         if let Some(Out::Data(d)) = self.out.front() {
@@ -161,7 +161,7 @@ impl Endpoint for Peer {
         self.events.pop_front()
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&self) -> Option<Time> {
         self.timer
     }
 
