@@ -24,3 +24,28 @@ pub use self::parser::parser;
 pub use self::sasl::sasl;
 pub use self::server::server;
 pub use self::sm::sm;
+
+use crate::endpoint::Transmit;
+
+/// What an endpoint has ended so far, kept for the whole run (not per
+/// drain call): nothing may be transmitted after [`Transmit::Shutdown`],
+/// and no event may be reported after its `Closed` event.
+#[derive(Clone, Copy, Debug, Default)]
+struct Ends {
+    shut_down: bool,
+    closed: bool,
+}
+
+impl Ends {
+    /// Checks and records a transmit.
+    fn transmit(&mut self, t: &Transmit<'_>) {
+        assert!(!self.shut_down, "nothing may follow Transmit::Shutdown");
+        self.shut_down |= matches!(t, Transmit::Shutdown);
+    }
+
+    /// Checks and records an event; `closes` if it is the `Closed` event.
+    fn event(&mut self, closes: bool) {
+        assert!(!self.closed, "no event may follow Event::Closed");
+        self.closed |= closes;
+    }
+}

@@ -8,19 +8,20 @@ use crate::sm::{Handled, SmConfig, SmSession, Unacked};
 use crate::tls::{TlsInfo, TlsVersion};
 use crate::xml::{Element, ns};
 
+use super::Ends;
 use super::client::output_text;
 
 const S_HEADER: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' version='1.0' from='localhost' id='s1' xmlns='jabber:client'>";
 const C_HEADER: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
 
 /// Feeds arbitrary bytes to an endpoint with XEP-0198 on. The first byte
-/// picks the role and the state: a client with stream management
-/// enabled, a client resuming a session with unacknowledged stanzas, a
-/// server with stream management enabled and stanzas queued, or a server
-/// waiting for `<resume/>` (answered by accepting a matching session, a
-/// foreign one, or refusing). The rest is cut into chunks as in the
-/// other targets, with the clock moving and stanzas being sent between
-/// them.
+/// picks the role and the state (`mode % 4`): a client with stream
+/// management enabled, a client resuming a session with unacknowledged
+/// stanzas, a server with stream management enabled and stanzas queued,
+/// or a server that was asked to `<resume/>` and (by `(mode >> 2) % 3`)
+/// accepted the matching session, was handed another account's session
+/// (refused), or refused. The rest is cut into chunks as in the other
+/// targets, with the clock moving and stanzas being sent between them.
 pub fn sm(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
@@ -30,7 +31,28 @@ pub fn sm(data: &[u8]) {
         0 => run(client_enabled(now), rest, now),
         1 => run(client_resuming(now), rest, now),
         2 => run(server_enabled(now), rest, now),
-        _ => run(server_resuming(now, mode), rest, now),
+        _ => run(server_resuming(now, Resume::from_mode(mode)), rest, now),
+    }
+}
+
+/// How the server of mode 3 answered the `<resume/>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resume {
+    /// With the session the client named: resumed.
+    Accept,
+    /// With another account's session: refused, and handed back.
+    Foreign,
+    /// With `reject_resume`.
+    Reject,
+}
+
+impl Resume {
+    fn from_mode(mode: u8) -> Self {
+        match (mode >> 2) % 3 {
+            0 => Resume::Accept,
+            1 => Resume::Foreign,
+            _ => Resume::Reject,
+        }
     }
 }
 
@@ -71,7 +93,8 @@ impl Role for Server {
 }
 
 fn run<E: Role>(mut endpoint: E, mut rest: &[u8], mut now: Instant) {
-    let mut closed = drain(&mut endpoint, now, false);
+    let mut ends = Ends::default();
+    drain(&mut endpoint, now, &mut ends);
     while let Some((&len, tail)) = rest.split_first() {
         let take = usize::from(len % 64).min(tail.len());
         let (chunk, tail) = tail.split_at(take);
@@ -84,18 +107,17 @@ fn run<E: Role>(mut endpoint: E, mut rest: &[u8], mut now: Instant) {
         if len & 0x40 != 0 {
             endpoint.send_one(now);
         }
-        closed = drain(&mut endpoint, now, closed);
+        drain(&mut endpoint, now, &mut ends);
     }
     endpoint.handle_eof(now);
-    drain(&mut endpoint, now, closed);
+    drain(&mut endpoint, now, &mut ends);
     assert!(endpoint.is_closed(), "EOF must end the session");
 }
 
-fn drain<E: Role>(endpoint: &mut E, now: Instant, mut closed: bool) -> bool {
+fn drain<E: Role>(endpoint: &mut E, now: Instant, ends: &mut Ends) {
     loop {
-        let mut shutdown = false;
         while let Some(t) = endpoint.poll_transmit() {
-            assert!(!shutdown, "nothing may follow Transmit::Shutdown");
+            ends.transmit(&t);
             match t {
                 Transmit::Data(d) => {
                     let n = d.len();
@@ -104,17 +126,16 @@ fn drain<E: Role>(endpoint: &mut E, now: Instant, mut closed: bool) -> bool {
                 Transmit::StartTls => {
                     let _ = endpoint.handle_tls_established(now, TlsInfo::new(TlsVersion::Tls13));
                 }
-                Transmit::Shutdown => shutdown = true,
+                Transmit::Shutdown => {}
             }
         }
         let mut answered = false;
         while let Some(e) = endpoint.poll_event() {
-            assert!(!closed, "no event may follow Event::Closed");
+            ends.event(E::is_end(&e));
             answered |= endpoint.answer(now, &e);
-            closed |= E::is_end(&e);
         }
         if !answered {
-            return closed;
+            return;
         }
     }
 }
@@ -185,26 +206,59 @@ fn client_resuming(now: Instant) -> Client {
     )
 }
 
-fn scripted_server(now: Instant, script: &[&[u8]]) -> Server {
+/// A server taken through `script`, TLS granted, authentication and
+/// binds accepted; every event it reported, in order, comes back too.
+/// Resumption requests are left unanswered.
+fn scripted_server(now: Instant, script: &[&[u8]]) -> (Server, Vec<server::Event>) {
     let config = ServerConfig::new("localhost")
         .expect("valid")
         .with_random(counter_random())
         .with_tls(crate::server::ServerTlsPolicy::Direct)
         .with_stream_management(SmConfig::default().with_max_unacked(8));
     let mut server = Server::new(config, now);
-    drain(&mut server, now, false);
+    let mut events = Vec::new();
+    settle(&mut server, now, &mut events);
     for step in script {
         let _ = server.handle_input(now, step);
-        drain(&mut server, now, false);
+        settle(&mut server, now, &mut events);
     }
-    server
+    (server, events)
+}
+
+fn settle(server: &mut Server, now: Instant, events: &mut Vec<server::Event>) {
+    loop {
+        while let Some(t) = server.poll_transmit() {
+            match t {
+                Transmit::Data(d) => {
+                    let n = d.len();
+                    server.consume_transmit(n);
+                }
+                Transmit::StartTls => {
+                    let _ = server.handle_tls_established(now, TlsInfo::new(TlsVersion::Tls13));
+                }
+                Transmit::Shutdown => {}
+            }
+        }
+        let mut answered = false;
+        while let Some(e) = server.poll_event() {
+            answered |= match &e {
+                server::Event::Authenticate { .. } => server.accept_auth(now).is_ok(),
+                server::Event::BindRequest { .. } => server.accept_bind(now).is_ok(),
+                _ => false,
+            };
+            events.push(e);
+        }
+        if !answered {
+            return;
+        }
+    }
 }
 
 const AUTH: &[u8] =
     b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHB3</auth>";
 
 fn server_enabled(now: Instant) -> Server {
-    let mut server = scripted_server(
+    let (mut server, _) = scripted_server(
         now,
         &[
             C_HEADER,
@@ -220,8 +274,8 @@ fn server_enabled(now: Instant) -> Server {
     server
 }
 
-fn server_resuming(now: Instant, mode: u8) -> Server {
-    let mut server = scripted_server(
+fn server_resuming(now: Instant, answer: Resume) -> Server {
+    let (mut server, events) = scripted_server(
         now,
         &[
             C_HEADER,
@@ -230,20 +284,42 @@ fn server_resuming(now: Instant, mode: u8) -> Server {
             b"<resume xmlns='urn:xmpp:sm:3' previd='prev' h='0'/>",
         ],
     );
-    // Drained events were answered with a refusal when `mode` says so;
-    // otherwise a resume is pending: accept ours or a foreign session.
-    let owner = if mode & 0x10 == 0 {
-        "alice@localhost/r"
-    } else {
-        "mallory@localhost/r"
-    };
-    let _ = server.accept_resume(now, session(owner));
+    assert!(
+        events.iter().any(
+            |e| matches!(e, server::Event::ResumeRequest { previd, h: 0 } if previd == "prev")
+        ),
+        "the script asks to resume: {events:?}"
+    );
+    match answer {
+        Resume::Accept => server
+            .accept_resume(now, session("alice@localhost/r"))
+            .expect("alice's own session is accepted"),
+        Resume::Foreign => {
+            let back = server
+                .accept_resume(now, session("mallory@localhost/r"))
+                .expect_err("another account's session is refused");
+            assert_eq!(back.jid.as_str(), "mallory@localhost/r", "and handed back");
+        }
+        Resume::Reject => server.reject_resume(now).expect("a resumption was asked"),
+    }
     server
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server_output(server: &mut Server) -> String {
+        let mut out = String::new();
+        while let Some(t) = server.poll_transmit() {
+            if let Transmit::Data(d) = t {
+                out.push_str(&String::from_utf8_lossy(d));
+                let n = d.len();
+                server.consume_transmit(n);
+            }
+        }
+        out
+    }
 
     #[test]
     fn scripted_states_are_reached() {
@@ -254,10 +330,63 @@ mod tests {
         assert!(s.is_online() && s.sm_enabled());
         assert_eq!(s.sm_unacked(), Some(3));
         let mut c = client_resuming(now);
+        assert!(!c.is_closed());
         assert!(
             output_text(&mut c)
                 .contains("<resume xmlns='urn:xmpp:sm:3' h='4294967295' previd='prev'/>")
         );
+    }
+
+    #[test]
+    fn every_resume_answer_is_reached() {
+        let now = Instant::now();
+        let modes: Vec<Resume> = (0..=255u8)
+            .filter(|m| m % 4 == 3)
+            .map(Resume::from_mode)
+            .collect();
+        for answer in [Resume::Accept, Resume::Foreign, Resume::Reject] {
+            assert!(modes.contains(&answer), "{answer:?} has a mode byte");
+        }
+
+        // Accepted: resumed, online, and of the three queued stanzas
+        // (counted up to 1 mod 2^32) the one the client's h='0' did not
+        // acknowledge is sent again.
+        let mut s = server_resuming(now, Resume::Accept);
+        assert!(s.is_online() && s.sm_enabled() && !s.is_closed());
+        assert_eq!(s.sm_id(), Some("prev"));
+        assert_eq!(s.sm_unacked(), Some(1));
+        let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, server::Event::Resumed { jid } if jid.as_str() == "alice@localhost/r")),
+            "{events:?}"
+        );
+        let out = server_output(&mut s);
+        assert!(
+            out.starts_with(
+                "<resumed xmlns='urn:xmpp:sm:3' h='4294967295' previd='prev'/><message"
+            ),
+            "{out}"
+        );
+
+        // Refused either way: <failed/>, and the client may bind instead.
+        for answer in [Resume::Foreign, Resume::Reject] {
+            let mut s = server_resuming(now, answer);
+            assert!(!s.is_online() && !s.is_closed(), "{answer:?}");
+            let out = server_output(&mut s);
+            assert!(
+                out.starts_with("<failed xmlns='urn:xmpp:sm:3'><item-not-found"),
+                "{answer:?}: {out}"
+            );
+            let _ = s.handle_input(
+                now,
+                b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>",
+            );
+            let mut events = Vec::new();
+            settle(&mut s, now, &mut events);
+            assert!(s.is_online(), "{answer:?}: bound instead");
+        }
     }
 
     proptest::proptest! {
@@ -290,7 +419,7 @@ mod tests {
 
     #[test]
     fn every_mode_survives_garbage_and_hostile_acks() {
-        for mode in [0u8, 1, 2, 3, 0x13] {
+        for mode in [0u8, 1, 2, 3, 0x07, 0x0B] {
             let mut data = vec![mode];
             for piece in [
                 &b"<r xmlns='urn:xmpp:sm:3'/>"[..],
