@@ -1,18 +1,20 @@
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::client::{Client, ClientConfig, Event, TlsPolicy};
+use crate::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
 use crate::endpoint::Transmit;
 use crate::jid::Jid;
 use crate::sasl::{
-    ChannelBindings, Credentials, Iterations, Mechanism, Nonce, ScramHash, ScramKeys, ServerConfig,
-    ServerMechanism, ServerStep, TlsState,
+    ChannelBindings, Credentials, Iterations, Mechanism, Nonce, SaslServerConfig, ScramHash,
+    ScramKeys, ServerMechanism, ServerStep, TlsState,
 };
 use crate::tls::{TlsInfo, TlsVersion};
 
 use super::Ends;
+use crate::endpoint::Endpoint;
+use crate::time::Time;
 
 const HEADER: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' version='1.0' from='localhost' id='s1' xmlns='jabber:client'>";
 
@@ -30,7 +32,7 @@ pub fn client(data: &[u8]) {
     let Some((&stage, rest)) = data.split_first() else {
         return;
     };
-    let mut now = Instant::now();
+    let mut now = Time::ZERO;
     let mut client = scripted_client(stage % 5, now);
     let mut rest = rest;
     let mut ends = Ends::default();
@@ -60,14 +62,13 @@ fn drain(client: &mut Client, ends: &mut Ends) {
                 client.consume_transmit(n);
             }
             Transmit::StartTls => {
-                let _ =
-                    client.handle_tls_established(Instant::now(), TlsInfo::new(TlsVersion::Tls13));
+                let _ = client.handle_tls_established(Time::ZERO, TlsInfo::new(TlsVersion::Tls13));
             }
             Transmit::Shutdown => {}
         }
     }
     while let Some(e) = client.poll_event() {
-        ends.event(matches!(e, Event::Closed { .. }));
+        ends.event(matches!(e, ClientEvent::Closed { .. }));
     }
 }
 
@@ -82,11 +83,11 @@ fn alice_keys() -> &'static ScramKeys {
 }
 
 /// A client at stage 1: SCRAM-SHA-1 `<auth/>` sent (its text returned).
-fn scram_client(now: Instant) -> (Client, String) {
+fn scram_client(now: Time) -> (Client, String) {
     let mut n = 0u8;
     let config = ClientConfig::new(Jid::new("alice@localhost").expect("valid"), "pw")
         .with_credentials(Credentials::from_cached_keys("alice", alice_keys().clone()))
-        .with_tls(TlsPolicy::Direct)
+        .with_tls(ClientTlsPolicy::Direct)
         .with_random(Box::new(move |buf: &mut [u8]| {
             for b in buf {
                 n = n.wrapping_add(31);
@@ -102,7 +103,7 @@ fn scram_client(now: Instant) -> (Client, String) {
 
 /// A client at stage 2, and the server side of its SCRAM exchange (from
 /// this library) that wrote the challenge and can check its answer.
-fn scram_client_after_challenge(now: Instant) -> (Client, ServerMechanism, String) {
+fn scram_client_after_challenge(now: Time) -> (Client, ServerMechanism, String) {
     let (mut client, auth) = scram_client(now);
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let unb64 = |s: &str| {
@@ -118,9 +119,9 @@ fn scram_client_after_challenge(now: Instant) -> (Client, ServerMechanism, Strin
             .map_or(xml.len(), |i| start + i);
         xml[start..end].to_owned()
     };
-    let config = ServerConfig {
+    let config = SaslServerConfig {
         mechanisms: vec![Mechanism::Plain, Mechanism::ScramSha1],
-        ..ServerConfig::default()
+        ..SaslServerConfig::default()
     };
     let tls = TlsState::encrypted(ChannelBindings::none());
     let (mut server, step) = ServerMechanism::start(
@@ -150,12 +151,12 @@ fn scram_client_after_challenge(now: Instant) -> (Client, ServerMechanism, Strin
     (client, server, response)
 }
 
-fn scripted_client(stage: u8, now: Instant) -> Client {
+fn scripted_client(stage: u8, now: Time) -> Client {
     match stage {
         0 => {
             let mut n = 0u8;
             let config = ClientConfig::new(Jid::new("alice@localhost").expect("valid"), "pw")
-                .with_tls(TlsPolicy::Direct)
+                .with_tls(ClientTlsPolicy::Direct)
                 .with_random(Box::new(move |buf: &mut [u8]| {
                     for b in buf {
                         n = n.wrapping_add(31);
@@ -172,7 +173,7 @@ fn scripted_client(stage: u8, now: Instant) -> Client {
             // A fresh PLAIN-only login up to binding.
             let mut n = 0u8;
             let config = ClientConfig::new(Jid::new("alice@localhost").expect("valid"), "pw")
-                .with_tls(TlsPolicy::Direct)
+                .with_tls(ClientTlsPolicy::Direct)
                 .with_random(Box::new(move |buf: &mut [u8]| {
                     for b in buf {
                         n = n.wrapping_add(7);
@@ -210,8 +211,7 @@ pub(super) fn output_text(client: &mut Client) -> String {
                 client.consume_transmit(n);
             }
             Transmit::StartTls => {
-                let _ =
-                    client.handle_tls_established(Instant::now(), TlsInfo::new(TlsVersion::Tls13));
+                let _ = client.handle_tls_established(Time::ZERO, TlsInfo::new(TlsVersion::Tls13));
             }
             Transmit::Shutdown => {}
         }
@@ -231,7 +231,7 @@ mod tests {
                 stage, 10, b'<', b'x', b'/', b'>', 0, 0, 0, 0, 0, 0, 0, 0xFF, 1,
             ]);
         }
-        let mut c = super::scripted_client(4, std::time::Instant::now());
+        let mut c = super::scripted_client(4, crate::time::Time::ZERO);
         assert!(
             c.is_online(),
             "the scripted prefix must reach the online stage"
@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn every_stage_is_live_and_where_it_claims() {
-        let now = Instant::now();
+        let now = Time::ZERO;
         for stage in 0..5u8 {
             let c = scripted_client(stage, now);
             assert!(!c.is_closed(), "stage {stage} fuzzes a live client");

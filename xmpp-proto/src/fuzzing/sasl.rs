@@ -60,13 +60,13 @@ fn client_side(selector: u8, messages: &[&[u8]]) {
     let tls = tls_for(selector);
     let offer = ServerOffer::new(Mechanism::ALL.iter().map(|m| m.name()))
         .with_channel_binding_types(["tls-exporter", "tls-server-end-point"]);
-    let config = ClientConfig {
+    let config = SaslClientConfig {
         allowed: Some(vec![mechanism]),
         allow_anonymous: true,
         allow_external: true,
         allow_plain_without_tls: true,
         scram_limits: limits(),
-        ..ClientConfig::default()
+        ..SaslClientConfig::default()
     };
     let credentials = if selector & 0x40 != 0 {
         let keys = ScramKeys::from_password(
@@ -108,10 +108,10 @@ fn client_side(selector: u8, messages: &[&[u8]]) {
 fn server_side(selector: u8, messages: &[&[u8]]) {
     let mechanism = Mechanism::ALL[usize::from((selector >> 2) & 0x0f) % Mechanism::ALL.len()];
     let tls = tls_for(selector);
-    let config = ServerConfig {
+    let config = SaslServerConfig {
         mechanisms: Mechanism::ALL.to_vec(),
         allow_plain_without_tls: selector & 0x40 != 0,
-        ..ServerConfig::default()
+        ..SaslServerConfig::default()
     };
     let Some(nonce) = Nonce::new("servernonce") else {
         return;

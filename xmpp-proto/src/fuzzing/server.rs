@@ -1,12 +1,14 @@
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::endpoint::Transmit;
 use crate::sasl::{FailureCondition, Iterations, ScramHash, StoredCredentials, stored_credentials};
-use crate::server::{Event, Server, ServerConfig};
+use crate::server::{Server, ServerConfig, ServerEvent};
 use crate::tls::{TlsInfo, TlsVersion};
 
 use super::Ends;
+use crate::endpoint::Endpoint;
+use crate::time::Time;
 
 const HEADER: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
 
@@ -20,7 +22,7 @@ pub fn server(data: &[u8]) {
     let Some((&stage, rest)) = data.split_first() else {
         return;
     };
-    let mut now = Instant::now();
+    let mut now = Time::ZERO;
     let mut server = scripted_server(stage % 5, now);
     let mut rest = rest;
     let mut ends = Ends::default();
@@ -43,7 +45,7 @@ pub fn server(data: &[u8]) {
 
 /// Drains output (handed to `sink`) and events, answering questions, and
 /// checks that nothing follows the end.
-fn drain(server: &mut Server, now: Instant, ends: &mut Ends, mut sink: impl FnMut(&[u8])) {
+fn drain(server: &mut Server, now: Time, ends: &mut Ends, mut sink: impl FnMut(&[u8])) {
     loop {
         while let Some(t) = server.poll_transmit() {
             ends.transmit(&t);
@@ -62,7 +64,7 @@ fn drain(server: &mut Server, now: Instant, ends: &mut Ends, mut sink: impl FnMu
         }
         let mut answered = false;
         while let Some(e) = server.poll_event() {
-            ends.event(matches!(e, Event::Closed { .. }));
+            ends.event(matches!(e, ServerEvent::Closed { .. }));
             answered |= answer(server, now, &e);
         }
         if !answered {
@@ -71,20 +73,20 @@ fn drain(server: &mut Server, now: Instant, ends: &mut Ends, mut sink: impl FnMu
     }
 }
 
-fn answer(server: &mut Server, now: Instant, event: &Event) -> bool {
+fn answer(server: &mut Server, now: Time, event: &ServerEvent) -> bool {
     let r = match event {
-        Event::NeedScramCredentials { username, hash } => {
+        ServerEvent::NeedScramCredentials { username, hash } => {
             let creds = (username == "alice").then(|| credentials(*hash));
             server.provide_credentials(now, creds)
         }
-        Event::Authenticate { password, .. } => {
+        ServerEvent::Authenticate { password, .. } => {
             if password.as_ref().is_some_and(|p| p.as_str() == "pw") {
                 server.accept_auth(now)
             } else {
                 server.reject_auth(now, FailureCondition::NotAuthorized)
             }
         }
-        Event::BindRequest { .. } => server.accept_bind(now),
+        ServerEvent::BindRequest { .. } => server.accept_bind(now),
         _ => return false,
     };
     assert!(r.is_ok(), "a question must accept its answer: {r:?}");
@@ -107,7 +109,7 @@ fn credentials(hash: ScramHash) -> StoredCredentials {
         .expect("every hash")
 }
 
-fn scripted_server(stage: u8, now: Instant) -> Server {
+fn scripted_server(stage: u8, now: Time) -> Server {
     let mut n = 0u8;
     let config = ServerConfig::new("localhost")
         .expect("valid")
@@ -156,7 +158,7 @@ mod tests {
                 stage, 10, b'<', b'x', b'/', b'>', 0, 0, 0, 0, 0, 0, 0, 0xFF, 1,
             ]);
         }
-        let mut s = super::scripted_server(4, std::time::Instant::now());
+        let mut s = super::scripted_server(4, crate::time::Time::ZERO);
         assert!(
             s.is_online(),
             "the scripted prefix must reach the online stage"
@@ -167,12 +169,12 @@ mod tests {
     #[test]
     fn scram_is_reachable() {
         use crate::sasl::{
-            ChannelBindings, ClientConfig, ClientMechanism, Credentials, Mechanism, Nonce,
-            ScramLimits, ServerConfig, TlsState,
+            ChannelBindings, ClientMechanism, Credentials, Mechanism, Nonce, SaslClientConfig,
+            SaslServerConfig, ScramLimits, TlsState,
         };
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::STANDARD;
-        let now = std::time::Instant::now();
+        let now = crate::time::Time::ZERO;
 
         // A SCRAM-SHA-256 client for alice against the stage-2 server:
         // the harness answers the credentials question, so the whole
@@ -183,14 +185,14 @@ mod tests {
             tls_exporter: Some(vec![3; 32]),
             tls_server_end_point: None,
         });
-        let offer = ServerConfig::default().offer(&tls);
-        let config = ClientConfig {
+        let offer = SaslServerConfig::default().offer(&tls);
+        let config = SaslClientConfig {
             allowed: Some(vec![Mechanism::ScramSha256]),
             scram_limits: ScramLimits {
                 min_iterations: 1,
                 ..ScramLimits::default()
             },
-            ..ClientConfig::default()
+            ..SaslClientConfig::default()
         };
         let mut client = ClientMechanism::start(
             &config,

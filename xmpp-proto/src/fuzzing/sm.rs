@@ -1,15 +1,18 @@
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::client::{self, Client, ClientConfig, TlsPolicy};
+use crate::client::{Client, ClientConfig, ClientTlsPolicy};
 use crate::endpoint::{Endpoint, Transmit};
 use crate::jid::{FullJid, Jid};
-use crate::server::{self, Server, ServerConfig};
+use crate::server::{Server, ServerConfig};
 use crate::sm::{Handled, SmConfig, SmSession, Unacked};
 use crate::tls::{TlsInfo, TlsVersion};
 use crate::xml::{Element, ns};
 
 use super::Ends;
 use super::client::output_text;
+use crate::client::ClientEvent;
+use crate::server::ServerEvent;
+use crate::time::Time;
 
 const S_HEADER: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' version='1.0' from='localhost' id='s1' xmlns='jabber:client'>";
 const C_HEADER: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
@@ -26,7 +29,7 @@ pub fn sm(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let now = Instant::now();
+    let now = Time::ZERO;
     match mode % 4 {
         0 => run(client_enabled(now), rest, now),
         1 => run(client_resuming(now), rest, now),
@@ -58,41 +61,41 @@ impl Resume {
 
 /// What the fuzz loop needs besides [`Endpoint`].
 trait Role: Endpoint {
-    fn send_one(&mut self, now: Instant);
-    fn answer(&mut self, now: Instant, event: &Self::Event) -> bool;
+    fn send_one(&mut self, now: Time);
+    fn answer(&mut self, now: Time, event: &Self::Event) -> bool;
     fn is_end(event: &Self::Event) -> bool;
 }
 
 impl Role for Client {
-    fn send_one(&mut self, now: Instant) {
+    fn send_one(&mut self, now: Time) {
         let _ = self.send_message(now, "bob@localhost", "x", false);
     }
-    fn answer(&mut self, _now: Instant, _event: &client::Event) -> bool {
+    fn answer(&mut self, _now: Time, _event: &ClientEvent) -> bool {
         false
     }
-    fn is_end(event: &client::Event) -> bool {
-        matches!(event, client::Event::Closed { .. })
+    fn is_end(event: &ClientEvent) -> bool {
+        matches!(event, ClientEvent::Closed { .. })
     }
 }
 
 impl Role for Server {
-    fn send_one(&mut self, now: Instant) {
+    fn send_one(&mut self, now: Time) {
         let _ = self.send(now, message());
     }
-    fn answer(&mut self, now: Instant, event: &server::Event) -> bool {
+    fn answer(&mut self, now: Time, event: &ServerEvent) -> bool {
         match event {
-            server::Event::Authenticate { .. } => self.accept_auth(now).is_ok(),
-            server::Event::BindRequest { .. } => self.accept_bind(now).is_ok(),
-            server::Event::ResumeRequest { .. } => self.reject_resume(now).is_ok(),
+            ServerEvent::Authenticate { .. } => self.accept_auth(now).is_ok(),
+            ServerEvent::BindRequest { .. } => self.accept_bind(now).is_ok(),
+            ServerEvent::ResumeRequest { .. } => self.reject_resume(now).is_ok(),
             _ => false,
         }
     }
-    fn is_end(event: &server::Event) -> bool {
-        matches!(event, server::Event::Closed { .. })
+    fn is_end(event: &ServerEvent) -> bool {
+        matches!(event, ServerEvent::Closed { .. })
     }
 }
 
-fn run<E: Role>(mut endpoint: E, mut rest: &[u8], mut now: Instant) {
+fn run<E: Role>(mut endpoint: E, mut rest: &[u8], mut now: Time) {
     let mut ends = Ends::default();
     drain(&mut endpoint, now, &mut ends);
     while let Some((&len, tail)) = rest.split_first() {
@@ -114,7 +117,7 @@ fn run<E: Role>(mut endpoint: E, mut rest: &[u8], mut now: Instant) {
     assert!(endpoint.is_closed(), "EOF must end the session");
 }
 
-fn drain<E: Role>(endpoint: &mut E, now: Instant, ends: &mut Ends) {
+fn drain<E: Role>(endpoint: &mut E, now: Time, ends: &mut Ends) {
     loop {
         while let Some(t) = endpoint.poll_transmit() {
             ends.transmit(&t);
@@ -148,7 +151,7 @@ fn message() -> Element {
         .build()
 }
 
-fn counter_random() -> Box<dyn crate::endpoint::RandomSource + Send> {
+fn counter_random() -> Box<dyn crate::random::RandomSource + Send> {
     let mut n = 0u8;
     Box::new(move |buf: &mut [u8]| {
         for b in buf {
@@ -172,8 +175,8 @@ fn session(jid: &str) -> SmSession {
 }
 
 /// A PLAIN-only client through SASL and up to its bind (or resume).
-fn client_to_bind(config: ClientConfig, now: Instant) -> Client {
-    let mut client = Client::new(config.with_tls(TlsPolicy::Direct), now);
+fn client_to_bind(config: ClientConfig, now: Time) -> Client {
+    let mut client = Client::new(config.with_tls(ClientTlsPolicy::Direct), now);
     let _ = output_text(&mut client);
     let _ = client.handle_input(now, &[S_HEADER, b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features><success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"].concat());
     let _ = output_text(&mut client);
@@ -187,7 +190,7 @@ fn client_config() -> ClientConfig {
         .with_stream_management(SmConfig::default())
 }
 
-fn client_enabled(now: Instant) -> Client {
+fn client_enabled(now: Time) -> Client {
     let mut client = client_to_bind(client_config(), now);
     let out = output_text(&mut client);
     if let Some(id) = out.split("id='").last().and_then(|s| s.split('\'').next()) {
@@ -199,7 +202,7 @@ fn client_enabled(now: Instant) -> Client {
     client
 }
 
-fn client_resuming(now: Instant) -> Client {
+fn client_resuming(now: Time) -> Client {
     client_to_bind(
         client_config().with_resumption(session("alice@localhost/r")),
         now,
@@ -209,7 +212,7 @@ fn client_resuming(now: Instant) -> Client {
 /// A server taken through `script`, TLS granted, authentication and
 /// binds accepted; every event it reported, in order, comes back too.
 /// Resumption requests are left unanswered.
-fn scripted_server(now: Instant, script: &[&[u8]]) -> (Server, Vec<server::Event>) {
+fn scripted_server(now: Time, script: &[&[u8]]) -> (Server, Vec<ServerEvent>) {
     let config = ServerConfig::new("localhost")
         .expect("valid")
         .with_random(counter_random())
@@ -225,7 +228,7 @@ fn scripted_server(now: Instant, script: &[&[u8]]) -> (Server, Vec<server::Event
     (server, events)
 }
 
-fn settle(server: &mut Server, now: Instant, events: &mut Vec<server::Event>) {
+fn settle(server: &mut Server, now: Time, events: &mut Vec<ServerEvent>) {
     loop {
         while let Some(t) = server.poll_transmit() {
             match t {
@@ -242,8 +245,8 @@ fn settle(server: &mut Server, now: Instant, events: &mut Vec<server::Event>) {
         let mut answered = false;
         while let Some(e) = server.poll_event() {
             answered |= match &e {
-                server::Event::Authenticate { .. } => server.accept_auth(now).is_ok(),
-                server::Event::BindRequest { .. } => server.accept_bind(now).is_ok(),
+                ServerEvent::Authenticate { .. } => server.accept_auth(now).is_ok(),
+                ServerEvent::BindRequest { .. } => server.accept_bind(now).is_ok(),
                 _ => false,
             };
             events.push(e);
@@ -257,7 +260,7 @@ fn settle(server: &mut Server, now: Instant, events: &mut Vec<server::Event>) {
 const AUTH: &[u8] =
     b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHB3</auth>";
 
-fn server_enabled(now: Instant) -> Server {
+fn server_enabled(now: Time) -> Server {
     let (mut server, _) = scripted_server(
         now,
         &[
@@ -274,7 +277,7 @@ fn server_enabled(now: Instant) -> Server {
     server
 }
 
-fn server_resuming(now: Instant, answer: Resume) -> Server {
+fn server_resuming(now: Time, answer: Resume) -> Server {
     let (mut server, events) = scripted_server(
         now,
         &[
@@ -285,9 +288,9 @@ fn server_resuming(now: Instant, answer: Resume) -> Server {
         ],
     );
     assert!(
-        events.iter().any(
-            |e| matches!(e, server::Event::ResumeRequest { previd, h: 0 } if previd == "prev")
-        ),
+        events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::ResumeRequest { previd, h: 0 } if previd == "prev")),
         "the script asks to resume: {events:?}"
     );
     match answer {
@@ -323,7 +326,7 @@ mod tests {
 
     #[test]
     fn scripted_states_are_reached() {
-        let now = Instant::now();
+        let now = Time::ZERO;
         let c = client_enabled(now);
         assert!(c.is_online() && c.sm_enabled(), "client with SM enabled");
         let s = server_enabled(now);
@@ -339,7 +342,7 @@ mod tests {
 
     #[test]
     fn every_resume_answer_is_reached() {
-        let now = Instant::now();
+        let now = Time::ZERO;
         let modes: Vec<Resume> = (0..=255u8)
             .filter(|m| m % 4 == 3)
             .map(Resume::from_mode)
@@ -357,9 +360,9 @@ mod tests {
         assert_eq!(s.sm_unacked(), Some(1));
         let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
         assert!(
-            events
-                .iter()
-                .any(|e| matches!(e, server::Event::Resumed { jid } if jid.as_str() == "alice@localhost/r")),
+            events.iter().any(
+                |e| matches!(e, ServerEvent::Resumed { jid } if jid.as_str() == "alice@localhost/r")
+            ),
             "{events:?}"
         );
         let out = server_output(&mut s);
