@@ -1,45 +1,41 @@
-//! Many client/server pairs behind one router: a whole small server in
-//! memory, with one simulated clock.
+//! Many client/server pairs behind one [`Hub`]: a whole small server in
+//! memory, with one simulated clock. The loop only moves events to the
+//! hub and commands to the sessions; every decision is the hub's.
 
 use std::time::Duration;
 
 use xmpp_proto::client::{Client, ClientConfig};
-use xmpp_proto::router::{BindOutcome, DetachedSessions, Queued, Routed, Router, SessionId};
+use xmpp_proto::endpoint::Endpoint;
+use xmpp_proto::hub::{Hub, HubEvent};
+use xmpp_proto::router::{Router, SessionId};
 use xmpp_proto::server::{self, Server};
-use xmpp_proto::stanza::DefinedCondition;
-use xmpp_proto::stream_error::StreamErrorCondition;
+use xmpp_proto::time::Time;
 use xmpp_proto::xml::Element;
 
-use crate::{Accounts, Pair, seeded_random};
-use xmpp_proto::endpoint::Endpoint;
-use xmpp_proto::server::ServerEvent;
-use xmpp_proto::time::Time;
+use crate::{Accounts, DOMAIN, Pair, seeded_random};
 
 /// Clients connected to one in-memory server: each connection is a
-/// [`Pair`], session ids are connection indices, and a [`Router`] moves
-/// stanzas between the server sides.
+/// [`Pair`], session ids are connection indices, and a [`Hub`] decides
+/// for all server sides.
 pub struct Network {
-    /// The router all sessions share.
-    pub router: Router,
+    /// The hub all sessions share.
+    pub hub: Hub,
     /// The connections, indexed by `SessionId.0`.
     pub pairs: Vec<Pair>,
     /// The user database every server side asks.
     pub accounts: Accounts,
-    /// Messages the router handed out for storage (`OfflinePolicy::Store`).
+    /// Messages the hub handed out for storage (`OfflinePolicy::Store`).
     pub offline: Vec<Element>,
     /// The simulated time.
     pub now: Time,
-    /// Stream-managed sessions whose connection broke, kept until they
-    /// expire or are resumed.
-    pub detached: DetachedSessions,
-    /// Server events already handled, per connection.
+    /// Server events already given to the hub, per connection.
     handled: Vec<usize>,
 }
 
 impl Network {
-    /// An empty network around `router`, with `juliet`, `romeo` and `nurse`
+    /// An empty network around `hub`, with `juliet`, `romeo` and `nurse`
     /// (password `secret`) as accounts.
-    pub fn new(router: Router) -> Self {
+    pub fn new(hub: Hub) -> Self {
         // Deriving stored keys costs 9 PBKDF2 runs: once per process.
         static ACCOUNTS: std::sync::OnceLock<Accounts> = std::sync::OnceLock::new();
         let accounts = ACCOUNTS
@@ -52,14 +48,23 @@ impl Network {
             })
             .clone();
         Network {
-            router,
+            hub,
             pairs: Vec::new(),
             accounts,
             offline: Vec::new(),
             now: Time::ZERO,
-            detached: DetachedSessions::new(),
             handled: Vec::new(),
         }
+    }
+
+    /// A network with a hub for the test domain and its default policies.
+    pub fn with_defaults() -> Self {
+        Network::new(Hub::new(DOMAIN).expect("valid domain"))
+    }
+
+    /// The router of the hub (who is bound where).
+    pub fn router(&self) -> &Router {
+        self.hub.router()
     }
 
     /// Connects a client and runs until everything settles; returns its
@@ -110,14 +115,14 @@ impl Network {
         &mut self.pairs[index]
     }
 
-    /// Runs every connection and the router until nothing moves.
+    /// Runs every connection and the hub until nothing moves.
     pub fn run(&mut self) {
         loop {
             let mut moved = false;
             for index in 0..self.pairs.len() {
                 self.pairs[index].now = self.now;
                 moved |= self.pairs[index].run();
-                moved |= self.handle_server_events(index);
+                moved |= self.feed_hub(index);
             }
             if !moved {
                 break;
@@ -125,8 +130,7 @@ impl Network {
         }
     }
 
-    /// Advances the clock, fires every timer, expires detached sessions,
-    /// and runs.
+    /// Advances the clock, fires every timer (the hub's too), and runs.
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
         for pair in &mut self.pairs {
@@ -134,12 +138,8 @@ impl Network {
             pair.client.handle_timeout(self.now);
             pair.server.handle_timeout(self.now);
         }
-        while let Some((session, mut state)) = self.detached.pop_expired(self.now) {
-            let mut out = Vec::new();
-            self.router
-                .expire(session, state.unacked.take_all(), &mut out);
-            self.dispatch(out);
-        }
+        self.hub.handle_timeout(self.now);
+        self.apply_commands();
         self.run();
     }
 
@@ -149,121 +149,40 @@ impl Network {
         self.run();
     }
 
-    /// Hands routed stanzas to their sessions: live ones send them,
-    /// detached ones queue them; what a session cannot take goes to the
-    /// account's other resources once, then is bounced.
-    fn dispatch(&mut self, mut out: Vec<Routed>) {
-        let mut rerouted = false;
-        while !out.is_empty() {
-            let mut failed = Vec::new();
-            for routed in out.drain(..) {
-                match routed {
-                    Routed::Deliver { session, stanza } => {
-                        let stanza = match self.detached.queue(session, stanza) {
-                            Queued::Kept => continue,
-                            Queued::Full(stanza) => stanza,
-                            Queued::NotDetached(stanza) => {
-                                let now = self.now;
-                                match self.pair(session).server.deliver(now, stanza) {
-                                    Ok(()) => continue,
-                                    Err(refused) => refused.stanza,
-                                }
-                            }
-                        };
-                        failed.push((session, stanza));
-                    }
-                    Routed::Offline { message, .. } => self.offline.push(message),
-                }
-            }
-            for (session, stanza) in failed {
-                if rerouted {
-                    self.router.bounce(vec![stanza], &mut out);
-                } else {
-                    self.router
-                        .undeliverable_from(session, vec![stanza], &mut out);
-                }
-            }
-            rerouted = true;
-        }
-    }
-
-    /// Answers a `<resume/>` on connection `id`: the detached session it
-    /// names, or the live one the server has not noticed dead.
-    fn resume(&mut self, id: SessionId, previd: &str) {
-        let now = self.now;
-        let Some(user) = self.server(id).user().cloned() else {
-            return;
-        };
-        let mut found = self.detached.take(previd, &user, now);
-        if found.is_none() {
-            let live = (0..self.pairs.len())
-                .find(|i| *i as u64 != id.0 && self.pairs[*i].server.sm_id() == Some(previd));
-            if let Some(i) = live {
-                found = self.pairs[i]
-                    .server
-                    .take_session(now)
-                    .map(|state| (SessionId(i as u64), state));
-            }
-        }
-        let Some((old, state)) = found else {
-            let _ = self.server(id).reject_resume(now);
-            return;
-        };
-        match self.server(id).accept_resume(now, state) {
-            Ok(()) => {
-                self.router.reattach(old, id);
-            }
-            Err(state) => self.detached.restore(old, *state, now),
-        }
-    }
-
-    fn handle_server_events(&mut self, index: usize) -> bool {
+    /// Gives the hub the server events of connection `index` it has not
+    /// seen, applying what it decides after each.
+    fn feed_hub(&mut self, index: usize) -> bool {
         let id = SessionId(index as u64);
         let mut moved = false;
         while self.handled[index] < self.pairs[index].server_events.len() {
             let event = self.pairs[index].server_events[self.handled[index]].clone();
             self.handled[index] += 1;
             moved = true;
-            let mut out = Vec::new();
-            match event {
-                ServerEvent::BindRequest { jid, .. } => {
-                    let now = self.now;
-                    match self.router.bind(id, &jid) {
-                        BindOutcome::Bound => {
-                            let _ = self.pairs[index].server.accept_bind(now);
-                        }
-                        BindOutcome::Refused => {
-                            let _ = self.pairs[index]
-                                .server
-                                .reject_bind(now, DefinedCondition::Conflict);
-                        }
-                        BindOutcome::Replaced { old } => {
-                            let _ = self.pairs[index].server.accept_bind(now);
-                            self.pair(old).server.close_with_error(
-                                now,
-                                StreamErrorCondition::Conflict,
-                                None,
-                            );
-                        }
-                    }
-                }
-                ServerEvent::Stanza(stanza) => self.router.route(id, stanza, &mut out),
-                ServerEvent::Detached(state) => {
-                    if let Some((gone, mut state)) = self.detached.detach(id, *state, self.now) {
-                        self.router.expire(gone, state.unacked.take_all(), &mut out);
-                    }
-                }
-                ServerEvent::Undelivered { stanzas } => {
-                    self.router.undeliverable_from(id, stanzas, &mut out)
-                }
-                ServerEvent::ResumeRequest { previd, .. } => self.resume(id, &previd),
-                ServerEvent::Closed { .. } if !self.detached.contains(id) => {
-                    self.router.unbind(id, &mut out)
-                }
-                _ => {}
-            }
-            self.dispatch(out);
+            self.hub.handle_event(self.now, id, event);
+            self.apply_commands();
         }
         moved
+    }
+
+    /// Applies the hub's commands (and the feedback they produce) and
+    /// keeps what it hands out for storage.
+    fn apply_commands(&mut self) {
+        loop {
+            while let Some((session, command)) = self.hub.poll_command() {
+                let now = self.now;
+                let feedback = match self.pairs.get_mut(session.0 as usize) {
+                    Some(pair) => pair.server.apply(now, command),
+                    None => command.unapplied(),
+                };
+                if let Some(feedback) = feedback {
+                    self.hub.handle_feedback(now, session, feedback);
+                }
+            }
+            match self.hub.poll_event() {
+                Some(HubEvent::StoreOffline { message, .. }) => self.offline.push(message),
+                Some(_) => {}
+                None => break,
+            }
+        }
     }
 }

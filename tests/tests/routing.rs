@@ -3,7 +3,8 @@
 
 use xmpp_proto::client::ClientEvent;
 use xmpp_proto::endpoint::CloseReason;
-use xmpp_proto::router::{ConflictPolicy, OfflinePolicy, Router, SessionId};
+use xmpp_proto::hub::Hub;
+use xmpp_proto::router::{ConflictPolicy, OfflinePolicy, SessionId};
 use xmpp_proto::stanza::{
     DefinedCondition, Iq, IqType, Message, MessageType, Presence, PresenceType,
 };
@@ -12,7 +13,7 @@ use xmpp_proto::xml::{Element, ns};
 use xmpp_tests::{DOMAIN, Network, Pair};
 
 fn network() -> Network {
-    Network::new(Router::new(DOMAIN).expect("valid domain"))
+    Network::with_defaults()
 }
 
 fn available(net: &mut Network, id: SessionId, priority: i8) {
@@ -135,7 +136,7 @@ fn negative_priority_only_means_offline() {
 
 #[test]
 fn offline_messages_can_be_stored() {
-    let router = Router::new(DOMAIN)
+    let router = Hub::new(DOMAIN)
         .expect("valid")
         .with_offline_policy(OfflinePolicy::Store);
     let mut net = Network::new(router);
@@ -344,20 +345,7 @@ fn presence_is_broadcast_to_own_resources() {
         Some("romeo@example.com/phone".into()),
         PresenceType::Unavailable
     )));
-    assert!(
-        net.router
-            .session(&"romeo@example.com/phone".parse_full())
-            .is_none()
-    );
-}
-
-trait ParseFull {
-    fn parse_full(&self) -> xmpp_proto::jid::FullJid;
-}
-impl ParseFull for str {
-    fn parse_full(&self) -> xmpp_proto::jid::FullJid {
-        xmpp_proto::jid::FullJid::new(self).expect("valid full JID")
-    }
+    assert!(net.router().session("romeo@example.com/phone").is_none());
 }
 
 #[test]
@@ -374,15 +362,14 @@ fn resource_conflict_replaces_the_old_session() {
         })
     ));
     assert_eq!(
-        net.router
-            .session(&"juliet@example.com/balcony".parse_full()),
+        net.router().session("juliet@example.com/balcony"),
         Some(second)
     );
 }
 
 #[test]
 fn resource_conflict_can_refuse_the_newcomer() {
-    let router = Router::new(DOMAIN)
+    let router = Hub::new(DOMAIN)
         .expect("valid")
         .with_conflict_policy(ConflictPolicy::RefuseNew);
     let mut net = Network::new(router);

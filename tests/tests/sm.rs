@@ -11,8 +11,9 @@ use xmpp_proto::client::ClientEvent;
 use xmpp_proto::client::{self, ClientConfig};
 use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::endpoint::Endpoint;
+use xmpp_proto::hub::Hub;
 use xmpp_proto::jid::FullJid;
-use xmpp_proto::router::{OfflinePolicy, Router, SessionId};
+use xmpp_proto::router::{OfflinePolicy, SessionId};
 use xmpp_proto::sasl::{Credentials, Iterations, ScramHash, ScramKeys};
 use xmpp_proto::server::ServerConfig;
 use xmpp_proto::sm::{Handled, SmConfig, SmSession, Unacked};
@@ -124,7 +125,7 @@ fn resumed(net: &mut Network, id: SessionId) -> bool {
 
 #[test]
 fn acknowledgements_empty_both_queues() {
-    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let mut net = Network::with_defaults();
     let juliet = login(&mut net, client_config("juliet"));
     let romeo = login(&mut net, client_config("romeo"));
     for i in 0..12 {
@@ -142,12 +143,11 @@ fn acknowledgements_empty_both_queues() {
 
 #[test]
 fn counters_wrap_at_2_pow_32() {
-    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let mut net = Network::with_defaults();
     let romeo = login(&mut net, client_config("romeo"));
     // A detached juliet whose counters are just below 2^32 both ways.
     let jid = FullJid::new(&full("juliet")).unwrap();
     let ghost = SessionId(1000);
-    net.router.bind(ghost, &jid);
     let near = u32::MAX - 2;
     let server_side = SmSession::new(
         Some("wrap".into()),
@@ -163,7 +163,8 @@ fn counters_wrap_at_2_pow_32() {
     );
     let mut server_side = server_side;
     server_side.max = Some(60);
-    assert!(net.detached.detach(ghost, server_side, net.now).is_none());
+    let now = net.now;
+    assert!(net.hub.restore_detached(now, ghost, server_side));
     let juliet = net.connect_to(
         client_config("juliet").with_resumption(client_side),
         server_config(),
@@ -208,7 +209,7 @@ fn exchange_with_cut(
     client_bytes: Option<usize>,
     server_bytes: Option<usize>,
 ) -> Exchange {
-    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let mut net = Network::with_defaults();
     let romeo = login(&mut net, client_config("romeo"));
     let first = login(&mut net, client_config("juliet"));
     let mut juliet = first;
@@ -298,7 +299,7 @@ fn resume_after_a_cut_at_every_byte_of_an_exchange() {
 
 #[test]
 fn refused_resumption_hands_back_undelivered_stanzas() {
-    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let mut net = Network::with_defaults();
     let _romeo = login(&mut net, client_config("romeo"));
     let juliet = login(&mut net, client_config("juliet"));
     net.pair(juliet).client_budget = Some(0);
@@ -308,7 +309,7 @@ fn refused_resumption_hands_back_undelivered_stanzas() {
     assert_eq!(state.unacked.len(), 2, "the initial presence and lost-1");
     // The server forgets the session after max (60 s).
     net.advance(Duration::from_secs(61));
-    assert!(net.detached.is_empty());
+    assert!(net.hub.detached().is_empty());
     let juliet2 = net.connect_to(
         client_config("juliet").with_resumption(state),
         server_config(),
@@ -322,11 +323,11 @@ fn refused_resumption_hands_back_undelivered_stanzas() {
 /// Romeo's connection dies with a message queued for him; the session
 /// expires.
 fn expire_with_queued_message(policy: OfflinePolicy) -> (Network, SessionId) {
-    let mut net = Network::new(Router::new(DOMAIN).unwrap().with_offline_policy(policy));
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap().with_offline_policy(policy));
     let juliet = login(&mut net, client_config("juliet"));
     let romeo = login(&mut net, client_config("romeo"));
     net.cut(romeo);
-    assert_eq!(net.detached.len(), 1);
+    assert_eq!(net.hub.detached().len(), 1);
     // Still present for routing: the message is queued for him.
     assert!(send(
         &mut net,
@@ -334,14 +335,21 @@ fn expire_with_queued_message(policy: OfflinePolicy) -> (Network, SessionId) {
         &format!("romeo@{DOMAIN}"),
         "while-away"
     ));
-    let queued = net.detached.get(romeo).expect("detached").unacked.iter();
-    assert!(
-        queued
-            .last()
-            .is_some_and(|m| m.child("body", "jabber:client").is_some())
-    );
+    let queued = net
+        .hub
+        .detached()
+        .get(romeo)
+        .expect("detached")
+        .unacked
+        .iter();
+    assert!(queued.last().is_some_and(|m| {
+        m.to_element()
+            .unwrap()
+            .child("body", "jabber:client")
+            .is_some()
+    }));
     net.advance(Duration::from_secs(61));
-    assert!(net.detached.is_empty());
+    assert!(net.hub.detached().is_empty());
     (net, juliet)
 }
 
@@ -364,7 +372,7 @@ fn expiry_stores_queued_messages_offline() {
 
 #[test]
 fn resumption_with_a_wrong_or_foreign_id_is_refused() {
-    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let mut net = Network::with_defaults();
     let juliet = login(&mut net, client_config("juliet"));
     let _romeo = login(&mut net, client_config("romeo"));
     net.cut(juliet);
@@ -385,7 +393,7 @@ fn resumption_with_a_wrong_or_foreign_id_is_refused() {
     );
     assert!(!resumed(&mut net, thief));
     assert!(net.client(thief).is_online(), "fell back to a fresh bind");
-    assert_eq!(net.detached.len(), 1, "juliet's session is untouched");
+    assert_eq!(net.hub.detached().len(), 1, "juliet's session is untouched");
 
     // An id nobody has.
     let wrong = SmSession::new(
@@ -406,12 +414,12 @@ fn resumption_with_a_wrong_or_foreign_id_is_refused() {
         server_config(),
     );
     assert!(resumed(&mut net, back));
-    assert!(net.detached.is_empty());
+    assert!(net.hub.detached().is_empty());
 }
 
 #[test]
 fn hostile_h_is_a_stream_error_on_both_sides() {
-    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let mut net = Network::with_defaults();
     let juliet = login(&mut net, client_config("juliet"));
     let romeo = login(&mut net, client_config("romeo"));
     let now = net.now;
@@ -489,7 +497,7 @@ proptest! {
     /// order per sender.
     #[test]
     fn random_schedules_deliver_exactly_once_in_order(steps in proptest::collection::vec(step(), 1..60)) {
-        let mut net = Network::new(Router::new(DOMAIN).unwrap());
+        let mut net = Network::with_defaults();
         let j = login(&mut net, client_config("juliet"));
         let r = login(&mut net, client_config("romeo"));
         let mut users = Users { ids: [j, r], sent: [0, 0] };
@@ -555,7 +563,9 @@ fn failed_with_h_hands_back_only_what_the_server_lacks() {
             .to(&full("romeo"))
             .body(&format!("m{i}"))
             .build();
-        unacked.push(m.into_element()).unwrap();
+        unacked
+            .push(xmpp_proto::stanza::WireStanza::from_element(&m.into_element()).unwrap())
+            .unwrap();
     }
     let state = SmSession::new(Some("old".into()), jid, Handled::new(), unacked);
     let config = client_config("juliet")
@@ -626,7 +636,7 @@ fn failed_with_h_hands_back_only_what_the_server_lacks() {
 /// `conflict` and the session moves over.
 #[test]
 fn resumption_takes_over_a_connection_the_server_thinks_alive() {
-    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let mut net = Network::with_defaults();
     let romeo = login(&mut net, client_config("romeo"));
     let juliet = login(&mut net, client_config("juliet"));
     assert!(send(&mut net, romeo, &full("juliet"), "before"));
@@ -635,7 +645,7 @@ fn resumption_takes_over_a_connection_the_server_thinks_alive() {
     pair.connected = false;
     pair.client.handle_eof(now);
     net.run();
-    assert!(net.detached.is_empty(), "the server has not noticed");
+    assert!(net.hub.detached().is_empty(), "the server has not noticed");
     assert!(send(&mut net, romeo, &full("juliet"), "in-the-dark"));
     let state = resumable(&mut net, juliet).expect("resumable");
     let back = net.connect_to(
@@ -659,7 +669,7 @@ fn resumption_takes_over_a_connection_the_server_thinks_alive() {
 /// routed to it in the dark.
 #[test]
 fn a_vanished_client_is_probed_then_detached() {
-    let mut net = Network::new(Router::new(DOMAIN).unwrap());
+    let mut net = Network::with_defaults();
     let romeo = login(&mut net, client_config("romeo"));
     let juliet = login(&mut net, client_config("juliet"));
     net.pair(juliet).connected = false;
@@ -677,7 +687,7 @@ fn a_vanished_client_is_probed_then_detached() {
         net.pair(juliet).server_closed(),
         Some(&CloseReason::PeerNotResponding)
     );
-    assert_eq!(net.detached.len(), 1);
+    assert_eq!(net.hub.detached().len(), 1);
     let state = resumable(&mut net, juliet).expect("the client gave up too");
     let back = net.connect_to(
         client_config("juliet").with_resumption(state),

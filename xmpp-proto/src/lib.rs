@@ -26,7 +26,10 @@
 //!   was refused).
 //! - [`client`] and [`server`]: the two ends of a client-to-server
 //!   stream, over one private stream core.
-//! - [`router`]: local delivery between the sessions of one server.
+//! - [`router`]: local delivery between the sessions of one server;
+//!   [`hub`]: everything a server decides across sessions (routing,
+//!   resumption, its own services, questions for the store), beside the
+//!   per-connection [`Server`]s.
 //! - [`tls`]: what a transport reports about an established TLS session.
 //!
 //! ```
@@ -41,6 +44,7 @@
 
 pub mod client;
 pub mod endpoint;
+pub mod hub;
 pub mod jid;
 pub mod negotiation;
 pub mod random;

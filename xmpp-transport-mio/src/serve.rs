@@ -1,12 +1,12 @@
 //! An XMPP server on one thread: listeners, logins against stored SCRAM
-//! keys, and the core's [`Router`] for local delivery, all on a
+//! keys, and the core's [`Hub`] deciding for every session, all on a
 //! [`Driver`].
 //!
-//! The thread-per-connection `xmpp_transport_std::serve` shares its
-//! router behind a mutex and hands stanzas between threads; here every
-//! session lives on the driver's thread, so the router is a plain field
-//! and delivering a stanza is a direct `Server::send` on the receiving
-//! connection. A receiver that does not read is dropped by the driver's
+//! The thread-per-connection `xmpp_transport_std::serve` shares its hub
+//! behind a mutex and hands commands between threads; here every session
+//! lives on the driver's thread, so the hub is a plain field and applying
+//! one of its commands is a direct call on the receiving connection's
+//! `Server`. A receiver that does not read is dropped by the driver's
 //! output limit ([`DriverConfig::max_output`]); the sender never waits.
 //!
 //! ```no_run
@@ -36,19 +36,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use xmpp_proto::time::Time;
 use xmpp_transport_std::clock;
 
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::hub::{Hub, HubEvent, HubStats};
 use xmpp_proto::jid::{BareJid, FullJid};
-use xmpp_proto::router::{BindOutcome, DetachedSessions, Queued, Routed, Router, SessionId};
+use xmpp_proto::router::{Router, SessionId};
 use xmpp_proto::sasl::FailureCondition;
 use xmpp_proto::server::{Server, ServerConfig, ServerEvent as Event, ServerTlsPolicy};
-use xmpp_proto::sm::SmSession;
-use xmpp_proto::stanza::DefinedCondition;
-use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::Element;
 use xmpp_transport_std::ServerTls;
 use xmpp_transport_std::serve::AccountStore;
@@ -163,17 +160,16 @@ pub struct MioServer {
     domain: String,
     tls: Arc<ServerTls>,
     accounts: Box<dyn AccountStore>,
-    router: Router,
+    hub: Hub,
     configure: Option<Configure>,
     log: Option<LogHook>,
     max_sessions: usize,
     /// Why sessions that just reported `Closed` ended, until the driver
     /// removes their connection.
     ending: HashMap<ConnId, CloseReason>,
+    /// The JID of each session that got online, for its last log line.
+    jids: HashMap<ConnId, FullJid>,
     stats: Stats,
-    routed: Vec<Routed>,
-    /// Stream-managed sessions waiting to be resumed.
-    detached: DetachedSessions,
     offline: Option<OfflineStore>,
 }
 
@@ -191,22 +187,21 @@ impl MioServer {
         accounts: impl AccountStore + 'static,
         config: DriverConfig,
     ) -> io::Result<Self> {
-        let router = Router::new(domain)
+        let hub = Hub::new(domain)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         Ok(MioServer {
             driver: Driver::new(config)?,
             listeners: Vec::new(),
-            domain: router.domain().to_owned(),
+            domain: hub.domain().to_owned(),
             tls: Arc::new(tls),
             accounts: Box::new(accounts),
-            router,
+            hub,
             configure: None,
             log: None,
             max_sessions: usize::MAX,
             ending: HashMap::new(),
+            jids: HashMap::new(),
             stats: Stats::default(),
-            routed: Vec::new(),
-            detached: DetachedSessions::new(),
             offline: None,
         })
     }
@@ -221,23 +216,16 @@ impl MioServer {
         self
     }
 
-    /// Configures the router.
-    pub fn with_router(mut self, configure: impl FnOnce(Router) -> Router) -> Self {
-        self.router = configure(self.router);
-        self
-    }
-
-    /// Keeps at most `limit` detached stream-managed sessions (default
-    /// [`xmpp_proto::router::DEFAULT_DETACHED_LIMIT`]); past it the one
-    /// closest to expiry expires early.
-    pub fn with_detached_limit(mut self, limit: usize) -> Self {
-        self.detached = DetachedSessions::new().with_limit(limit);
+    /// Configures the hub (conflict and offline policies, disco
+    /// features, the detached-session limit).
+    pub fn with_hub(mut self, configure: impl FnOnce(Hub) -> Hub) -> Self {
+        self.hub = configure(self.hub);
         self
     }
 
     /// Hands messages for accounts with no available resource to
     /// `store` (the account, the message with `from` stamped), for a
-    /// router set to `OfflinePolicy::Store` (`with_router`). Without a
+    /// hub set to `OfflinePolicy::Store` (`with_hub`). Without a
     /// store such messages are refused back to their sender with
     /// `service-unavailable`.
     pub fn with_offline_store(mut self, store: impl FnMut(&BareJid, Element) + 'static) -> Self {
@@ -295,17 +283,24 @@ impl MioServer {
 
     /// The router (who is online).
     pub fn router(&self) -> &Router {
-        &self.router
+        self.hub.router()
     }
 
-    /// The stream-managed sessions waiting to be resumed.
-    pub fn detached(&self) -> &DetachedSessions {
-        &self.detached
+    /// The hub (routing, detached sessions, its counters).
+    pub fn hub(&self) -> &Hub {
+        &self.hub
     }
 
     /// The counters.
     pub fn stats(&self) -> Stats {
-        self.stats
+        let hub: HubStats = self.hub.stats();
+        Stats {
+            detached: hub.detached,
+            resumed: hub.resumed,
+            expired: hub.expired,
+            rerouted: hub.rerouted,
+            ..self.stats
+        }
     }
 
     /// Open connections.
@@ -329,7 +324,7 @@ impl MioServer {
         timeout: Option<Duration>,
         mut on_source: impl FnMut(Token),
     ) -> io::Result<()> {
-        let timeout = match self.detached.next_expiry() {
+        let timeout = match self.hub.poll_timeout() {
             Some(at) => {
                 let until = at.saturating_duration_since(clock::now());
                 Some(timeout.map_or(until, |t| t.min(until)))
@@ -337,7 +332,8 @@ impl MioServer {
             None => timeout,
         };
         self.driver.poll(timeout)?;
-        self.expire_detached(clock::now());
+        self.hub.handle_timeout(clock::now());
+        self.pump();
         while let Some(event) = self.driver.next_event() {
             match event {
                 DriverEvent::Source { token, .. } if token > MAX_SERVER_USER_TOKEN => {
@@ -361,11 +357,8 @@ impl MioServer {
         for (mut listener, _) in self.listeners.drain(..) {
             let _ = self.driver.registry().deregister(&mut listener);
         }
-        for conn in self.driver.conn_ids() {
-            self.driver.command(conn, |server, now| {
-                server.close_with_error(now, StreamErrorCondition::SystemShutdown, None);
-            });
-        }
+        self.hub.shutdown();
+        self.pump();
         let deadline = clock::now() + timeout;
         while !self.driver.is_empty() {
             let now = clock::now();
@@ -438,232 +431,101 @@ impl MioServer {
         }
     }
 
-    /// Answers one event of a session's server.
+    /// Hands one event of a session's server to the hub and carries out
+    /// what it decides.
     fn handle(&mut self, conn: ConnId, event: Event) {
-        let session = SessionId(conn.as_u64());
-        // Commands answer the question just asked; a refusal cannot
-        // happen and would only mean the session ended meanwhile.
-        match event {
-            Event::NeedScramCredentials { username, hash } => {
-                let credentials = self.accounts.scram_credentials(&username, hash);
-                self.driver
-                    .command(conn, |s, now| s.provide_credentials(now, credentials));
+        match &event {
+            Event::Online { jid } => {
+                self.stats.online += 1;
+                self.jids.insert(conn, jid.clone());
             }
-            Event::Authenticate {
+            Event::Resumed { jid } => {
+                self.jids.insert(conn, jid.clone());
+            }
+            Event::Stanza(_) => self.stats.stanzas += 1,
+            Event::Closed { reason } => {
+                self.ending.insert(conn, reason.clone());
+            }
+            _ => {}
+        }
+        self.hub
+            .handle_event(clock::now(), SessionId(conn.as_u64()), event);
+        self.pump();
+    }
+
+    /// Applies the hub's commands to their connections (feedback goes
+    /// back to the hub) and answers its questions from the account
+    /// store, until it has nothing more.
+    fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some((session, command)) = self.hub.poll_command() {
+                moved = true;
+                let mut slot = Some(command);
+                let feedback = self
+                    .driver
+                    .command(ConnId::from_u64(session.0), |s, now| {
+                        slot.take().and_then(|command| s.apply(now, command))
+                    })
+                    .flatten();
+                // A connection that is gone: what the command carried
+                // goes back to the hub.
+                let feedback = feedback.or_else(|| slot.and_then(|c| c.unapplied()));
+                if let Some(feedback) = feedback {
+                    self.hub.handle_feedback(clock::now(), session, feedback);
+                }
+            }
+            while let Some(event) = self.hub.poll_event() {
+                moved = true;
+                self.answer(event);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Answers a question of the hub from the account store, or keeps an
+    /// offline message.
+    fn answer(&mut self, event: HubEvent) {
+        match event {
+            HubEvent::NeedScramCredentials {
+                session,
+                username,
+                hash,
+            } => {
+                let credentials = self.accounts.scram_credentials(&username, hash);
+                self.hub.provide_credentials(session, credentials);
+            }
+            HubEvent::Authenticate {
+                session,
                 username: Some(username),
                 password: Some(password),
                 ..
             } => {
                 let ok = self.accounts.check_password(&username, password.as_str());
-                self.driver.command(conn, |s, now| {
-                    if ok {
-                        s.accept_auth(now)
-                    } else {
-                        s.reject_auth(now, FailureCondition::NotAuthorized)
-                    }
-                });
+                let verdict = if ok {
+                    Ok(())
+                } else {
+                    Err(FailureCondition::NotAuthorized)
+                };
+                self.hub.verdict(session, verdict);
             }
-            Event::Authenticate { .. } => {
-                self.driver.command(conn, |s, now| {
-                    s.reject_auth(now, FailureCondition::NotAuthorized)
-                });
+            HubEvent::Authenticate { session, .. } => {
+                self.hub
+                    .verdict(session, Err(FailureCondition::NotAuthorized));
             }
-            Event::BindRequest { jid, .. } => match self.router.bind(session, &jid) {
-                BindOutcome::Bound => {
-                    self.driver.command(conn, |s, now| s.accept_bind(now));
-                }
-                BindOutcome::Refused => {
-                    self.driver.command(conn, |s, now| {
-                        s.reject_bind(now, DefinedCondition::Conflict)
-                    });
-                }
-                BindOutcome::Replaced { old } => {
-                    self.driver.command(conn, |s, now| s.accept_bind(now));
-                    self.driver.command(ConnId::from_u64(old.0), |s, now| {
-                        s.close_with_error(now, StreamErrorCondition::Conflict, None);
-                    });
-                }
+            HubEvent::StoreOffline { to, message } => match &mut self.offline {
+                Some(store) => store(&to, message),
+                None => self.hub.refuse_offline(clock::now(), message),
             },
-            Event::Online { .. } => self.stats.online += 1,
-            Event::Stanza(stanza) => {
-                self.stats.stanzas += 1;
-                let mut out = std::mem::take(&mut self.routed);
-                self.router.route(session, stanza, &mut out);
-                self.deliver(&mut out);
-                self.routed = out;
-            }
-            Event::Detached(state) => {
-                self.stats.detached += 1;
-                if let Some((gone, state)) = self.detached.detach(session, *state, clock::now()) {
-                    self.expire(gone, state);
-                }
-            }
-            Event::ResumeRequest { previd, .. } => self.resume(conn, &previd),
-            Event::Resumed { .. } => self.stats.resumed += 1,
-            Event::Undelivered { stanzas } => {
-                self.stats.rerouted += stanzas.len() as u64;
-                let mut out = std::mem::take(&mut self.routed);
-                self.router.undeliverable_from(session, stanzas, &mut out);
-                self.deliver(&mut out);
-                self.routed = out;
-            }
-            Event::Closed { reason } => {
-                self.ending.insert(conn, reason);
-            }
-            // Authenticated and Trace need nothing here.
             _ => {}
         }
     }
 
-    /// Hands routed stanzas to their sessions' servers, which write them
-    /// at once (or drop a receiver that is over its output limit). A
-    /// detached session queues them; a stanza a session refuses goes to
-    /// the account's other resources once, then is bounced.
-    fn deliver(&mut self, out: &mut Vec<Routed>) {
-        let mut failed = Vec::new();
-        let mut second = Vec::new();
-        let mut unstored = Vec::new();
-        let mut retry = false;
-        while !out.is_empty() {
-            for routed in out.drain(..) {
-                let (session, stanza) = match routed {
-                    Routed::Deliver { session, stanza } => (session, stanza),
-                    Routed::Offline { to, message } => {
-                        match &mut self.offline {
-                            Some(store) => store(&to, message),
-                            None => unstored.push(message),
-                        }
-                        continue;
-                    }
-                };
-                let stanza = match self.detached.queue(session, stanza) {
-                    Queued::Kept => continue,
-                    Queued::Full(stanza) => stanza,
-                    Queued::NotDetached(stanza) => {
-                        let mut slot = Some(stanza);
-                        let sent = self
-                            .driver
-                            .command(ConnId::from_u64(session.0), |s, now| {
-                                slot.take().map(|el| s.deliver(now, el))
-                            })
-                            .flatten();
-                        match (sent, slot) {
-                            (Some(Ok(())), _) => continue,
-                            (Some(Err(refused)), _) => refused.stanza,
-                            (None, Some(stanza)) => stanza,
-                            (None, None) => continue,
-                        }
-                    }
-                };
-                failed.push((session, stanza));
-            }
-            self.stats.rerouted += failed.len() as u64;
-            for (session, stanza) in failed.drain(..) {
-                if retry {
-                    second.push(stanza);
-                } else {
-                    self.router.undeliverable_from(session, vec![stanza], out);
-                }
-            }
-            if !second.is_empty() {
-                self.router.bounce(std::mem::take(&mut second), out);
-            }
-            // `OfflinePolicy::Store` without a store: the sender hears.
-            for message in unstored.drain(..) {
-                self.router.refuse_offline(message, out);
-            }
-            retry = true;
-        }
-    }
-
-    /// `<resume/>` on `conn`: the detached session it names, or the live
-    /// one whose connection has not been noticed dead yet, if it is this
-    /// account's.
-    fn resume(&mut self, conn: ConnId, previd: &str) {
-        let now = clock::now();
-        let new = SessionId(conn.as_u64());
-        let Some(user) = self.driver.endpoint(conn).and_then(|s| s.user()).cloned() else {
-            return;
-        };
-        let found = self
-            .detached
-            .take(previd, &user, now)
-            .or_else(|| self.take_live(&user, previd, new));
-        let Some((old, state)) = found else {
-            self.driver.command(conn, |s, now| s.reject_resume(now));
-            return;
-        };
-        let mut slot = Some(state);
-        let accepted = self
-            .driver
-            .command(conn, |s, now| {
-                slot.take().map(|state| s.accept_resume(now, state))
-            })
-            .flatten();
-        match accepted {
-            Some(Ok(())) => {
-                self.router.reattach(old, new);
-            }
-            Some(Err(state)) => self.detached.restore(old, *state, now),
-            None => {
-                if let Some(state) = slot {
-                    self.detached.restore(old, state, now);
-                }
-            }
-        }
-    }
-
-    /// The live session of `user` with resumption id `previd`, closed
-    /// with `conflict` and its state taken.
-    fn take_live(
-        &mut self,
-        user: &BareJid,
-        previd: &str,
-        new: SessionId,
-    ) -> Option<(SessionId, SmSession)> {
-        let old = self.router.sessions_of(user).iter().copied().find(|id| {
-            *id != new
-                && self
-                    .driver
-                    .endpoint(ConnId::from_u64(id.0))
-                    .is_some_and(|s| s.sm_id() == Some(previd))
-        })?;
-        let state = self
-            .driver
-            .command(ConnId::from_u64(old.0), |s, now| s.take_session(now))
-            .flatten()?;
-        Some((old, state))
-    }
-
-    /// Expires the detached sessions whose time is up.
-    fn expire_detached(&mut self, now: Time) {
-        while let Some((session, state)) = self.detached.pop_expired(now) {
-            self.expire(session, state);
-        }
-    }
-
-    /// A detached session is over: unbind it and bounce or store what
-    /// was queued for it.
-    fn expire(&mut self, session: SessionId, mut state: SmSession) {
-        self.stats.expired += 1;
-        let mut out = std::mem::take(&mut self.routed);
-        self.router
-            .expire(session, state.unacked.take_all(), &mut out);
-        self.deliver(&mut out);
-        self.routed = out;
-    }
-
     /// A connection is gone: unbind it and log its end.
     fn ended(&mut self, conn: ConnId, error: Option<Error>) {
-        let session = SessionId(conn.as_u64());
-        let jid = self.router.jid(session).cloned();
-        // A detached session stays bound until it is resumed or expires.
-        if !self.detached.contains(session) {
-            let mut out = std::mem::take(&mut self.routed);
-            self.router.unbind(session, &mut out);
-            self.deliver(&mut out);
-            self.routed = out;
-        }
+        let jid = self.jids.remove(&conn);
         let reason = self.ending.remove(&conn);
         self.stats.ended += 1;
         if let Some(e) = &error {

@@ -406,7 +406,7 @@ fn an_offline_message_without_a_store_goes_back_to_its_sender() {
     let server = start_with(
         DriverConfig::default(),
         |c| c.with_stream_management(SmConfig::default()),
-        |s| s.with_router(|r| r.with_offline_policy(OfflinePolicy::Store)),
+        |s| s.with_hub(|h| h.with_offline_policy(OfflinePolicy::Store)),
     );
     let mut alice = sm_login(&server, 1, None);
     let id = alice.send_message("user2@localhost", "nowhere").unwrap();

@@ -13,7 +13,7 @@ use crate::clock;
 use xmpp_proto::endpoint::{Endpoint, Transmit};
 
 use crate::error::Error;
-use crate::remote::{Inbox, Msg, Remote};
+use crate::remote::{BoxedCommand, Command, DEFAULT_COMMAND_BUDGET, Inbox, Msg, Remote};
 use crate::server_tls::ServerTls;
 use crate::tls::ClientTls;
 use crate::wire::{Input, Role, Wire};
@@ -84,7 +84,11 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 ///     Ok(())
 /// }
 /// ```
-pub struct Connection<E: Endpoint> {
+///
+/// `C` is the type of the commands other threads send through a
+/// [`Remote`]: closures unless a typed command is chosen with
+/// [`Connection::remote_with_budget`].
+pub struct Connection<E: Endpoint, C = BoxedCommand<E>> {
     endpoint: E,
     wire: Wire,
     linger: Duration,
@@ -94,7 +98,8 @@ pub struct Connection<E: Endpoint> {
     /// [`Next::Closed`] has been reached.
     finished: bool,
     /// Set once [`Connection::remote`] moved reading to another thread.
-    inbox: Option<Inbox<E>>,
+    inbox: Option<Inbox<C>>,
+    command: std::marker::PhantomData<fn(C)>,
 }
 
 /// What [`Connection::next_event_until`] came back with.
@@ -148,9 +153,31 @@ impl<E: Endpoint> Connection<E> {
             broken: false,
             finished: false,
             inbox: None,
+            command: std::marker::PhantomData,
         })
     }
 
+    /// The same connection, with typed commands of type `C` for its
+    /// [`Remote`]s instead of closures; `Err(self)` if a remote exists
+    /// already.
+    pub fn with_command_type<C: Command<E>>(self) -> Result<Connection<E, C>, Self> {
+        if self.inbox.is_some() {
+            return Err(self);
+        }
+        Ok(Connection {
+            endpoint: self.endpoint,
+            wire: self.wire,
+            linger: self.linger,
+            linger_until: self.linger_until,
+            broken: self.broken,
+            finished: self.finished,
+            inbox: None,
+            command: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<E: Endpoint, C: Command<E>> Connection<E, C> {
     /// How long to wait for the peer's close after ours
     /// ([`DEFAULT_LINGER`] unless set).
     pub fn set_linger(&mut self, linger: Duration) {
@@ -221,14 +248,21 @@ impl<E: Endpoint> Connection<E> {
     ///
     /// # Errors
     /// If the socket cannot be cloned or the thread cannot be started.
-    pub fn remote(&mut self) -> io::Result<Remote<E>>
-    where
-        E: 'static,
-    {
+    pub fn remote(&mut self) -> io::Result<Remote<E, C>> {
+        self.remote_with_budget(DEFAULT_COMMAND_BUDGET)
+    }
+
+    /// [`Connection::remote`], with at most `budget` bytes in the typed
+    /// commands waiting (see [`Command::weight`]); the budget is fixed by
+    /// the first call.
+    ///
+    /// # Errors
+    /// If the socket cannot be cloned or the thread cannot be started.
+    pub fn remote_with_budget(&mut self, budget: usize) -> io::Result<Remote<E, C>> {
         if let Some(inbox) = &self.inbox {
             return Ok(inbox.remote());
         }
-        let inbox = Inbox::start(self.wire.socket())?;
+        let inbox = Inbox::start(self.wire.socket(), budget)?;
         let remote = inbox.remote();
         self.inbox = Some(inbox);
         Ok(remote)
@@ -394,8 +428,8 @@ impl<E: Endpoint> Connection<E> {
             return Ok(());
         };
         match msg {
-            Msg::Command(f) => {
-                f(&mut self.endpoint, clock::now());
+            Msg::Command(command, _) => {
+                command.run(&mut self.endpoint, clock::now());
                 Ok(())
             }
             Msg::Bytes(buf) => {
@@ -511,7 +545,7 @@ impl<E: Endpoint> Connection<E> {
     }
 }
 
-impl<E: Endpoint + fmt::Debug> fmt::Debug for Connection<E> {
+impl<E: Endpoint + fmt::Debug, C: Command<E>> fmt::Debug for Connection<E, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
             .field("endpoint", &self.endpoint)

@@ -77,7 +77,7 @@ pub use connect::{DEFAULT_DIRECT_TLS_PORT, DEFAULT_PORT, connect};
 pub use connection::{Connection, DEFAULT_LINGER, DEFAULT_WRITE_TIMEOUT, Next};
 pub use error::Error;
 pub use reconnect::Backoff;
-pub use remote::{Gone, Remote};
+pub use remote::{BoxedCommand, Command, DEFAULT_COMMAND_BUDGET, Gone, Remote, SendRefused};
 pub use server_tls::ServerTls;
 pub use session::{Abandoned, LoginOptions, Session, SessionError};
 pub use tls::{ClientTls, TrustAnchors};

@@ -170,7 +170,7 @@ fn shutdown_closes_open_sessions_with_system_shutdown_and_returns() {
     let mut conn = client(&setup, "alice-secret", "a", Mechanism::ScramSha256, false);
     assert_eq!(login(&mut conn), Ok(()));
     assert_eq!(setup.server.session_count(), 1);
-    assert_eq!(setup.server.router().lock().unwrap().len(), 1);
+    assert_eq!(setup.server.with_router(|r| r.len()), 1);
 
     let Setup { server, ends, .. } = setup;
     let client = std::thread::spawn(move || end(&mut conn));

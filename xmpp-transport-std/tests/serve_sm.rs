@@ -171,7 +171,7 @@ fn offline_messages_go_to_the_store_or_back_to_the_sender() {
     let sink = stored.clone();
     let setup = start_with(SmConfig::default(), move |serve| {
         serve
-            .with_router(|r| r.with_offline_policy(OfflinePolicy::Store))
+            .with_hub(|h| h.with_offline_policy(OfflinePolicy::Store))
             .with_offline_store(move |to, message| {
                 let body = Message::from_element(message)
                     .ok()
@@ -191,7 +191,7 @@ fn offline_messages_go_to_the_store_or_back_to_the_sender() {
 
     // The same policy without a store: the sender hears.
     let setup = start_with(SmConfig::default(), |serve| {
-        serve.with_router(|r| r.with_offline_policy(OfflinePolicy::Store))
+        serve.with_hub(|h| h.with_offline_policy(OfflinePolicy::Store))
     });
     let mut alice = login(&setup, "alice", None);
     let id = alice.send_message("bob@localhost", "nowhere").unwrap();

@@ -91,7 +91,7 @@ impl Client {
     /// application.
     pub(super) fn sm_resume_impossible(&mut self) {
         if let Some(mut s) = self.resume_from.take() {
-            let stanzas = s.unacked.take_all();
+            let stanzas = s.unacked.take_all_elements();
             if !stanzas.is_empty() {
                 self.core
                     .events
@@ -199,7 +199,7 @@ impl Client {
                     .events
                     .push_back(ClientEvent::Resumable(Box::new(old)));
             } else {
-                let stanzas = old.unacked.take_all();
+                let stanzas = old.unacked.take_all_elements();
                 if !stanzas.is_empty() {
                     self.core
                         .events
@@ -218,7 +218,7 @@ impl Client {
                     .push_back(ClientEvent::Resumable(Box::new(session)));
             }
             _ => {
-                let stanzas = live.unacked.take_all();
+                let stanzas = live.unacked.take_all_elements();
                 if !stanzas.is_empty() {
                     self.core
                         .events

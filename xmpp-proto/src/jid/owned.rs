@@ -367,6 +367,20 @@ impl Borrow<str> for Jid {
     }
 }
 
+// The newtypes hash and compare as the `Jid` inside, which hashes and
+// compares as its text: a map keyed by them can be searched with a `&str`.
+impl Borrow<str> for BareJid {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for FullJid {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl PartialEq<BareJid> for Jid {
     fn eq(&self, other: &BareJid) -> bool {
         *self == other.0

@@ -1,73 +1,84 @@
 //! The delivery rules of RFC 6121 §8.5 for a local domain, presence
-//! broadcast to the user's own resources (§4.2, §4.5), and the server's
-//! own answers.
+//! broadcast to the user's own resources (§4.2, §4.5), and the treatment
+//! of stanzas that could not be delivered.
 
 use super::{OfflinePolicy, Routed, Router, SessionId};
-use crate::jid::{BareJid, Jid};
+use crate::jid::{BareJid, JidRef};
 use crate::stanza::{
-    DefinedCondition, Iq, IqType, MessageType, PresenceType, Stanza, StanzaError, error_reply,
+    DefinedCondition, MessageType, PresenceType, Stanza, StanzaError, WireStanza, error_reply,
 };
-use crate::xml::{Element, ns};
+use crate::xml::Element;
 
 impl Router {
     /// Routes a stanza that `from` sent (its `from` already stamped by the
-    /// `Server`), appending deliveries and error replies to `out`.
+    /// `Server`), appending deliveries, error replies, storage and service
+    /// requests to `out`.
     ///
     /// - No `to`: a presence is broadcast to the sender's own available
     ///   resources (its priority recorded); anything else is for the
     ///   sender's account.
     /// - Another domain: `remote-server-not-found` (no federation yet).
-    /// - The domain itself: ping and disco#info are answered, other IQ
-    ///   requests get `service-unavailable`.
+    /// - The domain itself: IQ requests are [`Routed::ForServer`]; other
+    ///   stanzas are dropped (RFC 6121 §8.5.1 lets the server ignore them).
     /// - A bare JID: messages go to the highest non-negative priority
     ///   resource(s), or the offline policy; presences to every available
-    ///   resource; IQs are answered on the account's behalf.
+    ///   resource; IQ requests are [`Routed::ForServer`], on the account's
+    ///   behalf.
     /// - A full JID: delivered if bound; otherwise messages fall back to
     ///   the bare JID and IQ requests get `service-unavailable`.
     ///
     /// Stanzas of type `error` are never answered with an error (RFC 6120
-    /// §8.3.1).
+    /// §8.3.1). Addresses are looked up without copying them.
     pub fn route(&mut self, from: SessionId, stanza: Stanza, out: &mut Vec<Routed>) {
-        let Some(sender) = self.sessions.get(&from).map(|s| s.jid.clone()) else {
+        if !self.sessions.contains_key(&from) {
+            return;
+        }
+        let Some(to) = stanza.to() else {
+            match stanza {
+                Stanza::Presence(_) => self.broadcast_own_presence(from, stanza, out),
+                // For the sender's own account (RFC 6120 §10.3).
+                _ => {
+                    let account = self.sessions.get(&from).map(|s| s.jid.to_bare());
+                    if let Some(account) = account {
+                        self.deliver_to_bare(from, &account, stanza, out);
+                    }
+                }
+            }
             return;
         };
-        let to = match stanza.to().map(Jid::new) {
-            None => None,
-            Some(Ok(to)) => Some(to),
-            Some(Err(_)) => {
-                reply(from, &stanza, DefinedCondition::JidMalformed, out);
+        let to = match JidRef::parse(to) {
+            Ok(to) => to,
+            Err(_) => {
+                self.reply(from, &stanza, DefinedCondition::JidMalformed, out);
                 return;
             }
-        };
-        let to = match (to, &stanza) {
-            (None, Stanza::Presence(_)) => {
-                self.broadcast_own_presence(from, stanza, out);
-                return;
-            }
-            (None, _) => sender.to_bare().as_jid().clone(),
-            (Some(to), _) => to,
         };
         if to.domainpart() != self.domain.domainpart() {
-            reply(from, &stanza, DefinedCondition::RemoteServerNotFound, out);
+            self.reply(from, &stanza, DefinedCondition::RemoteServerNotFound, out);
             return;
         }
         if to.localpart().is_none() {
-            self.server_answer(from, &stanza, out);
+            if let Stanza::Iq(iq) = stanza {
+                if iq.kind().is_request() {
+                    out.push(Routed::ForServer {
+                        from,
+                        account: None,
+                        iq,
+                    });
+                }
+            }
             return;
         }
         if to.is_full() {
-            let target = to
-                .clone()
-                .try_into_full()
-                .ok()
-                .and_then(|full| self.by_jid.get(&full).copied());
-            if let Some(target) = target {
-                deliver(target, stanza.into_element(), out);
+            if let Some(target) = self.by_jid.get(to.as_str()).copied() {
+                self.deliver(target, stanza.element(), out);
                 return;
             }
-            self.deliver_to_missing_resource(from, &to, stanza, out);
+            let account = to.to_bare();
+            self.deliver_to_missing_resource(from, &account, stanza, out);
         } else {
-            self.deliver_to_bare(from, &to.to_bare(), stanza, out);
+            let account = to.to_bare();
+            self.deliver_to_bare(from, &account, stanza, out);
         }
     }
 
@@ -83,8 +94,7 @@ impl Router {
         self.reroute(None, true, stanzas, out);
     }
 
-    /// [`Router::undeliverable`] for stanzas that `failed` could not take
-    /// (`Server::deliver` refused them, or its detached queue is full):
+    /// [`Router::undeliverable`] for stanzas that `failed` could not take:
     /// the account's other resources may get them, `failed` never again,
     /// so a session that takes nothing cannot bounce a stanza back to
     /// itself for ever.
@@ -97,20 +107,6 @@ impl Router {
         self.reroute(Some(failed), true, stanzas, out);
     }
 
-    /// Answers the sender of a message the offline policy handed out as
-    /// [`Routed::Offline`] with `service-unavailable` instead: for a
-    /// transport that has nowhere to store it, so that it is not lost
-    /// without a word.
-    pub fn refuse_offline(&mut self, message: Element, out: &mut Vec<Routed>) {
-        let sender = message
-            .attr("from")
-            .and_then(|f| crate::jid::FullJid::new(f).ok())
-            .and_then(|f| self.by_jid.get(&f).copied());
-        if let (Some(sender), Ok(stanza)) = (sender, Stanza::from_element(message)) {
-            reply(sender, &stanza, DefinedCondition::ServiceUnavailable, out);
-        }
-    }
-
     /// [`Router::undeliverable`] without trying other resources: for a
     /// stanza that was already handed to another resource and failed
     /// there too. Messages go to the offline policy (stored, or bounced
@@ -118,6 +114,49 @@ impl Router {
     /// dropped.
     pub fn bounce(&mut self, stanzas: Vec<Element>, out: &mut Vec<Routed>) {
         self.reroute(None, false, stanzas, out);
+    }
+
+    /// Answers the sender of a message the offline policy handed out as
+    /// [`Routed::Offline`] with `service-unavailable` instead: for an
+    /// application that has nowhere to store it, so that it is not lost
+    /// without a word.
+    pub fn refuse_offline(&mut self, message: Element, out: &mut Vec<Routed>) {
+        let sender = self.sender_of(&message);
+        if let (Some(sender), Ok(stanza)) = (sender, Stanza::from_element(message)) {
+            self.reply(sender, &stanza, DefinedCondition::ServiceUnavailable, out);
+        }
+    }
+
+    /// Answers the sender of `stanza` (a session of this router) with an
+    /// error, unless the stanza is an error itself.
+    pub fn refuse(
+        &mut self,
+        sender: SessionId,
+        stanza: &Stanza,
+        condition: DefinedCondition,
+        out: &mut Vec<Routed>,
+    ) {
+        self.reply(sender, stanza, condition, out);
+    }
+
+    /// Serializes `el` for delivery to `session`; a stanza that cannot be
+    /// serialized (it came from a peer, so it always can) is dropped.
+    pub(super) fn deliver(&mut self, session: SessionId, el: &Element, out: &mut Vec<Routed>) {
+        if let Some(stanza) = self.wire(el) {
+            out.push(Routed::Deliver { session, stanza });
+        }
+    }
+
+    /// Serializes once, into the reused buffer.
+    pub(crate) fn wire(&mut self, el: &Element) -> Option<WireStanza> {
+        self.scratch.clear();
+        crate::xml::write_in_client_stream(&mut self.scratch, el).ok()?;
+        Some(WireStanza::from_bytes(&self.scratch))
+    }
+
+    fn sender_of(&self, el: &Element) -> Option<SessionId> {
+        el.attr("from")
+            .and_then(|from| self.by_jid.get(from).copied())
     }
 
     fn reroute(
@@ -128,45 +167,54 @@ impl Router {
         out: &mut Vec<Routed>,
     ) {
         for el in stanzas {
-            let sender = el
-                .attr("from")
-                .and_then(|f| crate::jid::FullJid::new(f).ok())
-                .and_then(|f| self.by_jid.get(&f).copied());
+            let sender = self.sender_of(&el);
             let Ok(stanza) = Stanza::from_element(el) else {
                 continue;
             };
-            let to = stanza.to().and_then(|t| Jid::new(t).ok());
-            match (&stanza, to) {
-                (Stanza::Message(m), Some(to))
+            let account = stanza
+                .to()
+                .and_then(|t| JidRef::parse(t).ok())
+                .map(|t| t.to_bare());
+            match (&stanza, account) {
+                (Stanza::Message(m), Some(account))
                     if matches!(m.kind(), MessageType::Normal | MessageType::Chat) =>
                 {
-                    let account = to.to_bare();
                     let targets = if redistribute {
                         self.best_resources_except(&account, failed)
                     } else {
                         Vec::new()
                     };
                     if !targets.is_empty() {
-                        let el = stanza.into_element();
-                        for t in targets {
-                            deliver(t, el.clone(), out);
-                        }
+                        self.deliver_all(&targets, stanza.element(), out);
                     } else if self.offline == OfflinePolicy::Store {
                         out.push(Routed::Offline {
                             to: account,
                             message: stanza.into_element(),
                         });
                     } else if let Some(sender) = sender {
-                        reply(sender, &stanza, DefinedCondition::ServiceUnavailable, out);
+                        self.reply(sender, &stanza, DefinedCondition::ServiceUnavailable, out);
                     }
                 }
                 (Stanza::Iq(iq), _) if iq.kind().is_request() => {
                     if let Some(sender) = sender {
-                        reply(sender, &stanza, DefinedCondition::ServiceUnavailable, out);
+                        self.reply(sender, &stanza, DefinedCondition::ServiceUnavailable, out);
                     }
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Delivers one serialization of `el` to every session in `targets`.
+    fn deliver_all(&mut self, targets: &[SessionId], el: &Element, out: &mut Vec<Routed>) {
+        let Some(stanza) = self.wire(el) else {
+            return;
+        };
+        for &session in targets {
+            out.push(Routed::Deliver {
+                session,
+                stanza: stanza.clone(),
+            });
         }
     }
 
@@ -181,34 +229,37 @@ impl Router {
         match &stanza {
             Stanza::Message(m) => match m.kind() {
                 MessageType::Normal | MessageType::Chat => {
-                    let targets = self.best_resources(to);
+                    let targets = self.best_resources_except(to, None);
                     if targets.is_empty() {
                         self.offline_message(from, to, stanza, out);
                     } else {
-                        let el = stanza.into_element();
-                        for t in targets {
-                            deliver(t, el.clone(), out);
-                        }
+                        self.deliver_all(&targets, stanza.element(), out);
                     }
                 }
                 MessageType::Headline => {
-                    let el = stanza.into_element();
-                    for t in self.available_resources(to) {
-                        deliver(t, el.clone(), out);
-                    }
+                    let targets = self.available_resources(to);
+                    self.deliver_all(&targets, stanza.element(), out);
                 }
                 MessageType::Groupchat => {
-                    reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
+                    self.reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
                 }
                 MessageType::Error => {}
             },
             Stanza::Presence(_) => {
-                let el = stanza.into_element();
-                for t in self.available_resources(to) {
-                    deliver(t, el.clone(), out);
+                let targets = self.available_resources(to);
+                self.deliver_all(&targets, stanza.element(), out);
+            }
+            Stanza::Iq(iq) => {
+                if iq.kind().is_request() {
+                    if let Stanza::Iq(iq) = stanza {
+                        out.push(Routed::ForServer {
+                            from,
+                            account: Some(to.clone()),
+                            iq,
+                        });
+                    }
                 }
             }
-            Stanza::Iq(iq) => self.account_answer(from, to, iq, out),
         }
     }
 
@@ -216,17 +267,17 @@ impl Router {
     fn deliver_to_missing_resource(
         &mut self,
         from: SessionId,
-        to: &Jid,
+        account: &BareJid,
         stanza: Stanza,
         out: &mut Vec<Routed>,
     ) {
         match &stanza {
             Stanza::Message(m) => match m.kind() {
                 MessageType::Normal | MessageType::Chat => {
-                    self.deliver_to_bare(from, &to.to_bare(), stanza, out)
+                    self.deliver_to_bare(from, account, stanza, out)
                 }
                 MessageType::Groupchat => {
-                    reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
+                    self.reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
                 }
                 MessageType::Headline | MessageType::Error => {}
             },
@@ -238,12 +289,12 @@ impl Router {
                         | PresenceType::Unsubscribe
                         | PresenceType::Unsubscribed
                 ) {
-                    self.deliver_to_bare(from, &to.to_bare(), stanza, out);
+                    self.deliver_to_bare(from, account, stanza, out);
                 }
             }
             Stanza::Iq(iq) => {
                 if iq.kind().is_request() {
-                    reply(from, &stanza, DefinedCondition::ServiceUnavailable, out);
+                    self.reply(from, &stanza, DefinedCondition::ServiceUnavailable, out);
                 }
             }
         }
@@ -258,7 +309,7 @@ impl Router {
     ) {
         match self.offline {
             OfflinePolicy::Reject => {
-                reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
+                self.reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
             }
             OfflinePolicy::Store => out.push(Routed::Offline {
                 to: to.clone(),
@@ -284,24 +335,22 @@ impl Router {
                 let initial = session.presence.is_none();
                 session.presence = Some(stanza.element().clone());
                 session.priority = priority;
-                let el = stanza.into_element();
-                self.to_account_resources(&account, &el, None, out);
+                self.send_to_account_resources(&account, stanza.element(), None, out);
                 if initial {
                     let others: Vec<Element> = self
                         .account_sessions(&account)
                         .filter(|(id, _)| *id != from)
                         .filter_map(|(_, s)| s.presence.clone())
                         .collect();
-                    for presence in others {
-                        deliver(from, presence, out);
+                    for presence in &others {
+                        self.deliver(from, presence, out);
                     }
                 }
             }
             PresenceType::Unavailable => {
                 let was_available = session.presence.take().is_some();
                 if was_available {
-                    let el = stanza.into_element();
-                    self.to_account_resources(&account, &el, Some(from), out);
+                    self.send_to_account_resources(&account, stanza.element(), Some(from), out);
                 }
             }
             // Subscriptions and probes need a `to`; errors are not routed.
@@ -311,19 +360,22 @@ impl Router {
 
     /// Delivers `el` to every available resource of `account` except
     /// `skip`, with `to` set to each resource.
-    pub(super) fn to_account_resources(
-        &self,
+    pub(super) fn send_to_account_resources(
+        &mut self,
         account: &BareJid,
         el: &Element,
         skip: Option<SessionId>,
         out: &mut Vec<Routed>,
     ) {
-        for (id, s) in self.account_sessions(account) {
-            if Some(id) != skip && s.is_available() {
-                let mut copy = el.clone();
-                copy.set_attr("to", s.jid.as_str());
-                deliver(id, copy, out);
-            }
+        let targets: Vec<(SessionId, String)> = self
+            .account_sessions(account)
+            .filter(|(id, s)| Some(*id) != skip && s.is_available())
+            .map(|(id, s)| (id, s.jid.as_str().to_owned()))
+            .collect();
+        for (id, jid) in targets {
+            let mut copy = el.clone();
+            copy.set_attr("to", &jid);
+            self.deliver(id, &copy, out);
         }
     }
 
@@ -332,7 +384,7 @@ impl Router {
         account: &BareJid,
     ) -> impl Iterator<Item = (SessionId, &super::Session)> + '_ {
         self.by_account
-            .get(account)
+            .get(account.as_str())
             .into_iter()
             .flatten()
             .filter_map(|id| self.sessions.get(id).map(|s| (*id, s)))
@@ -346,14 +398,8 @@ impl Router {
             .collect()
     }
 
-    /// RFC 6121 §8.5.2.1.1: the available resource(s) with the highest
-    /// non-negative priority.
-    fn best_resources(&self, account: &BareJid) -> Vec<SessionId> {
-        self.best_resources_except(account, None)
-    }
-
-    /// The available resources of `account` with the highest
-    /// non-negative priority, leaving `except` out.
+    /// RFC 6121 §8.5.2.1.1: the available resources of `account` with the
+    /// highest non-negative priority, leaving `except` out.
     fn best_resources_except(
         &self,
         account: &BareJid,
@@ -376,85 +422,19 @@ impl Router {
         }
     }
 
-    /// The server's own answers (to the bare domain).
-    fn server_answer(&self, from: SessionId, stanza: &Stanza, out: &mut Vec<Routed>) {
-        let Stanza::Iq(iq) = stanza else {
-            return;
-        };
-        if !iq.kind().is_request() {
-            return;
-        }
-        let payload = iq.payload();
-        let answer = match payload.map(|p| (p.name(), p.ns())) {
-            Some(("ping", ns::PING)) if iq.kind() == IqType::Get => Some(iq.make_result(None)),
-            Some(("query", ns::DISCO_INFO))
-                if iq.kind() == IqType::Get && payload.and_then(|p| p.attr("node")).is_none() =>
-            {
-                Some(iq.make_result(Some(self.disco_info("server", "im"))))
-            }
-            _ => None,
-        };
-        match answer {
-            Some(a) => deliver(from, a, out),
-            None => reply(from, stanza, DefinedCondition::ServiceUnavailable, out),
-        }
-    }
-
-    /// RFC 6121 §8.5.2.1.3: IQs to an account are handled by the server on
-    /// its behalf.
-    fn account_answer(&self, from: SessionId, to: &BareJid, iq: &Iq, out: &mut Vec<Routed>) {
-        if !iq.kind().is_request() {
+    /// Answers the sender with an error, unless the stanza is an error.
+    fn reply(
+        &mut self,
+        from: SessionId,
+        stanza: &Stanza,
+        condition: DefinedCondition,
+        out: &mut Vec<Routed>,
+    ) {
+        if stanza.element().attr("type") == Some("error") {
             return;
         }
-        let own = self.jid(from).is_some_and(|j| j.bare_str() == to.as_str());
-        let payload = iq.payload();
-        let answer = match payload.map(|p| (p.name(), p.ns())) {
-            Some(("ping", ns::PING)) if iq.kind() == IqType::Get => Some(iq.make_result(None)),
-            Some(("query", ns::DISCO_INFO)) if iq.kind() == IqType::Get => {
-                Some(iq.make_result(Some(self.disco_info("account", "registered"))))
-            }
-            // No roster storage yet: the user's own roster is empty.
-            Some(("query", ns::ROSTER)) if own && iq.kind() == IqType::Get => {
-                Some(iq.make_result(Some(Element::builder("query", ns::ROSTER).build())))
-            }
-            _ => None,
-        };
-        match answer {
-            Some(a) => deliver(from, a, out),
-            None => out.push(Routed::Deliver {
-                session: from,
-                stanza: iq.make_error(&StanzaError::new(DefinedCondition::ServiceUnavailable)),
-            }),
-        }
+        let err = StanzaError::new(condition);
+        let reply = error_reply(stanza.element().as_ref(), &err);
+        self.deliver(from, &reply, out);
     }
-
-    fn disco_info(&self, category: &str, kind: &str) -> Element {
-        let mut q = Element::builder("query", ns::DISCO_INFO).append(
-            Element::builder("identity", ns::DISCO_INFO)
-                .attr("category", category)
-                .attr("type", kind),
-        );
-        let always = [ns::DISCO_INFO, ns::PING];
-        for var in always
-            .iter()
-            .copied()
-            .chain(self.features.iter().map(String::as_str))
-        {
-            q = q.append(Element::builder("feature", ns::DISCO_INFO).attr("var", var));
-        }
-        q.build()
-    }
-}
-
-fn deliver(session: SessionId, stanza: Element, out: &mut Vec<Routed>) {
-    out.push(Routed::Deliver { session, stanza });
-}
-
-/// Answers the sender with an error, unless the stanza is an error.
-fn reply(from: SessionId, stanza: &Stanza, condition: DefinedCondition, out: &mut Vec<Routed>) {
-    if stanza.element().attr("type") == Some("error") {
-        return;
-    }
-    let err = StanzaError::new(condition);
-    deliver(from, error_reply(stanza.element().as_ref(), &err), out);
 }

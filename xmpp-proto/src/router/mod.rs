@@ -1,14 +1,13 @@
 //! Local delivery between the sessions of one server (RFC 6121 §8), pure
 //! and sans-IO: a table of bound sessions and the rules that turn a
-//! stanza from one session into deliveries to others, error replies, or
-//! the server's own answers (XEP-0199 ping, XEP-0030 disco#info).
+//! stanza from one session into deliveries to others, error replies,
+//! stanzas for offline storage, or requests for the server's own services.
 //!
-//! The transport owns the sessions and names them with [`SessionId`]s it
-//! chooses. It asks the router when a [`Server`](crate::server::Server)
-//! reports `ServerEvent::BindRequest` ([`Router::bind`]), hands it every
-//! `ServerEvent::Stanza` ([`Router::route`]) and every `ServerEvent::Closed`
-//! ([`Router::unbind`]), and passes each resulting [`Routed::Deliver`] to
-//! the named session's `Server::send`.
+//! The [`Hub`](crate::hub::Hub) owns a router and feeds it; applications
+//! normally only look at it (who is bound). Sessions are named with
+//! [`SessionId`]s the transport chooses. A delivery carries the stanza
+//! serialized once ([`WireStanza`]): every recipient of a fan-out shares
+//! the same bytes.
 //!
 //! ```
 //! use xmpp_proto::jid::FullJid;
@@ -34,14 +33,12 @@
 //! ```
 
 mod deliver;
-mod detached;
 
 use std::collections::HashMap;
 
 use crate::jid::{BareJid, FullJid, JidError, JidErrorKind, JidPart};
+use crate::stanza::{Iq, WireStanza};
 use crate::xml::Element;
-
-pub use self::detached::{DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued};
 
 /// A session's name, chosen by the transport (a slab index, a counter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -93,13 +90,12 @@ pub enum BindOutcome {
 /// One result of routing.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Routed {
-    /// Send `stanza` on `session` (with `Server::send`).
+    /// Send `stanza` on `session`.
     Deliver {
-        /// The receiving session (may be the sender, for error replies and
-        /// the server's answers).
+        /// The receiving session (may be the sender, for error replies).
         session: SessionId,
-        /// The stanza, ready to send.
-        stanza: Element,
+        /// The stanza, serialized; the recipients of a fan-out share it.
+        stanza: WireStanza,
     },
     /// A message for `to`, who has no available resource, under
     /// [`OfflinePolicy::Store`].
@@ -108,6 +104,17 @@ pub enum Routed {
         to: BareJid,
         /// The message, `from` stamped.
         message: Element,
+    },
+    /// An IQ request the server answers itself: one to the domain
+    /// (`account` is `None`), or one to an account, which the server
+    /// handles on the account's behalf (RFC 6121 §8.5.2.1.3).
+    ForServer {
+        /// The asking session.
+        from: SessionId,
+        /// The account the request was addressed to, if not the domain.
+        account: Option<BareJid>,
+        /// The request, `from` stamped.
+        iq: Iq,
     },
 }
 
@@ -132,11 +139,12 @@ pub struct Router {
     domain: BareJid,
     conflict: ConflictPolicy,
     offline: OfflinePolicy,
-    features: Vec<String>,
     sessions: HashMap<SessionId, Session>,
     by_jid: HashMap<FullJid, SessionId>,
     /// Sessions per account, in binding order.
     by_account: HashMap<BareJid, Vec<SessionId>>,
+    /// Reused to serialize deliveries.
+    scratch: Vec<u8>,
 }
 
 impl Router {
@@ -153,10 +161,10 @@ impl Router {
             domain,
             conflict: ConflictPolicy::default(),
             offline: OfflinePolicy::default(),
-            features: Vec::new(),
             sessions: HashMap::new(),
             by_jid: HashMap::new(),
             by_account: HashMap::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -173,16 +181,19 @@ impl Router {
         self
     }
 
-    /// Adds a feature to the server's disco#info answer (besides
-    /// disco#info and ping, which are always there).
-    pub fn with_feature(mut self, var: impl Into<String>) -> Self {
-        self.features.push(var.into());
-        self
-    }
-
     /// The domain served.
     pub fn domain(&self) -> &str {
         self.domain.domainpart()
+    }
+
+    /// The policy for resource conflicts.
+    pub fn conflict_policy(&self) -> ConflictPolicy {
+        self.conflict
+    }
+
+    /// The policy for messages to accounts that are offline.
+    pub fn offline_policy(&self) -> OfflinePolicy {
+        self.offline
     }
 
     /// Records that `session` wants `jid` (answers `ServerEvent::BindRequest`).
@@ -233,7 +244,7 @@ impl Router {
                 .attr("from", gone.jid.as_str())
                 .attr("type", "unavailable")
                 .build();
-            self.to_account_resources(&gone.jid.to_bare(), &unavailable, None, out);
+            self.send_to_account_resources(&gone.jid.to_bare(), &unavailable, None, out);
         }
     }
 
@@ -268,6 +279,11 @@ impl Router {
         self.undeliverable(queued, out);
     }
 
+    /// Whether `session` is bound.
+    pub fn is_bound(&self, session: SessionId) -> bool {
+        self.sessions.contains_key(&session)
+    }
+
     /// The sessions bound to resources of `account`, in binding order
     /// (to find the live session a `<resume/>` names, with
     /// `Server::sm_id`).
@@ -280,8 +296,8 @@ impl Router {
         self.sessions.get(&session).map(|s| &s.jid)
     }
 
-    /// The session bound to `jid`.
-    pub fn session(&self, jid: &FullJid) -> Option<SessionId> {
+    /// The session bound to `jid` (a full JID's text, prepared).
+    pub fn session(&self, jid: &str) -> Option<SessionId> {
         self.by_jid.get(jid).copied()
     }
 

@@ -89,6 +89,13 @@ pub enum ServerEvent {
         /// The session's full JID.
         jid: FullJid,
     },
+    /// The client enabled XEP-0198 stream management; with resumption,
+    /// `id` is the session's resumption id (a later `<resume/>` on another
+    /// connection names it).
+    SmEnabled {
+        /// The resumption id, if resumption is on.
+        id: Option<String>,
+    },
     /// A stream-managed session was resumed on this connection
     /// (`accept_resume`): it is bound to `jid` again, and the stanzas the
     /// client lacked were sent again.

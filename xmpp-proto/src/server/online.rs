@@ -8,7 +8,9 @@ use super::{Server, ServerEvent};
 use crate::endpoint::CommandError;
 use crate::jid::JidRef;
 use crate::negotiation::is_session_request;
-use crate::stanza::{DefinedCondition, InvalidStanza, Stanza, StanzaError, error_reply};
+use crate::stanza::{
+    DefinedCondition, InvalidStanza, Stanza, StanzaError, WireStanza, error_reply,
+};
 use crate::stream::Role;
 use crate::stream_error::StreamErrorCondition;
 use crate::time::Time;
@@ -21,23 +23,20 @@ pub struct Refused {
     /// Why it was not sent.
     pub error: CommandError,
     /// The stanza, untouched.
-    pub stanza: Element,
+    pub stanza: WireStanza,
 }
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}/> not sent: {}", self.stanza.name(), self.error)
+        write!(f, "stanza not sent: {}", self.error)
     }
 }
 
 impl std::error::Error for Refused {}
 
 impl Server {
-    /// Sends a stanza to the client (a routed message, presence or IQ, or
-    /// an answer). It is written as is: the router or application sets
-    /// `from` and `to`. A refused stanza is dropped; a transport that
-    /// routes stanzas between sessions uses [`Server::deliver`], which
-    /// hands it back to be bounced.
+    /// Sends a stanza to the client (an answer of the application's). It
+    /// is written as is: the application sets `from` and `to`.
     ///
     /// # Errors
     /// [`CommandError::NotOnline`] before [`ServerEvent::Online`],
@@ -47,31 +46,40 @@ impl Server {
     /// [`CommandError::QueueFull`] if stream management is on and the
     /// client stopped acknowledging.
     pub fn send(&mut self, now: Time, stanza: impl Into<Element>) -> Result<(), CommandError> {
-        self.deliver(now, stanza.into())
-            .map_err(|refused| refused.error)
+        self.check_can_send()?;
+        crate::stream::write_stanza(self, now, stanza.into(), false).map_err(|(e, _)| e)?;
+        self.flush_trace();
+        Ok(())
     }
 
-    /// Sends a stanza to the client like [`Server::send`], and hands it
-    /// back when it cannot be sent, so that it can be bounced or stored
-    /// rather than lost.
+    /// Sends a routed stanza, serialized once for all its recipients, and
+    /// hands it back when it cannot be sent, so that it can be rerouted,
+    /// bounced or stored rather than lost (what the hub's
+    /// `ServerCommand::Deliver` does).
     ///
     /// # Errors
     /// [`Refused`] with the reason (as for [`Server::send`]) and the
     /// stanza.
-    pub fn deliver(&mut self, now: Time, stanza: Element) -> Result<(), Box<Refused>> {
-        let refuse = |error, stanza| Err(Box::new(Refused { error, stanza }));
-        if self.core.closed.is_some() || matches!(self.phase, ServerPhase::Closing) {
-            return refuse(CommandError::Closed, stanza);
+    pub fn deliver(&mut self, now: Time, stanza: WireStanza) -> Result<(), Box<Refused>> {
+        if let Err(error) = self.check_can_send() {
+            return Err(Box::new(Refused { error, stanza }));
         }
-        if !self.is_online() {
-            return refuse(CommandError::NotOnline, stanza);
-        }
-        if self.core.out.pending() > self.config.limits.max_pending_input {
-            return refuse(CommandError::OutputFull, stanza);
-        }
-        crate::stream::write_stanza(self, now, stanza, false)
+        crate::stream::write_wire(self, now, stanza)
             .map_err(|(error, stanza)| Box::new(Refused { error, stanza }))?;
         self.flush_trace();
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), CommandError> {
+        if self.core.closed.is_some() || matches!(self.phase, ServerPhase::Closing) {
+            return Err(CommandError::Closed);
+        }
+        if !self.is_online() {
+            return Err(CommandError::NotOnline);
+        }
+        if self.core.out.pending() > self.config.limits.max_pending_input {
+            return Err(CommandError::OutputFull);
+        }
         Ok(())
     }
 

@@ -218,7 +218,9 @@ impl Server {
             location: None,
         };
         let _ = self.core.out.element(&enabled.to_element());
+        let id = live.id.clone();
         self.core.sm = Some(live);
+        self.core.events.push_back(ServerEvent::SmEnabled { id });
     }
 
     /// The session ends: a broken resumable one is handed over to be kept,
@@ -240,7 +242,7 @@ impl Server {
                     .push_back(ServerEvent::Detached(Box::new(session)));
             }
             _ => {
-                let stanzas = live.unacked.take_all();
+                let stanzas = live.unacked.take_all_elements();
                 if !stanzas.is_empty() {
                     self.core
                         .events

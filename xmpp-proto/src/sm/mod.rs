@@ -10,18 +10,20 @@
 //!
 //! ```
 //! use xmpp_proto::sm::{Ack, Unacked};
+//! use xmpp_proto::stanza::WireStanza;
 //! use xmpp_proto::xml::Element;
 //!
 //! let mut queue = Unacked::new(8);
 //! for i in 0..3 {
 //!     let el = Element::builder("message", "jabber:client").attr("id", i.to_string()).build();
-//!     queue.push(el).unwrap();
+//!     queue.push(WireStanza::from_element(&el)?).unwrap();
 //! }
 //! // The peer handled two of them.
 //! assert_eq!(queue.ack(2), Ok(Ack { newly_acked: 2 }));
 //! assert_eq!(queue.len(), 1);
 //! // An `h` above what we sent is an error, not a panic.
 //! assert!(queue.ack(9).is_err());
+//! # Ok::<(), xmpp_proto::xml::WriteError>(())
 //! ```
 
 mod counter;
@@ -31,6 +33,6 @@ mod state;
 
 pub use self::counter::Handled;
 pub use self::nonza::{Nonza, SmParseError};
-pub use self::queue::{Ack, HandledCountTooHigh, QueueFull, Unacked};
+pub use self::queue::{Ack, DEFAULT_MAX_UNACKED_BYTES, HandledCountTooHigh, QueueFull, Unacked};
 pub(crate) use self::state::Live;
 pub use self::state::{RequestPolicy, Requests, SmConfig, SmSession};

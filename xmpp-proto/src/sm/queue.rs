@@ -3,25 +3,34 @@
 use std::collections::VecDeque;
 use std::fmt;
 
+use crate::stanza::WireStanza;
 use crate::stream_error::{StreamError, StreamErrorCondition};
 use crate::xml::{Element, ns};
 
+/// The default bound on the bytes [`Unacked`] holds: 1 MiB. Four
+/// full-size (256 KiB) stanzas, or thousands of chat messages.
+pub const DEFAULT_MAX_UNACKED_BYTES: usize = 1024 * 1024;
+
 /// Stanzas we sent that the peer has not acknowledged yet, oldest first,
-/// with the outbound counter: the queue holds stanzas number
-/// `acked + 1 ..= sent` (modulo 2^32).
+/// as the bytes that were sent, with the outbound counter: the queue holds
+/// stanzas number `acked + 1 ..= sent` (modulo 2^32).
 ///
+/// **Bounded twice:** by a number of stanzas and by their bytes (what a
+/// peer that never acknowledges can make us hold).
 /// **Policy when full:** [`Unacked::push`] refuses the stanza and hands it
 /// back in [`QueueFull`]; nothing already queued is ever dropped. The
-/// client turns that into `SendError::QueueFull` (the application retries
-/// after the next acknowledgement); a stanza the endpoint must send by
-/// itself (an automatic answer) that finds the queue full means the peer
-/// stopped acknowledging, and the connection is treated as dead (the
-/// state stays resumable).
+/// client turns that into `CommandError::QueueFull` (the application
+/// retries after the next acknowledgement); a stanza the endpoint must
+/// send by itself (an automatic answer) that finds the queue full means
+/// the peer stopped acknowledging, and the connection is treated as dead
+/// (the state stays resumable).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unacked {
-    items: VecDeque<Element>,
+    items: VecDeque<WireStanza>,
     acked: u32,
     capacity: usize,
+    bytes: usize,
+    max_bytes: usize,
 }
 
 /// The answer to [`Unacked::ack`].
@@ -33,7 +42,7 @@ pub struct Ack {
 
 /// The queue is at its bound; the stanza was not queued (nor sent).
 #[derive(Clone, Debug, PartialEq)]
-pub struct QueueFull(pub Element);
+pub struct QueueFull(pub WireStanza);
 
 /// The peer acknowledged stanzas we never sent (a hostile or broken `h`).
 /// XEP-0198 §4 makes this a stream error; see
@@ -47,8 +56,8 @@ pub struct HandledCountTooHigh {
 }
 
 impl Unacked {
-    /// An empty queue holding at most `capacity` stanzas (at least 1),
-    /// with nothing sent yet.
+    /// An empty queue holding at most `capacity` stanzas (at least 1) and
+    /// [`DEFAULT_MAX_UNACKED_BYTES`], with nothing sent yet.
     pub fn new(capacity: usize) -> Self {
         Unacked::starting_at(capacity, 0)
     }
@@ -61,20 +70,38 @@ impl Unacked {
             items: VecDeque::new(),
             acked: sent,
             capacity: capacity.max(1),
+            bytes: 0,
+            max_bytes: DEFAULT_MAX_UNACKED_BYTES,
         }
+    }
+
+    /// Bounds the bytes held (at least one stanza is always taken, however
+    /// large, so a full-size stanza cannot jam an empty queue).
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// Queues a stanza that is being sent now.
     ///
     /// # Errors
     /// [`QueueFull`] (with the stanza) when `capacity` stanzas wait for an
-    /// acknowledgement.
-    pub fn push(&mut self, el: Element) -> Result<(), QueueFull> {
-        if self.items.len() >= self.capacity {
-            return Err(QueueFull(el));
+    /// acknowledgement, or this one would take the bytes held past the
+    /// bound.
+    pub fn push(&mut self, stanza: WireStanza) -> Result<(), QueueFull> {
+        if !self.has_room_for(stanza.len()) {
+            return Err(QueueFull(stanza));
         }
-        self.items.push_back(el);
+        self.bytes = self.bytes.saturating_add(stanza.len());
+        self.items.push_back(stanza);
         Ok(())
+    }
+
+    /// Whether a stanza of `len` bytes would be taken.
+    pub fn has_room_for(&self, len: usize) -> bool {
+        self.items.len() < self.capacity
+            && (self.items.is_empty() || self.bytes.saturating_add(len) <= self.max_bytes)
     }
 
     /// The peer says it handled `h` stanzas in all: drops those from the
@@ -92,7 +119,9 @@ impl Unacked {
                 sent: self.sent(),
             });
         }
-        self.items.drain(..newly);
+        for gone in self.items.drain(..newly) {
+            self.bytes = self.bytes.saturating_sub(gone.len());
+        }
         self.acked = h;
         Ok(Ack { newly_acked: newly })
     }
@@ -114,31 +143,52 @@ impl Unacked {
         self.items.len()
     }
 
+    /// The bytes of the stanzas waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Whether everything sent was acknowledged.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
-    /// Whether [`Unacked::push`] would refuse.
+    /// Whether the stanza bound is reached (the byte bound depends on the
+    /// next stanza's size: see [`Unacked::has_room_for`]).
     pub fn is_full(&self) -> bool {
         self.items.len() >= self.capacity
     }
 
-    /// The bound.
+    /// The bound on stanzas.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
+    /// The bound on bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     /// The unacknowledged stanzas, oldest first.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Element> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &WireStanza> {
         self.items.iter()
     }
 
     /// Takes every unacknowledged stanza out, oldest first; the counter
     /// then counts them as acknowledged (they are handed to someone else).
-    pub fn take_all(&mut self) -> Vec<Element> {
+    pub fn take_all(&mut self) -> Vec<WireStanza> {
         self.acked = self.sent();
+        self.bytes = 0;
         self.items.drain(..).collect()
+    }
+
+    /// [`Unacked::take_all`] read back into elements, for whoever must
+    /// reroute, bounce or report them.
+    pub fn take_all_elements(&mut self) -> Vec<Element> {
+        self.take_all()
+            .iter()
+            .filter_map(|stanza| stanza.to_element().ok())
+            .collect()
     }
 }
 
@@ -183,10 +233,32 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn stanza(i: u64) -> Element {
-        Element::builder("message", ns::CLIENT)
+    fn stanza(i: u64) -> WireStanza {
+        let el = Element::builder("message", ns::CLIENT)
             .attr("id", i.to_string())
-            .build()
+            .build();
+        WireStanza::from_element(&el).unwrap()
+    }
+
+    fn id(stanza: &WireStanza) -> String {
+        stanza.to_element().unwrap().attr("id").unwrap().to_owned()
+    }
+
+    #[test]
+    fn bytes_are_bounded_but_one_stanza_always_fits() {
+        let one = stanza(1).len();
+        let mut q = Unacked::new(100).with_max_bytes(2 * one + 1);
+        q.push(stanza(1)).unwrap();
+        q.push(stanza(2)).unwrap();
+        assert_eq!(q.bytes(), 2 * one);
+        assert!(q.push(stanza(3)).is_err());
+        q.ack(2).unwrap();
+        assert_eq!(q.bytes(), 0);
+        let mut tiny = Unacked::new(100).with_max_bytes(1);
+        tiny.push(stanza(1)).unwrap();
+        assert!(tiny.push(stanza(2)).is_err());
+        assert_eq!(tiny.take_all_elements().len(), 1);
+        assert_eq!(tiny.bytes(), 0);
     }
 
     #[test]
@@ -195,11 +267,11 @@ mod tests {
         q.push(stanza(1)).unwrap();
         q.push(stanza(2)).unwrap();
         let QueueFull(back) = q.push(stanza(3)).unwrap_err();
-        assert_eq!(back.attr("id"), Some("3"));
+        assert_eq!(id(&back), "3");
         assert_eq!(q.len(), 2);
         q.ack(1).unwrap();
         q.push(stanza(3)).unwrap();
-        let ids: Vec<_> = q.iter().map(|e| e.attr("id").unwrap().to_owned()).collect();
+        let ids: Vec<_> = q.iter().map(id).collect();
         assert_eq!(ids, ["2", "3"]);
     }
 
@@ -212,7 +284,7 @@ mod tests {
         assert_eq!(q.sent(), 2);
         assert_eq!(q.ack(u32::MAX), Ok(Ack { newly_acked: 1 }));
         assert_eq!(q.ack(1), Ok(Ack { newly_acked: 2 }));
-        assert_eq!(q.iter().next().unwrap().attr("id"), Some("3"));
+        assert_eq!(id(q.iter().next().unwrap()), "3");
         assert_eq!(q.ack(2), Ok(Ack { newly_acked: 1 }));
         assert!(q.is_empty());
     }
@@ -291,7 +363,7 @@ mod tests {
                 }
                 prop_assert!(q.len() <= capacity);
                 prop_assert_eq!(q.sent().wrapping_sub(q.acked()) as usize, q.len());
-                let ids: Vec<u64> = q.iter().map(|e| e.attr("id").unwrap().parse().unwrap()).collect();
+                let ids: Vec<u64> = q.iter().map(|e| id(e).parse().unwrap()).collect();
                 prop_assert_eq!(ids, model.iter().copied().collect::<Vec<_>>());
             }
         }

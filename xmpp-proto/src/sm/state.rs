@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::{Handled, Nonza, Unacked};
 use crate::jid::FullJid;
+use crate::stanza::WireStanza;
 use crate::stream::{Output, TimerKind, Timers};
 use crate::time::Time;
-use crate::xml::Element;
 
 /// When to ask the peer for an acknowledgement (`<r/>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,8 +59,12 @@ pub struct SmConfig {
     /// default none). Server: how long a detached session is kept, in
     /// seconds (default 300; a client's smaller preference wins).
     pub max: Option<u32>,
-    /// The bound of the unacknowledged queue (default 1000).
+    /// The bound of the unacknowledged queue in stanzas (default 1000).
     pub max_unacked: usize,
+    /// The bound of the unacknowledged queue in bytes (default
+    /// [`DEFAULT_MAX_UNACKED_BYTES`](super::DEFAULT_MAX_UNACKED_BYTES),
+    /// 1 MiB): what a peer that never acknowledges can make us hold.
+    pub max_unacked_bytes: usize,
     /// When to send `<r/>`.
     pub requests: RequestPolicy,
 }
@@ -71,6 +75,7 @@ impl Default for SmConfig {
             resume: true,
             max: None,
             max_unacked: 1000,
+            max_unacked_bytes: super::DEFAULT_MAX_UNACKED_BYTES,
             requests: RequestPolicy::default(),
         }
     }
@@ -83,9 +88,15 @@ impl SmConfig {
         self
     }
 
-    /// Sets the queue bound.
+    /// Sets the queue bound in stanzas.
     pub fn with_max_unacked(mut self, n: usize) -> Self {
         self.max_unacked = n.max(1);
+        self
+    }
+
+    /// Sets the queue bound in bytes.
+    pub fn with_max_unacked_bytes(mut self, bytes: usize) -> Self {
+        self.max_unacked_bytes = bytes;
         self
     }
 
@@ -229,7 +240,7 @@ impl Live {
             location: None,
             max: None,
             handled: Handled::new(),
-            unacked: Unacked::new(config.max_unacked),
+            unacked: Unacked::new(config.max_unacked).with_max_bytes(config.max_unacked_bytes),
             requests: Requests::new(config.requests),
         }
     }
@@ -239,14 +250,14 @@ impl Live {
     /// timer `slot`. The caller checked that the queue has room.
     pub(crate) fn stanza_written<T: TimerKind>(
         &mut self,
-        el: Element,
+        stanza: WireStanza,
         now: Time,
         out: &mut Output,
         timers: &mut Timers<T>,
         timer: T,
     ) {
         // Cannot fail: the caller checked that the queue has room.
-        let _ = self.unacked.push(el);
+        let _ = self.unacked.push(stanza);
         if self.requests.on_stanza(now) {
             let _ = out.element(&Nonza::Request.to_element());
         }
@@ -275,7 +286,7 @@ impl Live {
     /// `<r/>` if there were any.
     pub(crate) fn resend_unacked(&mut self, out: &mut Output) {
         for stanza in self.unacked.iter() {
-            let _ = out.element(stanza);
+            out.raw(stanza.as_bytes());
         }
         if !self.unacked.is_empty() {
             self.request(out);

@@ -34,6 +34,7 @@ mod error;
 mod iq;
 mod message;
 mod presence;
+mod wire;
 
 use std::fmt;
 
@@ -41,6 +42,7 @@ pub use self::error::{DefinedCondition, ErrorType, StanzaError};
 pub use self::iq::{Iq, IqType};
 pub use self::message::{Message, MessageBuilder, MessageType};
 pub use self::presence::{Presence, PresenceBuilder, PresenceType, Show};
+pub use self::wire::WireStanza;
 
 use crate::xml::{Element, ElementRef, ns};
 

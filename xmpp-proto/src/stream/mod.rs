@@ -22,7 +22,9 @@ use std::collections::VecDeque;
 
 pub(crate) use self::ids::random_id;
 pub(crate) use self::output::Output;
-pub(crate) use self::sm::{acknowledged, answer_request, count_inbound, request_due, write_stanza};
+pub(crate) use self::sm::{
+    acknowledged, answer_request, count_inbound, request_due, write_stanza, write_wire,
+};
 pub(crate) use self::timers::{TimerKind, Timers};
 
 use crate::endpoint::{CloseReason, Closed, Direction, Endpoint, Transmit};

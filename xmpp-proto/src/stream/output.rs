@@ -66,6 +66,14 @@ impl Output {
         self.write(|w| w.write_element(el))
     }
 
+    /// Writes bytes serialized before (a shared stanza).
+    pub(crate) fn raw(&mut self, bytes: &[u8]) {
+        let _ = self.write(|w| {
+            w.write_raw(bytes);
+            Ok(())
+        });
+    }
+
     pub(crate) fn keepalive(&mut self) {
         let _ = self.write(|w| {
             w.write_keepalive();

@@ -5,6 +5,7 @@
 use super::{Role, TimerKind};
 use crate::endpoint::{CloseReason, CommandError};
 use crate::sm::Nonza;
+use crate::stanza::WireStanza;
 use crate::time::Time;
 use crate::xml::{Element, ns};
 
@@ -12,7 +13,9 @@ use crate::xml::{Element, ns};
 pub(crate) type NotWritten = (CommandError, Element);
 
 /// Writes a stanza, queueing it for acknowledgement when stream management
-/// is on; every stanza either role sends goes through here. `internal`
+/// is on; every stanza either role sends goes through here. With stream
+/// management the stanza is serialized once into shared bytes that both
+/// the output and the queue take (the element is not kept). `internal`
 /// marks stanzas the endpoint sends by itself (answers, receipts): if the
 /// queue is full for one of those, the peer stopped acknowledging and the
 /// connection is treated as dead (a resumable session stays resumable).
@@ -23,7 +26,19 @@ pub(crate) fn write_stanza<R: Role>(
     internal: bool,
 ) -> Result<(), NotWritten> {
     let core = role.core_mut();
-    if core.sm.as_ref().is_some_and(|sm| sm.unacked.is_full()) {
+    let Some(sm) = &mut core.sm else {
+        if let Err(e) = core.out.element(&el) {
+            return Err((CommandError::InvalidStanza(e), el));
+        }
+        role.wrote_to_peer(now);
+        return Ok(());
+    };
+    // Serialized once: the same bytes go out and into the queue.
+    let wire = match WireStanza::from_element(&el) {
+        Ok(wire) => wire,
+        Err(e) => return Err((CommandError::InvalidStanza(e), el)),
+    };
+    if !sm.unacked.has_room_for(wire.len()) {
         if internal {
             core.out.close_stream();
             role.finish(CloseReason::PeerNotResponding);
@@ -31,18 +46,9 @@ pub(crate) fn write_stanza<R: Role>(
         }
         return Err((CommandError::QueueFull, el));
     }
-    if let Err(e) = core.out.element(&el) {
-        return Err((CommandError::InvalidStanza(e), el));
-    }
-    if let Some(sm) = &mut core.sm {
-        sm.stanza_written(
-            el,
-            now,
-            &mut core.out,
-            &mut core.timers,
-            R::Timer::SM_REQUEST,
-        );
-    }
+    core.out.raw(wire.as_bytes());
+    let timer = R::Timer::SM_REQUEST;
+    sm.stanza_written(wire, now, &mut core.out, &mut core.timers, timer);
     role.wrote_to_peer(now);
     Ok(())
 }
@@ -92,4 +98,31 @@ pub(crate) fn request_due<R: Role>(role: &mut R, now: Time) {
     {
         role.wrote_to_peer(now);
     }
+}
+
+/// Writes a stanza serialized before (a routed stanza shared with other
+/// recipients), queueing the same bytes for acknowledgement.
+pub(crate) fn write_wire<R: Role>(
+    role: &mut R,
+    now: Time,
+    wire: WireStanza,
+) -> Result<(), (CommandError, WireStanza)> {
+    let core = role.core_mut();
+    if let Some(sm) = &mut core.sm {
+        if !sm.unacked.has_room_for(wire.len()) {
+            return Err((CommandError::QueueFull, wire));
+        }
+        core.out.raw(wire.as_bytes());
+        sm.stanza_written(
+            wire,
+            now,
+            &mut core.out,
+            &mut core.timers,
+            R::Timer::SM_REQUEST,
+        );
+    } else {
+        core.out.raw(wire.as_bytes());
+    }
+    role.wrote_to_peer(now);
+    Ok(())
 }

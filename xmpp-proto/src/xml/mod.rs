@@ -24,4 +24,5 @@ pub use self::builder::ElementBuilder;
 pub use self::element::{Attribute, Children, Element, ElementRef, Node, Nodes};
 pub use self::error::{Limit, ReadError};
 pub use self::reader::{Limits, StreamEvent, StreamHeader, StreamReader};
+pub(crate) use self::writer::write_in_client_stream;
 pub use self::writer::{WriteError, Writer};

@@ -180,6 +180,17 @@ impl Writer {
     }
 }
 
+/// Appends `el` as it is written as a top-level element of a
+/// `jabber:client` stream (our streams' header: default namespace
+/// `jabber:client`, the stream namespace on prefix `stream`).
+pub(crate) fn write_in_client_stream(out: &mut Vec<u8>, el: &Element) -> Result<(), WriteError> {
+    let scope = Scope {
+        default_ns: ns::CLIENT,
+        stream_prefix: Some(STREAM_PREFIX),
+    };
+    write_fragment(out, el.as_ref(), scope)
+}
+
 /// Namespace context an element is written in.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Scope<'a> {

@@ -1,15 +1,16 @@
 //! A small blocking XMPP server: an accept loop, one thread per
-//! connection, a shared [`Router`] for local delivery.
+//! connection, the core's [`Hub`] deciding for all of them.
 //!
 //! [`Serve`] puts the pieces of this crate and the core together: each
 //! accepted socket becomes a [`Server`] endpoint driven by a
 //! [`Connection`] (STARTTLS required, or direct TLS on a second
-//! listener), logins are checked against an [`AccountStore`] (stored
-//! SCRAM keys, never passwords), resources are bound and stanzas routed
-//! through one `Arc<Mutex<Router>>`, and stanzas for other sessions reach
-//! them through their [`crate::Remote`] handles. The server
-//! answers XEP-0199 pings and XEP-0030 disco#info itself (the router
-//! does). [`ServeHandle::shutdown`] stops it cleanly.
+//! listener); every event of every session goes to one shared `Hub`
+//! (logins, binding, routing, stream management resumption, the server's
+//! own answers to ping and disco#info), whose questions are answered from
+//! an [`AccountStore`] (stored SCRAM keys, never passwords) and whose
+//! commands for other sessions reach their threads as typed commands on
+//! a bounded queue ([`crate::Remote`]). [`ServeHandle::shutdown`] stops
+//! it cleanly.
 //!
 //! A thread per connection is simple and fine for tests, demos, a home or
 //! an embedded server; thousands of connections belong on an event loop
@@ -36,7 +37,7 @@
 //! ```
 
 mod accounts;
-mod deliver;
+mod pump;
 mod session;
 
 use std::collections::HashMap;
@@ -49,14 +50,14 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use xmpp_proto::endpoint::{CloseReason, Direction};
+use xmpp_proto::hub::Hub;
 use xmpp_proto::jid::{BareJid, FullJid, JidError};
-use xmpp_proto::router::{DetachedSessions, Router, SessionId};
+use xmpp_proto::router::{Router, SessionId};
 use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
-use xmpp_proto::sm::SmSession;
-use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::time::Time;
 use xmpp_proto::xml::Element;
 
+use self::pump::{HubCommand, pump};
 use crate::clock;
 use crate::connection::Connection;
 use crate::error::Error;
@@ -76,12 +77,11 @@ pub struct Serve {
     domain: String,
     tls: ServerTls,
     accounts: Arc<dyn AccountStore>,
-    router: Router,
+    hub: Hub,
     configure: Option<Configure>,
     log: Option<LogHook>,
     direct_tls: Option<TcpListener>,
     max_sessions: usize,
-    detached: DetachedSessions,
     offline: Option<OfflineStore>,
 }
 
@@ -206,17 +206,16 @@ impl Serve {
         tls: ServerTls,
         accounts: impl AccountStore + 'static,
     ) -> Result<Self, JidError> {
-        let router = Router::new(domain)?;
+        let hub = Hub::new(domain)?;
         Ok(Serve {
-            domain: router.domain().to_owned(),
+            domain: hub.domain().to_owned(),
             tls,
             accounts: Arc::new(accounts),
-            router,
+            hub,
             configure: None,
             log: None,
             direct_tls: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
-            detached: DetachedSessions::new(),
             offline: None,
         })
     }
@@ -234,10 +233,11 @@ impl Serve {
         self
     }
 
-    /// Configures the router (conflict and offline policies, disco
-    /// features), which starts as `Router::new(domain)`.
-    pub fn with_router(mut self, configure: impl FnOnce(Router) -> Router) -> Self {
-        self.router = configure(self.router);
+    /// Configures the hub (conflict and offline policies, disco
+    /// features, the detached-session limit), which starts as
+    /// `Hub::new(domain)`.
+    pub fn with_hub(mut self, configure: impl FnOnce(Hub) -> Hub) -> Self {
+        self.hub = configure(self.hub);
         self
     }
 
@@ -264,8 +264,8 @@ impl Serve {
 
     /// Hands messages for accounts with no available resource to
     /// `store` (the account, the message with `from` stamped), on the
-    /// sending session's thread, for a router set to
-    /// `OfflinePolicy::Store` ([`Serve::with_router`]). Without a store
+    /// sending session's thread, for a hub set to
+    /// `OfflinePolicy::Store` ([`Serve::with_hub`]). Without a store
     /// such messages are refused back to their sender with
     /// `service-unavailable`.
     pub fn with_offline_store(
@@ -273,19 +273,6 @@ impl Serve {
         store: impl Fn(&BareJid, Element) + Send + Sync + 'static,
     ) -> Self {
         self.offline = Some(Box::new(store));
-        self
-    }
-
-    /// Keeps at most `limit` detached stream-managed sessions (default
-    /// [`xmpp_proto::router::DEFAULT_DETACHED_LIMIT`]); past it the one
-    /// closest to expiry expires early. Stream management itself is
-    /// turned on in the sessions' config
-    /// (`ServerConfig::with_stream_management`, through
-    /// [`Serve::with_config`]): a session whose connection breaks is
-    /// then kept for the client to resume, and stanzas routed to it
-    /// meanwhile are queued; on expiry they are bounced or stored.
-    pub fn with_detached_limit(mut self, limit: usize) -> Self {
-        self.detached = DetachedSessions::new().with_limit(limit);
         self
     }
 
@@ -305,7 +292,7 @@ impl Serve {
             domain: self.domain,
             tls: self.tls,
             accounts: self.accounts,
-            router: Arc::new(Mutex::new(self.router)),
+            hub: Mutex::new(self.hub),
             configure: self.configure,
             log: self.log,
             max_sessions: self.max_sessions,
@@ -313,7 +300,6 @@ impl Serve {
             threads: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
-            detached: Mutex::new(self.detached),
             reaper: Reaper::default(),
             offline: self.offline,
         });
@@ -372,10 +358,16 @@ impl ServeHandle {
         &self.shared.domain
     }
 
-    /// The router all sessions share, to look at who is online (lock it
-    /// briefly: every routed stanza needs it).
-    pub fn router(&self) -> &Arc<Mutex<Router>> {
-        &self.shared.router
+    /// Looks at the hub all sessions share (who is bound, detached
+    /// sessions, counters); every event of every session waits while `f`
+    /// runs, so keep it short.
+    pub fn with_hub<R>(&self, f: impl FnOnce(&Hub) -> R) -> R {
+        f(&lock(&self.shared.hub))
+    }
+
+    /// Looks at the router: who is bound where.
+    pub fn with_router<R>(&self, f: impl FnOnce(&Router) -> R) -> R {
+        f(lock(&self.shared.hub).router())
     }
 
     /// How many sessions are open (accepted and not yet ended).
@@ -402,11 +394,8 @@ impl ServeHandle {
         for acceptor in self.acceptors.drain(..) {
             let _ = acceptor.join();
         }
-        for remote in lock(&self.shared.sessions).values() {
-            let _ = remote.command(|server: &mut Server, now| {
-                server.close_with_error(now, StreamErrorCondition::SystemShutdown, None);
-            });
-        }
+        lock(&self.shared.hub).shutdown();
+        pump(&self.shared, None);
         let threads = std::mem::take(&mut *lock(&self.shared.threads));
         for thread in threads {
             let _ = thread.join();
@@ -416,20 +405,15 @@ impl ServeHandle {
             let _ = reaper.join();
         }
         // Nobody can resume now: what waited for detached sessions is
-        // bounced or stored like on expiry.
+        // rerouted, stored or bounced like on expiry.
         let end_of_time = clock::now() + Duration::from_secs(u64::from(u32::MAX));
-        loop {
-            let expired = lock(&self.shared.detached).pop_expired(end_of_time);
-            let Some((session, state)) = expired else {
-                break;
-            };
-            self.shared.expire(session, state);
-        }
+        lock(&self.shared.hub).handle_timeout(end_of_time);
+        pump(&self.shared, None);
     }
 
     /// How many stream-managed sessions wait to be resumed.
     pub fn detached_count(&self) -> usize {
-        lock(&self.shared.detached).len()
+        lock(&self.shared.hub).detached().len()
     }
 }
 
@@ -454,36 +438,57 @@ struct Shared {
     domain: String,
     tls: ServerTls,
     accounts: Arc<dyn AccountStore>,
-    router: Arc<Mutex<Router>>,
+    /// Every session's decisions. Never held while another lock is taken.
+    hub: Mutex<Hub>,
     configure: Option<Configure>,
     log: Option<LogHook>,
     max_sessions: usize,
-    /// The open sessions, to deliver stanzas to and to close on shutdown.
-    sessions: Mutex<HashMap<SessionId, Remote<Server>>>,
+    /// The open sessions, to reach with the hub's commands.
+    sessions: Mutex<HashMap<SessionId, Remote<Server, HubCommand>>>,
     /// Session threads, joined on shutdown (finished ones are pruned as
     /// new ones start).
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_id: AtomicU64,
     stopping: AtomicBool,
-    /// Stream-managed sessions whose connection broke, until resumed or
-    /// expired. Locked before the router where both are held.
-    detached: Mutex<DetachedSessions>,
     reaper: Reaper,
     offline: Option<OfflineStore>,
 }
 
-/// Wakes the thread that expires detached sessions when one is added
-/// (its deadline may be the nearest) or the server stops.
+/// The thread that runs the hub's timer (detached sessions expire): it
+/// sleeps until the hub's next deadline, and is woken when that moves
+/// earlier or the server stops.
 #[derive(Default)]
 struct Reaper {
     woken: Mutex<bool>,
     signal: Condvar,
+    /// The deadline the reaper sleeps towards.
+    expected: Mutex<Option<Time>>,
 }
 
 impl Reaper {
     fn wake(&self) {
         *lock(&self.woken) = true;
         self.signal.notify_one();
+    }
+
+    /// The hub's next deadline is `next`: wake the reaper if that is
+    /// sooner than it expects.
+    fn expect(&self, next: Option<Time>) {
+        let sooner = {
+            let mut expected = lock(&self.expected);
+            let sooner = match (next, *expected) {
+                (Some(n), Some(e)) => n < e,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if sooner {
+                *expected = next;
+            }
+            sooner
+        };
+        if sooner {
+            self.wake();
+        }
     }
 
     /// Sleeps until woken or `until`.
@@ -510,28 +515,18 @@ impl Shared {
         }
     }
 
-    /// The reaper thread: expires detached sessions on time.
+    /// The reaper thread: runs the hub's timer.
     fn reap(self: Arc<Self>) {
         while !self.stopping.load(Ordering::SeqCst) {
-            let now = clock::now();
-            loop {
-                let expired = lock(&self.detached).pop_expired(now);
-                let Some((session, state)) = expired else {
-                    break;
-                };
-                self.expire(session, state);
-            }
-            let next = lock(&self.detached).next_expiry();
+            let next = {
+                let mut hub = lock(&self.hub);
+                hub.handle_timeout(clock::now());
+                hub.poll_timeout()
+            };
+            pump(&self, None);
+            *lock(&self.reaper.expected) = next;
             self.reaper.sleep(next);
         }
-    }
-
-    /// A detached session is over: unbind it and bounce or store what
-    /// was queued for it.
-    fn expire(self: &Arc<Self>, session: SessionId, mut state: SmSession) {
-        let mut out = Vec::new();
-        lock(&self.router).expire(session, state.unacked.take_all(), &mut out);
-        deliver::dispatch(self, None, out);
     }
 
     /// The sans-IO server for one new connection.
@@ -559,11 +554,14 @@ impl Shared {
         let endpoint = self
             .endpoint(direct_tls)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let mut conn = Connection::new_server(tcp, endpoint, self.tls.clone())?;
+        let conn = Connection::new_server(tcp, endpoint, self.tls.clone())?;
+        let Ok(mut conn) = conn.with_command_type::<HubCommand>() else {
+            return Ok(());
+        };
         let remote = conn.remote()?;
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
         // Registered before the thread runs, so a session is reachable
-        // as soon as the router can name it.
+        // as soon as the hub can name it.
         lock(&self.sessions).insert(id, remote);
         let shared = Arc::clone(self);
         let spawned = thread::Builder::new()

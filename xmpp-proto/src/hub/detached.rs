@@ -1,17 +1,17 @@
 //! Stream-managed sessions whose connection broke, kept for resumption
 //! (XEP-0198 §5): their state, what was routed to them meanwhile, and
-//! when they expire. Pure bookkeeping for a transport that serves many
-//! sessions; the [`Router`](super::Router) keeps them bound meanwhile.
+//! when they expire. The hub's bookkeeping; the router keeps these
+//! sessions bound meanwhile.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::time::Time;
 
-use super::SessionId;
 use crate::jid::BareJid;
+use crate::router::SessionId;
 use crate::sm::SmSession;
-use crate::xml::Element;
+use crate::stanza::WireStanza;
 
 /// How long a session is kept when its state names no `max` (the server's
 /// `SmConfig::max` default).
@@ -26,20 +26,21 @@ pub const DEFAULT_DETACHED_LIMIT: usize = 10_000;
 /// break connections on purpose cannot make the server hold state
 /// without end (each session's queue is bounded by `SmConfig`).
 ///
-/// A transport answers the server's events with it:
-/// `ServerEvent::Detached` → [`DetachedSessions::detach`] (and no
-/// `Router::unbind`); a stanza the router delivers to a detached session
-/// → [`DetachedSessions::queue`]; `ServerEvent::ResumeRequest` →
-/// [`DetachedSessions::take`], then `Server::accept_resume` and
-/// `Router::reattach`; its timer → [`DetachedSessions::pop_expired`] and
-/// `Router::expire`.
+/// The [`Hub`](super::Hub) answers the server's events with it:
+/// `ServerEvent::Detached` → [`DetachedSessions::detach`] (the router
+/// keeps the binding); a stanza routed to a detached session →
+/// [`DetachedSessions::queue`]; `ServerEvent::ResumeRequest` →
+/// [`DetachedSessions::take`]; its timer →
+/// [`DetachedSessions::pop_expired`].
 ///
 /// ```
 /// use std::time::Duration;
-/// use xmpp_proto::time::Time;
+/// use xmpp_proto::hub::{DetachedSessions, Queued};
 /// use xmpp_proto::jid::{BareJid, FullJid};
-/// use xmpp_proto::router::{DetachedSessions, Queued, SessionId};
+/// use xmpp_proto::router::SessionId;
 /// use xmpp_proto::sm::{Handled, SmSession, Unacked};
+/// use xmpp_proto::stanza::WireStanza;
+/// use xmpp_proto::time::Time;
 /// use xmpp_proto::xml::Element;
 ///
 /// let now = Time::ZERO;
@@ -49,7 +50,7 @@ pub const DEFAULT_DETACHED_LIMIT: usize = 10_000;
 ///
 /// let mut detached = DetachedSessions::new();
 /// assert!(detached.detach(SessionId(7), state, now).is_none());
-/// let msg = Element::builder("message", "jabber:client").build();
+/// let msg = WireStanza::from_element(&Element::builder("message", "jabber:client").build())?;
 /// assert!(matches!(detached.queue(SessionId(7), msg), Queued::Kept));
 /// assert_eq!(detached.next_expiry(), Some(now + Duration::from_secs(60)));
 ///
@@ -85,9 +86,9 @@ pub enum Queued {
     Kept,
     /// The session is detached and its queue is full: bounce the stanza
     /// (`Router::undeliverable_from`).
-    Full(Element),
+    Full(WireStanza),
     /// The session is not detached: deliver the stanza to its connection.
-    NotDetached(Element),
+    NotDetached(WireStanza),
 }
 
 impl Default for DetachedSessions {
@@ -152,7 +153,7 @@ impl DetachedSessions {
     }
 
     /// Queues a stanza routed to `session` if it is detached.
-    pub fn queue(&mut self, session: SessionId, stanza: Element) -> Queued {
+    pub fn queue(&mut self, session: SessionId, stanza: WireStanza) -> Queued {
         match self.sessions.get_mut(&session) {
             Some(kept) => match kept.state.unacked.push(stanza) {
                 Ok(()) => Queued::Kept,
@@ -202,7 +203,7 @@ impl DetachedSessions {
 
     /// One session whose time is up at `now`, to hand to
     /// `Router::expire` with its queued stanzas
-    /// (`state.unacked.take_all()`). Call until `None`.
+    /// (`state.unacked.take_all_elements()`). Call until `None`.
     pub fn pop_expired(&mut self, now: Time) -> Option<(SessionId, SmSession)> {
         let (at, session) = *self.expiries.first()?;
         if at > now {
@@ -265,8 +266,9 @@ mod tests {
         s
     }
 
-    fn msg() -> Element {
-        Element::builder("message", crate::xml::ns::CLIENT).build()
+    fn msg() -> WireStanza {
+        let el = crate::xml::Element::builder("message", crate::xml::ns::CLIENT).build();
+        WireStanza::from_element(&el).unwrap()
     }
 
     fn account(user: &str) -> BareJid {

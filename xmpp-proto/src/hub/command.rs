@@ -1,0 +1,155 @@
+//! What the hub asks of a session's [`Server`], and what comes back.
+//!
+//! A transport applies each [`ServerCommand`] the hub hands out to the
+//! named session with [`Server::apply`] and passes any
+//! [`CommandFeedback`] back to [`Hub::handle_feedback`](super::Hub::handle_feedback).
+//! A command for a session that is gone is given
+//! [`ServerCommand::unapplied`] instead, so that what it carried (a
+//! stanza, a session state) goes back to the hub rather than vanishing.
+
+use crate::jid::BareJid;
+use crate::router::SessionId;
+use crate::sasl::{FailureCondition, StoredCredentials};
+use crate::server::Server;
+use crate::sm::SmSession;
+use crate::stanza::{DefinedCondition, WireStanza};
+use crate::stream_error::StreamErrorCondition;
+use crate::time::Time;
+
+/// One thing the hub wants a session to do.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServerCommand {
+    /// Answer `NeedScramCredentials` (`Server::provide_credentials`).
+    ProvideCredentials(Option<StoredCredentials>),
+    /// Answer `Authenticate` (`Server::accept_auth` or `reject_auth`).
+    Verdict(Result<(), FailureCondition>),
+    /// Answer `BindRequest` (`Server::accept_bind` or `reject_bind`).
+    Bind(Result<(), DefinedCondition>),
+    /// Send a routed stanza (`Server::deliver`).
+    Deliver(Delivery),
+    /// End the session with this stream error (`Server::close_with_error`).
+    Close {
+        /// The condition (`conflict`, `system-shutdown`, ...).
+        condition: StreamErrorCondition,
+        /// An explanation for the client.
+        text: Option<String>,
+    },
+    /// Answer `ResumeRequest` with the detached state
+    /// (`Server::accept_resume`).
+    AcceptResume(Box<SmSession>),
+    /// Answer `ResumeRequest`: no such session (`Server::reject_resume`).
+    RejectResume,
+    /// Give this live stream-managed session up to the connection `to`,
+    /// which asked to resume it (`Server::take_session`); this connection
+    /// ends with `conflict`.
+    HandOver {
+        /// The session that resumes it.
+        to: SessionId,
+        /// The account that asks, checked again by the giving session.
+        account: BareJid,
+    },
+}
+
+/// A routed stanza on its way to one session.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub(crate) stanza: WireStanza,
+    /// Already rerouted once: if it fails again it is bounced, so that
+    /// sessions refusing it cannot pass it back and forth.
+    pub(crate) rerouted: bool,
+}
+
+impl Delivery {
+    /// The stanza.
+    pub fn stanza(&self) -> &WireStanza {
+        &self.stanza
+    }
+}
+
+/// What applying a command handed back for the hub.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CommandFeedback {
+    /// The session could not take the stanza.
+    Refused(Delivery),
+    /// The session could not resume with this state (it ended, or it was
+    /// not asking); the hub keeps it detached again.
+    ResumeFailed(Box<SmSession>),
+    /// The answer to [`ServerCommand::HandOver`]: the session's state, or
+    /// `None` if it had none to give.
+    HandedOver {
+        /// The session that asked to resume.
+        to: SessionId,
+        /// The state.
+        state: Option<Box<SmSession>>,
+    },
+}
+
+impl ServerCommand {
+    /// What the command carried, for a session that is gone: pass it to
+    /// `Hub::handle_feedback` like the result of [`Server::apply`].
+    pub fn unapplied(self) -> Option<CommandFeedback> {
+        match self {
+            ServerCommand::Deliver(delivery) => Some(CommandFeedback::Refused(delivery)),
+            ServerCommand::AcceptResume(state) => Some(CommandFeedback::ResumeFailed(state)),
+            ServerCommand::HandOver { to, .. } => {
+                Some(CommandFeedback::HandedOver { to, state: None })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Server {
+    /// Carries out a command of the hub. Answers to questions the session
+    /// no longer asks are ignored (the session ended or moved on).
+    pub fn apply(&mut self, now: Time, command: ServerCommand) -> Option<CommandFeedback> {
+        match command {
+            ServerCommand::ProvideCredentials(credentials) => {
+                let _ = self.provide_credentials(now, credentials);
+            }
+            ServerCommand::Verdict(Ok(())) => {
+                let _ = self.accept_auth(now);
+            }
+            ServerCommand::Verdict(Err(condition)) => {
+                let _ = self.reject_auth(now, condition);
+            }
+            ServerCommand::Bind(Ok(())) => {
+                let _ = self.accept_bind(now);
+            }
+            ServerCommand::Bind(Err(condition)) => {
+                let _ = self.reject_bind(now, condition);
+            }
+            ServerCommand::Deliver(delivery) => {
+                let rerouted = delivery.rerouted;
+                if let Err(refused) = self.deliver(now, delivery.stanza) {
+                    return Some(CommandFeedback::Refused(Delivery {
+                        stanza: refused.stanza,
+                        rerouted,
+                    }));
+                }
+            }
+            ServerCommand::Close { condition, text } => {
+                self.close_with_error(now, condition, text.as_deref());
+            }
+            ServerCommand::AcceptResume(state) => {
+                if let Err(state) = self.accept_resume(now, *state) {
+                    return Some(CommandFeedback::ResumeFailed(state));
+                }
+            }
+            ServerCommand::RejectResume => {
+                let _ = self.reject_resume(now);
+            }
+            ServerCommand::HandOver { to, account } => {
+                let ours = self.user() == Some(&account);
+                let state = ours.then(|| self.take_session(now)).flatten();
+                return Some(CommandFeedback::HandedOver {
+                    to,
+                    state: state.map(Box::new),
+                });
+            }
+        }
+        None
+    }
+}

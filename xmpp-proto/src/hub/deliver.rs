@@ -1,0 +1,95 @@
+//! Turning the router's decisions into commands: a delivery goes to a
+//! live session's connection or a detached session's queue; what a
+//! session cannot take goes to the account's other resources once, then
+//! is bounced (stored, or answered with an error): never dropped unseen.
+
+use super::{Delivery, Hub, HubEvent, ServerCommand};
+use crate::router::{Routed, SessionId};
+use crate::stanza::WireStanza;
+use crate::time::Time;
+use crate::xml::Element;
+
+use super::detached::Queued;
+
+impl Hub {
+    /// Carries out routing results; `rerouted` marks results of a reroute
+    /// (their failures are bounced). Reroutes this causes are carried out
+    /// too, in order, until nothing is left; `out` is left empty.
+    pub(super) fn dispatch(&mut self, now: Time, out: &mut Vec<Routed>, rerouted: bool) {
+        let mut work = std::mem::take(&mut self.work);
+        work.extend(out.drain(..).map(|routed| (routed, rerouted)));
+        while let Some((routed, mark)) = work.pop_front() {
+            self.carry_out(now, routed, mark, out);
+            work.extend(out.drain(..).map(|routed| (routed, true)));
+        }
+        self.work = work;
+    }
+
+    fn carry_out(&mut self, _now: Time, routed: Routed, rerouted: bool, out: &mut Vec<Routed>) {
+        match routed {
+            Routed::Deliver { session, stanza } => match self.detached.queue(session, stanza) {
+                Queued::Kept => {}
+                Queued::Full(stanza) => self.undelivered(session, stanza, rerouted, out),
+                Queued::NotDetached(stanza) => self.command(
+                    session,
+                    ServerCommand::Deliver(Delivery { stanza, rerouted }),
+                ),
+            },
+            Routed::Offline { to, message } => {
+                self.stats.stored_offline += 1;
+                self.events
+                    .push_back(HubEvent::StoreOffline { to, message });
+            }
+            Routed::ForServer { from, account, iq } => {
+                let Some(asker) = self.router.jid(from).cloned() else {
+                    return;
+                };
+                let answer = self.services.answer(&iq, account.as_ref(), &asker);
+                if let Some(stanza) = self.router.wire(&answer) {
+                    out.push(Routed::Deliver {
+                        session: from,
+                        stanza,
+                    });
+                }
+            }
+        }
+    }
+
+    /// `session` could not take `stanza`: to the account's other
+    /// resources if it was not rerouted already, else bounced.
+    fn undelivered(
+        &mut self,
+        session: SessionId,
+        stanza: WireStanza,
+        rerouted: bool,
+        out: &mut Vec<Routed>,
+    ) {
+        self.stats.rerouted += 1;
+        let Ok(el) = stanza.to_element() else {
+            return;
+        };
+        if rerouted {
+            self.router.bounce(vec![el], out);
+        } else {
+            self.router.undeliverable_from(session, vec![el], out);
+        }
+    }
+
+    /// A delivery the session refused.
+    pub(super) fn refused(&mut self, now: Time, session: SessionId, delivery: Delivery) {
+        let mut out = std::mem::take(&mut self.routed);
+        self.undelivered(session, delivery.stanza, delivery.rerouted, &mut out);
+        self.dispatch(now, &mut out, true);
+        self.routed = out;
+    }
+
+    /// Answers the sender of a message handed out by
+    /// [`HubEvent::StoreOffline`] with `service-unavailable`, for an
+    /// application with nowhere to store it.
+    pub fn refuse_offline(&mut self, now: Time, message: Element) {
+        let mut out = std::mem::take(&mut self.routed);
+        self.router.refuse_offline(message, &mut out);
+        self.dispatch(now, &mut out, true);
+        self.routed = out;
+    }
+}

@@ -1,0 +1,69 @@
+//! What the hub asks of the application, and its counters.
+
+use crate::jid::BareJid;
+use crate::router::SessionId;
+use crate::sasl::{Mechanism, ScramHash};
+use crate::server::Password;
+use crate::xml::Element;
+
+/// A question for the application's store, or something to keep.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum HubEvent {
+    /// A SCRAM login on `session` needs the user's stored credentials for
+    /// `hash` (never a password): answer with
+    /// [`Hub::provide_credentials`](super::Hub::provide_credentials)
+    /// (`None` for an unknown user). The answer may come later (a store
+    /// on another thread); the session waits.
+    NeedScramCredentials {
+        /// The asking session.
+        session: SessionId,
+        /// The username (after SASLprep).
+        username: String,
+        /// The hash function of the mechanism.
+        hash: ScramHash,
+    },
+    /// Check a password (PLAIN), or for EXTERNAL (`password` is `None`)
+    /// the identity the TLS layer authenticated: answer with
+    /// [`Hub::verdict`](super::Hub::verdict).
+    Authenticate {
+        /// The asking session.
+        session: SessionId,
+        /// The username (after SASLprep); for EXTERNAL, the requested
+        /// authorization identity's localpart, if any.
+        username: Option<String>,
+        /// The password, for PLAIN.
+        password: Option<Password>,
+        /// The mechanism.
+        mechanism: Mechanism,
+    },
+    /// A message for `to`, who has no available resource, under
+    /// `OfflinePolicy::Store`: keep it for later. With nowhere to keep
+    /// it, hand it to
+    /// [`Hub::refuse_offline`](super::Hub::refuse_offline), which answers
+    /// its sender with an error.
+    StoreOffline {
+        /// The account.
+        to: BareJid,
+        /// The message, `from` stamped.
+        message: Element,
+    },
+}
+
+/// Counters of a [`Hub`](super::Hub) since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Stream-managed sessions kept after their connection broke.
+    pub detached: u64,
+    /// Of those, resumed on a new connection.
+    pub resumed: u64,
+    /// Of those, expired (their queued stanzas rerouted, stored or
+    /// bounced).
+    pub expired: u64,
+    /// Stanzas a session could not take that were given to another
+    /// resource, stored or bounced instead.
+    pub rerouted: u64,
+    /// Messages handed out for offline storage.
+    pub stored_offline: u64,
+}

@@ -1,0 +1,355 @@
+//! Everything a server decides across sessions, once, pure: the
+//! [`Hub`] beside the per-connection [`Server`](crate::server::Server)s,
+//! as quinn-proto's `Endpoint` sits beside its `Connection`s.
+//!
+//! The hub owns the [`Router`] (who is bound where, RFC 6121 delivery),
+//! the stream-managed sessions whose connection broke
+//! ([`DetachedSessions`]) and the server's own services (ping,
+//! disco#info). A transport hands it every event of every session and
+//! applies what comes out; it never decides anything itself:
+//!
+//! 1. After a session's `Server` reports an event, pass it to
+//!    [`Hub::handle_event`].
+//! 2. Drain [`Hub::poll_command`]: apply each `(session, command)` with
+//!    [`Server::apply`](crate::server::Server::apply) and give any
+//!    feedback to [`Hub::handle_feedback`]; for a session that is gone,
+//!    give [`ServerCommand::unapplied`] instead.
+//! 3. Drain [`Hub::poll_event`]: questions for the application's store
+//!    (credentials, a password, where to keep an offline message),
+//!    answered with [`Hub::provide_credentials`], [`Hub::verdict`].
+//! 4. Call [`Hub::handle_timeout`] at [`Hub::poll_timeout`] (detached
+//!    sessions expire).
+//!
+//! ```
+//! use xmpp_proto::hub::{Hub, HubEvent, ServerCommand};
+//! use xmpp_proto::jid::{BareJid, FullJid};
+//! use xmpp_proto::router::SessionId;
+//! use xmpp_proto::sasl::{Mechanism, ScramHash};
+//! use xmpp_proto::server::ServerEvent;
+//! use xmpp_proto::time::Time;
+//!
+//! let mut hub = Hub::new("example.com")?;
+//! let now = Time::ZERO;
+//! let juliet = SessionId(1);
+//!
+//! // A SCRAM login asks for stored keys: the hub asks the application.
+//! hub.handle_event(now, juliet, ServerEvent::NeedScramCredentials {
+//!     username: "juliet".into(),
+//!     hash: ScramHash::Sha256,
+//! });
+//! let Some(HubEvent::NeedScramCredentials { session, username, .. }) = hub.poll_event() else {
+//!     panic!()
+//! };
+//! assert_eq!((session, username.as_str()), (juliet, "juliet"));
+//! hub.provide_credentials(session, None); // no such user in this example
+//! assert!(matches!(hub.poll_command(), Some((_, ServerCommand::ProvideCredentials(None)))));
+//!
+//! // A bind request: the resource is free, so the session gets it.
+//! let jid = FullJid::new("juliet@example.com/balcony")?;
+//! hub.handle_event(now, juliet, ServerEvent::BindRequest { jid, requested: true });
+//! assert!(matches!(hub.poll_command(), Some((_, ServerCommand::Bind(Ok(()))))));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod command;
+mod deliver;
+mod detached;
+mod event;
+mod resume;
+mod services;
+
+use std::collections::{HashMap, VecDeque};
+
+pub use self::command::{CommandFeedback, Delivery, ServerCommand};
+pub use self::detached::{DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued};
+pub use self::event::{HubEvent, HubStats};
+
+use self::services::Services;
+use crate::jid::{BareJid, JidError};
+use crate::router::{BindOutcome, ConflictPolicy, OfflinePolicy, Routed, Router, SessionId};
+use crate::sasl::{FailureCondition, StoredCredentials};
+use crate::server::ServerEvent;
+use crate::sm::SmSession;
+use crate::stanza::DefinedCondition;
+use crate::stream_error::StreamErrorCondition;
+use crate::time::Time;
+
+/// The cross-session state of one server. See the module documentation.
+#[derive(Debug)]
+pub struct Hub {
+    router: Router,
+    detached: DetachedSessions,
+    services: Services,
+    /// What the hub knows of each open session.
+    sessions: HashMap<SessionId, SessionInfo>,
+    commands: VecDeque<(SessionId, ServerCommand)>,
+    events: VecDeque<HubEvent>,
+    stats: HubStats,
+    /// Reused between routing calls.
+    routed: Vec<Routed>,
+    /// Reused by `dispatch`: routing results with their reroute mark.
+    work: VecDeque<(Routed, bool)>,
+    /// Resumptions under way, by the session that asked.
+    resumptions: HashMap<SessionId, resume::Resuming>,
+    /// Sessions that ended while resuming with a state in hand, and the
+    /// session whose state will come back from them.
+    returned: HashMap<SessionId, SessionId>,
+}
+
+/// What the hub knows of one open session.
+#[derive(Debug, Default)]
+struct SessionInfo {
+    /// The authenticated account.
+    account: Option<BareJid>,
+    /// The resumption id, while stream management with resumption is on.
+    sm_id: Option<String>,
+}
+
+impl Hub {
+    /// A hub for the local domain `domain`, with the router's default
+    /// policies (a newcomer replaces a session holding its resource;
+    /// messages to offline accounts are refused with
+    /// `service-unavailable`) and at most [`DEFAULT_DETACHED_LIMIT`]
+    /// detached sessions.
+    ///
+    /// # Errors
+    /// If `domain` is not a valid domainpart.
+    pub fn new(domain: &str) -> Result<Self, JidError> {
+        Ok(Hub {
+            router: Router::new(domain)?,
+            detached: DetachedSessions::new(),
+            services: Services::default(),
+            sessions: HashMap::new(),
+            commands: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: HubStats::default(),
+            routed: Vec::new(),
+            work: VecDeque::new(),
+            resumptions: HashMap::new(),
+            returned: HashMap::new(),
+        })
+    }
+
+    /// What to do on resource conflicts.
+    pub fn with_conflict_policy(mut self, policy: ConflictPolicy) -> Self {
+        self.router = self.router.with_conflict_policy(policy);
+        self
+    }
+
+    /// What to do with messages for accounts that are offline; under
+    /// [`OfflinePolicy::Store`] they come out as
+    /// [`HubEvent::StoreOffline`].
+    pub fn with_offline_policy(mut self, policy: OfflinePolicy) -> Self {
+        self.router = self.router.with_offline_policy(policy);
+        self
+    }
+
+    /// Adds a feature to the server's disco#info answer (besides
+    /// disco#info and ping, which are always there).
+    pub fn with_feature(mut self, var: impl Into<String>) -> Self {
+        self.services.features.push(var.into());
+        self
+    }
+
+    /// Keeps at most `limit` detached sessions; past it the one closest
+    /// to expiry expires early.
+    pub fn with_detached_limit(mut self, limit: usize) -> Self {
+        self.detached = DetachedSessions::new().with_limit(limit);
+        self
+    }
+
+    /// The domain served.
+    pub fn domain(&self) -> &str {
+        self.router.domain()
+    }
+
+    /// Who is bound where.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The sessions waiting to be resumed.
+    pub fn detached(&self) -> &DetachedSessions {
+        &self.detached
+    }
+
+    /// Counters since the hub started.
+    pub fn stats(&self) -> HubStats {
+        self.stats
+    }
+
+    /// An event of `session`'s `Server`. Every event may be passed; those
+    /// the hub has no business with are ignored.
+    pub fn handle_event(&mut self, now: Time, session: SessionId, event: ServerEvent) {
+        match event {
+            ServerEvent::NeedScramCredentials { username, hash } => {
+                self.events.push_back(HubEvent::NeedScramCredentials {
+                    session,
+                    username,
+                    hash,
+                });
+            }
+            ServerEvent::Authenticate {
+                username,
+                password,
+                mechanism,
+            } => self.events.push_back(HubEvent::Authenticate {
+                session,
+                username,
+                password,
+                mechanism,
+            }),
+            ServerEvent::Authenticated { jid, .. } => {
+                self.sessions.entry(session).or_default().account = Some(jid);
+            }
+            ServerEvent::BindRequest { jid, .. } => self.bind(session, &jid),
+            ServerEvent::SmEnabled { id } => {
+                self.sessions.entry(session).or_default().sm_id = id;
+            }
+            ServerEvent::ResumeRequest { previd, .. } => self.resume_request(now, session, previd),
+            ServerEvent::Resumed { .. } => self.resumed(session),
+            ServerEvent::Stanza(stanza) => {
+                let mut out = std::mem::take(&mut self.routed);
+                self.router.route(session, stanza, &mut out);
+                self.dispatch(now, &mut out, false);
+                self.routed = out;
+            }
+            ServerEvent::Detached(state) => self.detach(now, session, *state),
+            ServerEvent::Undelivered { stanzas } => {
+                self.stats.rerouted += stanzas.len() as u64;
+                let mut out = std::mem::take(&mut self.routed);
+                self.router.undeliverable_from(session, stanzas, &mut out);
+                self.dispatch(now, &mut out, true);
+                self.routed = out;
+            }
+            ServerEvent::Closed { .. } => self.closed(now, session),
+            // Online needs nothing (the binding was made when it was
+            // accepted); Trace is for logs.
+            _ => {}
+        }
+    }
+
+    /// What applying a command handed back.
+    pub fn handle_feedback(&mut self, now: Time, session: SessionId, feedback: CommandFeedback) {
+        match feedback {
+            CommandFeedback::Refused(delivery) => self.refused(now, session, delivery),
+            CommandFeedback::ResumeFailed(state) => self.resume_failed(now, session, *state),
+            CommandFeedback::HandedOver { to, state } => {
+                self.handed_over(now, session, to, state.map(|s| *s))
+            }
+        }
+    }
+
+    /// Time has passed: detached sessions whose time is up expire, their
+    /// queued stanzas rerouted, stored or bounced.
+    pub fn handle_timeout(&mut self, now: Time) {
+        while let Some((session, state)) = self.detached.pop_expired(now) {
+            self.expire(now, session, state);
+        }
+    }
+
+    /// When [`Hub::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.detached.next_expiry()
+    }
+
+    /// The next command for a session.
+    pub fn poll_command(&mut self) -> Option<(SessionId, ServerCommand)> {
+        self.commands.pop_front()
+    }
+
+    /// The next question or report for the application.
+    pub fn poll_event(&mut self) -> Option<HubEvent> {
+        self.events.pop_front()
+    }
+
+    /// Answers [`HubEvent::NeedScramCredentials`]: the stored credentials,
+    /// or `None` for an unknown user.
+    pub fn provide_credentials(
+        &mut self,
+        session: SessionId,
+        credentials: Option<StoredCredentials>,
+    ) {
+        self.command(session, ServerCommand::ProvideCredentials(credentials));
+    }
+
+    /// Answers [`HubEvent::Authenticate`]: the password (or identity) is
+    /// good, or refused with this condition (`not-authorized` for a wrong
+    /// password).
+    pub fn verdict(&mut self, session: SessionId, verdict: Result<(), FailureCondition>) {
+        self.command(session, ServerCommand::Verdict(verdict));
+    }
+
+    /// Keeps a stream-managed session as detached under `session`, bound
+    /// to its JID, as if its connection had just broken: for an
+    /// application that keeps detached sessions across a restart (and
+    /// for tests). Returns `false`, keeping nothing, if its JID is bound
+    /// to another session or the state has no resumption id.
+    pub fn restore_detached(&mut self, now: Time, session: SessionId, state: SmSession) -> bool {
+        if state.id.is_none() || self.router.session(state.jid.as_str()).is_some() {
+            return false;
+        }
+        if self.router.bind(session, &state.jid) != BindOutcome::Bound {
+            return false;
+        }
+        self.detach(now, session, state);
+        true
+    }
+
+    /// Ends every session with `system-shutdown` (the transport then
+    /// drives them until they are gone).
+    pub fn shutdown(&mut self) {
+        let mut sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        sessions.sort();
+        for session in sessions {
+            self.command(
+                session,
+                ServerCommand::Close {
+                    condition: StreamErrorCondition::SystemShutdown,
+                    text: None,
+                },
+            );
+        }
+    }
+
+    fn command(&mut self, session: SessionId, command: ServerCommand) {
+        self.commands.push_back((session, command));
+    }
+
+    /// `BindRequest`: ask the router.
+    fn bind(&mut self, session: SessionId, jid: &crate::jid::FullJid) {
+        match self.router.bind(session, jid) {
+            BindOutcome::Bound => self.command(session, ServerCommand::Bind(Ok(()))),
+            BindOutcome::Refused => self.command(
+                session,
+                ServerCommand::Bind(Err(DefinedCondition::Conflict)),
+            ),
+            BindOutcome::Replaced { old } => {
+                self.command(session, ServerCommand::Bind(Ok(())));
+                self.command(
+                    old,
+                    ServerCommand::Close {
+                        condition: StreamErrorCondition::Conflict,
+                        text: Some("another session took this resource".into()),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The connection of `session` is over.
+    fn closed(&mut self, now: Time, session: SessionId) {
+        self.sessions.remove(&session);
+        if self.resumption_ended(session) {
+            // The binding went back to the session it was resuming.
+            return;
+        }
+        // A detached session stays bound until it is resumed or expires.
+        if !self.detached.contains(session) {
+            let mut out = std::mem::take(&mut self.routed);
+            self.router.unbind(session, &mut out);
+            self.dispatch(now, &mut out, true);
+            self.routed = out;
+        }
+    }
+}

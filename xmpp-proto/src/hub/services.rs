@@ -1,0 +1,62 @@
+//! The server's own answers: IQ requests to the domain, and those to an
+//! account that the server handles on the account's behalf (RFC 6121
+//! §8.5.2.1.3): XEP-0199 ping, XEP-0030 disco#info, and the roster (empty
+//! until rosters are stored).
+
+use crate::jid::{BareJid, FullJid};
+use crate::stanza::{DefinedCondition, Iq, IqType, StanzaError};
+use crate::xml::{Element, ns};
+
+/// What the server says about itself.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Services {
+    /// Extra disco#info features (besides disco#info and ping).
+    pub(crate) features: Vec<String>,
+}
+
+impl Services {
+    /// The answer to `iq`, a request from `asker` to the domain
+    /// (`account` is `None`) or to `account`.
+    pub(crate) fn answer(&self, iq: &Iq, account: Option<&BareJid>, asker: &FullJid) -> Element {
+        let payload = iq.payload();
+        let get = iq.kind() == IqType::Get;
+        let answer = match (payload.map(|p| (p.name(), p.ns())), account) {
+            (Some(("ping", ns::PING)), _) if get => Some(iq.make_result(None)),
+            (Some(("query", ns::DISCO_INFO)), None)
+                if get && payload.and_then(|p| p.attr("node")).is_none() =>
+            {
+                Some(iq.make_result(Some(self.disco_info("server", "im"))))
+            }
+            (Some(("query", ns::DISCO_INFO)), Some(_)) if get => {
+                Some(iq.make_result(Some(self.disco_info("account", "registered"))))
+            }
+            // No roster storage yet: the user's own roster is empty.
+            (Some(("query", ns::ROSTER)), Some(account))
+                if get && account.as_str() == asker.bare_str() =>
+            {
+                Some(iq.make_result(Some(Element::builder("query", ns::ROSTER).build())))
+            }
+            _ => None,
+        };
+        answer.unwrap_or_else(|| {
+            iq.make_error(&StanzaError::new(DefinedCondition::ServiceUnavailable))
+        })
+    }
+
+    fn disco_info(&self, category: &str, kind: &str) -> Element {
+        let mut q = Element::builder("query", ns::DISCO_INFO).append(
+            Element::builder("identity", ns::DISCO_INFO)
+                .attr("category", category)
+                .attr("type", kind),
+        );
+        let always = [ns::DISCO_INFO, ns::PING];
+        for var in always
+            .iter()
+            .copied()
+            .chain(self.features.iter().map(String::as_str))
+        {
+            q = q.append(Element::builder("feature", ns::DISCO_INFO).attr("var", var));
+        }
+        q.build()
+    }
+}

@@ -1,0 +1,150 @@
+//! Carrying out the hub's decisions: a command for the session whose
+//! thread is pumping is applied at once; others travel to their session's
+//! thread as typed [`HubCommand`]s on its bounded queue, and what cannot
+//! travel (the session is gone, its queue is full) goes back to the hub
+//! as feedback. The hub's questions for the store are answered here.
+
+use std::sync::Arc;
+
+use xmpp_proto::hub::{CommandFeedback, HubEvent, ServerCommand};
+use xmpp_proto::router::SessionId;
+use xmpp_proto::sasl::FailureCondition;
+use xmpp_proto::server::Server;
+use xmpp_proto::time::Time;
+
+use super::{Shared, lock};
+use crate::clock;
+use crate::remote::Command;
+
+/// A command of the hub on its way to another session's thread. If the
+/// connection ends with it still queued, its `Drop` hands what it
+/// carries back to the hub.
+pub(super) struct HubCommand {
+    shared: Arc<Shared>,
+    session: SessionId,
+    command: Option<ServerCommand>,
+}
+
+impl Command<Server> for HubCommand {
+    fn run(mut self, server: &mut Server, now: Time) {
+        if let Some(command) = self.command.take() {
+            if let Some(feedback) = server.apply(now, command) {
+                give_back(&self.shared, self.session, feedback);
+                pump(&self.shared, Some((self.session, server)));
+            }
+        }
+    }
+
+    fn weight(&self) -> usize {
+        match &self.command {
+            Some(ServerCommand::Deliver(delivery)) => delivery.stanza().len(),
+            _ => 0,
+        }
+    }
+}
+
+impl Drop for HubCommand {
+    fn drop(&mut self) {
+        let Some(feedback) = self.command.take().and_then(ServerCommand::unapplied) else {
+            return;
+        };
+        give_back(&self.shared, self.session, feedback);
+        pump(&self.shared, None);
+    }
+}
+
+/// Hands feedback to the hub.
+fn give_back(shared: &Shared, session: SessionId, feedback: CommandFeedback) {
+    lock(&shared.hub).handle_feedback(clock::now(), session, feedback);
+}
+
+/// Carries out everything the hub has decided, and what that leads to,
+/// until it has nothing more. `local` is the session whose thread this
+/// is: its commands are applied directly (its connection writes them on
+/// its next turn). Call with no lock held.
+pub(super) fn pump(shared: &Arc<Shared>, mut local: Option<(SessionId, &mut Server)>) {
+    loop {
+        let (commands, events, next_expiry) = {
+            let mut hub = lock(&shared.hub);
+            let commands: Vec<_> = std::iter::from_fn(|| hub.poll_command()).collect();
+            let events: Vec<_> = std::iter::from_fn(|| hub.poll_event()).collect();
+            (commands, events, hub.poll_timeout())
+        };
+        shared.reaper.expect(next_expiry);
+        if commands.is_empty() && events.is_empty() {
+            return;
+        }
+        for (session, command) in commands {
+            match &mut local {
+                Some((id, server)) if *id == session => {
+                    if let Some(feedback) = server.apply(clock::now(), command) {
+                        give_back(shared, session, feedback);
+                    }
+                }
+                _ => send(shared, session, command),
+            }
+        }
+        for event in events {
+            answer(shared, event);
+        }
+    }
+}
+
+/// Sends a command to another session's thread, or back to the hub if it
+/// cannot go.
+fn send(shared: &Arc<Shared>, session: SessionId, command: ServerCommand) {
+    let remote = lock(&shared.sessions).get(&session).cloned();
+    let mut parcel = HubCommand {
+        shared: Arc::clone(shared),
+        session,
+        command: Some(command),
+    };
+    if let Some(remote) = remote {
+        match remote.try_send(parcel) {
+            Ok(()) => return,
+            Err(refused) => parcel = refused.into_inner(),
+        }
+    }
+    if let Some(feedback) = parcel.command.take().and_then(ServerCommand::unapplied) {
+        give_back(shared, session, feedback);
+    }
+}
+
+/// Answers a question of the hub from the account store, or keeps an
+/// offline message.
+fn answer(shared: &Shared, event: HubEvent) {
+    match event {
+        HubEvent::NeedScramCredentials {
+            session,
+            username,
+            hash,
+        } => {
+            let credentials = shared.accounts.scram_credentials(&username, hash);
+            lock(&shared.hub).provide_credentials(session, credentials);
+        }
+        HubEvent::Authenticate {
+            session,
+            username: Some(username),
+            password: Some(password),
+            ..
+        } => {
+            let ok = shared.accounts.check_password(&username, password.as_str());
+            let verdict = if ok {
+                Ok(())
+            } else {
+                Err(FailureCondition::NotAuthorized)
+            };
+            lock(&shared.hub).verdict(session, verdict);
+        }
+        HubEvent::Authenticate { session, .. } => {
+            // EXTERNAL (or PLAIN without a password): not supported here.
+            lock(&shared.hub).verdict(session, Err(FailureCondition::NotAuthorized));
+        }
+        HubEvent::StoreOffline { to, message } => match &shared.offline {
+            Some(store) => store(&to, message),
+            // Nowhere to keep it: the sender hears.
+            None => lock(&shared.hub).refuse_offline(clock::now(), message),
+        },
+        _ => {}
+    }
+}
