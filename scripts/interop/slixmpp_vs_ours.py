@@ -49,10 +49,10 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("sm_failed", lambda e: _settle(self.resumed, f"failed: {e}"))
         self.messages = asyncio.Queue()
         self.add_event_handler("session_start", self._on_start)
-        self.add_event_handler("failed_auth", self._on_fail)
-        self.add_event_handler("failed_all_auth", self._on_fail)
+        self.add_event_handler("failed_auth", self._on_auth_refused)
+        self.add_event_handler("failed_all_auth", self._on_auth_refused)
         self.add_event_handler("ssl_invalid_chain", self._on_bad_cert)
-        self.add_event_handler("connection_failed", self._on_fail)
+        self.add_event_handler("connection_failed", self._on_unreachable)
         self.add_event_handler("disconnected", self._on_gone)
         self.add_event_handler("message", self._on_message)
 
@@ -64,8 +64,17 @@ class Client(slixmpp.ClientXMPP):
         self.send_presence()
         self._settle(None)
 
-    def _on_fail(self, event):
-        self._settle(f"login failed: {event}")
+    def _on_auth_refused(self, event):
+        # The server answered the SASL exchange with <failure/>; the first
+        # report (failed_auth, with the stanza) names the condition.
+        try:
+            condition = event["condition"]
+        except (KeyError, TypeError):
+            condition = "no condition reported"
+        self._settle(f"authentication refused: {condition}")
+
+    def _on_unreachable(self, event):
+        self._settle(f"connection failed: {event}")
 
     def _on_bad_cert(self, event):
         self._settle(f"certificate refused: {event}")
@@ -167,9 +176,10 @@ async def main(args):
             if client is not None:
                 await close(client)
 
-    # A wrong password.
+    # A wrong password: refused by the server in SASL with not-authorized
+    # (an unreachable server, a TLS failure or a timeout is not that).
     client, error = await login(args, "alice", "not-the-password", "SCRAM-SHA-256")
-    if client is None and error and "login failed" in error:
+    if client is None and error == "authentication refused: not-authorized":
         checks.ok("wrong password refused", error)
     else:
         checks.fail("wrong password refused", error or "logged in!")

@@ -43,7 +43,7 @@ for server in "${servers[@]}"; do
   c2s="${!c2s_var}" tls="${!tls_var}" load="${!load_var}"
   ca="$XMPP_INTEROP_CA"
 
-  check "$server: alice@localhost, STARTTLS :$c2s, SCRAM-SHA-1, XEP-0198 resume" \
+  check "$server: alice@localhost, STARTTLS :$c2s, SCRAM-SHA-1, XEP-0198 enabled with resumption (not resumed)" \
     python3 "$HERE/probe.py" --port "$c2s" --ca "$ca" --domain localhost \
     --user alice --password alice-pass --mech SCRAM-SHA-1 --sm
   check "$server: bob@example.test, direct TLS :$tls, PLAIN" \

@@ -12,7 +12,7 @@ use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
 use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{self, FailureCondition, Mechanism};
-use xmpp_proto::stanza::{Iq, IqType, Presence, PresenceType};
+use xmpp_proto::stanza::{Iq, IqType, MessageType, Presence, PresenceType};
 use xmpp_proto::xml::{Element, ns};
 use xmpp_transport_std::clock;
 use xmpp_transport_std::{ClientTls, Connection, Next, TrustAnchors};
@@ -313,7 +313,11 @@ fn ejabberd_ping_and_disco() {
     ping_and_disco(ejabberd());
 }
 
-/// The README's few-line program, against both servers.
+/// The README's few-line program, against both servers: log in, send a
+/// message, close. The message goes to the session's own full JID (a
+/// connected resource gets it whatever its presence, RFC 6121 §8.5.3.1,
+/// and no other test logs in as carol with a resource of this name), so
+/// the test can check that it arrives.
 fn few_lines(server: Server) {
     let options = xmpp_transport_std::LoginOptions {
         server: Some(server.starttls.clone()),
@@ -323,13 +327,21 @@ fn few_lines(server: Server) {
     let mut xmpp =
         xmpp_transport_std::Session::login_with("carol@localhost", "carol-pass", options)
             .expect("login");
-    assert!(
-        xmpp.jid().as_str().starts_with("carol@localhost/"),
-        "{}",
-        server.name
-    );
-    xmpp.send_message("carol@localhost", "a note to self")
-        .expect("send");
+    let me = xmpp.jid().to_string();
+    assert!(me.starts_with("carol@localhost/"), "{}: {me}", server.name);
+    let token = format!("a note to self {:?}", Instant::now());
+    let id = xmpp.send_message(&me, &token).expect("send");
+    let got = wait_for(xmpp.connection(), |e| match e {
+        // Not an error bounce, which may carry the body back.
+        ClientEvent::Message(m)
+            if m.kind() != MessageType::Error && m.body().as_deref() == Some(token.as_str()) =>
+        {
+            Some(m.clone())
+        }
+        _ => None,
+    });
+    assert_eq!(got.id(), Some(id.as_str()), "{}", server.name);
+    assert_eq!(got.from(), Some(me.as_str()), "{}", server.name);
     xmpp.close().expect("clean close");
 }
 

@@ -324,6 +324,7 @@ fn kill_and_resume(server: Server, sender: &str, receiver_user: &str, profile: P
     let mut state: Option<SmSession> = None;
     let mut conn: Option<Connection<Client>> = None;
     let mut attempt = 0u32;
+    let mut all_acked_since: Option<Instant> = None;
     loop {
         let Some(c) = conn.as_mut() else {
             thread::sleep(backoff.delay(attempt));
@@ -372,7 +373,23 @@ fn kill_and_resume(server: Server, sender: &str, receiver_user: &str, profile: P
             continue;
         };
         let finished = next >= total && resend.is_empty();
-        if finished && c.endpoint().sm_unacked() == Some(0) {
+        // Done once everything is acknowledged, but not before at least
+        // one kill was resumed from (a fast run could otherwise end
+        // before the killer struck and prove nothing). After 20 kills
+        // without a resumption, or 20 mean kill intervals (10 to 30 s)
+        // of waiting for one, the assertions below fail instead.
+        let all_acked = finished && c.endpoint().sm_unacked() == Some(0);
+        all_acked_since = if all_acked {
+            all_acked_since.or_else(|| Some(Instant::now()))
+        } else {
+            None
+        };
+        let patience = Duration::from_millis(20 * mean_ms)
+            .clamp(Duration::from_secs(10), Duration::from_secs(30));
+        let proven = figures.resumes > 0
+            || kills.load(Ordering::SeqCst) >= 20
+            || all_acked_since.is_some_and(|t| t.elapsed() > patience);
+        if all_acked && proven {
             break;
         }
         let mut broken = false;
@@ -474,8 +491,14 @@ fn kill_and_resume(server: Server, sender: &str, receiver_user: &str, profile: P
     assert_eq!(foreign, 0, "{}: numbers never sent arrived", server.name);
     assert_eq!((lost, duplicated), (0, 0), "{}: {figures:?}", server.name);
     assert!(
-        figures.kills == 0 || figures.resumes > 0,
-        "{}: never resumed",
+        in_order,
+        "{}: out of order at {:?}",
+        server.name,
+        got.windows(2).find(|w| w[0] >= w[1])
+    );
+    assert!(
+        figures.kills >= 1 && figures.resumes >= 1,
+        "{}: at least one kill and one resumption: {figures:?}",
         server.name
     );
 }

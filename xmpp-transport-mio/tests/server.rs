@@ -40,7 +40,7 @@ use xmpp_proto::server::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::sm::{SmConfig, SmSession};
 use xmpp_proto::stanza::{Message, MessageType};
 use xmpp_transport_mio::{ConnId, DriverConfig, DriverEvent};
-use xmpp_transport_std::{LoginOptions, Session, clock};
+use xmpp_transport_std::{LoginOptions, Next, Session, clock};
 
 /// Logs in `n` farm clients (every other one by direct TLS); returns
 /// their ids by index once all are online.
@@ -281,9 +281,14 @@ fn the_std_client_talks_to_the_mio_server() {
 /// Logs `user<i>` into the mio server with the std client and stream
 /// management on (resuming `resume` if given).
 fn sm_login(server: &Running, i: usize, resume: Option<SmSession>) -> Session {
+    sm_login_with(server, i, resume, SmConfig::default())
+}
+
+/// [`sm_login`] with the client's stream management configuration.
+fn sm_login_with(server: &Running, i: usize, resume: Option<SmSession>, sm: SmConfig) -> Session {
     let keys = SharedKeyAccounts::new().keys().clone();
-    let mut config = client_config(i, ClientTlsPolicy::RequireStartTls, &keys)
-        .with_stream_management(SmConfig::default());
+    let mut config =
+        client_config(i, ClientTlsPolicy::RequireStartTls, &keys).with_stream_management(sm);
     if let Some(state) = resume {
         config = config.with_resumption(state);
     }
@@ -346,30 +351,77 @@ fn a_broken_session_is_resumed_with_what_was_routed_to_it_meanwhile() {
     assert_eq!((stats.detached, stats.resumed, stats.expired), (1, 1, 0));
 }
 
+/// The next message within [`TIMEOUT`] (for a session whose login left
+/// no events behind).
+fn next_stanza_within(session: &mut Session) -> Message {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match session.connection().next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Message(m)) => return m,
+            Next::Event(_) => {}
+            Next::Deadline => panic!("no message within {TIMEOUT:?}"),
+            Next::Closed => panic!("the connection ended"),
+        }
+    }
+}
+
+/// Waits until `done` holds, for at most [`TIMEOUT`].
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: timed out");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn an_expired_session_bounces_what_was_queued_for_it() {
-    let server = start(DriverConfig::default(), |c| {
-        c.with_stream_management(SmConfig::default().with_max(Some(1)))
-    });
+    // Sessions are kept 300 s (user3 asks for 1 s), and only one at a
+    // time: a second detached session makes the first expire at once.
+    let server = start_with(
+        DriverConfig::default(),
+        |c| c.with_stream_management(SmConfig::default()),
+        |s| s.with_hub(|h| h.with_detached_limit(1)),
+    );
     let mut alice = sm_login(&server, 1, None);
-    let bob = sm_login(&server, 2, None);
-    let state = bob.abandon().resumable.expect("resumable");
-    wait_for_end(&server, "user2@localhost/r", 1);
+    let mut bob = sm_login(&server, 2, None);
+    let carol = sm_login_with(&server, 3, None, SmConfig::default().with_max(Some(1)));
+    // The message reaches bob's client, which does not acknowledge it
+    // (the server asks only after 5 stanzas or 5 s): it stays in bob's
+    // queue. Having been delivered, it cannot come back as an offline
+    // bounce.
     let id = alice
         .send_message("user2@localhost/r", "into the void")
         .unwrap();
-    // One second later the session expires and the message comes back
-    // to its sender as an error.
-    let bounced = next_stanza(&mut alice);
+    assert_eq!(next_stanza(&mut bob).id(), Some(id.as_str()));
+
+    let state = bob.abandon().resumable.expect("resumable");
+    wait_for_end(&server, "user2@localhost/r", 1);
+    wait_until("bob's session is kept", || server.detached_count() == 1);
+    // Nothing came back yet: alice's next message is her own marker.
+    alice.send_message("user1@localhost/r", "marker").unwrap();
+    assert_eq!(
+        next_stanza_within(&mut alice).body().as_deref(),
+        Some("marker")
+    );
+
+    // Carol's break pushes bob's session out: it expires, and its queue
+    // goes back to the sender.
+    drop(carol.abandon());
+    wait_for_end(&server, "user3@localhost/r", 1);
+    let bounced = next_stanza_within(&mut alice);
     assert_eq!(bounced.kind(), MessageType::Error);
     assert_eq!(bounced.id(), Some(id.as_str()));
-    // Too late to resume: a new session is bound instead.
+    assert_eq!(bounced.from(), Some("user2@localhost/r"));
+    // Carol's session expires on time (the poll timeout), after her 1 s.
+    wait_until("carol's session expires", || server.detached_count() == 0);
+    // Bob's session is gone: his resumption fails, a new one is bound.
     let bob = sm_login(&server, 2, Some(state));
     assert_eq!(bob.jid().as_str(), "user2@localhost/r");
     alice.close().unwrap();
     bob.close().unwrap();
     let stats = server.stop();
-    assert_eq!((stats.detached, stats.resumed, stats.expired), (1, 0, 1));
+    assert_eq!((stats.detached, stats.resumed, stats.expired), (2, 0, 2));
 }
 
 #[test]

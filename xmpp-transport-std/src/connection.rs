@@ -158,11 +158,11 @@ impl<E: Endpoint> Connection<E> {
     }
 
     /// The same connection, with typed commands of type `C` for its
-    /// [`Remote`]s instead of closures; `Err(self)` if a remote exists
-    /// already.
-    pub fn with_command_type<C: Command<E>>(self) -> Result<Connection<E, C>, Self> {
+    /// [`Remote`]s instead of closures; the connection back in `Err` if a
+    /// remote exists already.
+    pub fn with_command_type<C: Command<E>>(self) -> Result<Connection<E, C>, Box<Self>> {
         if self.inbox.is_some() {
-            return Err(self);
+            return Err(Box::new(self));
         }
         Ok(Connection {
             endpoint: self.endpoint,

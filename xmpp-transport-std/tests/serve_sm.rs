@@ -17,7 +17,7 @@ use xmpp_proto::sm::{SmConfig, SmSession};
 use xmpp_proto::stanza::{Message, MessageType};
 use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
-use xmpp_transport_std::{LoginOptions, Session, clock};
+use xmpp_transport_std::{LoginOptions, Next, Session, clock};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -36,6 +36,7 @@ fn start_with(sm: SmConfig, configure: impl FnOnce(Serve) -> Serve) -> Setup {
     let mut accounts = Accounts::new();
     accounts.add("alice", "alice-secret").unwrap();
     accounts.add("bob", "bob-secret").unwrap();
+    accounts.add("carol", "carol-secret").unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     let server = Serve::new("localhost", pki.server_tls(), accounts)
@@ -51,9 +52,13 @@ fn start_with(sm: SmConfig, configure: impl FnOnce(Serve) -> Serve) -> Setup {
 /// `user@localhost/r` online with stream management enabled (or the
 /// session `resume` resumed).
 fn login(setup: &Setup, user: &str, resume: Option<SmSession>) -> Session {
+    login_sm(setup, user, resume, SmConfig::default())
+}
+
+/// [`login`] with the client's stream management configuration.
+fn login_sm(setup: &Setup, user: &str, resume: Option<SmSession>, sm: SmConfig) -> Session {
     let jid = Jid::new(&format!("{user}@localhost/r")).unwrap();
-    let mut config = ClientConfig::new(jid, format!("{user}-secret"))
-        .with_stream_management(SmConfig::default());
+    let mut config = ClientConfig::new(jid, format!("{user}-secret")).with_stream_management(sm);
     if let Some(state) = resume {
         config = config.with_resumption(state);
     }
@@ -74,6 +79,20 @@ fn next_message(session: &mut Session) -> Message {
             Some(ClientEvent::Message(m)) => return m,
             Some(_) => {}
             None => panic!("the connection ended"),
+        }
+    }
+}
+
+/// The next message within [`TIMEOUT`] (for a session whose login left
+/// no events behind).
+fn next_message_within(session: &mut Session) -> Message {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match session.connection().next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Message(m)) => return m,
+            Next::Event(_) => {}
+            Next::Deadline => panic!("no message within {TIMEOUT:?}"),
+            Next::Closed => panic!("the connection ended"),
         }
     }
 }
@@ -144,22 +163,61 @@ fn a_resume_takes_over_a_connection_not_yet_noticed_dead() {
     setup.server.shutdown();
 }
 
+/// Waits until `done` holds, for at most [`TIMEOUT`].
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: timed out");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn an_expired_session_bounces_what_was_queued_for_it() {
-    let setup = start(SmConfig::default().with_max(Some(1)));
+    // Sessions are kept 300 s (carol asks for 1 s), and only one at a
+    // time: a second detached session makes the first expire at once.
+    let setup = start_with(SmConfig::default(), |serve| {
+        serve.with_hub(|h| h.with_detached_limit(1))
+    });
     let mut alice = login(&setup, "alice", None);
-    let bob = login(&setup, "bob", None);
-    let state = bob.abandon().resumable.expect("resumable");
-    wait_for_end(&setup, "bob@localhost/r");
+    let mut bob = login(&setup, "bob", None);
+    let carol = login_sm(&setup, "carol", None, SmConfig::default().with_max(Some(1)));
+    // The message reaches bob's client, which does not acknowledge it
+    // (the server asks only after 5 stanzas or 5 s): it stays in bob's
+    // queue. Having been delivered, it cannot come back as an offline
+    // bounce.
     let id = alice
         .send_message("bob@localhost/r", "into the void")
         .unwrap();
-    let bounced = next_message(&mut alice);
+    assert_eq!(next_message(&mut bob).id(), Some(id.as_str()));
+
+    let state = bob.abandon().resumable.expect("resumable");
+    wait_for_end(&setup, "bob@localhost/r");
+    assert_eq!(setup.server.detached_count(), 1, "bob's session is kept");
+    // Nothing came back yet: alice's next message is her own marker.
+    alice.send_message("alice@localhost/r", "marker").unwrap();
+    assert_eq!(
+        next_message_within(&mut alice).body().as_deref(),
+        Some("marker")
+    );
+
+    // Carol's break pushes bob's session out: it expires, and its queue
+    // goes back to the sender.
+    drop(carol.abandon());
+    wait_for_end(&setup, "carol@localhost/r");
+    let bounced = next_message_within(&mut alice);
     assert_eq!(bounced.kind(), MessageType::Error);
     assert_eq!(bounced.id(), Some(id.as_str()));
-    assert_eq!(setup.server.detached_count(), 0);
+    assert_eq!(bounced.from(), Some("bob@localhost/r"));
+    // Carol's session expires on time (the reaper thread), after her 1 s.
+    wait_until("carol's session expires", || {
+        setup.server.detached_count() == 0
+    });
+    // Bob's session is gone: his resumption fails, a new one is bound.
     let bob = login(&setup, "bob", Some(state));
     assert_eq!(bob.jid().as_str(), "bob@localhost/r");
+    let log = setup.log.lock().unwrap().clone();
+    assert!(!log.iter().any(|l| l.contains("resumed")), "{log:?}");
     alice.close().unwrap();
     bob.close().unwrap();
     setup.server.shutdown();

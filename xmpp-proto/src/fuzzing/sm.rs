@@ -164,7 +164,8 @@ fn counter_random() -> Box<dyn crate::random::RandomSource + Send> {
 fn session(jid: &str) -> SmSession {
     let mut unacked = Unacked::starting_at(8, u32::MAX - 1);
     for _ in 0..3 {
-        let _ = unacked.push(message());
+        let _ = unacked
+            .push(crate::stanza::WireStanza::from_element(&message()).expect("serializable"));
     }
     SmSession::new(
         Some("prev".into()),

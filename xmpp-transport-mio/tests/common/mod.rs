@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -88,6 +88,8 @@ pub struct Running {
     pub direct: SocketAddr,
     pub pki: TestPki,
     pub log: Arc<Mutex<Vec<String>>>,
+    /// How many detached sessions the server keeps, as of its last poll.
+    detached: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     thread: Option<JoinHandle<Stats>>,
@@ -114,6 +116,8 @@ pub fn start_with(
     let sink = log.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
+    let detached = Arc::new(AtomicUsize::new(0));
+    let kept = detached.clone();
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         let server = MioServer::new(DOMAIN, tls, SharedKeyAccounts::new(), driver)
@@ -131,6 +135,7 @@ pub fn start_with(
         tx.send((addr, direct, waker)).unwrap();
         while !stopping.load(Ordering::SeqCst) {
             server.poll(None, |_| {}).unwrap();
+            kept.store(server.hub().detached().len(), Ordering::SeqCst);
         }
         server.shutdown(Duration::from_secs(5)).unwrap();
         server.stats()
@@ -141,6 +146,7 @@ pub fn start_with(
         direct,
         pki,
         log,
+        detached,
         stop,
         waker,
         thread: Some(thread),
@@ -153,6 +159,11 @@ impl Running {
         self.stop.store(true, Ordering::SeqCst);
         self.waker.wake().unwrap();
         self.thread.take().unwrap().join().unwrap()
+    }
+
+    /// How many detached sessions the server kept after its last poll.
+    pub fn detached_count(&self) -> usize {
+        self.detached.load(Ordering::SeqCst)
     }
 
     pub fn log_lines(&self) -> Vec<String> {
