@@ -1,6 +1,7 @@
-//! One connection of the driver: a non-blocking socket, an optional
-//! rustls session and the sans-IO endpoint, and the moves between them.
-//! Knows nothing of the `Poll` or the other connections.
+//! One connection of the driver: a non-blocking socket and a [`TlsPump`]
+//! (the endpoint with TLS in front of it, shared with the blocking
+//! transport), and the moves between them. Knows nothing of the `Poll`
+//! or the other connections.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -8,23 +9,18 @@ use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
 
-use xmpp_proto::time::Time;
-
 use mio::net::TcpStream;
-use xmpp_proto::endpoint::{Endpoint, Transmit};
+use xmpp_proto::endpoint::Endpoint;
+use xmpp_proto::time::Time;
 use xmpp_transport_std::ServerTls;
-use xmpp_transport_std::tls::{ClientTls, tls_info};
+use xmpp_transport_std::tls::ClientTls;
+use xmpp_transport_std::tls_pump::{SocketOutput, TlsPump};
 
 use crate::{ConnId, DriverEvent, Error};
 
-/// How much plaintext is handed to rustls at once: rustls copies it into
-/// records, so this bounds what sits in its buffers besides the core's
-/// own queue (which is never copied).
-const TLS_CHUNK: usize = 16 * 1024;
-
 /// Which side of a TLS handshake a connection plays.
 #[derive(Clone)]
-pub(crate) enum Role {
+pub(crate) enum TlsSide {
     Client(Arc<ClientTls>),
     Server(Arc<ServerTls>),
     Plain,
@@ -41,21 +37,14 @@ pub(crate) struct Ctx<'a, Ev> {
 }
 
 pub(crate) struct Conn<E> {
-    pub(crate) endpoint: E,
+    pump: TlsPump<E>,
     pub(crate) socket: TcpStream,
-    role: Role,
-    tls: Option<Box<rustls::Connection>>,
-    handshaking: bool,
-    /// The endpoint asked to shut down while TLS was still handshaking.
-    shutdown_after_handshake: bool,
-    /// close_notify is queued: shut TCP down once it is written.
-    tcp_shutdown_pending: bool,
     read_closed: bool,
-    write_closed: bool,
+    /// Our write side is shut: the peer has until then to close.
     linger_until: Option<Time>,
     /// The deadline this connection has in the driver's timer heap.
     pub(crate) timer_at: Option<Time>,
-    /// Bytes the endpoint has queued that could not be written yet.
+    /// Bytes waiting to be written after the last write attempt.
     pub(crate) pending_output: usize,
     /// The failure that ends the connection; set once.
     pub(crate) error: Option<Error>,
@@ -63,17 +52,16 @@ pub(crate) struct Conn<E> {
 }
 
 impl<E: Endpoint> Conn<E> {
-    pub(crate) fn new(socket: TcpStream, endpoint: E, role: Role) -> Self {
+    pub(crate) fn new(socket: TcpStream, endpoint: E, side: TlsSide) -> Self {
+        let pump = match side {
+            TlsSide::Client(tls) => TlsPump::client(endpoint, tls),
+            TlsSide::Server(tls) => TlsPump::server(endpoint, tls),
+            TlsSide::Plain => TlsPump::plain(endpoint),
+        };
         Conn {
-            endpoint,
+            pump,
             socket,
-            role,
-            tls: None,
-            handshaking: false,
-            shutdown_after_handshake: false,
-            tcp_shutdown_pending: false,
             read_closed: false,
-            write_closed: false,
             linger_until: None,
             timer_at: None,
             pending_output: 0,
@@ -82,13 +70,17 @@ impl<E: Endpoint> Conn<E> {
         }
     }
 
+    pub(crate) fn endpoint(&self) -> &E {
+        self.pump.endpoint()
+    }
+
     pub(crate) fn is_encrypted(&self) -> bool {
-        self.tls.is_some() && !self.handshaking
+        self.pump.is_encrypted()
     }
 
     /// Whether the connection has run its course and can be dropped.
     pub(crate) fn is_done(&self) -> bool {
-        self.failed || (self.endpoint.is_closed() && self.write_closed && self.read_closed)
+        self.failed || (self.pump.is_done() && self.read_closed)
     }
 
     /// The next instant [`Conn::on_timer`] has work to do.
@@ -96,7 +88,7 @@ impl<E: Endpoint> Conn<E> {
         if self.failed {
             return None;
         }
-        match (self.endpoint.poll_timeout(), self.linger_until) {
+        match (self.pump.poll_timeout(), self.linger_until) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -129,14 +121,12 @@ impl<E: Endpoint> Conn<E> {
         }
         if self.linger_until.is_some_and(|t| t <= ctx.now) {
             // The peer did not close (or finish the handshake) in time.
-            if !self.endpoint.is_closed() {
-                self.endpoint.handle_eof(ctx.now);
-            }
+            self.pump.handle_socket_error(ctx.now);
             self.fail(Error::LingerExpired, ctx);
             return;
         }
-        if self.endpoint.poll_timeout().is_some_and(|t| t <= ctx.now) {
-            self.endpoint.handle_timeout(ctx.now);
+        if self.pump.poll_timeout().is_some_and(|t| t <= ctx.now) {
+            self.pump.handle_timeout(ctx.now);
             self.flush_or_fail(ctx);
         }
     }
@@ -147,16 +137,13 @@ impl<E: Endpoint> Conn<E> {
         f: impl FnOnce(&mut E, Time) -> R,
         ctx: &mut Ctx<'_, E::Event>,
     ) -> R {
-        let r = f(&mut self.endpoint, ctx.now);
+        let r = f(self.pump.endpoint_mut(), ctx.now);
         self.flush_or_fail(ctx);
         r
     }
 
     /// Drops the connection at once (no close_notify, no linger).
     pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_, E::Event>) {
-        if !self.endpoint.is_closed() {
-            self.endpoint.handle_eof(ctx.now);
-        }
         self.fail(Error::Io(io::ErrorKind::ConnectionAborted.into()), ctx);
     }
 
@@ -166,16 +153,27 @@ impl<E: Endpoint> Conn<E> {
             if self.failed || self.read_closed {
                 return false;
             }
-            let step = if self.tls.is_some() {
-                self.read_tls(ctx)
-            } else {
-                self.read_plain(ctx)
-            };
-            match step {
-                Ok(true) => {}
-                Ok(false) => return false,
+            match self.socket.read(ctx.buf) {
+                Ok(0) => {
+                    self.read_closed = true;
+                    self.pump.handle_socket_eof(ctx.now);
+                    self.after_input(ctx);
+                    return false;
+                }
+                Ok(n) => {
+                    let data = ctx.buf.get(..n).unwrap_or_default();
+                    if let Err(e) = self.pump.handle_socket_data(ctx.now, data) {
+                        // The alert the pump prepared goes out if it can.
+                        let _ = self.flush(ctx);
+                        self.fail_or_end(e, ctx);
+                        return false;
+                    }
+                    self.after_input(ctx);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.fail_or_end(e, ctx);
+                    self.fail_or_end(e.into(), ctx);
                     return false;
                 }
             }
@@ -183,107 +181,13 @@ impl<E: Endpoint> Conn<E> {
         true
     }
 
-    /// One plaintext read; `Ok(false)` once the socket is drained.
-    fn read_plain(&mut self, ctx: &mut Ctx<'_, E::Event>) -> Result<bool, Error> {
-        match self.socket.read(ctx.buf) {
-            Ok(0) => {
-                self.peer_closed(ctx);
-                Ok(false)
-            }
-            Ok(n) => {
-                let data = ctx.buf.get(..n).unwrap_or_default();
-                if !self.endpoint.is_closed() {
-                    // A refused input means the endpoint has ended; it
-                    // says why in its events.
-                    let _ = self.endpoint.handle_input(ctx.now, data);
-                }
-                self.after_input(ctx)?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// One read of TLS records, then everything they decrypt to.
-    fn read_tls(&mut self, ctx: &mut Ctx<'_, E::Event>) -> Result<bool, Error> {
-        let Some(tls) = self.tls.as_deref_mut() else {
-            return Ok(false);
-        };
-        let tcp_eof = match tls.read_tls(&mut self.socket) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
-            Err(e) => return Err(e.into()),
-        };
-        let state = match tls.process_new_packets() {
-            Ok(state) => state,
-            Err(e) => {
-                // Tell the peer why (an alert) before giving up.
-                let _ = tls.write_tls(&mut self.socket);
-                return Err(Error::Tls(e));
-            }
-        };
-        let peer_closed = state.peer_has_closed() || tcp_eof;
-        if self.handshaking && !tls.is_handshaking() {
-            self.handshaking = false;
-            let info = match (&*tls, &self.role) {
-                (rustls::Connection::Server(c), Role::Server(s)) => tls_info(c, Some(s.leaf())),
-                (rustls::Connection::Server(c), _) => tls_info(c, None),
-                (rustls::Connection::Client(c), _) => tls_info(c, None),
-            };
-            if !self.endpoint.is_closed() {
-                let _ = self.endpoint.handle_tls_established(ctx.now, info);
-            }
-            if self.shutdown_after_handshake {
-                self.close_notify();
-            }
-            self.after_input(ctx)?;
-        }
-        while let Some(tls) = self.tls.as_deref_mut() {
-            // An error means no plaintext now, or the peer closed without
-            // close_notify (reported as the close below).
-            let n: usize = tls.reader().read(ctx.buf).unwrap_or_default();
-            if n == 0 {
-                break;
-            }
-            if !self.endpoint.is_closed() {
-                let data = ctx.buf.get(..n).unwrap_or_default();
-                let _ = self.endpoint.handle_input(ctx.now, data);
-            }
-            self.after_input(ctx)?;
-        }
-        if peer_closed {
-            // TCP closed without close_notify counts as a close too: XMPP
-            // ends streams in XML, so a truncation cannot go unnoticed.
-            self.peer_closed(ctx);
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn peer_closed(&mut self, ctx: &mut Ctx<'_, E::Event>) {
-        if self.read_closed {
-            return;
-        }
-        self.read_closed = true;
-        if !self.endpoint.is_closed() {
-            self.endpoint.handle_eof(ctx.now);
-        }
+    /// The endpoint contract: after each input, write, then take events.
+    fn after_input(&mut self, ctx: &mut Ctx<'_, E::Event>) {
         self.flush_or_fail(ctx);
     }
 
-    /// The endpoint contract: after each input, write, then take events.
-    fn after_input(&mut self, ctx: &mut Ctx<'_, E::Event>) -> Result<(), Error> {
-        let r = self.flush(ctx);
-        self.take_events(ctx);
-        r
-    }
-
     fn take_events(&mut self, ctx: &mut Ctx<'_, E::Event>) {
-        while let Some(event) = self.endpoint.poll_event() {
+        while let Some(event) = self.pump.poll_event() {
             ctx.events.push_back(DriverEvent::Endpoint {
                 conn: ctx.id,
                 event,
@@ -303,78 +207,53 @@ impl<E: Endpoint> Conn<E> {
     fn fail_or_end(&mut self, e: Error, ctx: &mut Ctx<'_, E::Event>) {
         if self.linger_until.is_some() && !matches!(e, Error::OutputLimit { .. }) {
             self.read_closed = true;
-            self.write_closed = true;
             let _ = self.socket.shutdown(Shutdown::Both);
-            if !self.endpoint.is_closed() {
-                self.endpoint.handle_eof(ctx.now);
-            }
-            self.discard_output();
+            self.pump.handle_socket_error(ctx.now);
             self.take_events(ctx);
         } else {
             self.fail(e, ctx);
         }
     }
 
-    /// Writes what the endpoint queued, without copying it: partial
-    /// writes are reported through `consume_transmit` and the rest stays
-    /// in the endpoint. Then enforces the output limit.
+    /// Writes what the pump has for the socket, without copying the
+    /// endpoint's plaintext: partial writes leave the rest in the pump.
+    /// Then enforces the output limit.
     fn flush(&mut self, ctx: &mut Ctx<'_, E::Event>) -> Result<(), Error> {
         if self.failed {
-            self.discard_output();
+            self.pending_output = 0;
             return Ok(());
         }
-        self.pending_output = 0;
-        loop {
-            if !self.flush_tls()? {
-                // The socket is full with TLS records: leave the rest in
-                // the endpoint until the next writable event.
-                self.pending_output = self.peek_pending();
-                break;
-            }
-            let closed = self.endpoint.is_closed();
-            let Some(transmit) = self.endpoint.poll_transmit() else {
-                if closed && self.linger_until.is_none() {
-                    // An endpoint that ended without asking to shut down.
-                    self.begin_shutdown(ctx);
-                    continue;
-                }
-                break;
-            };
-            match transmit {
-                Transmit::Data(data) => {
+        while let Some(output) = self.pump.poll_socket_output() {
+            match output {
+                SocketOutput::Data(data) => {
                     let len = data.len();
-                    let written = if self.write_closed {
-                        // Nobody will read it; the endpoint still wants
-                        // it consumed.
-                        len
-                    } else if let Some(tls) = self.tls.as_deref_mut() {
-                        if self.handshaking {
-                            // Our next bytes belong after the handshake.
-                            self.pending_output = len;
-                            break;
+                    match self.socket.write(data) {
+                        Ok(0) if len > 0 => {
+                            return Err(io::Error::from(io::ErrorKind::WriteZero).into());
                         }
-                        let chunk = data.get(..len.min(TLS_CHUNK)).unwrap_or(data);
-                        tls.writer().write(chunk)?
-                    } else {
-                        match self.socket.write(data) {
-                            Ok(0) if len > 0 => {
-                                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
-                            }
-                            Ok(n) => n,
-                            Err(e) if would_block(&e) => {
-                                self.pending_output = len;
-                                break;
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-                            Err(e) => return Err(e.into()),
-                        }
-                    };
-                    self.endpoint.consume_transmit(written);
+                        Ok(n) => self.pump.consume_socket_output(n),
+                        Err(e) if would_block(&e) => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
-                Transmit::StartTls => self.start_tls()?,
-                Transmit::Shutdown => self.begin_shutdown(ctx),
+                SocketOutput::ShutdownWrite => {
+                    let _ = self.socket.shutdown(Shutdown::Write);
+                    if self.linger_until.is_none() {
+                        self.linger_until = Some(ctx.now + ctx.linger);
+                    }
+                }
             }
         }
+        if let Some(e) = self.pump.take_endpoint_error() {
+            return Err(e);
+        }
+        if self.pump.endpoint().is_closed() && !self.pump.is_shutting_down() {
+            // An endpoint that ended without asking to shut down.
+            self.pump.shutdown();
+            return self.flush(ctx);
+        }
+        self.pending_output = self.pump.pending_output();
         if self.pending_output > ctx.max_output {
             return Err(Error::OutputLimit {
                 pending: self.pending_output,
@@ -382,98 +261,6 @@ impl<E: Endpoint> Conn<E> {
             });
         }
         Ok(())
-    }
-
-    /// How many bytes the endpoint holds before its next mark. Only
-    /// looks when data comes first: a mark is handed out once.
-    fn peek_pending(&mut self) -> usize {
-        // After a Data transmit the same bytes come back, so looking is
-        // harmless; a StartTls or Shutdown mark cannot be looked at
-        // without taking it, and nothing before it is pending then.
-        match self.endpoint.poll_transmit() {
-            Some(Transmit::Data(d)) => d.len(),
-            Some(Transmit::StartTls) => {
-                // Taken: act on it now, the socket is merely full.
-                if let Err(e) = self.start_tls() {
-                    self.error.get_or_insert(e);
-                    self.failed = true;
-                }
-                0
-            }
-            Some(Transmit::Shutdown) => {
-                self.shutdown_now();
-                0
-            }
-            None => 0,
-        }
-    }
-
-    /// Pushes rustls' records to the socket; `false` if it is full.
-    fn flush_tls(&mut self) -> Result<bool, Error> {
-        if let Some(tls) = self.tls.as_deref_mut() {
-            if !self.write_closed {
-                while tls.wants_write() {
-                    match tls.write_tls(&mut self.socket) {
-                        Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-                        Ok(_) => {}
-                        Err(e) if would_block(&e) => return Ok(false),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-        }
-        if self.tcp_shutdown_pending {
-            self.tcp_shutdown_pending = false;
-            let _ = self.socket.shutdown(Shutdown::Write);
-            self.write_closed = true;
-        }
-        Ok(true)
-    }
-
-    fn start_tls(&mut self) -> Result<(), Error> {
-        if self.tls.is_some() {
-            return Err(Error::Endpoint("asked for TLS on a connection that has it"));
-        }
-        let conn = match &self.role {
-            Role::Client(c) => rustls::Connection::Client(c.connect()?),
-            Role::Server(s) => rustls::Connection::Server(s.accept()?),
-            Role::Plain => {
-                return Err(Error::Endpoint(
-                    "asked for TLS on a connection made without TLS settings",
-                ));
-            }
-        };
-        self.tls = Some(Box::new(conn));
-        self.handshaking = true;
-        Ok(())
-    }
-
-    /// Starts the close; the linger time bounds both a handshake it has
-    /// to wait for and the peer's own close.
-    fn begin_shutdown(&mut self, ctx: &mut Ctx<'_, E::Event>) {
-        if self.linger_until.is_none() {
-            self.linger_until = Some(ctx.now + ctx.linger);
-        }
-        self.shutdown_now();
-    }
-
-    fn shutdown_now(&mut self) {
-        if self.write_closed || self.tcp_shutdown_pending {
-            return;
-        }
-        if self.handshaking {
-            self.shutdown_after_handshake = true;
-        } else {
-            self.close_notify();
-        }
-    }
-
-    fn close_notify(&mut self) {
-        if let Some(tls) = self.tls.as_deref_mut() {
-            tls.send_close_notify();
-        }
-        self.tcp_shutdown_pending = true;
     }
 
     /// Marks the connection dead (the socket closed both ways) and tells
@@ -486,23 +273,9 @@ impl<E: Endpoint> Conn<E> {
         self.error.get_or_insert(e);
         let _ = self.socket.shutdown(Shutdown::Both);
         self.read_closed = true;
-        self.write_closed = true;
-        if !self.endpoint.is_closed() {
-            self.endpoint.handle_eof(ctx.now);
-        }
-        self.discard_output();
-        self.take_events(ctx);
-    }
-
-    /// Drains the endpoint's output into nothing.
-    fn discard_output(&mut self) {
-        while let Some(t) = self.endpoint.poll_transmit() {
-            if let Transmit::Data(d) = t {
-                let n = d.len();
-                self.endpoint.consume_transmit(n);
-            }
-        }
+        self.pump.handle_socket_error(ctx.now);
         self.pending_output = 0;
+        self.take_events(ctx);
     }
 }
 

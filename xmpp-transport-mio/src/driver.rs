@@ -14,7 +14,7 @@ use xmpp_proto::endpoint::Endpoint;
 use xmpp_transport_std::ServerTls;
 use xmpp_transport_std::tls::ClientTls;
 
-use crate::conn::{Conn, Ctx, Role};
+use crate::conn::{Conn, Ctx, TlsSide};
 use crate::slab::Slab;
 use crate::timers::Timers;
 use crate::{ConnId, Error};
@@ -242,7 +242,7 @@ impl<E: Endpoint> Driver<E> {
         endpoint: E,
         tls: Arc<ClientTls>,
     ) -> io::Result<ConnId> {
-        self.add(socket, endpoint, Role::Client(tls))
+        self.add(socket, endpoint, TlsSide::Client(tls))
     }
 
     /// Adds an accepted connection; TLS presents the certificate of `tls`.
@@ -255,7 +255,7 @@ impl<E: Endpoint> Driver<E> {
         endpoint: E,
         tls: Arc<ServerTls>,
     ) -> io::Result<ConnId> {
-        self.add(socket, endpoint, Role::Server(tls))
+        self.add(socket, endpoint, TlsSide::Server(tls))
     }
 
     /// Adds a connection without TLS settings (an endpoint asking for TLS
@@ -264,10 +264,10 @@ impl<E: Endpoint> Driver<E> {
     /// # Errors
     /// If the socket cannot be registered.
     pub fn add_plain(&mut self, socket: TcpStream, endpoint: E) -> io::Result<ConnId> {
-        self.add(socket, endpoint, Role::Plain)
+        self.add(socket, endpoint, TlsSide::Plain)
     }
 
-    fn add(&mut self, mut socket: TcpStream, endpoint: E, role: Role) -> io::Result<ConnId> {
+    fn add(&mut self, mut socket: TcpStream, endpoint: E, role: TlsSide) -> io::Result<ConnId> {
         let id = self.conns.next_id();
         self.poll.registry().register(
             &mut socket,
@@ -283,7 +283,7 @@ impl<E: Endpoint> Driver<E> {
 
     /// The endpoint of a connection, to look at its state.
     pub fn endpoint(&self, conn: ConnId) -> Option<&E> {
-        self.conns.get(conn).map(|c| &c.endpoint)
+        self.conns.get(conn).map(|c| c.endpoint())
     }
 
     /// The socket of a connection (for its addresses).

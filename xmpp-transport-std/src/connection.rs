@@ -1,22 +1,24 @@
 //! The blocking driver: one socket, one sans-IO endpoint, one thread.
 
 use std::fmt;
-use std::io;
-use std::net::TcpStream;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::time::Time;
 
 use crate::clock;
-
-use xmpp_proto::endpoint::{Endpoint, Transmit};
-
 use crate::error::Error;
 use crate::remote::{BoxedCommand, Command, DEFAULT_COMMAND_BUDGET, Inbox, Msg, Remote};
 use crate::server_tls::ServerTls;
 use crate::tls::ClientTls;
-use crate::wire::{Input, Role, Wire};
+use crate::tls_pump::{SocketOutput, TlsPump};
+
+/// How big one read is.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// How long [`Connection`] waits for the peer to close after we shut
 /// down, unless [`Connection::set_linger`] says otherwise.
@@ -42,13 +44,13 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// queue is written on the next call that drives the connection.
 ///
 /// # TLS
-/// After the endpoint asks for TLS ([`Transmit::StartTls`]) every byte
-/// read goes to rustls: plaintext read after that point never reaches the
-/// endpoint. Bytes read *before* it (in the same read as `<proceed/>`) do,
-/// and the endpoint treats them as the STARTTLS injection they are.
-/// A client checks the server's certificate against the XMPP domain given
-/// in [`ClientTls`]; a server presents the certificate of its
-/// [`ServerTls`].
+/// TLS is the [`TlsPump`]'s (shared with the mio transport): after the
+/// endpoint asks for TLS every byte read goes to rustls, so plaintext
+/// read after that point never reaches the endpoint. Bytes read *before*
+/// it (in the same read as `<proceed/>`) do, and the endpoint treats them
+/// as the STARTTLS injection they are. A client checks the server's
+/// certificate against the XMPP domain given in [`ClientTls`]; a server
+/// presents the certificate of its [`ServerTls`].
 ///
 /// # Closing
 /// When the endpoint asks to shut down, the connection sends TLS
@@ -89,10 +91,15 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// [`Remote`]: closures unless a typed command is chosen with
 /// [`Connection::remote_with_budget`].
 pub struct Connection<E: Endpoint, C = BoxedCommand<E>> {
-    endpoint: E,
-    wire: Wire,
+    pump: TlsPump<E>,
+    socket: TcpStream,
+    buf: Box<[u8]>,
     linger: Duration,
+    /// Set once our write side is shut: how long we wait for the peer's
+    /// close.
     linger_until: Option<Time>,
+    /// Nothing more will be read (the peer closed, or we gave up).
+    read_closed: bool,
     /// A socket or TLS failure happened: nothing more goes over the wire.
     broken: bool,
     /// [`Next::Closed`] has been reached.
@@ -116,22 +123,22 @@ pub enum Next<Ev> {
 }
 
 impl<E: Endpoint> Connection<E> {
-    /// The client side: on [`Transmit::StartTls`] the connection runs a
+    /// The client side: on the endpoint's `StartTls` the connection runs a
     /// TLS client handshake checked against `tls`.
     ///
     /// # Errors
     /// If the socket refuses its options (write timeout).
     pub fn new_client(socket: TcpStream, endpoint: E, tls: ClientTls) -> io::Result<Self> {
-        Self::with_role(socket, endpoint, Role::Client(tls))
+        Self::with_pump(socket, TlsPump::client(endpoint, Arc::new(tls)))
     }
 
-    /// The server side: on [`Transmit::StartTls`] the connection runs a
+    /// The server side: on the endpoint's `StartTls` the connection runs a
     /// TLS server handshake presenting the certificate of `tls`.
     ///
     /// # Errors
     /// If the socket refuses its options (write timeout).
     pub fn new_server(socket: TcpStream, endpoint: E, tls: ServerTls) -> io::Result<Self> {
-        Self::with_role(socket, endpoint, Role::Server(tls))
+        Self::with_pump(socket, TlsPump::server(endpoint, Arc::new(tls)))
     }
 
     /// Either side, without TLS: an endpoint asking for TLS gets
@@ -140,16 +147,18 @@ impl<E: Endpoint> Connection<E> {
     /// # Errors
     /// If the socket refuses its options (write timeout).
     pub fn new_plain(socket: TcpStream, endpoint: E) -> io::Result<Self> {
-        Self::with_role(socket, endpoint, Role::Plain)
+        Self::with_pump(socket, TlsPump::plain(endpoint))
     }
 
-    fn with_role(socket: TcpStream, endpoint: E, role: Role) -> io::Result<Self> {
+    fn with_pump(socket: TcpStream, pump: TlsPump<E>) -> io::Result<Self> {
         socket.set_write_timeout(Some(DEFAULT_WRITE_TIMEOUT))?;
         Ok(Connection {
-            endpoint,
-            wire: Wire::new(socket, role),
+            pump,
+            socket,
+            buf: vec![0; READ_CHUNK].into_boxed_slice(),
             linger: DEFAULT_LINGER,
             linger_until: None,
+            read_closed: false,
             broken: false,
             finished: false,
             inbox: None,
@@ -165,10 +174,12 @@ impl<E: Endpoint> Connection<E> {
             return Err(Box::new(self));
         }
         Ok(Connection {
-            endpoint: self.endpoint,
-            wire: self.wire,
+            pump: self.pump,
+            socket: self.socket,
+            buf: self.buf,
             linger: self.linger,
             linger_until: self.linger_until,
+            read_closed: self.read_closed,
             broken: self.broken,
             finished: self.finished,
             inbox: None,
@@ -190,23 +201,23 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
     /// # Errors
     /// If `timeout` is zero.
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.wire.socket().set_write_timeout(timeout)
+        self.socket.set_write_timeout(timeout)
     }
 
     /// The endpoint, to look at its state.
     pub fn endpoint(&self) -> &E {
-        &self.endpoint
+        self.pump.endpoint()
     }
 
     /// The endpoint, to give it commands. What they queue is written on
     /// the next [`Connection::next_event`] (or [`Connection::flush`]).
     pub fn endpoint_mut(&mut self) -> &mut E {
-        &mut self.endpoint
+        self.pump.endpoint_mut()
     }
 
     /// The socket (for its addresses).
     pub fn socket(&self) -> &TcpStream {
-        self.wire.socket()
+        &self.socket
     }
 
     /// Takes the endpoint and the socket back (without closing anything,
@@ -214,12 +225,12 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
     /// down, to end the reader thread).
     pub fn into_parts(self) -> (E, TcpStream) {
         drop(self.inbox);
-        (self.endpoint, self.wire.into_socket())
+        (self.pump.into_endpoint(), self.socket)
     }
 
     /// Whether the TLS handshake has completed.
     pub fn is_encrypted(&self) -> bool {
-        self.wire.is_encrypted()
+        self.pump.is_encrypted()
     }
 
     /// Whether [`Next::Closed`] has been reached.
@@ -262,7 +273,7 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
         if let Some(inbox) = &self.inbox {
             return Ok(inbox.remote());
         }
-        let inbox = Inbox::start(self.wire.socket(), budget)?;
+        let inbox = Inbox::start(&self.socket, budget)?;
         let remote = inbox.remote();
         self.inbox = Some(inbox);
         Ok(remote)
@@ -282,7 +293,7 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
     /// # Errors
     /// If writing fails; the command has been given all the same.
     pub fn command<R>(&mut self, f: impl FnOnce(&mut E, Time) -> R) -> Result<R, Error> {
-        let r = f(&mut self.endpoint, clock::now());
+        let r = f(self.pump.endpoint_mut(), clock::now());
         self.flush()?;
         Ok(r)
     }
@@ -297,7 +308,7 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
             // After our shutdown, a peer that already closed may refuse
             // the close_notify; the connection is over either way.
             Err(_) if self.linger_until.is_some() => {
-                self.wire.abort();
+                self.abort();
                 Ok(())
             }
             r => r.map_err(|e| self.fail(e)),
@@ -348,7 +359,7 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
         mut f: impl FnMut(&mut E, E::Event) -> ControlFlow<B>,
     ) -> Result<Option<B>, Error> {
         while let Some(event) = self.next_event()? {
-            if let ControlFlow::Break(b) = f(&mut self.endpoint, event) {
+            if let ControlFlow::Break(b) = f(self.pump.endpoint_mut(), event) {
                 self.flush()?;
                 return Ok(Some(b));
             }
@@ -360,7 +371,7 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
     fn drive(&mut self, deadline: Option<Time>) -> Result<Next<E::Event>, Error> {
         loop {
             self.flush()?;
-            if let Some(event) = self.endpoint.poll_event() {
+            if let Some(event) = self.pump.poll_event() {
                 return Ok(Next::Event(event));
             }
             if self.finished || self.is_over() {
@@ -368,9 +379,9 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
                 return Ok(Next::Closed);
             }
             let now = clock::now();
-            let timer = self.endpoint.poll_timeout();
+            let timer = self.pump.poll_timeout();
             if timer.is_some_and(|t| t <= now) {
-                self.endpoint.handle_timeout(now);
+                self.pump.handle_timeout(now);
                 continue;
             }
             if deadline.is_some_and(|d| d <= now) {
@@ -379,14 +390,14 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
             if self.linger_until.is_some_and(|t| t <= now) {
                 // The peer did not close (or finish the handshake) in
                 // time; we are done anyway.
-                self.wire.abort();
+                self.abort();
                 continue;
             }
             let wake = [deadline, timer, self.linger_until]
                 .into_iter()
                 .flatten()
                 .min();
-            if self.wire.is_read_closed() {
+            if self.read_closed {
                 // Nothing can arrive any more; only a timer (or a
                 // command) can move on.
                 let Some(wake) = wake else {
@@ -407,19 +418,47 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
         }
     }
 
-    /// One read, each input handed to the endpoint and its answers
-    /// written before the next (the endpoint contract).
+    /// One read from the socket, handed to the endpoint through the pump.
     fn receive(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
-        if let Err(e) = self.wire.receive(timeout) {
-            if self.linger_until.is_some() {
-                // We already shut down: a reset from a peer that closed
-                // first is the end of the connection, not a failure.
-                self.wire.abort();
-                return Ok(());
-            }
-            return Err(self.fail(e));
+        // A zero timeout means "block forever" to std; never ask for it.
+        let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
+        if let Err(e) = self.socket.set_read_timeout(timeout) {
+            return Err(self.fail(e.into()));
         }
-        self.feed_inputs()
+        let n = loop {
+            match self.socket.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => return Ok(()),
+                Err(_) if self.linger_until.is_some() => {
+                    // We already shut down: a reset from a peer that
+                    // closed first is the end of the connection.
+                    self.abort();
+                    return Ok(());
+                }
+                Err(e) => return Err(self.fail(e.into())),
+            }
+        };
+        self.feed(n)
+    }
+
+    /// Hands `self.buf[..n]` (0: the peer closed) to the pump.
+    fn feed(&mut self, n: usize) -> Result<(), Error> {
+        let now = clock::now();
+        if n == 0 {
+            self.read_closed = true;
+            self.pump.handle_socket_eof(now);
+            return Ok(());
+        }
+        let data = self.buf.get(..n).unwrap_or_default();
+        match self.pump.handle_socket_data(now, data) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // The pump told the endpoint; send the alert it prepared.
+                let _ = self.flush_inner();
+                Err(self.fail(e))
+            }
+        }
     }
 
     /// One message from the reader thread or a [`Remote`].
@@ -429,115 +468,104 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
         };
         match msg {
             Msg::Command(command, _) => {
-                command.run(&mut self.endpoint, clock::now());
+                command.run(self.pump.endpoint_mut(), clock::now());
                 Ok(())
             }
             Msg::Bytes(buf) => {
-                let mut data = buf.as_slice();
-                let mut result = Ok(());
-                while !data.is_empty() && !self.wire.is_read_closed() && result.is_ok() {
-                    result = match self.wire.receive_bytes(&mut data) {
-                        Ok(()) => self.feed_inputs(),
-                        Err(e) => Err(self.fail(e)),
-                    };
-                }
+                let result = if self.read_closed {
+                    Ok(())
+                } else {
+                    let now = clock::now();
+                    match self.pump.handle_socket_data(now, &buf) {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            let _ = self.flush_inner();
+                            Err(self.fail(e))
+                        }
+                    }
+                };
                 if let Some(inbox) = &self.inbox {
                     inbox.recycle(buf);
                 }
                 result
             }
             Msg::Eof => {
-                self.wire.tcp_closed();
-                self.feed_inputs()
+                if !self.read_closed {
+                    self.read_closed = true;
+                    self.pump.handle_socket_eof(clock::now());
+                }
+                Ok(())
             }
-            Msg::Failed(e) if self.wire.is_read_closed() || self.linger_until.is_some() => {
+            Msg::Failed(e) if self.read_closed || self.linger_until.is_some() => {
                 // We shut the socket down ourselves.
                 drop(e);
+                self.read_closed = true;
                 Ok(())
             }
             Msg::Failed(e) => Err(self.fail(e.into())),
         }
     }
 
-    /// Hands what the wire produced to the endpoint, one input at a time.
-    fn feed_inputs(&mut self) -> Result<(), Error> {
-        loop {
-            let Some(input) = self.wire.next_input() else {
-                return Ok(());
-            };
-            let now = clock::now();
-            // Once the endpoint is done, what still arrives is dropped.
-            if !self.endpoint.is_closed() {
-                // An input refused means the endpoint has ended; it says
-                // why in its events.
-                match input {
-                    Input::Data(data) => {
-                        let _ = self.endpoint.handle_input(now, data);
-                    }
-                    Input::TlsEstablished(info) => {
-                        let _ = self.endpoint.handle_tls_established(now, info);
-                    }
-                    Input::Eof => self.endpoint.handle_eof(now),
-                }
-            }
-            self.flush()?;
-        }
-    }
-
+    /// Writes what the pump has for the socket.
     fn flush_inner(&mut self) -> Result<(), Error> {
-        loop {
-            let taken = match self.endpoint.poll_transmit() {
-                None => break,
-                Some(Transmit::Data(data)) if self.broken => data.len(),
-                Some(Transmit::Data(data)) => self.wire.write(data)?,
-                Some(Transmit::StartTls) if self.broken => continue,
-                Some(Transmit::StartTls) => {
-                    self.wire.start_tls()?;
-                    continue;
+        while let Some(output) = self.pump.poll_socket_output() {
+            match output {
+                SocketOutput::Data(data) if self.broken => {
+                    let n = data.len();
+                    self.pump.consume_socket_output(n);
                 }
-                Some(Transmit::Shutdown) => {
-                    self.shutdown();
-                    continue;
+                SocketOutput::Data(data) => {
+                    let n = loop {
+                        match self.socket.write(data) {
+                            Ok(0) if !data.is_empty() => {
+                                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+                            }
+                            Ok(n) => break n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(write_error(e)),
+                        }
+                    };
+                    self.pump.consume_socket_output(n);
                 }
-            };
-            if taken == 0 {
-                // TLS is still handshaking and buffers no more: read first.
-                break;
+                SocketOutput::ShutdownWrite => {
+                    let _ = self.socket.shutdown(Shutdown::Write);
+                    self.linger_until = Some(clock::now() + self.linger);
+                }
             }
-            self.endpoint.consume_transmit(taken);
         }
-        if self.endpoint.is_closed() && self.linger_until.is_none() {
+        if let Some(e) = self.pump.take_endpoint_error() {
+            return Err(e);
+        }
+        if self.pump.endpoint().is_closed() && !self.pump.is_shutting_down() && !self.broken {
             // An endpoint that ended without asking to shut down.
-            self.shutdown();
+            self.pump.shutdown();
+            return self.flush_inner();
         }
         Ok(())
     }
 
-    /// Starts the close; the linger time also bounds a TLS handshake
-    /// the shutdown has to wait for.
-    fn shutdown(&mut self) {
-        if self.linger_until.is_none() {
-            self.wire.shutdown();
-            self.linger_until = Some(clock::now() + self.linger);
-        }
-    }
-
     /// Whether the connection has run its course.
     fn is_over(&self) -> bool {
-        self.broken
-            || (self.endpoint.is_closed()
-                && self.wire.is_write_closed()
-                && self.wire.is_read_closed())
+        self.broken || (self.pump.is_done() && self.read_closed)
+    }
+
+    /// Drops the connection at once, both ways.
+    fn abort(&mut self) {
+        let _ = self.socket.shutdown(Shutdown::Both);
+        self.read_closed = true;
+        if !self.pump.is_write_shut() {
+            self.pump.handle_socket_error(clock::now());
+        }
+        self.broken = self.broken || !self.pump.is_done();
     }
 
     /// Marks the connection dead and tells the endpoint.
     fn fail(&mut self, e: Error) -> Error {
         if !self.broken {
             self.broken = true;
-            self.wire.abort();
-            if !self.endpoint.is_closed() {
-                self.endpoint.handle_eof(clock::now());
-            }
+            let _ = self.socket.shutdown(Shutdown::Both);
+            self.read_closed = true;
+            self.pump.handle_socket_error(clock::now());
             // Drain what the endpoint queued in answer; it goes nowhere.
             let _ = self.flush_inner();
         }
@@ -545,10 +573,29 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
     }
 }
 
+/// A read that timed out: nothing happened.
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// A write timeout means the peer stopped reading; say so.
+fn write_error(e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Io(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the peer stopped reading (write timeout)",
+        )),
+        _ => Error::Io(e),
+    }
+}
+
 impl<E: Endpoint + fmt::Debug, C: Command<E>> fmt::Debug for Connection<E, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", self.pump.endpoint())
             .field("encrypted", &self.is_encrypted())
             .field("finished", &self.finished)
             .finish_non_exhaustive()

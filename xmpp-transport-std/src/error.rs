@@ -3,8 +3,9 @@
 use std::fmt;
 use std::io;
 
-/// A failure of the connection itself (socket or TLS), as opposed to the
-/// XMPP session, whose end the endpoint reports as an event.
+/// A failure of the connection itself (socket, TLS, the output limit), as
+/// opposed to the XMPP session, whose end the endpoint reports as an
+/// event. Both transports (this one and `xmpp-transport-mio`) use it.
 ///
 /// After an `Error` the connection is dead: the endpoint has been told the
 /// connection was lost, further calls only hand out the endpoint's last
@@ -21,6 +22,17 @@ pub enum Error {
     /// common protocol version), the peer sent an alert, or bytes that are
     /// not TLS arrived where TLS was expected.
     Tls(rustls::Error),
+    /// The peer did not read fast enough: more than the transport's output
+    /// limit was waiting to be written, so the connection was dropped.
+    OutputLimit {
+        /// Bytes waiting when the limit was crossed.
+        pending: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The peer did not finish closing within the linger time after our
+    /// shutdown (not an error of the session: it had ended already).
+    LingerExpired,
     /// The endpoint asked for something the connection cannot do (for
     /// example TLS twice). This is a bug in the endpoint.
     Endpoint(&'static str),
@@ -35,6 +47,11 @@ impl fmt::Display for Error {
                 "TLS handshake failed: {e} (check the XMPP domain and the trusted CA)"
             ),
             Error::Tls(e) => write!(f, "TLS failed: {e}"),
+            Error::OutputLimit { pending, limit } => write!(
+                f,
+                "the peer stopped reading: {pending} bytes waiting, limit {limit}"
+            ),
+            Error::LingerExpired => f.write_str("the peer did not close in time"),
             Error::Endpoint(what) => write!(f, "endpoint misbehaved: {what}"),
         }
     }
@@ -45,7 +62,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io(e) => Some(e),
             Error::Tls(e) => Some(e),
-            Error::Endpoint(_) => None,
+            _ => None,
         }
     }
 }

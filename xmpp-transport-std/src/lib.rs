@@ -71,7 +71,7 @@ mod session;
 #[cfg(feature = "test-certs")]
 pub mod test_certs;
 pub mod tls;
-mod wire;
+pub mod tls_pump;
 
 pub use connect::{DEFAULT_DIRECT_TLS_PORT, DEFAULT_PORT, connect};
 pub use connection::{Connection, DEFAULT_LINGER, DEFAULT_WRITE_TIMEOUT, Next};
