@@ -190,6 +190,17 @@ impl<E: Endpoint> TlsPump<E> {
         if self.failed {
             return Ok(());
         }
+        if self.tls.is_none() && self.endpoint.peek_transmit() == Some(Transmit::StartTls) {
+            // Direct TLS, or STARTTLS whose <proceed/> is out: whatever
+            // arrives now belongs to the handshake, even if the transport
+            // reads before it drains our output.
+            let _ = self.endpoint.poll_transmit();
+            if let Err(e) = self.start_tls() {
+                self.endpoint_error = Some(e);
+                self.fail(now);
+                return Ok(());
+            }
+        }
         if self.tls.is_none() {
             if !self.endpoint.is_closed() {
                 // A refusal means the endpoint has ended; it says why in
