@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use xmpp_proto::endpoint::{CloseReason, Endpoint};
+use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{
     ChannelBindingType, Iterations, ScramHash, StoredCredentials, stored_credentials,
