@@ -158,7 +158,9 @@ impl Network {
             let event = self.pairs[index].server_events[self.handled[index]].clone();
             self.handled[index] += 1;
             moved = true;
-            self.hub.handle_event(self.now, id, event);
+            if let Some(element) = self.hub.handle_event(self.now, id, event) {
+                self.pairs[index].server.recycle(element);
+            }
             self.apply_commands();
         }
         moved

@@ -448,8 +448,12 @@ impl MioServer {
             }
             _ => {}
         }
-        self.hub
+        let spent = self
+            .hub
             .handle_event(clock::now(), SessionId(conn.as_u64()), event);
+        if let Some(element) = spent {
+            self.driver.command(conn, |s, _| s.recycle(element));
+        }
         self.pump();
     }
 

@@ -73,6 +73,7 @@ use crate::sm::SmSession;
 use crate::stanza::DefinedCondition;
 use crate::stream_error::StreamErrorCondition;
 use crate::time::Time;
+use crate::xml::Element;
 
 /// The cross-session state of one server. See the module documentation.
 #[derive(Debug)]
@@ -180,7 +181,17 @@ impl Hub {
 
     /// An event of `session`'s `Server`. Every event may be passed; those
     /// the hub has no business with are ignored.
-    pub fn handle_event(&mut self, now: Time, session: SessionId, event: ServerEvent) {
+    ///
+    /// Returns the element of a stanza the hub only read (routed stanzas
+    /// travel serialized): hand it to the session's `Server::recycle` to
+    /// spare the next stanza an allocation, or drop it.
+    pub fn handle_event(
+        &mut self,
+        now: Time,
+        session: SessionId,
+        event: ServerEvent,
+    ) -> Option<Element> {
+        let mut spent = None;
         match event {
             ServerEvent::NeedScramCredentials { username, hash } => {
                 self.events.push_back(HubEvent::NeedScramCredentials {
@@ -210,7 +221,7 @@ impl Hub {
             ServerEvent::Resumed { .. } => self.resumed(session),
             ServerEvent::Stanza(stanza) => {
                 let mut out = std::mem::take(&mut self.routed);
-                self.router.route(session, stanza, &mut out);
+                spent = self.router.route(session, stanza, &mut out);
                 self.dispatch(now, &mut out, false);
                 self.routed = out;
             }
@@ -227,6 +238,7 @@ impl Hub {
             // accepted); Trace is for logs.
             _ => {}
         }
+        spent
     }
 
     /// What applying a command handed back.

@@ -9,6 +9,17 @@ use crate::stanza::{
 };
 use crate::xml::Element;
 
+/// What routing left to do with the stanza itself.
+enum Outcome {
+    /// Nothing: it was only read.
+    Read,
+    /// Hand it out for storage, for this account.
+    Offline(BareJid),
+    /// An IQ request for the server's services, to the domain (`None`) or
+    /// on this account's behalf.
+    ForServer(Option<BareJid>),
+}
+
 impl Router {
     /// Routes a stanza that `from` sent (its `from` already stamped by the
     /// `Server`), appending deliveries, error replies, storage and service
@@ -29,56 +40,82 @@ impl Router {
     ///
     /// Stanzas of type `error` are never answered with an error (RFC 6120
     /// §8.3.1). Addresses are looked up without copying them.
-    pub fn route(&mut self, from: SessionId, stanza: Stanza, out: &mut Vec<Routed>) {
+    ///
+    /// Returns the stanza's element when routing only read it (deliveries
+    /// carry their own serialization): its storage can be recycled
+    /// (`Server::recycle`).
+    pub fn route(
+        &mut self,
+        from: SessionId,
+        stanza: Stanza,
+        out: &mut Vec<Routed>,
+    ) -> Option<Element> {
+        let outcome = self.decide(from, &stanza, out);
+        match (outcome, stanza) {
+            (Outcome::Read, stanza) => Some(stanza.into_element()),
+            (Outcome::Offline(to), stanza) => {
+                out.push(Routed::Offline {
+                    to,
+                    message: stanza.into_element(),
+                });
+                None
+            }
+            (Outcome::ForServer(account), Stanza::Iq(iq)) => {
+                out.push(Routed::ForServer { from, account, iq });
+                None
+            }
+            (Outcome::ForServer(_), other) => Some(other.into_element()),
+        }
+    }
+
+    /// Everything [`Router::route`] does that only reads the stanza; what
+    /// needs it whole comes back as the outcome.
+    fn decide(&mut self, from: SessionId, stanza: &Stanza, out: &mut Vec<Routed>) -> Outcome {
         if !self.sessions.contains_key(&from) {
-            return;
+            return Outcome::Read;
         }
         let Some(to) = stanza.to() else {
-            match stanza {
-                Stanza::Presence(_) => self.broadcast_own_presence(from, stanza, out),
-                // For the sender's own account (RFC 6120 §10.3).
-                _ => {
-                    let account = self.sessions.get(&from).map(|s| s.jid.to_bare());
-                    if let Some(account) = account {
-                        self.deliver_to_bare(from, &account, stanza, out);
-                    }
+            return match stanza {
+                Stanza::Presence(_) => {
+                    self.broadcast_own_presence(from, stanza, out);
+                    Outcome::Read
                 }
-            }
-            return;
+                // For the sender's own account (RFC 6120 §10.3).
+                _ => match self
+                    .sessions
+                    .get(&from)
+                    .map(|s| s.jid.bare_str().to_owned())
+                {
+                    Some(account) => self.deliver_to_bare(from, &account, stanza, out),
+                    None => Outcome::Read,
+                },
+            };
         };
         let to = match JidRef::parse(to) {
             Ok(to) => to,
             Err(_) => {
-                self.reply(from, &stanza, DefinedCondition::JidMalformed, out);
-                return;
+                self.reply(from, stanza, DefinedCondition::JidMalformed, out);
+                return Outcome::Read;
             }
         };
         if to.domainpart() != self.domain.domainpart() {
-            self.reply(from, &stanza, DefinedCondition::RemoteServerNotFound, out);
-            return;
+            self.reply(from, stanza, DefinedCondition::RemoteServerNotFound, out);
+            return Outcome::Read;
         }
         if to.localpart().is_none() {
-            if let Stanza::Iq(iq) = stanza {
-                if iq.kind().is_request() {
-                    out.push(Routed::ForServer {
-                        from,
-                        account: None,
-                        iq,
-                    });
-                }
-            }
-            return;
+            return match stanza {
+                Stanza::Iq(iq) if iq.kind().is_request() => Outcome::ForServer(None),
+                _ => Outcome::Read,
+            };
         }
         if to.is_full() {
             if let Some(target) = self.by_jid.get(to.as_str()).copied() {
                 self.deliver(target, stanza.element(), out);
-                return;
+                return Outcome::Read;
             }
-            let account = to.to_bare();
-            self.deliver_to_missing_resource(from, &account, stanza, out);
+            self.deliver_to_missing_resource(from, to.bare_str(), stanza, out)
         } else {
-            let account = to.to_bare();
-            self.deliver_to_bare(from, &account, stanza, out);
+            self.deliver_to_bare(from, to.bare_str(), stanza, out)
         }
     }
 
@@ -179,13 +216,13 @@ impl Router {
                 (Stanza::Message(m), Some(account))
                     if matches!(m.kind(), MessageType::Normal | MessageType::Chat) =>
                 {
-                    let targets = if redistribute {
-                        self.best_resources_except(&account, failed)
+                    if redistribute {
+                        self.best_resources_except(account.as_str(), failed);
                     } else {
-                        Vec::new()
-                    };
-                    if !targets.is_empty() {
-                        self.deliver_all(&targets, stanza.element(), out);
+                        self.targets.clear();
+                    }
+                    if !self.targets.is_empty() {
+                        self.deliver_to_targets(stanza.element(), out);
                     } else if self.offline == OfflinePolicy::Store {
                         out.push(Routed::Offline {
                             to: account,
@@ -205,12 +242,16 @@ impl Router {
         }
     }
 
-    /// Delivers one serialization of `el` to every session in `targets`.
-    fn deliver_all(&mut self, targets: &[SessionId], el: &Element, out: &mut Vec<Routed>) {
+    /// Delivers one serialization of `el` to every session the last
+    /// target search found (`self.targets`).
+    fn deliver_to_targets(&mut self, el: &Element, out: &mut Vec<Routed>) {
+        if self.targets.is_empty() {
+            return;
+        }
         let Some(stanza) = self.wire(el) else {
             return;
         };
-        for &session in targets {
+        for &session in &self.targets {
             out.push(Routed::Deliver {
                 session,
                 stanza: stanza.clone(),
@@ -222,62 +263,55 @@ impl Router {
     fn deliver_to_bare(
         &mut self,
         from: SessionId,
-        to: &BareJid,
-        stanza: Stanza,
+        to: &str,
+        stanza: &Stanza,
         out: &mut Vec<Routed>,
-    ) {
-        match &stanza {
+    ) -> Outcome {
+        match stanza {
             Stanza::Message(m) => match m.kind() {
                 MessageType::Normal | MessageType::Chat => {
-                    let targets = self.best_resources_except(to, None);
-                    if targets.is_empty() {
-                        self.offline_message(from, to, stanza, out);
-                    } else {
-                        self.deliver_all(&targets, stanza.element(), out);
+                    self.best_resources_except(to, None);
+                    if self.targets.is_empty() {
+                        return self.offline_message(from, to, stanza, out);
                     }
+                    self.deliver_to_targets(stanza.element(), out);
                 }
                 MessageType::Headline => {
-                    let targets = self.available_resources(to);
-                    self.deliver_all(&targets, stanza.element(), out);
+                    self.available_resources(to);
+                    self.deliver_to_targets(stanza.element(), out);
                 }
                 MessageType::Groupchat => {
-                    self.reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
+                    self.reply(from, stanza, DefinedCondition::ServiceUnavailable, out)
                 }
                 MessageType::Error => {}
             },
             Stanza::Presence(_) => {
-                let targets = self.available_resources(to);
-                self.deliver_all(&targets, stanza.element(), out);
+                self.available_resources(to);
+                self.deliver_to_targets(stanza.element(), out);
             }
-            Stanza::Iq(iq) => {
-                if iq.kind().is_request() {
-                    if let Stanza::Iq(iq) = stanza {
-                        out.push(Routed::ForServer {
-                            from,
-                            account: Some(to.clone()),
-                            iq,
-                        });
-                    }
-                }
+            Stanza::Iq(iq) if iq.kind().is_request() => {
+                return Outcome::ForServer(BareJid::new(to).ok());
             }
+            Stanza::Iq(_) => {}
         }
+        Outcome::Read
     }
 
     /// RFC 6121 §8.5.3.2: a stanza to a local full JID nobody holds.
     fn deliver_to_missing_resource(
         &mut self,
         from: SessionId,
-        account: &BareJid,
-        stanza: Stanza,
+        account: &str,
+        stanza: &Stanza,
         out: &mut Vec<Routed>,
-    ) {
-        match &stanza {
+    ) -> Outcome {
+        match stanza {
             Stanza::Message(m) => match m.kind() {
                 MessageType::Normal | MessageType::Chat => {
-                    self.deliver_to_bare(from, account, stanza, out)
+                    return self.deliver_to_bare(from, account, stanza, out);
                 }
                 MessageType::Groupchat => {
-                    self.reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
+                    self.reply(from, stanza, DefinedCondition::ServiceUnavailable, out)
                 }
                 MessageType::Headline | MessageType::Error => {}
             },
@@ -289,39 +323,41 @@ impl Router {
                         | PresenceType::Unsubscribe
                         | PresenceType::Unsubscribed
                 ) {
-                    self.deliver_to_bare(from, account, stanza, out);
+                    return self.deliver_to_bare(from, account, stanza, out);
                 }
             }
             Stanza::Iq(iq) => {
                 if iq.kind().is_request() {
-                    self.reply(from, &stanza, DefinedCondition::ServiceUnavailable, out);
+                    self.reply(from, stanza, DefinedCondition::ServiceUnavailable, out);
                 }
             }
         }
+        Outcome::Read
     }
 
+    /// A message for an account with no available resource: stored, or
+    /// refused.
     fn offline_message(
         &mut self,
         from: SessionId,
-        to: &BareJid,
-        stanza: Stanza,
+        to: &str,
+        stanza: &Stanza,
         out: &mut Vec<Routed>,
-    ) {
-        match self.offline {
-            OfflinePolicy::Reject => {
-                self.reply(from, &stanza, DefinedCondition::ServiceUnavailable, out)
+    ) -> Outcome {
+        match (self.offline, BareJid::new(to)) {
+            (OfflinePolicy::Store, Ok(to)) => Outcome::Offline(to),
+            _ => {
+                self.reply(from, stanza, DefinedCondition::ServiceUnavailable, out);
+                Outcome::Read
             }
-            OfflinePolicy::Store => out.push(Routed::Offline {
-                to: to.clone(),
-                message: stanza.into_element(),
-            }),
         }
     }
 
     /// RFC 6121 §4.2-§4.5: presence without `to` goes to the user's own
     /// available resources; an initial presence also gets theirs back.
-    fn broadcast_own_presence(&mut self, from: SessionId, stanza: Stanza, out: &mut Vec<Routed>) {
-        let Stanza::Presence(p) = &stanza else {
+    /// An available presence is copied into the session's record.
+    fn broadcast_own_presence(&mut self, from: SessionId, stanza: &Stanza, out: &mut Vec<Routed>) {
+        let Stanza::Presence(p) = stanza else {
             return;
         };
         let kind = p.kind();
@@ -335,10 +371,10 @@ impl Router {
                 let initial = session.presence.is_none();
                 session.presence = Some(stanza.element().clone());
                 session.priority = priority;
-                self.send_to_account_resources(&account, stanza.element(), None, out);
+                self.send_to_account_resources(account.as_str(), stanza.element(), None, out);
                 if initial {
                     let others: Vec<Element> = self
-                        .account_sessions(&account)
+                        .account_sessions(account.as_str())
                         .filter(|(id, _)| *id != from)
                         .filter_map(|(_, s)| s.presence.clone())
                         .collect();
@@ -350,7 +386,12 @@ impl Router {
             PresenceType::Unavailable => {
                 let was_available = session.presence.take().is_some();
                 if was_available {
-                    self.send_to_account_resources(&account, stanza.element(), Some(from), out);
+                    self.send_to_account_resources(
+                        account.as_str(),
+                        stanza.element(),
+                        Some(from),
+                        out,
+                    );
                 }
             }
             // Subscriptions and probes need a `to`; errors are not routed.
@@ -362,7 +403,7 @@ impl Router {
     /// `skip`, with `to` set to each resource.
     pub(super) fn send_to_account_resources(
         &mut self,
-        account: &BareJid,
+        account: &str,
         el: &Element,
         skip: Option<SessionId>,
         out: &mut Vec<Routed>,
@@ -381,30 +422,33 @@ impl Router {
 
     fn account_sessions(
         &self,
-        account: &BareJid,
+        account: &str,
     ) -> impl Iterator<Item = (SessionId, &super::Session)> + '_ {
         self.by_account
-            .get(account.as_str())
+            .get(account)
             .into_iter()
             .flatten()
             .filter_map(|id| self.sessions.get(id).map(|s| (*id, s)))
     }
 
-    /// Available resources with non-negative priority.
-    fn available_resources(&self, account: &BareJid) -> Vec<SessionId> {
-        self.account_sessions(account)
-            .filter(|(_, s)| s.is_available() && s.priority >= 0)
-            .map(|(id, _)| id)
-            .collect()
+    /// Available resources with non-negative priority, into `targets`.
+    fn available_resources(&mut self, account: &str) {
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        targets.extend(
+            self.account_sessions(account)
+                .filter(|(_, s)| s.is_available() && s.priority >= 0)
+                .map(|(id, _)| id),
+        );
+        self.targets = targets;
     }
 
     /// RFC 6121 §8.5.2.1.1: the available resources of `account` with the
-    /// highest non-negative priority, leaving `except` out.
-    fn best_resources_except(
-        &self,
-        account: &BareJid,
-        except: Option<SessionId>,
-    ) -> Vec<SessionId> {
+    /// highest non-negative priority, leaving `except` out, into
+    /// `targets`.
+    fn best_resources_except(&mut self, account: &str, except: Option<SessionId>) {
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
         let candidates = || {
             self.account_sessions(account)
                 .filter(move |(id, s)| s.is_available() && Some(*id) != except)
@@ -413,13 +457,14 @@ impl Router {
             .filter(|(_, s)| s.priority >= 0)
             .map(|(_, s)| s.priority)
             .max();
-        match best {
-            Some(best) => candidates()
-                .filter(|(_, s)| s.priority == best)
-                .map(|(id, _)| id)
-                .collect(),
-            None => Vec::new(),
+        if let Some(best) = best {
+            targets.extend(
+                candidates()
+                    .filter(|(_, s)| s.priority == best)
+                    .map(|(id, _)| id),
+            );
         }
+        self.targets = targets;
     }
 
     /// Answers the sender with an error, unless the stanza is an error.

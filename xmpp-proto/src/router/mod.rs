@@ -145,6 +145,8 @@ pub struct Router {
     by_account: HashMap<BareJid, Vec<SessionId>>,
     /// Reused to serialize deliveries.
     scratch: Vec<u8>,
+    /// Reused for the recipients of one stanza.
+    targets: Vec<SessionId>,
 }
 
 impl Router {
@@ -165,6 +167,7 @@ impl Router {
             by_jid: HashMap::new(),
             by_account: HashMap::new(),
             scratch: Vec::new(),
+            targets: Vec::new(),
         })
     }
 
@@ -244,7 +247,8 @@ impl Router {
                 .attr("from", gone.jid.as_str())
                 .attr("type", "unavailable")
                 .build();
-            self.send_to_account_resources(&gone.jid.to_bare(), &unavailable, None, out);
+            let account = gone.jid.bare_str().to_owned();
+            self.send_to_account_resources(&account, &unavailable, None, out);
         }
     }
 

@@ -176,6 +176,13 @@ impl Server {
         self.core.tls.as_ref()
     }
 
+    /// Gives the storage of an element this endpoint handed out (in an
+    /// event) back, so that the next element it reads is built in it
+    /// without allocating. Optional; for hot loops.
+    pub fn recycle(&mut self, element: Element) {
+        self.core.reader.recycle(element);
+    }
+
     /// Why the session ended, once it has.
     pub fn close_reason(&self) -> Option<&CloseReason> {
         self.core.closed.as_ref()

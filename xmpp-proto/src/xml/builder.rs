@@ -1,6 +1,6 @@
 //! Building elements in code, for the send path.
 
-use super::element::{Element, ElementRef, Ns, Tree};
+use super::element::{Element, ElementRef, Ns, Span, Tree};
 use super::ns;
 
 /// Builds an [`Element`]; start with [`Element::builder`].
@@ -12,9 +12,10 @@ use super::ns;
 #[must_use]
 pub struct ElementBuilder {
     tree: Tree,
-    /// The root's attributes, added to the tree's attribute list at the end
-    /// so that attributes may be set after children were appended.
-    root_attrs: Vec<(String, Ns, String)>,
+    /// The root's attributes (their text is in the tree already), added to
+    /// the tree's attribute list at the end so that attributes may be set
+    /// after children were appended.
+    root_attrs: Vec<(Span, Ns, Span)>,
     open_text: bool,
 }
 
@@ -30,13 +31,15 @@ impl Element {
     /// assert_eq!(msg.child("body", ns::CLIENT).unwrap().text(), "Wherefore art thou?");
     /// ```
     pub fn builder(name: &str, ns: &str) -> ElementBuilder {
-        let mut tree = Tree::default();
+        // Room for a small stanza, so that building one does not grow
+        // the storage step by step.
+        let mut tree = Tree::shaped_like(&Tree::default());
         let name = tree.push_str(name);
         let ns = tree.ns_from_str(ns);
         tree.open(name, ns);
         ElementBuilder {
             tree,
-            root_attrs: Vec::new(),
+            root_attrs: Vec::with_capacity(4),
             open_text: false,
         }
     }
@@ -44,13 +47,12 @@ impl Element {
 
 impl ElementBuilder {
     /// Sets an unprefixed attribute.
-    pub fn attr(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.root_attrs.push((name.into(), Ns::None, value.into()));
-        self
+    pub fn attr(self, name: &str, value: impl AsRef<str>) -> Self {
+        self.attr_in(Ns::None, name, value.as_ref())
     }
 
     /// Sets an unprefixed attribute if `value` is `Some`.
-    pub fn attr_opt(self, name: &str, value: Option<impl Into<String>>) -> Self {
+    pub fn attr_opt(self, name: &str, value: Option<impl AsRef<str>>) -> Self {
         match value {
             Some(v) => self.attr(name, v),
             None => self,
@@ -58,14 +60,22 @@ impl ElementBuilder {
     }
 
     /// Sets an attribute in namespace `ns`.
-    pub fn attr_ns(mut self, ns: &str, name: &str, value: impl Into<String>) -> Self {
+    pub fn attr_ns(mut self, ns: &str, name: &str, value: impl AsRef<str>) -> Self {
         let ns = if ns.is_empty() {
             Ns::None
         } else {
             // Attribute namespaces live in the tree like element ones.
             self.tree.ns_from_str(ns)
         };
-        self.root_attrs.push((name.into(), ns, value.into()));
+        self.attr_in(ns, name, value.as_ref())
+    }
+
+    fn attr_in(mut self, ns: Ns, name: &str, value: &str) -> Self {
+        let name = self.tree.push_str(name);
+        let value = self.tree.push_str(value);
+        self.root_attrs.push((name, ns, value));
+        // Text after this is not a continuation of earlier text.
+        self.open_text = false;
         self
     }
 
@@ -102,9 +112,7 @@ impl ElementBuilder {
     pub fn build(mut self) -> Element {
         let start = self.tree.attr_count();
         for (name, ns, value) in &self.root_attrs {
-            let name = self.tree.push_str(name);
-            let value = self.tree.push_str(value);
-            self.tree.push_attr_raw(name, *ns, value);
+            self.tree.push_attr_raw(*name, *ns, *value);
         }
         self.tree.set_attr_range(0, start);
         self.tree.close(0);

@@ -446,6 +446,17 @@ fn to_u32(n: usize) -> u32 {
 }
 
 impl Tree {
+    /// Empty storage with room for an element shaped like `like` (the
+    /// last one read), so that building the next one does not grow it
+    /// step by step.
+    pub(crate) fn shaped_like(like: &Tree) -> Tree {
+        Tree {
+            nodes: Vec::with_capacity(like.nodes.len().max(4)),
+            attrs: Vec::with_capacity(like.attrs.len().max(4)),
+            text: String::with_capacity(like.text.len().max(64)),
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         self.nodes.clear();
         self.attrs.clear();

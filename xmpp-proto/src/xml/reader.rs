@@ -122,6 +122,14 @@ impl StreamHeader {
     }
 }
 
+/// How many recycled trees a reader keeps: enough for the elements of one
+/// large read (a 16 KiB read holds a hundred small messages), which are
+/// handed back only after it.
+const SPARE_TREES: usize = 128;
+/// How many bytes of recycled trees a reader keeps (what an idle reader
+/// may hold besides rxml's token buffer).
+const SPARE_BYTES: usize = 32 * 1024;
+
 /// Turns the bytes of one XML stream into [`StreamEvent`]s.
 ///
 /// Input may be split anywhere (inside a tag, a UTF-8 sequence, an
@@ -154,8 +162,10 @@ pub struct StreamReader {
     failed: Option<ReadError>,
     /// The element being built (or the stream header's attributes).
     tree: Tree,
-    /// Storage handed back by [`StreamReader::recycle`].
-    spare: Option<Tree>,
+    /// Storage handed back by [`StreamReader::recycle`], at most
+    /// [`SPARE_TREES`] trees and [`SPARE_BYTES`] bytes.
+    spares: Vec<Tree>,
+    spare_bytes: usize,
     /// Open elements, the stream root first.
     levels: Vec<Level>,
     /// Prefix declarations in scope, innermost last.
@@ -235,7 +245,8 @@ impl StreamReader {
             state: State::Prolog,
             failed: None,
             tree: Tree::default(),
-            spare: None,
+            spares: Vec::new(),
+            spare_bytes: 0,
             levels: Vec::new(),
             decls: Vec::new(),
             scope_text: String::new(),
@@ -292,18 +303,34 @@ impl StreamReader {
     /// Heap bytes the reader's element storage holds (for tests of bounds).
     #[cfg(test)]
     pub(crate) fn heap_size(&self) -> usize {
-        self.tree.heap_size() + self.spare.as_ref().map_or(0, Tree::heap_size)
+        self.tree.heap_size() + self.spare_bytes
     }
 
-    /// Gives an element's storage back so the next element is built in it
-    /// without allocating. Optional.
+    /// Gives an element's storage back so that a later element is built in
+    /// it without allocating. Optional. A few trees are kept (elements
+    /// read in one batch are often handed back only after it), bounded in
+    /// bytes so that an idle reader holds little; storage grown by an
+    /// unusually large element is not kept.
     pub fn recycle(&mut self, element: Element) {
         let mut tree = element.tree;
-        // Storage grown by an unusually large element is not kept around.
-        if tree.heap_size() <= 4 * self.limits.max_element_bytes.min(64 * 1024) {
-            tree.clear();
-            self.spare = Some(tree);
+        let size = tree.heap_size();
+        if size == 0
+            || size > SPARE_BYTES / 4
+            || self.spares.len() >= SPARE_TREES
+            || self.spare_bytes + size > SPARE_BYTES
+        {
+            return;
         }
+        tree.clear();
+        self.spare_bytes += size;
+        self.spares.push(tree);
+    }
+
+    /// Takes a recycled tree, if there is one.
+    fn take_spare(&mut self) -> Option<Tree> {
+        let tree = self.spares.pop()?;
+        self.spare_bytes = self.spare_bytes.saturating_sub(tree.heap_size());
+        Some(tree)
     }
 
     /// Queues input for [`poll`](Self::poll). Call `poll` until it returns
@@ -389,8 +416,8 @@ impl StreamReader {
                             self.state = State::Element;
                             self.in_whitespace = false;
                             self.bytes = 0;
-                            if let Some(spare) = self.spare.take() {
-                                if self.tree.heap_size() < spare.heap_size() {
+                            if self.tree.heap_size() == 0 {
+                                if let Some(spare) = self.take_spare() {
                                     self.tree = spare;
                                 }
                             }
@@ -535,9 +562,10 @@ impl StreamReader {
                         self.state = State::Idle;
                         self.bytes = 0;
                         let tree = std::mem::take(&mut self.tree);
-                        if let Some(spare) = self.spare.take() {
-                            self.tree = spare;
-                        }
+                        self.tree = match self.take_spare() {
+                            Some(spare) => spare,
+                            None => Tree::shaped_like(&tree),
+                        };
                         Ok(Some(StreamEvent::Element(Element { tree })))
                     }
                     _ => Ok(None),

@@ -60,7 +60,10 @@ pub(super) fn run(
                     ServerEvent::Closed { reason: why } => reason = Some(why.clone()),
                     _ => {}
                 }
-                lock(&shared.hub).handle_event(clock::now(), id, event);
+                let spent = lock(&shared.hub).handle_event(clock::now(), id, event);
+                if let Some(element) = spent {
+                    conn.endpoint_mut().recycle(element);
+                }
                 pump(shared, Some((id, conn.endpoint_mut())));
             }
             Ok(None) => break,
