@@ -163,6 +163,61 @@ fn legacy_session_iq_is_answered() {
     );
 }
 
+/// RFC 3921 §3 defines the session request as an IQ of type `set`; a
+/// `get` is not one (it goes to the application like any IQ, which
+/// answers it with an error), as `negotiation::is_session_request` says.
+#[test]
+fn a_session_get_is_not_a_session_request() {
+    let mut s = Script::new(config());
+    s.online();
+    s.events.clear();
+    let out = s
+        .feed("<iq type='get' id='s2'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+    assert_eq!(out, "", "not answered as a session request");
+    assert!(matches!(
+        s.events.as_slice(),
+        [ServerEvent::Stanza(xmpp_proto::stanza::Stanza::Iq(_))]
+    ));
+}
+
+/// The resource is the character data of `<resource/>` after
+/// resourceprep (RFC 6120 §7.6, RFC 7622 §3.4): spaces around it are part
+/// of it (Prosody and ejabberd do not trim either); an empty element
+/// means "pick one for me".
+#[test]
+fn bind_keeps_spaces_in_the_resource() {
+    for (requested, bound) in [
+        (
+            "<resource> balcony </resource>",
+            Some("juliet@example.com/ balcony "),
+        ),
+        ("<resource/>", None),
+    ] {
+        let mut s = Script::new(config());
+        s.feed(HEADER);
+        s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        s.tls_up();
+        s.feed(HEADER);
+        let plain = base64::engine::general_purpose::STANDARD.encode(b"\0juliet\0secret");
+        s.feed(&format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+        ));
+        s.feed(HEADER);
+        let out = s.feed(&format!(
+            "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>{requested}</bind></iq>"
+        ));
+        let jid = s.server.jid().expect("bound").as_str().to_owned();
+        match bound {
+            Some(expected) => assert_eq!(jid, expected),
+            None => assert!(
+                jid.starts_with("juliet@example.com/") && jid.len() > 20,
+                "{jid}"
+            ),
+        }
+        assert!(out.contains(&format!("<jid>{jid}</jid>")), "{out}");
+    }
+}
+
 #[test]
 fn stanzas_get_the_session_address_as_from() {
     let mut s = Script::new(config());

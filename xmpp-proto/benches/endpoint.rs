@@ -172,6 +172,7 @@ fn server_input(corpus: &[u8]) -> (Vec<u8>, u64) {
 // ---------------------------------------------------------------------
 // paths
 
+#[inline(never)]
 fn rxml_parser(data: &[u8]) -> u64 {
     let mut p = rxml::Parser::new();
     let mut events = 0u64;
@@ -193,6 +194,7 @@ fn rxml_parser(data: &[u8]) -> u64 {
 
 /// rxml's low-level parser, which our reader drives: its allocations are
 /// the floor of ours (one `String` per attribute value and text node).
+#[inline(never)]
 fn rxml_raw(data: &[u8]) -> u64 {
     let mut p = rxml::RawParser::new();
     let mut events = 0u64;
@@ -212,6 +214,7 @@ fn rxml_raw(data: &[u8]) -> u64 {
     events
 }
 
+#[inline(never)]
 fn run_client(input: &[u8], elements: u64) -> Pass {
     let (mut client, _server) = online_pair("juliet", "balcony");
     let a0 = allocations();
@@ -249,6 +252,7 @@ fn run_client(input: &[u8], elements: u64) -> Pass {
     }
 }
 
+#[inline(never)]
 fn run_server(input: &[u8], stanzas: u64) -> Pass {
     let (_client, mut server) = online_pair("juliet", "balcony");
     let a0 = allocations();
@@ -329,6 +333,7 @@ impl Routing {
     }
 
     /// Feeds `input` to the sender; every routed command is applied.
+    #[inline(never)]
     fn run(&mut self, input: &[u8], messages: u64) -> Pass {
         let a0 = allocations();
         let t = Instant::now();
