@@ -49,6 +49,7 @@ use xmpp_proto::server::{Server, ServerConfig, ServerEvent as Event, ServerTlsPo
 use xmpp_proto::xml::Element;
 use xmpp_transport_std::ServerTls;
 use xmpp_transport_std::serve::AccountStore;
+pub use xmpp_transport_std::serve::SessionLog;
 
 use crate::{ConnId, Driver, DriverConfig, DriverEvent, Error, MAX_USER_TOKEN};
 
@@ -62,66 +63,6 @@ const MAX_LISTENERS: usize = 63;
 type Configure = Box<dyn Fn(ServerConfig) -> ServerConfig>;
 type LogHook = Box<dyn FnMut(&SessionLog<'_>)>;
 type OfflineStore = Box<dyn FnMut(&BareJid, Element)>;
-
-/// What the log hook ([`MioServer::with_log`]) is told. `Display` gives
-/// one line.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum SessionLog<'a> {
-    /// A connection was accepted.
-    Started {
-        /// The connection.
-        conn: ConnId,
-        /// The client's address.
-        peer: SocketAddr,
-        /// Whether it came to a direct TLS listener.
-        direct_tls: bool,
-    },
-    /// The connection is over.
-    Ended {
-        /// The connection.
-        conn: ConnId,
-        /// Its full JID, if it got online.
-        jid: Option<&'a FullJid>,
-        /// Why the XMPP session ended, as the endpoint reported it.
-        reason: Option<&'a CloseReason>,
-        /// The socket, TLS or output-limit failure that ended it, if any.
-        error: Option<&'a Error>,
-    },
-}
-
-impl fmt::Display for SessionLog<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SessionLog::Started {
-                conn,
-                peer,
-                direct_tls,
-            } => {
-                let how = if *direct_tls { " (direct TLS)" } else { "" };
-                write!(f, "session {conn}: start from {peer}{how}")
-            }
-            SessionLog::Ended {
-                conn,
-                jid,
-                reason,
-                error,
-            } => {
-                write!(f, "session {conn}: end")?;
-                if let Some(jid) = jid {
-                    write!(f, " ({jid})")?;
-                }
-                if let Some(reason) = reason {
-                    write!(f, ": {reason}")?;
-                }
-                if let Some(error) = error {
-                    write!(f, "; {error}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
 
 /// Counters of a [`MioServer`] since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -400,7 +341,7 @@ impl MioServer {
                 Ok(conn) => {
                     self.stats.accepted += 1;
                     self.log(&SessionLog::Started {
-                        conn,
+                        session: SessionId(conn.as_u64()),
                         peer,
                         direct_tls,
                     });
@@ -434,6 +375,10 @@ impl MioServer {
     /// Hands one event of a session's server to the hub and carries out
     /// what it decides.
     fn handle(&mut self, conn: ConnId, event: Event) {
+        let session = SessionId(conn.as_u64());
+        if let (Some(log), Some(entry)) = (&mut self.log, SessionLog::for_event(session, &event)) {
+            log(&entry);
+        }
         match &event {
             Event::Online { jid } => {
                 self.stats.online += 1;
@@ -448,9 +393,7 @@ impl MioServer {
             }
             _ => {}
         }
-        let spent = self
-            .hub
-            .handle_event(clock::now(), SessionId(conn.as_u64()), event);
+        let spent = self.hub.handle_event(clock::now(), session, event);
         if let Some(element) = spent {
             self.driver.command(conn, |s, _| s.recycle(element));
         }
@@ -539,7 +482,7 @@ impl MioServer {
             }
         }
         self.log(&SessionLog::Ended {
-            conn,
+            session: SessionId(conn.as_u64()),
             jid: jid.as_ref(),
             reason: reason.as_ref(),
             error: error.as_ref(),

@@ -51,7 +51,7 @@ use crate::stream::{Core, CoreConfig, Role};
 use crate::stream_error::{StreamError, StreamErrorCondition};
 use crate::time::Time;
 use crate::tls::TlsInfo;
-use crate::xml::{Element, StreamEvent, ns};
+use crate::xml::{Element, StreamHeader};
 
 /// A client-to-server session. See the module documentation.
 pub struct Client {
@@ -166,26 +166,6 @@ impl Client {
         id
     }
 
-    /// A stream error from the server ends the session.
-    fn handle_stream_error(&mut self, el: &Element) {
-        let reason = match StreamError::from_element(el) {
-            Ok(e) => CloseReason::StreamError {
-                see_other_host: (e.condition == StreamErrorCondition::SeeOtherHost)
-                    .then(|| see_other_host(el))
-                    .flatten(),
-                condition: e.condition,
-                text: e.text,
-            },
-            Err(_) => CloseReason::StreamError {
-                condition: StreamErrorCondition::UndefinedCondition,
-                text: None,
-                see_other_host: None,
-            },
-        };
-        self.core.out.close_stream();
-        self.finish(reason);
-    }
-
     /// Any byte from the server proves it alive: restart the ping clock.
     fn heard_from_server(&mut self, now: Time) {
         self.core.timers.clear(ClientTimer::PingAnswer);
@@ -238,38 +218,32 @@ impl Role for Client {
         self.heard_from_server(now);
     }
 
-    fn handle_stream_event(&mut self, now: Time, event: StreamEvent) {
-        match event {
-            StreamEvent::Header(header) => self.handle_header(&header),
-            StreamEvent::Element(el) => {
-                if el.is("error", ns::STREAM) {
-                    self.handle_stream_error(&el);
-                } else if el.ns() == ns::SM && self.core.sm.is_some() {
-                    self.handle_sm_nonza(now, &el);
-                } else if matches!(self.phase, ClientPhase::Online) {
-                    crate::stream::count_inbound(self, &el);
-                    self.handle_stanza(now, el);
-                } else if matches!(self.phase, ClientPhase::Closing) {
-                    // The server may still deliver what it had under way
-                    // before it answers our close (RFC 6120 §4.4): hand it
-                    // over rather than lose it; answers are not written.
-                    if self.jid.is_some() && el.ns() == ns::CLIENT {
-                        crate::stream::count_inbound(self, &el);
-                        self.handle_stanza(now, el);
-                    }
-                } else {
-                    self.handle_negotiation_element(now, el);
-                }
-            }
-            StreamEvent::Keepalive => {}
-            StreamEvent::Closed => {
-                if !matches!(self.phase, ClientPhase::Closing) {
-                    // Answer the server's close with ours (RFC 6120 §4.4).
-                    self.core.out.close_stream();
-                }
-                self.finish(CloseReason::Normal);
-            }
-        }
+    fn on_header(&mut self, _now: Time, header: &StreamHeader) {
+        self.handle_header(header);
+    }
+
+    fn sm_nonzas_accepted(&self) -> bool {
+        self.core.sm.is_some()
+    }
+
+    fn on_sm_nonza(&mut self, now: Time, el: &Element) {
+        self.handle_sm_nonza(now, el);
+    }
+
+    fn is_online(&self) -> bool {
+        matches!(self.phase, ClientPhase::Online)
+    }
+
+    fn is_bound(&self) -> bool {
+        self.jid.is_some()
+    }
+
+    fn on_stanza(&mut self, now: Time, el: Element) {
+        self.handle_stanza(now, el);
+    }
+
+    fn on_negotiation_element(&mut self, now: Time, el: Element) {
+        self.handle_negotiation_element(now, el);
     }
 
     fn handle_timer(&mut self, now: Time, timer: ClientTimer) {
@@ -311,11 +285,4 @@ impl Role for Client {
         self.phase = ClientPhase::Closed;
         self.hand_over_sm(reason);
     }
-}
-
-/// The text of `<see-other-host/>` in a stream error.
-fn see_other_host(el: &Element) -> Option<String> {
-    el.child("see-other-host", ns::STREAMS)
-        .map(|c| c.text().trim().to_owned())
-        .filter(|h| !h.is_empty())
 }

@@ -6,6 +6,7 @@ use super::negotiate::{ClientPhase, SessionNeed};
 use super::{Client, ClientEvent, ClientTimer};
 use crate::endpoint::CloseReason;
 use crate::sm::{Live, Nonza};
+use crate::stream::Leftover;
 use crate::stream::Role;
 use crate::stream_error::StreamErrorCondition;
 use crate::time::Time;
@@ -189,12 +190,8 @@ impl Client {
     /// The session ends: hand over what stream management holds, so no
     /// stanza vanishes silently.
     pub(super) fn hand_over_sm(&mut self, reason: &CloseReason) {
-        let broken = matches!(
-            reason,
-            CloseReason::ConnectionLost | CloseReason::PeerNotResponding
-        );
         if let Some(mut old) = self.resume_from.take() {
-            if broken {
+            if crate::stream::ended_broken(reason) {
                 self.core
                     .events
                     .push_back(ClientEvent::Resumable(Box::new(old)));
@@ -207,24 +204,14 @@ impl Client {
                 }
             }
         }
-        let Some(mut live) = self.core.sm.take() else {
+        let Some(live) = self.core.sm.take() else {
             return;
         };
-        match (broken && live.id.is_some(), self.jid.clone()) {
-            (true, Some(jid)) => {
-                let session = live.into_session(jid);
-                self.core
-                    .events
-                    .push_back(ClientEvent::Resumable(Box::new(session)));
-            }
-            _ => {
-                let stanzas = live.unacked.take_all_elements();
-                if !stanzas.is_empty() {
-                    self.core
-                        .events
-                        .push_back(ClientEvent::Undelivered { stanzas });
-                }
-            }
-        }
+        let event = match crate::stream::leftover(live, reason, self.jid.clone()) {
+            Some(Leftover::Resumable(session)) => ClientEvent::Resumable(Box::new(session)),
+            Some(Leftover::Undelivered(stanzas)) => ClientEvent::Undelivered { stanzas },
+            None => return,
+        };
+        self.core.events.push_back(event);
     }
 }

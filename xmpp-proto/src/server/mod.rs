@@ -59,7 +59,7 @@ use crate::stream::{Core, CoreConfig, Role};
 use crate::stream_error::{StreamError, StreamErrorCondition};
 use crate::time::Time;
 use crate::tls::TlsInfo;
-use crate::xml::{Element, StreamEvent, StreamHeader, ns};
+use crate::xml::{Element, StreamHeader, ns};
 
 /// One client connection, server side. See the module documentation.
 pub struct Server {
@@ -188,20 +188,6 @@ impl Server {
         self.core.closed.as_ref()
     }
 
-    /// A stream error from the client ends the session.
-    fn handle_stream_error(&mut self, el: &Element) {
-        let (condition, text) = match StreamError::from_element(el) {
-            Ok(e) => (e.condition, e.text),
-            Err(_) => (StreamErrorCondition::UndefinedCondition, None),
-        };
-        self.core.out.close_stream();
-        self.finish(CloseReason::StreamError {
-            condition,
-            text,
-            see_other_host: None,
-        });
-    }
-
     /// Starts a new stream after TLS or SASL: the client sends a fresh
     /// header and gets a fresh id.
     fn restart_stream(&mut self) {
@@ -269,38 +255,32 @@ impl Role for Server {
         self.heard_from_client(now);
     }
 
-    fn handle_stream_event(&mut self, now: Time, event: StreamEvent) {
-        match event {
-            StreamEvent::Header(header) => self.handle_header(&header),
-            StreamEvent::Element(el) => {
-                if el.is("error", ns::STREAM) {
-                    self.handle_stream_error(&el);
-                } else if el.ns() == ns::SM && matches!(self.phase, ServerPhase::Online) {
-                    self.handle_sm_nonza(now, &el);
-                } else if matches!(self.phase, ServerPhase::Online) {
-                    crate::stream::count_inbound(self, &el);
-                    self.handle_stanza(now, el);
-                } else if matches!(self.phase, ServerPhase::Closing) {
-                    // What the client sent before it saw our close is still
-                    // processed (RFC 6120 §4.4); nothing is written back.
-                    if self.jid.is_some() && el.ns() == ns::CLIENT {
-                        crate::stream::count_inbound(self, &el);
-                        self.handle_stanza(now, el);
-                    }
-                } else {
-                    self.handle_negotiation_element(el);
-                }
-            }
-            StreamEvent::Keepalive => {}
-            StreamEvent::Closed => {
-                if !matches!(self.phase, ServerPhase::Closing) {
-                    // Answer the client's close with ours (RFC 6120 §4.4).
-                    self.ensure_header();
-                    self.core.out.close_stream();
-                }
-                self.finish(CloseReason::Normal);
-            }
-        }
+    fn on_header(&mut self, _now: Time, header: &StreamHeader) {
+        self.handle_header(header);
+    }
+
+    fn sm_nonzas_accepted(&self) -> bool {
+        matches!(self.phase, ServerPhase::Online)
+    }
+
+    fn on_sm_nonza(&mut self, now: Time, el: &Element) {
+        self.handle_sm_nonza(now, el);
+    }
+
+    fn is_online(&self) -> bool {
+        matches!(self.phase, ServerPhase::Online)
+    }
+
+    fn is_bound(&self) -> bool {
+        self.jid.is_some()
+    }
+
+    fn on_stanza(&mut self, now: Time, el: Element) {
+        self.handle_stanza(now, el);
+    }
+
+    fn on_negotiation_element(&mut self, _now: Time, el: Element) {
+        self.handle_negotiation_element(el);
     }
 
     fn handle_timer(&mut self, now: Time, timer: ServerTimer) {
@@ -320,7 +300,7 @@ impl Role for Server {
         self.restart_stream();
     }
 
-    fn before_stream_error(&mut self) {
+    fn before_own_close(&mut self) {
         self.ensure_header();
     }
 

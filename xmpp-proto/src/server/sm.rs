@@ -7,6 +7,7 @@ use super::{Server, ServerEvent, ServerTimer};
 use crate::endpoint::{CloseReason, CommandError};
 use crate::sm::{Live, Nonza, SmSession};
 use crate::stanza::DefinedCondition;
+use crate::stream::Leftover;
 use crate::stream::Role;
 use crate::stream_error::StreamErrorCondition;
 use crate::time::Time;
@@ -227,28 +228,14 @@ impl Server {
     /// otherwise what the client never acknowledged is handed over to be
     /// bounced or stored.
     pub(super) fn hand_over_sm(&mut self, reason: &CloseReason) {
-        let Some(mut live) = self.core.sm.take() else {
+        let Some(live) = self.core.sm.take() else {
             return;
         };
-        let broken = matches!(
-            reason,
-            CloseReason::ConnectionLost | CloseReason::PeerNotResponding
-        );
-        match (broken && live.id.is_some(), self.jid.clone()) {
-            (true, Some(jid)) => {
-                let session = live.into_session(jid);
-                self.core
-                    .events
-                    .push_back(ServerEvent::Detached(Box::new(session)));
-            }
-            _ => {
-                let stanzas = live.unacked.take_all_elements();
-                if !stanzas.is_empty() {
-                    self.core
-                        .events
-                        .push_back(ServerEvent::Undelivered { stanzas });
-                }
-            }
-        }
+        let event = match crate::stream::leftover(live, reason, self.jid.clone()) {
+            Some(Leftover::Resumable(session)) => ServerEvent::Detached(Box::new(session)),
+            Some(Leftover::Undelivered(stanzas)) => ServerEvent::Undelivered { stanzas },
+            None => return,
+        };
+        self.core.events.push_back(event);
     }
 }

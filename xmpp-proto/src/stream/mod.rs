@@ -23,7 +23,8 @@ use std::collections::VecDeque;
 pub(crate) use self::ids::random_id;
 pub(crate) use self::output::Output;
 pub(crate) use self::sm::{
-    acknowledged, answer_request, count_inbound, request_due, write_stanza, write_wire,
+    Leftover, acknowledged, answer_request, count_inbound, ended_broken, leftover, request_due,
+    write_stanza, write_wire,
 };
 pub(crate) use self::timers::{TimerKind, Timers};
 
@@ -33,7 +34,7 @@ use crate::sm::Live;
 use crate::stream_error::{StreamError, StreamErrorCondition};
 use crate::time::Time;
 use crate::tls::TlsInfo;
-use crate::xml::{Limits, StreamEvent, StreamReader};
+use crate::xml::{Element, Limits, StreamEvent, StreamHeader, StreamReader, ns};
 
 /// What every role keeps about its stream.
 ///
@@ -124,9 +125,28 @@ pub trait Role: Sized {
     /// Bytes arrived from the peer (liveness).
     #[doc(hidden)]
     fn heard_from_peer(&mut self, now: Time);
-    /// A header, element, keepalive or the close of the peer's stream.
+    /// The peer's stream header (at the start and after each restart).
     #[doc(hidden)]
-    fn handle_stream_event(&mut self, now: Time, event: StreamEvent);
+    fn on_header(&mut self, now: Time, header: &StreamHeader);
+    /// Stream management nonzas are understood now (SM negotiated or
+    /// negotiable).
+    #[doc(hidden)]
+    fn sm_nonzas_accepted(&self) -> bool;
+    /// A stream management nonza (`<r/>`, `<a/>`, `<enable/>`, ...).
+    #[doc(hidden)]
+    fn on_sm_nonza(&mut self, now: Time, el: &Element);
+    /// Negotiation is over and stanzas flow.
+    #[doc(hidden)]
+    fn is_online(&self) -> bool;
+    /// A resource is bound, so stanzas have an address to belong to.
+    #[doc(hidden)]
+    fn is_bound(&self) -> bool;
+    /// A stanza from the peer, counted for stream management already.
+    #[doc(hidden)]
+    fn on_stanza(&mut self, now: Time, el: Element);
+    /// An element while the stream is being negotiated.
+    #[doc(hidden)]
+    fn on_negotiation_element(&mut self, now: Time, el: Element);
     /// `timer` is due.
     #[doc(hidden)]
     fn handle_timer(&mut self, now: Time, timer: Self::Timer);
@@ -137,14 +157,75 @@ pub trait Role: Sized {
     /// A stanza was written to the peer (keepalive bookkeeping).
     #[doc(hidden)]
     fn wrote_to_peer(&mut self, _now: Time) {}
-    /// About to write a stream error: the receiving role must have sent
-    /// its stream header first (RFC 6120 §4.9.1.2).
+    /// About to write a stream error or the answer to the peer's close:
+    /// the receiving role must have sent its stream header first
+    /// (RFC 6120 §4.9.1.2).
     #[doc(hidden)]
-    fn before_stream_error(&mut self) {}
+    fn before_own_close(&mut self) {}
     /// The session ended: report what must not vanish with it (stream
     /// management's queue), before the `Closed` event.
     #[doc(hidden)]
     fn hand_over(&mut self, reason: &CloseReason);
+
+    /// What a header, element, keepalive or the close of the peer's
+    /// stream means, the same for both roles.
+    #[doc(hidden)]
+    fn handle_stream_event(&mut self, now: Time, event: StreamEvent) {
+        match event {
+            StreamEvent::Header(header) => self.on_header(now, &header),
+            StreamEvent::Element(el) => {
+                if el.is("error", ns::STREAM) {
+                    self.handle_peer_stream_error(&el);
+                } else if el.ns() == ns::SM && self.sm_nonzas_accepted() {
+                    self.on_sm_nonza(now, &el);
+                } else if self.is_online() {
+                    count_inbound(self, &el);
+                    self.on_stanza(now, el);
+                } else if self.is_closing() {
+                    // What the peer sent before it saw our close is still
+                    // processed (RFC 6120 §4.4): handed over, not lost;
+                    // the role writes no answers any more.
+                    if self.is_bound() && el.ns() == ns::CLIENT {
+                        count_inbound(self, &el);
+                        self.on_stanza(now, el);
+                    }
+                } else {
+                    self.on_negotiation_element(now, el);
+                }
+            }
+            StreamEvent::Keepalive => {}
+            StreamEvent::Closed => {
+                if !self.is_closing() {
+                    // Answer the peer's close with ours (RFC 6120 §4.4).
+                    self.before_own_close();
+                    self.core_mut().out.close_stream();
+                }
+                self.finish(CloseReason::Normal);
+            }
+        }
+    }
+
+    /// A stream error from the peer ends the session; a `see-other-host`
+    /// redirect is kept in the reason.
+    #[doc(hidden)]
+    fn handle_peer_stream_error(&mut self, el: &Element) {
+        let reason = match StreamError::from_element(el) {
+            Ok(e) => CloseReason::StreamError {
+                see_other_host: (e.condition == StreamErrorCondition::SeeOtherHost)
+                    .then(|| see_other_host(el))
+                    .flatten(),
+                condition: e.condition,
+                text: e.text,
+            },
+            Err(_) => CloseReason::StreamError {
+                condition: StreamErrorCondition::UndefinedCondition,
+                text: None,
+                see_other_host: None,
+            },
+        };
+        self.core_mut().out.close_stream();
+        self.finish(reason);
+    }
 
     /// Sends a stream error and ends the session: the peer misbehaved.
     #[doc(hidden)]
@@ -162,7 +243,7 @@ pub trait Role: Sized {
         if self.core().closed.is_some() {
             return;
         }
-        self.before_stream_error();
+        self.before_own_close();
         let out = &mut self.core_mut().out;
         let _ = out.element(&error.to_element());
         out.close_stream();
@@ -318,6 +399,14 @@ impl<R: Role> Endpoint for R {
         let core = self.core();
         core.closed.is_some() && core.events.is_empty() && core.out.is_drained()
     }
+}
+
+/// The host a `see-other-host` stream error points to (RFC 6120
+/// §4.9.3.19).
+fn see_other_host(el: &Element) -> Option<String> {
+    el.child("see-other-host", ns::STREAMS)
+        .map(|c| c.text().trim().to_owned())
+        .filter(|h| !h.is_empty())
 }
 
 /// 1.0, 1.1, 2.0: any stream version whose major number is at least 1

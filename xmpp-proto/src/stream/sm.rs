@@ -4,7 +4,8 @@
 
 use super::{Role, TimerKind};
 use crate::endpoint::{CloseReason, CommandError};
-use crate::sm::Nonza;
+use crate::jid::FullJid;
+use crate::sm::{Live, Nonza, SmSession};
 use crate::stanza::WireStanza;
 use crate::time::Time;
 use crate::xml::{Element, ns};
@@ -125,4 +126,40 @@ pub(crate) fn write_wire<R: Role>(
     }
     role.wrote_to_peer(now);
     Ok(())
+}
+
+/// What stream management holds when a session ends.
+pub(crate) enum Leftover {
+    /// The connection broke under a resumable session: keep it to resume.
+    Resumable(SmSession),
+    /// The session is over for good: these stanzas were never
+    /// acknowledged and must be bounced, stored or retried elsewhere.
+    Undelivered(Vec<Element>),
+}
+
+/// Whether a session that ended for `reason` may be resumed: only a
+/// connection that broke, never one that was closed or refused.
+pub(crate) fn ended_broken(reason: &CloseReason) -> bool {
+    matches!(
+        reason,
+        CloseReason::ConnectionLost | CloseReason::PeerNotResponding
+    )
+}
+
+/// What to hand over of `live` when the session bound to `jid` ends for
+/// `reason`; `None` when there is nothing.
+pub(crate) fn leftover(
+    mut live: Live,
+    reason: &CloseReason,
+    jid: Option<FullJid>,
+) -> Option<Leftover> {
+    match jid {
+        Some(jid) if ended_broken(reason) && live.id.is_some() => {
+            Some(Leftover::Resumable(live.into_session(jid)))
+        }
+        _ => {
+            let stanzas = live.unacked.take_all_elements();
+            (!stanzas.is_empty()).then_some(Leftover::Undelivered(stanzas))
+        }
+    }
 }

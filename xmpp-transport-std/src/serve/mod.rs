@@ -37,6 +37,7 @@
 //! ```
 
 mod accounts;
+mod log;
 mod pump;
 mod session;
 
@@ -49,9 +50,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use xmpp_proto::endpoint::{CloseReason, Direction};
 use xmpp_proto::hub::Hub;
-use xmpp_proto::jid::{BareJid, FullJid, JidError};
+use xmpp_proto::jid::{BareJid, JidError};
 use xmpp_proto::router::{Router, SessionId};
 use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
 use xmpp_proto::time::Time;
@@ -60,11 +60,11 @@ use xmpp_proto::xml::Element;
 use self::pump::{HubCommand, pump};
 use crate::clock;
 use crate::connection::Connection;
-use crate::error::Error;
 use crate::remote::Remote;
 use crate::server_tls::ServerTls;
 
 pub use self::accounts::{AccountStore, Accounts, DEFAULT_ITERATIONS};
+pub use self::log::SessionLog;
 
 /// How many sessions may be open at once unless
 /// [`Serve::with_max_sessions`] says otherwise; connections beyond it are
@@ -88,109 +88,6 @@ pub struct Serve {
 type Configure = Box<dyn Fn(ServerConfig) -> ServerConfig + Send + Sync>;
 type LogHook = Box<dyn Fn(&SessionLog<'_>) + Send + Sync>;
 type OfflineStore = Box<dyn Fn(&BareJid, Element) + Send + Sync>;
-
-/// What the log hook ([`Serve::with_log`]) is told about each session.
-/// `Display` gives one readable line.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum SessionLog<'a> {
-    /// A connection was accepted.
-    Started {
-        /// The session's name in the router.
-        session: SessionId,
-        /// The client's address.
-        peer: SocketAddr,
-        /// Whether it came to the direct TLS listener.
-        direct_tls: bool,
-    },
-    /// The client logged in and bound a resource.
-    Online {
-        /// The session.
-        session: SessionId,
-        /// Its full JID.
-        jid: &'a FullJid,
-    },
-    /// A stream-managed session was resumed on this connection
-    /// (XEP-0198); the connection it broke on has ended as detached.
-    Resumed {
-        /// The session (the new connection's).
-        session: SessionId,
-        /// Its full JID.
-        jid: &'a FullJid,
-    },
-    /// Bytes sent or received, when the sessions' config has tracing on
-    /// (`ServerConfig::with_trace`, through [`Serve::with_config`]).
-    Trace {
-        /// The session.
-        session: SessionId,
-        /// Which way.
-        direction: Direction,
-        /// The raw bytes (UTF-8 XML, possibly cut anywhere).
-        data: &'a [u8],
-    },
-    /// The session is over and unbound.
-    Ended {
-        /// The session.
-        session: SessionId,
-        /// Its full JID, if it got that far.
-        jid: Option<&'a FullJid>,
-        /// Why the XMPP session ended, as the endpoint reported it.
-        reason: Option<&'a CloseReason>,
-        /// The socket or TLS failure that ended it, if any.
-        error: Option<&'a Error>,
-    },
-}
-
-impl fmt::Display for SessionLog<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SessionLog::Started {
-                session,
-                peer,
-                direct_tls,
-            } => {
-                let how = if *direct_tls { " (direct TLS)" } else { "" };
-                write!(f, "session {}: connection from {peer}{how}", session.0)
-            }
-            SessionLog::Online { session, jid } => {
-                write!(f, "session {}: online as {jid}", session.0)
-            }
-            SessionLog::Resumed { session, jid } => {
-                write!(f, "session {}: resumed {jid}", session.0)
-            }
-            SessionLog::Trace {
-                session,
-                direction,
-                data,
-            } => {
-                let arrow = match direction {
-                    Direction::In => "<<",
-                    Direction::Out => ">>",
-                };
-                let text = String::from_utf8_lossy(data);
-                write!(f, "session {} {arrow} {text}", session.0)
-            }
-            SessionLog::Ended {
-                session,
-                jid,
-                reason,
-                error,
-            } => {
-                write!(f, "session {}: ended", session.0)?;
-                if let Some(jid) = jid {
-                    write!(f, " ({jid})")?;
-                }
-                if let Some(reason) = reason {
-                    write!(f, ": {reason}")?;
-                }
-                if let Some(error) = error {
-                    write!(f, "; {error}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
 
 impl Serve {
     /// A server for the XMPP domain `domain`, presenting `tls`, checking

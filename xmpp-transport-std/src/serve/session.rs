@@ -34,29 +34,15 @@ pub(super) fn run(
     loop {
         match conn.next_event() {
             Ok(Some(event)) => {
+                if let Some(entry) = SessionLog::for_event(id, &event) {
+                    shared.log(&entry);
+                }
                 match &event {
-                    ServerEvent::Online { jid: bound } => {
-                        shared.log(&SessionLog::Online {
-                            session: id,
-                            jid: bound,
-                        });
+                    ServerEvent::Online { jid: bound } | ServerEvent::Resumed { jid: bound } => {
                         jid = Some(bound.clone());
                     }
-                    ServerEvent::Resumed { jid: bound } => {
-                        shared.log(&SessionLog::Resumed {
-                            session: id,
-                            jid: bound,
-                        });
-                        jid = Some(bound.clone());
-                    }
-                    ServerEvent::Trace { direction, data } => {
-                        shared.log(&SessionLog::Trace {
-                            session: id,
-                            direction: *direction,
-                            data,
-                        });
-                        continue;
-                    }
+                    // Traced bytes are for the log only.
+                    ServerEvent::Trace { .. } => continue,
                     ServerEvent::Closed { reason: why } => reason = Some(why.clone()),
                     _ => {}
                 }
