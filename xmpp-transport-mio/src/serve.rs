@@ -44,12 +44,11 @@ use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::hub::{Hub, HubEvent, HubStats};
 use xmpp_proto::jid::{BareJid, FullJid};
 use xmpp_proto::router::{Router, SessionId};
-use xmpp_proto::sasl::FailureCondition;
 use xmpp_proto::server::{Server, ServerConfig, ServerEvent as Event, ServerTlsPolicy};
 use xmpp_proto::xml::Element;
 use xmpp_transport_std::ServerTls;
-use xmpp_transport_std::serve::AccountStore;
 pub use xmpp_transport_std::serve::SessionLog;
+use xmpp_transport_std::serve::{AccountStore, LoginAnswer};
 
 use crate::{ConnId, Driver, DriverConfig, DriverEvent, Error, MAX_USER_TOKEN};
 
@@ -435,38 +434,13 @@ impl MioServer {
     /// Answers a question of the hub from the account store, or keeps an
     /// offline message.
     fn answer(&mut self, event: HubEvent) {
-        match event {
-            HubEvent::NeedScramCredentials {
-                session,
-                username,
-                hash,
-            } => {
-                let credentials = self.accounts.scram_credentials(&username, hash);
-                self.hub.provide_credentials(session, credentials);
-            }
-            HubEvent::Authenticate {
-                session,
-                username: Some(username),
-                password: Some(password),
-                ..
-            } => {
-                let ok = self.accounts.check_password(&username, password.as_str());
-                let verdict = if ok {
-                    Ok(())
-                } else {
-                    Err(FailureCondition::NotAuthorized)
-                };
-                self.hub.verdict(session, verdict);
-            }
-            HubEvent::Authenticate { session, .. } => {
-                self.hub
-                    .verdict(session, Err(FailureCondition::NotAuthorized));
-            }
-            HubEvent::StoreOffline { to, message } => match &mut self.offline {
+        match LoginAnswer::from_store(self.accounts.as_ref(), event) {
+            Ok(answer) => answer.apply(&mut self.hub),
+            Err(HubEvent::StoreOffline { to, message }) => match &mut self.offline {
                 Some(store) => store(&to, message),
                 None => self.hub.refuse_offline(clock::now(), message),
             },
-            _ => {}
+            Err(_) => {}
         }
     }
 

@@ -1,5 +1,4 @@
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use base64::Engine as _;
 
@@ -32,24 +31,10 @@ pub fn client(data: &[u8]) {
     let Some((&stage, rest)) = data.split_first() else {
         return;
     };
-    let mut now = Time::ZERO;
+    let now = Time::ZERO;
     let mut client = scripted_client(stage % 5, now);
-    let mut rest = rest;
     let mut ends = Ends::default();
-    while let Some((&len, tail)) = rest.split_first() {
-        let take = usize::from(len % 64).min(tail.len());
-        let (chunk, tail) = tail.split_at(take);
-        rest = tail;
-        let _ = client.handle_input(now, chunk);
-        if len & 0x80 != 0 {
-            now += Duration::from_secs(u64::from(len & 0x3F) * 5);
-            client.handle_timeout(now);
-        }
-        drain(&mut client, &mut ends);
-    }
-    client.handle_eof(now);
-    drain(&mut client, &mut ends);
-    assert!(client.is_closed(), "EOF must end the session");
+    super::feed_chunks(&mut client, rest, now, |client, _| drain(client, &mut ends));
 }
 
 /// Drains output and events, checking that nothing follows the end.

@@ -25,7 +25,10 @@ pub use self::sasl::sasl;
 pub use self::server::server;
 pub use self::sm::sm;
 
-use crate::endpoint::Transmit;
+use std::time::Duration;
+
+use crate::endpoint::{Endpoint, Transmit};
+use crate::time::Time;
 
 /// What an endpoint has ended so far, kept for the whole run (not per
 /// drain call): nothing may be transmitted after [`Transmit::Shutdown`],
@@ -48,4 +51,30 @@ impl Ends {
         assert!(!self.closed, "no event may follow Event::Closed");
         self.closed |= closes;
     }
+}
+
+/// Feeds `data` to `endpoint` in chunks whose sizes come from the data
+/// (a length byte, then up to 63 bytes), moving the clock and firing
+/// timers when the length byte's top bit is set; `drain` runs after each
+/// chunk and after the final EOF, which must end the session.
+fn feed_chunks<E: Endpoint>(
+    endpoint: &mut E,
+    mut data: &[u8],
+    mut now: Time,
+    mut drain: impl FnMut(&mut E, Time),
+) {
+    while let Some((&len, tail)) = data.split_first() {
+        let take = usize::from(len % 64).min(tail.len());
+        let (chunk, tail) = tail.split_at(take);
+        data = tail;
+        let _ = endpoint.handle_input(now, chunk);
+        if len & 0x80 != 0 {
+            now += Duration::from_secs(u64::from(len & 0x3F) * 5);
+            endpoint.handle_timeout(now);
+        }
+        drain(endpoint, now);
+    }
+    endpoint.handle_eof(now);
+    drain(endpoint, now);
+    assert!(endpoint.is_closed(), "EOF must end the session");
 }

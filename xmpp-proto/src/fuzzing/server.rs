@@ -1,5 +1,4 @@
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use crate::endpoint::Transmit;
 use crate::sasl::{FailureCondition, Iterations, ScramHash, StoredCredentials, stored_credentials};
@@ -22,24 +21,12 @@ pub fn server(data: &[u8]) {
     let Some((&stage, rest)) = data.split_first() else {
         return;
     };
-    let mut now = Time::ZERO;
+    let now = Time::ZERO;
     let mut server = scripted_server(stage % 5, now);
-    let mut rest = rest;
     let mut ends = Ends::default();
-    while let Some((&len, tail)) = rest.split_first() {
-        let take = usize::from(len % 64).min(tail.len());
-        let (chunk, tail) = tail.split_at(take);
-        rest = tail;
-        let _ = server.handle_input(now, chunk);
-        if len & 0x80 != 0 {
-            now += Duration::from_secs(u64::from(len & 0x3F) * 5);
-            server.handle_timeout(now);
-        }
-        drain(&mut server, now, &mut ends, |_| {});
-    }
-    server.handle_eof(now);
-    drain(&mut server, now, &mut ends, |_| {});
-    assert!(server.is_closed(), "EOF must end the session");
+    super::feed_chunks(&mut server, rest, now, |server, now| {
+        drain(server, now, &mut ends, |_| {});
+    });
     assert!(server.poll_timeout().is_none(), "no timer after the end");
 }
 

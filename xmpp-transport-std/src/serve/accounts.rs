@@ -3,7 +3,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use xmpp_proto::sasl::{Iterations, SaslError, ScramHash, StoredCredentials, stored_credentials};
+use xmpp_proto::hub::{Hub, HubEvent};
+use xmpp_proto::router::SessionId;
+use xmpp_proto::sasl::{
+    FailureCondition, Iterations, SaslError, ScramHash, StoredCredentials, stored_credentials,
+};
 
 use xmpp_proto::random::{OsRandom, RandomSource};
 
@@ -21,6 +25,84 @@ pub trait AccountStore: Send + Sync {
     /// Whether `password` is `username`'s (SASL PLAIN, which the server
     /// offers only over TLS).
     fn check_password(&self, username: &str, password: &str) -> bool;
+}
+
+/// The store's answer to one of the hub's login questions, to hand back
+/// with [`LoginAnswer::apply`]. Computing it (a lookup, or PBKDF2 for
+/// PLAIN) needs no access to the hub, so a server can do it without
+/// holding the hub's lock or on another thread.
+#[derive(Debug)]
+pub enum LoginAnswer {
+    /// The stored SCRAM credentials of the asking session's user (`None`
+    /// for an unknown user).
+    Credentials(SessionId, Option<StoredCredentials>),
+    /// The verdict on a PLAIN (or EXTERNAL) login.
+    Verdict(SessionId, Result<(), FailureCondition>),
+}
+
+impl LoginAnswer {
+    /// Answers `event` from `store` if it is a login question
+    /// ([`HubEvent::NeedScramCredentials`] or [`HubEvent::Authenticate`]);
+    /// any other event comes back unchanged. EXTERNAL and PLAIN without a
+    /// password are refused with `not-authorized`.
+    ///
+    /// ```
+    /// use xmpp_proto::hub::HubEvent;
+    /// use xmpp_proto::router::SessionId;
+    /// use xmpp_proto::sasl::ScramHash;
+    /// use xmpp_transport_std::serve::{Accounts, LoginAnswer};
+    ///
+    /// let mut accounts = Accounts::new();
+    /// accounts.add("alice", "alice-secret")?;
+    /// let question = HubEvent::NeedScramCredentials {
+    ///     session: SessionId(1),
+    ///     username: "alice".into(),
+    ///     hash: ScramHash::Sha256,
+    /// };
+    /// let answer = LoginAnswer::from_store(&accounts, question).unwrap();
+    /// assert!(matches!(answer, LoginAnswer::Credentials(SessionId(1), Some(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_store(store: &dyn AccountStore, event: HubEvent) -> Result<Self, HubEvent> {
+        match event {
+            HubEvent::NeedScramCredentials {
+                session,
+                username,
+                hash,
+            } => Ok(LoginAnswer::Credentials(
+                session,
+                store.scram_credentials(&username, hash),
+            )),
+            HubEvent::Authenticate {
+                session,
+                username: Some(username),
+                password: Some(password),
+                ..
+            } => {
+                let verdict = if store.check_password(&username, password.as_str()) {
+                    Ok(())
+                } else {
+                    Err(FailureCondition::NotAuthorized)
+                };
+                Ok(LoginAnswer::Verdict(session, verdict))
+            }
+            HubEvent::Authenticate { session, .. } => Ok(LoginAnswer::Verdict(
+                session,
+                Err(FailureCondition::NotAuthorized),
+            )),
+            other => Err(other),
+        }
+    }
+
+    /// Hands the answer to the hub, which resumes the session's login.
+    pub fn apply(self, hub: &mut Hub) {
+        match self {
+            LoginAnswer::Credentials(session, credentials) => {
+                hub.provide_credentials(session, credentials);
+            }
+            LoginAnswer::Verdict(session, verdict) => hub.verdict(session, verdict),
+        }
+    }
 }
 
 /// How many PBKDF2 rounds [`Accounts::add`] uses: 4096, RFC 7677's

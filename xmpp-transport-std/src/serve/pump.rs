@@ -8,11 +8,10 @@ use std::sync::Arc;
 
 use xmpp_proto::hub::{CommandFeedback, HubEvent, ServerCommand};
 use xmpp_proto::router::SessionId;
-use xmpp_proto::sasl::FailureCondition;
 use xmpp_proto::server::Server;
 use xmpp_proto::time::Time;
 
-use super::{Shared, lock};
+use super::{LoginAnswer, Shared, lock};
 use crate::clock;
 use crate::remote::Command;
 
@@ -110,41 +109,16 @@ fn send(shared: &Arc<Shared>, session: SessionId, command: ServerCommand) {
     }
 }
 
-/// Answers a question of the hub from the account store, or keeps an
-/// offline message.
+/// Answers a question of the hub from the account store (without the
+/// hub's lock: PLAIN runs PBKDF2), or keeps an offline message.
 fn answer(shared: &Shared, event: HubEvent) {
-    match event {
-        HubEvent::NeedScramCredentials {
-            session,
-            username,
-            hash,
-        } => {
-            let credentials = shared.accounts.scram_credentials(&username, hash);
-            lock(&shared.hub).provide_credentials(session, credentials);
-        }
-        HubEvent::Authenticate {
-            session,
-            username: Some(username),
-            password: Some(password),
-            ..
-        } => {
-            let ok = shared.accounts.check_password(&username, password.as_str());
-            let verdict = if ok {
-                Ok(())
-            } else {
-                Err(FailureCondition::NotAuthorized)
-            };
-            lock(&shared.hub).verdict(session, verdict);
-        }
-        HubEvent::Authenticate { session, .. } => {
-            // EXTERNAL (or PLAIN without a password): not supported here.
-            lock(&shared.hub).verdict(session, Err(FailureCondition::NotAuthorized));
-        }
-        HubEvent::StoreOffline { to, message } => match &shared.offline {
+    match LoginAnswer::from_store(shared.accounts.as_ref(), event) {
+        Ok(answer) => answer.apply(&mut lock(&shared.hub)),
+        Err(HubEvent::StoreOffline { to, message }) => match &shared.offline {
             Some(store) => store(&to, message),
             // Nowhere to keep it: the sender hears.
             None => lock(&shared.hub).refuse_offline(clock::now(), message),
         },
-        _ => {}
+        Err(_) => {}
     }
 }
