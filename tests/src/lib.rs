@@ -8,14 +8,14 @@
 //!   scenario also tests reassembly.
 //! - [`Network`]: many such pairs behind one [`Router`](xmpp_proto::router::Router), the way a small
 //!   server runs them.
-//! - [`Accounts`]: a user database that answers the server's questions
+//! - [`TestAccounts`]: a user database that answers the server's questions
 //!   (stored SCRAM credentials, password checks).
 //!
 //! ```
-//! use xmpp_tests::{Accounts, Pair};
+//! use xmpp_tests::{TestAccounts, Pair};
 //!
 //! let mut pair = Pair::new(Pair::client_config("juliet", "secret"), Pair::server_config());
-//! pair.accounts = Accounts::with_user("juliet", "secret");
+//! pair.accounts = TestAccounts::with_user("juliet", "secret");
 //! pair.run();
 //! assert_eq!(pair.client.jid().unwrap().bare_str(), "juliet@example.com");
 //! ```
@@ -117,17 +117,17 @@ impl Chunker {
 /// A user database for the server side of tests: passwords, and the SCRAM
 /// credentials a real server would store instead.
 #[derive(Clone, Debug, Default)]
-pub struct Accounts {
+pub struct TestAccounts {
     users: HashMap<String, (String, Vec<StoredCredentials>)>,
 }
 
-impl Accounts {
+impl TestAccounts {
     /// Iterations for test accounts: the minimum clients accept.
     pub const ITERATIONS: u32 = 4096;
 
     /// A database with one user.
     pub fn with_user(name: &str, password: &str) -> Self {
-        let mut accounts = Accounts::default();
+        let mut accounts = TestAccounts::default();
         accounts.add(name, password);
         accounts
     }
@@ -194,10 +194,10 @@ impl Accounts {
 
 /// `juliet`/`secret` as the only account. Deriving the stored keys costs
 /// three PBKDF2 runs, so it is done once per process, not per `Pair`.
-fn juliet_only() -> Accounts {
-    static ACCOUNTS: std::sync::OnceLock<Accounts> = std::sync::OnceLock::new();
+fn juliet_only() -> TestAccounts {
+    static ACCOUNTS: std::sync::OnceLock<TestAccounts> = std::sync::OnceLock::new();
     ACCOUNTS
-        .get_or_init(|| Accounts::with_user("juliet", "secret"))
+        .get_or_init(|| TestAccounts::with_user("juliet", "secret"))
         .clone()
 }
 
@@ -230,7 +230,7 @@ pub struct Pair {
     /// itself, in order.
     pub server_events: Vec<ServerEvent>,
     /// The user database that answers the server's questions.
-    pub accounts: Accounts,
+    pub accounts: TestAccounts,
     /// Whether the harness answers `ServerEvent::BindRequest` with `accept_bind`
     /// (default `true`).
     pub auto_bind: bool,

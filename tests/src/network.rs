@@ -12,7 +12,7 @@ use xmpp_proto::server::{self, Server};
 use xmpp_proto::time::Time;
 use xmpp_proto::xml::Element;
 
-use crate::{Accounts, DOMAIN, Pair, seeded_random};
+use crate::{DOMAIN, Pair, TestAccounts, seeded_random};
 
 /// Clients connected to one in-memory server: each connection is a
 /// [`Pair`], session ids are connection indices, and a [`Hub`] decides
@@ -23,7 +23,7 @@ pub struct Network {
     /// The connections, indexed by `SessionId.0`.
     pub pairs: Vec<Pair>,
     /// The user database every server side asks.
-    pub accounts: Accounts,
+    pub accounts: TestAccounts,
     /// Messages the hub handed out for storage (`OfflinePolicy::Store`).
     pub offline: Vec<Element>,
     /// The simulated time.
@@ -37,10 +37,10 @@ impl Network {
     /// (password `secret`) as accounts.
     pub fn new(hub: Hub) -> Self {
         // Deriving stored keys costs 9 PBKDF2 runs: once per process.
-        static ACCOUNTS: std::sync::OnceLock<Accounts> = std::sync::OnceLock::new();
+        static ACCOUNTS: std::sync::OnceLock<TestAccounts> = std::sync::OnceLock::new();
         let accounts = ACCOUNTS
             .get_or_init(|| {
-                let mut accounts = Accounts::default();
+                let mut accounts = TestAccounts::default();
                 for user in ["juliet", "romeo", "nurse"] {
                     accounts.add(user, "secret");
                 }

@@ -10,7 +10,7 @@ use xmpp_proto::endpoint::Transmit;
 use xmpp_proto::server::{Server, ServerConfig, ServerEvent, ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::time::Time;
-use xmpp_tests::{Accounts, Pair, fake_tls};
+use xmpp_tests::{Pair, TestAccounts, fake_tls};
 
 const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>";
 
@@ -18,7 +18,7 @@ struct Script {
     server: Server,
     now: Time,
     events: Vec<ServerEvent>,
-    accounts: Accounts,
+    accounts: TestAccounts,
 }
 
 impl Script {
@@ -28,7 +28,7 @@ impl Script {
             server: Server::new(config, now),
             now,
             events: Vec::new(),
-            accounts: Accounts::with_user("juliet", "secret"),
+            accounts: TestAccounts::with_user("juliet", "secret"),
         }
     }
 

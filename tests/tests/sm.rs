@@ -18,7 +18,7 @@ use xmpp_proto::sasl::{Credentials, Iterations, ScramHash, ScramKeys};
 use xmpp_proto::server::ServerConfig;
 use xmpp_proto::sm::{Handled, SmConfig, SmSession, Unacked};
 use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
-use xmpp_tests::{Accounts, DOMAIN, Network, Pair};
+use xmpp_tests::{DOMAIN, Network, Pair, TestAccounts};
 
 fn server_config() -> ServerConfig {
     Pair::server_config().with_stream_management(SmConfig::default().with_max(Some(60)))
@@ -33,12 +33,12 @@ fn client_config(user: &str) -> ClientConfig {
         match cache.iter().find(|(u, _)| u == user) {
             Some((_, keys)) => keys.clone(),
             None => {
-                // The salt and iterations `Accounts` stores for `user`.
+                // The salt and iterations `TestAccounts` stores for `user`.
                 let keys = ScramKeys::from_password(
                     ScramHash::Sha512,
                     "secret",
                     format!("salt-of-{user}-0123456789").as_bytes(),
-                    Iterations(Accounts::ITERATIONS),
+                    Iterations(TestAccounts::ITERATIONS),
                 )
                 .expect("a valid password");
                 cache.push((user.to_owned(), keys.clone()));

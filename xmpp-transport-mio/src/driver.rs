@@ -15,8 +15,8 @@ use xmpp_transport_std::ServerTls;
 use xmpp_transport_std::tls::ClientTls;
 
 use crate::conn::{Conn, Ctx, TlsSide};
+use crate::deadlines::Deadlines;
 use crate::slab::Slab;
-use crate::timers::Timers;
 use crate::{ConnId, Error};
 
 /// Connection tokens have this bit set; tokens below it are the user's.
@@ -177,7 +177,7 @@ pub struct Driver<E: Endpoint> {
     poll: Poll,
     events: Events,
     conns: Slab<Conn<E>>,
-    timers: Timers,
+    deadlines: Deadlines,
     ready: VecDeque<DriverEvent<E::Event>>,
     /// Connections whose read budget ran out: read again next round.
     again: Vec<ConnId>,
@@ -196,7 +196,7 @@ impl<E: Endpoint> Driver<E> {
             poll: Poll::new()?,
             events: Events::with_capacity(config.events_capacity.max(1)),
             conns: Slab::new(),
-            timers: Timers::default(),
+            deadlines: Deadlines::default(),
             ready: VecDeque::new(),
             again: Vec::new(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
@@ -325,7 +325,7 @@ impl<E: Endpoint> Driver<E> {
     /// The earliest deadline of all connections.
     pub fn next_deadline(&mut self) -> Option<Time> {
         let conns = &self.conns;
-        self.timers
+        self.deadlines
             .peek(|id, at| conns.get(id).is_some_and(|c| c.timer_at == Some(at)))
     }
 
@@ -400,7 +400,7 @@ impl<E: Endpoint> Driver<E> {
     }
 
     fn fire_timers(&mut self, now: Time) {
-        while let Some((at, id)) = self.timers.pop_due(now) {
+        while let Some((at, id)) = self.deadlines.pop_due(now) {
             let live = self.conns.get(id).is_some_and(|c| c.timer_at == Some(at));
             if !live {
                 continue;
@@ -411,9 +411,9 @@ impl<E: Endpoint> Driver<E> {
             self.with_conn(id, now, |c, ctx| c.on_timer(ctx));
         }
         // Stale entries are bounded by the live ones.
-        if self.timers.len() > 2 * self.conns.len() + 64 {
+        if self.deadlines.len() > 2 * self.conns.len() + 64 {
             let conns = &self.conns;
-            self.timers
+            self.deadlines
                 .rebuild(|id, at| conns.get(id).is_some_and(|c| c.timer_at == Some(at)));
         }
     }
@@ -449,7 +449,7 @@ impl<E: Endpoint> Driver<E> {
             if deadline != conn.timer_at {
                 conn.timer_at = deadline;
                 if let Some(at) = deadline {
-                    self.timers.push(at, id);
+                    self.deadlines.push(at, id);
                 }
             }
         }

@@ -23,7 +23,7 @@
 //!   partial writes reported with `consume_transmit`; under TLS at most
 //!   16 KiB at a time goes into rustls, and only once its previous records
 //!   are on the socket.
-//! - **Timers**: a min-heap of (deadline, connection) with lazy deletion;
+//! - **Deadlines**: a min-heap of (deadline, connection) with lazy deletion;
 //!   the poll timeout is its top, found without scanning connections.
 //! - **Backpressure**: see [`DriverConfig::max_output`].
 
@@ -33,11 +33,11 @@ pub use mio;
 pub use xmpp_proto as proto;
 
 mod conn;
+mod deadlines;
 mod driver;
 mod error;
 pub mod serve;
 mod slab;
-mod timers;
 
 pub use driver::{
     DEFAULT_LINGER, DEFAULT_MAX_OUTPUT, Driver, DriverConfig, DriverEvent, MAX_USER_TOKEN,

@@ -1,4 +1,4 @@
-//! The driver's timer structure: a min-heap of (deadline, connection)
+//! The driver's deadlines: a min-heap of (deadline, connection)
 //! entries with lazy deletion.
 //!
 //! Each connection remembers the one deadline it has in the heap. When its
@@ -16,11 +16,11 @@ use xmpp_proto::time::Time;
 use crate::ConnId;
 
 #[derive(Default)]
-pub(crate) struct Timers {
+pub(crate) struct Deadlines {
     heap: BinaryHeap<Reverse<(Time, u32, u32)>>,
 }
 
-impl Timers {
+impl Deadlines {
     pub(crate) fn push(&mut self, at: Time, id: ConnId) {
         self.heap.push(Reverse((at, id.slot, id.generation)));
     }
@@ -94,7 +94,7 @@ mod tests {
             slot: 1,
             generation: 0,
         };
-        let mut timers = Timers::default();
+        let mut timers = Deadlines::default();
         timers.push(t0 + Duration::from_secs(1), a);
         timers.push(t0 + Duration::from_secs(2), b);
         // `a` moved its deadline to 3 s: the 1 s entry is stale.
