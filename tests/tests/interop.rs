@@ -234,7 +234,7 @@ fn message_with_receipt(server: Server) {
         .expect("transport")
         .expect("send");
     let from = wait_for(&mut alice, |e| match e {
-        ClientEvent::ReceiptReceived { id: got, from } if *got == id.as_str() => Some(from.clone()),
+        ClientEvent::ReceiptReceived { id: got, from } if *got == id => Some(from.clone()),
         _ => None,
     });
     assert_eq!(from.as_deref(), Some(bob_full.as_str()), "{}", server.name);

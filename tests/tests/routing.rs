@@ -1,13 +1,11 @@
 //! Many clients through one in-memory server: RFC 6121 delivery rules,
 //! receipts, conflicts and the server's own answers.
 
-use xmpp_proto::client::ClientEvent;
+use xmpp_proto::client::{ClientEvent, StanzaId};
 use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::hub::Hub;
 use xmpp_proto::router::{ConflictPolicy, OfflinePolicy, SessionId};
-use xmpp_proto::stanza::{
-    DefinedCondition, Iq, IqType, Message, MessageType, Presence, PresenceType,
-};
+use xmpp_proto::stanza::{DefinedCondition, Iq, IqType, Message, Presence, PresenceType};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::{Element, ns};
 use xmpp_tests::{DOMAIN, Network, Pair};
@@ -31,6 +29,19 @@ fn messages(net: &mut Network, id: SessionId) -> Vec<Message> {
         .iter()
         .filter_map(|e| match e {
             ClientEvent::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The errors that came back to `id` for stanzas it sent: (the id it
+/// sent, the condition).
+fn bounces(net: &mut Network, id: SessionId) -> Vec<(StanzaId, DefinedCondition)> {
+    net.pair(id)
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Bounced { id, error, .. } => Some((id.clone(), error.condition)),
             _ => None,
         })
         .collect()
@@ -73,10 +84,7 @@ fn message_with_receipt_between_two_clients() {
     });
     assert_eq!(
         receipt,
-        Some((
-            id.as_str().to_owned(),
-            Some("romeo@example.com/orchard".to_owned())
-        ))
+        Some((id, Some("romeo@example.com/orchard".to_owned())))
     );
 }
 
@@ -120,17 +128,15 @@ fn negative_priority_only_means_offline() {
     let hidden = net.login("romeo", "hidden");
     available(&mut net, hidden, -1);
     let now = net.now;
-    net.client(juliet)
+    let sent = net
+        .client(juliet)
         .send_message(now, "romeo@example.com", "hi", false)
         .expect("online");
     net.run();
     assert!(messages(&mut net, hidden).is_empty());
-    let bounced = messages(&mut net, juliet);
-    assert_eq!(bounced.len(), 1);
-    assert_eq!(bounced[0].kind(), MessageType::Error);
     assert_eq!(
-        bounced[0].error().map(|e| e.condition),
-        Some(DefinedCondition::ServiceUnavailable)
+        bounces(&mut net, juliet),
+        [(sent, DefinedCondition::ServiceUnavailable)]
     );
 }
 
@@ -294,14 +300,14 @@ fn other_domains_are_remote_server_not_found() {
     let mut net = network();
     let juliet = net.login("juliet", "balcony");
     let now = net.now;
-    net.client(juliet)
+    let sent = net
+        .client(juliet)
         .send_message(now, "romeo@montague.example", "hi", false)
         .expect("online");
     net.run();
-    let bounced = messages(&mut net, juliet);
     assert_eq!(
-        bounced[0].error().map(|e| e.condition),
-        Some(DefinedCondition::RemoteServerNotFound)
+        bounces(&mut net, juliet),
+        [(sent, DefinedCondition::RemoteServerNotFound)]
     );
 }
 

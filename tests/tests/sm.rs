@@ -357,8 +357,8 @@ fn expire_with_queued_message(policy: OfflinePolicy) -> (Network, SessionId) {
 fn expiry_bounces_queued_messages() {
     let (mut net, juliet) = expire_with_queued_message(OfflinePolicy::Reject);
     let bounced = net.pair(juliet).client_events.iter().any(|e| {
-        matches!(e, ClientEvent::Message(m)
-            if m.kind() == MessageType::Error && m.from().is_some_and(|f| f.starts_with("romeo@")))
+        matches!(e, ClientEvent::Bounced { from, .. }
+            if from.as_deref().is_some_and(|f| f.starts_with("romeo@")))
     });
     assert!(bounced, "the sender got an error back");
 }

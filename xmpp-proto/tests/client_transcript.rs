@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTimeouts, ClientTlsPolicy};
-use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::endpoint::Transmit;
+use xmpp_proto::endpoint::{CloseReason, CommandError};
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{
     self, FailureCondition, Iterations, Mechanism, Nonce, ScramHash, ServerMechanism, ServerStep,
 };
+use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::time::Time;
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
@@ -318,9 +319,17 @@ fn message_with_receipt_both_ways() {
     ));
     assert_eq!(out, "");
     assert!(
-        s.events.iter().any(
-            |e| matches!(e, ClientEvent::ReceiptReceived { id: got, .. } if *got == id.as_str())
-        )
+        s.events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::ReceiptReceived { id: got, .. } if *got == id))
+    );
+    // A message that only carries the receipt is not also a message.
+    assert!(
+        !s.events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Message(_))),
+        "{:?}",
+        s.events
     );
 
     // An incoming request is answered automatically.
@@ -335,6 +344,84 @@ fn message_with_receipt_both_ways() {
             .iter()
             .any(|e| matches!(e, ClientEvent::Message(m) if m.body().as_deref() == Some("hi")))
     );
+}
+
+#[test]
+fn errors_for_our_messages_and_presences_come_back_linked_to_their_id() {
+    let mut s = online_with_prosody();
+    let id = s
+        .client
+        .send_message(s.now, "nobody@localhost", "hello", true)
+        .unwrap();
+    s.output();
+    s.feed(&format!(
+        "<message from='nobody@localhost' to='alice@localhost/res1' type='error' id='{id}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+    ));
+    let bounce = s.events.iter().find_map(|e| match e {
+        ClientEvent::Bounced { id, from, error } => Some((id.clone(), from.clone(), error.clone())),
+        _ => None,
+    });
+    let (got, from, error) = bounce.expect("a Bounced event");
+    assert_eq!(got, id);
+    assert_eq!(from.as_deref(), Some("nobody@localhost"));
+    assert_eq!(error.condition, DefinedCondition::ServiceUnavailable);
+    assert!(
+        !s.events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Message(_)))
+    );
+
+    // A presence error; and an error without a readable condition.
+    s.events.clear();
+    s.feed("<presence from='room@muc.localhost/alice' type='error' id='p1'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence><message from='x@localhost' type='error' id='m2'/>");
+    let conditions: Vec<_> = s
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Bounced { id, error, .. } => {
+                Some((id.as_str().to_owned(), error.condition))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        conditions,
+        [
+            ("p1".to_owned(), DefinedCondition::Conflict),
+            ("m2".to_owned(), DefinedCondition::UndefinedCondition)
+        ]
+    );
+}
+
+#[test]
+fn send_message_refuses_an_invalid_recipient_before_sending() {
+    let mut s = online_with_prosody();
+    for to in ["", "bob@", "@localhost", "a b@localhost", "localhost/"] {
+        let refused = s.client.send_message(s.now, to, "hello", false);
+        assert!(
+            matches!(refused, Err(CommandError::InvalidAddress(_))),
+            "{to:?}: {refused:?}"
+        );
+    }
+    assert_eq!(s.output(), "", "nothing was sent");
+}
+
+#[test]
+fn a_tls_record_where_xml_was_expected_says_so() {
+    let mut s = Script::new(ClientTlsPolicy::RequireStartTls);
+    s.output();
+    // A TLS alert from a direct TLS port (content type 21, version 3.x).
+    let _ = s
+        .client
+        .handle_input(s.now, &[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x32]);
+    let reason = s.client.close_reason().cloned();
+    match reason {
+        Some(CloseReason::ProtocolViolation { condition, text }) => {
+            assert_eq!(condition, StreamErrorCondition::BadFormat);
+            assert!(text.contains("direct TLS port"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -208,7 +208,9 @@ fn run() -> Result<(), String> {
                         ClientEvent::Message(msg) if msg.body().is_some() => figures.delivered += 1,
                         ClientEvent::ReceiptReceived { id, .. } => {
                             let s = &mut sess[i];
-                            if let Some(pos) = s.in_flight.iter().position(|(m, _)| *m == id) {
+                            if let Some(pos) =
+                                s.in_flight.iter().position(|(m, _)| *m == id.as_str())
+                            {
                                 if let Some((_, sent)) = s.in_flight.remove(pos) {
                                     figures.rtts.push(now - sent);
                                 }

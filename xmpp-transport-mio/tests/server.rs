@@ -16,12 +16,9 @@ use common::{
 
 /// A session's next message.
 fn next_stanza(session: &mut Session) -> Message {
-    loop {
-        match session.next_event().unwrap() {
-            Some(ClientEvent::Message(msg)) => return msg,
-            Some(_) => {}
-            None => panic!("the connection ended"),
-        }
+    match next_within(session) {
+        Got::Message(m) => m,
+        Got::Bounced { id, .. } => panic!("{id} bounced where a message was expected"),
     }
 }
 
@@ -33,12 +30,12 @@ fn next_message(session: &mut Session) -> (String, String) {
         msg.body().unwrap_or_default().into_owned(),
     )
 }
-use xmpp_proto::client::{ClientEvent, ClientTlsPolicy};
+use xmpp_proto::client::{ClientEvent, ClientTlsPolicy, StanzaId};
 use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::server::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::sm::{SmConfig, SmSession};
-use xmpp_proto::stanza::{Message, MessageType};
+use xmpp_proto::stanza::Message;
 use xmpp_transport_mio::{ConnId, DriverConfig, DriverEvent};
 use xmpp_transport_std::{LoginOptions, Next, Session, clock};
 
@@ -354,12 +351,27 @@ fn a_broken_session_is_resumed_with_what_was_routed_to_it_meanwhile() {
 /// The next message within [`TIMEOUT`] (for a session whose login left
 /// no events behind).
 fn next_stanza_within(session: &mut Session) -> Message {
+    next_stanza(session)
+}
+
+/// A message, or an error for one we sent.
+#[derive(Debug)]
+enum Got {
+    Message(Message),
+    Bounced { id: StanzaId, from: Option<String> },
+}
+
+/// The session's next message or bounce, within [`TIMEOUT`].
+fn next_within(session: &mut Session) -> Got {
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        match session.connection().next_event_until(deadline).unwrap() {
-            Next::Event(ClientEvent::Message(m)) => return m,
+        match session.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Message(m)) => return Got::Message(m),
+            Next::Event(ClientEvent::Bounced { id, from, .. }) => {
+                return Got::Bounced { id, from };
+            }
             Next::Event(_) => {}
-            Next::Deadline => panic!("no message within {TIMEOUT:?}"),
+            Next::Deadline => panic!("nothing within {TIMEOUT:?}"),
             Next::Closed => panic!("the connection ended"),
         }
     }
@@ -409,10 +421,13 @@ fn an_expired_session_bounces_what_was_queued_for_it() {
     // goes back to the sender.
     drop(carol.abandon());
     wait_for_end(&server, "user3@localhost/r", 1);
-    let bounced = next_stanza_within(&mut alice);
-    assert_eq!(bounced.kind(), MessageType::Error);
-    assert_eq!(bounced.id(), Some(id.as_str()));
-    assert_eq!(bounced.from(), Some("user2@localhost/r"));
+    match next_within(&mut alice) {
+        Got::Bounced { id: got, from } => {
+            assert_eq!(got, id);
+            assert_eq!(from.as_deref(), Some("user2@localhost/r"));
+        }
+        other => panic!("expected the bounce, got {other:?}"),
+    }
     // Carol's session expires on time (the poll timeout), after her 1 s.
     wait_until("carol's session expires", || server.detached_count() == 0);
     // Bob's session is gone: his resumption fails, a new one is bound.
@@ -462,9 +477,10 @@ fn an_offline_message_without_a_store_goes_back_to_its_sender() {
     );
     let mut alice = sm_login(&server, 1, None);
     let id = alice.send_message("user2@localhost", "nowhere").unwrap();
-    let bounced = next_stanza(&mut alice);
-    assert_eq!(bounced.kind(), MessageType::Error);
-    assert_eq!(bounced.id(), Some(id.as_str()));
+    match next_within(&mut alice) {
+        Got::Bounced { id: got, .. } => assert_eq!(got, id),
+        other => panic!("expected the bounce, got {other:?}"),
+    }
     alice.close().unwrap();
     server.stop();
 }

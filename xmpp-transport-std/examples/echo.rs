@@ -44,15 +44,12 @@ fn run(args: Vec<String>) -> Result<(), String> {
     // Initial presence makes us available, so messages to the bare JID
     // reach this resource (RFC 6121 §8.5.2).
     conn.command(|c, now| c.send(now, Presence::builder(PresenceType::Available).build()))
-        .map_err(|e| format!("connection failed: {e}"))?
+        .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot send presence: {e}"))?;
     println!("echoing as {jid}");
     let mut answered = 0u64;
     while max.is_none_or(|m| answered < m) {
-        let event = match conn
-            .next_event()
-            .map_err(|e| format!("connection failed: {e}"))?
-        {
+        let event = match conn.next_event().map_err(|e| e.to_string())? {
             Some(e) => e,
             None => return Err("the connection closed".into()),
         };
@@ -69,7 +66,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                     .body(&body)
                     .build();
                 conn.command(|c, now| c.send(now, reply))
-                    .map_err(|e| format!("connection failed: {e}"))?
+                    .map_err(|e| e.to_string())?
                     .map_err(|e| format!("cannot answer: {e}"))?;
                 answered += 1;
                 println!("echoed {} bytes to {from}", body.len());
@@ -78,7 +75,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
             _ => {}
         }
     }
-    common::close(&mut conn)?;
-    println!("answered {answered} messages; closed cleanly");
+    common::close(&mut conn, None)?;
+    let plural = if answered == 1 { "" } else { "s" };
+    println!("answered {answered} message{plural}; closed cleanly");
     Ok(())
 }

@@ -5,8 +5,9 @@
 //!     --password alice-pass --to bob@localhost --message "hello" [--receipt]
 //! ```
 //!
-//! Exits 0 only when the message was sent (and, with `--receipt`,
-//! acknowledged with a XEP-0184 receipt) and the stream closed cleanly.
+//! Exits 0 only when the message was sent, no error came back for it
+//! (unknown or unavailable recipient, malformed address), with
+//! `--receipt` a XEP-0184 receipt arrived, and the stream closed cleanly.
 
 mod common;
 
@@ -55,18 +56,21 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let jid = common::until_online(&mut conn, timeout)?;
     let id = conn
         .command(|c, now| c.send_message(now, &to, &body, receipt))
-        .map_err(|e| format!("connection failed: {e}"))?
+        .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot send: {e}"))?;
     if receipt {
         let deadline = Instant::now() + timeout;
         loop {
-            match conn
-                .next_event_until(deadline)
-                .map_err(|e| format!("connection failed: {e}"))?
-            {
+            match conn.next_event_until(deadline).map_err(|e| e.to_string())? {
                 Next::Event(e) if common::trace(&e) => {}
-                Next::Event(ClientEvent::ReceiptReceived { id: got, .. }) if got == id.as_str() => {
-                    break;
+                Next::Event(ClientEvent::ReceiptReceived { id: got, .. }) if got == id => break,
+                Next::Event(ClientEvent::Bounced {
+                    id: got,
+                    from,
+                    error,
+                }) if got == id => {
+                    let by = from.unwrap_or_else(|| "the server".into());
+                    return Err(format!("refused by {by}: {error}"));
                 }
                 Next::Event(ClientEvent::Closed { reason }) => return Err(reason.to_string()),
                 Next::Event(_) => {}
@@ -79,11 +83,10 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 Next::Closed => return Err("the connection closed before the receipt came".into()),
             }
         }
-    } else {
-        conn.flush()
-            .map_err(|e| format!("connection failed: {e}"))?;
     }
-    common::close(&mut conn)?;
+    // Without a receipt, an error the server answers with still comes
+    // before its close: the close reports it.
+    common::close(&mut conn, Some(&id))?;
     println!(
         "sent {id} from {jid} to {to}{} in {} ms",
         if receipt { " (receipt received)" } else { "" },

@@ -1,7 +1,7 @@
 //! Opening the TCP connection.
 
 use std::io;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 
 /// The client-to-server port for STARTTLS (RFC 6120 §14.7).
 pub const DEFAULT_PORT: u16 = 5222;
@@ -26,18 +26,39 @@ pub const DEFAULT_DIRECT_TLS_PORT: u16 = 5223;
 /// ```
 ///
 /// # Errors
-/// If the name does not resolve or no address accepts the connection; the
-/// message names the target.
+/// If the name does not resolve ("cannot resolve ...") or no address
+/// accepts the connection ("cannot connect to ...", with a hint when
+/// nothing listens there); the message names the target.
 pub fn connect(domain: &str, server: Option<&str>) -> io::Result<TcpStream> {
     let target = match server {
         Some(s) if has_port(s) => s.to_owned(),
         Some(host) => join(host, DEFAULT_PORT),
         None => join(domain, DEFAULT_PORT),
     };
-    let tcp = TcpStream::connect(target.as_str())
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {target}: {e}")))?;
-    tcp.set_nodelay(true)?;
-    Ok(tcp)
+    let addrs: Vec<SocketAddr> = target
+        .to_socket_addrs()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {target}: {e}")))?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect(addr) {
+            Ok(tcp) => {
+                tcp.set_nodelay(true)?;
+                return Ok(tcp);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let e = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"));
+    let hint = if e.kind() == io::ErrorKind::ConnectionRefused {
+        " (nothing listens there: is the server running, on that port?)"
+    } else {
+        ""
+    };
+    Err(io::Error::new(
+        e.kind(),
+        format!("cannot connect to {target}: {e}{hint}"),
+    ))
 }
 
 /// Whether `host:port` (or `[v6]:port`) carries a port.

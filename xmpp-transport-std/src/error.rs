@@ -46,6 +46,13 @@ impl fmt::Display for Error {
                 f,
                 "TLS handshake failed: {e} (check the XMPP domain and the trusted CA)"
             ),
+            Error::Tls(
+                e @ rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+            ) => write!(
+                f,
+                "TLS failed: {e} (the peer did not answer with TLS: is this a STARTTLS port? \
+                 direct TLS is usually on 5223, STARTTLS on 5222)"
+            ),
             Error::Tls(e) => write!(f, "TLS failed: {e}"),
             Error::OutputLimit { pending, limit } => write!(
                 f,

@@ -19,6 +19,7 @@ use xmpp_proto::client::{Client, ClientConfig, ClientEvent as Event, StanzaId};
 use xmpp_proto::endpoint::{CloseReason, CommandError};
 use xmpp_proto::jid::{FullJid, Jid, JidError};
 use xmpp_proto::sm::SmSession;
+use xmpp_proto::stanza::StanzaError;
 
 use crate::{ClientTls, Connection, Error, Next, TrustAnchors, clock};
 
@@ -72,6 +73,14 @@ pub enum SessionError {
     Closed(CloseReason),
     /// The client refused the command.
     Send(CommandError),
+    /// The stanza came back as an error from the recipient or its server
+    /// (no such user, not available, malformed address, ...).
+    Bounced {
+        /// Who reported the error.
+        from: Option<String>,
+        /// The error (boxed: it is large and rare).
+        error: Box<StanzaError>,
+    },
     /// What was waited for did not happen in time.
     Timeout,
 }
@@ -83,6 +92,10 @@ impl fmt::Display for SessionError {
             SessionError::Transport(e) => e.fmt(f),
             SessionError::Closed(r) => r.fmt(f),
             SessionError::Send(e) => e.fmt(f),
+            SessionError::Bounced { from, error } => {
+                let by = from.as_deref().unwrap_or("the server");
+                write!(f, "refused by {by}: {error}")
+            }
             SessionError::Timeout => f.write_str("timed out"),
         }
     }
@@ -166,7 +179,8 @@ impl Session {
     }
 
     /// Sends a chat message with a XEP-0184 receipt request and waits up
-    /// to `timeout` for the receipt.
+    /// to `timeout` for the receipt; an error answering the message ends
+    /// the wait at once with [`SessionError::Bounced`].
     pub fn send_message_with_receipt(
         &mut self,
         to: &str,
@@ -180,8 +194,18 @@ impl Session {
         let deadline = Instant::now() + timeout;
         loop {
             match self.conn.next_event_until(deadline)? {
-                Next::Event(Event::ReceiptReceived { id: got, .. }) if got == id.as_str() => {
+                Next::Event(Event::ReceiptReceived { id: got, .. }) if got == id => {
                     return Ok(id);
+                }
+                Next::Event(Event::Bounced {
+                    id: got,
+                    from,
+                    error,
+                }) if got == id => {
+                    return Err(SessionError::Bounced {
+                        from,
+                        error: Box::new(error),
+                    });
                 }
                 Next::Event(Event::Closed { reason }) => return Err(SessionError::Closed(reason)),
                 Next::Event(other) => self.backlog.push_back(other),
@@ -196,6 +220,16 @@ impl Session {
         match self.backlog.pop_front() {
             Some(e) => Ok(Some(e)),
             None => Ok(self.conn.next_event()?),
+        }
+    }
+
+    /// The next event, waiting at most until `deadline`
+    /// ([`Next::Deadline`] then); events that arrived while another call
+    /// waited come first.
+    pub fn next_event_until(&mut self, deadline: Instant) -> Result<Next<Event>, SessionError> {
+        match self.backlog.pop_front() {
+            Some(e) => Ok(Next::Event(e)),
+            None => Ok(self.conn.next_event_until(deadline)?),
         }
     }
 

@@ -10,11 +10,12 @@ use xmpp_proto::CloseReason;
 use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{self, Mechanism};
+use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_transport_std::clock;
 use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
-use xmpp_transport_std::{ClientTls, Connection, Next};
+use xmpp_transport_std::{ClientTls, Connection, LoginOptions, Next, Session, SessionError};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -189,4 +190,60 @@ fn shutdown_closes_open_sessions_with_system_shutdown_and_returns() {
             condition: StreamErrorCondition::SystemShutdown
         })]
     );
+}
+
+#[test]
+fn a_message_to_an_unknown_account_comes_back_to_the_session_that_sent_it() {
+    let setup = start(false);
+    let options = LoginOptions {
+        server: Some(setup.server.local_addr().to_string()),
+        trust: Some(setup.pki.trust_anchors()),
+        timeout: Some(TIMEOUT),
+    };
+    let mut session = Session::login_with("alice@localhost", "alice-secret", options).unwrap();
+    let refused = session.send_message_with_receipt("nobody@localhost", "hello?", TIMEOUT);
+    match refused {
+        Err(SessionError::Bounced { from, error }) => {
+            assert_eq!(error.condition, DefinedCondition::ServiceUnavailable);
+            assert_eq!(from.as_deref(), Some("nobody@localhost"));
+        }
+        other => panic!("expected a bounce, got {other:?}"),
+    }
+    session.close().unwrap();
+}
+
+#[test]
+fn mixing_up_the_starttls_and_direct_tls_ports_says_so() {
+    let setup = start(true);
+    // STARTTLS spoken to the direct TLS port: the server's TLS alert
+    // arrives where XML was expected.
+    let addr = setup.server.direct_tls_addr().unwrap();
+    let config = ClientConfig::new(Jid::new("alice@localhost").unwrap(), "alice-secret");
+    let tcp = xmpp_transport_std::connect("localhost", Some(&addr.to_string())).unwrap();
+    let tls = ClientTls::new(&setup.pki.trust_anchors(), "localhost").unwrap();
+    let mut conn = Connection::new_client(tcp, Client::new(config, clock::now()), tls).unwrap();
+    match login(&mut conn) {
+        Err(CloseReason::ProtocolViolation { text, .. }) => {
+            assert!(text.contains("direct TLS port"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Direct TLS spoken to the STARTTLS port: the server's XML arrives
+    // where TLS was expected.
+    let config = ClientConfig::new(Jid::new("alice@localhost").unwrap(), "alice-secret")
+        .with_tls(ClientTlsPolicy::Direct);
+    let addr = setup.server.local_addr();
+    let tcp = xmpp_transport_std::connect("localhost", Some(&addr.to_string())).unwrap();
+    let tls = ClientTls::new(&setup.pki.trust_anchors(), "localhost").unwrap();
+    let mut conn = Connection::new_client(tcp, Client::new(config, clock::now()), tls).unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    let error = loop {
+        match conn.next_event_until(deadline) {
+            Err(e) => break e,
+            Ok(Next::Event(_)) => {}
+            Ok(other) => panic!("no TLS error: {other:?}"),
+        }
+    };
+    assert!(error.to_string().contains("STARTTLS port"), "{error}");
 }

@@ -9,12 +9,12 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{ClientConfig, ClientEvent};
+use xmpp_proto::client::{ClientConfig, ClientEvent, StanzaId};
 use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::sm::{SmConfig, SmSession};
-use xmpp_proto::stanza::{Message, MessageType};
+use xmpp_proto::stanza::Message;
 use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
 use xmpp_transport_std::{LoginOptions, Next, Session, clock};
@@ -74,24 +74,35 @@ fn login_sm(setup: &Setup, user: &str, resume: Option<SmSession>, sm: SmConfig) 
 }
 
 fn next_message(session: &mut Session) -> Message {
-    loop {
-        match session.next_event().unwrap() {
-            Some(ClientEvent::Message(m)) => return m,
-            Some(_) => {}
-            None => panic!("the connection ended"),
-        }
+    match next_within(session) {
+        Got::Message(m) => m,
+        Got::Bounced { id, .. } => panic!("{id} bounced where a message was expected"),
     }
 }
 
-/// The next message within [`TIMEOUT`] (for a session whose login left
-/// no events behind).
+/// The next message within [`TIMEOUT`].
 fn next_message_within(session: &mut Session) -> Message {
+    next_message(session)
+}
+
+/// A message, or an error for one we sent.
+#[derive(Debug)]
+enum Got {
+    Message(Message),
+    Bounced { id: StanzaId, from: Option<String> },
+}
+
+/// The session's next message or bounce, within [`TIMEOUT`].
+fn next_within(session: &mut Session) -> Got {
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        match session.connection().next_event_until(deadline).unwrap() {
-            Next::Event(ClientEvent::Message(m)) => return m,
+        match session.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Message(m)) => return Got::Message(m),
+            Next::Event(ClientEvent::Bounced { id, from, .. }) => {
+                return Got::Bounced { id, from };
+            }
             Next::Event(_) => {}
-            Next::Deadline => panic!("no message within {TIMEOUT:?}"),
+            Next::Deadline => panic!("nothing within {TIMEOUT:?}"),
             Next::Closed => panic!("the connection ended"),
         }
     }
@@ -205,10 +216,13 @@ fn an_expired_session_bounces_what_was_queued_for_it() {
     // goes back to the sender.
     drop(carol.abandon());
     wait_for_end(&setup, "carol@localhost/r");
-    let bounced = next_message_within(&mut alice);
-    assert_eq!(bounced.kind(), MessageType::Error);
-    assert_eq!(bounced.id(), Some(id.as_str()));
-    assert_eq!(bounced.from(), Some("bob@localhost/r"));
+    match next_within(&mut alice) {
+        Got::Bounced { id: got, from } => {
+            assert_eq!(got, id);
+            assert_eq!(from.as_deref(), Some("bob@localhost/r"));
+        }
+        other => panic!("expected the bounce, got {other:?}"),
+    }
     // Carol's session expires on time (the reaper thread), after her 1 s.
     wait_until("carol's session expires", || {
         setup.server.detached_count() == 0
@@ -253,9 +267,10 @@ fn offline_messages_go_to_the_store_or_back_to_the_sender() {
     });
     let mut alice = login(&setup, "alice", None);
     let id = alice.send_message("bob@localhost", "nowhere").unwrap();
-    let bounced = next_message(&mut alice);
-    assert_eq!(bounced.kind(), MessageType::Error);
-    assert_eq!(bounced.id(), Some(id.as_str()));
+    match next_within(&mut alice) {
+        Got::Bounced { id: got, .. } => assert_eq!(got, id),
+        other => panic!("expected the bounce, got {other:?}"),
+    }
     alice.close().unwrap();
     setup.server.shutdown();
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::jid::FullJid;
 use crate::sm::SmSession;
-use crate::stanza::{Iq, Message, Presence};
+use crate::stanza::{Iq, Message, Presence, StanzaError};
 use crate::xml::Element;
 
 use crate::endpoint::{CloseReason, Direction};
@@ -79,10 +79,26 @@ pub enum ClientEvent {
         /// The id `send` returned for the request.
         id: StanzaId,
     },
-    /// A XEP-0184 receipt arrived for a message we sent.
+    /// A message or presence we sent came back as an error (RFC 6120
+    /// §8.3): the recipient does not exist, is not available, or the
+    /// address was malformed. `id` is the one [`Client::send`] returned
+    /// for it (an error keeps the id of the stanza it answers).
+    ///
+    /// [`Client::send`]: crate::Client::send
+    Bounced {
+        /// The id of the stanza that failed.
+        id: StanzaId,
+        /// Who reported the error (the recipient, or its server).
+        from: Option<String>,
+        /// Why; `undefined-condition` if the error element was unreadable.
+        error: StanzaError,
+    },
+    /// A XEP-0184 receipt arrived for a message we sent. A message that
+    /// carries only the receipt is reported as this event alone, not
+    /// also as [`ClientEvent::Message`].
     ReceiptReceived {
         /// The id of our message that was received.
-        id: String,
+        id: StanzaId,
         /// Who sent the receipt.
         from: Option<String>,
     },

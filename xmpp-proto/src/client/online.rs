@@ -5,10 +5,11 @@ use super::iqs::IqPurpose;
 use super::negotiate::ClientPhase;
 use super::{Client, ClientEvent, ClientTimer, StanzaId};
 use crate::endpoint::CommandError;
+use crate::jid::Jid;
 use crate::negotiation::ping_request;
 use crate::stanza::{
-    DefinedCondition, InvalidStanza, Iq, IqType, Message, MessageType, Presence, Stanza,
-    StanzaError,
+    DefinedCondition, InvalidStanza, Iq, IqType, Message, MessageType, Presence, PresenceType,
+    Stanza, StanzaError,
 };
 use crate::stream::Role;
 use crate::stream_error::StreamErrorCondition;
@@ -115,11 +116,12 @@ impl Client {
         body: &str,
         request_receipt: bool,
     ) -> Result<StanzaId, CommandError> {
+        let to = Jid::new(to).map_err(CommandError::InvalidAddress)?;
         let Some(id) = self.next_id() else {
             return Err(CommandError::Closed);
         };
         let mut msg = Message::builder(MessageType::Chat)
-            .to(to)
+            .to(to.as_str())
             .id(&id)
             .body(body);
         if request_receipt {
@@ -171,6 +173,10 @@ impl Client {
         };
         match stanza {
             Stanza::Message(m) => self.handle_message(now, m),
+            Stanza::Presence(p) if p.kind() == PresenceType::Error && p.id().is_some() => {
+                let event = bounced(p.id(), p.from(), p.error());
+                self.core.events.push_back(event);
+            }
             Stanza::Presence(p) => self.core.events.push_back(ClientEvent::Presence(p)),
             Stanza::Iq(iq) => self.handle_iq(now, iq),
         }
@@ -204,13 +210,22 @@ impl Client {
     }
 
     fn handle_message(&mut self, now: Time, m: Message) {
+        if m.kind() == MessageType::Error && m.id().is_some() {
+            let event = bounced(m.id(), m.from(), m.error());
+            self.core.events.push_back(event);
+            return;
+        }
         let el = m.element();
         if let Some(received) = el.child("received", ns::RECEIPTS) {
             if let Some(id) = received.attr("id") {
                 self.core.events.push_back(ClientEvent::ReceiptReceived {
-                    id: id.to_owned(),
+                    id: StanzaId(id.to_owned()),
                     from: m.from().map(str::to_owned),
                 });
+                if m.body().is_none() {
+                    // Only a receipt: reported once, as the receipt.
+                    return;
+                }
             }
         }
         // XEP-0184 §5.4: answer requests, never for errors or group chat,
@@ -229,5 +244,14 @@ impl Client {
             }
         }
         self.core.events.push_back(ClientEvent::Message(m));
+    }
+}
+
+/// The event for an error stanza answering one of ours.
+fn bounced(id: Option<&str>, from: Option<&str>, error: Option<StanzaError>) -> ClientEvent {
+    ClientEvent::Bounced {
+        id: StanzaId(id.unwrap_or_default().to_owned()),
+        from: from.map(str::to_owned),
+        error: error.unwrap_or_else(|| StanzaError::new(DefinedCondition::UndefinedCondition)),
     }
 }

@@ -54,6 +54,9 @@ pub struct Core<E, T> {
     pub(crate) closed: Option<CloseReason>,
     trace: bool,
     max_events: usize,
+    /// Whether any byte came from the peer yet (the first bytes tell a
+    /// TLS record on a plaintext port).
+    seen_input: bool,
 }
 
 /// The settings [`Core::new`] takes from a role's configuration.
@@ -77,6 +80,7 @@ impl<E, T: TimerKind> Core<E, T> {
             closed: None,
             trace: config.trace,
             max_events: config.max_events,
+            seen_input: false,
         }
     }
 
@@ -301,6 +305,18 @@ impl<R: Role> Endpoint for R {
         }
         if !data.is_empty() {
             self.heard_from_peer(now);
+            let core = self.core_mut();
+            if !core.seen_input {
+                core.seen_input = true;
+                if !self.awaiting_tls() && looks_like_tls_record(data) {
+                    self.fail(
+                        StreamErrorCondition::BadFormat,
+                        "the peer speaks TLS from the first byte, where STARTTLS was expected \
+                         (a direct TLS port mixed up with a STARTTLS one?)",
+                    );
+                    return self.check_open();
+                }
+            }
         }
         let mut input = data;
         while self.core().closed.is_none() {
@@ -399,6 +415,12 @@ impl<R: Role> Endpoint for R {
         let core = self.core();
         core.closed.is_some() && core.events.is_empty() && core.out.is_drained()
     }
+}
+
+/// Whether `data` starts like a TLS record (content type 20 to 23, major
+/// version 3), which can never begin an XML stream.
+fn looks_like_tls_record(data: &[u8]) -> bool {
+    matches!(data, [0x14..=0x17] | [0x14..=0x17, 0x03, ..])
 }
 
 /// The host a `see-other-host` stream error points to (RFC 6120

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy, StanzaId};
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{self, Mechanism};
 use xmpp_transport_std::clock;
@@ -93,7 +93,9 @@ impl ConnectArgs {
             .with_tls(tls_policy)
             .with_trace(self.trace);
         let anchors = match &self.ca {
-            Some(path) => TrustAnchors::from_pem_file(path).map_err(|e| format!("--ca: {e}"))?,
+            Some(path) => {
+                TrustAnchors::from_pem_file(path).map_err(|e| format!("--ca {path}: {e}"))?
+            }
             None => TrustAnchors::webpki_roots(),
         };
         let tls = ClientTls::new(&anchors, config.domain()).map_err(|e| e.to_string())?;
@@ -107,7 +109,12 @@ impl ConnectArgs {
             .clone()
             .unwrap_or_else(|| format!("{}:{default_port}", config.domain()));
         let tcp = xmpp_transport_std::connect(config.domain(), Some(&server)).map_err(|e| {
-            format!("cannot connect to {server}: {e} (is the server running? check --server)")
+            let hint = if self.server.is_none() {
+                " (the address came from the JID; pass --server HOST:PORT)"
+            } else {
+                ""
+            };
+            format!("{e}{hint}")
         })?;
         Connection::new_client(tcp, Client::new(config, clock::now()), tls)
             .map_err(|e| e.to_string())
@@ -134,10 +141,7 @@ pub(crate) fn until_online(
 ) -> Result<String, String> {
     let deadline = Instant::now() + timeout;
     loop {
-        match conn
-            .next_event_until(deadline)
-            .map_err(|e| format!("connection failed: {e}"))?
-        {
+        match conn.next_event_until(deadline).map_err(|e| e.to_string())? {
             xmpp_transport_std::Next::Event(e) if trace(&e) => {}
             xmpp_transport_std::Next::Event(ClientEvent::Online { jid }) => {
                 return Ok(jid.to_string());
@@ -156,14 +160,20 @@ pub(crate) fn until_online(
     }
 }
 
-/// Closes and waits for a clean end; `Err` says what went wrong.
-pub(crate) fn close(conn: &mut Connection<Client>) -> Result<(), String> {
+/// Closes and waits for a clean end; `Err` says what went wrong, including
+/// an error that came back for the stanza `sent` while closing.
+pub(crate) fn close(conn: &mut Connection<Client>, sent: Option<&StanzaId>) -> Result<(), String> {
     conn.command(|c, now| c.close(now))
         .map_err(|e| e.to_string())?;
     let mut clean = false;
+    let mut bounced = None;
     loop {
         match conn.next_event() {
             Ok(Some(e)) if trace(&e) => {}
+            Ok(Some(ClientEvent::Bounced { id, from, error })) if Some(&id) == sent => {
+                let by = from.unwrap_or_else(|| "the server".into());
+                bounced = Some(format!("refused by {by}: {error}"));
+            }
             Ok(Some(ClientEvent::Closed { reason })) => {
                 clean = reason == xmpp_proto::CloseReason::Normal;
                 if !clean {
@@ -172,10 +182,12 @@ pub(crate) fn close(conn: &mut Connection<Client>) -> Result<(), String> {
             }
             Ok(Some(_)) => {}
             Ok(None) => break,
-            Err(e) => return Err(format!("connection failed while closing: {e}")),
+            Err(e) => return Err(format!("while closing: {e}")),
         }
     }
-    if clean {
+    if let Some(refusal) = bounced {
+        Err(refusal)
+    } else if clean {
         Ok(())
     } else {
         Err("the connection ended without a stream close".into())

@@ -152,7 +152,7 @@ fn alice(
     let (mut receipt, mut reply) = (false, None::<String>);
     while !(receipt && reply.is_some()) {
         match login.next(&mut conn, deadline)? {
-            ClientEvent::ReceiptReceived { id: got, from } if got == id.as_str() => {
+            ClientEvent::ReceiptReceived { id: got, from } if got == id => {
                 let from = from.map(|f| f.to_string()).unwrap_or_default();
                 (login.say)(&format!("alice: receipt from {from}: message delivered"));
                 receipt = true;
