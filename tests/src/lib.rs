@@ -234,6 +234,11 @@ pub struct Pair {
     /// Whether the harness answers `ServerEvent::BindRequest` with `accept_bind`
     /// (default `true`).
     pub auto_bind: bool,
+    /// Whether [`Pair::run`] stops after each server event it keeps, so
+    /// that the caller acts on it before the next is taken (as a real
+    /// application does; the server's answer to the client's close waits
+    /// for that). Default `false`; the [`Network`] sets it.
+    pub step_server_events: bool,
     /// What TLS tells both sides.
     pub tls: TlsInfo,
     /// How bytes from the client are cut.
@@ -283,6 +288,7 @@ impl Pair {
             server_events: Vec::new(),
             accounts: juliet_only(),
             auto_bind: true,
+            step_server_events: false,
             tls: fake_tls(),
             client_chunker: Chunker::Whole,
             server_chunker: Chunker::Whole,
@@ -312,11 +318,15 @@ impl Pair {
             let mut moved = self.client_to_server();
             moved |= self.server_to_client();
             moved |= self.start_tls();
-            moved |= self.drain_events();
+            let (drained, kept_server_event) = self.drain_events();
+            moved |= drained;
             if !moved {
                 return any;
             }
             any = true;
+            if kept_server_event && self.step_server_events {
+                return true;
+            }
         }
     }
 
@@ -425,7 +435,10 @@ impl Pair {
         true
     }
 
-    fn drain_events(&mut self) -> bool {
+    /// Takes the events of both sides; returns whether any came and
+    /// whether a server event was kept (with `step_server_events`, the
+    /// first kept one ends the call).
+    fn drain_events(&mut self) -> (bool, bool) {
         let mut moved = false;
         while let Some(e) = self.client.poll_event() {
             self.client_events.push(e);
@@ -440,8 +453,11 @@ impl Pair {
                 self.server.accept_bind(self.now).expect("bind was asked");
             }
             self.server_events.push(e);
+            if self.step_server_events {
+                return (true, true);
+            }
         }
-        moved
+        (moved, false)
     }
 }
 

@@ -88,6 +88,7 @@ impl Network {
         pair.now = self.now;
         pair.accounts = self.accounts.clone();
         pair.auto_bind = false;
+        pair.step_server_events = true;
         self.pairs.push(pair);
         self.handled.push(0);
         self.run();

@@ -389,3 +389,31 @@ fn resource_conflict_can_refuse_the_newcomer() {
         })
     );
 }
+
+#[test]
+fn an_error_for_the_last_stanza_before_a_close_still_reaches_the_sender() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let now = net.now;
+    // The message and the close travel together: the server answers the
+    // message (a bounce, decided by the hub after the server reported the
+    // stanza) before it answers the close (RFC 6120 §4.4).
+    let sent = net
+        .client(juliet)
+        .send_message(now, "nobody@example.com", "hello?", false)
+        .expect("online");
+    net.client(juliet).close(now);
+    net.run();
+    assert_eq!(
+        bounces(&mut net, juliet),
+        [(sent, DefinedCondition::ServiceUnavailable)]
+    );
+    let events = &net.pair(juliet).client_events;
+    let bounced_at = events
+        .iter()
+        .position(|e| matches!(e, ClientEvent::Bounced { .. }));
+    let closed_at = events.iter().position(
+        |e| matches!(e, ClientEvent::Closed { reason } if *reason == CloseReason::Normal),
+    );
+    assert!(bounced_at < closed_at && closed_at.is_some(), "{events:?}");
+}

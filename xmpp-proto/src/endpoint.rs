@@ -102,6 +102,13 @@ pub trait Endpoint {
     fn consume_transmit(&mut self, n: usize);
 
     /// The next event for the application, if any.
+    ///
+    /// When the peer closes its stream while events are still queued, the
+    /// endpoint answers with its own close only once the application has
+    /// taken them all (RFC 6120 §4.4 lets the peer wait for what we still
+    /// have to send, such as an error for its last stanza): the call that
+    /// finds the queue empty writes the close and returns the `Closed`
+    /// event. So after taking events, poll for transmits again.
     fn poll_event(&mut self) -> Option<Self::Event>;
 
     /// When [`Endpoint::handle_timeout`] should next be called.

@@ -57,6 +57,9 @@ pub struct Core<E, T> {
     /// Whether any byte came from the peer yet (the first bytes tell a
     /// TLS record on a plaintext port).
     seen_input: bool,
+    /// The peer closed its stream while events were still queued: our
+    /// close waits until the application has taken them.
+    peer_closed: bool,
 }
 
 /// The settings [`Core::new`] takes from a role's configuration.
@@ -81,6 +84,7 @@ impl<E, T: TimerKind> Core<E, T> {
             trace: config.trace,
             max_events: config.max_events,
             seen_input: false,
+            peer_closed: false,
         }
     }
 
@@ -199,14 +203,29 @@ pub trait Role: Sized {
             }
             StreamEvent::Keepalive => {}
             StreamEvent::Closed => {
-                if !self.is_closing() {
-                    // Answer the peer's close with ours (RFC 6120 §4.4).
-                    self.before_own_close();
-                    self.core_mut().out.close_stream();
+                if self.is_closing() {
+                    self.finish(CloseReason::Normal);
+                } else if self.core().events.is_empty() {
+                    self.answer_peer_close();
+                } else {
+                    // The peer waits for what we still have to send
+                    // (RFC 6120 §4.4): answers to the stanzas it sent
+                    // before closing, bounces among them, come from the
+                    // application handling the events still queued. Our
+                    // close follows once it has taken them all.
+                    self.core_mut().peer_closed = true;
                 }
-                self.finish(CloseReason::Normal);
             }
         }
+    }
+
+    /// Answers the peer's close with ours and ends the session cleanly.
+    #[doc(hidden)]
+    fn answer_peer_close(&mut self) {
+        self.core_mut().peer_closed = false;
+        self.before_own_close();
+        self.core_mut().out.close_stream();
+        self.finish(CloseReason::Normal);
     }
 
     /// A stream error from the peer ends the session; a `see-other-host`
@@ -319,7 +338,8 @@ impl<R: Role> Endpoint for R {
             }
         }
         let mut input = data;
-        while self.core().closed.is_none() {
+        // Nothing can follow the peer's close.
+        while self.core().closed.is_none() && !self.core().peer_closed {
             if self.awaiting_tls() && !input.is_empty() {
                 // Bytes after <proceed/> (or before direct TLS) that did
                 // not come through TLS: an attacker's, never the peer's.
@@ -348,7 +368,9 @@ impl<R: Role> Endpoint for R {
     }
 
     fn handle_eof(&mut self, _now: Time) {
-        if self.core().closed.is_none() {
+        if self.core().peer_closed {
+            self.answer_peer_close();
+        } else if self.core().closed.is_none() {
             let reason = if self.is_closing() {
                 CloseReason::Normal
             } else {
@@ -400,7 +422,15 @@ impl<R: Role> Endpoint for R {
     }
 
     fn poll_event(&mut self) -> Option<R::Event> {
-        self.core_mut().events.pop_front()
+        let event = self.core_mut().events.pop_front();
+        if event.is_none() && self.core().peer_closed {
+            // Every event before the peer's close was taken (and acted
+            // on): now our close, and the `Closed` event.
+            self.answer_peer_close();
+            self.flush_trace();
+            return self.core_mut().events.pop_front();
+        }
+        event
     }
 
     fn poll_timeout(&self) -> Option<Time> {
