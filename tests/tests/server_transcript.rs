@@ -463,3 +463,41 @@ fn commands_out_of_turn_are_refused() {
         Err(CommandError::NotOnline)
     );
 }
+
+/// Logs in by PLAIN as `user` after STARTTLS; the server's answer.
+fn plain_login(s: &mut Script, user: &str) -> String {
+    s.feed(HEADER);
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    s.tls_up();
+    s.feed(HEADER);
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0secret"));
+    s.feed(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+    ))
+}
+
+#[test]
+fn the_sasl_username_is_prepared_like_a_localpart() {
+    // The store knows `juliet`; `Juliet` is the same account (nodeprep
+    // folds case), and the session is bound as `juliet`.
+    let mut s = Script::new(config());
+    assert!(plain_login(&mut s, "Juliet").contains("<success"));
+    s.feed(HEADER);
+    let out = s.feed("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>");
+    assert!(out.contains("<jid>juliet@example.com/r</jid>"), "{out}");
+
+    // A name no localpart can have is refused like a wrong password,
+    // without a question to the store.
+    let mut s = Script::new(config());
+    assert_eq!(
+        plain_login(&mut s, "jul iet"),
+        "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"
+    );
+    assert!(
+        !s.events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::Authenticate { .. })),
+        "{:?}",
+        s.events
+    );
+}

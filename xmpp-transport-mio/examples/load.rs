@@ -74,7 +74,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let flags = Flags::parse(HELP, &["direct-tls"])?;
+    let flags = Flags::parse(HELP)?;
     let addr = common::resolve(flags.required("server")?)?;
     let account = Account::from_flags(&flags, "load")?;
     let domain = account.domain;

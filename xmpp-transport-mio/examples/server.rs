@@ -18,27 +18,34 @@ use common::Flags;
 use mio::Token;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
-use xmpp_proto::sasl::SaslError;
+use xmpp_proto::jid::prepare_localpart;
 use xmpp_proto::sm::SmConfig;
 use xmpp_proto::xml::Limits;
 use xmpp_transport_mio::DriverConfig;
 use xmpp_transport_mio::serve::MioServer;
 use xmpp_transport_std::ServerTls;
-use xmpp_transport_std::serve::{AccountStore, Accounts};
+use xmpp_transport_std::serve::{AccountError, AccountStore, Accounts};
+use xmpp_transport_std::test_certs::TestPki;
 
 const HELP: &str = "\
 server: an XMPP server on one thread (mio), local delivery only.
 
-Usage: server --domain D --cert FILE --key FILE --users FILE
-              [--listen ADDR] [--listen-tls ADDR] [options]
+Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
+              (--users FILE | --user NAME:PASS ...) [options]
 
   --listen ADDR          STARTTLS (required) connections (default 127.0.0.1:5222)
   --listen-tls ADDR      direct TLS (XEP-0368) connections (default: none)
   --domain D             the XMPP domain served
   --cert FILE            certificate chain, PEM, leaf first
   --key FILE             its private key, PEM
+  --generate-ca FILE     instead of --cert/--key: generate a throw-away CA and
+                         a certificate for D, and write the CA to FILE for
+                         clients to trust (for trying things out)
   --users FILE           accounts, one `name:password` a line (# comments);
-                         turned into SCRAM keys at start, passwords not kept
+                         turned into SCRAM keys at start, passwords not kept;
+                         names are prepared like a JID's localpart (Alice is
+                         alice; a name no JID can have is refused)
+  --user NAME:PASS       one more account (repeatable)
   --max-output BYTES     output limit per connection (default 262144); a
                          client that lets more pile up is disconnected
   --max-token-bytes N    the XML reader's per-connection name/value buffer
@@ -58,20 +65,60 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let flags = Flags::parse(HELP, &["quiet", "no-sm"])?;
+    let flags = Flags::parse(HELP)?;
     let domain = flags.required("domain")?.to_owned();
-    let tls = ServerTls::from_pem_files(flags.required("cert")?, flags.required("key")?)
-        .map_err(|e| e.to_string())?;
-    let users = read_users(flags.required("users")?)?;
+    let mut users = match flags.get("users") {
+        Some(path) => read_users(path)?,
+        None => Vec::new(),
+    };
+    for entry in flags.all("user") {
+        users.push(split_user(entry, "--user")?);
+    }
+    if users.is_empty() {
+        return Err("no accounts: give --users FILE or --user NAME:PASS (see --help)".into());
+    }
     let max_output: usize = flags.number("max-output", xmpp_transport_mio::DEFAULT_MAX_OUTPUT)?;
     let max_token: usize = flags.number("max-token-bytes", Limits::default().max_token_bytes)?;
     let quiet = flags.flag("quiet");
     let sm = !flags.flag("no-sm");
 
+    // The ports first: a port in use is reported before any key work,
+    // and before a generated CA is written.
+    let listen = flags.get("listen").unwrap_or("127.0.0.1:5222");
+    let mut listeners = Vec::new();
+    for (flag, addr, direct) in [
+        ("--listen", Some(listen), false),
+        ("--listen-tls", flags.get("listen-tls"), true),
+    ] {
+        let Some(addr) = addr else { continue };
+        let listener = TcpListener::bind(addr).map_err(|e| format!("{flag} {addr}: {e}"))?;
+        listeners.push((listener, direct));
+    }
+    let tls = match (
+        flags.get("cert"),
+        flags.get("key"),
+        flags.get("generate-ca"),
+    ) {
+        (Some(cert), Some(key), None) => {
+            ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?
+        }
+        (None, None, Some(ca_out)) => {
+            let pki = TestPki::generate(&[domain.as_str()]).map_err(|e| e.to_string())?;
+            std::fs::write(ca_out, pki.ca_pem())
+                .map_err(|e| format!("--generate-ca {ca_out}: {e}"))?;
+            eprintln!(
+                "server: wrote a throw-away CA to {ca_out}; clients trust it with --ca {ca_out}"
+            );
+            pki.server_tls()
+        }
+        _ => return Err("give --cert and --key, or --generate-ca FILE (see --help)".into()),
+    };
+
     let started = Instant::now();
-    let accounts = derive_accounts(&users).map_err(|e| format!("--users: {e}"))?;
+    let accounts = derive_accounts(&users)?;
+    let plural = if users.len() == 1 { "" } else { "s" };
     eprintln!(
-        "server: {} accounts turned into SCRAM keys in {:.1} s",
+        "server: {} account{plural} turned into SCRAM keys in {:.1} s",
         users.len(),
         started.elapsed().as_secs_f64()
     );
@@ -93,10 +140,7 @@ fn run() -> Result<(), String> {
     if !quiet {
         server = server.with_log(|entry| eprintln!("{entry}"));
     }
-    let listen = flags.get("listen").unwrap_or("127.0.0.1:5222");
-    for (addr, direct) in [(Some(listen), false), (flags.get("listen-tls"), true)] {
-        let Some(addr) = addr else { continue };
-        let listener = TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
+    for (listener, direct) in listeners {
         let bound = server.listen(listener, direct).map_err(|e| e.to_string())?;
         let how = if direct { "direct TLS" } else { "STARTTLS" };
         println!("listening on {bound} ({how})");
@@ -152,17 +196,24 @@ fn read_users(path: &str) -> Result<Vec<(String, String)>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (name, password) = line
-            .split_once(':')
-            .ok_or(format!("--users {path}:{}: expected name:password", n + 1))?;
-        users.push((name.to_owned(), password.to_owned()));
+        users.push(split_user(line, &format!("--users {path}:{}", n + 1))?);
     }
     Ok(users)
 }
 
+/// One `name:password`; `at` says where it came from.
+fn split_user(entry: &str, at: &str) -> Result<(String, String), String> {
+    let (name, password) = entry
+        .split_once(':')
+        .ok_or(format!("{at}: expected name:password"))?;
+    // Checked here, before the slow key derivation.
+    prepare_localpart(name).map_err(|e| format!("{at}: account {name:?}: {e}"))?;
+    Ok((name.to_owned(), password.to_owned()))
+}
+
 /// The SCRAM keys of every user, derived on all cores (PBKDF2 for three
 /// hash functions per user is most of the start-up time).
-fn derive_accounts(users: &[(String, String)]) -> Result<Shards, SaslError> {
+fn derive_accounts(users: &[(String, String)]) -> Result<Shards, String> {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let per = users.len().div_ceil(cores).max(1);
     thread::scope(|scope| {
@@ -172,9 +223,11 @@ fn derive_accounts(users: &[(String, String)]) -> Result<Shards, SaslError> {
                 scope.spawn(move || {
                     let mut accounts = Accounts::new();
                     for (name, password) in chunk {
-                        accounts.add(name, password)?;
+                        accounts
+                            .add(name, password)
+                            .map_err(|e: AccountError| format!("account {name:?}: {e}"))?;
                     }
-                    Ok::<_, SaslError>(accounts)
+                    Ok::<_, String>(accounts)
                 })
             })
             .collect();
@@ -182,7 +235,7 @@ fn derive_accounts(users: &[(String, String)]) -> Result<Shards, SaslError> {
         for handle in handles {
             match handle.join() {
                 Ok(shard) => shards.push(shard?),
-                Err(_) => return Err(SaslError::SaslPrep { field: "password" }),
+                Err(_) => return Err("a key derivation thread failed".into()),
             }
         }
         Ok(Shards(shards))

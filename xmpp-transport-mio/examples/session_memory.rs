@@ -46,7 +46,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let flags = Flags::parse(HELP, &[])?;
+    let flags = Flags::parse(HELP)?;
     let n: usize = flags.number("sessions", 10_000)?;
     let max_token: usize = flags.number("max-token-bytes", Limits::default().max_token_bytes)?;
     let keys = ScramKeys::from_password(

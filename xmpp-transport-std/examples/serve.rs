@@ -29,7 +29,9 @@ Options:
   --domain DOMAIN      the XMPP domain served (required)
   --users FILE         accounts, one `name:password` a line (# starts a comment);
                        passwords are turned into SCRAM keys at start and not kept
-  --user NAME:PASS     one more account (repeatable)
+  --user NAME:PASS     one more account (repeatable); names are prepared
+                       like a JID's localpart (Alice is alice; a name no
+                       JID can have is refused)
   --cert FILE          certificate chain, PEM, leaf first
   --key FILE           its private key, PEM
   --generate-ca FILE   no --cert/--key: generate a CA and a certificate for
@@ -90,17 +92,19 @@ fn run(args: Vec<String>) -> Result<(), String> {
         }
     }
     let domain = domain.ok_or("--domain is required")?;
+    const TLS_CHOICE: &str = "give --cert and --key, or --generate-ca FILE";
+    if cert.is_some() != key.is_some() || cert.is_some() == ca_out.is_some() {
+        return Err(TLS_CHOICE.into());
+    }
 
-    let tls = match (cert, key, ca_out) {
-        (Some(cert), Some(key), None) => {
-            ServerTls::from_pem_files(&cert, &key).map_err(|e| e.to_string())?
+    // The ports first: a port in use is reported before any key work and
+    // before a generated CA is written.
+    let listener = TcpListener::bind(&listen).map_err(|e| format!("--listen {listen}: {e}"))?;
+    let direct = match &direct {
+        Some(addr) => {
+            Some(TcpListener::bind(addr).map_err(|e| format!("--direct-tls {addr}: {e}"))?)
         }
-        (None, None, Some(ca_out)) => {
-            let pki = TestPki::generate(&[domain.as_str()]).map_err(|e| e.to_string())?;
-            std::fs::write(&ca_out, pki.ca_pem()).map_err(|e| format!("{ca_out}: {e}"))?;
-            pki.server_tls()
-        }
-        _ => return Err("give --cert and --key, or --generate-ca FILE".into()),
+        None => None,
     };
 
     let mut accounts = Accounts::new();
@@ -110,13 +114,26 @@ fn run(args: Vec<String>) -> Result<(), String> {
             .ok_or(format!("account {entry:?} is not name:password"))?;
         accounts
             .add(name, password)
-            .map_err(|e| format!("account {name}: {e}"))?;
+            .map_err(|e| format!("account {name:?}: {e}"))?;
     }
     if accounts.is_empty() {
         return Err("no accounts: give --users FILE or --user NAME:PASS".into());
     }
 
-    let listener = TcpListener::bind(&listen).map_err(|e| format!("--listen {listen}: {e}"))?;
+    let tls = match (cert, key, ca_out) {
+        (Some(cert), Some(key), None) => {
+            ServerTls::from_pem_files(&cert, &key).map_err(|e| e.to_string())?
+        }
+        (None, None, Some(ca_out)) => {
+            let pki = TestPki::generate(&[domain.as_str()]).map_err(|e| e.to_string())?;
+            std::fs::write(&ca_out, pki.ca_pem())
+                .map_err(|e| format!("--generate-ca {ca_out}: {e}"))?;
+            eprintln!("wrote a throw-away CA to {ca_out}; clients trust it with --ca {ca_out}");
+            pki.server_tls()
+        }
+        _ => return Err(TLS_CHOICE.into()),
+    };
+
     let mut serve = Serve::new(&domain, tls, accounts)
         .map_err(|e| format!("--domain {domain}: {e}"))?
         .with_config(move |config| {
@@ -130,13 +147,13 @@ fn run(args: Vec<String>) -> Result<(), String> {
         .with_log(|log: &SessionLog<'_>| {
             let _ = writeln!(std::io::stderr().lock(), "{log}");
         });
-    if let Some(addr) = &direct {
-        let l = TcpListener::bind(addr).map_err(|e| format!("--direct-tls {addr}: {e}"))?;
+    if let Some(l) = direct {
         serve = serve.with_direct_tls(l);
     }
     let server = serve.start(listener).map_err(|e| e.to_string())?;
+    let plural = if users.len() == 1 { "" } else { "s" };
     println!(
-        "listening on {} for {domain} ({} accounts){}",
+        "listening on {} for {domain} ({} account{plural}){}",
         server.local_addr(),
         users.len(),
         server

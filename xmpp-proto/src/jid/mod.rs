@@ -52,6 +52,27 @@ use std::fmt;
 pub use self::error::{JidError, JidErrorKind, JidPart};
 pub use self::owned::{BareJid, FullJid, Jid};
 
+/// Prepares a localpart the way a JID's is prepared (nodeprep, RFC 7622
+/// §3.3 as the servers apply it): case folded, refused if it holds a
+/// character a localpart may not (space, `@`, `/`, `"`, ...). A server
+/// keys its accounts by this form, so `Alice` and `alice` are one account
+/// and `a b` is none.
+///
+/// ```
+/// use xmpp_proto::jid::prepare_localpart;
+///
+/// assert_eq!(prepare_localpart("Alice")?, "alice");
+/// assert!(prepare_localpart("a b").is_err());
+/// assert!(prepare_localpart("").is_err());
+/// # Ok::<(), xmpp_proto::jid::JidError>(())
+/// ```
+///
+/// # Errors
+/// If `s` is empty, too long, or not a valid localpart.
+pub fn prepare_localpart(s: &str) -> Result<std::borrow::Cow<'_, str>, JidError> {
+    prep::localpart(s)
+}
+
 /// A prepared JID that borrows its input when it can.
 ///
 /// Parsing an address that is already in prepared form (ASCII lowercase

@@ -5,7 +5,7 @@
 use super::negotiate::{Question, ServerPhase};
 use super::{Password, Server, ServerEvent};
 use crate::endpoint::CommandError;
-use crate::jid::BareJid;
+use crate::jid::{BareJid, prepare_localpart};
 use crate::negotiation::{
     DEFAULT_MAX_SASL_DATA, ErrorReply, SaslClientMessage, SaslServerMessage, sasl_tls_state,
 };
@@ -139,13 +139,28 @@ impl Server {
                 self.phase = ServerPhase::Sasl(mechanism);
             }
             ServerStep::NeedScramCredentials { username, hash, .. } => {
-                self.ask_credentials(mechanism, username, hash)
+                match prepare_localpart(&username) {
+                    Ok(account) => self.ask_credentials(mechanism, account.into_owned(), hash),
+                    // No account can have this name: answered as an
+                    // unknown user is, so names cannot be probed.
+                    Err(_) => {
+                        let mut mechanism = mechanism;
+                        let step = mechanism.scram_credentials(None);
+                        self.sasl_step(mechanism, step);
+                    }
+                }
             }
             ServerStep::CheckPassword {
                 username, password, ..
             } => {
+                let Ok(account) = prepare_localpart(&username) else {
+                    let mut mechanism = mechanism;
+                    let _ = mechanism.verdict(false);
+                    self.sasl_failure(FailureCondition::NotAuthorized);
+                    return;
+                };
                 self.core.events.push_back(ServerEvent::Authenticate {
-                    username: Some(username),
+                    username: Some(account.into_owned()),
                     password: Some(Password(password)),
                     mechanism: mechanism.mechanism(),
                 });

@@ -48,7 +48,10 @@ pub enum ServerEvent {
     /// (never a password). Answer with `provide_credentials` (`None` for an
     /// unknown user).
     NeedScramCredentials {
-        /// The username (after SASLprep).
+        /// The account: the SASL username prepared as a JID's localpart
+        /// ([`prepare_localpart`](crate::jid::prepare_localpart): `Alice`
+        /// asks for `alice`). A name no localpart can have is refused
+        /// without asking.
         username: String,
         /// The hash function of the mechanism.
         hash: ScramHash,
@@ -57,7 +60,8 @@ pub enum ServerEvent {
     /// identity the TLS layer authenticated. Answer with `accept_auth` or
     /// `reject_auth`.
     Authenticate {
-        /// The username (after SASLprep); for EXTERNAL, the requested
+        /// The account (the SASL username prepared as a localpart, as for
+        /// `NeedScramCredentials`); for EXTERNAL, the requested
         /// authorization identity's localpart, if any.
         username: Option<String>,
         /// The password, for PLAIN.

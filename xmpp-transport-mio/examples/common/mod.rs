@@ -27,14 +27,31 @@ pub fn exit(program: &str, result: Result<(), String>) -> ExitCode {
     }
 }
 
-/// `--name value` flags; `--flag` alone for booleans.
+/// The flags a help text lists, and whether each takes a value.
+fn known_flags(help: &str) -> HashMap<&str, bool> {
+    help.lines()
+        .filter_map(|line| line.trim_start().strip_prefix("--"))
+        .filter_map(|rest| {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            let (name, after) = rest.split_at(end);
+            let takes_value = after.starts_with(' ') && !after.starts_with("  ");
+            (!name.is_empty()).then_some((name, takes_value))
+        })
+        .collect()
+}
+
+/// `--name value` flags; `--flag` alone for switches.
 pub struct Flags {
-    values: HashMap<String, String>,
+    values: HashMap<String, Vec<String>>,
 }
 
 impl Flags {
-    /// Parses the process arguments; prints `help` and exits for `--help`.
-    pub fn parse(help: &str, booleans: &[&str]) -> Result<Flags, String> {
+    /// Parses the process arguments against the flags `help` lists (a
+    /// line starting `--name VALUE` takes a value, `--name` followed by
+    /// two spaces is a switch); an unknown flag is an error. Prints `help`
+    /// and exits for `--help`.
+    pub fn parse(help: &str) -> Result<Flags, String> {
+        let known = known_flags(help);
         let mut values = HashMap::new();
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -45,18 +62,31 @@ impl Flags {
             let Some(name) = arg.strip_prefix("--") else {
                 return Err(format!("unexpected argument {arg:?} (see --help)"));
             };
-            if booleans.contains(&name) {
-                values.insert(name.to_owned(), "true".to_owned());
-                continue;
-            }
-            let value = args.next().ok_or(format!("--{name} needs a value"))?;
-            values.insert(name.to_owned(), value);
+            let Some(&takes_value) = known.get(name) else {
+                return Err(format!("unknown flag --{name} (see --help)"));
+            };
+            let value = if takes_value {
+                args.next().ok_or(format!("--{name} needs a value"))?
+            } else {
+                "true".to_owned()
+            };
+            values
+                .entry(name.to_owned())
+                .or_insert_with(Vec::new)
+                .push(value);
         }
         Ok(Flags { values })
     }
 
+    /// The flag's value (the last one, if given more than once).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
+        self.values.get(name)?.last().map(String::as_str)
+    }
+
+    /// Every value of a repeatable flag, in order.
+    #[allow(dead_code)] // not every example has one
+    pub fn all(&self, name: &str) -> &[String] {
+        self.values.get(name).map_or(&[], Vec::as_slice)
     }
 
     pub fn required(&self, name: &str) -> Result<&str, String> {

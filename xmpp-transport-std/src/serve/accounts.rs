@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use xmpp_proto::hub::{Hub, HubEvent};
+use xmpp_proto::jid::{JidError, prepare_localpart};
 use xmpp_proto::router::SessionId;
 use xmpp_proto::sasl::{
     FailureCondition, Iterations, SaslError, ScramHash, StoredCredentials, stored_credentials,
@@ -17,8 +18,10 @@ use xmpp_proto::random::{OsRandom, RandomSource};
 ///
 /// Both methods are called on the session's thread, during login.
 pub trait AccountStore: Send + Sync {
-    /// The stored SCRAM credentials of `username` for `hash`, or `None`
-    /// for an unknown user (the client then gets `not-authorized`, as for
+    /// The stored SCRAM credentials of `username` (the account name,
+    /// prepared by the server with
+    /// [`prepare_localpart`](xmpp_proto::jid::prepare_localpart)) for
+    /// `hash`, or `None` for an unknown user (the client then gets `not-authorized`, as for
     /// a wrong password, so usernames cannot be probed).
     fn scram_credentials(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials>;
 
@@ -105,6 +108,34 @@ impl LoginAnswer {
     }
 }
 
+/// Why [`Accounts::add`] refused an account.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AccountError {
+    /// The name cannot be a JID's localpart.
+    Name(JidError),
+    /// The password cannot be turned into SCRAM keys.
+    Password(SaslError),
+}
+
+impl fmt::Display for AccountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountError::Name(e) => write!(f, "not a valid account name: {e}"),
+            AccountError::Password(e) => write!(f, "unusable password: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AccountError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AccountError::Name(e) => Some(e),
+            AccountError::Password(e) => Some(e),
+        }
+    }
+}
+
 /// How many PBKDF2 rounds [`Accounts::add`] uses: 4096, RFC 7677's
 /// minimum for SCRAM-SHA-256 and what Prosody and ejabberd use.
 pub const DEFAULT_ITERATIONS: Iterations = Iterations(4096);
@@ -125,7 +156,7 @@ pub const DEFAULT_ITERATIONS: Iterations = Iterations(4096);
 /// assert!(accounts.check_password("alice", "alice-secret"));
 /// assert!(!accounts.check_password("alice", "guess"));
 /// assert!(!accounts.check_password("mallory", "alice-secret"));
-/// # Ok::<(), xmpp_proto::sasl::SaslError>(())
+/// # Ok::<(), xmpp_transport_std::serve::AccountError>(())
 /// ```
 #[derive(Default)]
 pub struct Accounts {
@@ -157,14 +188,17 @@ impl Accounts {
     }
 
     /// Adds (or replaces) `username` with `password`; only the derived
-    /// keys are kept. `username` is the localpart of the user's JID, as
-    /// the client sends it.
+    /// keys are kept. `username` is the localpart of the user's JID and
+    /// is prepared like one ([`prepare_localpart`]): `Alice` adds `alice`,
+    /// which is also what the server asks for when `Alice` logs in.
     ///
     /// # Errors
-    /// If the password cannot be prepared (SASLprep refuses it, or it is
-    /// empty), or no random salt could be drawn (reported as
-    /// `SaslError::Rejected`).
-    pub fn add(&mut self, username: &str, password: &str) -> Result<(), SaslError> {
+    /// [`AccountError::Name`] if no JID can have `username` as its
+    /// localpart (a space, `@`, `/`, empty, ...); [`AccountError::Password`]
+    /// if the password cannot be prepared (SASLprep refuses it, or it is
+    /// empty) or no random salt could be drawn.
+    pub fn add(&mut self, username: &str, password: &str) -> Result<(), AccountError> {
+        let username = prepare_localpart(username).map_err(AccountError::Name)?;
         let iterations = self.iterations.unwrap_or(DEFAULT_ITERATIONS);
         let derive = |hash| {
             let mut salt = [0u8; 16];
@@ -172,11 +206,11 @@ impl Accounts {
             stored_credentials(hash, password, &salt, iterations)
         };
         let keys = UserKeys {
-            sha1: derive(ScramHash::Sha1)?,
-            sha256: derive(ScramHash::Sha256)?,
-            sha512: derive(ScramHash::Sha512)?,
+            sha1: derive(ScramHash::Sha1).map_err(AccountError::Password)?,
+            sha256: derive(ScramHash::Sha256).map_err(AccountError::Password)?,
+            sha512: derive(ScramHash::Sha512).map_err(AccountError::Password)?,
         };
-        self.users.insert(username.to_owned(), keys);
+        self.users.insert(username.into_owned(), keys);
         Ok(())
     }
 
@@ -198,7 +232,7 @@ impl Accounts {
 
 impl AccountStore for Accounts {
     fn scram_credentials(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials> {
-        let keys = self.users.get(username)?;
+        let keys = self.users.get(prepare_localpart(username).ok()?.as_ref())?;
         Some(match hash {
             ScramHash::Sha1 => keys.sha1.clone(),
             ScramHash::Sha256 => keys.sha256.clone(),
@@ -207,7 +241,10 @@ impl AccountStore for Accounts {
     }
 
     fn check_password(&self, username: &str, password: &str) -> bool {
-        let Some(keys) = self.users.get(username) else {
+        let Ok(name) = prepare_localpart(username) else {
+            return false;
+        };
+        let Some(keys) = self.users.get(name.as_ref()) else {
             return false;
         };
         let stored = &keys.sha256;
@@ -223,5 +260,29 @@ impl fmt::Debug for Accounts {
         let mut names: Vec<&str> = self.users.keys().map(String::as_str).collect();
         names.sort_unstable();
         f.debug_struct("Accounts").field("users", &names).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names_are_prepared_like_localparts() {
+        let mut accounts = Accounts::with_iterations(Iterations(4096));
+        accounts.add("Alice", "pw").unwrap();
+        assert!(accounts.check_password("alice", "pw"));
+        assert!(accounts.check_password("ALICE", "pw"));
+        assert!(
+            accounts
+                .scram_credentials("alice", ScramHash::Sha256)
+                .is_some()
+        );
+        assert!(matches!(
+            accounts.add("a b", "pw"),
+            Err(AccountError::Name(_))
+        ));
+        assert!(matches!(accounts.add("", "pw"), Err(AccountError::Name(_))));
+        assert_eq!(accounts.len(), 1);
     }
 }

@@ -63,7 +63,7 @@ use crate::connection::Connection;
 use crate::remote::Remote;
 use crate::server_tls::ServerTls;
 
-pub use self::accounts::{AccountStore, Accounts, DEFAULT_ITERATIONS, LoginAnswer};
+pub use self::accounts::{AccountError, AccountStore, Accounts, DEFAULT_ITERATIONS, LoginAnswer};
 pub use self::log::SessionLog;
 
 /// How many sessions may be open at once unless
