@@ -39,6 +39,20 @@
 //! assert_eq!(jid.to_string(), "juliet@example.com/balcony");
 //! # Ok::<(), xmpp_proto::jid::JidError>(())
 //! ```
+//!
+//! # The whole loop
+//!
+//! Two clients and a server wired together in memory: logins, a message
+//! from one to the other, clean closes. Each side's output is fed to the
+//! other; every server event goes to the [`hub::Hub`], whose commands are
+//! applied before the next event is taken. A real transport differs only
+//! in where the bytes go and where `now` comes from (this is
+//! `examples/in_memory.rs`; `examples/tcp_client.rs` is a client over a
+//! `TcpStream` with its own TLS).
+//!
+//! ```
+#![doc = include_str!("../examples/in_memory.rs")]
+//! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 

@@ -4,7 +4,7 @@
 //! Everything between is here, once, for every transport (the blocking
 //! one and the mio event loop): the STARTTLS boundary, the end of the
 //! handshake reported with the channel-binding data
-//! ([`TlsInfo`]), plaintext written only after the handshake, and
+//! ([`TlsInfo`](xmpp_proto::tls::TlsInfo)), plaintext written only after the handshake, and
 //! `close_notify` before the write side is shut down.
 //!
 //! ```no_run

@@ -11,7 +11,7 @@ use xmpp_proto::server::ServerEvent;
 
 use crate::error::Error;
 
-/// What a server's log hook ([`Serve::with_log`], and the mio
+/// What a server's log hook ([`Serve::with_log`](super::Serve::with_log), and the mio
 /// transport's `MioServer::with_log`) is told about each session.
 /// `Display` gives one readable line.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ pub enum SessionLog<'a> {
         jid: &'a FullJid,
     },
     /// Bytes sent or received, when the sessions' config has tracing on
-    /// (`ServerConfig::with_trace`, through [`Serve::with_config`] or
+    /// (`ServerConfig::with_trace`, through [`Serve::with_config`](super::Serve::with_config) or
     /// the mio server's `with_config`).
     Trace {
         /// The session.
