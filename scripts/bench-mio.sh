@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks of the mio transport (README, "mio transport"):
+# Benchmarks of the mio transport (figures in xmpp-transport-mio/BENCHMARKS.md):
 #  (a) 10,000 concurrent authenticated sessions on the mio `server`
 #      example, logged in by the `load` example: time to log all in, the
 #      server's RSS per session, its CPU while the sessions idle; plus the

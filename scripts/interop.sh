@@ -32,7 +32,7 @@ if [ -f tests/tests/interop.rs ]; then
   cargo test -p xmpp-tests --test interop -- --ignored --test-threads=2
   # XEP-0198: the sender's connection is killed at random and resumed; a
   # short run here (about 10 s for Prosody, 40 s for ejabberd), the
-  # 10,000-message figures are in the README.
+  # 10,000-message figures are in tests/INTEROP.md.
   XMPP_SM_MESSAGES="${XMPP_SM_MESSAGES:-200}" \
     cargo test -p xmpp-tests --test interop_sm -- --ignored --test-threads=1 --nocapture
 else

@@ -6,7 +6,7 @@
 //!   binding matches) and a [`Chunker`] that cuts every byte stream into
 //!   random pieces and writes only part of each transmit, so every
 //!   scenario also tests reassembly.
-//! - [`Network`]: many such pairs behind one [`Router`](xmpp_proto::router::Router), the way a small
+//! - [`Network`]: many such pairs behind one [`Hub`](xmpp_proto::hub::Hub), the way a small
 //!   server runs them.
 //! - [`TestAccounts`]: a user database that answers the server's questions
 //!   (stored SCRAM credentials, password checks).

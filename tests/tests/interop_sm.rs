@@ -119,7 +119,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
 fn client_config(user: &str) -> ClientConfig {
     let jid = Jid::new(&format!("{user}@localhost")).expect("valid JID");
     // ejabberd only counts exactly with an <r/> after every stanza (see
-    // the README); it costs one small nonza per message.
+    // tests/INTEROP.md); it costs one small nonza per message.
     let sm = SmConfig::default().with_requests(RequestPolicy::new(1, Some(Duration::from_secs(1))));
     ClientConfig::new(jid, "pw")
         .with_stream_management(sm)
@@ -523,7 +523,7 @@ fn ejabberd_resumes_after_random_kills() {
     // ejabberd 23.01 reports a stale `h` in <resumed/> when stanzas are
     // in flight, and answers a second resumption of a session whose first
     // resumption died in its handshake with a `conflict` stream error
-    // (see the README): one stanza in flight, no kills in handshakes.
+    // (see tests/INTEROP.md): one stanza in flight, no kills in handshakes.
     kill_and_resume(
         server("ejabberd"),
         "user193",

@@ -7,7 +7,7 @@
 //!   endpoint deadline as the poll timeout, and a per-connection output
 //!   limit. Your own sources (a `mio::Waker`, sockets) share its `Poll`.
 //! - [`serve`]: a server on top of it: listeners for STARTTLS and direct
-//!   TLS, logins against stored SCRAM keys, the core's `Router` for local
+//!   TLS, logins against stored SCRAM keys, the core's `Hub` for local
 //!   delivery, all on one thread.
 //!
 //! The rustls set-up (trust anchors, certificates, channel-binding data),

@@ -1,5 +1,5 @@
 //! `<stream:features/>` as Prosody 0.12.3 and ejabberd 23.01 send them
-//! (recorded with `shared/interop/xmpp_probe.py`, see the interop README),
+//! (recorded with `scripts/interop/probe.py`),
 //! in their order and in others, plus the hostile and unusual cases.
 
 use super::test_support::parse;

@@ -15,7 +15,7 @@ use crate::time::Time;
 pub struct RequestPolicy {
     /// After this many stanzas sent since the last request (default 5;
     /// `Some(1)` asks after every stanza, which ejabberd needs for exact
-    /// resumption, see the README).
+    /// resumption, see tests/INTEROP.md).
     pub every_stanzas: Option<u32>,
     /// Or once the oldest stanza not yet covered by a request is this old
     /// (default 5 s).

@@ -210,9 +210,10 @@ pub fn stored_credentials(
 
 /// A SCRAM nonce: printable ASCII without commas.
 ///
-/// The core has no random number generator; build one from random bytes
-/// the caller supplies with [`Nonce::from_random_bytes`] (at least 18 bytes
-/// are recommended, giving 24 characters).
+/// Built from random bytes with [`Nonce::from_random_bytes`] (at least 18
+/// bytes are recommended, giving 24 characters); the client and server
+/// draw them from their configured
+/// [`RandomSource`](crate::random::RandomSource).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nonce(String);
 
