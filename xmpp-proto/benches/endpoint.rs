@@ -28,10 +28,12 @@
 //!   available resources.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/rxml_baseline.rs"]
+mod rxml_baseline;
+
 use std::hint::black_box;
 use std::time::Instant;
 
-use rxml::Parse;
 use xmpp_corpus::counting_alloc::{CountingAlloc, allocations};
 use xmpp_proto::client::ClientTlsPolicy;
 use xmpp_proto::endpoint::{Endpoint, Transmit};
@@ -171,48 +173,6 @@ fn server_input(corpus: &[u8]) -> (Vec<u8>, u64) {
 
 // ---------------------------------------------------------------------
 // paths
-
-#[inline(never)]
-fn rxml_parser(data: &[u8]) -> u64 {
-    let mut p = rxml::Parser::new();
-    let mut events = 0u64;
-    for chunk in data.chunks(CHUNK) {
-        let mut c = chunk;
-        loop {
-            match p.parse(&mut c, false) {
-                Ok(Some(ev)) => {
-                    black_box(&ev);
-                    events += 1;
-                }
-                Ok(None) | Err(rxml::error::EndOrError::NeedMoreData) => break,
-                Err(e) => panic!("rxml: {e:?}"),
-            }
-        }
-    }
-    events
-}
-
-/// rxml's low-level parser, which our reader drives: its allocations are
-/// the floor of ours (one `String` per attribute value and text node).
-#[inline(never)]
-fn rxml_raw(data: &[u8]) -> u64 {
-    let mut p = rxml::RawParser::new();
-    let mut events = 0u64;
-    for chunk in data.chunks(CHUNK) {
-        let mut c = chunk;
-        loop {
-            match p.parse(&mut c, false) {
-                Ok(Some(ev)) => {
-                    black_box(&ev);
-                    events += 1;
-                }
-                Ok(None) | Err(rxml::error::EndOrError::NeedMoreData) => break,
-                Err(e) => panic!("rxml: {e:?}"),
-            }
-        }
-    }
-    events
-}
 
 #[inline(never)]
 fn run_client(input: &[u8], elements: u64) -> Pass {
@@ -493,4 +453,12 @@ fn main() {
             allocs_per_unit - floor
         );
     }
+}
+
+fn rxml_parser(data: &[u8]) -> u64 {
+    rxml_baseline::rxml_parser(data, CHUNK)
+}
+
+fn rxml_raw(data: &[u8]) -> u64 {
+    rxml_baseline::rxml_raw(data, CHUNK)
 }

@@ -8,10 +8,12 @@
 //! (median of the passes; allocations counted by the global allocator below).
 #![allow(missing_docs)]
 
+#[path = "common/rxml_baseline.rs"]
+mod rxml_baseline;
+
 use std::hint::black_box;
 use std::time::Instant;
 
-use rxml::Parse;
 use xmpp_corpus::counting_alloc::{CountingAlloc, allocations};
 use xmpp_proto::stanza::Stanza;
 use xmpp_proto::xml::{Limits, StreamEvent, StreamReader};
@@ -23,47 +25,6 @@ const CHUNK: usize = 4096;
 
 /// One receive path: consumes the stream, returns a count.
 type Path = fn(&[u8]) -> u64;
-
-/// rxml's namespace-resolving parser, counting events.
-fn rxml_parser(data: &[u8]) -> u64 {
-    let mut p = rxml::Parser::new();
-    let mut events = 0u64;
-    for chunk in data.chunks(CHUNK) {
-        let mut c = chunk;
-        loop {
-            match p.parse(&mut c, false) {
-                Ok(Some(ev)) => {
-                    black_box(&ev);
-                    events += 1;
-                }
-                Ok(None) | Err(rxml::error::EndOrError::NeedMoreData) => break,
-                Err(e) => panic!("rxml: {e:?}"),
-            }
-        }
-    }
-    events
-}
-
-/// rxml's low-level parser without namespace resolution, which our reader
-/// drives: the floor of our path.
-fn rxml_raw(data: &[u8]) -> u64 {
-    let mut p = rxml::RawParser::new();
-    let mut events = 0u64;
-    for chunk in data.chunks(CHUNK) {
-        let mut c = chunk;
-        loop {
-            match p.parse(&mut c, false) {
-                Ok(Some(ev)) => {
-                    black_box(&ev);
-                    events += 1;
-                }
-                Ok(None) | Err(rxml::error::EndOrError::NeedMoreData) => break,
-                Err(e) => panic!("rxml: {e:?}"),
-            }
-        }
-    }
-    events
-}
 
 /// Our reader, elements only.
 fn reader(data: &[u8]) -> u64 {
@@ -203,4 +164,12 @@ fn main() {
             medians[i] / medians[0]
         );
     }
+}
+
+fn rxml_parser(data: &[u8]) -> u64 {
+    rxml_baseline::rxml_parser(data, CHUNK)
+}
+
+fn rxml_raw(data: &[u8]) -> u64 {
+    rxml_baseline::rxml_raw(data, CHUNK)
 }
