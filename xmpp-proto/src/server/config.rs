@@ -208,6 +208,28 @@ impl ServerConfig {
     pub fn tls(&self) -> ServerTlsPolicy {
         self.tls
     }
+
+    /// The configuration for a connection accepted on a direct TLS
+    /// listener (`direct_tls`, XEP-0368: TLS from the first byte) or on a
+    /// STARTTLS one, where a `Direct` policy becomes `RequireStartTls`
+    /// and any other policy stays.
+    ///
+    /// ```
+    /// use xmpp_proto::server::{ServerConfig, ServerTlsPolicy};
+    ///
+    /// let config = || ServerConfig::new("example.com");
+    /// let direct = config()?.with_tls(ServerTlsPolicy::Direct);
+    /// assert_eq!(direct.for_listener(false).tls(), ServerTlsPolicy::RequireStartTls);
+    /// assert_eq!(config()?.for_listener(true).tls(), ServerTlsPolicy::Direct);
+    /// # Ok::<(), xmpp_proto::jid::JidError>(())
+    /// ```
+    pub fn for_listener(self, direct_tls: bool) -> Self {
+        match (direct_tls, self.tls) {
+            (true, _) => self.with_tls(ServerTlsPolicy::Direct),
+            (false, ServerTlsPolicy::Direct) => self.with_tls(ServerTlsPolicy::RequireStartTls),
+            (false, _) => self,
+        }
+    }
 }
 
 impl fmt::Debug for ServerConfig {

@@ -3,7 +3,7 @@
 //!
 //! [`Serve`] puts the pieces of this crate and the core together: each
 //! accepted socket becomes a [`Server`] endpoint driven by a
-//! [`Connection`] (STARTTLS required, or direct TLS on a second
+//! [`Connection`](crate::Connection) (STARTTLS required, or direct TLS on a second
 //! listener); every event of every session goes to one shared `Hub`
 //! (logins, binding, routing, stream management resumption, the server's
 //! own answers to ping and disco#info), whose questions are answered from
@@ -36,30 +36,32 @@
 //! # Ok(()) }
 //! ```
 
+mod accept;
 mod accounts;
+mod handle;
 mod log;
 mod pump;
+mod reaper;
 mod session;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use xmpp_proto::hub::Hub;
 use xmpp_proto::jid::{BareJid, JidError};
-use xmpp_proto::router::{Router, SessionId};
-use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
-use xmpp_proto::time::Time;
+use xmpp_proto::router::SessionId;
+use xmpp_proto::server::{Server, ServerConfig};
 use xmpp_proto::xml::Element;
 
-use self::pump::{HubCommand, pump};
-use crate::clock;
-use crate::connection::Connection;
+use self::accept::spawn_acceptor;
+pub use self::handle::ServeHandle;
+use self::pump::HubCommand;
+use self::reaper::Reaper;
 use crate::remote::Remote;
 use crate::server_tls::ServerTls;
 
@@ -93,7 +95,7 @@ impl Serve {
     /// A server for the XMPP domain `domain`, presenting `tls`, checking
     /// logins against `accounts`. Defaults: STARTTLS required, the core's
     /// SASL mechanisms (SCRAM first; PLAIN only under TLS), a
-    /// [`Router`] with its default policies, at most
+    /// [`Router`](xmpp_proto::router::Router) with its default policies, at most
     /// [`DEFAULT_MAX_SESSIONS`] sessions, no log.
     ///
     /// # Errors
@@ -229,107 +231,6 @@ impl fmt::Debug for Serve {
     }
 }
 
-/// A running server; [`ServeHandle::shutdown`] (or dropping it) stops it.
-pub struct ServeHandle {
-    addr: SocketAddr,
-    direct_addr: Option<SocketAddr>,
-    shared: Arc<Shared>,
-    acceptors: Vec<JoinHandle<()>>,
-    reaper: Option<JoinHandle<()>>,
-}
-
-impl ServeHandle {
-    /// Where the STARTTLS listener listens (with its real port when it was
-    /// bound to port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Where the direct TLS listener listens, if there is one.
-    pub fn direct_tls_addr(&self) -> Option<SocketAddr> {
-        self.direct_addr
-    }
-
-    /// The XMPP domain served.
-    pub fn domain(&self) -> &str {
-        &self.shared.domain
-    }
-
-    /// Looks at the hub all sessions share (who is bound, detached
-    /// sessions, counters); every event of every session waits while `f`
-    /// runs, so keep it short.
-    pub fn with_hub<R>(&self, f: impl FnOnce(&Hub) -> R) -> R {
-        f(&lock(&self.shared.hub))
-    }
-
-    /// Looks at the router: who is bound where.
-    pub fn with_router<R>(&self, f: impl FnOnce(&Router) -> R) -> R {
-        f(lock(&self.shared.hub).router())
-    }
-
-    /// How many sessions are open (accepted and not yet ended).
-    pub fn session_count(&self) -> usize {
-        lock(&self.shared.sessions).len()
-    }
-
-    /// Stops the server: no new connections, every open session is
-    /// closed with a `system-shutdown` stream error, and this returns
-    /// once every thread has ended (each waits at most the connection's
-    /// linger time for its client to close).
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        if self.shared.stopping.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        // An accept() only returns for a connection: make one.
-        for addr in [Some(self.addr), self.direct_addr].into_iter().flatten() {
-            let _ = TcpStream::connect(reachable(addr));
-        }
-        for acceptor in self.acceptors.drain(..) {
-            let _ = acceptor.join();
-        }
-        lock(&self.shared.hub).shutdown();
-        pump(&self.shared, None);
-        let threads = std::mem::take(&mut *lock(&self.shared.threads));
-        for thread in threads {
-            let _ = thread.join();
-        }
-        self.shared.reaper.wake();
-        if let Some(reaper) = self.reaper.take() {
-            let _ = reaper.join();
-        }
-        // Nobody can resume now: what waited for detached sessions is
-        // rerouted, stored or bounced like on expiry.
-        let end_of_time = clock::now() + Duration::from_secs(u64::from(u32::MAX));
-        lock(&self.shared.hub).handle_timeout(end_of_time);
-        pump(&self.shared, None);
-    }
-
-    /// How many stream-managed sessions wait to be resumed.
-    pub fn detached_count(&self) -> usize {
-        lock(&self.shared.hub).detached().len()
-    }
-}
-
-impl Drop for ServeHandle {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-impl fmt::Debug for ServeHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServeHandle")
-            .field("addr", &self.addr)
-            .field("direct_addr", &self.direct_addr)
-            .field("domain", &self.shared.domain)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What every thread of one server shares.
 struct Shared {
     domain: String,
@@ -351,58 +252,10 @@ struct Shared {
     offline: Option<OfflineStore>,
 }
 
-/// The thread that runs the hub's timer (detached sessions expire): it
-/// sleeps until the hub's next deadline, and is woken when that moves
-/// earlier or the server stops.
-#[derive(Default)]
-struct Reaper {
-    woken: Mutex<bool>,
-    signal: Condvar,
-    /// The deadline the reaper sleeps towards.
-    expected: Mutex<Option<Time>>,
-}
-
-impl Reaper {
-    fn wake(&self) {
-        *lock(&self.woken) = true;
-        self.signal.notify_one();
-    }
-
-    /// The hub's next deadline is `next`: wake the reaper if that is
-    /// sooner than it expects.
-    fn expect(&self, next: Option<Time>) {
-        let sooner = {
-            let mut expected = lock(&self.expected);
-            let sooner = match (next, *expected) {
-                (Some(n), Some(e)) => n < e,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            if sooner {
-                *expected = next;
-            }
-            sooner
-        };
-        if sooner {
-            self.wake();
-        }
-    }
-
-    /// Sleeps until woken or `until`.
-    fn sleep(&self, until: Option<Time>) {
-        let mut woken = lock(&self.woken);
-        if !*woken {
-            let wait = until.map_or(Duration::from_secs(3600), |at| {
-                at.saturating_duration_since(clock::now())
-            });
-            woken = self
-                .signal
-                .wait_timeout(woken, wait)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        *woken = false;
-    }
+/// Locks a mutex; a thread that panicked while holding it leaves data
+/// that is still consistent here (maps and lists updated in one call).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {
@@ -411,115 +264,4 @@ impl Shared {
             log(entry);
         }
     }
-
-    /// The reaper thread: runs the hub's timer.
-    fn reap(self: Arc<Self>) {
-        while !self.stopping.load(Ordering::SeqCst) {
-            let next = {
-                let mut hub = lock(&self.hub);
-                hub.handle_timeout(clock::now());
-                hub.poll_timeout()
-            };
-            pump(&self, None);
-            *lock(&self.reaper.expected) = next;
-            self.reaper.sleep(next);
-        }
-    }
-
-    /// The sans-IO server for one new connection.
-    fn endpoint(&self, direct_tls: bool) -> Result<Server, JidError> {
-        let mut config = ServerConfig::new(&self.domain)?;
-        if let Some(configure) = &self.configure {
-            config = configure(config);
-        }
-        config = match (direct_tls, config.tls()) {
-            (true, _) => config.with_tls(ServerTlsPolicy::Direct),
-            (false, ServerTlsPolicy::Direct) => config.with_tls(ServerTlsPolicy::RequireStartTls),
-            (false, _) => config,
-        };
-        Ok(Server::new(config, clock::now()))
-    }
-
-    /// Sets up one accepted connection and starts its thread.
-    fn accept(self: &Arc<Self>, tcp: TcpStream, direct_tls: bool) -> io::Result<()> {
-        let peer = tcp.peer_addr()?;
-        if lock(&self.sessions).len() >= self.max_sessions {
-            // Dropping the socket closes it: no room.
-            return Ok(());
-        }
-        tcp.set_nodelay(true)?;
-        let endpoint = self
-            .endpoint(direct_tls)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let conn = Connection::new_server(tcp, endpoint, self.tls.clone())?;
-        let Ok(mut conn) = conn.with_command_type::<HubCommand>() else {
-            return Ok(());
-        };
-        let remote = conn.remote()?;
-        let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        // Registered before the thread runs, so a session is reachable
-        // as soon as the hub can name it.
-        lock(&self.sessions).insert(id, remote);
-        let shared = Arc::clone(self);
-        let spawned = thread::Builder::new()
-            .name(format!("xmpp-session-{}", id.0))
-            .spawn(move || session::run(&shared, id, peer, direct_tls, conn));
-        match spawned {
-            Ok(thread) => {
-                let mut threads = lock(&self.threads);
-                threads.retain(|t| !t.is_finished());
-                threads.push(thread);
-                Ok(())
-            }
-            Err(e) => {
-                lock(&self.sessions).remove(&id);
-                Err(e)
-            }
-        }
-    }
-}
-
-fn spawn_acceptor(
-    shared: &Arc<Shared>,
-    listener: TcpListener,
-    direct_tls: bool,
-) -> io::Result<JoinHandle<()>> {
-    let shared = Arc::clone(shared);
-    thread::Builder::new()
-        .name("xmpp-accept".into())
-        .spawn(move || {
-            for tcp in listener.incoming() {
-                if shared.stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                // A failed accept or set-up concerns one client only
-                // (it reset the connection, or we are out of threads):
-                // drop it and go on.
-                match tcp {
-                    Ok(tcp) => {
-                        let _ = shared.accept(tcp, direct_tls);
-                    }
-                    // Out of file descriptors, say: give the system a
-                    // moment rather than spin.
-                    Err(_) => thread::sleep(Duration::from_millis(50)),
-                }
-            }
-        })
-}
-
-/// The address to connect to for waking a listener bound to `addr` (an
-/// unspecified address means any local one).
-fn reachable(addr: SocketAddr) -> SocketAddr {
-    let ip = match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, addr.port())
-}
-
-/// Locks a mutex; a thread that panicked while holding it leaves data
-/// that is still consistent here (maps and lists updated in one call).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -29,6 +29,9 @@
 //! # }
 //! ```
 
+mod accept;
+mod hub_loop;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
@@ -41,16 +44,16 @@ use xmpp_transport_std::clock;
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use xmpp_proto::endpoint::CloseReason;
-use xmpp_proto::hub::{Hub, HubEvent, HubStats};
+use xmpp_proto::hub::{Hub, HubStats};
 use xmpp_proto::jid::{BareJid, FullJid};
-use xmpp_proto::router::{Router, SessionId};
-use xmpp_proto::server::{Server, ServerConfig, ServerEvent as Event, ServerTlsPolicy};
+use xmpp_proto::router::Router;
+use xmpp_proto::server::{Server, ServerConfig};
 use xmpp_proto::xml::Element;
 use xmpp_transport_std::ServerTls;
+use xmpp_transport_std::serve::AccountStore;
 pub use xmpp_transport_std::serve::SessionLog;
-use xmpp_transport_std::serve::{AccountStore, LoginAnswer};
 
-use crate::{ConnId, Driver, DriverConfig, DriverEvent, Error, MAX_USER_TOKEN};
+use crate::{ConnId, Driver, DriverConfig, DriverEvent, MAX_USER_TOKEN};
 
 /// The largest token for sources of your own in [`MioServer::registry`];
 /// the few above it (up to [`MAX_USER_TOKEN`]) are the listeners'.
@@ -312,155 +315,6 @@ impl MioServer {
             self.poll(Some(deadline - now), |_| {})?;
         }
         Ok(())
-    }
-
-    fn accept(&mut self, index: usize) {
-        loop {
-            let Some((listener, direct_tls)) = self.listeners.get(index) else {
-                return;
-            };
-            let direct_tls = *direct_tls;
-            let (socket, peer) = match listener.accept() {
-                Ok(accepted) => accepted,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // Out of descriptors, or the client already gone: the
-                // edge stays armed for the next connection.
-                Err(_) => return,
-            };
-            if self.driver.len() >= self.max_sessions {
-                self.stats.refused += 1;
-                continue;
-            }
-            let _ = socket.set_nodelay(true);
-            let Some(endpoint) = self.endpoint(direct_tls) else {
-                continue;
-            };
-            match self.driver.add_server(socket, endpoint, self.tls.clone()) {
-                Ok(conn) => {
-                    self.stats.accepted += 1;
-                    self.log(&SessionLog::Started {
-                        session: SessionId(conn.as_u64()),
-                        peer,
-                        direct_tls,
-                    });
-                }
-                Err(_) => continue,
-            }
-        }
-    }
-
-    /// The sans-IO server for one new connection.
-    fn endpoint(&self, direct_tls: bool) -> Option<Server> {
-        // The router validated the domain already: this cannot fail.
-        let mut config = ServerConfig::new(&self.domain).ok()?;
-        if let Some(configure) = &self.configure {
-            config = configure(config);
-        }
-        config = match (direct_tls, config.tls()) {
-            (true, _) => config.with_tls(ServerTlsPolicy::Direct),
-            (false, ServerTlsPolicy::Direct) => config.with_tls(ServerTlsPolicy::RequireStartTls),
-            (false, _) => config,
-        };
-        Some(Server::new(config, clock::now()))
-    }
-
-    fn log(&mut self, entry: &SessionLog<'_>) {
-        if let Some(log) = &mut self.log {
-            log(entry);
-        }
-    }
-
-    /// Hands one event of a session's server to the hub and carries out
-    /// what it decides.
-    fn handle(&mut self, conn: ConnId, event: Event) {
-        let session = SessionId(conn.as_u64());
-        if let (Some(log), Some(entry)) = (&mut self.log, SessionLog::for_event(session, &event)) {
-            log(&entry);
-        }
-        match &event {
-            Event::Online { jid } => {
-                self.stats.online += 1;
-                self.jids.insert(conn, jid.clone());
-            }
-            Event::Resumed { jid } => {
-                self.jids.insert(conn, jid.clone());
-            }
-            Event::Stanza(_) => self.stats.stanzas += 1,
-            Event::Closed { reason } => {
-                self.ending.insert(conn, reason.clone());
-            }
-            _ => {}
-        }
-        let spent = self.hub.handle_event(clock::now(), session, event);
-        if let Some(element) = spent {
-            self.driver.command(conn, |s, _| s.recycle(element));
-        }
-        self.pump();
-    }
-
-    /// Applies the hub's commands to their connections (feedback goes
-    /// back to the hub) and answers its questions from the account
-    /// store, until it has nothing more.
-    fn pump(&mut self) {
-        loop {
-            let mut moved = false;
-            while let Some((session, command)) = self.hub.poll_command() {
-                moved = true;
-                let mut slot = Some(command);
-                let feedback = self
-                    .driver
-                    .command(ConnId::from_u64(session.0), |s, now| {
-                        slot.take().and_then(|command| s.apply(now, command))
-                    })
-                    .flatten();
-                // A connection that is gone: what the command carried
-                // goes back to the hub.
-                let feedback = feedback.or_else(|| slot.and_then(|c| c.unapplied()));
-                if let Some(feedback) = feedback {
-                    self.hub.handle_feedback(clock::now(), session, feedback);
-                }
-            }
-            while let Some(event) = self.hub.poll_event() {
-                moved = true;
-                self.answer(event);
-            }
-            if !moved {
-                return;
-            }
-        }
-    }
-
-    /// Answers a question of the hub from the account store, or keeps an
-    /// offline message.
-    fn answer(&mut self, event: HubEvent) {
-        match LoginAnswer::from_store(self.accounts.as_ref(), event) {
-            Ok(answer) => answer.apply(&mut self.hub),
-            Err(HubEvent::StoreOffline { to, message }) => match &mut self.offline {
-                Some(store) => store(&to, message),
-                None => self.hub.refuse_offline(clock::now(), message),
-            },
-            Err(_) => {}
-        }
-    }
-
-    /// A connection is gone: unbind it and log its end.
-    fn ended(&mut self, conn: ConnId, error: Option<Error>) {
-        let jid = self.jids.remove(&conn);
-        let reason = self.ending.remove(&conn);
-        self.stats.ended += 1;
-        if let Some(e) = &error {
-            self.stats.failed += 1;
-            if matches!(e, Error::OutputLimit { .. }) {
-                self.stats.output_limit += 1;
-            }
-        }
-        self.log(&SessionLog::Ended {
-            session: SessionId(conn.as_u64()),
-            jid: jid.as_ref(),
-            reason: reason.as_ref(),
-            error: error.as_ref(),
-        });
     }
 }
 

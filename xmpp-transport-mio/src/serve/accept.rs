@@ -1,0 +1,64 @@
+//! Accepting connections: a new `Server` endpoint per socket, configured
+//! for the listener it came to, and its first log line.
+
+use std::io;
+
+use xmpp_proto::router::SessionId;
+use xmpp_proto::server::{Server, ServerConfig};
+use xmpp_transport_std::clock;
+
+use super::{MioServer, SessionLog};
+
+impl MioServer {
+    pub(super) fn accept(&mut self, index: usize) {
+        loop {
+            let Some((listener, direct_tls)) = self.listeners.get(index) else {
+                return;
+            };
+            let direct_tls = *direct_tls;
+            let (socket, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Out of descriptors, or the client already gone: the
+                // edge stays armed for the next connection.
+                Err(_) => return,
+            };
+            if self.driver.len() >= self.max_sessions {
+                self.stats.refused += 1;
+                continue;
+            }
+            let _ = socket.set_nodelay(true);
+            let Some(endpoint) = self.endpoint(direct_tls) else {
+                continue;
+            };
+            match self.driver.add_server(socket, endpoint, self.tls.clone()) {
+                Ok(conn) => {
+                    self.stats.accepted += 1;
+                    self.log(&SessionLog::Started {
+                        session: SessionId(conn.as_u64()),
+                        peer,
+                        direct_tls,
+                    });
+                }
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// The sans-IO server for one new connection.
+    fn endpoint(&self, direct_tls: bool) -> Option<Server> {
+        // The router validated the domain already: this cannot fail.
+        let mut config = ServerConfig::new(&self.domain).ok()?;
+        if let Some(configure) = &self.configure {
+            config = configure(config);
+        }
+        Some(Server::new(config.for_listener(direct_tls), clock::now()))
+    }
+
+    pub(super) fn log(&mut self, entry: &SessionLog<'_>) {
+        if let Some(log) = &mut self.log {
+            log(entry);
+        }
+    }
+}

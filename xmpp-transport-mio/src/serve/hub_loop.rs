@@ -1,0 +1,107 @@
+//! The loop between the sessions and the hub: every event of a session's
+//! `Server` goes to the hub, its commands are applied to the connections
+//! they are for (what cannot be applied goes back as feedback), and its
+//! questions are answered from the account store.
+
+use xmpp_proto::hub::HubEvent;
+use xmpp_proto::router::SessionId;
+use xmpp_proto::server::ServerEvent as Event;
+use xmpp_transport_std::clock;
+use xmpp_transport_std::serve::LoginAnswer;
+
+use super::{MioServer, SessionLog};
+use crate::{ConnId, Error};
+
+impl MioServer {
+    /// Hands one event of a session's server to the hub and carries out
+    /// what it decides.
+    pub(super) fn handle(&mut self, conn: ConnId, event: Event) {
+        let session = SessionId(conn.as_u64());
+        if let (Some(log), Some(entry)) = (&mut self.log, SessionLog::for_event(session, &event)) {
+            log(&entry);
+        }
+        match &event {
+            Event::Online { jid } => {
+                self.stats.online += 1;
+                self.jids.insert(conn, jid.clone());
+            }
+            Event::Resumed { jid } => {
+                self.jids.insert(conn, jid.clone());
+            }
+            Event::Stanza(_) => self.stats.stanzas += 1,
+            Event::Closed { reason } => {
+                self.ending.insert(conn, reason.clone());
+            }
+            _ => {}
+        }
+        let spent = self.hub.handle_event(clock::now(), session, event);
+        if let Some(element) = spent {
+            self.driver.command(conn, |s, _| s.recycle(element));
+        }
+        self.pump();
+    }
+
+    /// Applies the hub's commands to their connections (feedback goes
+    /// back to the hub) and answers its questions from the account
+    /// store, until it has nothing more.
+    pub(super) fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some((session, command)) = self.hub.poll_command() {
+                moved = true;
+                let mut slot = Some(command);
+                let feedback = self
+                    .driver
+                    .command(ConnId::from_u64(session.0), |s, now| {
+                        slot.take().and_then(|command| s.apply(now, command))
+                    })
+                    .flatten();
+                // A connection that is gone: what the command carried
+                // goes back to the hub.
+                let feedback = feedback.or_else(|| slot.and_then(|c| c.unapplied()));
+                if let Some(feedback) = feedback {
+                    self.hub.handle_feedback(clock::now(), session, feedback);
+                }
+            }
+            while let Some(event) = self.hub.poll_event() {
+                moved = true;
+                self.answer(event);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Answers a question of the hub from the account store, or keeps an
+    /// offline message.
+    fn answer(&mut self, event: HubEvent) {
+        match LoginAnswer::from_store(self.accounts.as_ref(), event) {
+            Ok(answer) => answer.apply(&mut self.hub),
+            Err(HubEvent::StoreOffline { to, message }) => match &mut self.offline {
+                Some(store) => store(&to, message),
+                None => self.hub.refuse_offline(clock::now(), message),
+            },
+            Err(_) => {}
+        }
+    }
+
+    /// A connection is gone: unbind it and log its end.
+    pub(super) fn ended(&mut self, conn: ConnId, error: Option<Error>) {
+        let jid = self.jids.remove(&conn);
+        let reason = self.ending.remove(&conn);
+        self.stats.ended += 1;
+        if let Some(e) = &error {
+            self.stats.failed += 1;
+            if matches!(e, Error::OutputLimit { .. }) {
+                self.stats.output_limit += 1;
+            }
+        }
+        self.log(&SessionLog::Ended {
+            session: SessionId(conn.as_u64()),
+            jid: jid.as_ref(),
+            reason: reason.as_ref(),
+            error: error.as_ref(),
+        });
+    }
+}

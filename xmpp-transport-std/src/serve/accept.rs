@@ -1,0 +1,106 @@
+//! Accepting connections: an acceptor thread per listener, and per
+//! socket a `Server` endpoint, its connection and its session thread.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use xmpp_proto::jid::JidError;
+use xmpp_proto::router::SessionId;
+use xmpp_proto::server::{Server, ServerConfig};
+
+use super::pump::HubCommand;
+use super::{Shared, lock, session};
+use crate::clock;
+use crate::connection::Connection;
+
+impl Shared {
+    /// The sans-IO server for one new connection.
+    fn endpoint(&self, direct_tls: bool) -> Result<Server, JidError> {
+        let mut config = ServerConfig::new(&self.domain)?;
+        if let Some(configure) = &self.configure {
+            config = configure(config);
+        }
+        Ok(Server::new(config.for_listener(direct_tls), clock::now()))
+    }
+
+    /// Sets up one accepted connection and starts its thread.
+    fn accept(self: &Arc<Self>, tcp: TcpStream, direct_tls: bool) -> io::Result<()> {
+        let peer = tcp.peer_addr()?;
+        if lock(&self.sessions).len() >= self.max_sessions {
+            // Dropping the socket closes it: no room.
+            return Ok(());
+        }
+        tcp.set_nodelay(true)?;
+        let endpoint = self
+            .endpoint(direct_tls)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let conn = Connection::new_server(tcp, endpoint, self.tls.clone())?;
+        let Ok(mut conn) = conn.with_command_type::<HubCommand>() else {
+            return Ok(());
+        };
+        let remote = conn.remote()?;
+        let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        // Registered before the thread runs, so a session is reachable
+        // as soon as the hub can name it.
+        lock(&self.sessions).insert(id, remote);
+        let shared = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name(format!("xmpp-session-{}", id.0))
+            .spawn(move || session::run(&shared, id, peer, direct_tls, conn));
+        match spawned {
+            Ok(thread) => {
+                let mut threads = lock(&self.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(thread);
+                Ok(())
+            }
+            Err(e) => {
+                lock(&self.sessions).remove(&id);
+                Err(e)
+            }
+        }
+    }
+}
+
+pub(super) fn spawn_acceptor(
+    shared: &Arc<Shared>,
+    listener: TcpListener,
+    direct_tls: bool,
+) -> io::Result<JoinHandle<()>> {
+    let shared = Arc::clone(shared);
+    thread::Builder::new()
+        .name("xmpp-accept".into())
+        .spawn(move || {
+            for tcp in listener.incoming() {
+                if shared.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                // A failed accept or set-up concerns one client only
+                // (it reset the connection, or we are out of threads):
+                // drop it and go on.
+                match tcp {
+                    Ok(tcp) => {
+                        let _ = shared.accept(tcp, direct_tls);
+                    }
+                    // Out of file descriptors, say: give the system a
+                    // moment rather than spin.
+                    Err(_) => thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        })
+}
+
+/// The address to connect to for waking a listener bound to `addr` (an
+/// unspecified address means any local one).
+pub(super) fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
