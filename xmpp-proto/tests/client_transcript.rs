@@ -820,6 +820,18 @@ fn trace_reports_both_directions() {
         })
         .count();
     assert!(outs >= 1 && ins == 1, "{:?}", s.events);
+    // In the order the bytes went: our header first, then the server's.
+    let first = s.events.iter().find_map(|e| match e {
+        ClientEvent::Trace { direction, data } => Some((*direction, data.clone())),
+        _ => None,
+    });
+    let (direction, data) = first.expect("a trace");
+    assert_eq!(direction, Direction::Out);
+    assert!(
+        data.starts_with(b"<?xml"),
+        "{}",
+        String::from_utf8_lossy(&data)
+    );
 }
 
 /// A whole session against a Prosody-shaped server: login, a message

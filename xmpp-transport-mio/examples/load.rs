@@ -147,8 +147,10 @@ fn run() -> Result<(), String> {
         }
         if now >= last_report + Duration::from_secs(5) {
             last_report = now;
+            let failed = figures.login_failed as usize;
+            let logging_in = sess.len().saturating_sub(online_now + failed);
             eprintln!(
-                "load: {:.0} s: {online_now} online, {} delivered",
+                "load: {:.0} s: {online_now} online, {logging_in} logging in, {failed} failed, {} delivered",
                 t0.elapsed().as_secs_f64(),
                 figures.delivered
             );

@@ -97,6 +97,8 @@ impl Client {
         } else {
             client.open_stream();
         }
+        // Our header is traced now, before anything the server answers.
+        client.flush_trace();
         client
     }
 

@@ -45,6 +45,15 @@ impl From<Iq> for Outgoing {
         Outgoing::Iq(iq)
     }
 }
+impl From<Stanza> for Outgoing {
+    fn from(stanza: Stanza) -> Self {
+        match stanza {
+            Stanza::Message(m) => Outgoing::Message(m),
+            Stanza::Presence(p) => Outgoing::Presence(p),
+            Stanza::Iq(iq) => Outgoing::Iq(iq),
+        }
+    }
+}
 impl From<Element> for Outgoing {
     fn from(el: Element) -> Self {
         Outgoing::Element(el)

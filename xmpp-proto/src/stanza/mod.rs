@@ -168,9 +168,39 @@ impl Stanza {
     }
 }
 
+impl From<Stanza> for Element {
+    fn from(stanza: Stanza) -> Self {
+        stanza.into_element()
+    }
+}
+
+impl From<Message> for Stanza {
+    fn from(m: Message) -> Self {
+        Stanza::Message(m)
+    }
+}
+
+impl From<Presence> for Stanza {
+    fn from(p: Presence) -> Self {
+        Stanza::Presence(p)
+    }
+}
+
+impl From<Iq> for Stanza {
+    fn from(iq: Iq) -> Self {
+        Stanza::Iq(iq)
+    }
+}
+
 /// Accessors every stanza type shares.
 macro_rules! common_accessors {
     ($t:ty) => {
+        impl From<$t> for $crate::xml::Element {
+            fn from(stanza: $t) -> Self {
+                stanza.element
+            }
+        }
+
         impl $t {
             /// The underlying element.
             pub fn element(&self) -> &$crate::xml::Element {

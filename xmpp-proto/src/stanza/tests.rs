@@ -177,3 +177,18 @@ fn builders_produce_typed_stanzas() {
     assert_eq!(iq.id(), Some("q1"));
     assert!(iq.payload().unwrap().is("query", ns::ROSTER));
 }
+
+#[test]
+fn stanzas_convert_into_elements_and_back() {
+    let message = Message::builder(MessageType::Chat)
+        .to("romeo@example.net")
+        .body("hi")
+        .build();
+    // `.into()`: the stanza types' own `from()` is the `from` attribute.
+    let stanza: Stanza = message.clone().into();
+    let element: Element = stanza.into();
+    let direct: Element = message.into();
+    assert_eq!(element, direct);
+    let parsed = Stanza::from_element(element).unwrap();
+    assert!(matches!(parsed, Stanza::Message(m) if m.body().as_deref() == Some("hi")));
+}
