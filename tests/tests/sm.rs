@@ -729,3 +729,29 @@ fn a_silent_live_client_answers_the_probes_and_stays() {
         assert_eq!(written.matches(probe).count(), 4, "sm={sm}: {written}");
     }
 }
+
+#[test]
+fn a_delivery_refused_by_a_session_that_just_broke_waits_for_its_resumption() {
+    let mut net = Network::with_defaults();
+    let juliet = login(&mut net, client_config("juliet"));
+    let romeo = login(&mut net, client_config("romeo"));
+    // Romeo's connection breaks; his server has noticed, the hub has not
+    // heard yet when juliet's message is handed to that server, which
+    // refuses it (a race the threaded server meets for real).
+    net.pair(romeo).cut();
+    assert!(send(&mut net, juliet, &full("romeo"), "while-breaking"));
+    assert!(
+        !net.pair(juliet)
+            .client_events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Bounced { .. })),
+        "not bounced: kept for the resumption"
+    );
+    let state = resumable(&mut net, romeo).expect("resumable");
+    let romeo2 = net.connect_to(
+        client_config("romeo").with_resumption(state),
+        server_config(),
+    );
+    assert!(resumed(&mut net, romeo2));
+    assert_eq!(bodies(&mut net, romeo2), ["while-breaking"]);
+}

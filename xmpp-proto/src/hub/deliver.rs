@@ -76,9 +76,48 @@ impl Hub {
     }
 
     /// A delivery the session refused.
+    ///
+    /// A session refuses when its connection has just ended. If it was
+    /// resumable, the stanza belongs in its queue for the resumption:
+    /// at once if the hub already knows it detached, else held until its
+    /// end is reported (the refusal can overtake that report).
     pub(super) fn refused(&mut self, now: Time, session: SessionId, delivery: Delivery) {
+        let delivery = match self.detached.queue(session, delivery.stanza) {
+            Queued::Kept => return,
+            Queued::Full(stanza) | Queued::NotDetached(stanza) => Delivery {
+                stanza,
+                rerouted: delivery.rerouted,
+            },
+        };
+        let resumable = self
+            .sessions
+            .get(&session)
+            .is_some_and(|info| info.sm_id.is_some());
+        if resumable && !self.detached.contains(session) {
+            self.held.entry(session).or_default().push(delivery);
+            return;
+        }
         let mut out = std::mem::take(&mut self.routed);
         self.undelivered(session, delivery.stanza, delivery.rerouted, &mut out);
+        self.dispatch(now, &mut out, true);
+        self.routed = out;
+    }
+
+    /// The end of `session` is known: what was held for it joins its
+    /// detached queue, or is rerouted if it did not detach.
+    pub(super) fn release_held(&mut self, now: Time, session: SessionId) {
+        for delivery in self.held.remove(&session).unwrap_or_default() {
+            self.refused_after_end(now, session, delivery);
+        }
+    }
+
+    fn refused_after_end(&mut self, now: Time, session: SessionId, delivery: Delivery) {
+        let stanza = match self.detached.queue(session, delivery.stanza) {
+            Queued::Kept => return,
+            Queued::Full(stanza) | Queued::NotDetached(stanza) => stanza,
+        };
+        let mut out = std::mem::take(&mut self.routed);
+        self.undelivered(session, stanza, delivery.rerouted, &mut out);
         self.dispatch(now, &mut out, true);
         self.routed = out;
     }

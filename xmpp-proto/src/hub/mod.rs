@@ -90,6 +90,10 @@ pub struct Hub {
     routed: Vec<Routed>,
     /// Reused by `dispatch`: routing results with their reroute mark.
     work: VecDeque<(Routed, bool)>,
+    /// Deliveries a resumable session refused because its connection had
+    /// just ended, held until the hub hears whether it detached (then
+    /// they join its queue for the resumption) or closed for good.
+    held: HashMap<SessionId, Vec<Delivery>>,
     /// Resumptions under way, by the session that asked.
     resumptions: HashMap<SessionId, resume::Resuming>,
     /// Sessions that ended while resuming with a state in hand, and the
@@ -126,6 +130,7 @@ impl Hub {
             stats: HubStats::default(),
             routed: Vec::new(),
             work: VecDeque::new(),
+            held: HashMap::new(),
             resumptions: HashMap::new(),
             returned: HashMap::new(),
         })
@@ -352,6 +357,7 @@ impl Hub {
     /// The connection of `session` is over.
     fn closed(&mut self, now: Time, session: SessionId) {
         self.sessions.remove(&session);
+        self.release_held(now, session);
         if self.resumption_ended(session) {
             // The binding went back to the session it was resuming.
             return;

@@ -159,6 +159,7 @@ impl Hub {
         if let Some((gone, state)) = self.detached.detach(session, state, now) {
             self.expire(now, gone, state);
         }
+        self.release_held(now, session);
     }
 
     /// A detached session is over: unbind it and reroute, store or bounce
