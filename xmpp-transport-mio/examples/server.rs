@@ -24,7 +24,7 @@ use xmpp_proto::xml::Limits;
 use xmpp_transport_mio::DriverConfig;
 use xmpp_transport_mio::serve::MioServer;
 use xmpp_transport_std::ServerTls;
-use xmpp_transport_std::serve::{AccountError, AccountStore, Accounts};
+use xmpp_transport_std::serve::{AccountError, Accounts};
 use xmpp_transport_std::test_certs::TestPki;
 
 const HELP: &str = "\
@@ -213,7 +213,7 @@ fn split_user(entry: &str, at: &str) -> Result<(String, String), String> {
 
 /// The SCRAM keys of every user, derived on all cores (PBKDF2 for three
 /// hash functions per user is most of the start-up time).
-fn derive_accounts(users: &[(String, String)]) -> Result<Shards, String> {
+fn derive_accounts(users: &[(String, String)]) -> Result<Accounts, String> {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let per = users.len().div_ceil(cores).max(1);
     thread::scope(|scope| {
@@ -231,34 +231,15 @@ fn derive_accounts(users: &[(String, String)]) -> Result<Shards, String> {
                 })
             })
             .collect();
-        let mut shards = Vec::new();
+        let mut accounts = Accounts::new();
         for handle in handles {
             match handle.join() {
-                Ok(shard) => shards.push(shard?),
+                Ok(part) => accounts.merge(part?),
                 Err(_) => return Err("a key derivation thread failed".into()),
             }
         }
-        Ok(Shards(shards))
+        Ok(accounts)
     })
-}
-
-/// Accounts derived in parallel, looked up shard by shard.
-struct Shards(Vec<Accounts>);
-
-impl AccountStore for Shards {
-    fn scram_credentials(
-        &self,
-        username: &str,
-        hash: xmpp_proto::sasl::ScramHash,
-    ) -> Option<xmpp_proto::sasl::StoredCredentials> {
-        self.0
-            .iter()
-            .find_map(|a| a.scram_credentials(username, hash))
-    }
-
-    fn check_password(&self, username: &str, password: &str) -> bool {
-        self.0.iter().any(|a| a.check_password(username, password))
-    }
 }
 
 /// This process's resident set size, from /proc (Linux).

@@ -247,3 +247,57 @@ fn mixing_up_the_starttls_and_direct_tls_ports_says_so() {
     };
     assert!(error.to_string().contains("STARTTLS port"), "{error}");
 }
+
+/// Logs in as `user` with SCRAM-SHA-256 and a wrong password; the
+/// server's SASL answers and the end.
+fn scram_attempt(setup: &Setup, user: &str) -> (Vec<String>, CloseReason) {
+    let sasl = sasl::SaslClientConfig {
+        allowed: Some(vec![Mechanism::ScramSha256]),
+        ..Default::default()
+    };
+    let config = ClientConfig::new(Jid::new(&format!("{user}@localhost")).unwrap(), "guess")
+        .with_sasl(sasl)
+        .with_trace(true);
+    let addr = setup.server.local_addr().to_string();
+    let tcp = xmpp_transport_std::connect("localhost", Some(&addr)).unwrap();
+    let tls = ClientTls::new(&setup.pki.trust_anchors(), "localhost").unwrap();
+    let mut conn = Connection::new_client(tcp, Client::new(config, clock::now()), tls).unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut sasl_answers = Vec::new();
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Trace {
+                direction: xmpp_proto::endpoint::Direction::In,
+                data,
+            }) => {
+                let text = String::from_utf8_lossy(&data).into_owned();
+                for name in ["<challenge", "<failure", "<success"] {
+                    if text.contains(name) {
+                        sasl_answers.push(name.trim_start_matches('<').to_owned());
+                    }
+                }
+            }
+            Next::Event(ClientEvent::Closed { reason }) => return (sasl_answers, reason),
+            Next::Event(_) => {}
+            other => panic!("no end: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_unknown_name_gets_the_same_answers_as_a_wrong_password() {
+    let setup = start(false);
+    let (known, known_end) = scram_attempt(&setup, "alice");
+    let (unknown, unknown_end) = scram_attempt(&setup, "mallory");
+    // A challenge (the decoy's salt and iterations), then not-authorized.
+    assert_eq!(known, ["challenge", "failure"]);
+    assert_eq!(unknown, known);
+    assert_eq!(unknown_end, known_end);
+    assert!(matches!(
+        unknown_end,
+        CloseReason::AuthenticationFailed {
+            condition: xmpp_proto::sasl::FailureCondition::NotAuthorized,
+            ..
+        }
+    ));
+}

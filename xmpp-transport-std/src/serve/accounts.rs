@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha512;
 use xmpp_proto::hub::{Hub, HubEvent};
 use xmpp_proto::jid::{JidError, prepare_localpart};
 use xmpp_proto::router::SessionId;
@@ -21,12 +23,15 @@ pub trait AccountStore: Send + Sync {
     /// The stored SCRAM credentials of `username` (the account name,
     /// prepared by the server with
     /// [`prepare_localpart`](xmpp_proto::jid::prepare_localpart)) for
-    /// `hash`, or `None` for an unknown user (the client then gets `not-authorized`, as for
-    /// a wrong password, so usernames cannot be probed).
+    /// `hash`. For an unknown user, return decoy credentials that stay
+    /// the same for that name and match no password (as [`Accounts`]
+    /// does): the exchange then fails at the proof exactly like a wrong
+    /// password. `None` ends it at once, which tells a prober the name
+    /// does not exist.
     fn scram_credentials(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials>;
 
     /// Whether `password` is `username`'s (SASL PLAIN, which the server
-    /// offers only over TLS).
+    /// offers only over TLS). Should cost the same for an unknown name.
     fn check_password(&self, username: &str, password: &str) -> bool;
 }
 
@@ -146,7 +151,10 @@ pub const DEFAULT_ITERATIONS: Iterations = Iterations(4096);
 /// SHA-512, each with its own random salt) as it is added, and then
 /// forgotten: the store never holds a password. PLAIN logins are checked
 /// by deriving the SHA-256 stored key from the offered password and
-/// comparing it (in constant time) with the stored one.
+/// comparing it (in constant time) with the stored one. Unknown names
+/// get decoy SCRAM credentials (the same at every try, derived from a
+/// secret of the store) and the same PBKDF2 work for PLAIN, so neither
+/// the answers nor their timing tell which names exist.
 ///
 /// ```
 /// use xmpp_transport_std::serve::{AccountStore, Accounts};
@@ -158,10 +166,28 @@ pub const DEFAULT_ITERATIONS: Iterations = Iterations(4096);
 /// assert!(!accounts.check_password("mallory", "alice-secret"));
 /// # Ok::<(), xmpp_transport_std::serve::AccountError>(())
 /// ```
-#[derive(Default)]
 pub struct Accounts {
     users: HashMap<String, UserKeys>,
     iterations: Option<Iterations>,
+    /// The secret decoy credentials are derived from, so that an unknown
+    /// name always gets the same salt, as a real account would, yet
+    /// nobody else can compute it.
+    decoy_key: [u8; 32],
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        let mut decoy_key = [0u8; 32];
+        // Should the system have no randomness, the key stays zero: the
+        // decoys then hide nothing from someone who knows this code, but
+        // logins still fail for unknown names as they must.
+        let _ = OsRandom.fill(&mut decoy_key);
+        Accounts {
+            users: HashMap::new(),
+            iterations: None,
+            decoy_key,
+        }
+    }
 }
 
 /// One user's stored keys, one set per hash function.
@@ -182,9 +208,45 @@ impl Accounts {
     /// clients, ours included, refuse fewer than 4096).
     pub fn with_iterations(iterations: Iterations) -> Self {
         Accounts {
-            users: HashMap::new(),
             iterations: Some(iterations),
+            ..Self::default()
         }
+    }
+
+    /// Moves every account of `other` into this store (for stores built
+    /// in parallel, one part per thread); this store's decoys stay.
+    pub fn merge(&mut self, other: Accounts) {
+        self.users.extend(other.users);
+    }
+
+    /// Credentials for a name that has no account: derived from the
+    /// store's secret and the name, so they are the same at every try (as
+    /// a real account's are) and look like real ones, yet no password
+    /// matches them. A SCRAM login with them fails at the proof, exactly
+    /// like a wrong password.
+    fn decoy(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials> {
+        let hash_label = match hash {
+            ScramHash::Sha1 => 1u8,
+            ScramHash::Sha256 => 2,
+            ScramHash::Sha512 => 3,
+        };
+        let derive = |label: &[u8]| {
+            let mut mac = <Hmac<Sha512> as KeyInit>::new_from_slice(&self.decoy_key).ok()?;
+            mac.update(label);
+            mac.update(&[hash_label]);
+            mac.update(username.as_bytes());
+            Some(mac.finalize().into_bytes())
+        };
+        let len = hash.output_len();
+        let salt = derive(b"salt")?[..16].to_vec();
+        let iterations = self.iterations.unwrap_or(DEFAULT_ITERATIONS);
+        StoredCredentials::from_raw(
+            hash,
+            salt,
+            iterations,
+            &derive(b"stored")?[..len],
+            &derive(b"server")?[..len],
+        )
     }
 
     /// Adds (or replaces) `username` with `password`; only the derived
@@ -232,7 +294,14 @@ impl Accounts {
 
 impl AccountStore for Accounts {
     fn scram_credentials(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials> {
-        let keys = self.users.get(prepare_localpart(username).ok()?.as_ref())?;
+        let Some(keys) = prepare_localpart(username)
+            .ok()
+            .and_then(|name| self.users.get(name.as_ref()))
+        else {
+            // Unknown: a decoy, so the exchange goes on as for a real
+            // account and fails only at the proof.
+            return self.decoy(username, hash);
+        };
         Some(match hash {
             ScramHash::Sha1 => keys.sha1.clone(),
             ScramHash::Sha256 => keys.sha256.clone(),
@@ -241,10 +310,16 @@ impl AccountStore for Accounts {
     }
 
     fn check_password(&self, username: &str, password: &str) -> bool {
-        let Ok(name) = prepare_localpart(username) else {
-            return false;
-        };
-        let Some(keys) = self.users.get(name.as_ref()) else {
+        let known = prepare_localpart(username)
+            .ok()
+            .and_then(|name| self.users.get(name.as_ref()));
+        let Some(keys) = known else {
+            // Unknown: the same PBKDF2 work as a known name costs, so the
+            // time taken does not tell which names exist.
+            if let Some(decoy) = self.decoy(username, ScramHash::Sha256) {
+                let _ =
+                    stored_credentials(ScramHash::Sha256, password, &decoy.salt, decoy.iterations);
+            }
             return false;
         };
         let stored = &keys.sha256;
@@ -284,5 +359,44 @@ mod tests {
         ));
         assert!(matches!(accounts.add("", "pw"), Err(AccountError::Name(_))));
         assert_eq!(accounts.len(), 1);
+    }
+
+    #[test]
+    fn unknown_names_get_stable_decoys_that_match_no_password() {
+        let mut accounts = Accounts::with_iterations(Iterations(4096));
+        accounts.add("alice", "pw").unwrap();
+        let real = accounts
+            .scram_credentials("alice", ScramHash::Sha256)
+            .unwrap();
+        let decoy = accounts
+            .scram_credentials("mallory", ScramHash::Sha256)
+            .unwrap();
+        // Shaped like real credentials, and the same at every try.
+        assert_eq!(decoy.salt.len(), real.salt.len());
+        assert_eq!(decoy.iterations, real.iterations);
+        assert_eq!(
+            accounts
+                .scram_credentials("mallory", ScramHash::Sha256)
+                .unwrap(),
+            decoy
+        );
+        // Different per name, per hash, and per store.
+        let other = accounts
+            .scram_credentials("eve", ScramHash::Sha256)
+            .unwrap();
+        assert_ne!(other.salt, decoy.salt);
+        let sha1 = accounts
+            .scram_credentials("mallory", ScramHash::Sha1)
+            .unwrap();
+        assert_eq!(sha1.stored_key.as_bytes().len(), 20);
+        let elsewhere = Accounts::new()
+            .scram_credentials("mallory", ScramHash::Sha256)
+            .unwrap();
+        assert_ne!(elsewhere.salt, decoy.salt);
+        // No password opens a decoy.
+        let guess =
+            stored_credentials(ScramHash::Sha256, "pw", &decoy.salt, decoy.iterations).unwrap();
+        assert_ne!(guess.stored_key, decoy.stored_key);
+        assert!(!accounts.check_password("mallory", "pw"));
     }
 }
