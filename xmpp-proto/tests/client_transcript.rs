@@ -13,10 +13,11 @@ use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{
     self, FailureCondition, Iterations, Mechanism, Nonce, ScramHash, ServerMechanism, ServerStep,
 };
-use xmpp_proto::stanza::DefinedCondition;
+use xmpp_proto::stanza::{DefinedCondition, Iq};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::time::Time;
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
+use xmpp_proto::xml::Element;
 
 const PROSODY_HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xml:lang='en' version='1.0' from='localhost' id='efc587c7-f921-4d4a-98f1-4443e67c4118' xmlns='jabber:client'>";
 const PROSODY_STARTTLS: &str = "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>";
@@ -391,6 +392,52 @@ fn errors_for_our_messages_and_presences_come_back_linked_to_their_id() {
             ("m2".to_owned(), DefinedCondition::UndefinedCondition)
         ]
     );
+}
+
+/// The ids of the IQ responses the client reported.
+fn iq_responses(s: &Script) -> Vec<String> {
+    s.events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::IqResponse { id, .. } => Some(id.as_str().to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn iq_responses_must_come_from_whom_we_asked() {
+    let mut s = online_with_prosody();
+    let query = || Element::builder("query", "jabber:iq:version").build();
+    let to_service = s
+        .client
+        .send(s.now, Iq::get("q1", query()).with_to("pubsub.localhost"))
+        .unwrap();
+    let to_server = s.client.send(s.now, Iq::get("q2", query())).unwrap();
+    s.output();
+    // Our ids from someone else are not the answers.
+    s.feed(&format!(
+        "<iq type='result' id='{to_service}' from='mallory@evil.example/x'/><iq type='result' id='{to_server}' from='bob@localhost/phone'/>"
+    ));
+    assert_eq!(iq_responses(&s), Vec::<String>::new());
+    // The addressee, and the server for a request without `to` (with no
+    // `from` or its own domain), are.
+    s.feed(&format!(
+        "<iq type='result' id='{to_service}' from='pubsub.localhost'/><iq type='result' id='{to_server}'/>"
+    ));
+    assert_eq!(
+        iq_responses(&s),
+        [
+            to_service.as_str().to_owned(),
+            to_server.as_str().to_owned()
+        ]
+    );
+    let again = s.client.send(s.now, Iq::get("q3", query())).unwrap();
+    s.output();
+    s.feed(&format!(
+        "<iq type='result' id='{again}' from='localhost'/>"
+    ));
+    assert_eq!(iq_responses(&s).len(), 3);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::collections::{HashMap, VecDeque};
 
 use super::{Client, ClientEvent, ClientTimer, StanzaId};
 use crate::endpoint::CloseReason;
+use crate::jid::Jid;
 use crate::stanza::Iq;
 use crate::stream::Role;
 use crate::time::Time;
@@ -27,22 +28,33 @@ pub(super) enum IqPurpose {
 /// IQ requests awaiting a response.
 #[derive(Debug, Default)]
 pub(super) struct PendingIqs {
-    by_id: HashMap<String, IqPurpose>,
+    by_id: HashMap<String, Pending>,
     deadlines: VecDeque<(Time, String)>,
+}
+
+/// One request: why we sent it and whom to.
+#[derive(Debug)]
+struct Pending {
+    purpose: IqPurpose,
+    /// The `to` of the request, prepared; `None` for the server acting
+    /// for our account (no `to`).
+    to: Option<Jid>,
 }
 
 impl Client {
     /// Writes an IQ request the client sends for itself and tracks it.
     pub(super) fn send_tracked(&mut self, now: Time, el: Element, id: String, purpose: IqPurpose) {
         if self.core.out.element(&el).is_ok() {
-            self.track(now, id, purpose);
+            self.track(now, id, purpose, el.attr("to"));
         }
     }
 
-    /// Remembers a request until its response or its timeout.
-    pub(super) fn track(&mut self, now: Time, id: String, purpose: IqPurpose) {
+    /// Remembers a request sent to `to` until its response or its
+    /// timeout.
+    pub(super) fn track(&mut self, now: Time, id: String, purpose: IqPurpose, to: Option<&str>) {
         let deadline = now + self.config.timeouts.iq;
-        self.iqs.by_id.insert(id.clone(), purpose);
+        let to = to.and_then(|to| Jid::new(to).ok());
+        self.iqs.by_id.insert(id.clone(), Pending { purpose, to });
         self.iqs.deadlines.push_back((deadline, id));
         if self.core.timers.get(ClientTimer::Iq).is_none() {
             self.core.timers.set(ClientTimer::Iq, deadline);
@@ -55,8 +67,41 @@ impl Client {
         if !matches!(el.attr("type"), Some("result" | "error")) {
             return None;
         }
-        let purpose = self.iqs.by_id.remove(el.attr("id")?)?;
+        let id = el.attr("id")?;
+        let pending = self.iqs.by_id.get(id)?;
+        if !self.answered_by(pending.to.as_ref(), el.attr("from")) {
+            // Our id from someone we did not ask: not the answer (RFC
+            // 6120 §8.1.2.1); the request still waits for its own.
+            return None;
+        }
+        let purpose = self.iqs.by_id.remove(id)?.purpose;
         Iq::from_element(el).ok().map(|iq| (purpose, iq))
+    }
+
+    /// Whether a response from `from` can answer a request sent to `to`:
+    /// the addressee itself, or for a request to our server or account
+    /// (no `to`, our bare JID, our domain) the server answering for it
+    /// (no `from`, our bare or full JID, our domain).
+    fn answered_by(&self, to: Option<&Jid>, from: Option<&str>) -> bool {
+        let from = match from.map(Jid::new) {
+            None => None,
+            Some(Ok(jid)) => Some(jid),
+            Some(Err(_)) => return false,
+        };
+        let own_bare = self.config.jid.to_bare();
+        let domain = self.config.jid.domainpart();
+        let is_ours = |jid: &Jid| {
+            jid.to_bare() == own_bare
+                || (jid.localpart().is_none()
+                    && jid.resourcepart().is_none()
+                    && jid.domainpart() == domain)
+        };
+        let asked_ours = to.is_none_or(is_ours);
+        match (&from, to) {
+            (Some(from), Some(to)) if from == to => true,
+            (None, _) => asked_ours,
+            (Some(from), _) => asked_ours && is_ours(from),
+        }
     }
 
     /// The IQ timer fired: requests past their deadline are forgotten.
@@ -68,7 +113,7 @@ impl Client {
             let Some((_, id)) = self.iqs.deadlines.pop_front() else {
                 break;
             };
-            match self.iqs.by_id.remove(&id) {
+            match self.iqs.by_id.remove(&id).map(|p| p.purpose) {
                 Some(IqPurpose::App) => self
                     .core
                     .events

@@ -104,9 +104,12 @@ impl Client {
             }
         };
         let is_request = el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
+        let to = is_request
+            .then(|| el.attr("to").map(str::to_owned))
+            .flatten();
         crate::stream::write_stanza(self, now, el, false).map_err(|(e, _)| e)?;
         if is_request {
-            self.track(now, id.clone(), IqPurpose::App);
+            self.track(now, id.clone(), IqPurpose::App, to.as_deref());
         }
         self.flush_trace();
         Ok(StanzaId(id))
