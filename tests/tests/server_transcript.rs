@@ -400,6 +400,43 @@ fn oversized_stanza_is_policy_violation() {
 }
 
 #[test]
+fn limits_are_smaller_before_authentication() {
+    // 40 KiB in one element: refused from a client that has not logged
+    // in (nothing it needs to send is that large)...
+    let big = format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{}</auth>",
+        "A".repeat(40 * 1024)
+    );
+    let mut s = Script::new(config());
+    s.feed(HEADER);
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    s.tls_up();
+    s.feed(HEADER);
+    let out = s.feed(&big);
+    assert!(out.ends_with(&stream_error("policy-violation")), "{out}");
+    // ...and so is a deep element.
+    let mut s = Script::new(config());
+    let deep = format!("{}{}", "<x>".repeat(10), "</x>".repeat(10));
+    s.feed(HEADER);
+    let out = s.feed(&deep);
+    assert!(out.ends_with(&stream_error("policy-violation")), "{out}");
+
+    // Once authenticated, the same size is an ordinary stanza.
+    let mut s = Script::new(config());
+    s.online();
+    let body = "x".repeat(40 * 1024);
+    let out = s.feed(&format!(
+        "<message to='juliet@example.com/balcony' id='m1'><body>{body}</body></message>"
+    ));
+    assert!(
+        !out.contains("policy-violation"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+    assert!(s.server.is_online());
+}
+
+#[test]
 fn slow_negotiation_is_connection_timeout() {
     let mut s = Script::new(config());
     s.feed(HEADER);

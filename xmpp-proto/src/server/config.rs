@@ -82,6 +82,7 @@ pub struct ServerConfig {
     pub(crate) sasl: sasl::SaslServerConfig,
     pub(crate) timeouts: ServerTimeouts,
     pub(crate) limits: Limits,
+    pub(crate) preauth_limits: Limits,
     pub(crate) max_auth_attempts: u32,
     pub(crate) max_bind_attempts: u32,
     pub(crate) max_events: usize,
@@ -109,6 +110,7 @@ impl ServerConfig {
             sasl: sasl::SaslServerConfig::default(),
             timeouts: ServerTimeouts::default(),
             limits: Limits::default(),
+            preauth_limits: Limits::before_authentication(),
             max_auth_attempts: 3,
             max_bind_attempts: 5,
             max_events: 4096,
@@ -154,6 +156,30 @@ impl ServerConfig {
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Limits on what a client may make the reader hold before it has
+    /// authenticated (default [`Limits::before_authentication`]: small,
+    /// since nothing a client needs to send before then is large). Each
+    /// is capped by the corresponding [`with_limits`](Self::with_limits)
+    /// value.
+    pub fn with_preauth_limits(mut self, limits: Limits) -> Self {
+        self.preauth_limits = limits;
+        self
+    }
+
+    /// The limits in force before authentication: the pre-authentication
+    /// ones, none above the general ones.
+    pub(crate) fn effective_preauth_limits(&self) -> Limits {
+        let (pre, all) = (&self.preauth_limits, &self.limits);
+        let mut limits = all.clone();
+        limits.max_element_bytes = pre.max_element_bytes.min(all.max_element_bytes);
+        limits.max_depth = pre.max_depth.min(all.max_depth);
+        limits.max_attributes = pre.max_attributes.min(all.max_attributes);
+        limits.max_header_bytes = pre.max_header_bytes.min(all.max_header_bytes);
+        limits.max_token_bytes = pre.max_token_bytes.min(all.max_token_bytes);
+        limits.max_pending_input = pre.max_pending_input.min(all.max_pending_input);
+        limits
     }
 
     /// How many failed SASL attempts a connection gets before it is closed

@@ -85,7 +85,7 @@ impl Server {
     /// first transmit.
     pub fn new(mut config: ServerConfig, now: Time) -> Self {
         let core = Core::new(CoreConfig {
-            limits: config.limits.clone(),
+            limits: config.effective_preauth_limits(),
             trace: config.trace,
             max_events: config.max_events,
             random: config.random.take(),
@@ -191,7 +191,12 @@ impl Server {
     /// Starts a new stream after TLS or SASL: the client sends a fresh
     /// header and gets a fresh id.
     fn restart_stream(&mut self) {
-        self.core.reader.reset();
+        if self.user.is_some() {
+            // Authenticated: the client may now send full-size stanzas.
+            self.core.reader.reset_with(self.config.limits.clone());
+        } else {
+            self.core.reader.reset();
+        }
         self.header_sent = false;
         self.phase = ServerPhase::AwaitHeader;
     }

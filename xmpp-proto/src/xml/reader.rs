@@ -34,6 +34,25 @@ pub struct Limits {
     pub max_pending_input: usize,
 }
 
+impl Limits {
+    /// Limits for a peer that has not authenticated yet: everything it
+    /// may send before then is small (a stream header, STARTTLS, SASL
+    /// messages of at most 16 KiB of data, a bind request), so an
+    /// anonymous connection cannot make the server hold much (32 KiB
+    /// elements, 8 levels, 16 attributes, 4 KiB names and values, 64 KiB
+    /// of pending input).
+    pub fn before_authentication() -> Self {
+        Self {
+            max_element_bytes: 32 * 1024,
+            max_depth: 8,
+            max_attributes: 16,
+            max_header_bytes: 4 * 1024,
+            max_token_bytes: 4 * 1024,
+            max_pending_input: 64 * 1024,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -277,6 +296,13 @@ impl StreamReader {
         self.pending_prefix = None;
         self.bytes = 0;
         self.in_whitespace = false;
+    }
+
+    /// Starts a fresh XML document, as [`reset`](Self::reset) does, under
+    /// new limits (a server raises them once the peer authenticated).
+    pub fn reset_with(&mut self, limits: Limits) {
+        self.limits = limits;
+        self.reset();
     }
 
     /// The limits in force.
