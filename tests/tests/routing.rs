@@ -417,3 +417,25 @@ fn an_error_for_the_last_stanza_before_a_close_still_reaches_the_sender() {
     );
     assert!(bounced_at < closed_at && closed_at.is_some(), "{events:?}");
 }
+
+#[test]
+fn an_account_binds_at_most_its_share_of_resources() {
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap().with_max_sessions_per_account(2));
+    let first = net.login("juliet", "balcony");
+    let _second = net.login("juliet", "garden");
+    let third = net.login("juliet", "orchard");
+    assert!(net.pair(first).is_online());
+    assert!(!net.client(third).is_online());
+    assert_eq!(
+        net.pair(third).client_closed(),
+        Some(&CloseReason::BindFailed {
+            condition: Some("resource-constraint".into())
+        })
+    );
+    // Taking over a resource the account holds is not one more.
+    let again = net.login("juliet", "garden");
+    assert!(net.pair(again).is_online());
+    // Another account is not affected.
+    let romeo = net.login("romeo", "orchard");
+    assert!(net.pair(romeo).is_online());
+}

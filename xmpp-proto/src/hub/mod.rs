@@ -75,6 +75,11 @@ use crate::stream_error::StreamErrorCondition;
 use crate::time::Time;
 use crate::xml::Element;
 
+/// How many resources one account may bind at a time by default: enough
+/// for a person's devices and bots, few enough that one account cannot
+/// take the server's memory.
+pub const DEFAULT_MAX_SESSIONS_PER_ACCOUNT: usize = 32;
+
 /// The cross-session state of one server. See the module documentation.
 #[derive(Debug)]
 pub struct Hub {
@@ -94,6 +99,8 @@ pub struct Hub {
     /// just ended, held until the hub hears whether it detached (then
     /// they join its queue for the resumption) or closed for good.
     held: HashMap<SessionId, Vec<Delivery>>,
+    /// Resources one account may bind at a time.
+    max_sessions_per_account: usize,
     /// Resumptions under way, by the session that asked.
     resumptions: HashMap<SessionId, resume::Resuming>,
     /// Sessions that ended while resuming with a state in hand, and the
@@ -131,6 +138,7 @@ impl Hub {
             routed: Vec::new(),
             work: VecDeque::new(),
             held: HashMap::new(),
+            max_sessions_per_account: DEFAULT_MAX_SESSIONS_PER_ACCOUNT,
             resumptions: HashMap::new(),
             returned: HashMap::new(),
         })
@@ -154,6 +162,16 @@ impl Hub {
     /// disco#info and ping, which are always there).
     pub fn with_feature(mut self, var: impl Into<String>) -> Self {
         self.services.features.push(var.into());
+        self
+    }
+
+    /// Lets one account bind at most `max` resources at a time (default
+    /// [`DEFAULT_MAX_SESSIONS_PER_ACCOUNT`]; detached sessions count, as
+    /// they stay bound). A bind past it is refused with
+    /// `resource-constraint` (RFC 6120 §7.6.2.1); taking over a resource
+    /// the account already holds is not a new session.
+    pub fn with_max_sessions_per_account(mut self, max: usize) -> Self {
+        self.max_sessions_per_account = max.max(1);
         self
     }
 
@@ -335,6 +353,15 @@ impl Hub {
 
     /// `BindRequest`: ask the router.
     fn bind(&mut self, session: SessionId, jid: &crate::jid::FullJid) {
+        let taken_over = self.router.session(jid.as_str()).is_some();
+        let held = self.router.sessions_of(&jid.to_bare()).len();
+        if !taken_over && held >= self.max_sessions_per_account {
+            self.command(
+                session,
+                ServerCommand::Bind(Err(DefinedCondition::ResourceConstraint)),
+            );
+            return;
+        }
         match self.router.bind(session, jid) {
             BindOutcome::Bound => self.command(session, ServerCommand::Bind(Ok(()))),
             BindOutcome::Refused => self.command(
