@@ -755,3 +755,27 @@ fn a_delivery_refused_by_a_session_that_just_broke_waits_for_its_resumption() {
     assert!(resumed(&mut net, romeo2));
     assert_eq!(bodies(&mut net, romeo2), ["while-breaking"]);
 }
+
+#[test]
+fn detached_queues_are_bounded_in_bytes_all_together() {
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap().with_detached_budget(4096));
+    let juliet = login(&mut net, client_config("juliet"));
+    let romeo = login(&mut net, client_config("romeo"));
+    net.cut(romeo);
+    assert_eq!(net.hub.detached().len(), 1);
+    let body = "x".repeat(1000);
+    for _ in 0..10 {
+        assert!(send(&mut net, juliet, &full("romeo"), &body));
+    }
+    // Past 4 KiB the session expired early: what it held, and what came
+    // after, went back to the sender; nothing vanished.
+    assert!(net.hub.detached().is_empty(), "expired early");
+    assert!(net.hub.detached().bytes() == 0);
+    let bounced = net
+        .pair(juliet)
+        .client_events
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::Bounced { .. }))
+        .count();
+    assert_eq!(bounced, 10);
+}

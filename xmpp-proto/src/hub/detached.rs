@@ -21,6 +21,10 @@ const DEFAULT_KEEP: Duration = Duration::from_secs(300);
 /// [`DetachedSessions::with_limit`] says otherwise.
 pub const DEFAULT_DETACHED_LIMIT: usize = 10_000;
 
+/// How many bytes of queued stanzas all detached sessions together may
+/// hold unless [`DetachedSessions::with_byte_budget`] says otherwise.
+pub const DEFAULT_DETACHED_BUDGET: usize = 64 * 1024 * 1024;
+
 /// Detached sessions by id, with their expiry. Bounded: past the limit,
 /// the session closest to expiry is expired early, so clients that
 /// break connections on purpose cannot make the server hold state
@@ -70,6 +74,9 @@ pub struct DetachedSessions {
     /// Expiry order, for the next deadline and early expiry.
     expiries: BTreeSet<(Time, SessionId)>,
     limit: usize,
+    /// Bytes of queued stanzas over all sessions, and the most allowed.
+    bytes: usize,
+    byte_budget: usize,
 }
 
 #[derive(Debug)]
@@ -105,7 +112,34 @@ impl DetachedSessions {
             by_id: HashMap::new(),
             expiries: BTreeSet::new(),
             limit: DEFAULT_DETACHED_LIMIT,
+            bytes: 0,
+            byte_budget: DEFAULT_DETACHED_BUDGET,
         }
+    }
+
+    /// At most `bytes` of queued stanzas over all sessions; past it,
+    /// [`DetachedSessions::pop_over_budget`] hands out sessions to expire
+    /// early, closest to expiry first.
+    pub fn with_byte_budget(mut self, bytes: usize) -> Self {
+        self.byte_budget = bytes;
+        self
+    }
+
+    /// Bytes of stanzas queued in all detached sessions.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// While the queued stanzas exceed the byte budget: one session to
+    /// expire now (the one closest to expiry), whose stanzas then go the
+    /// way of an expired session's (rerouted, stored or bounced, never
+    /// dropped unseen). Call until `None`.
+    pub fn pop_over_budget(&mut self) -> Option<(SessionId, SmSession)> {
+        if self.bytes <= self.byte_budget {
+            return None;
+        }
+        let (_, session) = *self.expiries.first()?;
+        self.remove(session).map(|state| (session, state))
     }
 
     /// At most `limit` sessions at once (at least one).
@@ -155,10 +189,16 @@ impl DetachedSessions {
     /// Queues a stanza routed to `session` if it is detached.
     pub fn queue(&mut self, session: SessionId, stanza: WireStanza) -> Queued {
         match self.sessions.get_mut(&session) {
-            Some(kept) => match kept.state.unacked.push(stanza) {
-                Ok(()) => Queued::Kept,
-                Err(full) => Queued::Full(full.0),
-            },
+            Some(kept) => {
+                let before = kept.state.unacked.bytes();
+                match kept.state.unacked.push(stanza) {
+                    Ok(()) => {
+                        self.bytes += kept.state.unacked.bytes().saturating_sub(before);
+                        Queued::Kept
+                    }
+                    Err(full) => Queued::Full(full.0),
+                }
+            }
             None => Queued::NotDetached(stanza),
         }
     }
@@ -231,6 +271,7 @@ impl DetachedSessions {
             .max
             .map_or(DEFAULT_KEEP, |max| Duration::from_secs(u64::from(max)));
         let expires = now + keep;
+        self.bytes += state.unacked.bytes();
         self.by_id.insert(id, session);
         self.expiries.insert((expires, session));
         self.sessions.insert(session, Kept { state, expires });
@@ -238,6 +279,7 @@ impl DetachedSessions {
 
     fn remove(&mut self, session: SessionId) -> Option<SmSession> {
         let kept = self.sessions.remove(&session)?;
+        self.bytes = self.bytes.saturating_sub(kept.state.unacked.bytes());
         self.expiries.remove(&(kept.expires, session));
         if let Some(id) = &kept.state.id {
             if self.by_id.get(id) == Some(&session) {

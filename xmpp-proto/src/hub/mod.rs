@@ -61,7 +61,9 @@ mod services;
 use std::collections::{HashMap, VecDeque};
 
 pub use self::command::{CommandFeedback, Delivery, ServerCommand};
-pub use self::detached::{DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued};
+pub use self::detached::{
+    DEFAULT_DETACHED_BUDGET, DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued,
+};
 pub use self::event::{HubEvent, HubStats};
 
 use self::services::Services;
@@ -178,7 +180,18 @@ impl Hub {
     /// Keeps at most `limit` detached sessions; past it the one closest
     /// to expiry expires early.
     pub fn with_detached_limit(mut self, limit: usize) -> Self {
-        self.detached = DetachedSessions::new().with_limit(limit);
+        let detached = std::mem::take(&mut self.detached);
+        self.detached = detached.with_limit(limit);
+        self
+    }
+
+    /// Lets all detached sessions together queue at most `bytes` of
+    /// stanzas (default [`DEFAULT_DETACHED_BUDGET`]); past it the sessions
+    /// closest to expiry expire early, their stanzas rerouted, stored or
+    /// bounced.
+    pub fn with_detached_budget(mut self, bytes: usize) -> Self {
+        let detached = std::mem::take(&mut self.detached);
+        self.detached = detached.with_byte_budget(bytes);
         self
     }
 
@@ -261,7 +274,16 @@ impl Hub {
             // accepted); Trace is for logs.
             _ => {}
         }
+        self.enforce_detached_budget(now);
         spent
+    }
+
+    /// Expires detached sessions early while their queues together hold
+    /// more than the byte budget.
+    fn enforce_detached_budget(&mut self, now: Time) {
+        while let Some((session, state)) = self.detached.pop_over_budget() {
+            self.expire(now, session, state);
+        }
     }
 
     /// What applying a command handed back.
@@ -273,6 +295,7 @@ impl Hub {
                 self.handed_over(now, session, to, state.map(|s| *s))
             }
         }
+        self.enforce_detached_budget(now);
     }
 
     /// Time has passed: detached sessions whose time is up expire, their
