@@ -46,6 +46,8 @@ Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
                          names are prepared like a JID's localpart (Alice is
                          alice; a name no JID can have is refused)
   --user NAME:PASS       one more account (repeatable)
+  --max-per-address N    connections at once from one IP address (default
+                         1024); more are closed on accept
   --max-output BYTES     output limit per connection (default 262144); a
                          client that lets more pile up is disconnected
   --max-token-bytes N    the XML reader's per-connection name/value buffer
@@ -78,6 +80,10 @@ fn run() -> Result<(), String> {
         return Err("no accounts: give --users FILE or --user NAME:PASS (see --help)".into());
     }
     let max_output: usize = flags.number("max-output", xmpp_transport_mio::DEFAULT_MAX_OUTPUT)?;
+    let max_per_address: usize = flags.number(
+        "max-per-address",
+        xmpp_transport_mio::serve::DEFAULT_MAX_PER_ADDRESS,
+    )?;
     let max_token: usize = flags.number("max-token-bytes", Limits::default().max_token_bytes)?;
     let quiet = flags.flag("quiet");
     let sm = !flags.flag("no-sm");
@@ -127,6 +133,7 @@ fn run() -> Result<(), String> {
     let driver = DriverConfig::default().with_max_output(max_output);
     let mut server = MioServer::new(&domain, tls, accounts, driver)
         .map_err(|e| e.to_string())?
+        .with_max_per_address(max_per_address)
         .with_config(move |c| {
             let mut limits = Limits::default();
             limits.max_token_bytes = max_token;

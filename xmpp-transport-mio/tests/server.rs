@@ -484,3 +484,46 @@ fn an_offline_message_without_a_store_goes_back_to_its_sender() {
     alice.close().unwrap();
     server.stop();
 }
+
+/// Opens a TCP connection, sends a stream header and reads until the
+/// server answers (`true`) or closes the connection (`false`).
+fn answered(server: &Running) -> (TcpStream, bool) {
+    let mut tcp = TcpStream::connect(server.addr).unwrap();
+    tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
+    // The server may have closed already: a refused write is a no.
+    if tcp.write_all(header.as_bytes()).is_err() {
+        return (tcp, false);
+    }
+    let mut buf = [0u8; 4096];
+    let open = matches!(tcp.read(&mut buf), Ok(n) if n > 0);
+    (tcp, open)
+}
+
+#[test]
+fn one_address_holds_at_most_its_share_of_connections() {
+    let server = start_with(
+        DriverConfig::default(),
+        |c| c,
+        |s| s.with_max_per_address(2),
+    );
+    let (first, first_open) = answered(&server);
+    let (second, second_open) = answered(&server);
+    let (third, third_open) = answered(&server);
+    assert!(first_open && second_open);
+    assert!(!third_open, "a third connection from 127.0.0.1 is closed");
+    // A slot that frees up can be taken again.
+    drop(first);
+    let deadline = Instant::now() + TIMEOUT;
+    let again = loop {
+        let (tcp, open) = answered(&server);
+        if open {
+            break tcp;
+        }
+        assert!(Instant::now() < deadline, "the freed slot was never reused");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop((again, second, third));
+    let stats = server.stop();
+    assert!(stats.refused >= 1);
+}

@@ -2,7 +2,8 @@
 //! direct TLS, refused passwords, resource conflicts, and shutdown with
 //! sessions open. (The SCRAM conversation is `tests/quickstart.rs`.)
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -300,4 +301,45 @@ fn an_unknown_name_gets_the_same_answers_as_a_wrong_password() {
             ..
         }
     ));
+}
+
+#[test]
+fn one_address_holds_at_most_its_share_of_connections() {
+    let pki = TestPki::localhost().unwrap();
+    let mut accounts = Accounts::new();
+    accounts.add("alice", "alice-secret").unwrap();
+    let server = Serve::new("localhost", pki.server_tls(), accounts)
+        .unwrap()
+        .with_max_per_address(2)
+        .start(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    let answered = || {
+        let mut tcp = TcpStream::connect(server.local_addr()).unwrap();
+        tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
+        if tcp.write_all(header.as_bytes()).is_err() {
+            return (tcp, false);
+        }
+        let mut buf = [0u8; 4096];
+        let open = matches!(tcp.read(&mut buf), Ok(n) if n > 0);
+        (tcp, open)
+    };
+    let (first, first_open) = answered();
+    let (second, second_open) = answered();
+    let (third, third_open) = answered();
+    assert!(first_open && second_open);
+    assert!(!third_open, "a third connection from 127.0.0.1 is closed");
+    // A slot that frees up can be taken again.
+    drop(first);
+    let deadline = Instant::now() + TIMEOUT;
+    let again = loop {
+        let (tcp, open) = answered();
+        if open {
+            break tcp;
+        }
+        assert!(Instant::now() < deadline, "the freed slot was never reused");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop((again, second, third));
+    server.shutdown();
 }

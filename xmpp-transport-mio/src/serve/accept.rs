@@ -24,7 +24,8 @@ impl MioServer {
                 // edge stays armed for the next connection.
                 Err(_) => return,
             };
-            if self.driver.len() >= self.max_sessions {
+            let from_there = self.per_address.get(&peer.ip()).copied().unwrap_or(0);
+            if self.driver.len() >= self.max_sessions || from_there >= self.max_per_address {
                 self.stats.refused += 1;
                 continue;
             }
@@ -35,6 +36,8 @@ impl MioServer {
             match self.driver.add_server(socket, endpoint, self.tls.clone()) {
                 Ok(conn) => {
                     self.stats.accepted += 1;
+                    *self.per_address.entry(peer.ip()).or_default() += 1;
+                    self.addresses.insert(conn, peer.ip());
                     self.log(&SessionLog::Started {
                         session: SessionId(conn.as_u64()),
                         peer,

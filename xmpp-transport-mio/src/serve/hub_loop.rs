@@ -88,6 +88,14 @@ impl MioServer {
 
     /// A connection is gone: unbind it and log its end.
     pub(super) fn ended(&mut self, conn: ConnId, error: Option<Error>) {
+        if let Some(ip) = self.addresses.remove(&conn) {
+            if let Some(count) = self.per_address.get_mut(&ip) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_address.remove(&ip);
+                }
+            }
+        }
         let jid = self.jids.remove(&conn);
         let reason = self.ending.remove(&conn);
         self.stats.ended += 1;

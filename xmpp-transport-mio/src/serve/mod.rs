@@ -35,7 +35,7 @@ mod hub_loop;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +59,14 @@ use crate::{ConnId, Driver, DriverConfig, DriverEvent, MAX_USER_TOKEN};
 /// the few above it (up to [`MAX_USER_TOKEN`]) are the listeners'.
 pub const MAX_SERVER_USER_TOKEN: Token = Token(MAX_USER_TOKEN.0 - 64);
 
+/// How many connections a [`MioServer`] accepts at once unless
+/// [`MioServer::with_max_sessions`] says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
+
+/// How many connections one IP address may hold at once unless
+/// [`MioServer::with_max_per_address`] says otherwise.
+pub const DEFAULT_MAX_PER_ADDRESS: usize = 1024;
+
 /// How many listeners one server can have.
 const MAX_LISTENERS: usize = 63;
 
@@ -72,8 +80,8 @@ type OfflineStore = Box<dyn FnMut(&BareJid, Element)>;
 pub struct Stats {
     /// Connections accepted.
     pub accepted: u64,
-    /// Connections refused because [`MioServer::with_max_sessions`] was
-    /// reached.
+    /// Connections refused because [`MioServer::with_max_sessions`] or
+    /// [`MioServer::with_max_per_address`] was reached.
     pub refused: u64,
     /// Sessions that got online.
     pub online: u64,
@@ -107,6 +115,10 @@ pub struct MioServer {
     configure: Option<Configure>,
     log: Option<LogHook>,
     max_sessions: usize,
+    max_per_address: usize,
+    /// Open connections per client address, and each connection's.
+    per_address: HashMap<IpAddr, usize>,
+    addresses: HashMap<ConnId, IpAddr>,
     /// Why sessions that just reported `Closed` ended, until the driver
     /// removes their connection.
     ending: HashMap<ConnId, CloseReason>,
@@ -119,8 +131,9 @@ pub struct MioServer {
 impl MioServer {
     /// A server for `domain`, presenting `tls`, checking logins against
     /// `accounts`. Defaults: STARTTLS required on plain listeners, the
-    /// core's SASL mechanisms, a router with its default policies, no
-    /// session limit, no log.
+    /// core's SASL mechanisms, a router with its default policies, at
+    /// most [`DEFAULT_MAX_CONNECTIONS`] connections and
+    /// [`DEFAULT_MAX_PER_ADDRESS`] from one address, no log.
     ///
     /// # Errors
     /// If `domain` is not a valid XMPP domain, or the poll cannot be made.
@@ -141,7 +154,10 @@ impl MioServer {
             hub,
             configure: None,
             log: None,
-            max_sessions: usize::MAX,
+            max_sessions: DEFAULT_MAX_CONNECTIONS,
+            max_per_address: DEFAULT_MAX_PER_ADDRESS,
+            per_address: HashMap::new(),
+            addresses: HashMap::new(),
             ending: HashMap::new(),
             jids: HashMap::new(),
             stats: Stats::default(),
@@ -185,6 +201,13 @@ impl MioServer {
     /// At most `max` connections at once; more are closed on accept.
     pub fn with_max_sessions(mut self, max: usize) -> Self {
         self.max_sessions = max;
+        self
+    }
+
+    /// At most `max` connections at once from one IP address; more are
+    /// closed on accept (one host cannot take every slot).
+    pub fn with_max_per_address(mut self, max: usize) -> Self {
+        self.max_per_address = max;
         self
     }
 

@@ -30,17 +30,34 @@ impl Shared {
     /// Sets up one accepted connection and starts its thread.
     fn accept(self: &Arc<Self>, tcp: TcpStream, direct_tls: bool) -> io::Result<()> {
         let peer = tcp.peer_addr()?;
-        if lock(&self.sessions).len() >= self.max_sessions {
-            // Dropping the socket closes it: no room.
+        // Dropping the socket closes it: no room overall, or none left
+        // for this address.
+        if lock(&self.sessions).len() >= self.max_sessions || !self.admit(peer.ip()) {
             return Ok(());
         }
+        let started = self.start_session(tcp, peer, direct_tls);
+        // A running session gives its slot back when it ends.
+        if !matches!(started, Ok(true)) {
+            self.release(peer.ip());
+        }
+        started.map(|_| ())
+    }
+
+    /// Starts the thread of one admitted connection: `Ok(true)` once it
+    /// runs, `Ok(false)` if the connection was dropped quietly.
+    fn start_session(
+        self: &Arc<Self>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        direct_tls: bool,
+    ) -> io::Result<bool> {
         tcp.set_nodelay(true)?;
         let endpoint = self
             .endpoint(direct_tls)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let conn = Connection::new_server(tcp, endpoint, self.tls.clone())?;
         let Ok(mut conn) = conn.with_command_type::<HubCommand>() else {
-            return Ok(());
+            return Ok(false);
         };
         let remote = conn.remote()?;
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
@@ -56,7 +73,7 @@ impl Shared {
                 let mut threads = lock(&self.threads);
                 threads.retain(|t| !t.is_finished());
                 threads.push(thread);
-                Ok(())
+                Ok(true)
             }
             Err(e) => {
                 lock(&self.sessions).remove(&id);

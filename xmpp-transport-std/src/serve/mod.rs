@@ -17,7 +17,7 @@
 //! (`xmpp-transport-mio`).
 //!
 //! ```no_run
-//! use std::net::TcpListener;
+//! use std::net::{IpAddr, TcpListener};
 //! use xmpp_transport_std::ServerTls;
 //! use xmpp_transport_std::serve::{Accounts, Serve, SessionLog};
 //!
@@ -47,7 +47,7 @@ mod session;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -73,6 +73,10 @@ pub use self::log::SessionLog;
 /// closed at once.
 pub const DEFAULT_MAX_SESSIONS: usize = 1000;
 
+/// How many connections one IP address may hold at once unless
+/// [`Serve::with_max_per_address`] says otherwise.
+pub const DEFAULT_MAX_PER_ADDRESS: usize = 100;
+
 /// A server being set up; [`Serve::start`] runs it. See the module
 /// documentation.
 pub struct Serve {
@@ -84,6 +88,7 @@ pub struct Serve {
     log: Option<LogHook>,
     direct_tls: Option<TcpListener>,
     max_sessions: usize,
+    max_per_address: usize,
     offline: Option<OfflineStore>,
 }
 
@@ -96,7 +101,8 @@ impl Serve {
     /// logins against `accounts`. Defaults: STARTTLS required, the core's
     /// SASL mechanisms (SCRAM first; PLAIN only under TLS), a
     /// [`Router`](xmpp_proto::router::Router) with its default policies, at most
-    /// [`DEFAULT_MAX_SESSIONS`] sessions, no log.
+    /// [`DEFAULT_MAX_SESSIONS`] sessions and [`DEFAULT_MAX_PER_ADDRESS`]
+    /// from one address, no log.
     ///
     /// # Errors
     /// If `domain` is not a valid XMPP domain.
@@ -115,6 +121,7 @@ impl Serve {
             log: None,
             direct_tls: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            max_per_address: DEFAULT_MAX_PER_ADDRESS,
             offline: None,
         })
     }
@@ -161,6 +168,13 @@ impl Serve {
         self
     }
 
+    /// At most `max` connections at once from one IP address; more are
+    /// closed at once (one host cannot take every slot).
+    pub fn with_max_per_address(mut self, max: usize) -> Self {
+        self.max_per_address = max;
+        self
+    }
+
     /// Hands messages for accounts with no available resource to
     /// `store` (the account, the message with `from` stamped), on the
     /// sending session's thread, for a hub set to
@@ -195,6 +209,8 @@ impl Serve {
             configure: self.configure,
             log: self.log,
             max_sessions: self.max_sessions,
+            max_per_address: self.max_per_address,
+            per_address: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
@@ -241,6 +257,9 @@ struct Shared {
     configure: Option<Configure>,
     log: Option<LogHook>,
     max_sessions: usize,
+    max_per_address: usize,
+    /// Open connections per client address.
+    per_address: Mutex<HashMap<IpAddr, usize>>,
     /// The open sessions, to reach with the hub's commands.
     sessions: Mutex<HashMap<SessionId, Remote<Server, HubCommand>>>,
     /// Session threads, joined on shutdown (finished ones are pruned as
@@ -262,6 +281,30 @@ impl Shared {
     fn log(&self, entry: &SessionLog<'_>) {
         if let Some(log) = &self.log {
             log(entry);
+        }
+    }
+}
+
+impl Shared {
+    /// Takes a connection slot for `ip`, if it has one left.
+    fn admit(&self, ip: IpAddr) -> bool {
+        let mut per_address = lock(&self.per_address);
+        let count = per_address.entry(ip).or_default();
+        if *count >= self.max_per_address {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    /// Gives back the slot of a connection from `ip` that ended.
+    fn release(&self, ip: IpAddr) {
+        let mut per_address = lock(&self.per_address);
+        if let Some(count) = per_address.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                per_address.remove(&ip);
+            }
         }
     }
 }

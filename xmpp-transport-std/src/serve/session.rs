@@ -61,6 +61,7 @@ pub(super) fn run(
         }
     }
     lock(&shared.sessions).remove(&id);
+    shared.release(peer.ip());
     // Commands still queued for this connection come back to the hub
     // now, through their `Drop`.
     drop(conn);
