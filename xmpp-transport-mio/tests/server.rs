@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Farm, RawClient, Running, SharedKeyAccounts, TIMEOUT, client_config, start, start_with,
+    start_with_store,
 };
 
 /// A session's next message.
@@ -526,4 +527,85 @@ fn one_address_holds_at_most_its_share_of_connections() {
     drop((again, second, third));
     let stats = server.stop();
     assert!(stats.refused >= 1);
+}
+
+/// Accounts whose password check waits at a gate the test opens, and
+/// says when a check is waiting.
+struct GatedAccounts {
+    inner: SharedKeyAccounts,
+    entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    gate: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl xmpp_transport_std::serve::AccountStore for GatedAccounts {
+    fn scram_credentials(
+        &self,
+        username: &str,
+        hash: xmpp_proto::sasl::ScramHash,
+    ) -> Option<xmpp_proto::sasl::StoredCredentials> {
+        self.inner.scram_credentials(username, hash)
+    }
+
+    fn check_password(&self, username: &str, password: &str) -> bool {
+        let _ = self.entered.lock().unwrap().send(());
+        let (open, signal) = &*self.gate;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = signal.wait(open).unwrap();
+        }
+        self.inner.check_password(username, password)
+    }
+}
+
+#[test]
+fn a_slow_password_check_does_not_stall_the_other_sessions() {
+    let (entered, waiting) = std::sync::mpsc::channel();
+    let gate = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let store = GatedAccounts {
+        inner: SharedKeyAccounts::new(),
+        entered: std::sync::Mutex::new(entered),
+        gate: gate.clone(),
+    };
+    let server = start_with_store(
+        DriverConfig::default(),
+        |c| c.with_stream_management(SmConfig::default()),
+        |s| s,
+        store,
+    );
+    let mut alice = sm_login(&server, 1, None);
+
+    // Bob logs in with PLAIN: his password check blocks in the store.
+    let options = LoginOptions {
+        server: Some(server.addr.to_string()),
+        trust: Some(server.pki.trust_anchors()),
+        timeout: Some(TIMEOUT),
+    };
+    let sasl = xmpp_proto::sasl::SaslClientConfig {
+        allowed: Some(vec![xmpp_proto::sasl::Mechanism::Plain]),
+        ..Default::default()
+    };
+    let config = xmpp_proto::client::ClientConfig::new(
+        xmpp_proto::jid::Jid::new("user2@localhost/r").unwrap(),
+        common::PASSWORD,
+    )
+    .with_sasl(sasl);
+    let bob = std::thread::spawn(move || Session::login_config(config, options));
+    waiting
+        .recv_timeout(TIMEOUT)
+        .expect("bob's check reached the store");
+
+    // Meanwhile the loop serves alice: her message to herself comes back.
+    alice
+        .send_message("user1@localhost/r", "still here")
+        .unwrap();
+    assert_eq!(next_message(&mut alice).1, "still here");
+
+    // The check ends; bob gets in.
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    let bob = bob.join().unwrap().expect("bob logged in");
+    assert_eq!(bob.jid().as_str(), "user2@localhost/r");
+    alice.close().unwrap();
+    bob.close().unwrap();
+    server.stop();
 }

@@ -5,9 +5,9 @@
 
 use xmpp_proto::hub::HubEvent;
 use xmpp_proto::router::SessionId;
+use xmpp_proto::sasl::FailureCondition;
 use xmpp_proto::server::ServerEvent as Event;
 use xmpp_transport_std::clock;
-use xmpp_transport_std::serve::LoginAnswer;
 
 use super::{MioServer, SessionLog};
 use crate::{ConnId, Error};
@@ -76,14 +76,36 @@ impl MioServer {
     /// Answers a question of the hub from the account store, or keeps an
     /// offline message.
     fn answer(&mut self, event: HubEvent) {
-        match LoginAnswer::from_store(self.accounts.as_ref(), event) {
-            Ok(answer) => answer.apply(&mut self.hub),
-            Err(HubEvent::StoreOffline { to, message }) => match &mut self.offline {
+        match event {
+            HubEvent::StoreOffline { to, message } => match &mut self.offline {
                 Some(store) => store(&to, message),
                 None => self.hub.refuse_offline(clock::now(), message),
             },
-            Err(_) => {}
+            question @ (HubEvent::NeedScramCredentials { .. } | HubEvent::Authenticate { .. }) => {
+                // To a worker; if they are all this far behind, the login
+                // is refused rather than made to wait without end.
+                match self.logins.submit(question) {
+                    Ok(()) => {}
+                    Err(HubEvent::NeedScramCredentials { session, .. }) => {
+                        self.hub.provide_credentials(session, None);
+                    }
+                    Err(HubEvent::Authenticate { session, .. }) => self
+                        .hub
+                        .verdict(session, Err(FailureCondition::TemporaryAuthFailure)),
+                    Err(_) => {}
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// Hands the workers' answers to the hub and carries out what follows
+    /// (and whatever else the hub has to do).
+    pub(super) fn take_login_answers(&mut self) {
+        for answer in self.logins.answers() {
+            answer.apply(&mut self.hub);
+        }
+        self.pump();
     }
 
     /// A connection is gone: unbind it and log its end.

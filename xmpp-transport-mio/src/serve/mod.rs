@@ -31,6 +31,7 @@
 
 mod accept;
 mod hub_loop;
+mod login_pool;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -66,6 +67,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
 /// How many connections one IP address may hold at once unless
 /// [`MioServer::with_max_per_address`] says otherwise.
 pub const DEFAULT_MAX_PER_ADDRESS: usize = 1024;
+
+/// How long a poll may sleep while login answers are due.
+const LOGIN_POLL: Duration = Duration::from_millis(2);
 
 /// How many listeners one server can have.
 const MAX_LISTENERS: usize = 63;
@@ -110,7 +114,8 @@ pub struct MioServer {
     listeners: Vec<(TcpListener, bool)>,
     domain: String,
     tls: Arc<ServerTls>,
-    accounts: Box<dyn AccountStore>,
+    /// Answers login questions off the loop's thread.
+    logins: login_pool::LoginPool,
     hub: Hub,
     configure: Option<Configure>,
     log: Option<LogHook>,
@@ -145,12 +150,15 @@ impl MioServer {
     ) -> io::Result<Self> {
         let hub = Hub::new(domain)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let driver = Driver::new(config)?;
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        let logins = login_pool::LoginPool::new(Arc::new(accounts), workers)?;
         Ok(MioServer {
-            driver: Driver::new(config)?,
+            driver,
             listeners: Vec::new(),
             domain: hub.domain().to_owned(),
             tls: Arc::new(tls),
-            accounts: Box::new(accounts),
+            logins,
             hub,
             configure: None,
             log: None,
@@ -297,9 +305,15 @@ impl MioServer {
             }
             None => timeout,
         };
+        // Answers from the login workers are collected after each poll;
+        // while some are due, polls are short.
+        let timeout = match self.logins.waiting() {
+            true => Some(timeout.map_or(LOGIN_POLL, |t| t.min(LOGIN_POLL))),
+            false => timeout,
+        };
         self.driver.poll(timeout)?;
         self.hub.handle_timeout(clock::now());
-        self.pump();
+        self.take_login_answers();
         while let Some(event) = self.driver.next_event() {
             match event {
                 DriverEvent::Source { token, .. } if token > MAX_SERVER_USER_TOKEN => {

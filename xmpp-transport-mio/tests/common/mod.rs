@@ -110,6 +110,16 @@ pub fn start_with(
     configure: impl Fn(ServerConfig) -> ServerConfig + Send + 'static,
     setup: impl FnOnce(MioServer) -> MioServer + Send + 'static,
 ) -> Running {
+    start_with_store(driver, configure, setup, SharedKeyAccounts::new())
+}
+
+/// [`start_with`], with the account store given.
+pub fn start_with_store(
+    driver: DriverConfig,
+    configure: impl Fn(ServerConfig) -> ServerConfig + Send + 'static,
+    setup: impl FnOnce(MioServer) -> MioServer + Send + 'static,
+    store: impl AccountStore + 'static,
+) -> Running {
     let pki = TestPki::localhost().unwrap();
     let tls = pki.server_tls();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -120,7 +130,7 @@ pub fn start_with(
     let kept = detached.clone();
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
-        let server = MioServer::new(DOMAIN, tls, SharedKeyAccounts::new(), driver)
+        let server = MioServer::new(DOMAIN, tls, store, driver)
             .unwrap()
             .with_config(configure)
             .with_log(move |entry: &SessionLog<'_>| sink.lock().unwrap().push(entry.to_string()));
