@@ -83,7 +83,7 @@ start_server() {
   rm -f "$WORK/server.out"
   "$BIN/server" --listen "127.0.0.1:$OUR_PORT" --listen-tls "127.0.0.1:$OUR_TLS_PORT" \
     --domain localhost --cert "$CERTS/fullchain.pem" --key "$CERTS/server.key" \
-    --users "$users" --quiet --max-per-address 1000000 "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
+    --users "$users" --quiet --max-per-address 1000000 --max-unauthenticated 1000000 --max-unauthenticated-per-address 1000000 "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
   local i
   for ((i = 0; i < 600; i++)); do

@@ -114,6 +114,17 @@ pub trait Endpoint {
     /// When [`Endpoint::handle_timeout`] should next be called.
     fn poll_timeout(&self) -> Option<Time>;
 
+    /// Whether the endpoint wants more input now. It says no while its
+    /// events pile up undrained or its output waits for a peer that does
+    /// not read it (as rustls' `wants_read`): a transport that honours it
+    /// stops reading that connection until it says yes again, after the
+    /// events are taken or the output written, so a peer cannot make us
+    /// hold more than those bounds by sending faster than it reads.
+    /// Input given anyway is still handled (the limits then apply).
+    fn wants_read(&self) -> bool {
+        true
+    }
+
     /// Whether the endpoint is finished: nothing more will be transmitted
     /// or reported. The transport can drop the connection.
     fn is_closed(&self) -> bool;

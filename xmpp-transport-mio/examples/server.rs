@@ -48,8 +48,20 @@ Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
   --user NAME:PASS       one more account (repeatable)
   --max-per-address N    connections at once from one IP address (default
                          1024); more are closed on accept
-  --max-output BYTES     output limit per connection (default 262144); a
+  --max-unauthenticated N
+                         connections at once that have not logged in
+                         (default 8192)
+  --max-unauthenticated-per-address N
+                         of those, from one IP address (default 128)
+  --max-output BYTES     output limit per connection (default 524288); a
                          client that lets more pile up is disconnected
+                         (stanzas for it are refused back to their senders
+                         from 256 KiB on)
+  --write-deadline SECS  how long output may wait for a client that does
+                         not read it all before it is disconnected
+                         (default 60)
+  --resume-timeout SECS  how long a broken stream-managed session is kept
+                         for resumption (default 300)
   --max-token-bytes N    the XML reader's per-connection name/value buffer
                          (default 16384); smaller saves memory per session
   --no-sm                do not offer XEP-0198 stream management (offered by
@@ -84,6 +96,19 @@ fn run() -> Result<(), String> {
         "max-per-address",
         xmpp_transport_mio::serve::DEFAULT_MAX_PER_ADDRESS,
     )?;
+    let max_unauthenticated: usize = flags.number(
+        "max-unauthenticated",
+        xmpp_transport_mio::serve::DEFAULT_MAX_UNAUTHENTICATED,
+    )?;
+    let max_unauthenticated_per_address: usize = flags.number(
+        "max-unauthenticated-per-address",
+        xmpp_transport_mio::serve::DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+    )?;
+    let write_deadline: u64 = flags.number(
+        "write-deadline",
+        xmpp_transport_mio::DEFAULT_WRITE_DEADLINE.as_secs(),
+    )?;
+    let resume_timeout: u32 = flags.number("resume-timeout", 300)?;
     let max_token: usize = flags.number("max-token-bytes", Limits::default().max_token_bytes)?;
     let quiet = flags.flag("quiet");
     let sm = !flags.flag("no-sm");
@@ -130,16 +155,21 @@ fn run() -> Result<(), String> {
     );
     drop(users);
 
-    let driver = DriverConfig::default().with_max_output(max_output);
+    let driver = DriverConfig::default()
+        .with_max_output(max_output)
+        .with_write_deadline(Duration::from_secs(write_deadline));
     let mut server = MioServer::new(&domain, tls, accounts, driver)
         .map_err(|e| e.to_string())?
         .with_max_per_address(max_per_address)
+        .with_max_unauthenticated(max_unauthenticated, max_unauthenticated_per_address)
         .with_config(move |c| {
             let mut limits = Limits::default();
             limits.max_token_bytes = max_token;
             let c = c.with_limits(limits);
             if sm {
-                c.with_stream_management(SmConfig::default())
+                let mut sm = SmConfig::default();
+                sm.max = Some(resume_timeout);
+                c.with_stream_management(sm)
             } else {
                 c
             }

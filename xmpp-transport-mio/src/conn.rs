@@ -34,6 +34,10 @@ pub(crate) struct Ctx<'a, Ev> {
     pub(crate) events: &'a mut VecDeque<DriverEvent<Ev>>,
     pub(crate) max_output: usize,
     pub(crate) linger: Duration,
+    pub(crate) write_deadline: Duration,
+    /// Past this many events waiting for the application, no connection
+    /// reads more this round.
+    pub(crate) max_ready: usize,
 }
 
 pub(crate) struct Conn<E> {
@@ -46,6 +50,12 @@ pub(crate) struct Conn<E> {
     pub(crate) timer_at: Option<Time>,
     /// Bytes waiting to be written after the last write attempt.
     pub(crate) pending_output: usize,
+    /// Since when output has been waiting without ever being all
+    /// written: the write deadline counts from here.
+    output_since: Option<Time>,
+    /// Reading stopped because the endpoint did not want input (its
+    /// output waits for the peer); it resumes once it does.
+    read_paused: bool,
     /// The failure that ends the connection; set once.
     pub(crate) error: Option<Error>,
     failed: bool,
@@ -65,6 +75,8 @@ impl<E: Endpoint> Conn<E> {
             linger_until: None,
             timer_at: None,
             pending_output: 0,
+            output_since: None,
+            read_paused: false,
             error: None,
             failed: false,
         }
@@ -84,14 +96,20 @@ impl<E: Endpoint> Conn<E> {
     }
 
     /// The next instant [`Conn::on_timer`] has work to do.
-    pub(crate) fn deadline(&self) -> Option<Time> {
+    pub(crate) fn deadline(&self, write_deadline: Duration) -> Option<Time> {
         if self.failed {
             return None;
         }
-        match (self.pump.poll_timeout(), self.linger_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let write_by = self.output_since.map(|since| since + write_deadline);
+        [self.pump.poll_timeout(), self.linger_until, write_by]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Whether reading stopped for backpressure and may go on now.
+    pub(crate) fn may_resume_reading(&self) -> bool {
+        self.read_paused && !self.failed && self.pump.wants_read()
     }
 
     /// Readiness from the poll. Returns `true` when the read budget ran
@@ -107,7 +125,7 @@ impl<E: Endpoint> Conn<E> {
             self.flush_or_fail(ctx);
         }
         let mut more = false;
-        if readable {
+        if readable || self.read_paused {
             more = self.read(budget, ctx);
         }
         self.flush_or_fail(ctx);
@@ -124,6 +142,15 @@ impl<E: Endpoint> Conn<E> {
             self.pump.handle_socket_error(ctx.now);
             self.fail(Error::LingerExpired, ctx);
             return;
+        }
+        if let Some(since) = self.output_since {
+            let waited = ctx.now - since;
+            if waited >= ctx.write_deadline {
+                // However slowly it took some bytes, the peer has not
+                // read what waited for it in all that time.
+                self.fail(Error::WriteDeadline { waited }, ctx);
+                return;
+            }
         }
         if self.pump.poll_timeout().is_some_and(|t| t <= ctx.now) {
             self.pump.handle_timeout(ctx.now);
@@ -147,11 +174,24 @@ impl<E: Endpoint> Conn<E> {
         self.fail(Error::Io(io::ErrorKind::ConnectionAborted.into()), ctx);
     }
 
-    /// Reads until `WouldBlock`, the peer's close, or the budget.
+    /// Reads until `WouldBlock`, the peer's close, or the budget; or
+    /// until the endpoint wants no more input (backpressure: resumed when
+    /// it does) or the application has enough events to take first
+    /// (resumed next round). Returns whether to come back next round.
     fn read(&mut self, budget: usize, ctx: &mut Ctx<'_, E::Event>) -> bool {
+        self.read_paused = false;
         for _ in 0..budget {
             if self.failed || self.read_closed {
                 return false;
+            }
+            if !self.pump.wants_read() {
+                // Its output waits for the peer: writable readiness
+                // brings it back once that is written.
+                self.read_paused = true;
+                return false;
+            }
+            if ctx.events.len() >= ctx.max_ready {
+                return true;
             }
             match self.socket.read(ctx.buf) {
                 Ok(0) => {
@@ -254,6 +294,11 @@ impl<E: Endpoint> Conn<E> {
             return self.flush(ctx);
         }
         self.pending_output = self.pump.pending_output();
+        if self.pending_output == 0 {
+            self.output_since = None;
+        } else if self.output_since.is_none() {
+            self.output_since = Some(ctx.now);
+        }
         if self.pending_output > ctx.max_output {
             return Err(Error::OutputLimit {
                 pending: self.pending_output,

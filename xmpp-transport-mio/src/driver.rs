@@ -34,13 +34,22 @@ const READ_BUF: usize = 16 * 1024;
 /// without waiting).
 const READ_BUDGET: usize = 32;
 
-/// The default [`DriverConfig::max_output`]: 256 KiB, the size of the
-/// largest stanza the core accepts by default, so one full stanza always
-/// fits.
-pub const DEFAULT_MAX_OUTPUT: usize = 256 * 1024;
+/// The default [`DriverConfig::max_output`]: 512 KiB. A server endpoint
+/// refuses stanzas for its client once 256 KiB wait (the core's
+/// `server::DEFAULT_MAX_OUTPUT`), so a stanza of the largest size the core
+/// accepts by default still fits on top.
+pub const DEFAULT_MAX_OUTPUT: usize = 512 * 1024;
 
 /// The default [`DriverConfig::linger`].
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);
+
+/// The default [`DriverConfig::write_deadline`].
+pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Past this many events waiting for the application, connections are
+/// not read further until the next round: what one round can make the
+/// driver hold stays bounded, however many connections send at once.
+const MAX_READY: usize = 4096;
 
 /// The driver's settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +73,12 @@ pub struct DriverConfig {
     /// [`DEFAULT_LINGER`]); it also bounds a TLS handshake a shutdown
     /// waits for.
     pub linger: Duration,
+    /// How long output may wait for a peer that does not read it all
+    /// (default [`DEFAULT_WRITE_DEADLINE`]): counted from when output
+    /// started waiting until it is all written, however slowly the peer
+    /// takes bytes meanwhile; past it the connection is dropped with
+    /// [`Error::WriteDeadline`].
+    pub write_deadline: Duration,
     /// How many readiness events one poll takes at most (default 1024).
     pub events_capacity: usize,
 }
@@ -73,6 +88,7 @@ impl Default for DriverConfig {
         DriverConfig {
             max_output: DEFAULT_MAX_OUTPUT,
             linger: DEFAULT_LINGER,
+            write_deadline: DEFAULT_WRITE_DEADLINE,
             events_capacity: 1024,
         }
     }
@@ -82,6 +98,12 @@ impl DriverConfig {
     /// Sets [`DriverConfig::max_output`].
     pub fn with_max_output(mut self, bytes: usize) -> Self {
         self.max_output = bytes;
+        self
+    }
+
+    /// Sets [`DriverConfig::write_deadline`].
+    pub fn with_write_deadline(mut self, deadline: Duration) -> Self {
+        self.write_deadline = deadline;
         self
     }
 
@@ -434,8 +456,15 @@ impl<E: Endpoint> Driver<E> {
             events: &mut self.ready,
             max_output: self.config.max_output,
             linger: self.config.linger,
+            write_deadline: self.config.write_deadline,
+            max_ready: MAX_READY,
         };
         let r = f(conn, &mut ctx);
+        if conn.may_resume_reading() {
+            // Its output got written: read what waits in the socket
+            // (its readable edge came while reading was stopped).
+            self.again.push(id);
+        }
         if conn.is_done() {
             if let Some(mut conn) = self.conns.remove(id) {
                 let _ = self.poll.registry().deregister(&mut conn.socket);
@@ -445,7 +474,7 @@ impl<E: Endpoint> Driver<E> {
                 });
             }
         } else {
-            let deadline = conn.deadline();
+            let deadline = conn.deadline(self.config.write_deadline);
             if deadline != conn.timer_at {
                 conn.timer_at = deadline;
                 if let Some(at) = deadline {

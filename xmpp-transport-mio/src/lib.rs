@@ -25,7 +25,12 @@
 //!   are on the socket.
 //! - **Deadlines**: a min-heap of (deadline, connection) with lazy deletion;
 //!   the poll timeout is its top, found without scanning connections.
-//! - **Backpressure**: see [`DriverConfig::max_output`].
+//! - **Backpressure**: a connection whose endpoint wants no input
+//!   (`Endpoint::wants_read`: its output waits for a peer that does not
+//!   read) is not read until it does; once 4096 events wait for the
+//!   application, no connection reads more that round; output over
+//!   [`DriverConfig::max_output`], or waiting longer than
+//!   [`DriverConfig::write_deadline`], drops the connection.
 
 #![forbid(unsafe_code)]
 
@@ -40,7 +45,8 @@ pub mod serve;
 mod slab;
 
 pub use driver::{
-    DEFAULT_LINGER, DEFAULT_MAX_OUTPUT, Driver, DriverConfig, DriverEvent, MAX_USER_TOKEN,
+    DEFAULT_LINGER, DEFAULT_MAX_OUTPUT, DEFAULT_WRITE_DEADLINE, Driver, DriverConfig, DriverEvent,
+    MAX_USER_TOKEN,
 };
 pub use error::Error;
 /// Reconnect delays for an event loop: when a client connection ends with

@@ -116,7 +116,12 @@ fn close_all(farm: &mut Farm, ids: &[ConnId]) {
 #[test]
 fn hundreds_of_sessions_log_in_and_exchange_messages() {
     const N: usize = 200;
-    let server = start(DriverConfig::default(), |c| c);
+    // All from 127.0.0.1, logging in at once.
+    let server = start_with(
+        DriverConfig::default(),
+        |c| c,
+        |s| s.with_max_unauthenticated(N, N),
+    );
     let mut farm = Farm::new(&server);
     let ids = login_all(&mut farm, &server, N);
     for id in &ids {
@@ -525,6 +530,53 @@ fn one_address_holds_at_most_its_share_of_connections() {
         std::thread::sleep(Duration::from_millis(20));
     };
     drop((again, second, third));
+    let stats = server.stop();
+    assert!(stats.refused >= 1);
+}
+
+#[test]
+fn connections_that_never_log_in_cannot_take_the_room_of_those_that_do() {
+    let server = start_with(
+        DriverConfig::default(),
+        |c| c.with_stream_management(SmConfig::default()),
+        |s| s.with_max_unauthenticated(1000, 2),
+    );
+    let (first, first_open) = answered(&server);
+    let (second, second_open) = answered(&server);
+    let (third, third_open) = answered(&server);
+    assert!(first_open && second_open);
+    assert!(
+        !third_open,
+        "a third anonymous connection from 127.0.0.1 is closed"
+    );
+    drop((first, third));
+    // A session that logs in takes an anonymous slot only until it has
+    // authenticated: once it has, two anonymous ones fit beside it.
+    let deadline = Instant::now() + TIMEOUT;
+    let alice = loop {
+        let attempt = std::panic::AssertUnwindSafe(|| sm_login(&server, 1, None));
+        match std::panic::catch_unwind(attempt) {
+            Ok(alice) => break alice,
+            Err(_) => assert!(Instant::now() < deadline, "the freed slot was never reused"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(second);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (a, a_open) = answered(&server);
+        let (b, b_open) = answered(&server);
+        if a_open && b_open {
+            break;
+        }
+        drop((a, b));
+        assert!(
+            Instant::now() < deadline,
+            "the logged-in session still counts as anonymous"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    alice.close().unwrap();
     let stats = server.stop();
     assert!(stats.refused >= 1);
 }

@@ -30,6 +30,13 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// The peer did not read what was waiting for it within the write
+    /// deadline (a total time, however slowly it took some bytes), so the
+    /// connection was dropped.
+    WriteDeadline {
+        /// How long output had been waiting.
+        waited: std::time::Duration,
+    },
     /// The peer did not finish closing within the linger time after our
     /// shutdown (not an error of the session: it had ended already).
     LingerExpired,
@@ -57,6 +64,11 @@ impl fmt::Display for Error {
             Error::OutputLimit { pending, limit } => write!(
                 f,
                 "the peer stopped reading: {pending} bytes waiting, limit {limit}"
+            ),
+            Error::WriteDeadline { waited } => write!(
+                f,
+                "the peer stopped reading: output waited {} s",
+                waited.as_secs()
             ),
             Error::LingerExpired => f.write_str("the peer did not close in time"),
             Error::Endpoint(what) => write!(f, "endpoint misbehaved: {what}"),

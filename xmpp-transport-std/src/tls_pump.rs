@@ -156,6 +156,13 @@ impl<E: Endpoint> TlsPump<E> {
         self.endpoint
     }
 
+    /// Whether the endpoint wants more input now
+    /// ([`Endpoint::wants_read`]); a transport stops reading while it
+    /// says no.
+    pub fn wants_read(&self) -> bool {
+        self.endpoint.wants_read()
+    }
+
     /// Whether TLS is up (the handshake completed).
     pub fn is_encrypted(&self) -> bool {
         self.tls.as_ref().is_some_and(|t| !t.is_handshaking())
@@ -298,7 +305,12 @@ impl<E: Endpoint> TlsPump<E> {
                     .get(self.records_sent..)
                     .map(SocketOutput::Data);
             }
-            self.records.clear();
+            if self.records.capacity() > 0 {
+                // Written: the storage goes back, so that an idle
+                // connection holds no record buffer (a few KiB each,
+                // multiplied by every session of a server).
+                self.records = Vec::new();
+            }
             self.records_sent = 0;
             if self.failed || self.shutdown_done {
                 self.discard_endpoint_output();

@@ -74,6 +74,7 @@ impl Client {
             limits: config.limits.clone(),
             trace: config.trace,
             max_events: config.max_events,
+            max_output: config.limits.max_pending_input,
             random: config.random.take(),
         });
         let mut client = Client {

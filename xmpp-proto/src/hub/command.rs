@@ -7,6 +7,7 @@
 //! [`ServerCommand::unapplied`] instead, so that what it carried (a
 //! stanza, a session state) goes back to the hub rather than vanishing.
 
+use crate::endpoint::CommandError;
 use crate::jid::BareJid;
 use crate::router::SessionId;
 use crate::sasl::{FailureCondition, StoredCredentials};
@@ -71,8 +72,14 @@ impl Delivery {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CommandFeedback {
-    /// The session could not take the stanza.
+    /// The session could not take the stanza: it has ended, or is
+    /// ending.
     Refused(Delivery),
+    /// The session is live but cannot take the stanza now: its client
+    /// does not read fast enough (the output is over
+    /// `ServerConfig::with_max_output`) or does not acknowledge (its
+    /// stream management queue is full).
+    Busy(Delivery),
     /// The session could not resume with this state (it ended, or it was
     /// not asking); the hub keeps it detached again.
     ResumeFailed(Box<SmSession>),
@@ -124,10 +131,18 @@ impl Server {
             ServerCommand::Deliver(delivery) => {
                 let rerouted = delivery.rerouted;
                 if let Err(refused) = self.deliver(now, delivery.stanza) {
-                    return Some(CommandFeedback::Refused(Delivery {
+                    let busy = matches!(
+                        refused.error,
+                        CommandError::OutputFull | CommandError::QueueFull
+                    );
+                    let delivery = Delivery {
                         stanza: refused.stanza,
                         rerouted,
-                    }));
+                    };
+                    return Some(match busy {
+                        true => CommandFeedback::Busy(delivery),
+                        false => CommandFeedback::Refused(delivery),
+                    });
                 }
             }
             ServerCommand::Close { condition, text } => {

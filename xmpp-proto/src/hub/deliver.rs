@@ -103,6 +103,17 @@ impl Hub {
         self.routed = out;
     }
 
+    /// A live session could not take a stanza (its client reads or
+    /// acknowledges too slowly): another resource gets it, or its sender
+    /// an error. Nothing is kept for the busy session, so what it costs
+    /// stays bounded.
+    pub(super) fn busy(&mut self, now: Time, session: SessionId, delivery: Delivery) {
+        let mut out = std::mem::take(&mut self.routed);
+        self.undelivered(session, delivery.stanza, delivery.rerouted, &mut out);
+        self.dispatch(now, &mut out, true);
+        self.routed = out;
+    }
+
     /// The end of `session` is known: what was held for it joins its
     /// detached queue, or is rerouted if it did not detach.
     pub(super) fn release_held(&mut self, now: Time, session: SessionId) {

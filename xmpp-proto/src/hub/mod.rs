@@ -57,16 +57,21 @@ mod detached;
 mod event;
 mod resume;
 mod services;
+mod throttle;
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::IpAddr;
 
 pub use self::command::{CommandFeedback, Delivery, ServerCommand};
 pub use self::detached::{
     DEFAULT_DETACHED_BUDGET, DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued,
 };
 pub use self::event::{HubEvent, HubStats};
+pub use self::throttle::ThrottleConfig;
 
 use self::services::Services;
+use self::throttle::LoginThrottle;
 use crate::jid::{BareJid, JidError};
 use crate::router::{BindOutcome, ConflictPolicy, OfflinePolicy, Routed, Router, SessionId};
 use crate::sasl::{FailureCondition, StoredCredentials};
@@ -108,6 +113,12 @@ pub struct Hub {
     /// Sessions that ended while resuming with a state in hand, and the
     /// session whose state will come back from them.
     returned: HashMap<SessionId, SessionId>,
+    /// Failed logins per address and per account.
+    throttle: LoginThrottle,
+    /// Login questions held back by the throttle, by when they may go
+    /// out (at most one per session: a session asks one at a time).
+    deferred: BinaryHeap<Reverse<(Time, SessionId)>>,
+    waiting: HashMap<SessionId, HubEvent>,
 }
 
 /// What the hub knows of one open session.
@@ -117,6 +128,8 @@ struct SessionInfo {
     account: Option<BareJid>,
     /// The resumption id, while stream management with resumption is on.
     sm_id: Option<String>,
+    /// The client's address, if the transport said.
+    address: Option<IpAddr>,
 }
 
 impl Hub {
@@ -143,6 +156,9 @@ impl Hub {
             max_sessions_per_account: DEFAULT_MAX_SESSIONS_PER_ACCOUNT,
             resumptions: HashMap::new(),
             returned: HashMap::new(),
+            throttle: LoginThrottle::default(),
+            deferred: BinaryHeap::new(),
+            waiting: HashMap::new(),
         })
     }
 
@@ -175,6 +191,23 @@ impl Hub {
     pub fn with_max_sessions_per_account(mut self, max: usize) -> Self {
         self.max_sessions_per_account = max.max(1);
         self
+    }
+
+    /// How fast failed logins may come per client address and per
+    /// account (default [`ThrottleConfig::default`]; tell the hub each
+    /// session's address with [`Hub::set_address`]). Past it, the next
+    /// login questions of that address (or, from addresses that failed
+    /// too, of that account) are held back until their time: the session
+    /// waits, nobody else does, and the store is not asked meanwhile.
+    pub fn with_login_throttle(mut self, config: ThrottleConfig) -> Self {
+        self.throttle = LoginThrottle::new(config);
+        self
+    }
+
+    /// Tells the hub where `session` connects from (for the login
+    /// throttle); call it when the connection is accepted.
+    pub fn set_address(&mut self, session: SessionId, address: IpAddr) {
+        self.sessions.entry(session).or_default().address = Some(address);
     }
 
     /// Keeps at most `limit` detached sessions; past it the one closest
@@ -230,22 +263,30 @@ impl Hub {
         let mut spent = None;
         match event {
             ServerEvent::NeedScramCredentials { username, hash } => {
-                self.events.push_back(HubEvent::NeedScramCredentials {
+                let question = HubEvent::NeedScramCredentials {
                     session,
                     username,
                     hash,
-                });
+                };
+                self.ask(now, session, question);
             }
             ServerEvent::Authenticate {
                 username,
                 password,
                 mechanism,
-            } => self.events.push_back(HubEvent::Authenticate {
-                session,
-                username,
-                password,
-                mechanism,
-            }),
+            } => {
+                let question = HubEvent::Authenticate {
+                    session,
+                    username,
+                    password,
+                    mechanism,
+                };
+                self.ask(now, session, question);
+            }
+            ServerEvent::AuthenticationFailed { username } => {
+                let address = self.sessions.get(&session).and_then(|s| s.address);
+                self.throttle.failed(now, address, username.as_deref());
+            }
             ServerEvent::Authenticated { jid, .. } => {
                 self.sessions.entry(session).or_default().account = Some(jid);
             }
@@ -290,6 +331,7 @@ impl Hub {
     pub fn handle_feedback(&mut self, now: Time, session: SessionId, feedback: CommandFeedback) {
         match feedback {
             CommandFeedback::Refused(delivery) => self.refused(now, session, delivery),
+            CommandFeedback::Busy(delivery) => self.busy(now, session, delivery),
             CommandFeedback::ResumeFailed(state) => self.resume_failed(now, session, *state),
             CommandFeedback::HandedOver { to, state } => {
                 self.handed_over(now, session, to, state.map(|s| *s))
@@ -304,11 +346,48 @@ impl Hub {
         while let Some((session, state)) = self.detached.pop_expired(now) {
             self.expire(now, session, state);
         }
+        self.release_deferred(now);
     }
 
     /// When [`Hub::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.detached.next_expiry()
+        let deferred = self.deferred.peek().map(|Reverse((at, _))| *at);
+        match (self.detached.next_expiry(), deferred) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A login question: to the application now, or once the throttle
+    /// lets it go.
+    fn ask(&mut self, now: Time, session: SessionId, question: HubEvent) {
+        let address = self.sessions.get(&session).and_then(|s| s.address);
+        let account = match &question {
+            HubEvent::NeedScramCredentials { username, .. } => Some(username.as_str()),
+            HubEvent::Authenticate { username, .. } => username.as_deref(),
+            _ => None,
+        };
+        let at = self.throttle.allowed_at(now, address, account);
+        if at <= now {
+            self.events.push_back(question);
+        } else {
+            self.deferred.push(Reverse((at, session)));
+            self.waiting.insert(session, question);
+        }
+    }
+
+    /// Hands out the held-back questions whose time has come (those of
+    /// sessions that ended meanwhile are gone).
+    fn release_deferred(&mut self, now: Time) {
+        while let Some(Reverse((at, session))) = self.deferred.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.deferred.pop();
+            if let Some(question) = self.waiting.remove(&session) {
+                self.events.push_back(question);
+            }
+        }
     }
 
     /// The next command for a session.
@@ -407,6 +486,7 @@ impl Hub {
     /// The connection of `session` is over.
     fn closed(&mut self, now: Time, session: SessionId) {
         self.sessions.remove(&session);
+        self.waiting.remove(&session);
         self.release_held(now, session);
         if self.resumption_ended(session) {
             // The binding went back to the session it was resuming.

@@ -159,6 +159,7 @@ impl Server {
                     self.sasl_failure(FailureCondition::NotAuthorized);
                     return;
                 };
+                self.sasl_account = Some(account.clone().into_owned());
                 self.core.events.push_back(ServerEvent::Authenticate {
                     username: Some(account.into_owned()),
                     password: Some(Password(password)),
@@ -189,6 +190,7 @@ impl Server {
         username: String,
         hash: ScramHash,
     ) {
+        self.sasl_account = Some(username.clone());
         self.core
             .events
             .push_back(ServerEvent::NeedScramCredentials { username, hash });
@@ -196,6 +198,7 @@ impl Server {
     }
 
     fn sasl_success(&mut self, success: ServerSuccess) {
+        self.sasl_account = None;
         let Some(user) = self.account_of(&success) else {
             self.sasl_failure(FailureCondition::InvalidAuthzid);
             return;
@@ -239,6 +242,12 @@ impl Server {
         let failure = SaslServerMessage::failure(condition);
         let _ = self.core.out.element(&failure.to_element());
         self.auth_failures = self.auth_failures.saturating_add(1);
+        let account = self.sasl_account.take();
+        if condition == FailureCondition::NotAuthorized {
+            self.core
+                .events
+                .push_back(ServerEvent::AuthenticationFailed { username: account });
+        }
         self.phase = ServerPhase::Unauthenticated;
         if self.auth_failures >= self.config.max_auth_attempts {
             self.fail(

@@ -65,6 +65,9 @@ impl Default for ServerTimeouts {
     }
 }
 
+/// The default [`ServerConfig::with_max_output`]: 256 KiB.
+pub const DEFAULT_MAX_OUTPUT: usize = 256 * 1024;
+
 /// Everything a [`Server`](super::Server) needs to know before it starts.
 ///
 /// ```
@@ -86,6 +89,7 @@ pub struct ServerConfig {
     pub(crate) max_auth_attempts: u32,
     pub(crate) max_bind_attempts: u32,
     pub(crate) max_events: usize,
+    pub(crate) max_output: usize,
     pub(crate) lang: String,
     pub(crate) trace: bool,
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
@@ -114,6 +118,7 @@ impl ServerConfig {
             max_auth_attempts: 3,
             max_bind_attempts: 5,
             max_events: 4096,
+            max_output: DEFAULT_MAX_OUTPUT,
             lang: "en".to_owned(),
             trace: false,
             random: None,
@@ -174,6 +179,7 @@ impl ServerConfig {
         let (pre, all) = (&self.preauth_limits, &self.limits);
         let mut limits = all.clone();
         limits.max_element_bytes = pre.max_element_bytes.min(all.max_element_bytes);
+        limits.max_element_storage = pre.max_element_storage.min(all.max_element_storage);
         limits.max_depth = pre.max_depth.min(all.max_depth);
         limits.max_attributes = pre.max_attributes.min(all.max_attributes);
         limits.max_header_bytes = pre.max_header_bytes.min(all.max_header_bytes);
@@ -200,6 +206,17 @@ impl ServerConfig {
     /// connection with `resource-constraint` (default 4096).
     pub fn with_max_events(mut self, max: usize) -> Self {
         self.max_events = max.max(16);
+        self
+    }
+
+    /// How many bytes may wait for the transport before stanzas for
+    /// this client are refused (default [`DEFAULT_MAX_OUTPUT`]): a
+    /// routed stanza then goes back to the hub, which gives it to another
+    /// resource or answers its sender with an error, so a client that
+    /// reads slowly costs at most about this much plus one stanza. Our own
+    /// answers (IQ results, errors, stream management) are still written.
+    pub fn with_max_output(mut self, bytes: usize) -> Self {
+        self.max_output = bytes;
         self
     }
 

@@ -69,6 +69,14 @@ pub enum ServerEvent {
         /// The mechanism.
         mechanism: Mechanism,
     },
+    /// A login failed with `not-authorized` (a wrong password, an unknown
+    /// user, a bad SCRAM proof); `<failure/>` was sent. For throttling
+    /// guessers: the hub counts these per address and per account.
+    AuthenticationFailed {
+        /// The account tried (the username prepared as a localpart), if
+        /// the exchange got that far.
+        username: Option<String>,
+    },
     /// The client is authenticated as `jid`; `<success/>` was sent.
     Authenticated {
         /// The account.

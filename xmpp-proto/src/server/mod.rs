@@ -47,7 +47,7 @@ mod probe;
 mod sm;
 mod timer;
 
-pub use self::config::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
+pub use self::config::{DEFAULT_MAX_OUTPUT, ServerConfig, ServerTimeouts, ServerTlsPolicy};
 pub use self::event::{Password, ServerEvent};
 pub use self::online::Refused;
 
@@ -74,6 +74,9 @@ pub struct Server {
     /// The bound full JID, once online.
     jid: Option<FullJid>,
     auth_failures: u32,
+    /// The account the current SASL exchange asked about, for
+    /// `AuthenticationFailed`.
+    sasl_account: Option<String>,
     bind_failures: u32,
     /// When the client last sent a byte, while online (for the probe).
     last_heard: Time,
@@ -88,6 +91,7 @@ impl Server {
             limits: config.effective_preauth_limits(),
             trace: config.trace,
             max_events: config.max_events,
+            max_output: config.max_output,
             random: config.random.take(),
         });
         let mut server = Server {
@@ -98,6 +102,7 @@ impl Server {
             user: None,
             jid: None,
             auth_failures: 0,
+            sasl_account: None,
             bind_failures: 0,
             last_heard: now,
             config,

@@ -77,7 +77,7 @@ impl Server {
         if !self.is_online() {
             return Err(CommandError::NotOnline);
         }
-        if self.core.out.pending() > self.config.limits.max_pending_input {
+        if self.core.out.pending() > self.config.max_output {
             return Err(CommandError::OutputFull);
         }
         Ok(())

@@ -7,9 +7,11 @@ use crate::stanza::WireStanza;
 use crate::stream_error::{StreamError, StreamErrorCondition};
 use crate::xml::{Element, ns};
 
-/// The default bound on the bytes [`Unacked`] holds: 1 MiB. Four
-/// full-size (256 KiB) stanzas, or thousands of chat messages.
-pub const DEFAULT_MAX_UNACKED_BYTES: usize = 1024 * 1024;
+/// The default bound on the bytes [`Unacked`] holds: 512 KiB. Two
+/// full-size (256 KiB) stanzas, or about a thousand chat messages: far
+/// more than a client that acknowledges now and then leaves unacknowledged,
+/// while a hundred clients that never do cannot take more than 50 MiB.
+pub const DEFAULT_MAX_UNACKED_BYTES: usize = 512 * 1024;
 
 /// Stanzas we sent that the peer has not acknowledged yet, oldest first,
 /// as the bytes that were sent, with the outbound counter: the queue holds

@@ -63,7 +63,7 @@ pub struct SmConfig {
     pub max_unacked: usize,
     /// The bound of the unacknowledged queue in bytes (default
     /// [`DEFAULT_MAX_UNACKED_BYTES`](super::DEFAULT_MAX_UNACKED_BYTES),
-    /// 1 MiB): what a peer that never acknowledges can make us hold.
+    /// 512 KiB): what a peer that never acknowledges can make us hold.
     pub max_unacked_bytes: usize,
     /// When to send `<r/>`.
     pub requests: RequestPolicy,

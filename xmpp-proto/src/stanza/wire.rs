@@ -78,6 +78,7 @@ impl WireStanza {
         let limits = Limits {
             max_element_bytes: self.bytes.len().saturating_add(1),
             max_token_bytes: self.bytes.len().saturating_add(1),
+            max_element_storage: usize::MAX,
             ..Limits::default()
         };
         let mut reader = StreamReader::new(limits);

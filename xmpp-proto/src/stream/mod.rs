@@ -54,6 +54,8 @@ pub struct Core<E, T> {
     pub(crate) closed: Option<CloseReason>,
     trace: bool,
     max_events: usize,
+    /// Output past which the endpoint stops wanting input.
+    max_output: usize,
     /// Whether any byte came from the peer yet (the first bytes tell a
     /// TLS record on a plaintext port).
     seen_input: bool,
@@ -67,6 +69,8 @@ pub(crate) struct CoreConfig {
     pub(crate) limits: Limits,
     pub(crate) trace: bool,
     pub(crate) max_events: usize,
+    /// Output past which [`Endpoint::wants_read`] says no.
+    pub(crate) max_output: usize,
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
 }
 
@@ -83,6 +87,7 @@ impl<E, T: TimerKind> Core<E, T> {
             closed: None,
             trace: config.trace,
             max_events: config.max_events,
+            max_output: config.max_output,
             seen_input: false,
             peer_closed: false,
         }
@@ -439,6 +444,12 @@ impl<R: Role> Endpoint for R {
             return None;
         }
         core.timers.next()
+    }
+
+    fn wants_read(&self) -> bool {
+        let core = self.core();
+        core.closed.is_some()
+            || (core.events.len() < core.max_events / 2 && core.out.pending() <= core.max_output)
     }
 
     fn is_closed(&self) -> bool {

@@ -469,6 +469,14 @@ impl Tree {
             + self.text.capacity()
     }
 
+    /// What the stored nodes, attributes and text take, whatever the
+    /// spare capacity.
+    pub(crate) fn stored_bytes(&self) -> usize {
+        self.nodes.len() * size_of::<NodeData>()
+            + self.attrs.len() * size_of::<AttrData>()
+            + self.text.len()
+    }
+
     pub(crate) fn text_len(&self) -> usize {
         self.text.len()
     }

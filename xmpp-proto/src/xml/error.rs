@@ -10,6 +10,8 @@ use crate::stream_error::StreamErrorCondition;
 pub enum Limit {
     /// [`Limits::max_element_bytes`](super::Limits::max_element_bytes).
     ElementBytes,
+    /// [`Limits::max_element_storage`](super::Limits::max_element_storage).
+    ElementStorage,
     /// [`Limits::max_depth`](super::Limits::max_depth).
     Depth,
     /// [`Limits::max_attributes`](super::Limits::max_attributes).
@@ -26,6 +28,7 @@ impl Limit {
     fn describe(self) -> &'static str {
         match self {
             Self::ElementBytes => "a top-level element is larger than",
+            Self::ElementStorage => "a top-level element takes more storage than",
             Self::Depth => "elements are nested deeper than",
             Self::Attributes => "an element has more attributes than",
             Self::HeaderBytes => "the stream header is larger than",

@@ -12,11 +12,14 @@ use super::ns;
 #[non_exhaustive]
 pub struct Limits {
     /// Bytes of one top-level element, as received (default 256 KiB, the
-    /// c2s stanza limit Prosody uses). The element's storage can exceed its
-    /// wire size when it consists of tiny nodes (`<x/>` is 4 bytes, a node
-    /// 40): the worst case is about 12 times this limit, held only while
-    /// that element is being read.
+    /// c2s stanza limit Prosody uses).
     pub max_element_bytes: usize,
+    /// Bytes the reader may store for one top-level element as it builds
+    /// it (default 1 MiB). Storage can exceed the wire size when an
+    /// element consists of tiny nodes (`<x/>` is 4 bytes on the wire, a
+    /// stored node about 40), so this bounds what a peer can make us hold,
+    /// rather than [`Limits::max_element_bytes`] alone.
+    pub max_element_storage: usize,
     /// Nesting depth inside a top-level element; the top-level element
     /// itself is depth 1 (default 64).
     pub max_depth: usize,
@@ -39,11 +42,12 @@ impl Limits {
     /// may send before then is small (a stream header, STARTTLS, SASL
     /// messages of at most 16 KiB of data, a bind request), so an
     /// anonymous connection cannot make the server hold much (32 KiB
-    /// elements, 8 levels, 16 attributes, 4 KiB names and values, 64 KiB
-    /// of pending input).
+    /// elements stored in at most 64 KiB, 8 levels, 16 attributes, 4 KiB
+    /// names and values, 64 KiB of pending input).
     pub fn before_authentication() -> Self {
         Self {
             max_element_bytes: 32 * 1024,
+            max_element_storage: 64 * 1024,
             max_depth: 8,
             max_attributes: 16,
             max_header_bytes: 4 * 1024,
@@ -57,6 +61,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_element_bytes: 256 * 1024,
+            max_element_storage: 1024 * 1024,
             max_depth: 64,
             max_attributes: 64,
             max_header_bytes: 8 * 1024,
@@ -510,6 +515,9 @@ impl StreamReader {
             ),
             State::Element if self.bytes > self.limits.max_element_bytes => Err(
                 ReadError::LimitExceeded(Limit::ElementBytes, self.limits.max_element_bytes),
+            ),
+            State::Element if self.tree.stored_bytes() > self.limits.max_element_storage => Err(
+                ReadError::LimitExceeded(Limit::ElementStorage, self.limits.max_element_storage),
             ),
             _ => Ok(()),
         }

@@ -6,6 +6,10 @@ use super::element::{ElementRef, Node, Ns};
 use super::reader::StreamHeader;
 use super::{Element, ns};
 
+/// The most storage a drained writer keeps for its next writes: enough
+/// for everyday stanzas, so that they need no allocation.
+const KEPT_CAPACITY: usize = 8 * 1024;
+
 /// Serializes stream headers, elements, keepalives and the stream close
 /// into one buffer that the transport drains.
 ///
@@ -171,6 +175,11 @@ impl Writer {
     pub fn consume(&mut self, n: usize) {
         self.start = self.start.saturating_add(n).min(self.buf.len());
         if self.start == self.buf.len() {
+            if self.buf.capacity() > KEPT_CAPACITY {
+                // A burst is over: its storage goes back rather than
+                // staying with an idle connection.
+                self.buf = Vec::new();
+            }
             self.buf.clear();
             self.start = 0;
         } else if self.start > 64 * 1024 && self.start > self.buf.len() / 2 {
@@ -401,6 +410,22 @@ mod tests {
             esc("ünïcödé ☕ \u{FFFD}", true).unwrap(),
             "ünïcödé ☕ \u{FFFD}"
         );
+    }
+
+    #[test]
+    fn storage_of_a_burst_is_returned_once_it_is_sent() {
+        let mut w = Writer::default();
+        w.write_raw(&[b'x'; 100]);
+        w.consume(100);
+        w.write_raw(b"<a/>");
+        let small = w.buf.capacity();
+        assert!(small >= 100, "everyday writes keep their storage");
+        w.write_raw(&vec![b'x'; 300 * 1024]);
+        w.consume(1000);
+        assert!(w.buf.capacity() >= 300 * 1024, "kept while unsent");
+        w.consume(usize::MAX);
+        assert!(w.buf.capacity() <= KEPT_CAPACITY, "{}", w.buf.capacity());
+        assert!(w.is_empty());
     }
 
     #[test]

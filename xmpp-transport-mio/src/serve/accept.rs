@@ -8,6 +8,7 @@ use xmpp_proto::server::{Server, ServerConfig};
 use xmpp_transport_std::clock;
 
 use super::{MioServer, SessionLog};
+use crate::ConnId;
 
 impl MioServer {
     pub(super) fn accept(&mut self, index: usize) {
@@ -24,8 +25,16 @@ impl MioServer {
                 // edge stays armed for the next connection.
                 Err(_) => return,
             };
-            let from_there = self.per_address.get(&peer.ip()).copied().unwrap_or(0);
-            if self.driver.len() >= self.max_sessions || from_there >= self.max_per_address {
+            let from_there = self
+                .per_address
+                .get(&peer.ip())
+                .copied()
+                .unwrap_or_default();
+            if self.driver.len() >= self.max_sessions
+                || from_there.open >= self.max_per_address
+                || self.unauthenticated >= self.max_unauthenticated
+                || from_there.unauthenticated >= self.max_unauthenticated_per_address
+            {
                 self.stats.refused += 1;
                 continue;
             }
@@ -36,8 +45,12 @@ impl MioServer {
             match self.driver.add_server(socket, endpoint, self.tls.clone()) {
                 Ok(conn) => {
                     self.stats.accepted += 1;
-                    *self.per_address.entry(peer.ip()).or_default() += 1;
-                    self.addresses.insert(conn, peer.ip());
+                    let count = self.per_address.entry(peer.ip()).or_default();
+                    count.open += 1;
+                    count.unauthenticated += 1;
+                    self.unauthenticated += 1;
+                    self.addresses.insert(conn, (peer.ip(), false));
+                    self.hub.set_address(SessionId(conn.as_u64()), peer.ip());
                     self.log(&SessionLog::Started {
                         session: SessionId(conn.as_u64()),
                         peer,
@@ -45,6 +58,35 @@ impl MioServer {
                     });
                 }
                 Err(_) => continue,
+            }
+        }
+    }
+
+    /// A connection authenticated: it no longer counts against the
+    /// unauthenticated caps.
+    pub(super) fn authenticated(&mut self, conn: ConnId) {
+        let Some((ip, authenticated)) = self.addresses.get_mut(&conn) else {
+            return;
+        };
+        if std::mem::replace(authenticated, true) {
+            return;
+        }
+        self.unauthenticated -= 1;
+        if let Some(count) = self.per_address.get_mut(ip) {
+            count.unauthenticated -= 1;
+        }
+    }
+
+    /// A connection ended: its address's counts go down.
+    pub(super) fn forget_address(&mut self, conn: ConnId) {
+        self.authenticated(conn);
+        let Some((ip, _)) = self.addresses.remove(&conn) else {
+            return;
+        };
+        if let Some(count) = self.per_address.get_mut(&ip) {
+            count.open -= 1;
+            if count.open == 0 {
+                self.per_address.remove(&ip);
             }
         }
     }

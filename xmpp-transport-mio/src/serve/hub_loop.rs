@@ -28,6 +28,7 @@ impl MioServer {
             Event::Resumed { jid } => {
                 self.jids.insert(conn, jid.clone());
             }
+            Event::Authenticated { .. } => self.authenticated(conn),
             Event::Stanza(_) => self.stats.stanzas += 1,
             Event::Closed { reason } => {
                 self.ending.insert(conn, reason.clone());
@@ -110,14 +111,7 @@ impl MioServer {
 
     /// A connection is gone: unbind it and log its end.
     pub(super) fn ended(&mut self, conn: ConnId, error: Option<Error>) {
-        if let Some(ip) = self.addresses.remove(&conn) {
-            if let Some(count) = self.per_address.get_mut(&ip) {
-                *count -= 1;
-                if *count == 0 {
-                    self.per_address.remove(&ip);
-                }
-            }
-        }
+        self.forget_address(conn);
         let jid = self.jids.remove(&conn);
         let reason = self.ending.remove(&conn);
         self.stats.ended += 1;

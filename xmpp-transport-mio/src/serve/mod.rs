@@ -68,6 +68,14 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
 /// [`MioServer::with_max_per_address`] says otherwise.
 pub const DEFAULT_MAX_PER_ADDRESS: usize = 1024;
 
+/// How many connections may be unauthenticated at once unless
+/// [`MioServer::with_max_unauthenticated`] says otherwise.
+pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 8192;
+
+/// How many unauthenticated connections one IP address may hold at once
+/// unless [`MioServer::with_max_unauthenticated`] says otherwise.
+pub const DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS: usize = 128;
+
 /// How long a poll may sleep while login answers are due.
 const LOGIN_POLL: Duration = Duration::from_millis(2);
 
@@ -108,6 +116,13 @@ pub struct Stats {
     pub rerouted: u64,
 }
 
+/// Connections from one address.
+#[derive(Clone, Copy, Debug, Default)]
+struct AddressCount {
+    open: usize,
+    unauthenticated: usize,
+}
+
 /// A single-threaded XMPP server. See the module documentation.
 pub struct MioServer {
     driver: Driver<Server>,
@@ -121,9 +136,13 @@ pub struct MioServer {
     log: Option<LogHook>,
     max_sessions: usize,
     max_per_address: usize,
-    /// Open connections per client address, and each connection's.
-    per_address: HashMap<IpAddr, usize>,
-    addresses: HashMap<ConnId, IpAddr>,
+    max_unauthenticated: usize,
+    max_unauthenticated_per_address: usize,
+    /// Open and unauthenticated connections per client address.
+    per_address: HashMap<IpAddr, AddressCount>,
+    unauthenticated: usize,
+    /// Each connection's address, and whether it has authenticated.
+    addresses: HashMap<ConnId, (IpAddr, bool)>,
     /// Why sessions that just reported `Closed` ended, until the driver
     /// removes their connection.
     ending: HashMap<ConnId, CloseReason>,
@@ -164,7 +183,10 @@ impl MioServer {
             log: None,
             max_sessions: DEFAULT_MAX_CONNECTIONS,
             max_per_address: DEFAULT_MAX_PER_ADDRESS,
+            max_unauthenticated: DEFAULT_MAX_UNAUTHENTICATED,
+            max_unauthenticated_per_address: DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
             per_address: HashMap::new(),
+            unauthenticated: 0,
             addresses: HashMap::new(),
             ending: HashMap::new(),
             jids: HashMap::new(),
@@ -216,6 +238,17 @@ impl MioServer {
     /// closed on accept (one host cannot take every slot).
     pub fn with_max_per_address(mut self, max: usize) -> Self {
         self.max_per_address = max;
+        self
+    }
+
+    /// At most `max` connections at once that have not authenticated
+    /// yet, and `per_address` of them from one IP address; more are
+    /// closed on accept (defaults [`DEFAULT_MAX_UNAUTHENTICATED`] and
+    /// [`DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS`]). Connections that
+    /// never log in cannot take the room of those that do.
+    pub fn with_max_unauthenticated(mut self, max: usize, per_address: usize) -> Self {
+        self.max_unauthenticated = max;
+        self.max_unauthenticated_per_address = per_address;
         self
     }
 
