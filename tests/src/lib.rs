@@ -257,6 +257,9 @@ pub struct Pair {
     pub client_budget: Option<usize>,
     /// The same for bytes from the server.
     pub server_budget: Option<usize>,
+    /// While `true`, the client does not read: the server's output stays
+    /// queued in the server (a peer that stopped reading).
+    pub client_stalled: bool,
     client_wire: Wire,
     server_wire: Wire,
 }
@@ -297,6 +300,7 @@ impl Pair {
             connected: true,
             client_budget: None,
             server_budget: None,
+            client_stalled: false,
             client_wire: Wire::default(),
             server_wire: Wire::default(),
         }
@@ -403,6 +407,9 @@ impl Pair {
         let now = self.now;
         if !self.connected {
             return drop_output(&mut self.server);
+        }
+        if self.client_stalled {
+            return false;
         }
         let (moved, cut) = transfer(
             &mut self.server,

@@ -2,7 +2,7 @@
 //! receipts, conflicts and the server's own answers.
 
 use xmpp_proto::client::{ClientEvent, StanzaId};
-use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::endpoint::{CloseReason, Endpoint};
 use xmpp_proto::hub::Hub;
 use xmpp_proto::router::{ConflictPolicy, OfflinePolicy, SessionId};
 use xmpp_proto::stanza::{DefinedCondition, Iq, IqType, Message, Presence, PresenceType};
@@ -438,4 +438,46 @@ fn an_account_binds_at_most_its_share_of_resources() {
     // Another account is not affected.
     let romeo = net.login("romeo", "orchard");
     assert!(net.pair(romeo).is_online());
+}
+
+#[test]
+fn a_recipient_that_stops_reading_has_its_messages_refused_back_to_the_sender() {
+    let mut net = network();
+    let juliet = net.login("juliet", "balcony");
+    let romeo = net.login("romeo", "garden");
+    net.pair(juliet).client_stalled = true;
+    let body = "x".repeat(4096);
+    let now = net.now;
+    let mut sent = Vec::new();
+    // 1 MiB for a client that reads nothing: the server side takes 256 KiB
+    // (its output limit) and refuses the rest.
+    for _ in 0..256 {
+        let id = net
+            .client(romeo)
+            .send_message(now, "juliet@example.com/balcony", &body, false)
+            .expect("romeo's own output is read");
+        sent.push(id);
+        net.run();
+    }
+    let queued = net.server(juliet).wants_read();
+    assert!(
+        !queued,
+        "a server side whose output waits for its client wants no input"
+    );
+    let refused = bounces(&mut net, romeo);
+    assert!(
+        refused.len() > 128 && refused.len() < 256,
+        "{} of 256 refused",
+        refused.len()
+    );
+    assert!(
+        refused.iter().all(|(id, condition)| sent.contains(id)
+            && *condition == DefinedCondition::ServiceUnavailable),
+        "{refused:?}"
+    );
+    // What was taken is delivered once the client reads again.
+    net.pair(juliet).client_stalled = false;
+    net.run();
+    assert_eq!(messages(&mut net, juliet).len() + refused.len(), 256);
+    assert!(net.server(juliet).wants_read());
 }

@@ -242,7 +242,13 @@ fn slow_reader(
     duration: Duration,
     resume_timeout: u64,
 ) -> Result<Outcome, String> {
-    let reader = login(target, target.from, 3, &target.password, Some(SmConfig::default()))?;
+    let reader = login(
+        target,
+        target.from,
+        3,
+        &target.password,
+        Some(SmConfig::default()),
+    )?;
     let recipient = format!("{}3@{}/abuse", target.prefix, target.domain);
     let (_, mut raw) = reader.into_parts();
     let stop = Arc::new(AtomicBool::new(false));
@@ -258,9 +264,15 @@ fn slow_reader(
             let _ = raw.shutdown(std::net::Shutdown::Both);
         })
     };
-    let outcome = flood(target, &[recipient], duration, || {
-        stop.store(true, Ordering::SeqCst);
-    }, resume_timeout)?;
+    let outcome = flood(
+        target,
+        &[recipient],
+        duration,
+        || {
+            stop.store(true, Ordering::SeqCst);
+        },
+        resume_timeout,
+    )?;
     let _ = trickle.join();
     Ok(outcome)
 }
@@ -276,7 +288,13 @@ fn sm_never_ack(
     let stop = Arc::new(AtomicBool::new(false));
     let mut drains = Vec::new();
     for n in 100..200 {
-        let conn = login(target, target.from, n, &target.password, Some(SmConfig::default()))?;
+        let conn = login(
+            target,
+            target.from,
+            n,
+            &target.password,
+            Some(SmConfig::default()),
+        )?;
         recipients.push(format!("{}{n}@{}/abuse", target.prefix, target.domain));
         let (_, mut raw) = conn.into_parts();
         let stop = stop.clone();
@@ -292,9 +310,15 @@ fn sm_never_ack(
             let _ = raw.shutdown(std::net::Shutdown::Both);
         }));
     }
-    let outcome = flood(target, &recipients, duration, || {
-        stop.store(true, Ordering::SeqCst);
-    }, resume_timeout)?;
+    let outcome = flood(
+        target,
+        &recipients,
+        duration,
+        || {
+            stop.store(true, Ordering::SeqCst);
+        },
+        resume_timeout,
+    )?;
     for drain in drains {
         let _ = drain.join();
     }
@@ -347,7 +371,10 @@ fn flood(
 fn drain_bounces(sender: &mut Connection<Client>, deadline: Instant) -> Result<u64, String> {
     let mut bounced = 0;
     loop {
-        match sender.next_event_until(deadline).map_err(|e| e.to_string())? {
+        match sender
+            .next_event_until(deadline)
+            .map_err(|e| e.to_string())?
+        {
             Next::Event(ClientEvent::Bounced { .. }) => bounced += 1,
             Next::Event(ClientEvent::Closed { reason }) => {
                 return Err(format!("the sender was disconnected: {reason}"));

@@ -245,6 +245,61 @@ fn a_client_that_never_reads_is_dropped_at_the_output_limit() {
 }
 
 #[test]
+fn a_slow_reader_gets_what_fits_its_senders_get_the_rest_back_and_it_goes_at_the_write_deadline() {
+    let driver = DriverConfig::default().with_write_deadline(Duration::from_secs(1));
+    let server = start(driver, optional_tls);
+    let mut farm = Farm::new(&server);
+    let ids = login_all(&mut farm, &server, 2);
+    let stalled = RawClient::login(&server, 100);
+    let body = "x".repeat(16 * 1024);
+    let (sender, witness) = (ids[0], ids[1]);
+    let (mut sent, mut bounced) = (0usize, 0usize);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled client was never dropped"
+        );
+        let ended = server
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("user100@localhost/r") && l.contains("output waited"));
+        if ended && bounced > 0 {
+            break;
+        }
+        if !ended && farm.driver.pending_output(sender) == Some(0) {
+            farm.driver
+                .command(sender, |c, now| {
+                    c.send_message(now, "user100@localhost/r", &body, false)
+                })
+                .unwrap()
+                .unwrap();
+            sent += 1;
+        }
+        farm.driver.poll(Some(Duration::from_millis(10))).unwrap();
+        while let Some(event) = farm.driver.next_event() {
+            match event {
+                DriverEvent::Endpoint {
+                    event: ClientEvent::Bounced { .. },
+                    ..
+                } => bounced += 1,
+                DriverEvent::Closed { conn, error } => panic!("{conn} lost: {error:?}"),
+                _ => {}
+            }
+        }
+    }
+    // The server held at most its output limit for the stalled client and
+    // answered the sender for the rest instead of dropping anyone early.
+    assert!(bounced > 0 && bounced < sent, "{bounced} of {sent} bounced");
+    ring_exchange(&mut farm, &[sender, witness], "after the drop");
+    close_all(&mut farm, &ids);
+    drop(stalled);
+    let stats = server.stop();
+    assert_eq!(stats.output_limit, 0);
+    assert_eq!(stats.failed, 1);
+}
+
+#[test]
 fn the_std_client_talks_to_the_mio_server() {
     let server = start(DriverConfig::default(), |c| c);
     let keys = SharedKeyAccounts::new().keys().clone();

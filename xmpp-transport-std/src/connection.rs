@@ -24,8 +24,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// down, unless [`Connection::set_linger`] says otherwise.
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);
 
-/// How long a write may block before the peer is considered gone, unless
-/// [`Connection::set_write_timeout`] says otherwise.
+/// How long writing what is queued may take in all before the peer is
+/// considered gone, unless [`Connection::set_write_timeout`] says
+/// otherwise.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A sans-IO endpoint (client or server role) driven over a blocking
@@ -95,6 +96,8 @@ pub struct Connection<E: Endpoint, C = BoxedCommand<E>> {
     socket: TcpStream,
     buf: Box<[u8]>,
     linger: Duration,
+    /// How long writing what is queued may take in all.
+    write_timeout: Option<Duration>,
     /// Set once our write side is shut: how long we wait for the peer's
     /// close.
     linger_until: Option<Time>,
@@ -157,6 +160,7 @@ impl<E: Endpoint> Connection<E> {
             socket,
             buf: vec![0; READ_CHUNK].into_boxed_slice(),
             linger: DEFAULT_LINGER,
+            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
             linger_until: None,
             read_closed: false,
             broken: false,
@@ -178,6 +182,7 @@ impl<E: Endpoint> Connection<E> {
             socket: self.socket,
             buf: self.buf,
             linger: self.linger,
+            write_timeout: self.write_timeout,
             linger_until: self.linger_until,
             read_closed: self.read_closed,
             broken: self.broken,
@@ -195,13 +200,17 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
         self.linger = linger;
     }
 
-    /// How long one write may block before the peer is declared gone
-    /// ([`DEFAULT_WRITE_TIMEOUT`] unless set; `None` waits forever).
+    /// How long writing what is queued may take in all before the peer
+    /// is declared gone ([`DEFAULT_WRITE_TIMEOUT`] unless set; `None`
+    /// waits forever): a total, so a peer that takes a few bytes now and
+    /// then cannot hold a write forever ([`Error::WriteDeadline`]).
     ///
     /// # Errors
     /// If `timeout` is zero.
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.socket.set_write_timeout(timeout)
+        self.socket.set_write_timeout(timeout)?;
+        self.write_timeout = timeout;
+        Ok(())
     }
 
     /// The endpoint, to look at its state.
@@ -508,6 +517,20 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
 
     /// Writes what the pump has for the socket.
     fn flush_inner(&mut self) -> Result<(), Error> {
+        let started = Instant::now();
+        let mut shortened = false;
+        let r = self.write_queued(started, &mut shortened);
+        if shortened {
+            // Back to the whole allowance for the next flush.
+            let _ = self.socket.set_write_timeout(self.write_timeout);
+        }
+        r
+    }
+
+    /// Writes until the pump has nothing more; after the first write,
+    /// each one may only block for what is left of the write timeout.
+    fn write_queued(&mut self, started: Instant, shortened: &mut bool) -> Result<(), Error> {
+        let mut first = true;
         while let Some(output) = self.pump.poll_socket_output() {
             match output {
                 SocketOutput::Data(data) if self.broken => {
@@ -515,6 +538,15 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
                     self.pump.consume_socket_output(n);
                 }
                 SocketOutput::Data(data) => {
+                    if let (Some(total), false) = (self.write_timeout, first) {
+                        let waited = started.elapsed();
+                        let left = total.saturating_sub(waited);
+                        if left.is_zero() || self.socket.set_write_timeout(Some(left)).is_err() {
+                            return Err(Error::WriteDeadline { waited });
+                        }
+                        *shortened = true;
+                    }
+                    first = false;
                     let n = loop {
                         match self.socket.write(data) {
                             Ok(0) if !data.is_empty() => {
@@ -539,7 +571,7 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
         if self.pump.endpoint().is_closed() && !self.pump.is_shutting_down() && !self.broken {
             // An endpoint that ended without asking to shut down.
             self.pump.shutdown();
-            return self.flush_inner();
+            return self.write_queued(started, shortened);
         }
         Ok(())
     }

@@ -298,6 +298,67 @@ mod tests {
     }
 
     #[test]
+    fn the_hub_holds_back_the_questions_of_an_address_that_keeps_failing() {
+        use crate::hub::{Hub, HubEvent};
+        use crate::router::SessionId;
+        use crate::sasl::ScramHash;
+        use crate::server::ServerEvent;
+
+        let config = ThrottleConfig::default().with_address(2, Duration::from_secs(3));
+        let mut hub = Hub::new("example.com").unwrap().with_login_throttle(config);
+        let now = secs(10);
+        let ask = |hub: &mut Hub, session: u64| {
+            hub.handle_event(
+                now,
+                SessionId(session),
+                ServerEvent::NeedScramCredentials {
+                    username: "juliet".into(),
+                    hash: ScramHash::Sha256,
+                },
+            );
+        };
+        for session in 1..=4 {
+            let address = if session == 4 { OWNER } else { ATTACKER };
+            hub.set_address(SessionId(session), address.unwrap());
+        }
+        for session in 1..=2 {
+            ask(&mut hub, session);
+            assert!(matches!(
+                hub.poll_event(),
+                Some(HubEvent::NeedScramCredentials { .. })
+            ));
+            let failed = ServerEvent::AuthenticationFailed {
+                username: Some("juliet".into()),
+            };
+            hub.handle_event(now, SessionId(session), failed);
+        }
+        // The third try from there waits; the store is not asked.
+        ask(&mut hub, 3);
+        assert_eq!(hub.poll_event(), None);
+        assert_eq!(hub.poll_timeout(), Some(secs(13)));
+        // Someone else is answered at once meanwhile.
+        ask(&mut hub, 4);
+        assert!(matches!(
+            hub.poll_event(),
+            Some(HubEvent::NeedScramCredentials {
+                session: SessionId(4),
+                ..
+            })
+        ));
+        hub.handle_timeout(secs(12));
+        assert_eq!(hub.poll_event(), None);
+        hub.handle_timeout(secs(13));
+        assert!(matches!(
+            hub.poll_event(),
+            Some(HubEvent::NeedScramCredentials {
+                session: SessionId(3),
+                ..
+            })
+        ));
+        assert_eq!(hub.poll_timeout(), None);
+    }
+
+    #[test]
     fn tracking_is_bounded_and_forgets_what_is_over() {
         let mut config = ThrottleConfig::default().with_address(1, Duration::from_secs(1));
         config.max_tracked = 100;

@@ -64,6 +64,7 @@ impl Shared {
         // Registered before the thread runs, so a session is reachable
         // as soon as the hub can name it.
         lock(&self.sessions).insert(id, remote);
+        lock(&self.hub).set_address(id, peer.ip());
         let shared = Arc::clone(self);
         let spawned = thread::Builder::new()
             .name(format!("xmpp-session-{}", id.0))
