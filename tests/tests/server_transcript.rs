@@ -441,7 +441,7 @@ fn slow_negotiation_is_connection_timeout() {
     let mut s = Script::new(config());
     s.feed(HEADER);
     let deadline = s.server.poll_timeout().expect("negotiation timer");
-    assert_eq!(deadline, s.now + Duration::from_secs(60));
+    assert_eq!(deadline, s.now + Duration::from_secs(30));
     s.now = deadline;
     s.server.handle_timeout(s.now);
     assert_eq!(s.output(), stream_error("connection-timeout"));

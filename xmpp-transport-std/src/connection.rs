@@ -419,6 +419,9 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
                 }
             }
             let timeout = wake.map(|t| t.saturating_duration_since(now));
+            // We only read with every event taken and all output written
+            // (the flush above blocks until it is, or the write timeout
+            // ends the connection): the endpoint's `wants_read` holds.
             if self.inbox.is_some() {
                 self.receive_inbox(timeout)?;
             } else {

@@ -303,6 +303,72 @@ fn an_unknown_name_gets_the_same_answers_as_a_wrong_password() {
     ));
 }
 
+/// Opens a TCP connection, sends a stream header and reads until the
+/// server answers (`true`) or closes the connection (`false`).
+fn answered(server: &ServeHandle) -> (TcpStream, bool) {
+    let mut tcp = TcpStream::connect(server.local_addr()).unwrap();
+    tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
+    if tcp.write_all(header.as_bytes()).is_err() {
+        return (tcp, false);
+    }
+    let mut buf = [0u8; 4096];
+    let open = matches!(tcp.read(&mut buf), Ok(n) if n > 0);
+    (tcp, open)
+}
+
+/// Opens connections until one is answered (a slot just freed is
+/// reused once the server has noticed).
+fn answered_soon(server: &ServeHandle) -> TcpStream {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (tcp, open) = answered(server);
+        if open {
+            return tcp;
+        }
+        assert!(Instant::now() < deadline, "the freed slot was never reused");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn connections_that_never_log_in_cannot_take_the_room_of_those_that_do() {
+    let pki = TestPki::localhost().unwrap();
+    let mut accounts = Accounts::new();
+    accounts.add("alice", "alice-secret").unwrap();
+    let server = Serve::new("localhost", pki.server_tls(), accounts)
+        .unwrap()
+        .with_max_unauthenticated(100, 1)
+        .start(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    let (first, first_open) = answered(&server);
+    let (second, second_open) = answered(&server);
+    assert!(first_open);
+    assert!(
+        !second_open,
+        "a second anonymous connection from 127.0.0.1 is closed"
+    );
+    drop((first, second));
+    // A login takes the anonymous slot only until it has authenticated.
+    let deadline = Instant::now() + TIMEOUT;
+    let alice = loop {
+        let options = LoginOptions {
+            server: Some(server.local_addr().to_string()),
+            trust: Some(pki.trust_anchors()),
+            timeout: Some(TIMEOUT),
+        };
+        match Session::login_with("alice@localhost", "alice-secret", options) {
+            Ok(alice) => break alice,
+            Err(e) => assert!(Instant::now() < deadline, "no login: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let anonymous = answered_soon(&server);
+    drop(anonymous);
+    alice.close().unwrap();
+    server.shutdown();
+}
+
 #[test]
 fn one_address_holds_at_most_its_share_of_connections() {
     let pki = TestPki::localhost().unwrap();
@@ -313,33 +379,14 @@ fn one_address_holds_at_most_its_share_of_connections() {
         .with_max_per_address(2)
         .start(TcpListener::bind("127.0.0.1:0").unwrap())
         .unwrap();
-    let answered = || {
-        let mut tcp = TcpStream::connect(server.local_addr()).unwrap();
-        tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
-        if tcp.write_all(header.as_bytes()).is_err() {
-            return (tcp, false);
-        }
-        let mut buf = [0u8; 4096];
-        let open = matches!(tcp.read(&mut buf), Ok(n) if n > 0);
-        (tcp, open)
-    };
-    let (first, first_open) = answered();
-    let (second, second_open) = answered();
-    let (third, third_open) = answered();
+    let (first, first_open) = answered(&server);
+    let (second, second_open) = answered(&server);
+    let (third, third_open) = answered(&server);
     assert!(first_open && second_open);
     assert!(!third_open, "a third connection from 127.0.0.1 is closed");
     // A slot that frees up can be taken again.
     drop(first);
-    let deadline = Instant::now() + TIMEOUT;
-    let again = loop {
-        let (tcp, open) = answered();
-        if open {
-            break tcp;
-        }
-        assert!(Instant::now() < deadline, "the freed slot was never reused");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let again = answered_soon(&server);
     drop((again, second, third));
     server.shutdown();
 }

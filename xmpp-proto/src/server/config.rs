@@ -36,8 +36,9 @@ pub enum ServerTlsPolicy {
 #[non_exhaustive]
 pub struct ServerTimeouts {
     /// From the accepted connection until the session is bound (default
-    /// 60 s); a slower client gets `connection-timeout`. Bounds how long a
-    /// half-open or idle connection can hold server resources.
+    /// 30 s, time enough for a TLS handshake and a login on a slow link);
+    /// a slower client gets `connection-timeout`. Bounds how long a
+    /// connection that never logs in holds a slot and memory.
     pub negotiation: Duration,
     /// How long `close()` waits for the client's `</stream:stream>` before
     /// shutting the connection down anyway (default 5 s).
@@ -57,7 +58,7 @@ pub struct ServerTimeouts {
 impl Default for ServerTimeouts {
     fn default() -> Self {
         ServerTimeouts {
-            negotiation: Duration::from_secs(60),
+            negotiation: Duration::from_secs(30),
             close: Duration::from_secs(5),
             probe_after: Some(Duration::from_secs(300)),
             probe_timeout: Duration::from_secs(60),

@@ -25,30 +25,18 @@ impl MioServer {
                 // edge stays armed for the next connection.
                 Err(_) => return,
             };
-            let from_there = self
-                .per_address
-                .get(&peer.ip())
-                .copied()
-                .unwrap_or_default();
-            if self.driver.len() >= self.max_sessions
-                || from_there.open >= self.max_per_address
-                || self.unauthenticated >= self.max_unauthenticated
-                || from_there.unauthenticated >= self.max_unauthenticated_per_address
-            {
+            if self.driver.len() >= self.max_sessions || !self.admission.admit(peer.ip()) {
                 self.stats.refused += 1;
                 continue;
             }
             let _ = socket.set_nodelay(true);
             let Some(endpoint) = self.endpoint(direct_tls) else {
+                self.admission.release(peer.ip(), false);
                 continue;
             };
             match self.driver.add_server(socket, endpoint, self.tls.clone()) {
                 Ok(conn) => {
                     self.stats.accepted += 1;
-                    let count = self.per_address.entry(peer.ip()).or_default();
-                    count.open += 1;
-                    count.unauthenticated += 1;
-                    self.unauthenticated += 1;
                     self.addresses.insert(conn, (peer.ip(), false));
                     self.hub.set_address(SessionId(conn.as_u64()), peer.ip());
                     self.log(&SessionLog::Started {
@@ -57,7 +45,7 @@ impl MioServer {
                         direct_tls,
                     });
                 }
-                Err(_) => continue,
+                Err(_) => self.admission.release(peer.ip(), false),
             }
         }
     }
@@ -65,29 +53,17 @@ impl MioServer {
     /// A connection authenticated: it no longer counts against the
     /// unauthenticated caps.
     pub(super) fn authenticated(&mut self, conn: ConnId) {
-        let Some((ip, authenticated)) = self.addresses.get_mut(&conn) else {
-            return;
-        };
-        if std::mem::replace(authenticated, true) {
-            return;
-        }
-        self.unauthenticated -= 1;
-        if let Some(count) = self.per_address.get_mut(ip) {
-            count.unauthenticated -= 1;
+        if let Some((ip, authenticated)) = self.addresses.get_mut(&conn) {
+            if !std::mem::replace(authenticated, true) {
+                self.admission.authenticated(*ip);
+            }
         }
     }
 
     /// A connection ended: its address's counts go down.
     pub(super) fn forget_address(&mut self, conn: ConnId) {
-        self.authenticated(conn);
-        let Some((ip, _)) = self.addresses.remove(&conn) else {
-            return;
-        };
-        if let Some(count) = self.per_address.get_mut(&ip) {
-            count.open -= 1;
-            if count.open == 0 {
-                self.per_address.remove(&ip);
-            }
+        if let Some((ip, authenticated)) = self.addresses.remove(&conn) {
+            self.admission.release(ip, authenticated);
         }
     }
 

@@ -51,8 +51,8 @@ use xmpp_proto::router::Router;
 use xmpp_proto::server::{Server, ServerConfig};
 use xmpp_proto::xml::Element;
 use xmpp_transport_std::ServerTls;
-use xmpp_transport_std::serve::AccountStore;
 pub use xmpp_transport_std::serve::SessionLog;
+use xmpp_transport_std::serve::{AccountStore, Admission};
 
 use crate::{ConnId, Driver, DriverConfig, DriverEvent, MAX_USER_TOKEN};
 
@@ -116,13 +116,6 @@ pub struct Stats {
     pub rerouted: u64,
 }
 
-/// Connections from one address.
-#[derive(Clone, Copy, Debug, Default)]
-struct AddressCount {
-    open: usize,
-    unauthenticated: usize,
-}
-
 /// A single-threaded XMPP server. See the module documentation.
 pub struct MioServer {
     driver: Driver<Server>,
@@ -135,12 +128,8 @@ pub struct MioServer {
     configure: Option<Configure>,
     log: Option<LogHook>,
     max_sessions: usize,
-    max_per_address: usize,
-    max_unauthenticated: usize,
-    max_unauthenticated_per_address: usize,
-    /// Open and unauthenticated connections per client address.
-    per_address: HashMap<IpAddr, AddressCount>,
-    unauthenticated: usize,
+    /// Connections per client address, and those not logged in.
+    admission: Admission,
     /// Each connection's address, and whether it has authenticated.
     addresses: HashMap<ConnId, (IpAddr, bool)>,
     /// Why sessions that just reported `Closed` ended, until the driver
@@ -182,11 +171,11 @@ impl MioServer {
             configure: None,
             log: None,
             max_sessions: DEFAULT_MAX_CONNECTIONS,
-            max_per_address: DEFAULT_MAX_PER_ADDRESS,
-            max_unauthenticated: DEFAULT_MAX_UNAUTHENTICATED,
-            max_unauthenticated_per_address: DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
-            per_address: HashMap::new(),
-            unauthenticated: 0,
+            admission: Admission::new(
+                DEFAULT_MAX_PER_ADDRESS,
+                DEFAULT_MAX_UNAUTHENTICATED,
+                DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+            ),
             addresses: HashMap::new(),
             ending: HashMap::new(),
             jids: HashMap::new(),
@@ -237,7 +226,7 @@ impl MioServer {
     /// At most `max` connections at once from one IP address; more are
     /// closed on accept (one host cannot take every slot).
     pub fn with_max_per_address(mut self, max: usize) -> Self {
-        self.max_per_address = max;
+        self.admission.set_max_per_address(max);
         self
     }
 
@@ -247,8 +236,7 @@ impl MioServer {
     /// [`DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS`]). Connections that
     /// never log in cannot take the room of those that do.
     pub fn with_max_unauthenticated(mut self, max: usize, per_address: usize) -> Self {
-        self.max_unauthenticated = max;
-        self.max_unauthenticated_per_address = per_address;
+        self.admission.set_max_unauthenticated(max, per_address);
         self
     }
 

@@ -38,7 +38,7 @@ impl Shared {
         let started = self.start_session(tcp, peer, direct_tls);
         // A running session gives its slot back when it ends.
         if !matches!(started, Ok(true)) {
-            self.release(peer.ip());
+            self.release(peer.ip(), false);
         }
         started.map(|_| ())
     }

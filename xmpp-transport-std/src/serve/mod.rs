@@ -38,6 +38,7 @@
 
 mod accept;
 mod accounts;
+mod admission;
 mod handle;
 mod log;
 mod pump;
@@ -66,6 +67,7 @@ use crate::remote::Remote;
 use crate::server_tls::ServerTls;
 
 pub use self::accounts::{AccountError, AccountStore, Accounts, DEFAULT_ITERATIONS, LoginAnswer};
+pub use self::admission::Admission;
 pub use self::log::SessionLog;
 
 /// How many sessions may be open at once unless
@@ -76,6 +78,14 @@ pub const DEFAULT_MAX_SESSIONS: usize = 1000;
 /// How many connections one IP address may hold at once unless
 /// [`Serve::with_max_per_address`] says otherwise.
 pub const DEFAULT_MAX_PER_ADDRESS: usize = 100;
+
+/// How many connections may be unauthenticated at once unless
+/// [`Serve::with_max_unauthenticated`] says otherwise.
+pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 500;
+
+/// How many unauthenticated connections one IP address may hold at once
+/// unless [`Serve::with_max_unauthenticated`] says otherwise.
+pub const DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS: usize = 50;
 
 /// A server being set up; [`Serve::start`] runs it. See the module
 /// documentation.
@@ -88,7 +98,7 @@ pub struct Serve {
     log: Option<LogHook>,
     direct_tls: Option<TcpListener>,
     max_sessions: usize,
-    max_per_address: usize,
+    admission: Admission,
     offline: Option<OfflineStore>,
 }
 
@@ -121,7 +131,11 @@ impl Serve {
             log: None,
             direct_tls: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
-            max_per_address: DEFAULT_MAX_PER_ADDRESS,
+            admission: Admission::new(
+                DEFAULT_MAX_PER_ADDRESS,
+                DEFAULT_MAX_UNAUTHENTICATED,
+                DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+            ),
             offline: None,
         })
     }
@@ -171,7 +185,18 @@ impl Serve {
     /// At most `max` connections at once from one IP address; more are
     /// closed at once (one host cannot take every slot).
     pub fn with_max_per_address(mut self, max: usize) -> Self {
-        self.max_per_address = max;
+        self.admission.set_max_per_address(max);
+        self
+    }
+
+    /// At most `max` connections at once that have not authenticated
+    /// yet, and `per_address` of them from one IP address (defaults
+    /// [`DEFAULT_MAX_UNAUTHENTICATED`] and
+    /// [`DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS`]); more are closed at
+    /// once. Connections that never log in cannot take the room of those
+    /// that do.
+    pub fn with_max_unauthenticated(mut self, max: usize, per_address: usize) -> Self {
+        self.admission.set_max_unauthenticated(max, per_address);
         self
     }
 
@@ -209,8 +234,7 @@ impl Serve {
             configure: self.configure,
             log: self.log,
             max_sessions: self.max_sessions,
-            max_per_address: self.max_per_address,
-            per_address: Mutex::new(HashMap::new()),
+            admission: Mutex::new(self.admission),
             sessions: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
@@ -257,9 +281,8 @@ struct Shared {
     configure: Option<Configure>,
     log: Option<LogHook>,
     max_sessions: usize,
-    max_per_address: usize,
-    /// Open connections per client address.
-    per_address: Mutex<HashMap<IpAddr, usize>>,
+    /// Connections per client address, and those not logged in.
+    admission: Mutex<Admission>,
     /// The open sessions, to reach with the hub's commands.
     sessions: Mutex<HashMap<SessionId, Remote<Server, HubCommand>>>,
     /// Session threads, joined on shutdown (finished ones are pruned as
@@ -288,23 +311,16 @@ impl Shared {
 impl Shared {
     /// Takes a connection slot for `ip`, if it has one left.
     fn admit(&self, ip: IpAddr) -> bool {
-        let mut per_address = lock(&self.per_address);
-        let count = per_address.entry(ip).or_default();
-        if *count >= self.max_per_address {
-            return false;
-        }
-        *count += 1;
-        true
+        lock(&self.admission).admit(ip)
+    }
+
+    /// The connection from `ip` authenticated.
+    fn authenticated(&self, ip: IpAddr) {
+        lock(&self.admission).authenticated(ip);
     }
 
     /// Gives back the slot of a connection from `ip` that ended.
-    fn release(&self, ip: IpAddr) {
-        let mut per_address = lock(&self.per_address);
-        if let Some(count) = per_address.get_mut(&ip) {
-            *count -= 1;
-            if *count == 0 {
-                per_address.remove(&ip);
-            }
-        }
+    fn release(&self, ip: IpAddr, authenticated: bool) {
+        lock(&self.admission).release(ip, authenticated);
     }
 }

@@ -31,6 +31,7 @@ pub(super) fn run(
     let mut jid: Option<FullJid> = None;
     let mut reason: Option<CloseReason> = None;
     let mut error: Option<Error> = None;
+    let mut authenticated = false;
     loop {
         match conn.next_event() {
             Ok(Some(event)) => {
@@ -44,6 +45,10 @@ pub(super) fn run(
                     // Traced bytes are for the log only.
                     ServerEvent::Trace { .. } => continue,
                     ServerEvent::Closed { reason: why } => reason = Some(why.clone()),
+                    ServerEvent::Authenticated { .. } if !authenticated => {
+                        authenticated = true;
+                        shared.authenticated(peer.ip());
+                    }
                     _ => {}
                 }
                 let spent = lock(&shared.hub).handle_event(clock::now(), id, event);
@@ -61,7 +66,7 @@ pub(super) fn run(
         }
     }
     lock(&shared.sessions).remove(&id);
-    shared.release(peer.ip());
+    shared.release(peer.ip(), authenticated);
     // Commands still queued for this connection come back to the hub
     // now, through their `Drop`.
     drop(conn);
