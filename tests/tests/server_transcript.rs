@@ -337,6 +337,56 @@ fn plaintext_after_proceed_is_injection() {
 }
 
 #[test]
+fn a_newline_after_starttls_in_the_same_write_is_no_injection() {
+    // go-sendxmpp writes "<starttls/>\n" at once.
+    let mut s = Script::new(config());
+    s.feed(HEADER);
+    let out = s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\r\n");
+    assert_eq!(
+        out,
+        "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>[STARTTLS]"
+    );
+    assert_eq!(s.closed(), None);
+    s.tls_up();
+    let out = s.feed(HEADER);
+    assert!(out.contains("<mechanisms"), "{out}");
+}
+
+#[test]
+fn a_stream_header_from_the_domain_is_ignored_not_an_invalid_from() {
+    // Net::XMPP (sendxmpp) names the server's domain as `from` of every
+    // header, also after SASL.
+    let mut s = Script::new(config());
+    let from_domain = HEADER.replace("to='example.com'", "to='example.com' from='example.com'");
+    s.feed(&from_domain);
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    s.tls_up();
+    s.feed(&from_domain);
+    let plain = base64::engine::general_purpose::STANDARD.encode(b"\0juliet\0secret");
+    let out = s.feed(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+    ));
+    assert!(out.contains("<success"), "{out}");
+    let out = s.feed(&from_domain);
+    assert!(out.contains("<bind"), "{out}");
+    // Another account's address there is still refused.
+    let romeo = HEADER.replace(
+        "to='example.com'",
+        "to='example.com' from='romeo@example.com'",
+    );
+    let mut s2 = Script::new(config());
+    s2.feed(HEADER);
+    s2.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    s2.tls_up();
+    s2.feed(HEADER);
+    s2.feed(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+    ));
+    let out = s2.feed(&romeo);
+    assert!(out.ends_with(&stream_error("invalid-from")), "{out}");
+}
+
+#[test]
 fn starttls_where_not_offered_fails() {
     let mut s = Script::new(config());
     s.feed(HEADER);

@@ -87,15 +87,19 @@ pub fn check_server_header(
 /// assert_eq!(refused.condition, StreamErrorCondition::HostUnknown);
 ///
 /// let juliet = BareJid::new("juliet@example.com")?;
-/// let header = header.from("romeo@example.com");
-/// let refused = check_client_header(&header, "example.com", Some(&juliet)).unwrap_err();
+/// let romeo = header.clone().from("romeo@example.com");
+/// let refused = check_client_header(&romeo, "example.com", Some(&juliet)).unwrap_err();
 /// assert_eq!(refused.condition, StreamErrorCondition::InvalidFrom);
+/// // A `from` that names no account (sendxmpp sends the domain) is ignored.
+/// let domain = header.from("example.com");
+/// assert!(check_client_header(&domain, "example.com", Some(&juliet)).is_ok());
 /// # Ok::<(), xmpp_proto::jid::JidError>(())
 /// ```
 ///
 /// # Errors
 /// As for [`check_server_header`], plus `host-unknown` for a `to` that is
-/// not `domain` and `invalid-from` for a `from` that is not `account`.
+/// not `domain` and `invalid-from` for a `from` naming another account
+/// than `account`.
 pub fn check_client_header(
     header: &StreamHeader,
     domain: &str,
@@ -114,7 +118,13 @@ pub fn check_client_header(
         }
     }
     if let (Some(from), Some(account)) = (&header.from, account) {
-        if Jid::new(from).map_or(true, |j| j.bare_str() != account.as_str()) {
+        // Only a `from` naming another account is refused. Some clients
+        // (Net::XMPP's sendxmpp) put the server's domain there, and
+        // stanzas get the session's address stamped in any case, so a
+        // `from` that names no account is ignored, as Prosody does.
+        let other_account = Jid::new(from)
+            .is_ok_and(|j| j.localpart().is_some() && j.bare_str() != account.as_str());
+        if other_account {
             return Err(HeaderError {
                 condition: StreamErrorCondition::InvalidFrom,
                 text: "stream from another account than the authenticated one",

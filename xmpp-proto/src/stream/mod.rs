@@ -346,8 +346,16 @@ impl<R: Role> Endpoint for R {
         // Nothing can follow the peer's close.
         while self.core().closed.is_none() && !self.core().peer_closed {
             if self.awaiting_tls() && !input.is_empty() {
-                // Bytes after <proceed/> (or before direct TLS) that did
-                // not come through TLS: an attacker's, never the peer's.
+                // Whitespace after `<starttls/>` in the same write (go-
+                // sendxmpp adds a newline) carries nothing: it is dropped,
+                // never parsed. Anything else that did not come through
+                // TLS is an attacker's, never the peer's.
+                if input
+                    .iter()
+                    .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                {
+                    break;
+                }
                 self.finish(CloseReason::StartTlsInjection);
                 break;
             }
