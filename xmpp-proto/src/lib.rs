@@ -26,6 +26,8 @@
 //!   was refused).
 //! - [`client`] and [`server`]: the two ends of a client-to-server
 //!   stream, over one private stream core.
+//! - [`roster`]: rosters and presence subscriptions (RFC 6121): items,
+//!   queries, and the subscription state machine of its Appendix A.
 //! - [`router`]: local delivery between the sessions of one server;
 //!   [`hub`]: everything a server decides across sessions (routing,
 //!   resumption, its own services, questions for the store), beside the
@@ -62,6 +64,7 @@ pub mod hub;
 pub mod jid;
 pub mod negotiation;
 pub mod random;
+pub mod roster;
 pub mod router;
 pub mod sasl;
 pub mod server;
