@@ -5,11 +5,14 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTimeouts, ClientTlsPolicy};
+use xmpp_proto::client::{
+    Client, ClientConfig, ClientEvent, ClientTimeouts, ClientTlsPolicy, ReceiptPolicy,
+};
 use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::endpoint::Transmit;
 use xmpp_proto::endpoint::{CloseReason, CommandError};
 use xmpp_proto::jid::Jid;
+use xmpp_proto::roster::Subscription;
 use xmpp_proto::sasl::{
     self, FailureCondition, Iterations, Mechanism, Nonce, ScramHash, ServerMechanism, ServerStep,
 };
@@ -960,4 +963,179 @@ fn timeouts_are_configurable() {
         "{seen:?}"
     );
     assert_eq!(s.closed_reason(), Some(&CloseReason::PeerNotResponding));
+}
+
+/// The id of the last `<iq/>` in `out`.
+fn iq_id(out: &str) -> String {
+    let iq = &out[out.rfind("<iq").expect("an iq")..];
+    let start = iq.find("id='").expect("an id") + 4;
+    iq[start..]
+        .split('\'')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn roster_fetched_with_versioning_and_kept_up_to_date_by_pushes() {
+    let mut s = online_with_prosody();
+    s.client.request_roster(s.now).unwrap();
+    let out = s.output();
+    // Prosody offers versioning: an empty version asks for everything.
+    assert!(
+        out.contains("<query xmlns='jabber:iq:roster' ver=''/>"),
+        "{out}"
+    );
+    let id = iq_id(&out);
+    s.feed(&format!(
+        "<iq type='result' id='{id}' to='alice@localhost/res1'><query xmlns='jabber:iq:roster' ver='v1'>\
+         <item jid='bob@localhost' name='Bob' subscription='both'><group>Friends</group></item>\
+         <item jid='carol@localhost' ask='subscribe'/></query></iq>"
+    ));
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::RosterReceived))
+    );
+    let roster = s.client.roster();
+    assert_eq!((roster.len(), roster.version()), (2, Some("v1")));
+    assert_eq!(
+        roster.get("bob@localhost").unwrap().subscription,
+        Subscription::Both
+    );
+
+    // A push from our own server is applied and acknowledged.
+    let out = s.feed(
+        "<iq type='set' id='push1'><query xmlns='jabber:iq:roster' ver='v2'>\
+         <item jid='carol@localhost' subscription='to'/></query></iq>",
+    );
+    assert!(
+        out.contains("type='result'") && out.contains("id='push1'"),
+        "{out}"
+    );
+    assert_eq!(
+        s.client
+            .roster()
+            .get("carol@localhost")
+            .unwrap()
+            .subscription,
+        Subscription::To
+    );
+    assert_eq!(s.client.roster().version(), Some("v2"));
+    assert!(s.events.iter().any(|e| matches!(
+        e,
+        ClientEvent::RosterPush { item, previous: Some(old) } if item.subscription == Subscription::To && old.ask
+    )));
+
+    // From anyone else it is refused and changes nothing (RFC 6121
+    // §2.1.6).
+    let out = s.feed(
+        "<iq type='set' id='evil' from='mallory@localhost/x'><query xmlns='jabber:iq:roster'>\
+         <item jid='mallory@localhost' subscription='both'/></query></iq>",
+    );
+    assert!(
+        out.contains("type='error'") && out.contains("service-unavailable"),
+        "{out}"
+    );
+    assert!(s.client.roster().get("mallory@localhost").is_none());
+
+    // A removal.
+    s.feed(
+        "<iq type='set' id='push2'><query xmlns='jabber:iq:roster' ver='v3'>\
+         <item jid='bob@localhost' subscription='remove'/></query></iq>",
+    );
+    assert!(s.client.roster().get("bob@localhost").is_none());
+
+    // The next fetch names our version; an empty result keeps the roster.
+    s.client.request_roster(s.now).unwrap();
+    let out = s.output();
+    assert!(out.contains("ver='v3'"), "{out}");
+    s.feed(&format!("<iq type='result' id='{}'/>", iq_id(&out)));
+    assert_eq!(s.client.roster().len(), 1);
+}
+
+#[test]
+fn subscription_requests_are_events_and_answers_are_presences() {
+    let mut s = online_with_prosody();
+    s.feed("<presence from='bob@localhost' to='alice@localhost' type='subscribe'/>");
+    let from = s
+        .events
+        .iter()
+        .find_map(|e| match e {
+            ClientEvent::SubscriptionRequest { from, .. } => Some(from.clone()),
+            _ => None,
+        })
+        .expect("a subscription request");
+    assert_eq!(from.as_str(), "bob@localhost");
+    s.client.approve_subscription(s.now, &from).unwrap();
+    let out = s.output();
+    assert!(
+        out.starts_with("<presence")
+            && out.contains("type='subscribed'")
+            && out.contains("to='bob@localhost'"),
+        "{out}"
+    );
+    s.client.subscribe(s.now, &from).unwrap();
+    assert!(s.output().contains("type='subscribe'"));
+
+    // Contacts' presence is tracked per resource.
+    s.feed("<presence from='bob@localhost/phone'><show>away</show></presence>");
+    s.feed("<presence from='bob@localhost/laptop'/>");
+    let resources: Vec<&str> = s
+        .client
+        .presences_of("bob@localhost")
+        .map(|(r, _)| r)
+        .collect();
+    assert_eq!(resources, ["laptop", "phone"]);
+    s.feed("<presence from='bob@localhost/phone' type='unavailable'/>");
+    let resources: Vec<&str> = s
+        .client
+        .presences_of("bob@localhost")
+        .map(|(r, _)| r)
+        .collect();
+    assert_eq!(resources, ["laptop"]);
+}
+
+#[test]
+fn receipts_only_to_those_allowed_to_see_our_presence_when_asked_so() {
+    let config =
+        config(ClientTlsPolicy::RequireStartTls).with_receipts(ReceiptPolicy::ToPresenceAllowed);
+    let mut s = log_in_to_prosody(Script::with_config(config));
+    let ask = |from: &str, id: &str| {
+        format!(
+            "<message from='{from}' type='chat' id='{id}'><body>hi</body><request xmlns='urn:xmpp:receipts'/></message>"
+        )
+    };
+    // A stranger learns nothing.
+    let out = s.feed(&ask("eve@localhost/x", "m1"));
+    assert!(!out.contains("received"), "{out}");
+    // Our own account's other resources, and a contact with a 'from'
+    // subscription, get receipts.
+    assert!(
+        s.feed(&ask("alice@localhost/phone", "m2"))
+            .contains("received")
+    );
+    s.client.request_roster(s.now).unwrap();
+    let out = s.output();
+    s.feed(&format!(
+        "<iq type='result' id='{}'><query xmlns='jabber:iq:roster'>\
+         <item jid='bob@localhost' subscription='from'/><item jid='carol@localhost' subscription='to'/></query></iq>",
+        iq_id(&out)
+    ));
+    assert!(
+        s.feed(&ask("bob@localhost/phone", "m3"))
+            .contains("received")
+    );
+    assert!(
+        !s.feed(&ask("carol@localhost/phone", "m4"))
+            .contains("received")
+    );
+    // Directed presence lets the addressee see us.
+    let presence =
+        xmpp_proto::stanza::Presence::builder(xmpp_proto::stanza::PresenceType::Available)
+            .to("eve@localhost/x")
+            .build();
+    s.client.send(s.now, presence).unwrap();
+    s.output();
+    assert!(s.feed(&ask("eve@localhost/x", "m5")).contains("received"));
 }

@@ -88,7 +88,7 @@ pub struct ClientConfig {
     pub(crate) lang: String,
     pub(crate) timeouts: ClientTimeouts,
     pub(crate) limits: Limits,
-    pub(crate) auto_receipts: bool,
+    pub(crate) receipts: super::roster::ReceiptPolicy,
     pub(crate) handled_iq_namespaces: Vec<String>,
     pub(crate) trace: bool,
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
@@ -112,7 +112,7 @@ impl ClientConfig {
             lang: "en".to_owned(),
             timeouts: ClientTimeouts::default(),
             limits: Limits::default(),
-            auto_receipts: true,
+            receipts: super::roster::ReceiptPolicy::default(),
             handled_iq_namespaces: Vec::new(),
             trace: false,
             random: None,
@@ -168,9 +168,20 @@ impl ClientConfig {
     }
 
     /// Whether to answer XEP-0184 receipt requests automatically (default
-    /// on).
+    /// on): [`ReceiptPolicy::Always`](super::ReceiptPolicy::Always) or
+    /// [`ReceiptPolicy::Never`](super::ReceiptPolicy::Never).
     pub fn with_auto_receipts(mut self, on: bool) -> Self {
-        self.auto_receipts = on;
+        self.receipts = match on {
+            true => super::roster::ReceiptPolicy::Always,
+            false => super::roster::ReceiptPolicy::Never,
+        };
+        self
+    }
+
+    /// To whom receipt requests are answered automatically (default
+    /// [`ReceiptPolicy::Always`](super::ReceiptPolicy::Always)).
+    pub fn with_receipts(mut self, policy: super::roster::ReceiptPolicy) -> Self {
+        self.receipts = policy;
         self
     }
 

@@ -61,8 +61,30 @@ pub enum ClientEvent {
     /// A message arrived. Receipt requests in it were answered already if
     /// automatic receipts are on.
     Message(Message),
-    /// A presence arrived.
+    /// A presence arrived (subscription requests come as
+    /// [`ClientEvent::SubscriptionRequest`] instead).
     Presence(Presence),
+    /// Someone asks to see our presence (RFC 6121 §3.1.3): answer with
+    /// `Client::approve_subscription` or `Client::deny_subscription`.
+    SubscriptionRequest {
+        /// Who asks.
+        from: crate::jid::BareJid,
+        /// The request (it may carry a status text or a nickname).
+        presence: Presence,
+    },
+    /// The answer to `Client::request_roster` arrived: `Client::roster`
+    /// holds the roster (with versioning, confirmed or updated by the
+    /// pushes that follow).
+    RosterReceived,
+    /// The server pushed a roster change (RFC 6121 §2.1.6), already
+    /// applied to `Client::roster` and acknowledged.
+    RosterPush {
+        /// The item as it is now (`subscription` is `Remove` if the
+        /// contact was removed).
+        item: crate::roster::RosterItem,
+        /// What the roster had for that contact before, if anything.
+        previous: Option<crate::roster::RosterItem>,
+    },
     /// An IQ request (`get` or `set`) for a namespace registered with
     /// `ClientConfig::handle_iq_namespace`. Answer it with `send` and
     /// `Iq::make_result` or `Iq::make_error`.

@@ -23,6 +23,8 @@ pub(super) enum IqPurpose {
     Session,
     /// Our XEP-0199 liveness ping.
     Ping,
+    /// A roster get: the result updates the client's roster.
+    Roster,
 }
 
 /// IQ requests awaiting a response.
@@ -58,6 +60,14 @@ impl Client {
         self.iqs.deadlines.push_back((deadline, id));
         if self.core.timers.get(ClientTimer::Iq).is_none() {
             self.core.timers.set(ClientTimer::Iq, deadline);
+        }
+    }
+
+    /// Changes why a tracked request was sent (it was sent through the
+    /// application's path and is the client's own).
+    pub(super) fn retrack(&mut self, id: &StanzaId, purpose: IqPurpose) {
+        if let Some(pending) = self.iqs.by_id.get_mut(id.as_str()) {
+            pending.purpose = purpose;
         }
     }
 
@@ -114,7 +124,7 @@ impl Client {
                 break;
             };
             match self.iqs.by_id.remove(&id).map(|p| p.purpose) {
-                Some(IqPurpose::App) => self
+                Some(IqPurpose::App | IqPurpose::Roster) => self
                     .core
                     .events
                     .push_back(ClientEvent::IqTimeout { id: StanzaId(id) }),

@@ -34,12 +34,14 @@ mod event;
 mod iqs;
 mod negotiate;
 mod online;
+mod roster;
 mod sm;
 mod timer;
 
 pub use self::config::{ClientConfig, ClientTimeouts, ClientTlsPolicy};
 pub use self::event::{ClientEvent, StanzaId};
 pub use self::online::Outgoing;
+pub use self::roster::ReceiptPolicy;
 
 use self::iqs::PendingIqs;
 use self::negotiate::ClientPhase;
@@ -64,6 +66,8 @@ pub struct Client {
     sm_offered: bool,
     /// A session to resume instead of binding, until the server answers.
     resume_from: Option<SmSession>,
+    /// The roster, contacts' presence, directed presence.
+    contacts: roster::Contacts,
 }
 
 impl Client {
@@ -86,6 +90,7 @@ impl Client {
             iqs: PendingIqs::default(),
             sm_offered: false,
             resume_from: config.resumption.take(),
+            contacts: roster::Contacts::default(),
             config,
         };
         client.core.timers.set(

@@ -295,6 +295,7 @@ impl Client {
             SessionNeed::NotRequired
         };
         self.sm_offered = self.config.sm.is_some() && features.sm.contains(&SmVersion::V3);
+        self.contacts.versioning = features.roster_versioning;
         if self.resume_from.is_some() {
             if self.sm_offered {
                 self.sm_resume(now, session);

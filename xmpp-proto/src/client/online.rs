@@ -103,6 +103,9 @@ impl Client {
                 id
             }
         };
+        if el.is("presence", ns::CLIENT) {
+            self.note_directed_presence(&el);
+        }
         let is_request = el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
         let to = is_request
             .then(|| el.attr("to").map(str::to_owned))
@@ -189,21 +192,27 @@ impl Client {
                 let event = bounced(p.id(), p.from(), p.error());
                 self.core.events.push_back(event);
             }
-            Stanza::Presence(p) => self.core.events.push_back(ClientEvent::Presence(p)),
+            Stanza::Presence(p) => self.handle_presence(p),
             Stanza::Iq(iq) => self.handle_iq(now, iq),
         }
     }
 
     fn handle_iq(&mut self, now: Time, iq: Iq) {
         if !iq.kind().is_request() {
-            if let Some((purpose, response)) = self.take_response(iq.into_element()) {
-                if purpose == IqPurpose::App {
+            match self.take_response(iq.into_element()) {
+                Some((IqPurpose::App, response)) => {
                     let id = StanzaId(response.id().unwrap_or_default().to_owned());
                     self.core
                         .events
                         .push_back(ClientEvent::IqResponse { id, response });
                 }
+                Some((IqPurpose::Roster, response)) => self.roster_result(response),
+                _ => {}
             }
+            return;
+        }
+        if let Some(reply) = self.roster_push(&iq) {
+            let _ = crate::stream::write_stanza(self, now, reply, true);
             return;
         }
         let payload_ns = iq.payload().map(|p| p.ns().to_owned()).unwrap_or_default();
@@ -242,9 +251,9 @@ impl Client {
         }
         // XEP-0184 §5.4: answer requests, never for errors or group chat,
         // and only when the message has an id to refer to.
-        let wants_receipt = self.config.auto_receipts
-            && el.child("request", ns::RECEIPTS).is_some()
-            && !matches!(m.kind(), MessageType::Error | MessageType::Groupchat);
+        let wants_receipt = el.child("request", ns::RECEIPTS).is_some()
+            && !matches!(m.kind(), MessageType::Error | MessageType::Groupchat)
+            && m.from().is_some_and(|from| self.receipt_allowed(from));
         if let (true, Some(id), Some(from)) = (wants_receipt, m.id(), m.from()) {
             if let Some(receipt_id) = self.next_id() {
                 let receipt = Element::builder("message", ns::CLIENT)
