@@ -26,6 +26,8 @@ pub struct Network {
     pub accounts: TestAccounts,
     /// Messages the hub handed out for storage (`OfflinePolicy::Store`).
     pub offline: Vec<Element>,
+    /// The hub's other events (roster changes to keep), in order.
+    pub hub_events: Vec<HubEvent>,
     /// The simulated time.
     pub now: Time,
     /// Server events already given to the hub, per connection.
@@ -47,11 +49,19 @@ impl Network {
                 accounts
             })
             .clone();
+        let mut hub = hub;
+        for user in ["juliet", "romeo", "nurse"] {
+            let account =
+                xmpp_proto::jid::BareJid::new(&format!("{user}@{DOMAIN}")).expect("valid account");
+            // Known to exist, as a server's store would tell the hub.
+            hub.add_account(&account);
+        }
         Network {
             hub,
             pairs: Vec::new(),
             accounts,
             offline: Vec::new(),
+            hub_events: Vec::new(),
             now: Time::ZERO,
             handled: Vec::new(),
         }
@@ -183,7 +193,7 @@ impl Network {
             }
             match self.hub.poll_event() {
                 Some(HubEvent::StoreOffline { message, .. }) => self.offline.push(message),
-                Some(_) => {}
+                Some(other) => self.hub_events.push(other),
                 None => break,
             }
         }

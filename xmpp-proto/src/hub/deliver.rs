@@ -44,7 +44,11 @@ impl Hub {
                 let Some(asker) = self.router.jid(from).cloned() else {
                     return;
                 };
-                let answer = self.services.answer(&iq, account.as_ref(), &asker);
+                if super::im::is_own_roster_request(&iq, account.as_ref(), &asker) {
+                    self.roster_iq(from, &iq, out);
+                    return;
+                }
+                let answer = self.services.answer(&iq, account.as_ref());
                 if let Some(stanza) = self.router.wire(&answer) {
                     out.push(Routed::Deliver {
                         session: from,

@@ -37,6 +37,20 @@ pub enum HubEvent {
         /// The mechanism.
         mechanism: Mechanism,
     },
+    /// `account`'s roster changed (RFC 6121): keep `entry` for
+    /// `contact` (`None`: forget the contact) and the roster's new
+    /// `version`, so that [`Hub::restore_roster`](super::Hub::restore_roster)
+    /// can bring it back after a restart.
+    RosterChanged {
+        /// The account whose roster it is.
+        account: BareJid,
+        /// The roster's version after the change.
+        version: u64,
+        /// The contact.
+        contact: BareJid,
+        /// What to keep about the contact, or `None` to forget it.
+        entry: Option<Box<crate::roster::RosterEntry>>,
+    },
     /// A message for `to`, who has no available resource, under
     /// `OfflinePolicy::Store`: keep it for later. With nowhere to keep
     /// it, hand it to

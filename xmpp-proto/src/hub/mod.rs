@@ -55,12 +55,13 @@ mod command;
 mod deliver;
 mod detached;
 mod event;
+mod im;
 mod resume;
 mod services;
 mod throttle;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
 pub use self::command::{CommandFeedback, Delivery, ServerCommand};
@@ -68,6 +69,7 @@ pub use self::detached::{
     DEFAULT_DETACHED_BUDGET, DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued,
 };
 pub use self::event::{HubEvent, HubStats};
+pub use self::im::{DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_MAX_ROSTER_ITEMS};
 pub use self::throttle::ThrottleConfig;
 
 use self::services::Services;
@@ -113,6 +115,8 @@ pub struct Hub {
     /// Sessions that ended while resuming with a state in hand, and the
     /// session whose state will come back from them.
     returned: HashMap<SessionId, SessionId>,
+    /// Every known account's roster.
+    rosters: im::Rosters,
     /// Failed logins per address and per account.
     throttle: LoginThrottle,
     /// Login questions held back by the throttle, by when they may go
@@ -130,6 +134,10 @@ struct SessionInfo {
     sm_id: Option<String>,
     /// The client's address, if the transport said.
     address: Option<IpAddr>,
+    /// It asked for the roster: it gets roster pushes (RFC 6121 §2.1.6).
+    interested: bool,
+    /// Where it sent directed available presence (told when it goes).
+    directed: HashSet<String>,
 }
 
 impl Hub {
@@ -156,6 +164,7 @@ impl Hub {
             max_sessions_per_account: DEFAULT_MAX_SESSIONS_PER_ACCOUNT,
             resumptions: HashMap::new(),
             returned: HashMap::new(),
+            rosters: im::Rosters::default(),
             throttle: LoginThrottle::default(),
             deferred: BinaryHeap::new(),
             waiting: HashMap::new(),
@@ -288,6 +297,7 @@ impl Hub {
                 self.throttle.failed(now, address, username.as_deref());
             }
             ServerEvent::Authenticated { jid, .. } => {
+                self.add_account(&jid);
                 self.sessions.entry(session).or_default().account = Some(jid);
             }
             ServerEvent::BindRequest { jid, .. } => self.bind(session, &jid),
@@ -298,7 +308,9 @@ impl Hub {
             ServerEvent::Resumed { .. } => self.resumed(session),
             ServerEvent::Stanza(stanza) => {
                 let mut out = std::mem::take(&mut self.routed);
-                spent = self.router.route(session, stanza, &mut out);
+                if let Some(stanza) = self.im_stanza(session, stanza, &mut out) {
+                    spent = self.router.route(session, stanza, &mut out);
+                }
                 self.dispatch(now, &mut out, false);
                 self.routed = out;
             }
@@ -495,6 +507,7 @@ impl Hub {
         // A detached session stays bound until it is resumed or expires.
         if !self.detached.contains(session) {
             let mut out = std::mem::take(&mut self.routed);
+            self.im_session_gone(session, &mut out);
             self.router.unbind(session, &mut out);
             self.dispatch(now, &mut out, true);
             self.routed = out;

@@ -167,6 +167,7 @@ impl Hub {
     pub(super) fn expire(&mut self, now: Time, session: SessionId, mut state: SmSession) {
         self.stats.expired += 1;
         let mut out = std::mem::take(&mut self.routed);
+        self.im_session_gone(session, &mut out);
         self.router
             .expire(session, state.unacked.take_all_elements(), &mut out);
         self.dispatch(now, &mut out, true);

@@ -1,9 +1,9 @@
 //! The server's own answers: IQ requests to the domain, and those to an
 //! account that the server handles on the account's behalf (RFC 6121
-//! §8.5.2.1.3): XEP-0199 ping, XEP-0030 disco#info, and the roster (empty
-//! until rosters are stored).
+//! §8.5.2.1.3): XEP-0199 ping and XEP-0030 disco#info (the roster is the
+//! IM layer's).
 
-use crate::jid::{BareJid, FullJid};
+use crate::jid::BareJid;
 use crate::stanza::{DefinedCondition, Iq, IqType, StanzaError};
 use crate::xml::{Element, ns};
 
@@ -15,9 +15,9 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    /// The answer to `iq`, a request from `asker` to the domain
-    /// (`account` is `None`) or to `account`.
-    pub(crate) fn answer(&self, iq: &Iq, account: Option<&BareJid>, asker: &FullJid) -> Element {
+    /// The answer to `iq`, a request to the domain (`account` is `None`)
+    /// or to `account`.
+    pub(crate) fn answer(&self, iq: &Iq, account: Option<&BareJid>) -> Element {
         let payload = iq.payload();
         let get = iq.kind() == IqType::Get;
         let answer = match (payload.map(|p| (p.name(), p.ns())), account) {
@@ -29,12 +29,6 @@ impl Services {
             }
             (Some(("query", ns::DISCO_INFO)), Some(_)) if get => {
                 Some(iq.make_result(Some(self.disco_info("account", "registered"))))
-            }
-            // No roster storage yet: the user's own roster is empty.
-            (Some(("query", ns::ROSTER)), Some(account))
-                if get && account.as_str() == asker.bare_str() =>
-            {
-                Some(iq.make_result(Some(Element::builder("query", ns::ROSTER).build())))
             }
             _ => None,
         };

@@ -12,6 +12,50 @@ use std::collections::BTreeMap;
 pub use self::item::{RosterError, RosterItem, RosterQuery, Subscription};
 pub use self::state::{Inbound, Outbound, SubscriptionState, Transition};
 
+/// What a server keeps about one contact of one account: the roster
+/// item the user sees, plus what the item does not show (a request from
+/// the contact waiting for an answer, and whether the contact is on the
+/// roster at all: a stranger's request is kept without adding it, RFC
+/// 6121 §3.1.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RosterEntry {
+    /// The item (name, groups, subscription, ask, approved).
+    pub item: RosterItem,
+    /// The contact asked to see the user's presence and waits.
+    pub pending_in: bool,
+    /// The contact is on the user's roster (not only a pending request).
+    pub listed: bool,
+}
+
+impl RosterEntry {
+    /// An entry for `item`, on the roster, with no pending request.
+    pub fn new(item: RosterItem) -> Self {
+        RosterEntry {
+            item,
+            pending_in: false,
+            listed: true,
+        }
+    }
+
+    /// The subscription state it describes.
+    pub fn state(&self) -> SubscriptionState {
+        SubscriptionState {
+            pending_in: self.pending_in,
+            ..SubscriptionState::from_item(&self.item)
+        }
+    }
+
+    /// Takes on `state`'s subscription, ask, approval and pending
+    /// request.
+    pub fn set_state(&mut self, state: SubscriptionState) {
+        self.item.subscription = state.subscription();
+        self.item.ask = state.pending_out;
+        self.item.approved = state.approved;
+        self.pending_in = state.pending_in;
+    }
+}
+
 /// A roster: the items by contact, and the version they are at.
 ///
 /// ```

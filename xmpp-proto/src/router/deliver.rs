@@ -178,7 +178,7 @@ impl Router {
 
     /// Serializes `el` for delivery to `session`; a stanza that cannot be
     /// serialized (it came from a peer, so it always can) is dropped.
-    pub(super) fn deliver(&mut self, session: SessionId, el: &Element, out: &mut Vec<Routed>) {
+    pub(crate) fn deliver(&mut self, session: SessionId, el: &Element, out: &mut Vec<Routed>) {
         if let Some(stanza) = self.wire(el) {
             out.push(Routed::Deliver { session, stanza });
         }
@@ -401,7 +401,7 @@ impl Router {
 
     /// Delivers `el` to every available resource of `account` except
     /// `skip`, with `to` set to each resource.
-    pub(super) fn send_to_account_resources(
+    pub(crate) fn send_to_account_resources(
         &mut self,
         account: &str,
         el: &Element,
@@ -418,6 +418,24 @@ impl Router {
             copy.set_attr("to", &jid);
             self.deliver(id, &copy, out);
         }
+    }
+
+    /// The available sessions of `account`, with their JID and last
+    /// available presence.
+    pub(crate) fn available(
+        &self,
+        account: &str,
+    ) -> impl Iterator<Item = (SessionId, &crate::jid::FullJid, &Element)> + '_ {
+        self.account_sessions(account)
+            .filter_map(|(id, s)| s.presence.as_ref().map(|p| (id, &s.jid, p)))
+    }
+
+    /// Whether `session` has sent available presence (and not
+    /// unavailable since).
+    pub(crate) fn is_available(&self, session: SessionId) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|s| s.is_available())
     }
 
     fn account_sessions(

@@ -1,0 +1,320 @@
+//! RFC 6121 through one in-memory server: rosters, the subscription
+//! handshake (contact online and offline), pushes, presence to contacts,
+//! removal, limits, and what the store is told.
+
+use xmpp_proto::client::ClientEvent;
+use xmpp_proto::hub::{Hub, HubEvent};
+use xmpp_proto::jid::BareJid;
+use xmpp_proto::roster::{RosterEntry, RosterItem, Subscription};
+use xmpp_proto::router::SessionId;
+use xmpp_proto::stanza::{Presence, PresenceType};
+use xmpp_tests::{DOMAIN, Network};
+
+fn jid(user: &str) -> BareJid {
+    BareJid::new(&format!("{user}@{DOMAIN}")).unwrap()
+}
+
+/// Logs `user` in, fetches its roster and sends initial presence.
+fn online(net: &mut Network, user: &str, resource: &str) -> SessionId {
+    let id = net.login(user, resource);
+    let now = net.now;
+    net.client(id).request_roster(now).unwrap();
+    net.run();
+    net.client(id)
+        .send(now, Presence::builder(PresenceType::Available).build())
+        .unwrap();
+    net.run();
+    id
+}
+
+fn subscription(net: &mut Network, id: SessionId, contact: &str) -> Option<Subscription> {
+    net.client(id)
+        .roster()
+        .get(jid(contact).as_str())
+        .map(|i| i.subscription)
+}
+
+fn requests(net: &mut Network, id: SessionId) -> Vec<String> {
+    net.pair(id)
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::SubscriptionRequest { from, .. } => Some(from.as_str().to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn presences_from(net: &mut Network, id: SessionId, contact: &str) -> Vec<Presence> {
+    let contact = jid(contact);
+    net.pair(id)
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Presence(p)
+                if p.from().is_some_and(|f| f.starts_with(contact.as_str())) =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_subscription_handshake_between_two_online_users() {
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap());
+    let juliet = online(&mut net, "juliet", "balcony");
+    let romeo = online(&mut net, "romeo", "orchard");
+    let now = net.now;
+    net.client(juliet).subscribe(now, &jid("romeo")).unwrap();
+    net.run();
+    // Juliet's roster has romeo, waiting; romeo is asked.
+    let item = net
+        .client(juliet)
+        .roster()
+        .get(jid("romeo").as_str())
+        .cloned()
+        .unwrap();
+    assert!(item.ask && item.subscription == Subscription::None);
+    assert_eq!(requests(&mut net, romeo), [jid("juliet").as_str()]);
+    // Romeo's roster shows nothing yet (§3.1.3: no item before approval).
+    assert_eq!(subscription(&mut net, romeo, "juliet"), None);
+
+    net.client(romeo)
+        .approve_subscription(now, &jid("juliet"))
+        .unwrap();
+    net.run();
+    assert_eq!(
+        subscription(&mut net, juliet, "romeo"),
+        Some(Subscription::To)
+    );
+    assert_eq!(
+        subscription(&mut net, romeo, "juliet"),
+        Some(Subscription::From)
+    );
+    // Juliet sees romeo at once, per resource.
+    let resources: Vec<String> = net
+        .client(juliet)
+        .presences_of(jid("romeo").as_str())
+        .map(|(r, _)| r.to_owned())
+        .collect();
+    assert_eq!(resources, ["orchard"]);
+
+    // Romeo's updates reach juliet; juliet's do not reach romeo.
+    let away = Presence::builder(PresenceType::Available)
+        .status("away")
+        .build();
+    net.client(romeo).send(now, away).unwrap();
+    let back = Presence::builder(PresenceType::Available)
+        .status("here")
+        .build();
+    net.client(juliet).send(now, back).unwrap();
+    net.run();
+    assert!(
+        presences_from(&mut net, juliet, "romeo")
+            .iter()
+            .any(|p| p.status().as_deref() == Some("away"))
+    );
+    assert!(presences_from(&mut net, romeo, "juliet").is_empty());
+
+    // Romeo leaves: juliet hears.
+    net.client(romeo).close(now);
+    net.run();
+    assert!(
+        presences_from(&mut net, juliet, "romeo")
+            .iter()
+            .any(|p| p.kind() == PresenceType::Unavailable)
+    );
+    assert_eq!(
+        net.client(juliet)
+            .presences_of(jid("romeo").as_str())
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn a_request_to_an_offline_user_waits_for_their_next_login() {
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap());
+    let juliet = online(&mut net, "juliet", "balcony");
+    let now = net.now;
+    net.client(juliet).subscribe(now, &jid("nurse")).unwrap();
+    net.run();
+    let nurse = online(&mut net, "nurse", "kitchen");
+    assert_eq!(requests(&mut net, nurse), [jid("juliet").as_str()]);
+    net.client(nurse)
+        .approve_subscription(now, &jid("juliet"))
+        .unwrap();
+    net.run();
+    assert_eq!(
+        subscription(&mut net, juliet, "nurse"),
+        Some(Subscription::To)
+    );
+    // Approved once: the next login brings no request again.
+    net.client(nurse).close(now);
+    net.run();
+    let again = online(&mut net, "nurse", "garden");
+    assert!(requests(&mut net, again).is_empty());
+    // Juliet logs in anew and gets the nurse's presence (the probe).
+    let juliet2 = online(&mut net, "juliet", "chamber");
+    assert!(
+        net.client(juliet2)
+            .presences_of(jid("nurse").as_str())
+            .count()
+            == 1
+    );
+}
+
+#[test]
+fn roster_sets_and_removal_are_pushed_and_end_subscriptions_both_ways() {
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap());
+    let juliet = online(&mut net, "juliet", "balcony");
+    let juliet_phone = online(&mut net, "juliet", "phone");
+    let romeo = online(&mut net, "romeo", "orchard");
+    let now = net.now;
+    net.client(juliet)
+        .set_roster_item(now, &jid("romeo"), Some("Romeo"), &["Montague"])
+        .unwrap();
+    net.run();
+    // The other resource got the push too.
+    let item = net
+        .client(juliet_phone)
+        .roster()
+        .get(jid("romeo").as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(item.name.as_deref(), Some("Romeo"));
+    assert_eq!(item.groups, ["Montague"]);
+    // Mutual subscription.
+    net.client(juliet).subscribe(now, &jid("romeo")).unwrap();
+    net.run();
+    net.client(romeo)
+        .approve_subscription(now, &jid("juliet"))
+        .unwrap();
+    net.client(romeo).subscribe(now, &jid("juliet")).unwrap();
+    net.run();
+    net.client(juliet)
+        .approve_subscription(now, &jid("romeo"))
+        .unwrap();
+    net.run();
+    assert_eq!(
+        subscription(&mut net, juliet, "romeo"),
+        Some(Subscription::Both)
+    );
+    assert_eq!(
+        subscription(&mut net, romeo, "juliet"),
+        Some(Subscription::Both)
+    );
+
+    net.client(juliet)
+        .remove_roster_item(now, &jid("romeo"))
+        .unwrap();
+    net.run();
+    assert_eq!(subscription(&mut net, juliet, "romeo"), None);
+    assert_eq!(subscription(&mut net, juliet_phone, "romeo"), None);
+    // Romeo keeps the item, with nothing left either way.
+    assert_eq!(
+        subscription(&mut net, romeo, "juliet"),
+        Some(Subscription::None)
+    );
+    // And saw juliet leave.
+    assert!(
+        presences_from(&mut net, romeo, "juliet")
+            .iter()
+            .any(|p| p.kind() == PresenceType::Unavailable)
+    );
+}
+
+#[test]
+fn the_store_is_told_every_change_and_a_restored_roster_is_served() {
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap());
+    let juliet = online(&mut net, "juliet", "balcony");
+    let now = net.now;
+    net.client(juliet).subscribe(now, &jid("romeo")).unwrap();
+    net.run();
+    let changes: Vec<(String, String, Option<RosterEntry>)> = net
+        .hub_events
+        .iter()
+        .filter_map(|e| match e {
+            HubEvent::RosterChanged {
+                account,
+                contact,
+                entry,
+                ..
+            } => Some((
+                account.as_str().to_owned(),
+                contact.as_str().to_owned(),
+                entry.as_deref().cloned(),
+            )),
+            _ => None,
+        })
+        .collect();
+    // Juliet's item (ask), and romeo's waiting request.
+    assert!(changes.iter().any(|(a, c, e)| a == jid("juliet").as_str()
+        && c == jid("romeo").as_str()
+        && e.as_ref().is_some_and(|e| e.item.ask)));
+    assert!(changes.iter().any(|(a, c, e)| a == jid("romeo").as_str()
+        && c == jid("juliet").as_str()
+        && e.as_ref().is_some_and(|e| e.pending_in && !e.listed)));
+
+    // A hub restored from what a store kept serves the same roster.
+    let mut hub = Hub::new(DOMAIN).unwrap();
+    let mut item = RosterItem::new(jid("nurse"));
+    item.subscription = Subscription::Both;
+    hub.restore_roster(jid("juliet"), 7, vec![RosterEntry::new(item)]);
+    let mut net = Network::new(hub);
+    let juliet = online(&mut net, "juliet", "balcony");
+    assert_eq!(
+        subscription(&mut net, juliet, "nurse"),
+        Some(Subscription::Both)
+    );
+    assert_eq!(net.client(juliet).roster().version(), Some("7"));
+}
+
+#[test]
+fn a_roster_has_room_for_its_limit_and_no_more() {
+    let hub = Hub::new(DOMAIN).unwrap().with_roster_limits(2, 1);
+    let mut net = Network::new(hub);
+    let juliet = online(&mut net, "juliet", "balcony");
+    let now = net.now;
+    for user in ["romeo", "nurse"] {
+        net.client(juliet)
+            .set_roster_item(now, &jid(user), None, &[])
+            .unwrap();
+    }
+    net.run();
+    let id = net
+        .client(juliet)
+        .set_roster_item(now, &jid("tybalt"), None, &[])
+        .unwrap();
+    net.run();
+    let refused = net.pair(juliet).client_events.iter().any(|e| {
+        matches!(
+            e,
+            ClientEvent::IqResponse { id: got, response } if *got == id
+                && response.kind() == xmpp_proto::stanza::IqType::Error
+        )
+    });
+    assert!(refused);
+    assert_eq!(net.client(juliet).roster().len(), 2);
+    // One stranger's request waits; a second is refused back.
+    let romeo = online(&mut net, "romeo", "orchard");
+    let nurse = online(&mut net, "nurse", "kitchen");
+    net.client(romeo).close(now);
+    net.run();
+    net.client(nurse).subscribe(now, &jid("romeo")).unwrap();
+    net.run();
+    net.client(juliet).subscribe(now, &jid("romeo")).unwrap();
+    net.run();
+    assert!(
+        net.pair(juliet).client_events.iter().any(|e| matches!(
+            e,
+            ClientEvent::Presence(p) if p.kind() == PresenceType::Error
+        )) || net
+            .pair(juliet)
+            .client_events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Bounced { .. }))
+    );
+}
