@@ -2,8 +2,8 @@
 //! breaks is kept detached, gets what was routed to it meanwhile when the
 //! client resumes, takes over from a connection not yet noticed dead,
 //! and bounces its queue to the senders when it expires. And messages
-//! for an account that is offline: stored by the offline hook, or
-//! refused to their sender when there is none.
+//! for an account that is offline: kept in the store within its quota
+//! and delivered at the next login, or refused to their sender.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -14,8 +14,9 @@ use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::jid::Jid;
 use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::sm::{SmConfig, SmSession};
-use xmpp_proto::stanza::Message;
-use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
+use xmpp_proto::stanza::{Message, Presence, PresenceType};
+use xmpp_proto::xml::ns;
+use xmpp_transport_std::serve::{Accounts, OfflineQuota, Serve, ServeHandle, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
 use xmpp_transport_std::{LoginOptions, Next, Session, clock};
 
@@ -31,12 +32,24 @@ fn start(sm: SmConfig) -> Setup {
     start_with(sm, |serve| serve)
 }
 
-fn start_with(sm: SmConfig, configure: impl FnOnce(Serve) -> Serve) -> Setup {
-    let pki = TestPki::localhost().unwrap();
+fn accounts() -> Accounts {
     let mut accounts = Accounts::new();
     accounts.add("alice", "alice-secret").unwrap();
     accounts.add("bob", "bob-secret").unwrap();
     accounts.add("carol", "carol-secret").unwrap();
+    accounts
+}
+
+fn start_with(sm: SmConfig, configure: impl FnOnce(Serve) -> Serve) -> Setup {
+    start_with_accounts(sm, accounts(), configure)
+}
+
+fn start_with_accounts(
+    sm: SmConfig,
+    accounts: Accounts,
+    configure: impl FnOnce(Serve) -> Serve,
+) -> Setup {
+    let pki = TestPki::localhost().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     let server = Serve::new("localhost", pki.server_tls(), accounts)
@@ -238,31 +251,39 @@ fn an_expired_session_bounces_what_was_queued_for_it() {
 }
 
 #[test]
-fn offline_messages_go_to_the_store_or_back_to_the_sender() {
-    let stored: Arc<Mutex<Vec<String>>> = Arc::default();
-    let sink = stored.clone();
-    let setup = start_with(SmConfig::default(), move |serve| {
-        serve
-            .with_hub(|h| h.with_offline_policy(OfflinePolicy::Store))
-            .with_offline_store(move |to, message| {
-                let body = Message::from_element(message)
-                    .ok()
-                    .and_then(|m| m.body().map(|b| b.into_owned()))
-                    .unwrap_or_default();
-                sink.lock().unwrap().push(format!("{to}: {body}"));
-            })
+fn offline_messages_are_kept_for_the_next_login_within_the_quota() {
+    let store = accounts().with_offline_quota(OfflineQuota::new(1, 1 << 20));
+    let setup = start_with_accounts(SmConfig::default(), store, |serve| {
+        serve.with_hub(|h| h.with_offline_policy(OfflinePolicy::Store))
     });
     let mut alice = login(&setup, "alice", None);
     alice.send_message("bob@localhost", "for later").unwrap();
-    // A round trip to the server: the message was handled before it.
-    alice.send_message("alice@localhost/r", "marker").unwrap();
-    assert_eq!(next_message(&mut alice).body().as_deref(), Some("marker"));
-    assert_eq!(*stored.lock().unwrap(), ["bob@localhost: for later"]);
+    // Past bob's quota of one message: alice hears.
+    let over = alice.send_message("bob@localhost", "one too many").unwrap();
+    match next_within(&mut alice) {
+        Got::Bounced { id, .. } => assert_eq!(id, over),
+        other => panic!("expected the bounce, got {other:?}"),
+    }
+    // Bob's initial presence brings the kept message, stamped.
+    let mut bob = login(&setup, "bob", None);
+    bob.connection()
+        .command(|c, now| c.send(now, Presence::builder(PresenceType::Available).build()))
+        .unwrap()
+        .unwrap();
+    let kept = next_message(&mut bob);
+    assert_eq!(kept.body().as_deref(), Some("for later"));
+    let delay = kept
+        .element()
+        .child("delay", ns::DELAY)
+        .expect("a delay stamp");
+    assert!(delay.attr("stamp").is_some_and(|s| s.ends_with('Z')));
     alice.close().unwrap();
+    bob.close().unwrap();
     setup.server.shutdown();
 
-    // The same policy without a store: the sender hears.
-    let setup = start_with(SmConfig::default(), |serve| {
+    // With no room at all, every such message goes back.
+    let store = accounts().with_offline_quota(OfflineQuota::new(0, 0));
+    let setup = start_with_accounts(SmConfig::default(), store, |serve| {
         serve.with_hub(|h| h.with_offline_policy(OfflinePolicy::Store))
     });
     let mut alice = login(&setup, "alice", None);

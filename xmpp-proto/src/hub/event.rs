@@ -51,6 +51,17 @@ pub enum HubEvent {
         /// What to keep about the contact, or `None` to forget it.
         entry: Option<Box<crate::roster::RosterEntry>>,
     },
+    /// `session` of `account` sent its initial presence with a
+    /// non-negative priority, under `OfflinePolicy::Store`: hand it the
+    /// messages kept for the account, oldest first, with
+    /// [`Hub::deliver_offline`](super::Hub::deliver_offline) (RFC 6121
+    /// §8.5.2.2.2), and forget them.
+    OfflineWanted {
+        /// The account.
+        account: BareJid,
+        /// The session to deliver to.
+        session: SessionId,
+    },
     /// A message for `to`, who has no available resource, under
     /// `OfflinePolicy::Store`: keep it for later. With nowhere to keep
     /// it, hand it to
@@ -62,6 +73,18 @@ pub enum HubEvent {
         /// The message, `from` stamped.
         message: Element,
     },
+}
+
+/// A message kept for an account that was offline, as the store hands
+/// it back: the message (`from` stamped) and when it arrived, a
+/// XEP-0082 UTC date-time such as `2026-12-03T21:42:00Z`, given to the
+/// recipient in a XEP-0203 `<delay/>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OfflineMessage {
+    /// The message.
+    pub message: Element,
+    /// When it arrived.
+    pub stamp: String,
 }
 
 /// Counters of a [`Hub`](super::Hub) since it started.

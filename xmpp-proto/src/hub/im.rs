@@ -12,11 +12,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Hub, HubEvent};
+use super::{Hub, HubEvent, OfflineMessage};
 use crate::jid::{BareJid, FullJid, JidRef};
 use crate::roster::{Inbound, Outbound, RosterEntry, RosterItem, RosterQuery, Subscription};
-use crate::router::{Routed, SessionId};
+use crate::router::{OfflinePolicy, Routed, SessionId};
 use crate::stanza::{DefinedCondition, Iq, IqType, PresenceType, Stanza, StanzaError};
+use crate::time::Time;
 use crate::xml::{Element, ns};
 
 /// How many contacts one roster may hold by default.
@@ -144,6 +145,33 @@ impl Hub {
         self
     }
 
+    /// Delivers the messages kept for `session`'s account (the answer to
+    /// [`HubEvent::OfflineWanted`]), each with a XEP-0203 `<delay/>`
+    /// saying when it arrived. A session that is gone by then hands them
+    /// back to be kept again, so none is lost.
+    pub fn deliver_offline(
+        &mut self,
+        now: Time,
+        session: SessionId,
+        messages: Vec<OfflineMessage>,
+    ) {
+        let mut out = std::mem::take(&mut self.routed);
+        let domain = self.router.domain().to_owned();
+        for OfflineMessage { message, stamp } in messages {
+            let delay = Element::builder("delay", ns::DELAY)
+                .attr("from", &domain)
+                .attr("stamp", &stamp);
+            let message = message.with_child(delay);
+            if self.router.is_bound(session) {
+                self.router.deliver(session, &message, &mut out);
+            } else {
+                self.router.undeliverable(vec![message], &mut out);
+            }
+        }
+        self.dispatch(now, &mut out, false);
+        self.routed = out;
+    }
+
     /// `account`'s roster entry for `contact` (a bare JID), if any.
     pub fn roster_entry(&self, account: &BareJid, contact: &str) -> Option<&RosterEntry> {
         self.rosters.accounts.get(account)?.entries.get(contact)
@@ -192,6 +220,21 @@ impl Hub {
                 let was_available = self.router.is_available(session);
                 if available {
                     self.broadcast_presence(session, &jid, stanza.element(), !was_available, out);
+                    let priority = match &stanza {
+                        Stanza::Presence(p) => p.priority(),
+                        _ => 0,
+                    };
+                    // §8.5.2.2.2: kept messages go to the first resource
+                    // that comes online able to take messages.
+                    if !was_available
+                        && priority >= 0
+                        && self.router.offline_policy() == OfflinePolicy::Store
+                    {
+                        self.events.push_back(HubEvent::OfflineWanted {
+                            account: jid.to_bare(),
+                            session,
+                        });
+                    }
                 } else if was_available {
                     self.broadcast_unavailable(session, &jid, out);
                 }

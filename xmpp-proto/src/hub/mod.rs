@@ -68,7 +68,7 @@ pub use self::command::{CommandFeedback, Delivery, ServerCommand};
 pub use self::detached::{
     DEFAULT_DETACHED_BUDGET, DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued,
 };
-pub use self::event::{HubEvent, HubStats};
+pub use self::event::{HubEvent, HubStats, OfflineMessage};
 pub use self::im::{DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_MAX_ROSTER_ITEMS};
 pub use self::throttle::ThrottleConfig;
 

@@ -45,6 +45,36 @@ impl Element {
     }
 }
 
+impl Element {
+    /// A copy of this element with `child` appended as its last child (to
+    /// add a `<delay/>` to a stored message, say).
+    ///
+    /// ```
+    /// use xmpp_proto::xml::{Element, ns};
+    /// let msg = Element::builder("message", ns::CLIENT).attr("to", "juliet@example.com").build();
+    /// let delayed = msg.with_child(Element::builder("delay", ns::DELAY).attr("stamp", "2002-09-10T23:08:25Z"));
+    /// assert_eq!(delayed.attr("to"), Some("juliet@example.com"));
+    /// assert!(delayed.child("delay", ns::DELAY).is_some());
+    /// ```
+    pub fn with_child(&self, child: impl Into<Element>) -> Element {
+        let el = self.as_ref();
+        let mut copy = Element::builder(el.name(), el.ns());
+        for a in el.attrs() {
+            copy = match a.ns {
+                "" => copy.attr(a.name, a.value),
+                ns => copy.attr_ns(ns, a.name, a.value),
+            };
+        }
+        for node in el.nodes() {
+            copy = match node {
+                super::Node::Element(c) => copy.append_ref(c),
+                super::Node::Text(t) => copy.text(t),
+            };
+        }
+        copy.append(child).build()
+    }
+}
+
 impl ElementBuilder {
     /// Sets an unprefixed attribute.
     pub fn attr(self, name: &str, value: impl AsRef<str>) -> Self {

@@ -8,6 +8,7 @@ use xmpp_proto::router::SessionId;
 use xmpp_proto::sasl::FailureCondition;
 use xmpp_proto::server::ServerEvent as Event;
 use xmpp_transport_std::clock;
+use xmpp_transport_std::serve::keep_for_hub;
 
 use super::{MioServer, SessionLog};
 use crate::{ConnId, Error};
@@ -74,14 +75,11 @@ impl MioServer {
         }
     }
 
-    /// Answers a question of the hub from the account store, or keeps an
-    /// offline message.
+    /// Answers a question of the hub from the account store (on a
+    /// worker), or carries out its requests to the store (rosters,
+    /// offline messages; on this thread).
     fn answer(&mut self, event: HubEvent) {
         match event {
-            HubEvent::StoreOffline { to, message } => match &mut self.offline {
-                Some(store) => store(&to, message),
-                None => self.hub.refuse_offline(clock::now(), message),
-            },
             question @ (HubEvent::NeedScramCredentials { .. } | HubEvent::Authenticate { .. }) => {
                 // To a worker; if they are all this far behind, the login
                 // is refused rather than made to wait without end.
@@ -96,7 +94,10 @@ impl MioServer {
                     Err(_) => {}
                 }
             }
-            _ => {}
+            other => {
+                let store = self.store.clone();
+                let _ = keep_for_hub(&mut self.hub, store.as_ref(), clock::now(), other);
+            }
         }
     }
 

@@ -46,13 +46,12 @@ use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::hub::{Hub, HubStats};
-use xmpp_proto::jid::{BareJid, FullJid};
+use xmpp_proto::jid::FullJid;
 use xmpp_proto::router::Router;
 use xmpp_proto::server::{Server, ServerConfig};
-use xmpp_proto::xml::Element;
 use xmpp_transport_std::ServerTls;
 pub use xmpp_transport_std::serve::SessionLog;
-use xmpp_transport_std::serve::{AccountStore, Admission};
+use xmpp_transport_std::serve::{AccountStore, Admission, seed_hub};
 
 use crate::{ConnId, Driver, DriverConfig, DriverEvent, MAX_USER_TOKEN};
 
@@ -84,7 +83,6 @@ const MAX_LISTENERS: usize = 63;
 
 type Configure = Box<dyn Fn(ServerConfig) -> ServerConfig>;
 type LogHook = Box<dyn FnMut(&SessionLog<'_>)>;
-type OfflineStore = Box<dyn FnMut(&BareJid, Element)>;
 
 /// Counters of a [`MioServer`] since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -138,7 +136,8 @@ pub struct MioServer {
     /// The JID of each session that got online, for its last log line.
     jids: HashMap<ConnId, FullJid>,
     stats: Stats,
-    offline: Option<OfflineStore>,
+    /// Rosters and offline messages (the same store as the logins').
+    store: Arc<dyn AccountStore>,
 }
 
 impl MioServer {
@@ -160,7 +159,10 @@ impl MioServer {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let driver = Driver::new(config)?;
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
-        let logins = login_pool::LoginPool::new(Arc::new(accounts), workers)?;
+        let store: Arc<dyn AccountStore> = Arc::new(accounts);
+        let mut hub = hub;
+        seed_hub(&mut hub, store.as_ref());
+        let logins = login_pool::LoginPool::new(store.clone(), workers)?;
         Ok(MioServer {
             driver,
             listeners: Vec::new(),
@@ -180,7 +182,7 @@ impl MioServer {
             ending: HashMap::new(),
             jids: HashMap::new(),
             stats: Stats::default(),
-            offline: None,
+            store,
         })
     }
 
@@ -198,16 +200,6 @@ impl MioServer {
     /// features, the detached-session limit).
     pub fn with_hub(mut self, configure: impl FnOnce(Hub) -> Hub) -> Self {
         self.hub = configure(self.hub);
-        self
-    }
-
-    /// Hands messages for accounts with no available resource to
-    /// `store` (the account, the message with `from` stamped), for a
-    /// hub set to `OfflinePolicy::Store` (`with_hub`). Without a
-    /// store such messages are refused back to their sender with
-    /// `service-unavailable`.
-    pub fn with_offline_store(mut self, store: impl FnMut(&BareJid, Element) + 'static) -> Self {
-        self.offline = Some(Box::new(store));
         self
     }
 

@@ -2,17 +2,21 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha512;
-use xmpp_proto::hub::{Hub, HubEvent};
-use xmpp_proto::jid::{JidError, prepare_localpart};
+use xmpp_proto::hub::{Hub, HubEvent, OfflineMessage};
+use xmpp_proto::jid::{BareJid, JidError, prepare_localpart};
+use xmpp_proto::roster::RosterEntry;
 use xmpp_proto::router::SessionId;
 use xmpp_proto::sasl::{
     FailureCondition, Iterations, SaslError, ScramHash, StoredCredentials, stored_credentials,
 };
 
 use xmpp_proto::random::{OsRandom, RandomSource};
+
+use super::store::{MemoryData, OfflineQuota, OfflineRefused, StoredRoster};
 
 /// What a server needs to know about its users: SCRAM's stored keys and a
 /// password check for PLAIN. Implement it over your own database, or use
@@ -33,6 +37,52 @@ pub trait AccountStore: Send + Sync {
     /// Whether `password` is `username`'s (SASL PLAIN, which the server
     /// offers only over TLS). Should cost the same for an unknown name.
     fn check_password(&self, username: &str, password: &str) -> bool;
+
+    /// Every account's name, read once at start, so that the server keeps
+    /// subscription requests for accounts that have not logged in yet.
+    /// Default: none (requests for an account never seen are dropped).
+    fn account_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Every account's roster, read once at start. Default: none kept.
+    fn rosters(&self) -> Vec<StoredRoster> {
+        Vec::new()
+    }
+
+    /// Keeps a roster change: `entry` for `contact` in `account`'s roster
+    /// (`None`: forget the contact) and the roster's new `version`.
+    /// Default: nothing is kept.
+    fn save_roster_entry(
+        &self,
+        account: &BareJid,
+        version: u64,
+        contact: &BareJid,
+        entry: Option<&RosterEntry>,
+    ) {
+        let _ = (account, version, contact, entry);
+    }
+
+    /// Keeps a message for `account`, which is offline, within its quota.
+    ///
+    /// # Errors
+    /// Why it was not kept; its sender is then answered with an error.
+    /// Default: [`OfflineRefused::Unsupported`].
+    fn store_offline(
+        &self,
+        account: &BareJid,
+        message: &OfflineMessage,
+    ) -> Result<(), OfflineRefused> {
+        let _ = (account, message);
+        Err(OfflineRefused::Unsupported)
+    }
+
+    /// Hands over, oldest first, and forgets the messages kept for
+    /// `account`. Default: none.
+    fn take_offline(&self, account: &BareJid) -> Vec<OfflineMessage> {
+        let _ = account;
+        Vec::new()
+    }
 }
 
 /// The store's answer to one of the hub's login questions, to hand back
@@ -173,6 +223,8 @@ pub struct Accounts {
     /// name always gets the same salt, as a real account would, yet
     /// nobody else can compute it.
     decoy_key: [u8; 32],
+    /// Rosters and offline messages, kept in memory only.
+    data: Mutex<MemoryData>,
 }
 
 impl Default for Accounts {
@@ -186,6 +238,7 @@ impl Default for Accounts {
             users: HashMap::new(),
             iterations: None,
             decoy_key,
+            data: Mutex::new(MemoryData::default()),
         }
     }
 }
@@ -211,6 +264,17 @@ impl Accounts {
             iterations: Some(iterations),
             ..Self::default()
         }
+    }
+
+    /// Lets each account keep at most `quota` of messages while offline
+    /// (default [`OfflineQuota::default`]).
+    pub fn with_offline_quota(self, quota: OfflineQuota) -> Self {
+        self.data().quota = quota;
+        self
+    }
+
+    fn data(&self) -> MutexGuard<'_, MemoryData> {
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Moves every account of `other` into this store (for stores built
@@ -326,6 +390,37 @@ impl AccountStore for Accounts {
         // HashOutput's equality is constant-time.
         stored_credentials(ScramHash::Sha256, password, &stored.salt, stored.iterations)
             .is_ok_and(|offered| offered.stored_key == stored.stored_key)
+    }
+
+    fn account_names(&self) -> Vec<String> {
+        self.users.keys().cloned().collect()
+    }
+
+    fn rosters(&self) -> Vec<StoredRoster> {
+        self.data().rosters()
+    }
+
+    fn save_roster_entry(
+        &self,
+        account: &BareJid,
+        version: u64,
+        contact: &BareJid,
+        entry: Option<&RosterEntry>,
+    ) {
+        self.data()
+            .save_roster_entry(account, version, contact, entry);
+    }
+
+    fn store_offline(
+        &self,
+        account: &BareJid,
+        message: &OfflineMessage,
+    ) -> Result<(), OfflineRefused> {
+        self.data().store_offline(account, message)
+    }
+
+    fn take_offline(&self, account: &BareJid) -> Vec<OfflineMessage> {
+        self.data().take_offline(account)
     }
 }
 

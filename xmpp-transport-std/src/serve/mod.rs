@@ -44,6 +44,7 @@ mod log;
 mod pump;
 mod reaper;
 mod session;
+mod store;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -54,10 +55,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use xmpp_proto::hub::Hub;
-use xmpp_proto::jid::{BareJid, JidError};
+use xmpp_proto::jid::JidError;
 use xmpp_proto::router::SessionId;
 use xmpp_proto::server::{Server, ServerConfig};
-use xmpp_proto::xml::Element;
 
 use self::accept::spawn_acceptor;
 pub use self::handle::ServeHandle;
@@ -69,6 +69,7 @@ use crate::server_tls::ServerTls;
 pub use self::accounts::{AccountError, AccountStore, Accounts, DEFAULT_ITERATIONS, LoginAnswer};
 pub use self::admission::Admission;
 pub use self::log::SessionLog;
+pub use self::store::{OfflineQuota, OfflineRefused, StoredRoster, keep_for_hub, seed_hub};
 
 /// How many sessions may be open at once unless
 /// [`Serve::with_max_sessions`] says otherwise; connections beyond it are
@@ -99,12 +100,10 @@ pub struct Serve {
     direct_tls: Option<TcpListener>,
     max_sessions: usize,
     admission: Admission,
-    offline: Option<OfflineStore>,
 }
 
 type Configure = Box<dyn Fn(ServerConfig) -> ServerConfig + Send + Sync>;
 type LogHook = Box<dyn Fn(&SessionLog<'_>) + Send + Sync>;
-type OfflineStore = Box<dyn Fn(&BareJid, Element) + Send + Sync>;
 
 impl Serve {
     /// A server for the XMPP domain `domain`, presenting `tls`, checking
@@ -136,7 +135,6 @@ impl Serve {
                 DEFAULT_MAX_UNAUTHENTICATED,
                 DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
             ),
-            offline: None,
         })
     }
 
@@ -200,20 +198,6 @@ impl Serve {
         self
     }
 
-    /// Hands messages for accounts with no available resource to
-    /// `store` (the account, the message with `from` stamped), on the
-    /// sending session's thread, for a hub set to
-    /// `OfflinePolicy::Store` ([`Serve::with_hub`]). Without a store
-    /// such messages are refused back to their sender with
-    /// `service-unavailable`.
-    pub fn with_offline_store(
-        mut self,
-        store: impl Fn(&BareJid, Element) + Send + Sync + 'static,
-    ) -> Self {
-        self.offline = Some(Box::new(store));
-        self
-    }
-
     /// Starts accepting STARTTLS connections on `listener` (and direct
     /// TLS ones on the [`Serve::with_direct_tls`] listener), each
     /// listener on a thread of its own; returns at once.
@@ -226,11 +210,13 @@ impl Serve {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
+        let mut hub = self.hub;
+        seed_hub(&mut hub, self.accounts.as_ref());
         let shared = Arc::new(Shared {
             domain: self.domain,
             tls: self.tls,
             accounts: self.accounts,
-            hub: Mutex::new(self.hub),
+            hub: Mutex::new(hub),
             configure: self.configure,
             log: self.log,
             max_sessions: self.max_sessions,
@@ -240,7 +226,6 @@ impl Serve {
             next_id: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
             reaper: Reaper::default(),
-            offline: self.offline,
         });
         let reaper = {
             let shared = Arc::clone(&shared);
@@ -291,7 +276,6 @@ struct Shared {
     next_id: AtomicU64,
     stopping: AtomicBool,
     reaper: Reaper,
-    offline: Option<OfflineStore>,
 }
 
 /// Locks a mutex; a thread that panicked while holding it leaves data

@@ -11,7 +11,7 @@ use xmpp_proto::router::SessionId;
 use xmpp_proto::server::Server;
 use xmpp_proto::time::Time;
 
-use super::{LoginAnswer, Shared, lock};
+use super::{LoginAnswer, Shared, keep_for_hub, lock};
 use crate::clock;
 use crate::remote::Command;
 
@@ -110,15 +110,14 @@ fn send(shared: &Arc<Shared>, session: SessionId, command: ServerCommand) {
 }
 
 /// Answers a question of the hub from the account store (without the
-/// hub's lock: PLAIN runs PBKDF2), or keeps an offline message.
+/// hub's lock: PLAIN runs PBKDF2), or carries out its requests to the
+/// store (rosters, offline messages).
 fn answer(shared: &Shared, event: HubEvent) {
     match LoginAnswer::from_store(shared.accounts.as_ref(), event) {
         Ok(answer) => answer.apply(&mut lock(&shared.hub)),
-        Err(HubEvent::StoreOffline { to, message }) => match &shared.offline {
-            Some(store) => store(&to, message),
-            // Nowhere to keep it: the sender hears.
-            None => lock(&shared.hub).refuse_offline(clock::now(), message),
-        },
-        Err(_) => {}
+        Err(event) => {
+            let mut hub = lock(&shared.hub);
+            let _ = keep_for_hub(&mut hub, shared.accounts.as_ref(), clock::now(), event);
+        }
     }
 }
