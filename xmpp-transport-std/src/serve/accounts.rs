@@ -4,18 +4,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha512;
 use xmpp_proto::hub::{Hub, HubEvent, OfflineMessage};
 use xmpp_proto::jid::{BareJid, JidError, prepare_localpart};
 use xmpp_proto::roster::RosterEntry;
 use xmpp_proto::router::SessionId;
-use xmpp_proto::sasl::{
-    FailureCondition, Iterations, SaslError, ScramHash, StoredCredentials, stored_credentials,
-};
+use xmpp_proto::sasl::{FailureCondition, Iterations, SaslError, ScramHash, StoredCredentials};
 
-use xmpp_proto::random::{OsRandom, RandomSource};
-
+use super::credentials::{Decoys, UserKeys};
 use super::store::{MemoryData, OfflineQuota, OfflineRefused, StoredRoster};
 
 /// What a server needs to know about its users: SCRAM's stored keys and a
@@ -219,35 +214,21 @@ pub const DEFAULT_ITERATIONS: Iterations = Iterations(4096);
 pub struct Accounts {
     users: HashMap<String, UserKeys>,
     iterations: Option<Iterations>,
-    /// The secret decoy credentials are derived from, so that an unknown
-    /// name always gets the same salt, as a real account would, yet
-    /// nobody else can compute it.
-    decoy_key: [u8; 32],
+    /// Credentials for unknown names, from a secret of this store.
+    decoys: Decoys,
     /// Rosters and offline messages, kept in memory only.
     data: Mutex<MemoryData>,
 }
 
 impl Default for Accounts {
     fn default() -> Self {
-        let mut decoy_key = [0u8; 32];
-        // Should the system have no randomness, the key stays zero: the
-        // decoys then hide nothing from someone who knows this code, but
-        // logins still fail for unknown names as they must.
-        let _ = OsRandom.fill(&mut decoy_key);
         Accounts {
             users: HashMap::new(),
             iterations: None,
-            decoy_key,
+            decoys: Decoys::random(DEFAULT_ITERATIONS),
             data: Mutex::new(MemoryData::default()),
         }
     }
-}
-
-/// One user's stored keys, one set per hash function.
-struct UserKeys {
-    sha1: StoredCredentials,
-    sha256: StoredCredentials,
-    sha512: StoredCredentials,
 }
 
 impl Accounts {
@@ -260,8 +241,10 @@ impl Accounts {
     /// (more is slower for attackers holding the keys, and for logins;
     /// clients, ours included, refuse fewer than 4096).
     pub fn with_iterations(iterations: Iterations) -> Self {
+        let decoys = Decoys::random(iterations);
         Accounts {
             iterations: Some(iterations),
+            decoys,
             ..Self::default()
         }
     }
@@ -283,36 +266,6 @@ impl Accounts {
         self.users.extend(other.users);
     }
 
-    /// Credentials for a name that has no account: derived from the
-    /// store's secret and the name, so they are the same at every try (as
-    /// a real account's are) and look like real ones, yet no password
-    /// matches them. A SCRAM login with them fails at the proof, exactly
-    /// like a wrong password.
-    fn decoy(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials> {
-        let hash_label = match hash {
-            ScramHash::Sha1 => 1u8,
-            ScramHash::Sha256 => 2,
-            ScramHash::Sha512 => 3,
-        };
-        let derive = |label: &[u8]| {
-            let mut mac = <Hmac<Sha512> as KeyInit>::new_from_slice(&self.decoy_key).ok()?;
-            mac.update(label);
-            mac.update(&[hash_label]);
-            mac.update(username.as_bytes());
-            Some(mac.finalize().into_bytes())
-        };
-        let len = hash.output_len();
-        let salt = derive(b"salt")?[..16].to_vec();
-        let iterations = self.iterations.unwrap_or(DEFAULT_ITERATIONS);
-        StoredCredentials::from_raw(
-            hash,
-            salt,
-            iterations,
-            &derive(b"stored")?[..len],
-            &derive(b"server")?[..len],
-        )
-    }
-
     /// Adds (or replaces) `username` with `password`; only the derived
     /// keys are kept. `username` is the localpart of the user's JID and
     /// is prepared like one ([`prepare_localpart`]): `Alice` adds `alice`,
@@ -326,16 +279,7 @@ impl Accounts {
     pub fn add(&mut self, username: &str, password: &str) -> Result<(), AccountError> {
         let username = prepare_localpart(username).map_err(AccountError::Name)?;
         let iterations = self.iterations.unwrap_or(DEFAULT_ITERATIONS);
-        let derive = |hash| {
-            let mut salt = [0u8; 16];
-            OsRandom.fill(&mut salt).map_err(|_| SaslError::Rejected)?;
-            stored_credentials(hash, password, &salt, iterations)
-        };
-        let keys = UserKeys {
-            sha1: derive(ScramHash::Sha1).map_err(AccountError::Password)?,
-            sha256: derive(ScramHash::Sha256).map_err(AccountError::Password)?,
-            sha512: derive(ScramHash::Sha512).map_err(AccountError::Password)?,
-        };
+        let keys = UserKeys::derive(password, iterations).map_err(AccountError::Password)?;
         self.users.insert(username.into_owned(), keys);
         Ok(())
     }
@@ -358,38 +302,27 @@ impl Accounts {
 
 impl AccountStore for Accounts {
     fn scram_credentials(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials> {
-        let Some(keys) = prepare_localpart(username)
+        match prepare_localpart(username)
             .ok()
             .and_then(|name| self.users.get(name.as_ref()))
-        else {
+        {
+            Some(keys) => Some(keys.for_hash(hash).clone()),
             // Unknown: a decoy, so the exchange goes on as for a real
             // account and fails only at the proof.
-            return self.decoy(username, hash);
-        };
-        Some(match hash {
-            ScramHash::Sha1 => keys.sha1.clone(),
-            ScramHash::Sha256 => keys.sha256.clone(),
-            ScramHash::Sha512 => keys.sha512.clone(),
-        })
+            None => self.decoys.credentials(username, hash),
+        }
     }
 
     fn check_password(&self, username: &str, password: &str) -> bool {
-        let known = prepare_localpart(username)
+        match prepare_localpart(username)
             .ok()
-            .and_then(|name| self.users.get(name.as_ref()));
-        let Some(keys) = known else {
+            .and_then(|name| self.users.get(name.as_ref()))
+        {
+            Some(keys) => keys.matches(password),
             // Unknown: the same PBKDF2 work as a known name costs, so the
             // time taken does not tell which names exist.
-            if let Some(decoy) = self.decoy(username, ScramHash::Sha256) {
-                let _ =
-                    stored_credentials(ScramHash::Sha256, password, &decoy.salt, decoy.iterations);
-            }
-            return false;
-        };
-        let stored = &keys.sha256;
-        // HashOutput's equality is constant-time.
-        stored_credentials(ScramHash::Sha256, password, &stored.salt, stored.iterations)
-            .is_ok_and(|offered| offered.stored_key == stored.stored_key)
+            None => self.decoys.check_password(username, password),
+        }
     }
 
     fn account_names(&self) -> Vec<String> {
@@ -489,8 +422,13 @@ mod tests {
             .unwrap();
         assert_ne!(elsewhere.salt, decoy.salt);
         // No password opens a decoy.
-        let guess =
-            stored_credentials(ScramHash::Sha256, "pw", &decoy.salt, decoy.iterations).unwrap();
+        let guess = xmpp_proto::sasl::stored_credentials(
+            ScramHash::Sha256,
+            "pw",
+            &decoy.salt,
+            decoy.iterations,
+        )
+        .unwrap();
         assert_ne!(guess.stored_key, decoy.stored_key);
         assert!(!accounts.check_password("mallory", "pw"));
     }

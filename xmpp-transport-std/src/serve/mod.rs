@@ -39,6 +39,7 @@
 mod accept;
 mod accounts;
 mod admission;
+mod credentials;
 mod handle;
 mod log;
 mod pump;
@@ -68,6 +69,7 @@ use crate::server_tls::ServerTls;
 
 pub use self::accounts::{AccountError, AccountStore, Accounts, DEFAULT_ITERATIONS, LoginAnswer};
 pub use self::admission::Admission;
+pub use self::credentials::{Decoys, UserKeys};
 pub use self::log::SessionLog;
 pub use self::store::{OfflineQuota, OfflineRefused, StoredRoster, keep_for_hub, seed_hub};
 
