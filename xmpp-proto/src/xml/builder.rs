@@ -179,6 +179,30 @@ mod tests {
     }
 
     #[test]
+    fn a_parsed_stanza_with_a_child_added_is_written_whole() {
+        use crate::xml::{Limits, StreamEvent, StreamReader};
+        let doc = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>\
+                   <message from='a@b/c' to='d@b' type='chat' xml:lang='en'><body>hi</body>\
+                   <x xmlns='urn:x' y='1'/></message>";
+        let mut reader = StreamReader::new(Limits::default());
+        let mut input = doc.as_bytes();
+        let el = loop {
+            if let Some(StreamEvent::Element(el)) = reader.read(&mut input).unwrap() {
+                break el;
+            }
+        };
+        let copy = el.with_child(Element::builder("delay", ns::DELAY).attr("stamp", "s"));
+        let mut out = Vec::new();
+        crate::xml::write_in_client_stream(&mut out, &copy).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "<message from='a@b/c' to='d@b' type='chat' xml:lang='en'><body>hi</body>\
+             <x xmlns='urn:x' y='1'/><delay xmlns='urn:xmpp:delay' stamp='s'/></message>"
+        );
+    }
+
+    #[test]
     fn nested_appends_keep_structure() {
         let inner = Element::builder("c", "urn:c").text("deep").build();
         let mid = Element::builder("b", "urn:b").append(inner.clone()).build();
