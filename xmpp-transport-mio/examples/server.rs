@@ -19,19 +19,21 @@ use mio::Token;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use xmpp_proto::jid::prepare_localpart;
+use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::sm::SmConfig;
 use xmpp_proto::xml::Limits;
+use xmpp_store_sqlite::SqliteStore;
 use xmpp_transport_mio::DriverConfig;
 use xmpp_transport_mio::serve::MioServer;
 use xmpp_transport_std::ServerTls;
-use xmpp_transport_std::serve::{AccountError, Accounts};
+use xmpp_transport_std::serve::{AccountError, AccountStore, Accounts};
 use xmpp_transport_std::test_certs::TestPki;
 
 const HELP: &str = "\
 server: an XMPP server on one thread (mio), local delivery only.
 
 Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
-              (--users FILE | --user NAME:PASS ...) [options]
+              [--db FILE] [--users FILE | --user NAME:PASS ...] [options]
 
   --listen ADDR          STARTTLS (required) connections (default 127.0.0.1:5222)
   --listen-tls ADDR      direct TLS (XEP-0368) connections (default: none)
@@ -46,6 +48,12 @@ Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
                          names are prepared like a JID's localpart (Alice is
                          alice; a name no JID can have is refused)
   --user NAME:PASS       one more account (repeatable)
+  --db FILE              keep accounts, rosters and offline messages in this
+                         SQLite file (created if missing; --users and --user
+                         add accounts to it), messages for offline users
+                         kept there for their next login; without it
+                         accounts and rosters live in memory and messages for
+                         offline users are refused
   --max-per-address N    connections at once from one IP address (default
                          1024); more are closed on accept
   --max-unauthenticated N
@@ -88,8 +96,12 @@ fn run() -> Result<(), String> {
     for entry in flags.all("user") {
         users.push(split_user(entry, "--user")?);
     }
-    if users.is_empty() {
-        return Err("no accounts: give --users FILE or --user NAME:PASS (see --help)".into());
+    let db = flags.get("db").map(str::to_owned);
+    let keep_offline = db.is_some();
+    if users.is_empty() && db.is_none() {
+        return Err(
+            "no accounts: give --users FILE, --user NAME:PASS or --db FILE (see --help)".into(),
+        );
     }
     let max_output: usize = flags.number("max-output", xmpp_transport_mio::DEFAULT_MAX_OUTPUT)?;
     let max_per_address: usize = flags.number(
@@ -146,7 +158,18 @@ fn run() -> Result<(), String> {
     };
 
     let started = Instant::now();
-    let accounts = derive_accounts(&users)?;
+    let accounts: Box<dyn AccountStore> = match &db {
+        Some(path) => {
+            let store = SqliteStore::open(path).map_err(|e| format!("--db {path}: {e}"))?;
+            for (name, password) in &users {
+                store
+                    .add_account(name, password)
+                    .map_err(|e| format!("account {name:?}: {e}"))?;
+            }
+            Box::new(store)
+        }
+        None => Box::new(derive_accounts(&users)?),
+    };
     let plural = if users.len() == 1 { "" } else { "s" };
     eprintln!(
         "server: {} account{plural} turned into SCRAM keys in {:.1} s",
@@ -162,6 +185,13 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .with_max_per_address(max_per_address)
         .with_max_unauthenticated(max_unauthenticated, max_unauthenticated_per_address)
+        // With a database, messages for offline users are kept there and
+        // delivered at their next login; without, they are refused back
+        // to their senders (memory is no place to keep them).
+        .with_hub(|hub| match keep_offline {
+            true => hub.with_offline_policy(OfflinePolicy::Store),
+            false => hub,
+        })
         .with_config(move |c| {
             let mut limits = Limits::default();
             limits.max_token_bytes = max_token;

@@ -80,6 +80,48 @@ pub trait AccountStore: Send + Sync {
     }
 }
 
+/// A boxed store is a store (for a server whose store is chosen at run
+/// time).
+impl<S: AccountStore + ?Sized> AccountStore for Box<S> {
+    fn scram_credentials(&self, username: &str, hash: ScramHash) -> Option<StoredCredentials> {
+        (**self).scram_credentials(username, hash)
+    }
+
+    fn check_password(&self, username: &str, password: &str) -> bool {
+        (**self).check_password(username, password)
+    }
+
+    fn account_names(&self) -> Vec<String> {
+        (**self).account_names()
+    }
+
+    fn rosters(&self) -> Vec<StoredRoster> {
+        (**self).rosters()
+    }
+
+    fn save_roster_entry(
+        &self,
+        account: &BareJid,
+        version: u64,
+        contact: &BareJid,
+        entry: Option<&RosterEntry>,
+    ) {
+        (**self).save_roster_entry(account, version, contact, entry);
+    }
+
+    fn store_offline(
+        &self,
+        account: &BareJid,
+        message: &OfflineMessage,
+    ) -> Result<(), OfflineRefused> {
+        (**self).store_offline(account, message)
+    }
+
+    fn take_offline(&self, account: &BareJid) -> Vec<OfflineMessage> {
+        (**self).take_offline(account)
+    }
+}
+
 /// The store's answer to one of the hub's login questions, to hand back
 /// with [`LoginAnswer::apply`]. Computing it (a lookup, or PBKDF2 for
 /// PLAIN) needs no access to the hub, so a server can do it without
