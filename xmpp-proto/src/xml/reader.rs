@@ -493,6 +493,12 @@ impl StreamReader {
                     return Ok(None);
                 }
                 Err(rxml::error::EndOrError::Error(e)) => {
+                    // rxml may have read far past our limits before it
+                    // found the error (text in the prolog is taken up to
+                    // the next `<`): a limit crossed in what it consumed
+                    // wins, as it does when the same bytes come in small
+                    // pieces, so the error does not depend on chunking.
+                    self.check_bytes()?;
                     return Err(match ReadError::from_rxml(e) {
                         ReadError::LimitExceeded(Limit::TokenBytes, _) => {
                             ReadError::LimitExceeded(Limit::TokenBytes, self.limits.max_token_bytes)

@@ -777,3 +777,17 @@ fn set_attr_stamps_the_root_in_place() {
          <c xmlns='urn:example' node='n'/></presence>"
     );
 }
+
+#[test]
+fn junk_before_the_header_gives_the_same_error_however_it_is_split() {
+    // rxml takes prolog text up to the next `<` before it reports it; the
+    // header limit crossed meanwhile must win in one read as in many
+    // (found by the parser fuzz target).
+    let mut input = b"A".to_vec();
+    input.extend(std::iter::repeat_n(b'\r', 9000));
+    input.extend_from_slice(b"pppp");
+    let (_, whole) = events(&input);
+    let (_, split) = events_chunked(&input, &[1, 7, 64]);
+    assert_eq!(whole, split);
+    assert!(matches!(whole, Some(ReadError::LimitExceeded(Limit::HeaderBytes, _))));
+}
