@@ -61,7 +61,9 @@ fn connect(
     if let Some(m) = mechanism {
         sasl.allowed = Some(vec![m]);
     }
+    // The test accounts are not each other's contacts: receipts to anyone.
     let config = ClientConfig::new(jid, password)
+        .with_auto_receipts(true)
         .with_sasl(sasl)
         .with_tls(if direct {
             ClientTlsPolicy::Direct

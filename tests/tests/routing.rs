@@ -66,6 +66,17 @@ fn message_with_receipt_between_two_clients() {
     let romeo = net.login("romeo", "orchard");
     available(&mut net, romeo, 0);
     let now = net.now;
+    // Romeo's client answers receipts only to those who may see his
+    // presence: juliet, once he approved her.
+    let juliet_jid = xmpp_proto::jid::BareJid::new("juliet@example.com").unwrap();
+    let romeo_jid = xmpp_proto::jid::BareJid::new("romeo@example.com").unwrap();
+    net.client(romeo).request_roster(now).unwrap();
+    net.client(juliet).subscribe(now, &romeo_jid).unwrap();
+    net.run();
+    net.client(romeo)
+        .approve_subscription(now, &juliet_jid)
+        .unwrap();
+    net.run();
     let id = net
         .client(juliet)
         .send_message(now, "romeo@example.com", "Wherefore art thou?", true)

@@ -302,7 +302,9 @@ fn server_initiated_close_is_answered() {
 
 #[test]
 fn message_with_receipt_both_ways() {
-    let mut s = online_with_prosody();
+    // Bob is no contact: receipts to anyone, as a bot would.
+    let config = config(ClientTlsPolicy::RequireStartTls).with_auto_receipts(true);
+    let mut s = log_in_to_prosody(Script::with_config(config));
     let id = s
         .client
         .send_message(s.now, "bob@localhost", "hello", true)

@@ -167,9 +167,11 @@ impl ClientConfig {
         self
     }
 
-    /// Whether to answer XEP-0184 receipt requests automatically (default
-    /// on): [`ReceiptPolicy::Always`](super::ReceiptPolicy::Always) or
-    /// [`ReceiptPolicy::Never`](super::ReceiptPolicy::Never).
+    /// Whether to answer XEP-0184 receipt requests automatically:
+    /// [`ReceiptPolicy::Always`](super::ReceiptPolicy::Always) (to anyone)
+    /// or [`ReceiptPolicy::Never`](super::ReceiptPolicy::Never). The
+    /// default answers only those allowed to see our presence
+    /// ([`ClientConfig::with_receipts`]).
     pub fn with_auto_receipts(mut self, on: bool) -> Self {
         self.receipts = match on {
             true => super::roster::ReceiptPolicy::Always,
@@ -179,7 +181,7 @@ impl ClientConfig {
     }
 
     /// To whom receipt requests are answered automatically (default
-    /// [`ReceiptPolicy::Always`](super::ReceiptPolicy::Always)).
+    /// [`ReceiptPolicy::ToPresenceAllowed`](super::ReceiptPolicy::ToPresenceAllowed)).
     pub fn with_receipts(mut self, policy: super::roster::ReceiptPolicy) -> Self {
         self.receipts = policy;
         self

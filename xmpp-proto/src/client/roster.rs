@@ -25,14 +25,15 @@ const MAX_DIRECTED: usize = 1_000;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReceiptPolicy {
-    /// To any sender who asks (the default, until servers and demos keep
-    /// rosters everywhere).
-    #[default]
+    /// To any sender who asks (for bots and services that answer
+    /// everyone anyway).
     Always,
     /// Only to senders allowed to see our presence (XEP-0184 §8: a
     /// receipt tells that we are online): our own account, contacts with
-    /// a `from` or `both` subscription on the fetched roster, and those
-    /// we sent directed presence to.
+    /// a `from` or `both` subscription on the roster (fetch it with
+    /// `Client::request_roster`), and those we sent directed presence to.
+    /// The default.
+    #[default]
     ToPresenceAllowed,
     /// Never.
     Never,

@@ -789,5 +789,8 @@ fn junk_before_the_header_gives_the_same_error_however_it_is_split() {
     let (_, whole) = events(&input);
     let (_, split) = events_chunked(&input, &[1, 7, 64]);
     assert_eq!(whole, split);
-    assert!(matches!(whole, Some(ReadError::LimitExceeded(Limit::HeaderBytes, _))));
+    assert!(matches!(
+        whole,
+        Some(ReadError::LimitExceeded(Limit::HeaderBytes, _))
+    ));
 }

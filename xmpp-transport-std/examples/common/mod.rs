@@ -88,10 +88,15 @@ impl ConnectArgs {
         } else {
             ClientTlsPolicy::RequireStartTls
         };
+        // Demo clients answer receipt requests from anyone (the library's
+        // default answers only those allowed to see our presence), so
+        // that `send --receipt` works between accounts that are not
+        // contacts.
         let config = ClientConfig::new(jid, password)
             .with_sasl(sasl)
             .with_tls(tls_policy)
-            .with_trace(self.trace);
+            .with_trace(self.trace)
+            .with_auto_receipts(true);
         let anchors = match &self.ca {
             Some(path) => {
                 TrustAnchors::from_pem_file(path).map_err(|e| format!("--ca {path}: {e}"))?

@@ -260,7 +260,10 @@ impl<'a> Login<'a> {
             .with_resource(self.resource)
             .with_sasl(sasl)
             .with_tls(ClientTlsPolicy::RequireStartTls)
-            .with_trace(self.trace);
+            .with_trace(self.trace)
+            // Alice and bob are not contacts: receipts to anyone who asks
+            // (by default only those allowed to see our presence get one).
+            .with_auto_receipts(true);
         let tls = ClientTls::new(self.anchors, DOMAIN).map_err(|e| e.to_string())?;
         let tcp = xmpp_transport_std::connect(DOMAIN, Some(self.addr))
             .map_err(|e| format!("{} cannot connect to {}: {e}", self.user, self.addr))?;
