@@ -13,9 +13,11 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::process::ExitCode;
 
+use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::sm::SmConfig;
+use xmpp_store_sqlite::SqliteStore;
 use xmpp_transport_std::ServerTls;
-use xmpp_transport_std::serve::{Accounts, Serve, SessionLog};
+use xmpp_transport_std::serve::{AccountStore, Accounts, Serve, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
 
 const HELP: &str = "\
@@ -32,6 +34,11 @@ Options:
   --user NAME:PASS     one more account (repeatable); names are prepared
                        like a JID's localpart (Alice is alice; a name no
                        JID can have is refused)
+  --db FILE            keep accounts, rosters and messages for offline users
+                       in this SQLite file (created if missing; --users and
+                       --user add accounts to it); without it accounts and
+                       rosters live in memory and messages for offline users
+                       are refused
   --cert FILE          certificate chain, PEM, leaf first
   --key FILE           its private key, PEM
   --generate-ca FILE   no --cert/--key: generate a CA and a certificate for
@@ -64,6 +71,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let (mut direct, mut domain, mut cert, mut key, mut ca_out) = (None, None, None, None, None);
     let mut users = Vec::new();
     let mut trace = false;
+    let mut db = None;
     let mut sm = true;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -83,6 +91,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 }
             }
             "--user" => users.push(value("--user")?),
+            "--db" => db = Some(value("--db")?),
             "--cert" => cert = Some(value("--cert")?),
             "--key" => key = Some(value("--key")?),
             "--generate-ca" => ca_out = Some(value("--generate-ca")?),
@@ -107,17 +116,29 @@ fn run(args: Vec<String>) -> Result<(), String> {
         None => None,
     };
 
-    let mut accounts = Accounts::new();
+    let mut memory = Accounts::new();
+    let sqlite = match &db {
+        Some(path) => Some(SqliteStore::open(path).map_err(|e| format!("--db {path}: {e}"))?),
+        None => None,
+    };
     for entry in &users {
         let (name, password) = entry
             .split_once(':')
             .ok_or(format!("account {entry:?} is not name:password"))?;
-        accounts
-            .add(name, password)
-            .map_err(|e| format!("account {name:?}: {e}"))?;
+        let added = match &sqlite {
+            Some(store) => store.add_account(name, password).map_err(|e| e.to_string()),
+            None => memory.add(name, password).map_err(|e| e.to_string()),
+        };
+        added.map_err(|e| format!("account {name:?}: {e}"))?;
     }
-    if accounts.is_empty() {
-        return Err("no accounts: give --users FILE or --user NAME:PASS".into());
+    let keep_offline = sqlite.is_some();
+    let accounts: Box<dyn AccountStore> = match sqlite {
+        Some(store) => Box::new(store),
+        None => Box::new(memory),
+    };
+    let account_count = accounts.account_names().len();
+    if account_count == 0 {
+        return Err("no accounts: give --users FILE, --user NAME:PASS or --db FILE".into());
     }
 
     let tls = match (cert, key, ca_out) {
@@ -146,16 +167,22 @@ fn run(args: Vec<String>) -> Result<(), String> {
         })
         .with_log(|log: &SessionLog<'_>| {
             let _ = writeln!(std::io::stderr().lock(), "{log}");
+        })
+        // With a database, messages for offline users wait there for
+        // their next login.
+        .with_hub(|hub| match keep_offline {
+            true => hub.with_offline_policy(OfflinePolicy::Store),
+            false => hub,
         });
     if let Some(l) = direct {
         serve = serve.with_direct_tls(l);
     }
     let server = serve.start(listener).map_err(|e| e.to_string())?;
-    let plural = if users.len() == 1 { "" } else { "s" };
+    let plural = if account_count == 1 { "" } else { "s" };
     println!(
         "listening on {} for {domain} ({} account{plural}){}",
         server.local_addr(),
-        users.len(),
+        account_count,
         server
             .direct_tls_addr()
             .map(|a| format!(", direct TLS on {a}"))
