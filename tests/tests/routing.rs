@@ -251,12 +251,12 @@ fn iq_for_a_namespace_nobody_handles_is_refused_by_the_recipients_client() {
     let juliet = net.login("juliet", "balcony");
     let romeo = net.login("romeo", "orchard");
     let now = net.now;
-    // Romeo's client does not handle jabber:iq:version and answers
+    // Romeo's client does not handle urn:example:nobody and answers
     // service-unavailable itself: the answer travels back through the
     // router (a bounce by the router would look the same to Juliet, so
     // the error must be in what Romeo's client sent).
-    let iq =
-        Iq::get("v1", Element::builder("query", ns::VERSION)).with_to("romeo@example.com/orchard");
+    let iq = Iq::get("v1", Element::builder("query", "urn:example:nobody"))
+        .with_to("romeo@example.com/orchard");
     net.client(juliet).send(now, iq).expect("online");
     net.run();
     let response = iq_response(&mut net, juliet);

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use xmpp_proto::client::{
-    Client, ClientConfig, ClientEvent, ClientTimeouts, ClientTlsPolicy, ReceiptPolicy,
+    Client, ClientConfig, ClientEvent, ClientTimeouts, ClientTlsPolicy, DEFAULT_CAPS_NODE,
+    ReceiptPolicy,
 };
 use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::endpoint::Transmit;
@@ -17,6 +18,7 @@ use xmpp_proto::sasl::{
     self, FailureCondition, Iterations, Mechanism, Nonce, ScramHash, ServerMechanism, ServerStep,
 };
 use xmpp_proto::stanza::{DefinedCondition, Iq};
+use xmpp_proto::stanza::{Presence, PresenceType};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::time::Time;
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
@@ -480,7 +482,7 @@ fn a_tls_record_where_xml_was_expected_says_so() {
 fn unhandled_iq_gets_service_unavailable_and_ping_is_answered() {
     let mut s = online_with_prosody();
     let out =
-        s.feed("<iq from='localhost' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>");
+        s.feed("<iq from='localhost' type='get' id='v1'><query xmlns='urn:example:nobody'/></iq>");
     assert!(
         out.contains("type='error'")
             && out.contains("id='v1'")
@@ -1140,4 +1142,72 @@ fn receipts_only_to_those_allowed_to_see_our_presence_when_asked_so() {
     s.client.send(s.now, presence).unwrap();
     s.output();
     assert!(s.feed(&ask("eve@localhost/x", "m5")).contains("received"));
+}
+
+#[test]
+fn discovery_version_and_caps_are_answered_by_default() {
+    let mut s = online_with_prosody();
+    let out = s.feed(
+        "<iq from='bob@localhost/phone' type='get' id='d1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+    );
+    assert!(
+        out.contains("type='result'") && out.contains("id='d1'"),
+        "{out}"
+    );
+    assert!(
+        out.contains("<identity category='client' type='bot' name='xmpp-proto'/>"),
+        "{out}"
+    );
+    for feature in [
+        "http://jabber.org/protocol/disco#info",
+        "http://jabber.org/protocol/caps",
+        "urn:xmpp:ping",
+        "urn:xmpp:receipts",
+        "jabber:iq:version",
+    ] {
+        assert!(
+            out.contains(&format!("var='{feature}'")),
+            "{feature}: {out}"
+        );
+    }
+    let out = s.feed(
+        "<iq from='bob@localhost/phone' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>",
+    );
+    assert!(out.contains("<name>xmpp-proto</name>"), "{out}");
+
+    // Presence carries the verification string, and a disco#info query
+    // for that node is answered; another node is not found.
+    s.client
+        .send(s.now, Presence::builder(PresenceType::Available).build())
+        .unwrap();
+    let out = s.output();
+    let ver = s.client.caps_ver();
+    assert!(
+        out.contains(&format!(
+            "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='{DEFAULT_CAPS_NODE}' ver='{ver}'/>"
+        )),
+        "{out}"
+    );
+    let out = s.feed(&format!(
+        "<iq from='bob@localhost/phone' type='get' id='d2'><query xmlns='http://jabber.org/protocol/disco#info' node='{DEFAULT_CAPS_NODE}#{ver}'/></iq>"
+    ));
+    assert!(out.contains("type='result'"), "{out}");
+    let out = s.feed(&format!(
+        "<iq from='bob@localhost/phone' type='get' id='d3'><query xmlns='http://jabber.org/protocol/disco#info' node='{DEFAULT_CAPS_NODE}#stale'/></iq>"
+    ));
+    assert!(out.contains("item-not-found"), "{out}");
+}
+
+#[test]
+fn the_version_can_be_kept_private() {
+    let config = config(ClientTlsPolicy::RequireStartTls).without_software_version();
+    let mut s = log_in_to_prosody(Script::with_config(config));
+    let out = s.feed(
+        "<iq from='bob@localhost/phone' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>",
+    );
+    assert!(out.contains("service-unavailable"), "{out}");
+    let out = s.feed(
+        "<iq from='bob@localhost/phone' type='get' id='d1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+    );
+    assert!(!out.contains("jabber:iq:version"), "{out}");
 }

@@ -89,6 +89,7 @@ pub struct ClientConfig {
     pub(crate) timeouts: ClientTimeouts,
     pub(crate) limits: Limits,
     pub(crate) receipts: super::roster::ReceiptPolicy,
+    pub(crate) discovery: super::disco::Discovery,
     pub(crate) handled_iq_namespaces: Vec<String>,
     pub(crate) trace: bool,
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
@@ -113,6 +114,7 @@ impl ClientConfig {
             timeouts: ClientTimeouts::default(),
             limits: Limits::default(),
             receipts: super::roster::ReceiptPolicy::default(),
+            discovery: super::disco::Discovery::default(),
             handled_iq_namespaces: Vec::new(),
             trace: false,
             random: None,
@@ -184,6 +186,49 @@ impl ClientConfig {
     /// [`ReceiptPolicy::ToPresenceAllowed`](super::ReceiptPolicy::ToPresenceAllowed)).
     pub fn with_receipts(mut self, policy: super::roster::ReceiptPolicy) -> Self {
         self.receipts = policy;
+        self
+    }
+
+    /// The XEP-0030 identity the client gives when asked (default
+    /// `client`/`bot` named `xmpp-proto`); it is part of the XEP-0115
+    /// verification string sent with presence.
+    pub fn with_identity(
+        mut self,
+        category: impl Into<String>,
+        kind: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
+        self.discovery.category = category.into();
+        self.discovery.kind = kind.into();
+        self.discovery.name = name.into();
+        self
+    }
+
+    /// The software name and version a XEP-0092 version request is
+    /// answered with (default this library's).
+    pub fn with_software(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        self.discovery.software = Some((name.into(), version.into()));
+        self
+    }
+
+    /// Refuses XEP-0092 version requests (`service-unavailable`) and stops
+    /// advertising them: for clients that would rather not tell.
+    pub fn without_software_version(mut self) -> Self {
+        self.discovery.software = None;
+        self
+    }
+
+    /// Advertises one more feature in disco#info and entity capabilities
+    /// (for what the application handles itself).
+    pub fn with_feature(mut self, var: impl Into<String>) -> Self {
+        self.discovery.features.push(var.into());
+        self
+    }
+
+    /// The XEP-0115 node naming the software (default
+    /// [`DEFAULT_CAPS_NODE`](super::DEFAULT_CAPS_NODE)).
+    pub fn with_caps_node(mut self, node: impl Into<String>) -> Self {
+        self.discovery.caps_node = node.into();
         self
     }
 

@@ -30,6 +30,7 @@
 //! ```
 
 mod config;
+mod disco;
 mod event;
 mod iqs;
 mod negotiate;
@@ -39,6 +40,7 @@ mod sm;
 mod timer;
 
 pub use self::config::{ClientConfig, ClientTimeouts, ClientTlsPolicy};
+pub use self::disco::{DEFAULT_CAPS_NODE, caps_verification};
 pub use self::event::{ClientEvent, StanzaId};
 pub use self::online::Outgoing;
 pub use self::roster::ReceiptPolicy;

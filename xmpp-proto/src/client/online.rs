@@ -105,6 +105,10 @@ impl Client {
         };
         if el.is("presence", ns::CLIENT) {
             self.note_directed_presence(&el);
+            // XEP-0115: available presence says what we can do.
+            if el.attr("type").is_none() && el.child("c", ns::CAPS).is_none() {
+                el = el.with_child(self.caps_element());
+            }
         }
         let is_request = el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
         let to = is_request
@@ -221,6 +225,8 @@ impl Client {
         } else if self.config.handled_iq_namespaces.contains(&payload_ns) {
             self.core.events.push_back(ClientEvent::IqRequest(iq));
             None
+        } else if let Some(answer) = self.discovery_answer(&iq) {
+            Some(answer)
         } else {
             // RFC 6120 §8.4: nobody here handles it.
             Some(iq.make_error(&StanzaError::new(DefinedCondition::ServiceUnavailable)))
