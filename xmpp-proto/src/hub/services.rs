@@ -30,6 +30,14 @@ impl Services {
             (Some(("query", ns::DISCO_INFO)), Some(_)) if get => {
                 Some(iq.make_result(Some(self.disco_info("account", "registered"))))
             }
+            // No items (rooms, components) to list yet.
+            (Some(("query", ns::DISCO_ITEMS)), _) if get => Some(
+                iq.make_result(Some(
+                    Element::builder("query", ns::DISCO_ITEMS)
+                        .attr_opt("node", payload.and_then(|p| p.attr("node")))
+                        .build(),
+                )),
+            ),
             _ => None,
         };
         answer.unwrap_or_else(|| {
@@ -43,7 +51,7 @@ impl Services {
                 .attr("category", category)
                 .attr("type", kind),
         );
-        let always = [ns::DISCO_INFO, ns::PING];
+        let always = [ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING];
         for var in always
             .iter()
             .copied()

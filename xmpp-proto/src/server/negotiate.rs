@@ -77,6 +77,10 @@ impl Server {
             if self.config.sm.is_some() {
                 features.sm = vec![SmVersion::V3];
             }
+            // The hub keeps roster versions and pre-approvals (RFC 6121
+            // §2.6, §3.4).
+            features.roster_versioning = true;
+            features.pre_approval = true;
             let _ = self.core.out.element(&features.to_element());
             self.phase = ServerPhase::AwaitBind;
             return;
