@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
 use xmpp_proto::endpoint::CloseReason;
-use xmpp_proto::jid::Jid;
+use xmpp_proto::jid::{BareJid, Jid};
+use xmpp_proto::roster::{RosterItem, Subscription};
 use xmpp_proto::sasl::{self, FailureCondition, Mechanism};
 use xmpp_proto::stanza::{Iq, IqType, MessageType, Presence, PresenceType};
 use xmpp_proto::xml::{Element, ns};
@@ -357,4 +358,171 @@ fn prosody_few_lines() {
 #[ignore = "needs real XMPP servers: run scripts/interop.sh"]
 fn ejabberd_few_lines() {
     few_lines(ejabberd());
+}
+
+/// Logs `user` in (password `pw`), fetches its roster and becomes
+/// available.
+fn online_with_roster(server: &Server, user: &str) -> Connection<Client> {
+    let mut conn = connect(server, &format!("{user}@localhost"), "pw", false, None);
+    until_online(&mut conn);
+    conn.command(|c, now| c.request_roster(now))
+        .expect("transport")
+        .expect("roster request");
+    wait_for(&mut conn, |e| {
+        matches!(e, ClientEvent::RosterReceived).then_some(())
+    });
+    let presence = Presence::builder(PresenceType::Available).build();
+    conn.command(|c, now| c.send(now, presence))
+        .expect("transport")
+        .expect("presence");
+    conn
+}
+
+/// Removes `contact` from the roster if it is there (what an earlier run
+/// left), and waits for the server's answer.
+fn forget(conn: &mut Connection<Client>, contact: &BareJid) {
+    if conn.endpoint().roster().get(contact.as_str()).is_none() {
+        return;
+    }
+    let id = conn
+        .command(|c, now| c.remove_roster_item(now, contact))
+        .expect("transport")
+        .expect("remove");
+    wait_for(conn, |e| match e {
+        ClientEvent::IqResponse { id: got, .. } if *got == id => Some(()),
+        _ => None,
+    });
+}
+
+/// The roster push for `contact` that `want` accepts.
+fn push_for(
+    conn: &mut Connection<Client>,
+    contact: &BareJid,
+    want: impl Fn(&RosterItem) -> bool,
+) -> RosterItem {
+    wait_for(conn, |e| match e {
+        ClientEvent::RosterPush { item, .. } if item.jid == *contact && want(item) => {
+            Some(item.clone())
+        }
+        _ => None,
+    })
+}
+
+/// Two accounts add each other (RFC 6121 §3): request, approval both
+/// ways, each other's presence per resource, pushes for every change,
+/// and a removal that ends both subscriptions.
+fn roster_and_subscriptions(server: Server, a_name: &str, b_name: &str) {
+    let a_jid = BareJid::new(&format!("{a_name}@localhost")).unwrap();
+    let b_jid = BareJid::new(&format!("{b_name}@localhost")).unwrap();
+    let mut a = online_with_roster(&server, a_name);
+    let mut b = online_with_roster(&server, b_name);
+    forget(&mut a, &b_jid);
+    forget(&mut b, &a_jid);
+
+    a.command(|c, now| c.subscribe(now, &b_jid))
+        .unwrap()
+        .unwrap();
+    let asked = push_for(&mut a, &b_jid, |i| i.ask);
+    assert_eq!(asked.subscription, Subscription::None, "{}", server.name);
+    wait_for(&mut b, |e| match e {
+        ClientEvent::SubscriptionRequest { from, .. } if *from == a_jid => Some(()),
+        _ => None,
+    });
+    b.command(|c, now| c.approve_subscription(now, &a_jid))
+        .unwrap()
+        .unwrap();
+    push_for(&mut a, &b_jid, |i| i.subscription == Subscription::To);
+    // A sees b's presence now.
+    wait_for(&mut a, |e| match e {
+        ClientEvent::Presence(p)
+            if p.kind() == PresenceType::Available
+                && p.from().is_some_and(|f| f.starts_with(b_jid.as_str())) =>
+        {
+            Some(())
+        }
+        _ => None,
+    });
+    assert_eq!(
+        a.endpoint().presences_of(b_jid.as_str()).count(),
+        1,
+        "{}",
+        server.name
+    );
+
+    // And the other way.
+    b.command(|c, now| c.subscribe(now, &a_jid))
+        .unwrap()
+        .unwrap();
+    wait_for(&mut a, |e| match e {
+        ClientEvent::SubscriptionRequest { from, .. } if *from == b_jid => Some(()),
+        _ => None,
+    });
+    a.command(|c, now| c.approve_subscription(now, &b_jid))
+        .unwrap()
+        .unwrap();
+    push_for(&mut a, &b_jid, |i| i.subscription == Subscription::Both);
+    push_for(&mut b, &a_jid, |i| i.subscription == Subscription::Both);
+
+    // A removes b: both subscriptions end, b's roster says so.
+    a.command(|c, now| c.remove_roster_item(now, &b_jid))
+        .unwrap()
+        .unwrap();
+    push_for(&mut a, &b_jid, |i| i.subscription == Subscription::Remove);
+    push_for(&mut b, &a_jid, |i| i.subscription == Subscription::None);
+    assert!(a.endpoint().roster().get(b_jid.as_str()).is_none());
+    close_cleanly(a);
+    close_cleanly(b);
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn prosody_roster_and_subscriptions() {
+    roster_and_subscriptions(prosody(), "user150", "user151");
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn ejabberd_roster_and_subscriptions() {
+    roster_and_subscriptions(ejabberd(), "user150", "user151");
+}
+
+/// A request made while the contact is offline reaches it at its next
+/// login, and its answer comes back (RFC 6121 §3.1.3).
+fn subscription_while_offline(server: Server, a_name: &str, c_name: &str) {
+    let a_jid = BareJid::new(&format!("{a_name}@localhost")).unwrap();
+    let c_jid = BareJid::new(&format!("{c_name}@localhost")).unwrap();
+    // What an earlier run left, cleared on both sides.
+    let mut c = online_with_roster(&server, c_name);
+    forget(&mut c, &a_jid);
+    close_cleanly(c);
+    let mut a = online_with_roster(&server, a_name);
+    forget(&mut a, &c_jid);
+
+    a.command(|cl, now| cl.subscribe(now, &c_jid))
+        .unwrap()
+        .unwrap();
+    push_for(&mut a, &c_jid, |i| i.ask);
+    let mut c = online_with_roster(&server, c_name);
+    wait_for(&mut c, |e| match e {
+        ClientEvent::SubscriptionRequest { from, .. } if *from == a_jid => Some(()),
+        _ => None,
+    });
+    c.command(|cl, now| cl.approve_subscription(now, &a_jid))
+        .unwrap()
+        .unwrap();
+    push_for(&mut a, &c_jid, |i| i.subscription == Subscription::To);
+    close_cleanly(c);
+    close_cleanly(a);
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn prosody_subscription_while_offline() {
+    subscription_while_offline(prosody(), "user152", "user153");
+}
+
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn ejabberd_subscription_while_offline() {
+    subscription_while_offline(ejabberd(), "user152", "user153");
 }
