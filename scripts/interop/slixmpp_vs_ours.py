@@ -10,6 +10,9 @@ CA (hostname `DOMAIN`, connecting to HOST:PORT):
   - a chat message from one account to the other arrives, `from` stamped
   - XEP-0199 ping to the server is answered
   - XEP-0030 disco#info on the server lists disco#info and ping
+  - RFC 6121: alice asks to see bob's presence; bob's slixmpp approves
+    and asks back, alice's approves; both rosters end at `both` (through
+    the server's pushes) and each sees the other's presence
   - XEP-0198: a client with stream management whose TCP connection is
     cut resumes its session, and gets the message sent to it meanwhile
   - the streams close cleanly
@@ -61,6 +64,13 @@ class Client(slixmpp.ClientXMPP):
             self.online.set_result(value)
 
     async def _on_start(self, _event):
+        # The roster first: the server pushes changes to resources that
+        # asked for it.
+        try:
+            await self.get_roster(timeout=TIMEOUT)
+        except Exception as e:  # IqError, IqTimeout
+            self._settle(f"roster request failed: {e!r}")
+            return
         self.send_presence()
         self._settle(None)
 
@@ -220,6 +230,9 @@ async def main(args):
         except Exception as e:
             checks.fail("XEP-0030 disco#info on the server", repr(e))
 
+    if alice is not None and bob is not None:
+        await check_subscriptions(checks, alice, bob)
+
     if alice is not None:
         await check_resumption(args, checks, alice)
 
@@ -234,6 +247,29 @@ async def main(args):
 
     print(f"{checks.passed} passed, {checks.failed} failed", flush=True)
     return 1 if checks.failed else 0
+
+
+async def check_subscriptions(checks, alice, bob):
+    """alice subscribes to bob; slixmpp approves and subscribes back on
+    its own (auto_authorize, auto_subscribe), so both rosters must end at
+    'both', learned from the server's roster pushes, with each other's
+    presence."""
+    name = "RFC 6121 subscription both ways, roster pushes, presence"
+    a, b = alice.boundjid.bare, bob.boundjid.bare
+    alice.send_presence(pto=b, ptype="subscribe")
+    state = None
+    for _ in range(TIMEOUT * 10):
+        state = (
+            alice.client_roster[b]["subscription"],
+            bob.client_roster[a]["subscription"],
+            sorted(alice.client_roster.presence(b)),
+            sorted(bob.client_roster.presence(a)),
+        )
+        if state[0] == "both" and state[1] == "both" and state[2] and state[3]:
+            checks.ok(name, f"alice sees {state[2]}, bob sees {state[3]}")
+            return
+        await asyncio.sleep(0.1)
+    checks.fail(name, f"after {TIMEOUT}s: {state}")
 
 
 async def check_resumption(args, checks, alice):
