@@ -2,7 +2,8 @@
 # Interop test run, as CI calls it: start Prosody and ejabberd on loopback,
 # check them with smoke.sh, run the Rust interop tests against them (once
 # tests/tests/interop.rs exists), stop both servers however this ends, then
-# test slixmpp against our own server (interop/slixmpp-vs-ours.sh).
+# test slixmpp (interop/slixmpp-vs-ours.sh) and Debian's command-line
+# clients (interop/clients-vs-ours.sh) against our own server.
 # Needs root on Debian (it installs the server packages when missing).
 # See scripts/interop/README.md for the knobs.
 set -euo pipefail
@@ -43,3 +44,6 @@ fi
 stop_servers
 trap - EXIT
 bash "$dir/slixmpp-vs-ours.sh"
+# Command-line clients from Debian (go-sendxmpp, sendxmpp, xmppc); they
+# need ports 5222/5223, free now that Prosody is stopped.
+bash "$dir/clients-vs-ours.sh"
