@@ -318,3 +318,79 @@ fn a_roster_has_room_for_its_limit_and_no_more() {
             .any(|e| matches!(e, ClientEvent::Bounced { .. }))
     );
 }
+
+/// Enables XEP-0280 carbons on session `id`.
+fn enable_carbons(net: &mut Network, id: SessionId) {
+    let now = net.now;
+    let enable = xmpp_proto::stanza::Iq::set(
+        "carbons",
+        xmpp_proto::xml::Element::builder("enable", xmpp_proto::xml::ns::CARBONS),
+    );
+    net.client(id).send(now, enable).unwrap();
+    net.run();
+}
+
+/// The carbon copies `id` received: (sent or received, the body).
+fn carbons(net: &mut Network, id: SessionId) -> Vec<(String, String)> {
+    use xmpp_proto::xml::ns;
+    net.pair(id)
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message(m) => {
+                let el = m.element();
+                let (kind, wrapper) = [
+                    ("sent", el.child("sent", ns::CARBONS)),
+                    ("received", el.child("received", ns::CARBONS)),
+                ]
+                .into_iter()
+                .find_map(|(k, w)| w.map(|w| (k, w)))?;
+                let inner = wrapper
+                    .child("forwarded", ns::FORWARD)?
+                    .child("message", ns::CLIENT)?;
+                let body = inner.child("body", ns::CLIENT)?.text().into_owned();
+                Some((kind.to_owned(), body))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn carbons_copy_what_the_other_resources_send_and_receive() {
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap());
+    let balcony = online(&mut net, "juliet", "balcony");
+    let phone = online(&mut net, "juliet", "phone");
+    let romeo = online(&mut net, "romeo", "orchard");
+    enable_carbons(&mut net, phone);
+    let now = net.now;
+    let to_balcony = format!("juliet@{DOMAIN}/balcony");
+    net.client(romeo)
+        .send_message(now, &to_balcony, "to your balcony", false)
+        .unwrap();
+    net.client(balcony)
+        .send_message(now, &format!("romeo@{DOMAIN}"), "from my balcony", false)
+        .unwrap();
+    // A private message is not copied (§7).
+    let private = xmpp_proto::stanza::Message::builder(xmpp_proto::stanza::MessageType::Chat)
+        .to(&format!("romeo@{DOMAIN}"))
+        .body("just us")
+        .payload(xmpp_proto::xml::Element::builder(
+            "private",
+            xmpp_proto::xml::ns::CARBONS,
+        ))
+        .build();
+    net.client(balcony).send(now, private).unwrap();
+    net.run();
+    let mut copies = carbons(&mut net, phone);
+    copies.sort();
+    assert_eq!(
+        copies,
+        [
+            ("received".to_owned(), "to your balcony".to_owned()),
+            ("sent".to_owned(), "from my balcony".to_owned())
+        ]
+    );
+    // The balcony did not enable carbons: no copies there.
+    assert!(carbons(&mut net, balcony).is_empty());
+}

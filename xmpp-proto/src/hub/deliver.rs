@@ -48,6 +48,13 @@ impl Hub {
                     self.roster_iq(from, &iq, out);
                     return;
                 }
+                let own = account
+                    .as_ref()
+                    .is_none_or(|a| a.as_str() == asker.bare_str());
+                if let Some(answer) = own.then(|| self.carbons_iq(from, &iq)).flatten() {
+                    self.router.deliver(from, &answer, out);
+                    return;
+                }
                 let answer = self.services.answer(&iq, account.as_ref());
                 if let Some(stanza) = self.router.wire(&answer) {
                     out.push(Routed::Deliver {

@@ -242,7 +242,7 @@ impl Hub {
             }
             PresenceKind::Directed { available } => {
                 let target = stanza.to().unwrap_or_default().to_owned();
-                let info = self.sessions.entry(session).or_default();
+                let info = self.im_flags.entry(session).or_default();
                 if available && info.directed.len() < MAX_DIRECTED {
                     info.directed.insert(target);
                 } else if !available {
@@ -275,7 +275,7 @@ impl Hub {
         self.add_account(&account);
         let answer = match iq.kind() {
             IqType::Get => {
-                self.sessions.entry(session).or_default().interested = true;
+                self.im_flags.entry(session).or_default().interested = true;
                 self.roster_result(&account, iq)
             }
             IqType::Set => self.roster_set(&account, iq, out),
@@ -428,7 +428,7 @@ impl Hub {
             .router
             .sessions_of(account)
             .iter()
-            .filter(|s| self.sessions.get(s).is_some_and(|i| i.interested))
+            .filter(|s| self.im_flags.get(s).is_some_and(|i| i.interested))
             .filter_map(|s| self.router.jid(*s).map(|j| (*s, j.as_str().to_owned())))
             .collect();
         for (session, to) in targets {
@@ -686,7 +686,7 @@ impl Hub {
                 .send_to_account_resources(&watcher, &gone, None, out);
         }
         let directed = self
-            .sessions
+            .im_flags
             .get_mut(&session)
             .map(|i| std::mem::take(&mut i.directed))
             .unwrap_or_default();

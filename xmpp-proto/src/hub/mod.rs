@@ -51,6 +51,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod carbons;
 mod command;
 mod deliver;
 mod detached;
@@ -117,6 +118,11 @@ pub struct Hub {
     returned: HashMap<SessionId, SessionId>,
     /// Every known account's roster.
     rosters: im::Rosters,
+    /// Roster interest, directed presence and carbons, per session.
+    im_flags: HashMap<SessionId, ImFlags>,
+    /// How many sessions have carbons on (none: messages are not looked
+    /// at for copies).
+    carbons_on: usize,
     /// Failed logins per address and per account.
     throttle: LoginThrottle,
     /// Login questions held back by the throttle, by when they may go
@@ -134,10 +140,18 @@ struct SessionInfo {
     sm_id: Option<String>,
     /// The client's address, if the transport said.
     address: Option<IpAddr>,
+}
+
+/// What the IM layer remembers of one session; it follows the session
+/// through a resumption (the flags of the stream, not of the connection).
+#[derive(Debug, Default)]
+struct ImFlags {
     /// It asked for the roster: it gets roster pushes (RFC 6121 §2.1.6).
     interested: bool,
     /// Where it sent directed available presence (told when it goes).
     directed: HashSet<String>,
+    /// It enabled XEP-0280 message carbons.
+    carbons: bool,
 }
 
 impl Hub {
@@ -165,6 +179,8 @@ impl Hub {
             resumptions: HashMap::new(),
             returned: HashMap::new(),
             rosters: im::Rosters::default(),
+            im_flags: HashMap::new(),
+            carbons_on: 0,
             throttle: LoginThrottle::default(),
             deferred: BinaryHeap::new(),
             waiting: HashMap::new(),
@@ -308,8 +324,12 @@ impl Hub {
             ServerEvent::Resumed { .. } => self.resumed(session),
             ServerEvent::Stanza(stanza) => {
                 let mut out = std::mem::take(&mut self.routed);
+                let carbon = self.carbon_candidate(session, &stanza);
                 if let Some(stanza) = self.im_stanza(session, stanza, &mut out) {
                     spent = self.router.route(session, stanza, &mut out);
+                }
+                if let Some(message) = carbon {
+                    self.carbon_copies(session, &message, 0, &mut out);
                 }
                 self.dispatch(now, &mut out, false);
                 self.routed = out;
@@ -461,6 +481,21 @@ impl Hub {
         }
     }
 
+    /// The IM flags of `from` now belong to `to` (a resumption moved the
+    /// binding).
+    fn move_im_flags(&mut self, from: SessionId, to: SessionId) {
+        if let Some(flags) = self.im_flags.remove(&from) {
+            self.im_flags.insert(to, flags);
+        }
+    }
+
+    /// The session is over for good.
+    fn forget_im_flags(&mut self, session: SessionId) {
+        if self.im_flags.remove(&session).is_some_and(|f| f.carbons) {
+            self.carbons_on = self.carbons_on.saturating_sub(1);
+        }
+    }
+
     fn command(&mut self, session: SessionId, command: ServerCommand) {
         self.commands.push_back((session, command));
     }
@@ -508,6 +543,7 @@ impl Hub {
         if !self.detached.contains(session) {
             let mut out = std::mem::take(&mut self.routed);
             self.im_session_gone(session, &mut out);
+            self.forget_im_flags(session);
             self.router.unbind(session, &mut out);
             self.dispatch(now, &mut out, true);
             self.routed = out;

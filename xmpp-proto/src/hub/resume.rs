@@ -69,6 +69,7 @@ impl Hub {
     /// Hands `state` (of `old`) to `session`.
     fn accept(&mut self, session: SessionId, old: SessionId, state: SmSession) {
         self.router.reattach(old, session);
+        self.move_im_flags(old, session);
         if let Some(info) = self.sessions.get_mut(&session) {
             info.sm_id = state.id.clone();
         }
@@ -94,6 +95,7 @@ impl Hub {
         let old = match self.resumptions.remove(&session) {
             Some(resuming) => {
                 self.router.reattach(session, resuming.old);
+                self.move_im_flags(session, resuming.old);
                 resuming.old
             }
             // Its connection ended first and gave the binding back.
@@ -142,6 +144,7 @@ impl Hub {
                 accepting: true,
             }) => {
                 self.router.reattach(session, old);
+                self.move_im_flags(session, old);
                 self.returned.insert(session, old);
                 true
             }
@@ -168,6 +171,7 @@ impl Hub {
         self.stats.expired += 1;
         let mut out = std::mem::take(&mut self.routed);
         self.im_session_gone(session, &mut out);
+        self.forget_im_flags(session);
         self.router
             .expire(session, state.unacked.take_all_elements(), &mut out);
         self.dispatch(now, &mut out, true);

@@ -51,7 +51,7 @@ impl Services {
                 .attr("category", category)
                 .attr("type", kind),
         );
-        let always = [ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING];
+        let always = [ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING, ns::CARBONS];
         for var in always
             .iter()
             .copied()
