@@ -394,3 +394,94 @@ fn carbons_copy_what_the_other_resources_send_and_receive() {
     // The balcony did not enable carbons: no copies there.
     assert!(carbons(&mut net, balcony).is_empty());
 }
+
+/// The result or error of the IQ `id` sent on session `session`.
+fn answer(
+    net: &mut Network,
+    session: SessionId,
+    id: &xmpp_proto::client::StanzaId,
+) -> xmpp_proto::stanza::Iq {
+    net.pair(session)
+        .client_events
+        .iter()
+        .find_map(|e| match e {
+            ClientEvent::IqResponse { id: got, response } if got == id => Some(response.clone()),
+            _ => None,
+        })
+        .expect("an answer")
+}
+
+#[test]
+fn private_xml_is_kept_per_account_and_bounded() {
+    use xmpp_proto::stanza::{Iq, IqType};
+    use xmpp_proto::xml::{Element, ns};
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap().with_private_budget(300));
+    let juliet = online(&mut net, "juliet", "balcony");
+    let now = net.now;
+    let bookmarks = Element::builder("storage", "storage:bookmarks")
+        .append(
+            Element::builder("conference", "storage:bookmarks").attr("jid", "room@muc.example.com"),
+        )
+        .build();
+    let set = Iq::set(
+        "p1",
+        Element::builder("query", ns::PRIVATE).append(bookmarks.clone()),
+    );
+    let id = net.client(juliet).send(now, set).unwrap();
+    net.run();
+    assert_eq!(answer(&mut net, juliet, &id).kind(), IqType::Result);
+    assert!(
+        net.hub_events.iter().any(
+            |e| matches!(e, HubEvent::PrivateChanged { element, .. } if *element == bookmarks)
+        )
+    );
+
+    // Another session of the account gets it back; another account not.
+    let phone = online(&mut net, "juliet", "phone");
+    let get = Iq::get(
+        "p2",
+        Element::builder("query", ns::PRIVATE)
+            .append(Element::builder("storage", "storage:bookmarks")),
+    );
+    let id = net.client(phone).send(now, get.clone()).unwrap();
+    net.run();
+    let got = answer(&mut net, phone, &id);
+    let stored = got
+        .payload()
+        .and_then(|q| q.child("storage", "storage:bookmarks"))
+        .unwrap()
+        .to_owned();
+    assert_eq!(stored, bookmarks);
+    let romeo = online(&mut net, "romeo", "orchard");
+    let id = net.client(romeo).send(now, get).unwrap();
+    net.run();
+    let empty = answer(&mut net, romeo, &id);
+    assert!(
+        empty
+            .payload()
+            .and_then(|q| q.child("storage", "storage:bookmarks"))
+            .unwrap()
+            .is_empty()
+    );
+
+    // Past the budget, and in the protocol's own namespaces: refused.
+    let big = Element::builder("notes", "urn:example:notes")
+        .text(&"x".repeat(400))
+        .build();
+    let id = net
+        .client(juliet)
+        .send(
+            now,
+            Iq::set("p3", Element::builder("query", ns::PRIVATE).append(big)),
+        )
+        .unwrap();
+    let reserved =
+        Element::builder("query", ns::PRIVATE).append(Element::builder("message", ns::CLIENT));
+    let id2 = net
+        .client(juliet)
+        .send(now, Iq::set("p4", reserved))
+        .unwrap();
+    net.run();
+    assert_eq!(answer(&mut net, juliet, &id).kind(), IqType::Error);
+    assert_eq!(answer(&mut net, juliet, &id2).kind(), IqType::Error);
+}

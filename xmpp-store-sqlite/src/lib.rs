@@ -32,6 +32,7 @@ use xmpp_proto::hub::OfflineMessage;
 use xmpp_proto::jid::{BareJid, prepare_localpart};
 use xmpp_proto::roster::{RosterEntry, RosterItem, Subscription};
 use xmpp_proto::sasl::{Iterations, ScramHash, StoredCredentials};
+use xmpp_proto::xml::Element;
 use xmpp_transport_std::serve::{
     AccountError, AccountStore, DEFAULT_ITERATIONS, Decoys, OfflineQuota, OfflineRefused,
     StoredRoster, UserKeys,
@@ -209,6 +210,7 @@ impl SqliteStore {
             "roster_items",
             "roster_groups",
             "offline",
+            "private",
         ] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE account = ?1"),
@@ -394,6 +396,26 @@ impl SqliteStore {
         tx.commit().map_err(failed)
     }
 
+    fn read_private(&self) -> Result<Vec<(BareJid, Vec<Element>)>, rusqlite::Error> {
+        let db = self.db();
+        let mut query =
+            db.prepare("SELECT account, xml FROM private ORDER BY account, ns, name")?;
+        let rows: Vec<(String, Vec<u8>)> = query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out: Vec<(BareJid, Vec<Element>)> = Vec::new();
+        for (account, bytes) in rows {
+            let (Ok(account), Some(element)) = (BareJid::new(&account), xml::parse(&bytes)) else {
+                continue;
+            };
+            match out.last_mut() {
+                Some((last, elements)) if *last == account => elements.push(element),
+                _ => out.push((account, vec![element])),
+            }
+        }
+        Ok(out)
+    }
+
     fn read_offline(&self, account: &BareJid) -> Result<Vec<OfflineMessage>, rusqlite::Error> {
         let mut db = self.db();
         let tx = db.transaction()?;
@@ -472,5 +494,20 @@ impl AccountStore for SqliteStore {
 
     fn take_offline(&self, account: &BareJid) -> Vec<OfflineMessage> {
         self.read_offline(account).unwrap_or_default()
+    }
+
+    fn private_data(&self) -> Vec<(BareJid, Vec<Element>)> {
+        self.read_private().unwrap_or_default()
+    }
+
+    fn save_private(&self, account: &BareJid, element: &Element) {
+        let mut bytes = Vec::new();
+        if element.write_to(&mut bytes).is_err() {
+            return;
+        }
+        let _ = self.db().execute(
+            "INSERT OR REPLACE INTO private (account, ns, name, xml) VALUES (?1, ?2, ?3, ?4)",
+            params![account.as_str(), element.ns(), element.name(), bytes],
+        );
     }
 }

@@ -53,6 +53,13 @@ CREATE TABLE IF NOT EXISTS offline (
     xml BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS offline_by_account ON offline (account, id);
+CREATE TABLE IF NOT EXISTS private (
+    account TEXT NOT NULL,
+    ns TEXT NOT NULL,
+    name TEXT NOT NULL,
+    xml BLOB NOT NULL,
+    PRIMARY KEY (account, ns, name)
+);
 ";
 
 /// Sets the database up (WAL journal, the tables) and returns the secret

@@ -147,3 +147,31 @@ fn offline_messages_are_kept_in_order_within_the_quota() {
     assert_eq!(kept[0].message.attr("from"), Some("alice@localhost/r"));
     assert!(store.take_offline(&bob).is_empty(), "taken means forgotten");
 }
+
+#[test]
+fn private_xml_survives_a_reopen_and_a_set_replaces() {
+    let db = TempDb::new("private");
+    let store = db.open();
+    let alice = jid("alice@localhost");
+    let bookmarks = |name: &str| {
+        Element::builder("storage", "storage:bookmarks")
+            .append(Element::builder("conference", "storage:bookmarks").attr("name", name))
+            .build()
+    };
+    store.save_private(&alice, &bookmarks("old"));
+    store.save_private(&alice, &bookmarks("new"));
+    let prefs = Element::builder("prefs", "urn:example:prefs").build();
+    store.save_private(&alice, &prefs);
+    drop(store);
+
+    let data = db.open().private_data();
+    assert_eq!(data.len(), 1);
+    let (account, elements) = &data[0];
+    assert_eq!(account, &alice);
+    assert_eq!(elements.len(), 2);
+    let stored = elements
+        .iter()
+        .find(|e| e.ns() == "storage:bookmarks")
+        .unwrap();
+    assert_eq!(stored, &bookmarks("new"));
+}

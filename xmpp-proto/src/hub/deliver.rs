@@ -55,6 +55,14 @@ impl Hub {
                     self.router.deliver(from, &answer, out);
                     return;
                 }
+                let account_of_asker = asker.to_bare();
+                if let Some(answer) = own
+                    .then(|| self.private_iq(&account_of_asker, &iq))
+                    .flatten()
+                {
+                    self.router.deliver(from, &answer, out);
+                    return;
+                }
                 let answer = self.services.answer(&iq, account.as_ref());
                 if let Some(stanza) = self.router.wire(&answer) {
                     out.push(Routed::Deliver {

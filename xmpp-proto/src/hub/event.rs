@@ -51,6 +51,16 @@ pub enum HubEvent {
         /// What to keep about the contact, or `None` to forget it.
         entry: Option<Box<crate::roster::RosterEntry>>,
     },
+    /// `account` stored `element` in its XEP-0049 private storage
+    /// (replacing what it kept under the same namespace and name): keep
+    /// it, so that [`Hub::restore_private`](super::Hub::restore_private)
+    /// brings it back after a restart.
+    PrivateChanged {
+        /// The account.
+        account: BareJid,
+        /// The element.
+        element: Element,
+    },
     /// `session` of `account` sent its initial presence with a
     /// non-negative priority, under `OfflinePolicy::Store`: hand it the
     /// messages kept for the account, oldest first, with

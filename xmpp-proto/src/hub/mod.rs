@@ -57,6 +57,7 @@ mod deliver;
 mod detached;
 mod event;
 mod im;
+mod private;
 mod resume;
 mod services;
 mod throttle;
@@ -71,6 +72,7 @@ pub use self::detached::{
 };
 pub use self::event::{HubEvent, HubStats, OfflineMessage};
 pub use self::im::{DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_MAX_ROSTER_ITEMS};
+pub use self::private::DEFAULT_PRIVATE_BUDGET;
 pub use self::throttle::ThrottleConfig;
 
 use self::services::Services;
@@ -118,6 +120,8 @@ pub struct Hub {
     returned: HashMap<SessionId, SessionId>,
     /// Every known account's roster.
     rosters: im::Rosters,
+    /// XEP-0049 private XML of every known account.
+    private: private::PrivateStore,
     /// Roster interest, directed presence and carbons, per session.
     im_flags: HashMap<SessionId, ImFlags>,
     /// How many sessions have carbons on (none: messages are not looked
@@ -180,6 +184,7 @@ impl Hub {
             returned: HashMap::new(),
             rosters: im::Rosters::default(),
             im_flags: HashMap::new(),
+            private: private::PrivateStore::default(),
             carbons_on: 0,
             throttle: LoginThrottle::default(),
             deferred: BinaryHeap::new(),

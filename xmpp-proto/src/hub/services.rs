@@ -51,7 +51,13 @@ impl Services {
                 .attr("category", category)
                 .attr("type", kind),
         );
-        let always = [ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING, ns::CARBONS];
+        let always = [
+            ns::DISCO_INFO,
+            ns::DISCO_ITEMS,
+            ns::PING,
+            ns::CARBONS,
+            ns::PRIVATE,
+        ];
         for var in always
             .iter()
             .copied()

@@ -80,6 +80,8 @@ pub const OCCUPANT_ID: &str = "urn:xmpp:occupant-id:0";
 pub const DATA_FORMS: &str = "jabber:x:data";
 /// Software version (XEP-0092).
 pub const VERSION: &str = "jabber:iq:version";
+/// XEP-0049 private XML storage.
+pub const PRIVATE: &str = "jabber:iq:private";
 /// vCard-based avatars (XEP-0153).
 pub const VCARD_UPDATE: &str = "vcard-temp:x:update";
 /// User nickname (XEP-0172).

@@ -9,6 +9,7 @@ use xmpp_proto::jid::{BareJid, JidError, prepare_localpart};
 use xmpp_proto::roster::RosterEntry;
 use xmpp_proto::router::SessionId;
 use xmpp_proto::sasl::{FailureCondition, Iterations, SaslError, ScramHash, StoredCredentials};
+use xmpp_proto::xml::Element;
 
 use super::credentials::{Decoys, UserKeys};
 use super::store::{MemoryData, OfflineQuota, OfflineRefused, StoredRoster};
@@ -78,6 +79,18 @@ pub trait AccountStore: Send + Sync {
         let _ = account;
         Vec::new()
     }
+
+    /// Every account's XEP-0049 private XML, read once at start. Default:
+    /// none kept.
+    fn private_data(&self) -> Vec<(BareJid, Vec<Element>)> {
+        Vec::new()
+    }
+
+    /// Keeps `element` in `account`'s private storage, replacing what it
+    /// kept under the same namespace and name. Default: nothing is kept.
+    fn save_private(&self, account: &BareJid, element: &Element) {
+        let _ = (account, element);
+    }
 }
 
 /// A boxed store is a store (for a server whose store is chosen at run
@@ -119,6 +132,14 @@ impl<S: AccountStore + ?Sized> AccountStore for Box<S> {
 
     fn take_offline(&self, account: &BareJid) -> Vec<OfflineMessage> {
         (**self).take_offline(account)
+    }
+
+    fn private_data(&self) -> Vec<(BareJid, Vec<Element>)> {
+        (**self).private_data()
+    }
+
+    fn save_private(&self, account: &BareJid, element: &Element) {
+        (**self).save_private(account, element);
     }
 }
 
@@ -396,6 +417,14 @@ impl AccountStore for Accounts {
 
     fn take_offline(&self, account: &BareJid) -> Vec<OfflineMessage> {
         self.data().take_offline(account)
+    }
+
+    fn private_data(&self) -> Vec<(BareJid, Vec<Element>)> {
+        self.data().private_data()
+    }
+
+    fn save_private(&self, account: &BareJid, element: &Element) {
+        self.data().save_private(account, element);
     }
 }
 

@@ -1,5 +1,5 @@
-//! What a server keeps for its accounts besides their keys: rosters and
-//! messages that arrived while they were offline. The types an
+//! What a server keeps for its accounts besides their keys: rosters,
+//! messages that arrived while they were offline, and private XML. The types an
 //! [`AccountStore`](super::AccountStore) hands over, the per-account
 //! quota on offline messages, and the in-memory keeping that
 //! [`Accounts`](super::Accounts) does (lost at a restart; a store over a
@@ -11,6 +11,7 @@ use std::fmt;
 use xmpp_proto::hub::OfflineMessage;
 use xmpp_proto::jid::BareJid;
 use xmpp_proto::roster::RosterEntry;
+use xmpp_proto::xml::Element;
 
 /// One account's roster as a store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +98,7 @@ impl std::error::Error for OfflineRefused {}
 pub(super) struct MemoryData {
     rosters: HashMap<BareJid, (u64, BTreeMap<String, RosterEntry>)>,
     offline: HashMap<BareJid, (VecDeque<(OfflineMessage, usize)>, usize)>,
+    private: HashMap<BareJid, BTreeMap<(String, String), Element>>,
     pub(super) quota: OfflineQuota,
 }
 
@@ -149,6 +151,21 @@ impl MemoryData {
         Ok(())
     }
 
+    pub(super) fn private_data(&self) -> Vec<(BareJid, Vec<Element>)> {
+        self.private
+            .iter()
+            .map(|(account, kept)| (account.clone(), kept.values().cloned().collect()))
+            .collect()
+    }
+
+    pub(super) fn save_private(&mut self, account: &BareJid, element: &Element) {
+        let key = (element.ns().to_owned(), element.name().to_owned());
+        self.private
+            .entry(account.clone())
+            .or_default()
+            .insert(key, element.clone());
+    }
+
     pub(super) fn take_offline(&mut self, account: &BareJid) -> Vec<OfflineMessage> {
         self.offline
             .remove(account)
@@ -168,6 +185,9 @@ pub fn seed_hub(hub: &mut xmpp_proto::hub::Hub, store: &dyn super::AccountStore)
     }
     for roster in store.rosters() {
         hub.restore_roster(roster.account, roster.version, roster.entries);
+    }
+    for (account, elements) in store.private_data() {
+        hub.restore_private(account, elements);
     }
 }
 
@@ -199,6 +219,10 @@ pub fn keep_for_hub(
             if store.store_offline(&to, &kept).is_err() {
                 hub.refuse_offline(now, kept.message);
             }
+            None
+        }
+        HubEvent::PrivateChanged { account, element } => {
+            store.save_private(&account, &element);
             None
         }
         HubEvent::OfflineWanted { account, session } => {
