@@ -485,3 +485,103 @@ fn private_xml_is_kept_per_account_and_bounded() {
     assert_eq!(answer(&mut net, juliet, &id).kind(), IqType::Error);
     assert_eq!(answer(&mut net, juliet, &id2).kind(), IqType::Error);
 }
+
+/// Sends a XEP-0191 request (`kind`: blocklist, block, unblock) with
+/// these JIDs from `id`; returns the answer.
+fn blocking(net: &mut Network, id: SessionId, kind: &str, jids: &[&str]) -> xmpp_proto::stanza::Iq {
+    use xmpp_proto::stanza::Iq;
+    use xmpp_proto::xml::Element;
+    let mut payload = Element::builder(kind, "urn:xmpp:blocking");
+    for jid in jids {
+        payload = payload.append(Element::builder("item", "urn:xmpp:blocking").attr("jid", jid));
+    }
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let iq_id = format!(
+        "b{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let now = net.now;
+    let iq = match kind {
+        "blocklist" => Iq::get(&iq_id, payload),
+        _ => Iq::set(&iq_id, payload),
+    };
+    let sent = net.client(id).send(now, iq).unwrap();
+    net.run();
+    answer(net, id, &sent)
+}
+
+fn bodies(net: &mut Network, id: SessionId) -> Vec<String> {
+    net.pair(id)
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message(m) => m.body().map(|b| b.into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_blocked_address_reaches_nothing_and_is_reached_by_nothing() {
+    use xmpp_proto::stanza::{DefinedCondition, IqType};
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap());
+    let juliet = online(&mut net, "juliet", "balcony");
+    let phone = online(&mut net, "juliet", "phone");
+    let romeo = online(&mut net, "romeo", "orchard");
+    assert_eq!(
+        blocking(&mut net, phone, "blocklist", &[]).kind(),
+        IqType::Result
+    );
+    let romeo_jid = format!("romeo@{DOMAIN}");
+    assert_eq!(
+        blocking(&mut net, juliet, "block", &[&romeo_jid]).kind(),
+        IqType::Result
+    );
+    // The store is told the list as it is now.
+    assert!(net.hub_events.iter().any(
+        |e| matches!(e, HubEvent::BlocklistChanged { blocked, .. } if *blocked == [romeo_jid.clone()])
+    ));
+    let now = net.now;
+    let from_romeo = net
+        .client(romeo)
+        .send_message(now, &format!("juliet@{DOMAIN}"), "let me in", false)
+        .unwrap();
+    let to_romeo = net
+        .client(juliet)
+        .send_message(now, &romeo_jid, "go away", false)
+        .unwrap();
+    net.run();
+    assert!(bodies(&mut net, juliet).is_empty() && bodies(&mut net, phone).is_empty());
+    assert!(bodies(&mut net, romeo).is_empty());
+    let errors = |net: &mut Network,
+                  id: SessionId|
+     -> Vec<(xmpp_proto::client::StanzaId, DefinedCondition)> {
+        net.pair(id)
+            .client_events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Bounced { id, error, .. } => Some((id.clone(), error.condition)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        errors(&mut net, romeo),
+        [(from_romeo, DefinedCondition::ServiceUnavailable)]
+    );
+    assert_eq!(
+        errors(&mut net, juliet),
+        [(to_romeo, DefinedCondition::NotAcceptable)]
+    );
+    // The list says so; unblocking lets messages through again.
+    let list = blocking(&mut net, juliet, "blocklist", &[]);
+    let items = list.payload().map(|p| p.children().count()).unwrap_or(0);
+    assert_eq!(items, 1);
+    blocking(&mut net, juliet, "unblock", &[]);
+    let now = net.now;
+    net.client(romeo)
+        .send_message(now, &format!("juliet@{DOMAIN}/balcony"), "friends?", false)
+        .unwrap();
+    net.run();
+    assert_eq!(bodies(&mut net, juliet), ["friends?"]);
+}

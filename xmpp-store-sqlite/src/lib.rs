@@ -211,6 +211,7 @@ impl SqliteStore {
             "roster_groups",
             "offline",
             "private",
+            "blocked",
         ] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE account = ?1"),
@@ -396,6 +397,45 @@ impl SqliteStore {
         tx.commit().map_err(failed)
     }
 
+    fn read_blocklists(&self) -> Result<Vec<(BareJid, Vec<String>)>, rusqlite::Error> {
+        let db = self.db();
+        let mut query = db.prepare("SELECT account, jid FROM blocked ORDER BY account, jid")?;
+        let rows: Vec<(String, String)> = query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out: Vec<(BareJid, Vec<String>)> = Vec::new();
+        for (account, jid) in rows {
+            let Ok(account) = BareJid::new(&account) else {
+                continue;
+            };
+            match out.last_mut() {
+                Some((last, list)) if *last == account => list.push(jid),
+                _ => out.push((account, vec![jid])),
+            }
+        }
+        Ok(out)
+    }
+
+    fn write_blocklist(
+        &self,
+        account: &BareJid,
+        blocked: &[String],
+    ) -> Result<(), rusqlite::Error> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        tx.execute(
+            "DELETE FROM blocked WHERE account = ?1",
+            params![account.as_str()],
+        )?;
+        for jid in blocked {
+            tx.execute(
+                "INSERT OR IGNORE INTO blocked (account, jid) VALUES (?1, ?2)",
+                params![account.as_str(), jid],
+            )?;
+        }
+        tx.commit()
+    }
+
     fn read_private(&self) -> Result<Vec<(BareJid, Vec<Element>)>, rusqlite::Error> {
         let db = self.db();
         let mut query =
@@ -498,6 +538,14 @@ impl AccountStore for SqliteStore {
 
     fn private_data(&self) -> Vec<(BareJid, Vec<Element>)> {
         self.read_private().unwrap_or_default()
+    }
+
+    fn blocklists(&self) -> Vec<(BareJid, Vec<String>)> {
+        self.read_blocklists().unwrap_or_default()
+    }
+
+    fn save_blocklist(&self, account: &BareJid, blocked: &[String]) {
+        let _ = self.write_blocklist(account, blocked);
     }
 
     fn save_private(&self, account: &BareJid, element: &Element) {

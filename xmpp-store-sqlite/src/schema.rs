@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS offline (
     xml BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS offline_by_account ON offline (account, id);
+CREATE TABLE IF NOT EXISTS blocked (
+    account TEXT NOT NULL,
+    jid TEXT NOT NULL,
+    PRIMARY KEY (account, jid)
+);
 CREATE TABLE IF NOT EXISTS private (
     account TEXT NOT NULL,
     ns TEXT NOT NULL,

@@ -175,3 +175,22 @@ fn private_xml_survives_a_reopen_and_a_set_replaces() {
         .unwrap();
     assert_eq!(stored, &bookmarks("new"));
 }
+
+#[test]
+fn block_lists_survive_a_reopen() {
+    let db = TempDb::new("blocked");
+    let store = db.open();
+    let alice = jid("alice@localhost");
+    store.save_blocklist(&alice, &["mallory@localhost".into(), "spam.example".into()]);
+    store.save_blocklist(&jid("bob@localhost"), &["eve@localhost".into()]);
+    store.save_blocklist(&jid("bob@localhost"), &[]);
+    drop(store);
+    let lists = db.open().blocklists();
+    assert_eq!(
+        lists,
+        [(
+            alice,
+            vec!["mallory@localhost".to_owned(), "spam.example".to_owned()]
+        )]
+    );
+}

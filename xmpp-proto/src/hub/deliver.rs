@@ -63,6 +63,13 @@ impl Hub {
                     self.router.deliver(from, &answer, out);
                     return;
                 }
+                if let Some(answer) = own
+                    .then(|| self.blocking_iq(from, &account_of_asker, &iq, out))
+                    .flatten()
+                {
+                    self.router.deliver(from, &answer, out);
+                    return;
+                }
                 let answer = self.services.answer(&iq, account.as_ref());
                 if let Some(stanza) = self.router.wire(&answer) {
                     out.push(Routed::Deliver {

@@ -61,6 +61,15 @@ pub enum HubEvent {
         /// The element.
         element: Element,
     },
+    /// `account`'s XEP-0191 block list changed; `blocked` is the whole
+    /// list now (keep it for
+    /// [`Hub::restore_blocklist`](super::Hub::restore_blocklist)).
+    BlocklistChanged {
+        /// The account.
+        account: BareJid,
+        /// Every blocked address.
+        blocked: Vec<String>,
+    },
     /// `session` of `account` sent its initial presence with a
     /// non-negative priority, under `OfflinePolicy::Store`: hand it the
     /// messages kept for the account, oldest first, with

@@ -601,8 +601,14 @@ impl Hub {
         }
     }
 
+    /// Whether one of the two local accounts blocks the other (XEP-0191:
+    /// then no presence passes between them).
+    fn either_blocks(&self, a: &str, b: &str) -> bool {
+        self.blocks(a, b) || self.blocks(b, a)
+    }
+
     /// The contacts of `account` that see its presence (`from` or
-    /// `both`), local ones only.
+    /// `both`), local ones only, unless a block stands between them.
     fn watchers(&self, account: &BareJid) -> Vec<String> {
         let domain = self.router.domain();
         self.rosters
@@ -614,6 +620,7 @@ impl Hub {
                     .filter(|e| e.item.subscription.contact_sees_us())
                     .filter(|e| e.item.jid.domainpart() == domain)
                     .map(|e| e.item.jid.as_str().to_owned())
+                    .filter(|w| !self.either_blocks(account.as_str(), w))
                     .collect()
             })
             .unwrap_or_default()
@@ -660,6 +667,9 @@ impl Hub {
             (seen, waiting)
         };
         for contact in seen {
+            if self.either_blocks(account.as_str(), &contact) {
+                continue;
+            }
             let presences: Vec<Element> = self
                 .router
                 .available(&contact)
@@ -671,6 +681,9 @@ impl Hub {
             }
         }
         for contact in waiting {
+            if self.blocks(account.as_str(), &contact) {
+                continue;
+            }
             let request = presence(&contact, account.as_str(), Some("subscribe"));
             self.router.deliver(session, &request, out);
         }

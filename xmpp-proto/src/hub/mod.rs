@@ -51,6 +51,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod blocking;
 mod carbons;
 mod command;
 mod deliver;
@@ -66,6 +67,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
+pub use self::blocking::DEFAULT_MAX_BLOCKED;
 pub use self::command::{CommandFeedback, Delivery, ServerCommand};
 pub use self::detached::{
     DEFAULT_DETACHED_BUDGET, DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued,
@@ -120,6 +122,8 @@ pub struct Hub {
     returned: HashMap<SessionId, SessionId>,
     /// Every known account's roster.
     rosters: im::Rosters,
+    /// XEP-0191 block lists.
+    blocklists: blocking::Blocklists,
     /// XEP-0049 private XML of every known account.
     private: private::PrivateStore,
     /// Roster interest, directed presence and carbons, per session.
@@ -156,6 +160,8 @@ struct ImFlags {
     directed: HashSet<String>,
     /// It enabled XEP-0280 message carbons.
     carbons: bool,
+    /// It asked for its XEP-0191 block list: it gets block pushes.
+    blocklist: bool,
 }
 
 impl Hub {
@@ -185,6 +191,7 @@ impl Hub {
             rosters: im::Rosters::default(),
             im_flags: HashMap::new(),
             private: private::PrivateStore::default(),
+            blocklists: blocking::Blocklists::default(),
             carbons_on: 0,
             throttle: LoginThrottle::default(),
             deferred: BinaryHeap::new(),
@@ -329,6 +336,13 @@ impl Hub {
             ServerEvent::Resumed { .. } => self.resumed(session),
             ServerEvent::Stanza(stanza) => {
                 let mut out = std::mem::take(&mut self.routed);
+                if self.blocked(session, &stanza, &mut out) {
+                    spent = Some(stanza.into_element());
+                    self.dispatch(now, &mut out, false);
+                    self.routed = out;
+                    self.enforce_detached_budget(now);
+                    return spent;
+                }
                 let carbon = self.carbon_candidate(session, &stanza);
                 if let Some(stanza) = self.im_stanza(session, stanza, &mut out) {
                     spent = self.router.route(session, stanza, &mut out);

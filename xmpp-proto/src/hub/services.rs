@@ -57,6 +57,7 @@ impl Services {
             ns::PING,
             ns::CARBONS,
             ns::PRIVATE,
+            "urn:xmpp:blocking",
         ];
         for var in always
             .iter()

@@ -91,6 +91,17 @@ pub trait AccountStore: Send + Sync {
     fn save_private(&self, account: &BareJid, element: &Element) {
         let _ = (account, element);
     }
+
+    /// Every account's XEP-0191 block list, read once at start. Default:
+    /// none kept.
+    fn blocklists(&self) -> Vec<(BareJid, Vec<String>)> {
+        Vec::new()
+    }
+
+    /// Keeps `account`'s block list as it is now. Default: nothing kept.
+    fn save_blocklist(&self, account: &BareJid, blocked: &[String]) {
+        let _ = (account, blocked);
+    }
 }
 
 /// A boxed store is a store (for a server whose store is chosen at run
@@ -140,6 +151,14 @@ impl<S: AccountStore + ?Sized> AccountStore for Box<S> {
 
     fn save_private(&self, account: &BareJid, element: &Element) {
         (**self).save_private(account, element);
+    }
+
+    fn blocklists(&self) -> Vec<(BareJid, Vec<String>)> {
+        (**self).blocklists()
+    }
+
+    fn save_blocklist(&self, account: &BareJid, blocked: &[String]) {
+        (**self).save_blocklist(account, blocked);
     }
 }
 
@@ -425,6 +444,18 @@ impl AccountStore for Accounts {
 
     fn save_private(&self, account: &BareJid, element: &Element) {
         self.data().save_private(account, element);
+    }
+
+    fn blocklists(&self) -> Vec<(BareJid, Vec<String>)> {
+        self.data().blocklists.clone().into_iter().collect()
+    }
+
+    fn save_blocklist(&self, account: &BareJid, blocked: &[String]) {
+        let mut data = self.data();
+        match blocked.is_empty() {
+            true => data.blocklists.remove(account),
+            false => data.blocklists.insert(account.clone(), blocked.to_vec()),
+        };
     }
 }
 

@@ -99,6 +99,7 @@ pub(super) struct MemoryData {
     rosters: HashMap<BareJid, (u64, BTreeMap<String, RosterEntry>)>,
     offline: HashMap<BareJid, (VecDeque<(OfflineMessage, usize)>, usize)>,
     private: HashMap<BareJid, BTreeMap<(String, String), Element>>,
+    pub(super) blocklists: HashMap<BareJid, Vec<String>>,
     pub(super) quota: OfflineQuota,
 }
 
@@ -189,6 +190,9 @@ pub fn seed_hub(hub: &mut xmpp_proto::hub::Hub, store: &dyn super::AccountStore)
     for (account, elements) in store.private_data() {
         hub.restore_private(account, elements);
     }
+    for (account, blocked) in store.blocklists() {
+        hub.restore_blocklist(account, blocked);
+    }
 }
 
 /// Carries out one of the hub's requests to the store (a roster change
@@ -219,6 +223,10 @@ pub fn keep_for_hub(
             if store.store_offline(&to, &kept).is_err() {
                 hub.refuse_offline(now, kept.message);
             }
+            None
+        }
+        HubEvent::BlocklistChanged { account, blocked } => {
+            store.save_blocklist(&account, &blocked);
             None
         }
         HubEvent::PrivateChanged { account, element } => {
