@@ -4,7 +4,10 @@
 #   - go-sendxmpp sends over STARTTLS and over direct TLS, and receives
 #     (--listen) a message our `send` example sends;
 #   - sendxmpp (Net::XMPP) sends over STARTTLS;
-#   - xmppc (libstrophe) sends, and lists its roster.
+#   - xmppc (libstrophe) sends, and lists its roster;
+#   - profanity (a terminal client, driven through tmux) logs in, asks for
+#     what it asks for at every login (bookmarks, carbons, the block list)
+#     without an error, and sends a message.
 # The receiving end of each message is our `echo` example as bob, which
 # must answer exactly one message. Certificates are verified against the
 # test CA (SSL_CERT_FILE for the Go and OpenSSL clients, --tls-ca-path for
@@ -130,6 +133,56 @@ if grep -q 'to go-sendxmpp' "$WORK/listen.out"; then
   check "go-sendxmpp receives" ok
 else
   check "go-sendxmpp receives" "printed: $(tr '\n' ' ' <"$WORK/listen.out")"
+fi
+
+# profanity, a terminal client, driven through tmux: it logs in, sends
+# bob a message, and must log no error (it asks for bookmarks, carbons
+# and the block list at every login).
+command -v profanity >/dev/null && command -v tmux >/dev/null || install_packages profanity tmux
+PROF_HOME="$WORK/profanity-home"
+rm -rf "$PROF_HOME"
+mkdir -p "$PROF_HOME/.config/profanity"
+PROF_LOG="$PROF_HOME/.local/share/profanity/logs/profanity.log"
+tmux kill-session -t xmpp-interop-profanity 2>/dev/null || true
+"$BIN/echo" --jid bob@localhost --password bob-pass --server 127.0.0.1:5222 --ca "$CA" \
+  --max 1 --timeout 30 >"$WORK/echo-profanity.out" 2>&1 &
+prof_echo=$!
+tmux new-session -d -s xmpp-interop-profanity -x 200 -y 50 \
+  "HOME='$PROF_HOME' SSL_CERT_FILE='$CA' profanity -l DEBUG"
+for ((i = 0; i < 100; i++)); do
+  [ -s "$PROF_LOG" ] && break
+  sleep 0.1
+done
+sleep 1
+tmux send-keys -t xmpp-interop-profanity \
+  "/connect alice@localhost server 127.0.0.1 port 5222 tls force" Enter
+sleep 1
+tmux send-keys -t xmpp-interop-profanity "alice-pass" Enter
+prof_online=0
+for ((i = 0; i < 150; i++)); do
+  if grep -q 'online as alice@localhost/profanity' "$WORK/serve.log"; then
+    prof_online=1
+    break
+  fi
+  sleep 0.1
+done
+if ((prof_online)); then
+  sleep 2 # what it asks for at login
+  tmux send-keys -t xmpp-interop-profanity "/msg bob@localhost hello from profanity" Enter
+  timeout 20 tail --pid="$prof_echo" -f /dev/null || true
+fi
+tmux send-keys -t xmpp-interop-profanity "/quit" Enter 2>/dev/null || true
+sleep 1
+tmux kill-session -t xmpp-interop-profanity 2>/dev/null || true
+kill "$prof_echo" 2>/dev/null || true
+if ((!prof_online)); then
+  check "profanity" "no login: $(grep -i err "$PROF_LOG" 2>/dev/null | tail -3 | tr '\n' ' ')"
+elif ! grep -q 'answered 1 message' "$WORK/echo-profanity.out"; then
+  check "profanity" "bob got nothing: $(tr '\n' ' ' <"$WORK/echo-profanity.out")"
+elif grep -q 'prof: ERR' "$PROF_LOG"; then
+  check "profanity" "errors logged: $(grep 'prof: ERR' "$PROF_LOG" | head -3 | tr '\n' ' ')"
+else
+  check "profanity" ok
 fi
 
 echo "$passed passed, $failed failed"
