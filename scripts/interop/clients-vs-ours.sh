@@ -5,9 +5,9 @@
 #     (--listen) a message our `send` example sends;
 #   - sendxmpp (Net::XMPP) sends over STARTTLS;
 #   - xmppc (libstrophe) sends, and lists its roster;
-#   - profanity (a terminal client, driven through tmux) logs in, asks for
-#     what it asks for at every login (bookmarks, carbons, the block list)
-#     without an error, and sends a message.
+#   - profanity and mcabber (terminal clients, driven through tmux) log
+#     in, ask for what they ask for at every login (profanity: bookmarks,
+#     carbons, the block list) without an error, and send a message.
 # The receiving end of each message is our `echo` example as bob, which
 # must answer exactly one message. Certificates are verified against the
 # test CA (SSL_CERT_FILE for the Go and OpenSSL clients, --tls-ca-path for
@@ -135,55 +135,87 @@ else
   check "go-sendxmpp receives" "printed: $(tr '\n' ' ' <"$WORK/listen.out")"
 fi
 
-# profanity, a terminal client, driven through tmux: it logs in, sends
-# bob a message, and must log no error (it asks for bookmarks, carbons
-# and the block list at every login).
-command -v profanity >/dev/null && command -v tmux >/dev/null || install_packages profanity tmux
+# Terminal clients, driven through tmux.
+# terminal_client NAME MARKER LOG ERRORS START MESSAGE-KEYS [LOGIN-KEYS...]:
+# starts START in a tmux session, types each LOGIN-KEYS line, waits for
+# MARKER in the server's log (the client online), types MESSAGE-KEYS (a
+# message to bob, who must answer it), quits, and fails if LOG has a line
+# matching ERRORS.
+terminal_client() {
+  local name="$1" marker="$2" log="$3" errors="$4" start="$5" message="$6" keys i online=0
+  shift 6
+  local session="xmpp-interop-$name" out="$WORK/echo-$name.out"
+  tmux kill-session -t "$session" 2>/dev/null || true
+  "$BIN/echo" --jid bob@localhost --password bob-pass --server 127.0.0.1:5222 --ca "$CA" \
+    --max 1 --timeout 40 >"$out" 2>&1 &
+  local echo_pid=$!
+  tmux new-session -d -s "$session" -x 200 -y 50 "$start"
+  sleep 2
+  for keys in "$@"; do
+    tmux send-keys -t "$session" "$keys" Enter
+    sleep 1
+  done
+  for ((i = 0; i < 150; i++)); do
+    if grep -q "$marker" "$WORK/serve.log"; then
+      online=1
+      break
+    fi
+    sleep 0.1
+  done
+  if ((online)); then
+    sleep 2 # what it asks for at login
+    tmux send-keys -t "$session" "$message" Enter
+    timeout 20 tail --pid="$echo_pid" -f /dev/null || true
+  fi
+  tmux send-keys -t "$session" "/quit" Enter 2>/dev/null || true
+  sleep 1
+  tmux kill-session -t "$session" 2>/dev/null || true
+  kill "$echo_pid" 2>/dev/null || true
+  if ((!online)); then
+    check "$name" "no login: $(grep -iE "$errors" "$log" 2>/dev/null | tail -3 | tr '\n' ' ')"
+  elif ! grep -q 'answered 1 message' "$out"; then
+    check "$name" "bob got nothing: $(tr '\n' ' ' <"$out")"
+  elif grep -qE "$errors" "$log"; then
+    check "$name" "errors logged: $(grep -E "$errors" "$log" | head -3 | tr '\n' ' ')"
+  else
+    check "$name" ok
+  fi
+}
+
+for tool in profanity mcabber tmux; do
+  command -v "$tool" >/dev/null || install_packages profanity mcabber tmux
+done
+
+# profanity asks for bookmarks, carbons and the block list at every
+# login: none of them may fail.
 PROF_HOME="$WORK/profanity-home"
 rm -rf "$PROF_HOME"
 mkdir -p "$PROF_HOME/.config/profanity"
-PROF_LOG="$PROF_HOME/.local/share/profanity/logs/profanity.log"
-tmux kill-session -t xmpp-interop-profanity 2>/dev/null || true
-"$BIN/echo" --jid bob@localhost --password bob-pass --server 127.0.0.1:5222 --ca "$CA" \
-  --max 1 --timeout 30 >"$WORK/echo-profanity.out" 2>&1 &
-prof_echo=$!
-tmux new-session -d -s xmpp-interop-profanity -x 200 -y 50 \
-  "HOME='$PROF_HOME' SSL_CERT_FILE='$CA' profanity -l DEBUG"
-for ((i = 0; i < 100; i++)); do
-  [ -s "$PROF_LOG" ] && break
-  sleep 0.1
-done
-sleep 1
-tmux send-keys -t xmpp-interop-profanity \
-  "/connect alice@localhost server 127.0.0.1 port 5222 tls force" Enter
-sleep 1
-tmux send-keys -t xmpp-interop-profanity "alice-pass" Enter
-prof_online=0
-for ((i = 0; i < 150; i++)); do
-  if grep -q 'online as alice@localhost/profanity' "$WORK/serve.log"; then
-    prof_online=1
-    break
-  fi
-  sleep 0.1
-done
-if ((prof_online)); then
-  sleep 2 # what it asks for at login
-  tmux send-keys -t xmpp-interop-profanity "/msg bob@localhost hello from profanity" Enter
-  timeout 20 tail --pid="$prof_echo" -f /dev/null || true
-fi
-tmux send-keys -t xmpp-interop-profanity "/quit" Enter 2>/dev/null || true
-sleep 1
-tmux kill-session -t xmpp-interop-profanity 2>/dev/null || true
-kill "$prof_echo" 2>/dev/null || true
-if ((!prof_online)); then
-  check "profanity" "no login: $(grep -i err "$PROF_LOG" 2>/dev/null | tail -3 | tr '\n' ' ')"
-elif ! grep -q 'answered 1 message' "$WORK/echo-profanity.out"; then
-  check "profanity" "bob got nothing: $(tr '\n' ' ' <"$WORK/echo-profanity.out")"
-elif grep -q 'prof: ERR' "$PROF_LOG"; then
-  check "profanity" "errors logged: $(grep 'prof: ERR' "$PROF_LOG" | head -3 | tr '\n' ' ')"
-else
-  check "profanity" ok
-fi
+terminal_client profanity 'online as alice@localhost/profanity' \
+  "$PROF_HOME/.local/share/profanity/logs/profanity.log" 'prof: ERR' \
+  "HOME='$PROF_HOME' SSL_CERT_FILE='$CA' profanity -l DEBUG" \
+  "/msg bob@localhost hello from profanity" \
+  "/connect alice@localhost server 127.0.0.1 port 5222 tls force" "alice-pass"
+
+# mcabber (loudmouth) reads its account from its configuration.
+MC_HOME="$WORK/mcabber-home"
+rm -rf "$MC_HOME"
+mkdir -p "$MC_HOME/.mcabber"
+chmod 700 "$MC_HOME/.mcabber"
+cat >"$MC_HOME/.mcabber/mcabberrc" <<EOF
+set jid = alice@localhost
+set password = alice-pass
+set server = 127.0.0.1
+set port = 5222
+set tls = 1
+set ssl_ca = $CA
+set tracelog_level = 2
+set tracelog_file = $MC_HOME/.mcabber/mcabber.log
+EOF
+chmod 600 "$MC_HOME/.mcabber/mcabberrc"
+terminal_client mcabber 'online as alice@localhost/mcabber' \
+  "$MC_HOME/.mcabber/mcabber.log" 'error|Error|failed' \
+  "HOME='$MC_HOME' mcabber" "/say_to bob@localhost hello from mcabber"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
