@@ -1211,3 +1211,58 @@ fn the_version_can_be_kept_private() {
     );
     assert!(!out.contains("jabber:iq:version"), "{out}");
 }
+
+#[test]
+fn a_peers_new_capabilities_are_asked_for_once_checked_and_kept() {
+    let config = config(ClientTlsPolicy::RequireStartTls).with_peer_capabilities(true);
+    let mut s = log_in_to_prosody(Script::with_config(config));
+    // XEP-0115 §5.2's example entity.
+    let caps = "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='http://code.google.com/p/exodus' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>";
+    let out = s.feed(&format!(
+        "<presence from='bob@localhost/phone'>{caps}</presence>"
+    ));
+    assert!(
+        out.contains("to='bob@localhost/phone'")
+            && out.contains("node='http://code.google.com/p/exodus#QgayPKawpkPSDYmwT/WM94uAlu0='"),
+        "{out}"
+    );
+    let id = text_between(&out, "id='", "'");
+    s.feed(&format!(
+        "<iq from='bob@localhost/phone' type='result' id='{id}'><query xmlns='http://jabber.org/protocol/disco#info' node='http://code.google.com/p/exodus#QgayPKawpkPSDYmwT/WM94uAlu0='>\
+         <identity category='client' type='pc' name='Exodus 0.9.1'/>\
+         <feature var='http://jabber.org/protocol/caps'/><feature var='http://jabber.org/protocol/disco#info'/>\
+         <feature var='http://jabber.org/protocol/disco#items'/><feature var='http://jabber.org/protocol/muc'/></query></iq>"
+    ));
+    let features = s.client.features_of("bob@localhost/phone").expect("cached");
+    assert!(
+        features
+            .iter()
+            .any(|f| f == "http://jabber.org/protocol/muc")
+    );
+    // Another resource with the same string: known, nothing asked.
+    let out = s.feed(&format!(
+        "<presence from='bob@localhost/laptop'>{caps}</presence>"
+    ));
+    assert_eq!(out, "");
+    assert!(s.client.features_of("bob@localhost/laptop").is_some());
+
+    // An answer that does not match its string is not believed.
+    let fake =
+        "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='bm90IHRoZSBoYXNo'/>";
+    let out = s.feed(&format!(
+        "<presence from='eve@localhost/x'>{fake}</presence>"
+    ));
+    let id = text_between(&out, "id='", "'");
+    s.feed(&format!(
+        "<iq from='eve@localhost/x' type='result' id='{id}'><query xmlns='http://jabber.org/protocol/disco#info'>\
+         <identity category='client' type='pc'/><feature var='urn:evil'/></query></iq>"
+    ));
+    assert!(s.client.features_of("eve@localhost/x").is_none());
+}
+
+/// The text between the first `start` and the next `end`.
+fn text_between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
+    let from = s.find(start).expect("start") + start.len();
+    let rest = &s[from..];
+    &rest[..rest.find(end).expect("end")]
+}

@@ -90,6 +90,7 @@ pub struct ClientConfig {
     pub(crate) limits: Limits,
     pub(crate) receipts: super::roster::ReceiptPolicy,
     pub(crate) discovery: super::disco::Discovery,
+    pub(crate) learn_caps: bool,
     pub(crate) handled_iq_namespaces: Vec<String>,
     pub(crate) trace: bool,
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
@@ -115,6 +116,7 @@ impl ClientConfig {
             limits: Limits::default(),
             receipts: super::roster::ReceiptPolicy::default(),
             discovery: super::disco::Discovery::default(),
+            learn_caps: false,
             handled_iq_namespaces: Vec::new(),
             trace: false,
             random: None,
@@ -215,6 +217,16 @@ impl ClientConfig {
     /// advertising them: for clients that would rather not tell.
     pub fn without_software_version(mut self) -> Self {
         self.discovery.software = None;
+        self
+    }
+
+    /// Learns what peers can do (XEP-0115): the first presence with an
+    /// unknown verification string makes the client ask its sender, check
+    /// the answer against the string and keep it (see
+    /// `Client::features_of`). Off by default: it costs a disco#info
+    /// exchange per new string, which bots rarely need.
+    pub fn with_peer_capabilities(mut self, on: bool) -> Self {
+        self.learn_caps = on;
         self
     }
 

@@ -59,12 +59,24 @@ impl Default for Discovery {
 /// assert_eq!(ver, "QgayPKawpkPSDYmwT/WM94uAlu0=");
 /// ```
 pub fn caps_verification(identity: (&str, &str, &str, &str), features: &[&str]) -> String {
-    let (category, kind, lang, name) = identity;
+    caps_verification_of(&[identity], features)
+}
+
+/// [`caps_verification`] for several identities (sorted by category,
+/// type, language and name, §5.1).
+pub(crate) fn caps_verification_of(
+    identities: &[(&str, &str, &str, &str)],
+    features: &[&str],
+) -> String {
+    let mut identities = identities.to_vec();
+    identities.sort_unstable();
     let mut sorted: Vec<&str> = features.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
     let mut hasher = Sha1::new();
-    hasher.update(format!("{category}/{kind}/{lang}/{name}<"));
+    for (category, kind, lang, name) in identities {
+        hasher.update(format!("{category}/{kind}/{lang}/{name}<"));
+    }
     for feature in sorted {
         hasher.update(feature);
         hasher.update("<");

@@ -25,6 +25,8 @@ pub(super) enum IqPurpose {
     Ping,
     /// A roster get: the result updates the client's roster.
     Roster,
+    /// A disco#info about a peer's XEP-0115 capabilities.
+    Caps,
 }
 
 /// IQ requests awaiting a response.
@@ -128,7 +130,7 @@ impl Client {
                     .core
                     .events
                     .push_back(ClientEvent::IqTimeout { id: StanzaId(id) }),
-                Some(IqPurpose::Ping) | None => {}
+                Some(IqPurpose::Ping | IqPurpose::Caps) | None => {}
                 Some(IqPurpose::Bind | IqPurpose::Session) => {
                     self.finish(CloseReason::NegotiationTimeout);
                     return;

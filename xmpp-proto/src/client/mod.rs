@@ -29,6 +29,7 @@
 //! # Ok::<(), xmpp_proto::jid::JidError>(())
 //! ```
 
+mod caps;
 mod config;
 mod disco;
 mod event;
@@ -40,6 +41,7 @@ mod sm;
 mod timer;
 
 pub use self::config::{ClientConfig, ClientTimeouts, ClientTlsPolicy};
+use self::disco::caps_verification_of;
 pub use self::disco::{DEFAULT_CAPS_NODE, caps_verification};
 pub use self::event::{ClientEvent, StanzaId};
 pub use self::online::Outgoing;
@@ -70,6 +72,8 @@ pub struct Client {
     resume_from: Option<SmSession>,
     /// The roster, contacts' presence, directed presence.
     contacts: roster::Contacts,
+    /// Peers' capabilities (XEP-0115).
+    caps: caps::CapsCache,
 }
 
 impl Client {
@@ -93,6 +97,7 @@ impl Client {
             sm_offered: false,
             resume_from: config.resumption.take(),
             contacts: roster::Contacts::default(),
+            caps: caps::CapsCache::default(),
             config,
         };
         client.core.timers.set(

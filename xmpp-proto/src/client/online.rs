@@ -196,7 +196,12 @@ impl Client {
                 let event = bounced(p.id(), p.from(), p.error());
                 self.core.events.push_back(event);
             }
-            Stanza::Presence(p) => self.handle_presence(p),
+            Stanza::Presence(p) => {
+                if p.kind() == PresenceType::Available {
+                    self.learn_caps(now, &p);
+                }
+                self.handle_presence(p);
+            }
             Stanza::Iq(iq) => self.handle_iq(now, iq),
         }
     }
@@ -211,6 +216,7 @@ impl Client {
                         .push_back(ClientEvent::IqResponse { id, response });
                 }
                 Some((IqPurpose::Roster, response)) => self.roster_result(response),
+                Some((IqPurpose::Caps, response)) => self.caps_answer(response),
                 _ => {}
             }
             return;

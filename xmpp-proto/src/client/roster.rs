@@ -53,6 +53,14 @@ pub(super) struct Contacts {
     directed: HashSet<String>,
 }
 
+impl Contacts {
+    /// The last available presence of the full JID `jid`, if any.
+    pub(super) fn presence(&self, jid: &str) -> Option<&Presence> {
+        let (bare, resource) = jid.split_once('/')?;
+        self.presences.get(&(bare.to_owned(), resource.to_owned()))
+    }
+}
+
 impl Client {
     /// The roster as last fetched and pushed (empty before
     /// [`Client::request_roster`] was answered).
