@@ -398,19 +398,33 @@ impl SqliteStore {
     }
 
     fn read_blocklists(&self) -> Result<Vec<(BareJid, Vec<String>)>, rusqlite::Error> {
+        self.per_account(
+            "SELECT account, jid FROM blocked ORDER BY account, jid",
+            Some,
+        )
+    }
+
+    /// Runs `sql`, which selects (account, value) ordered by account, and
+    /// groups the values `read` accepts by account (rows of a name no
+    /// account can have, or that `read` refuses, are skipped).
+    fn per_account<V: rusqlite::types::FromSql, T>(
+        &self,
+        sql: &str,
+        read: impl Fn(V) -> Option<T>,
+    ) -> Result<Vec<(BareJid, Vec<T>)>, rusqlite::Error> {
         let db = self.db();
-        let mut query = db.prepare("SELECT account, jid FROM blocked ORDER BY account, jid")?;
-        let rows: Vec<(String, String)> = query
+        let mut query = db.prepare(sql)?;
+        let rows: Vec<(String, V)> = query
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        let mut out: Vec<(BareJid, Vec<String>)> = Vec::new();
-        for (account, jid) in rows {
-            let Ok(account) = BareJid::new(&account) else {
+        let mut out: Vec<(BareJid, Vec<T>)> = Vec::new();
+        for (account, value) in rows {
+            let (Ok(account), Some(value)) = (BareJid::new(&account), read(value)) else {
                 continue;
             };
             match out.last_mut() {
-                Some((last, list)) if *last == account => list.push(jid),
-                _ => out.push((account, vec![jid])),
+                Some((last, values)) if *last == account => values.push(value),
+                _ => out.push((account, vec![value])),
             }
         }
         Ok(out)
@@ -437,23 +451,10 @@ impl SqliteStore {
     }
 
     fn read_private(&self) -> Result<Vec<(BareJid, Vec<Element>)>, rusqlite::Error> {
-        let db = self.db();
-        let mut query =
-            db.prepare("SELECT account, xml FROM private ORDER BY account, ns, name")?;
-        let rows: Vec<(String, Vec<u8>)> = query
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        let mut out: Vec<(BareJid, Vec<Element>)> = Vec::new();
-        for (account, bytes) in rows {
-            let (Ok(account), Some(element)) = (BareJid::new(&account), xml::parse(&bytes)) else {
-                continue;
-            };
-            match out.last_mut() {
-                Some((last, elements)) if *last == account => elements.push(element),
-                _ => out.push((account, vec![element])),
-            }
-        }
-        Ok(out)
+        self.per_account(
+            "SELECT account, xml FROM private ORDER BY account, ns, name",
+            |bytes: Vec<u8>| xml::parse(&bytes),
+        )
     }
 
     fn read_offline(&self, account: &BareJid) -> Result<Vec<OfflineMessage>, rusqlite::Error> {

@@ -43,8 +43,6 @@ pub enum ReceiptPolicy {
 #[derive(Debug, Default)]
 pub(super) struct Contacts {
     pub(super) roster: Roster,
-    /// The roster was fetched at least once on this connection.
-    pub(super) fetched: bool,
     /// The server keeps roster versions (RFC 6121 §2.6).
     pub(super) versioning: bool,
     /// The last available presence of each (bare JID, resource).
@@ -220,7 +218,6 @@ impl Client {
                 // pretend it is empty.
             }
         }
-        self.contacts.fetched = true;
         self.core.events.push_back(ClientEvent::RosterReceived);
     }
 

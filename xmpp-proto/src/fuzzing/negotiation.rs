@@ -6,6 +6,7 @@
 //! fixed point), so what a server builds is what a client reads.
 
 use crate::negotiation::*;
+use crate::roster::RosterQuery;
 use crate::stanza::Iq;
 use crate::xml::{Element, Limits, StreamEvent, StreamReader};
 
@@ -47,6 +48,9 @@ fn every_parser(el: Element) {
     if let Ok(m) = SaslServerMessage::from_element(&el, MAX_DATA) {
         let again = SaslServerMessage::from_element(&m.to_element(), MAX_DATA);
         assert_eq!(again.map(forget_unrecognized), Ok(forget_unrecognized(m)));
+    }
+    if let Ok(q) = RosterQuery::from_element(el.as_ref()) {
+        assert_eq!(RosterQuery::from_element(q.to_element().as_ref()), Ok(q));
     }
     let Ok(iq) = Iq::from_element(el) else {
         return;

@@ -9,7 +9,7 @@ use super::{Hub, HubEvent};
 use crate::jid::{BareJid, Jid, JidRef};
 use crate::router::{Routed, SessionId};
 use crate::stanza::{DefinedCondition, Iq, IqType, Stanza, StanzaError, error_reply};
-use crate::xml::{Element, ns};
+use crate::xml::Element;
 
 /// The namespace of XEP-0191.
 const BLOCKING: &str = "urn:xmpp:blocking";
@@ -23,18 +23,13 @@ pub const DEFAULT_MAX_BLOCKED: usize = 1_000;
 #[derive(Debug, Default)]
 pub(super) struct Blocklists {
     accounts: HashMap<BareJid, BTreeSet<String>>,
-    /// For the ids of pushes.
-    pushes: u64,
 }
 
 impl Blocklists {
     /// Whether `account` blocks `jid` (a blocked bare JID covers its
     /// resources, a blocked domain the whole domain, §3.4).
     fn blocks(&self, account: &str, jid: &str) -> bool {
-        let Some(list) = BareJid::new(account)
-            .ok()
-            .and_then(|a| self.accounts.get(&a))
-        else {
+        let Some(list) = self.accounts.get(account) else {
             return false;
         };
         let Ok(jid) = JidRef::parse(jid) else {
@@ -134,27 +129,11 @@ impl Hub {
         items: &[String],
         out: &mut Vec<Routed>,
     ) {
-        let targets: Vec<(SessionId, String)> = self
-            .router
-            .sessions_of(account)
-            .iter()
-            .filter(|s| self.im_flags.get(s).is_some_and(|f| f.blocklist))
-            .filter_map(|s| self.router.jid(*s).map(|j| (*s, j.as_str().to_owned())))
-            .collect();
-        for (session, to) in targets {
-            self.blocklists.pushes += 1;
-            let mut change = Element::builder(kind, BLOCKING);
-            for jid in items {
-                change = change.append(Element::builder("item", BLOCKING).attr("jid", jid));
-            }
-            let push = Element::builder("iq", ns::CLIENT)
-                .attr("type", "set")
-                .attr("id", format!("block{}", self.blocklists.pushes))
-                .attr("to", to)
-                .append(change)
-                .build();
-            self.router.deliver(session, &push, out);
+        let mut change = Element::builder(kind, BLOCKING);
+        for jid in items {
+            change = change.append(Element::builder("item", BLOCKING).attr("jid", jid));
         }
+        self.push_to(account, |flags| flags.blocklist, &change.build(), out);
         let blocked = self
             .blocklists
             .accounts

@@ -67,26 +67,25 @@ impl Hub {
             .filter(|t| t.domainpart() == self.router.domain())
             .map(|t| t.bare_str().to_owned());
         let wanted = |account: &str| {
-            BareRef(account)
-                .sessions(self)
-                .any(|s| self.im_flags.get(&s).is_some_and(|i| i.carbons))
+            self.router
+                .sessions_of_account(account)
+                .iter()
+                .any(|s| self.im_flags.get(s).is_some_and(|i| i.carbons))
         };
         (wanted(&sender) || recipient.as_deref().is_some_and(wanted)).then(|| el.clone())
     }
 
     /// Copies `message`, which `session` sent and routing just put into
-    /// `out[start..]`, to the carbons-enabled resources of the sender
-    /// (`<sent>`) and of the recipient (`<received>`) that did not get it.
+    /// `out` (nothing else is in it), to the carbons-enabled resources of
+    /// the sender (`<sent>`) and of the recipient (`<received>`) that did
+    /// not get it.
     pub(super) fn carbon_copies(
         &mut self,
         session: SessionId,
         message: &Element,
-        start: usize,
         out: &mut Vec<Routed>,
     ) {
         let delivered: Vec<SessionId> = out
-            .get(start..)
-            .unwrap_or_default()
             .iter()
             .filter_map(|r| match r {
                 Routed::Deliver { session, .. } => Some(*session),
@@ -120,8 +119,11 @@ impl Hub {
         skip: &dyn Fn(SessionId) -> bool,
         out: &mut Vec<Routed>,
     ) {
-        let targets: Vec<(SessionId, String)> = BareRef(account)
-            .sessions(self)
+        let targets: Vec<(SessionId, String)> = self
+            .router
+            .sessions_of_account(account)
+            .iter()
+            .copied()
             .filter(|s| !skip(*s))
             .filter(|s| self.im_flags.get(s).is_some_and(|i| i.carbons))
             .filter_map(|s| self.router.jid(s).map(|j| (s, j.as_str().to_owned())))
@@ -138,18 +140,5 @@ impl Hub {
                 .build();
             self.router.deliver(target, &copy, out);
         }
-    }
-}
-
-/// An account's bare JID as text, to find its sessions.
-struct BareRef<'a>(&'a str);
-
-impl BareRef<'_> {
-    fn sessions<'h>(&self, hub: &'h Hub) -> impl Iterator<Item = SessionId> + 'h {
-        let account = crate::jid::BareJid::new(self.0).ok();
-        let sessions: Vec<SessionId> = account
-            .map(|a| hub.router.sessions_of(&a).to_vec())
-            .unwrap_or_default();
-        sessions.into_iter()
     }
 }

@@ -36,8 +36,6 @@ pub(super) struct Rosters {
     accounts: HashMap<BareJid, AccountRoster>,
     pub(super) max_items: usize,
     pub(super) max_requests: usize,
-    /// For the ids of roster pushes.
-    pushes: u64,
 }
 
 impl Default for Rosters {
@@ -46,7 +44,6 @@ impl Default for Rosters {
             accounts: HashMap::new(),
             max_items: DEFAULT_MAX_ROSTER_ITEMS,
             max_requests: DEFAULT_MAX_PENDING_REQUESTS,
-            pushes: 0,
         }
     }
 }
@@ -424,27 +421,11 @@ impl Hub {
     /// A roster push of `item` to every resource of `account` that asked
     /// for the roster (§2.1.6).
     fn push(&mut self, account: &BareJid, version: u64, item: &RosterItem, out: &mut Vec<Routed>) {
-        let targets: Vec<(SessionId, String)> = self
-            .router
-            .sessions_of(account)
-            .iter()
-            .filter(|s| self.im_flags.get(s).is_some_and(|i| i.interested))
-            .filter_map(|s| self.router.jid(*s).map(|j| (*s, j.as_str().to_owned())))
-            .collect();
-        for (session, to) in targets {
-            self.rosters.pushes += 1;
-            let query = Element::builder("query", ns::ROSTER)
-                .attr("ver", version.to_string())
-                .append(item.to_element())
-                .build();
-            let push = Element::builder("iq", ns::CLIENT)
-                .attr("type", "set")
-                .attr("id", format!("push{}", self.rosters.pushes))
-                .attr("to", to)
-                .append(query)
-                .build();
-            self.router.deliver(session, &push, out);
-        }
+        let query = Element::builder("query", ns::ROSTER)
+            .attr("ver", version.to_string())
+            .append(item.to_element())
+            .build();
+        self.push_to(account, |flags| flags.interested, &query, out);
     }
 
     /// A subscription stanza `kind` from `user` to the local `contact`

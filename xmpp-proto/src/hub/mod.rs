@@ -131,6 +131,8 @@ pub struct Hub {
     /// How many sessions have carbons on (none: messages are not looked
     /// at for copies).
     carbons_on: usize,
+    /// For the ids of roster and block-list pushes.
+    pushes: u64,
     /// Failed logins per address and per account.
     throttle: LoginThrottle,
     /// Login questions held back by the throttle, by when they may go
@@ -193,6 +195,7 @@ impl Hub {
             private: private::PrivateStore::default(),
             blocklists: blocking::Blocklists::default(),
             carbons_on: 0,
+            pushes: 0,
             throttle: LoginThrottle::default(),
             deferred: BinaryHeap::new(),
             waiting: HashMap::new(),
@@ -338,17 +341,14 @@ impl Hub {
                 let mut out = std::mem::take(&mut self.routed);
                 if self.blocked(session, &stanza, &mut out) {
                     spent = Some(stanza.into_element());
-                    self.dispatch(now, &mut out, false);
-                    self.routed = out;
-                    self.enforce_detached_budget(now);
-                    return spent;
-                }
-                let carbon = self.carbon_candidate(session, &stanza);
-                if let Some(stanza) = self.im_stanza(session, stanza, &mut out) {
-                    spent = self.router.route(session, stanza, &mut out);
-                }
-                if let Some(message) = carbon {
-                    self.carbon_copies(session, &message, 0, &mut out);
+                } else {
+                    let carbon = self.carbon_candidate(session, &stanza);
+                    if let Some(stanza) = self.im_stanza(session, stanza, &mut out) {
+                        spent = self.router.route(session, stanza, &mut out);
+                    }
+                    if let Some(message) = carbon {
+                        self.carbon_copies(session, &message, &mut out);
+                    }
                 }
                 self.dispatch(now, &mut out, false);
                 self.routed = out;
@@ -497,6 +497,35 @@ impl Hub {
                     text: None,
                 },
             );
+        }
+    }
+
+    /// An IQ set carrying `payload` to every session of `account` whose
+    /// flags `wants` (roster and block-list pushes go only to the
+    /// resources that asked for the list).
+    fn push_to(
+        &mut self,
+        account: &BareJid,
+        wants: fn(&ImFlags) -> bool,
+        payload: &Element,
+        out: &mut Vec<Routed>,
+    ) {
+        let targets: Vec<(SessionId, String)> = self
+            .router
+            .sessions_of(account)
+            .iter()
+            .filter(|s| self.im_flags.get(s).is_some_and(wants))
+            .filter_map(|s| self.router.jid(*s).map(|j| (*s, j.as_str().to_owned())))
+            .collect();
+        for (session, to) in targets {
+            self.pushes += 1;
+            let push = Element::builder("iq", crate::xml::ns::CLIENT)
+                .attr("type", "set")
+                .attr("id", format!("push{}", self.pushes))
+                .attr("to", to)
+                .append(payload.clone())
+                .build();
+            self.router.deliver(session, &push, out);
         }
     }
 

@@ -292,6 +292,12 @@ impl Router {
     /// (to find the live session a `<resume/>` names, with
     /// `Server::sm_id`).
     pub fn sessions_of(&self, account: &BareJid) -> &[SessionId] {
+        self.sessions_of_account(account.as_str())
+    }
+
+    /// [`Router::sessions_of`] for an account's bare JID as text
+    /// (prepared), without building a `BareJid`.
+    pub(crate) fn sessions_of_account(&self, account: &str) -> &[SessionId] {
         self.by_account.get(account).map_or(&[], Vec::as_slice)
     }
 

@@ -95,8 +95,7 @@ impl MioServer {
                 }
             }
             other => {
-                let store = self.store.clone();
-                let _ = keep_for_hub(&mut self.hub, store.as_ref(), clock::now(), other);
+                let _ = keep_for_hub(&mut self.hub, self.store.as_ref(), clock::now(), other);
             }
         }
     }
