@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use xmpp_proto::client::{Client, ClientConfig};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, StanzaId};
 use xmpp_proto::endpoint::Endpoint;
 use xmpp_proto::hub::{Hub, HubEvent};
 use xmpp_proto::router::{Router, SessionId};
 use xmpp_proto::server::{self, Server};
+use xmpp_proto::stanza::DefinedCondition;
 use xmpp_proto::time::Time;
 use xmpp_proto::xml::Element;
 
@@ -118,6 +119,32 @@ impl Network {
     /// The server side of a connection.
     pub fn server(&mut self, id: SessionId) -> &mut Server {
         &mut self.pair(id).server
+    }
+
+    /// The bodies of the messages connection `id`'s client received, in
+    /// order.
+    pub fn bodies(&mut self, id: SessionId) -> Vec<String> {
+        self.pair(id)
+            .client_events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Message(m) => m.body().map(|b| b.into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The errors that came back to connection `id` for stanzas it sent:
+    /// (the id it sent, the condition).
+    pub fn bounces(&mut self, id: SessionId) -> Vec<(StanzaId, DefinedCondition)> {
+        self.pair(id)
+            .client_events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Bounced { id, error, .. } => Some((id.clone(), error.condition)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A connection.

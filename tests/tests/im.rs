@@ -510,17 +510,6 @@ fn blocking(net: &mut Network, id: SessionId, kind: &str, jids: &[&str]) -> xmpp
     answer(net, id, &sent)
 }
 
-fn bodies(net: &mut Network, id: SessionId) -> Vec<String> {
-    net.pair(id)
-        .client_events
-        .iter()
-        .filter_map(|e| match e {
-            ClientEvent::Message(m) => m.body().map(|b| b.into_owned()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_blocked_address_reaches_nothing_and_is_reached_by_nothing() {
     use xmpp_proto::stanza::{DefinedCondition, IqType};
@@ -551,26 +540,14 @@ fn a_blocked_address_reaches_nothing_and_is_reached_by_nothing() {
         .send_message(now, &romeo_jid, "go away", false)
         .unwrap();
     net.run();
-    assert!(bodies(&mut net, juliet).is_empty() && bodies(&mut net, phone).is_empty());
-    assert!(bodies(&mut net, romeo).is_empty());
-    let errors = |net: &mut Network,
-                  id: SessionId|
-     -> Vec<(xmpp_proto::client::StanzaId, DefinedCondition)> {
-        net.pair(id)
-            .client_events
-            .iter()
-            .filter_map(|e| match e {
-                ClientEvent::Bounced { id, error, .. } => Some((id.clone(), error.condition)),
-                _ => None,
-            })
-            .collect()
-    };
+    assert!(net.bodies(juliet).is_empty() && net.bodies(phone).is_empty());
+    assert!(net.bodies(romeo).is_empty());
     assert_eq!(
-        errors(&mut net, romeo),
+        net.bounces(romeo),
         [(from_romeo, DefinedCondition::ServiceUnavailable)]
     );
     assert_eq!(
-        errors(&mut net, juliet),
+        net.bounces(juliet),
         [(to_romeo, DefinedCondition::NotAcceptable)]
     );
     // The list says so; unblocking lets messages through again.
@@ -583,5 +560,5 @@ fn a_blocked_address_reaches_nothing_and_is_reached_by_nothing() {
         .send_message(now, &format!("juliet@{DOMAIN}/balcony"), "friends?", false)
         .unwrap();
     net.run();
-    assert_eq!(bodies(&mut net, juliet), ["friends?"]);
+    assert_eq!(net.bodies(juliet), ["friends?"]);
 }

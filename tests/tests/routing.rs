@@ -1,7 +1,7 @@
 //! Many clients through one in-memory server: RFC 6121 delivery rules,
 //! receipts, conflicts and the server's own answers.
 
-use xmpp_proto::client::{ClientEvent, StanzaId};
+use xmpp_proto::client::ClientEvent;
 use xmpp_proto::endpoint::{CloseReason, Endpoint};
 use xmpp_proto::hub::Hub;
 use xmpp_proto::router::{ConflictPolicy, OfflinePolicy, SessionId};
@@ -29,19 +29,6 @@ fn messages(net: &mut Network, id: SessionId) -> Vec<Message> {
         .iter()
         .filter_map(|e| match e {
             ClientEvent::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The errors that came back to `id` for stanzas it sent: (the id it
-/// sent, the condition).
-fn bounces(net: &mut Network, id: SessionId) -> Vec<(StanzaId, DefinedCondition)> {
-    net.pair(id)
-        .client_events
-        .iter()
-        .filter_map(|e| match e {
-            ClientEvent::Bounced { id, error, .. } => Some((id.clone(), error.condition)),
             _ => None,
         })
         .collect()
@@ -146,7 +133,7 @@ fn negative_priority_only_means_offline() {
     net.run();
     assert!(messages(&mut net, hidden).is_empty());
     assert_eq!(
-        bounces(&mut net, juliet),
+        net.bounces(juliet),
         [(sent, DefinedCondition::ServiceUnavailable)]
     );
 }
@@ -317,7 +304,7 @@ fn other_domains_are_remote_server_not_found() {
         .expect("online");
     net.run();
     assert_eq!(
-        bounces(&mut net, juliet),
+        net.bounces(juliet),
         [(sent, DefinedCondition::RemoteServerNotFound)]
     );
 }
@@ -416,7 +403,7 @@ fn an_error_for_the_last_stanza_before_a_close_still_reaches_the_sender() {
     net.client(juliet).close(now);
     net.run();
     assert_eq!(
-        bounces(&mut net, juliet),
+        net.bounces(juliet),
         [(sent, DefinedCondition::ServiceUnavailable)]
     );
     let events = &net.pair(juliet).client_events;
@@ -475,7 +462,7 @@ fn a_recipient_that_stops_reading_has_its_messages_refused_back_to_the_sender() 
         !queued,
         "a server side whose output waits for its client wants no input"
     );
-    let refused = bounces(&mut net, romeo);
+    let refused = net.bounces(romeo);
     assert!(
         refused.len() > 128 && refused.len() < 256,
         "{} of 256 refused",

@@ -79,18 +79,6 @@ fn send(net: &mut Network, from: SessionId, to: &str, body: &str) -> bool {
     ok
 }
 
-/// Message bodies a connection's client received, in order.
-fn bodies(net: &mut Network, id: SessionId) -> Vec<String> {
-    net.pair(id)
-        .client_events
-        .iter()
-        .filter_map(|e| match e {
-            ClientEvent::Message(m) => m.body().map(|b| b.into_owned()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn resumable(net: &mut Network, id: SessionId) -> Option<SmSession> {
     net.pair(id).client_events.iter().find_map(|e| match e {
         ClientEvent::Resumable(s) => Some((**s).clone()),
@@ -138,7 +126,7 @@ fn acknowledgements_empty_both_queues() {
     assert_eq!(net.client(juliet).sm_unacked(), Some(0));
     assert_eq!(net.server(romeo).sm_unacked(), Some(0));
     let expected: Vec<String> = (0..12).map(|i| i.to_string()).collect();
-    assert_eq!(bodies(&mut net, romeo), expected);
+    assert_eq!(net.bodies(romeo), expected);
 }
 
 #[test]
@@ -183,8 +171,8 @@ fn counters_wrap_at_2_pow_32() {
     assert_eq!(net.client(juliet).sm_unacked(), Some(0));
     assert_eq!(net.server(juliet).sm_unacked(), Some(0));
     assert!(net.pair(juliet).client_closed().is_none());
-    assert_eq!(bodies(&mut net, romeo).len(), 8);
-    assert_eq!(bodies(&mut net, juliet).len(), 8);
+    assert_eq!(net.bodies(romeo).len(), 8);
+    assert_eq!(net.bodies(juliet).len(), 8);
 }
 
 /// What one run of [`exchange_with_cut`] saw.
@@ -249,7 +237,7 @@ fn exchange_with_cut(
     }
     assert_eq!(net.client(juliet).sm_unacked(), Some(0));
     Exchange {
-        got: bodies(&mut net, romeo),
+        got: net.bodies(romeo),
         resumes,
         client_bytes: net.pair(first).client_bytes.len() - start.0,
         server_bytes: net.pair(first).server_bytes.len() - start.1,
@@ -658,8 +646,8 @@ fn resumption_takes_over_a_connection_the_server_thinks_alive() {
         Some(CloseReason::Kicked { .. })
     ));
     assert!(send(&mut net, romeo, &full("juliet"), "after"));
-    let mut got = bodies(&mut net, juliet);
-    got.extend(bodies(&mut net, back));
+    let mut got = net.bodies(juliet);
+    got.extend(net.bodies(back));
     assert_eq!(got, ["before", "in-the-dark", "after"]);
 }
 
@@ -694,7 +682,7 @@ fn a_vanished_client_is_probed_then_detached() {
         server_config(),
     );
     assert!(resumed(&mut net, back));
-    assert_eq!(bodies(&mut net, back), ["in-the-dark"]);
+    assert_eq!(net.bodies(back), ["in-the-dark"]);
 }
 
 /// A silent client that is alive (its own keepalives off) answers the
@@ -753,7 +741,7 @@ fn a_delivery_refused_by_a_session_that_just_broke_waits_for_its_resumption() {
         server_config(),
     );
     assert!(resumed(&mut net, romeo2));
-    assert_eq!(bodies(&mut net, romeo2), ["while-breaking"]);
+    assert_eq!(net.bodies(romeo2), ["while-breaking"]);
 }
 
 #[test]
