@@ -562,3 +562,39 @@ fn a_blocked_address_reaches_nothing_and_is_reached_by_nothing() {
     net.run();
     assert_eq!(net.bodies(juliet), ["friends?"]);
 }
+
+#[test]
+fn malformed_roster_and_block_requests_are_refused_and_change_nothing() {
+    use xmpp_proto::stanza::{DefinedCondition, Iq, IqType};
+    use xmpp_proto::xml::{Element, ns};
+    let mut net = Network::new(Hub::new(DOMAIN).unwrap());
+    let juliet = online(&mut net, "juliet", "balcony");
+    let condition = |iq: &Iq| iq.error().map(|e| e.condition);
+    // Blocking: no item, an address that is not a JID.
+    let empty = blocking(&mut net, juliet, "block", &[]);
+    assert_eq!(condition(&empty), Some(DefinedCondition::BadRequest));
+    let bad = blocking(&mut net, juliet, "block", &["not a jid@"]);
+    assert_eq!(condition(&bad), Some(DefinedCondition::JidMalformed));
+    let list = blocking(&mut net, juliet, "blocklist", &[]);
+    assert_eq!(list.payload().map(|p| p.children().count()), Some(0));
+    // A roster set with two items, or a group named twice.
+    let item = |jid: &str| Element::builder("item", ns::ROSTER).attr("jid", jid);
+    let two = Element::builder("query", ns::ROSTER)
+        .append(item("romeo@example.com"))
+        .append(item("nurse@example.com"));
+    let twice = Element::builder("query", ns::ROSTER).append(
+        item("romeo@example.com")
+            .append(Element::builder("group", ns::ROSTER).text("A"))
+            .append(Element::builder("group", ns::ROSTER).text("A")),
+    );
+    let now = net.now;
+    for (n, query) in [two, twice].into_iter().enumerate() {
+        let request = Iq::set(&format!("bad{n}"), query);
+        let id = net.client(juliet).send(now, request).unwrap();
+        net.run();
+        let answer = answer(&mut net, juliet, &id);
+        assert_eq!(answer.kind(), IqType::Error);
+        assert_eq!(condition(&answer), Some(DefinedCondition::BadRequest));
+    }
+    assert_eq!(net.client(juliet).roster().len(), 0);
+}
