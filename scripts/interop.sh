@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Interop test run, as CI calls it: start Prosody and ejabberd on loopback,
+# Interop test run, as CI calls it: the PostgreSQL store's test suite
+# against a real PostgreSQL; start Prosody and ejabberd on loopback,
 # check them with smoke.sh, run the Rust interop tests against them (once
 # tests/tests/interop.rs exists), stop both servers however this ends, then
 # test slixmpp (interop/slixmpp-vs-ours.sh) and Debian's command-line
@@ -12,10 +13,23 @@ dir=scripts/interop
 export XMPP_INTEROP_DIR="${XMPP_INTEROP_DIR:-/tmp/xmpp-interop}"
 
 stop_servers() {
+  bash "$dir/postgres-down.sh" || true
   bash "$dir/prosody-down.sh" || true
   bash "$dir/ejabberd-down.sh" || true
 }
 trap stop_servers EXIT
+
+# The store suite (xmpp-store-tests) on PostgreSQL, as it runs on SQLite
+# in the README's test command.
+bash "$dir/postgres-up.sh"
+(
+  set -a
+  # shellcheck disable=SC1091
+  . "$XMPP_INTEROP_DIR/postgres/env"
+  set +a
+  cargo test -p xmpp-store-postgres -- --ignored
+)
+bash "$dir/postgres-down.sh"
 
 bash "$dir/prosody-up.sh"
 bash "$dir/ejabberd-up.sh"

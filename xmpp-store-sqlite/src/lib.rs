@@ -21,7 +21,6 @@
 #![forbid(unsafe_code)]
 
 mod schema;
-mod xml;
 
 use std::fmt;
 use std::path::Path;
@@ -34,8 +33,8 @@ use xmpp_proto::roster::{RosterEntry, RosterItem, Subscription};
 use xmpp_proto::sasl::{Iterations, ScramHash, StoredCredentials};
 use xmpp_proto::xml::Element;
 use xmpp_transport_std::serve::{
-    AccountError, AccountStore, DEFAULT_ITERATIONS, Decoys, OfflineQuota, OfflineRefused,
-    StoredRoster, UserKeys,
+    AccountError, AccountStore, DEFAULT_ITERATIONS, Decoys, ManageAccounts, ManageError,
+    OfflineQuota, OfflineRefused, StoredRoster, UserKeys,
 };
 
 /// What can go wrong with the store.
@@ -453,7 +452,7 @@ impl SqliteStore {
     fn read_private(&self) -> Result<Vec<(BareJid, Vec<Element>)>, rusqlite::Error> {
         self.per_account(
             "SELECT account, xml FROM private ORDER BY account, ns, name",
-            |bytes: Vec<u8>| xml::parse(&bytes),
+            |bytes: Vec<u8>| Element::read_from(&bytes),
         )
     }
 
@@ -477,7 +476,7 @@ impl SqliteStore {
         Ok(rows
             .into_iter()
             .filter_map(|(stamp, bytes)| {
-                xml::parse(&bytes).map(|message| OfflineMessage { message, stamp })
+                Element::read_from(&bytes).map(|message| OfflineMessage { message, stamp })
             })
             .collect())
     }
@@ -558,5 +557,19 @@ impl AccountStore for SqliteStore {
             "INSERT OR REPLACE INTO private (account, ns, name, xml) VALUES (?1, ?2, ?3, ?4)",
             params![account.as_str(), element.ns(), element.name(), bytes],
         );
+    }
+}
+
+impl ManageAccounts for SqliteStore {
+    fn add_account(&self, name: &str, password: &str) -> Result<(), ManageError> {
+        Ok(SqliteStore::add_account(self, name, password)?)
+    }
+
+    fn set_password(&self, name: &str, password: &str) -> Result<bool, ManageError> {
+        Ok(SqliteStore::set_password(self, name, password)?)
+    }
+
+    fn remove_account(&self, name: &str) -> Result<bool, ManageError> {
+        Ok(SqliteStore::remove_account(self, name)?)
     }
 }

@@ -22,18 +22,20 @@ use xmpp_proto::jid::prepare_localpart;
 use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::sm::SmConfig;
 use xmpp_proto::xml::Limits;
-use xmpp_store_sqlite::SqliteStore;
 use xmpp_transport_mio::DriverConfig;
 use xmpp_transport_mio::serve::MioServer;
 use xmpp_transport_std::ServerTls;
 use xmpp_transport_std::serve::{AccountError, AccountStore, Accounts};
 use xmpp_transport_std::test_certs::TestPki;
 
+// The `--db` choice, shared with the std transport's examples.
+#[path = "../../xmpp-transport-std/examples/support/db.rs"]
+mod db;
 const HELP: &str = "\
 server: an XMPP server on one thread (mio), local delivery only.
 
 Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
-              [--db FILE] [--users FILE | --user NAME:PASS ...] [options]
+              [--db FILE|URL] [--users FILE | --user NAME:PASS ...] [options]
 
   --listen ADDR          STARTTLS (required) connections (default 127.0.0.1:5222)
   --listen-tls ADDR      direct TLS (XEP-0368) connections (default: none)
@@ -48,8 +50,9 @@ Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
                          names are prepared like a JID's localpart (Alice is
                          alice; a name no JID can have is refused)
   --user NAME:PASS       one more account (repeatable)
-  --db FILE              keep accounts, rosters and offline messages in this
-                         SQLite file (created if missing; --users and --user
+  --db FILE|URL          keep accounts, rosters and offline messages in this
+                         SQLite file (created if missing) or, for a
+                         postgres:// URL, in PostgreSQL (--users and --user
                          add accounts to it), messages for offline users
                          kept there for their next login; without it
                          accounts and rosters live in memory and messages for
@@ -160,7 +163,7 @@ fn run() -> Result<(), String> {
     let started = Instant::now();
     let accounts: Box<dyn AccountStore> = match &db {
         Some(path) => {
-            let store = SqliteStore::open(path).map_err(|e| format!("--db {path}: {e}"))?;
+            let store = db::open(path)?;
             for (name, password) in &users {
                 store
                     .add_account(name, password)

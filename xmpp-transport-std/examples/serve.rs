@@ -15,7 +15,6 @@ use std::process::ExitCode;
 
 use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::sm::SmConfig;
-use xmpp_store_sqlite::SqliteStore;
 use xmpp_transport_std::ServerTls;
 use xmpp_transport_std::serve::{AccountStore, Accounts, Serve, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
@@ -34,11 +33,12 @@ Options:
   --user NAME:PASS     one more account (repeatable); names are prepared
                        like a JID's localpart (Alice is alice; a name no
                        JID can have is refused)
-  --db FILE            keep accounts, rosters and messages for offline users
-                       in this SQLite file (created if missing; --users and
-                       --user add accounts to it); without it accounts and
-                       rosters live in memory and messages for offline users
-                       are refused
+  --db FILE|URL        keep accounts, rosters and messages for offline users
+                       in this SQLite file (created if missing) or, for a
+                       postgres:// URL, in PostgreSQL; --users and --user
+                       add accounts to it. Without it accounts and rosters
+                       live in memory and messages for offline users are
+                       refused
   --cert FILE          certificate chain, PEM, leaf first
   --key FILE           its private key, PEM
   --generate-ca FILE   no --cert/--key: generate a CA and a certificate for
@@ -51,6 +51,8 @@ Options:
 It prints `listening on ADDR` once it accepts connections, logs each
 session's start and end on stderr, and serves until killed.";
 
+#[path = "support/db.rs"]
+mod db;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -117,22 +119,22 @@ fn run(args: Vec<String>) -> Result<(), String> {
     };
 
     let mut memory = Accounts::new();
-    let sqlite = match &db {
-        Some(path) => Some(SqliteStore::open(path).map_err(|e| format!("--db {path}: {e}"))?),
+    let stored = match &db {
+        Some(spec) => Some(db::open(spec)?),
         None => None,
     };
     for entry in &users {
         let (name, password) = entry
             .split_once(':')
             .ok_or(format!("account {entry:?} is not name:password"))?;
-        let added = match &sqlite {
+        let added = match &stored {
             Some(store) => store.add_account(name, password).map_err(|e| e.to_string()),
             None => memory.add(name, password).map_err(|e| e.to_string()),
         };
         added.map_err(|e| format!("account {name:?}: {e}"))?;
     }
-    let keep_offline = sqlite.is_some();
-    let accounts: Box<dyn AccountStore> = match sqlite {
+    let keep_offline = stored.is_some();
+    let accounts: Box<dyn AccountStore> = match stored {
         Some(store) => Box::new(store),
         None => Box::new(memory),
     };

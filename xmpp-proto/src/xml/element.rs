@@ -144,6 +144,47 @@ impl Element {
     pub fn write_to(&self, out: &mut Vec<u8>) -> Result<(), super::WriteError> {
         super::writer::write_fragment(out, self.as_ref(), super::writer::Scope::EMPTY)
     }
+
+    /// Reads back an element [`Element::write_to`] wrote (a store keeping
+    /// messages, for instance): `None` if `bytes` are not exactly one
+    /// element. The same rules as on a stream apply (no comments,
+    /// processing instructions or DTDs), without its size limits: the
+    /// bytes are the caller's own.
+    ///
+    /// ```
+    /// use xmpp_proto::xml::Element;
+    ///
+    /// let note = Element::builder("note", "urn:example").text("hi").build();
+    /// let mut bytes = Vec::new();
+    /// note.write_to(&mut bytes)?;
+    /// assert_eq!(Element::read_from(&bytes), Some(note));
+    /// # Ok::<(), xmpp_proto::xml::WriteError>(())
+    /// ```
+    pub fn read_from(bytes: &[u8]) -> Option<Element> {
+        use super::{Limits, StreamEvent, StreamReader};
+        // Any header will do: the element declares its own namespace.
+        const HEADER: &[u8] =
+            b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
+        let limits = Limits {
+            max_element_bytes: bytes.len().saturating_add(1),
+            max_token_bytes: bytes.len().saturating_add(1),
+            max_element_storage: usize::MAX,
+            ..Limits::default()
+        };
+        let mut reader = StreamReader::new(limits);
+        let mut header = HEADER;
+        while let Ok(Some(StreamEvent::Header(_))) = reader.read(&mut header) {}
+        let mut input = bytes;
+        let element = loop {
+            match reader.read(&mut input).ok()? {
+                Some(StreamEvent::Element(element)) => break element,
+                Some(_) => {}
+                None => return None,
+            }
+        };
+        // Trailing bytes other than whitespace mean it was not one element.
+        input.iter().all(u8::is_ascii_whitespace).then_some(element)
+    }
 }
 
 impl<'a> ElementRef<'a> {

@@ -240,6 +240,42 @@ impl LoginAnswer {
     }
 }
 
+/// A store whose accounts can be added, changed and removed: what the
+/// example servers' `--users` and the `accounts` tool use, whichever
+/// database is behind it. Names are prepared like a JID's localpart
+/// (`Alice` is `alice`); only SCRAM keys are kept, never a password.
+///
+/// A running server reads the account list once, at start: an account
+/// added later can log in (its keys are read at each login), but
+/// subscription requests sent to it before the next start are refused.
+pub trait ManageAccounts: AccountStore {
+    /// Adds the account `name` with `password`, or sets a new password
+    /// for it.
+    ///
+    /// # Errors
+    /// An unusable name or password ([`AccountError`]), or the
+    /// database failed.
+    fn add_account(&self, name: &str, password: &str) -> Result<(), ManageError>;
+
+    /// Sets a new password for an existing account; `false` if there is
+    /// no such account.
+    ///
+    /// # Errors
+    /// As for [`ManageAccounts::add_account`].
+    fn set_password(&self, name: &str, password: &str) -> Result<bool, ManageError>;
+
+    /// Removes an account with everything kept for it (roster, messages,
+    /// private XML, block list); `false` if there was none.
+    ///
+    /// # Errors
+    /// The database failed.
+    fn remove_account(&self, name: &str) -> Result<bool, ManageError>;
+}
+
+/// Why a [`ManageAccounts`] operation failed: an [`AccountError`] or the
+/// store's own error.
+pub type ManageError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why [`Accounts::add`] refused an account.
 #[derive(Debug)]
 #[non_exhaustive]

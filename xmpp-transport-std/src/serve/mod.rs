@@ -67,7 +67,10 @@ use self::reaper::Reaper;
 use crate::remote::Remote;
 use crate::server_tls::ServerTls;
 
-pub use self::accounts::{AccountError, AccountStore, Accounts, DEFAULT_ITERATIONS, LoginAnswer};
+pub use self::accounts::{
+    AccountError, AccountStore, Accounts, DEFAULT_ITERATIONS, LoginAnswer, ManageAccounts,
+    ManageError,
+};
 pub use self::admission::Admission;
 pub use self::credentials::{Decoys, UserKeys};
 pub use self::log::SessionLog;

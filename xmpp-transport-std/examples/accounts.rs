@@ -1,21 +1,22 @@
-//! Manages the accounts of a server's SQLite database from the command
-//! line, without editing files.
+//! Manages the accounts of a server's database (an SQLite file or
+//! PostgreSQL) from the command line, without editing files.
 //!
 //! ```text
-//! cargo run -p xmpp-store-sqlite --example accounts -- --db server.db add alice
-//! cargo run -p xmpp-store-sqlite --example accounts -- --db server.db list
+//! cargo run -p xmpp-transport-std --example accounts -- --db server.db add alice
+//! cargo run -p xmpp-transport-std --example accounts -- --db server.db list
+//! cargo run -p xmpp-transport-std --example accounts -- --db postgres://xmpp@/xmpp list
 //! ```
 
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use xmpp_store_sqlite::SqliteStore;
-use xmpp_transport_std::serve::AccountStore;
+#[path = "support/db.rs"]
+mod db;
 
 const HELP: &str = "\
-accounts: manage the accounts in a server's SQLite database.
+accounts: manage the accounts in a server's database.
 
-Usage: accounts --db FILE COMMAND
+Usage: accounts --db FILE|postgres://URL COMMAND
 
 Commands:
   add NAME [PASSWORD]      add an account (or set its password)
@@ -48,10 +49,10 @@ fn run(args: &[String]) -> Result<(), String> {
     };
     if flag != "--db" {
         return Err(format!(
-            "unexpected {flag:?}: expected --db FILE (see --help)"
+            "unexpected {flag:?}: expected --db FILE or --db URL (see --help)"
         ));
     }
-    let store = SqliteStore::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let store = db::open(path)?;
     match (command.as_str(), rest) {
         ("add", [name, password @ ..]) => {
             let password = password_from(password)?;
