@@ -8,9 +8,13 @@
 #      p50/p99 through the mio server and through Prosody (started by
 #      scripts/interop/prosody-up.sh, no rate limits), same load
 #      generator, same run; the ratio is printed.
+#  (c) IM (RFC 6121) at CONTACTS_C contacts, through the mio server and
+#      through Prosody, same generator (`presence` example), same run: a
+#      login into CONTACTS_C online contacts until all their presences
+#      have arrived, and one presence change fanned out to all of them.
 #
-# Usage: bash scripts/bench-mio.sh [a|b|all]   (default all)
-# Environment: SESSIONS_A (10000), RATE_A (1000), SESSIONS_B (1000),
+# Usage: bash scripts/bench-mio.sh [a|b|c|all]   (default all)
+# Environment: SESSIONS_A (10000), RATE_A (1000), SESSIONS_B (1000), CONTACTS_C (500),
 # DURATION_B (20), RATE_B (20 logins/s), MAX_TOKEN (1024: the server's --max-token-bytes for (a);
 # `default` for the core's default), XMPP_INTEROP_DIR (/tmp/xmpp-bench-mio),
 # PROSODY_C2S_PORT / PROSODY_TLS_PORT (5422 / 5423). Prosody is stopped at
@@ -25,6 +29,7 @@ RATE_A="${RATE_A:-1000}"
 SESSIONS_B="${SESSIONS_B:-1000}"
 DURATION_B="${DURATION_B:-20}"
 RATE_B="${RATE_B:-20}"
+CONTACTS_C="${CONTACTS_C:-500}"
 MAX_TOKEN="${MAX_TOKEN:-1024}"
 # A state directory and Prosody ports of its own, so that the interop
 # servers (5222/5223) and their tests are left alone.
@@ -164,7 +169,7 @@ run_load() {
 # neither), and logs warnings only. The interop config loads no mod_limits,
 # so c2s is not rate limited or shaped.
 start_prosody() {
-  XMPP_LOAD_USERS="$SESSIONS_B" bash "$HERE/interop/prosody-up.sh"
+  XMPP_LOAD_USERS="${1:-$SESSIONS_B}" bash "$HERE/interop/prosody-up.sh"
   bash "$HERE/interop/prosody-down.sh"
   local dir="$STATE/prosody" cfg="$STATE/prosody/bench.cfg.lua"
   sed -e 's/"mam"; //; s/"carbons"; //; s/"smacks";//' \
@@ -197,9 +202,42 @@ bench_b() {
   awk -v m="$m" -v p="$p" 'BEGIN { printf "RESULT bench=routing mio_msgs_per_s=%d prosody_msgs_per_s=%d ratio=%.2f\n", m, p, (p > 0 ? m / p : 0) }'
 }
 
+# run_presence NAME PORT: the IM load against one server.
+run_presence() {
+  local name="$1" port="$2" out="$WORK/presence-$1"
+  say "(c) $name: $CONTACTS_C contacts"
+  "$BIN/presence" --server "127.0.0.1:$port" --domain localhost --users user --password pw \
+    --contacts "$CONTACTS_C" --ca "$CERTS/ca.crt" >"$out.out" 2>"$out.err" \
+    || fail "(c) presence against $name failed: $(tail -3 "$out.err")"
+  grep -E '^presence: login 1:' "$out.err" || true
+  sed "s/^RESULT /RESULT server=$name /" "$out.out"
+}
+
+bench_c() {
+  local users="$WORK/users-c.txt" i n=$((CONTACTS_C + 1))
+  for ((i = 1; i <= n; i++)); do echo "user$i:pw"; done >"$users"
+  say "(c) starting Prosody with $n accounts"
+  start_prosody "$n"
+  start_server "$users"
+  run_presence mio "$OUR_PORT"
+  stop_server
+  run_presence prosody "$PROSODY_C2S_PORT"
+  terminate "$PROSODY_PID" 10 || true
+  PROSODY_PID=
+  # field FILE PATH NAME: NAME=value of the RESULT line of PATH in FILE.
+  field() { grep "^RESULT path=$2-" "$1" | grep -o " $3=[0-9.]*" | cut -d= -f2; }
+  local out="$WORK/presence"
+  awk -v m="$(field "$out-mio.out" login-presence ms)" -v p="$(field "$out-prosody.out" login-presence ms)" \
+    -v n="$CONTACTS_C" 'BEGIN { printf "RESULT bench=login-presence-%d mio_ms=%.1f prosody_ms=%.1f ratio=%.2f\n", n, m, p, (m > 0 ? p / m : 0) }'
+  awk -v m="$(field "$out-mio.out" presence-fanout deliveries_per_s)" \
+    -v p="$(field "$out-prosody.out" presence-fanout deliveries_per_s)" \
+    -v n="$CONTACTS_C" 'BEGIN { printf "RESULT bench=presence-fanout-%d mio_deliveries_per_s=%d prosody_deliveries_per_s=%d ratio=%.2f\n", n, m, p, (p > 0 ? m / p : 0) }'
+}
+
 case "$WHAT" in
   a) bench_a ;;
   b) bench_b ;;
-  all) bench_a; bench_b ;;
-  *) echo "usage: $0 [a|b|all]" >&2; exit 2 ;;
+  c) bench_c ;;
+  all) bench_a; bench_b; bench_c ;;
+  *) echo "usage: $0 [a|b|c|all]" >&2; exit 2 ;;
 esac
