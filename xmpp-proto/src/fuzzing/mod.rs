@@ -10,6 +10,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod client;
+mod hub;
 mod jid;
 mod negotiation;
 mod parser;
@@ -18,6 +19,7 @@ mod server;
 mod sm;
 
 pub use self::client::client;
+pub use self::hub::hub;
 pub use self::jid::jid;
 pub use self::negotiation::negotiation;
 pub use self::parser::parser;
