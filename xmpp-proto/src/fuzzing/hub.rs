@@ -186,8 +186,9 @@ impl World {
             "bob" => "AGJvYgBwdw==",
             _ => "AGNhcm9sAHB3",
         };
-        let auth =
-            format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>");
+        let auth = format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+        );
         let script: [&[u8]; 6] = [
             HEADER,
             b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
