@@ -55,7 +55,7 @@ use xmpp_transport_std::serve::{
 };
 
 /// The PostgreSQL client this store is built on, for its
-/// [`Config`](postgres::Config).
+/// [`Config`].
 pub use postgres;
 
 /// How long connecting may take when the connection string says nothing.
