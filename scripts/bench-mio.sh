@@ -36,6 +36,7 @@ MAX_TOKEN="${MAX_TOKEN:-1024}"
 export XMPP_INTEROP_DIR="${XMPP_INTEROP_DIR:-/tmp/xmpp-bench-mio}"
 export PROSODY_C2S_PORT="${PROSODY_C2S_PORT:-5422}"
 export PROSODY_TLS_PORT="${PROSODY_TLS_PORT:-5423}"
+export PROSODY_COMPONENT_PORT="${PROSODY_COMPONENT_PORT:-5447}"
 TAG=bench-mio
 # shellcheck source=scripts/interop/lib.sh
 . "$HERE/interop/lib.sh"

@@ -2,8 +2,9 @@
 # Start ejabberd (Debian package) on loopback for the interop tests.
 # Safe to run again: a running instance is kept, missing accounts are added.
 # Ports: EJABBERD_C2S_PORT (default 5242, STARTTLS required),
-# EJABBERD_TLS_PORT (default 5243, direct TLS) and EJABBERD_DIST_PORT
-# (default 5359, Erlang distribution for ejabberdctl, 127.0.0.1 only).
+# EJABBERD_TLS_PORT (default 5243, direct TLS), EJABBERD_COMPONENT_PORT
+# (default 5247, XEP-0114 components) and EJABBERD_DIST_PORT (default
+# 5359, Erlang distribution for ejabberdctl, 127.0.0.1 only).
 # State: $XMPP_INTEROP_DIR/ejabberd; $STATE/ejabberd/ejabberdctl talks to it.
 set -euo pipefail
 TAG=ejabberd-up
@@ -15,6 +16,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 C2S_PORT="${EJABBERD_C2S_PORT:-5242}"
 TLS_PORT="${EJABBERD_TLS_PORT:-5243}"
+# XEP-0114 components (plaintext, loopback only).
+COMPONENT_PORT="${EJABBERD_COMPONENT_PORT:-5247}"
+COMPONENT_DOMAIN=echo.localhost
+COMPONENT_SECRET=echo-secret
 DIST_PORT="${EJABBERD_DIST_PORT:-5359}"
 DIR="$STATE/ejabberd"
 PIDFILE="$DIR/ejabberd.pid"
@@ -56,6 +61,7 @@ EOF
   for a in $(loopback_addresses); do
     listen+="  - {port: $C2S_PORT, ip: \"$a\", module: ejabberd_c2s, starttls_required: true, shaper: none, max_stanza_size: 262144, backlog: 1024}
   - {port: $TLS_PORT, ip: \"$a\", module: ejabberd_c2s, tls: true, shaper: none, max_stanza_size: 262144, backlog: 1024}
+  - {port: $COMPONENT_PORT, ip: \"$a\", module: ejabberd_service, hosts: {\"$COMPONENT_DOMAIN\": {password: \"$COMPONENT_SECRET\"}}}
 "
   done
 
@@ -173,6 +179,9 @@ write_env() {
 XMPP_EJABBERD_HOST=127.0.0.1
 XMPP_EJABBERD_C2S_PORT=$C2S_PORT
 XMPP_EJABBERD_TLS_PORT=$TLS_PORT
+XMPP_EJABBERD_COMPONENT_PORT=$COMPONENT_PORT
+XMPP_EJABBERD_COMPONENT=$COMPONENT_DOMAIN
+XMPP_EJABBERD_COMPONENT_SECRET=$COMPONENT_SECRET
 XMPP_EJABBERD_DOMAIN=localhost
 XMPP_EJABBERD_DOMAIN2=example.test
 XMPP_EJABBERD_MUC=conference.localhost
@@ -190,7 +199,7 @@ if pid="$(live_pid_from "$PIDFILE" "$DIR/db")"; then
   exit 0
 fi
 
-require_free_ports "$C2S_PORT" "$TLS_PORT" "$DIST_PORT"
+require_free_ports "$C2S_PORT" "$TLS_PORT" "$DIST_PORT" "$COMPONENT_PORT"
 write_config
 rm -f "$PIDFILE"
 say "starting ejabberd"
@@ -198,7 +207,7 @@ say "starting ejabberd"
 # VM writes its own pid to $PIDFILE.
 setsid nohup "$CTL" foreground </dev/null >"$DIR/console.log" 2>&1 &
 launcher=$!
-if ! wait_for_ports "$launcher" 90 "$C2S_PORT" "$TLS_PORT"; then
+if ! wait_for_ports "$launcher" 90 "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT"; then
   tail -n 30 "$DIR/console.log" "$DIR/logs/ejabberd.log" >&2 2>/dev/null || true
   if pid="$(live_pid_from "$PIDFILE" "$DIR/db")"; then terminate "$pid" 10; fi
   terminate "$launcher" 5

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Start Prosody (Debian package) on loopback for the interop tests.
 # Safe to run again: a running instance is kept, missing accounts are added.
-# Ports: PROSODY_C2S_PORT (default 5222, STARTTLS required) and
-# PROSODY_TLS_PORT (default 5223, direct TLS). State: $XMPP_INTEROP_DIR/prosody.
+# Ports: PROSODY_C2S_PORT (default 5222, STARTTLS required),
+# PROSODY_TLS_PORT (default 5223, direct TLS) and PROSODY_COMPONENT_PORT
+# (default 5347, XEP-0114 components). State: $XMPP_INTEROP_DIR/prosody.
 set -euo pipefail
 TAG=prosody-up
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,6 +14,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 C2S_PORT="${PROSODY_C2S_PORT:-5222}"
 TLS_PORT="${PROSODY_TLS_PORT:-5223}"
+# XEP-0114 components (plaintext, loopback only).
+COMPONENT_PORT="${PROSODY_COMPONENT_PORT:-5347}"
+COMPONENT_DOMAIN=echo.localhost
+COMPONENT_SECRET=echo-secret
 DIR="$STATE/prosody"
 CFG="$DIR/prosody.cfg.lua"
 PIDFILE="$DIR/prosody.pid"
@@ -39,7 +44,8 @@ interfaces = { $ifaces}
 local_interfaces = { $ifaces}
 c2s_ports = { $C2S_PORT }
 c2s_direct_tls_ports = { $TLS_PORT }
-component_ports = { }
+component_ports = { $COMPONENT_PORT }
+component_interfaces = { $ifaces}
 http_ports = { }
 https_ports = { }
 -- Load tests open hundreds of connections at once.
@@ -73,6 +79,10 @@ VirtualHost "localhost"
 VirtualHost "example.test"
 
 Component "conference.localhost" "muc"
+
+-- An external component (XEP-0114) the interop tests connect as.
+Component "$COMPONENT_DOMAIN"
+	component_secret = "$COMPONENT_SECRET"
 EOF
 }
 
@@ -92,6 +102,9 @@ write_env() {
 XMPP_PROSODY_HOST=127.0.0.1
 XMPP_PROSODY_C2S_PORT=$C2S_PORT
 XMPP_PROSODY_TLS_PORT=$TLS_PORT
+XMPP_PROSODY_COMPONENT_PORT=$COMPONENT_PORT
+XMPP_PROSODY_COMPONENT=$COMPONENT_DOMAIN
+XMPP_PROSODY_COMPONENT_SECRET=$COMPONENT_SECRET
 XMPP_PROSODY_DOMAIN=localhost
 XMPP_PROSODY_DOMAIN2=example.test
 XMPP_PROSODY_MUC=conference.localhost
@@ -108,7 +121,7 @@ if pid="$(live_pid_from "$PIDFILE" "$CFG")"; then
   exit 0
 fi
 
-require_free_ports "$C2S_PORT" "$TLS_PORT"
+require_free_ports "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT"
 write_config
 create_accounts
 
@@ -119,7 +132,7 @@ say "starting prosody"
 setsid nohup prosody -F --config "$CFG" </dev/null >"$DIR/console.log" 2>&1 &
 pid=$!
 echo "$pid" >"$PIDFILE"
-if ! wait_for_ports "$pid" 30 "$C2S_PORT" "$TLS_PORT"; then
+if ! wait_for_ports "$pid" 30 "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT"; then
   tail -n 20 "$DIR/console.log" "$DIR/prosody.log" >&2 2>/dev/null || true
   terminate "$pid" 5
   fail "prosody did not open ports $C2S_PORT and $TLS_PORT within 30 s"

@@ -9,11 +9,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
-use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::component::{Component, ComponentConfig, ComponentEvent, ComponentTls};
+use xmpp_proto::endpoint::{CloseReason, CommandError};
 use xmpp_proto::jid::{BareJid, Jid};
 use xmpp_proto::roster::{RosterItem, Subscription};
 use xmpp_proto::sasl::{self, FailureCondition, Mechanism};
-use xmpp_proto::stanza::{Iq, IqType, MessageType, Presence, PresenceType};
+use xmpp_proto::stanza::{Iq, IqType, Message, MessageType, Presence, PresenceType};
+use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::{Element, ns};
 use xmpp_transport_std::clock;
 use xmpp_transport_std::{ClientTls, Connection, Next, TrustAnchors};
@@ -525,4 +527,186 @@ fn prosody_subscription_while_offline() {
 #[ignore = "needs real XMPP servers: run scripts/interop.sh"]
 fn ejabberd_subscription_while_offline() {
     subscription_while_offline(ejabberd(), "user152", "user153");
+}
+
+/// A component (XEP-0114) of `server` connected with `secret`, on the
+/// component port the up script configured (plaintext, loopback).
+fn component(server: &Server, secret: &str) -> Connection<Component> {
+    let var = |key: &str| {
+        let full = format!("XMPP_{}_{key}", server.name.to_uppercase());
+        std::env::var(&full).unwrap_or_else(|_| panic!("{full} is not set: run scripts/interop.sh"))
+    };
+    let domain = var("COMPONENT");
+    let addr = format!("{}:{}", var("HOST"), var("COMPONENT_PORT"));
+    let config = ComponentConfig::new(&domain, secret)
+        .expect("valid domain")
+        .with_tls(ComponentTls::Plaintext);
+    let tcp = std::net::TcpStream::connect(&addr).expect("TCP connect to the component port");
+    Connection::new_plain(tcp, Component::new(config, clock::now())).expect("connection")
+}
+
+fn component_secret(server: &Server) -> String {
+    let full = format!("XMPP_{}_COMPONENT_SECRET", server.name.to_uppercase());
+    std::env::var(&full).unwrap_or_else(|_| panic!("{full} is not set: run scripts/interop.sh"))
+}
+
+/// Waits up to 15 s for a component event `pick` accepts.
+fn component_wait<T>(
+    conn: &mut Connection<Component>,
+    mut pick: impl FnMut(&ComponentEvent) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match conn.next_event_until(deadline).expect("transport") {
+            Next::Event(e) => {
+                if let Some(t) = pick(&e) {
+                    return t;
+                }
+                if let ComponentEvent::Closed { reason } = e {
+                    panic!("component closed: {reason}");
+                }
+            }
+            other => panic!("component: no such event: {other:?}"),
+        }
+    }
+}
+
+/// A wrong secret is refused with `not-authorized`; the right one makes
+/// the component the owner of its domain: a user's message and IQ reach
+/// it, its answers (from addresses of its domain) reach the user.
+fn component_both_ways(server: Server) {
+    let mut refused = component(&server, "not the secret");
+    let reason = loop {
+        match refused.next_event().expect("transport") {
+            Some(ComponentEvent::Closed { reason }) => break reason,
+            Some(ComponentEvent::Online { .. }) => {
+                panic!("{}: a wrong secret was accepted", server.name)
+            }
+            Some(_) => {}
+            None => panic!("{}: ended without a Closed event", server.name),
+        }
+    };
+    assert!(
+        matches!(
+            reason,
+            CloseReason::StreamError {
+                condition: StreamErrorCondition::NotAuthorized,
+                ..
+            }
+        ),
+        "{}: {reason:?}",
+        server.name
+    );
+
+    let mut comp = component(&server, &component_secret(&server));
+    let domain = component_wait(&mut comp, |e| match e {
+        ComponentEvent::Online { domain } => Some(domain.clone()),
+        _ => None,
+    });
+    let mut alice = connect(
+        &server,
+        "alice@localhost/component",
+        "alice-pass",
+        false,
+        None,
+    );
+    let alice_jid = until_online(&mut alice);
+
+    // A message to an address of the component's domain reaches it.
+    let clock_address = format!("time@{domain}");
+    alice
+        .command(|c, now| c.send_message(now, &clock_address, "what time is it?", false))
+        .expect("transport")
+        .expect("sent");
+    let (from, to) = component_wait(&mut comp, |e| match e {
+        ComponentEvent::Message(m) if m.body().as_deref() == Some("what time is it?") => Some((
+            m.from().unwrap_or_default().to_owned(),
+            m.to().unwrap_or_default().to_owned(),
+        )),
+        _ => None,
+    });
+    assert_eq!(
+        from, alice_jid,
+        "{}: the server stamps the user's from",
+        server.name
+    );
+    assert_eq!(to, clock_address);
+
+    // The component answers from that address; the user gets it.
+    let answer = Message::builder(MessageType::Chat)
+        .to(&from)
+        .from(&clock_address)
+        .body("tea time")
+        .build();
+    comp.command(|c, now| c.send(now, answer))
+        .expect("transport")
+        .expect("sent");
+    let got = wait_for(&mut alice, |e| match e {
+        ClientEvent::Message(m) if m.body().as_deref() == Some("tea time") => {
+            Some(m.from().unwrap_or_default().to_owned())
+        }
+        _ => None,
+    });
+    assert_eq!(got, clock_address);
+
+    // A `from` outside its domain is refused before it is sent.
+    let forged = Message::builder(MessageType::Chat)
+        .to(&from)
+        .from("admin@localhost")
+        .body("forged")
+        .build();
+    let refused = comp
+        .command(|c, now| c.send(now, forged))
+        .expect("transport");
+    assert_eq!(refused, Err(CommandError::OutsideDomain));
+
+    // An IQ to the domain reaches the component; its result comes back.
+    let query =
+        Iq::get("disco-1", Element::builder("query", ns::DISCO_INFO).build()).with_to(&domain);
+    let asked = alice
+        .command(|c, now| c.send(now, query))
+        .expect("transport")
+        .expect("sent");
+    let request = component_wait(&mut comp, |e| match e {
+        ComponentEvent::IqRequest(iq) => Some(iq.clone()),
+        _ => None,
+    });
+    let identity = Element::builder("identity", ns::DISCO_INFO)
+        .attr("category", "component")
+        .attr("type", "generic")
+        .attr("name", "clock");
+    // From the address it was sent to (`make_result` swaps them).
+    let result = request.make_result(Some(
+        Element::builder("query", ns::DISCO_INFO)
+            .append(identity)
+            .build(),
+    ));
+    comp.command(|c, now| c.send(now, result))
+        .expect("transport")
+        .expect("sent");
+    let response = wait_for(&mut alice, |e| match e {
+        ClientEvent::IqResponse { id, response } if *id == asked => Some(response.clone()),
+        _ => None,
+    });
+    assert_eq!(response.kind(), IqType::Result, "{}", server.name);
+
+    close_cleanly(alice);
+    comp.command(|c, now| c.close(now)).expect("close");
+    while let Some(event) = comp.next_event().expect("transport") {
+        if let ComponentEvent::Closed { reason } = event {
+            assert_eq!(reason, CloseReason::Normal);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs Prosody: run scripts/interop.sh"]
+fn prosody_component_both_ways() {
+    component_both_ways(prosody());
+}
+
+#[test]
+#[ignore = "needs ejabberd: run scripts/interop.sh"]
+fn ejabberd_component_both_ways() {
+    component_both_ways(ejabberd());
 }

@@ -335,6 +335,9 @@ pub enum CommandError {
     /// Stream management is on and `SmConfig::max_unacked` stanzas wait
     /// for the peer's acknowledgement.
     QueueFull,
+    /// A component may send only from addresses of its own domain
+    /// (XEP-0114); the stanza's `from` is outside it.
+    OutsideDomain,
 }
 
 impl fmt::Display for CommandError {
@@ -352,6 +355,9 @@ impl fmt::Display for CommandError {
             }
             CommandError::QueueFull => {
                 f.write_str("too many stanzas wait for the peer's acknowledgement (XEP-0198)")
+            }
+            CommandError::OutsideDomain => {
+                f.write_str("a component may only send from addresses of its own domain")
             }
         }
     }

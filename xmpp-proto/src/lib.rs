@@ -59,6 +59,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod client;
+pub mod component;
 pub mod endpoint;
 pub mod hub;
 pub mod jid;

@@ -60,6 +60,17 @@ impl From<Element> for Outgoing {
     }
 }
 
+impl From<Outgoing> for Element {
+    fn from(stanza: Outgoing) -> Element {
+        match stanza {
+            Outgoing::Message(m) => m.into_element(),
+            Outgoing::Presence(p) => p.into_element(),
+            Outgoing::Iq(iq) => iq.into_element(),
+            Outgoing::Element(el) => el,
+        }
+    }
+}
+
 impl Client {
     /// Sends a stanza and returns its id (generated if it had none). An IQ
     /// request is tracked: its response arrives as
@@ -87,12 +98,7 @@ impl Client {
         if self.core.out.pending() > self.config.limits.max_pending_input {
             return Err(CommandError::OutputFull);
         }
-        let mut el = match stanza.into() {
-            Outgoing::Message(m) => m.into_element(),
-            Outgoing::Presence(p) => p.into_element(),
-            Outgoing::Iq(iq) => iq.into_element(),
-            Outgoing::Element(el) => el,
-        };
+        let mut el = Element::from(stanza.into());
         let id = match el.attr("id") {
             Some(id) => id.to_owned(),
             None => {

@@ -198,7 +198,7 @@ pub trait Role: Sized {
                     // What the peer sent before it saw our close is still
                     // processed (RFC 6120 §4.4): handed over, not lost;
                     // the role writes no answers any more.
-                    if self.is_bound() && el.ns() == ns::CLIENT {
+                    if self.is_bound() && crate::stanza::is_stanza_ns(el.ns()) {
                         count_inbound(self, &el);
                         self.on_stanza(now, el);
                     }

@@ -145,6 +145,16 @@ impl Element {
         super::writer::write_fragment(out, self.as_ref(), super::writer::Scope::EMPTY)
     }
 
+    /// Moves the element and every descendant in namespace `from` to
+    /// namespace `to` (both well-known; otherwise nothing changes): how a
+    /// stanza crosses between `jabber:client` and a component's or a
+    /// server's stream namespace.
+    pub(crate) fn rename_ns(&mut self, from: &str, to: &str) {
+        if let (Some(from), Some(to)) = (ns::lookup(from), ns::lookup(to)) {
+            self.tree.rename_known_ns(from, to);
+        }
+    }
+
     /// Reads back an element [`Element::write_to`] wrote (a store keeping
     /// messages, for instance): `None` if `bytes` are not exactly one
     /// element. The same rules as on a stream apply (no comments,
@@ -495,6 +505,15 @@ impl Tree {
             nodes: Vec::with_capacity(like.nodes.len().max(4)),
             attrs: Vec::with_capacity(like.attrs.len().max(4)),
             text: String::with_capacity(like.text.len().max(64)),
+        }
+    }
+
+    /// Every node in well-known namespace `from` moves to `to`.
+    pub(crate) fn rename_known_ns(&mut self, from: u8, to: u8) {
+        for node in &mut self.nodes {
+            if node.ns == Ns::Known(from) {
+                node.ns = Ns::Known(to);
+            }
         }
     }
 
