@@ -24,7 +24,7 @@
 
 mod network;
 
-pub use self::network::Network;
+pub use self::network::{COMPONENT_IDS, ComponentLink, Network};
 
 use std::collections::HashMap;
 use std::time::Duration;

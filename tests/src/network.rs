@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use xmpp_proto::client::{Client, ClientConfig, ClientEvent, StanzaId};
-use xmpp_proto::endpoint::Endpoint;
+use xmpp_proto::component::{Component, ComponentConfig, ComponentEvent, ComponentTls};
+use xmpp_proto::endpoint::{Endpoint, Transmit};
 use xmpp_proto::hub::{Hub, HubEvent};
 use xmpp_proto::router::{Router, SessionId};
 use xmpp_proto::server::{self, Server};
@@ -33,6 +34,94 @@ pub struct Network {
     pub now: Time,
     /// Server events already given to the hub, per connection.
     handled: Vec<usize>,
+    /// External components attached to the hub; their session ids start
+    /// at [`COMPONENT_IDS`].
+    pub components: Vec<ComponentLink>,
+}
+
+/// The first session id of a component link (client connections count
+/// up from 0).
+pub const COMPONENT_IDS: u64 = 1 << 32;
+
+/// An external component (XEP-0114) and the server side of its stream,
+/// behind the network's hub; bytes move whole, without TLS.
+pub struct ComponentLink {
+    /// The component.
+    pub component: Component,
+    /// The server side, made with `ServerConfig::for_components`.
+    pub server: Server,
+    /// Every event the component reported, in order.
+    pub events: Vec<ComponentEvent>,
+    /// The connection is up (not cut).
+    connected: bool,
+}
+
+impl ComponentLink {
+    /// The bodies of the messages the component received, in order.
+    pub fn bodies(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                ComponentEvent::Message(m) => m.body().map(|b| b.into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the component is online.
+    pub fn is_online(&self) -> bool {
+        self.component.is_online()
+    }
+
+    /// Moves bytes both ways and the component's events; whether anything
+    /// moved. The server's events are left for the hub.
+    fn shuttle(&mut self, now: Time) -> bool {
+        let mut moved = false;
+        if self.connected {
+            moved |= carry(&mut self.component, &mut self.server, now);
+            moved |= carry(&mut self.server, &mut self.component, now);
+        } else {
+            moved |= drop_all(&mut self.component) | drop_all(&mut self.server);
+        }
+        while let Some(event) = self.component.poll_event() {
+            self.events.push(event);
+            moved = true;
+        }
+        moved
+    }
+}
+
+/// Hands everything `from` transmits to `to`; the end of `from`'s output
+/// is the end of `to`'s input.
+fn carry<A: Endpoint, B: Endpoint>(from: &mut A, to: &mut B, now: Time) -> bool {
+    let mut moved = false;
+    while let Some(t) = from.poll_transmit() {
+        moved = true;
+        match t {
+            Transmit::Data(d) => {
+                let n = d.len();
+                let bytes = d.to_vec();
+                from.consume_transmit(n);
+                let _ = to.handle_input(now, &bytes);
+            }
+            Transmit::StartTls => {}
+            Transmit::Shutdown => to.handle_eof(now),
+        }
+    }
+    moved
+}
+
+/// Throws away what a cut connection's endpoint still transmits.
+fn drop_all<A: Endpoint>(endpoint: &mut A) -> bool {
+    let mut moved = false;
+    while let Some(t) = endpoint.poll_transmit() {
+        moved = true;
+        if let Transmit::Data(d) = t {
+            let n = d.len();
+            endpoint.consume_transmit(n);
+        }
+    }
+    moved
 }
 
 impl Network {
@@ -65,6 +154,7 @@ impl Network {
             hub_events: Vec::new(),
             now: Time::ZERO,
             handled: Vec::new(),
+            components: Vec::new(),
         }
     }
 
@@ -104,6 +194,46 @@ impl Network {
         self.handled.push(0);
         self.run();
         id
+    }
+
+    /// Attaches a component for `domain` with `secret` (the hub must know
+    /// the domain: `Hub::with_component`), and runs until everything
+    /// settles; returns its session id.
+    pub fn attach_component(&mut self, domain: &str, secret: &str) -> SessionId {
+        let index = self.components.len() as u64;
+        let id = SessionId(COMPONENT_IDS + index);
+        let config = ComponentConfig::new(domain, secret)
+            .expect("valid component domain")
+            .with_tls(ComponentTls::Plaintext)
+            .with_random(seeded_random(5000 + 2 * index));
+        let server = server::ServerConfig::new(DOMAIN)
+            .expect("valid domain")
+            .for_components()
+            .with_random(seeded_random(6000 + 2 * index));
+        self.components.push(ComponentLink {
+            component: Component::new(config, self.now),
+            server: Server::new(server, self.now),
+            events: Vec::new(),
+            connected: true,
+        });
+        self.run();
+        id
+    }
+
+    /// A component link by its session id.
+    pub fn component(&mut self, id: SessionId) -> &mut ComponentLink {
+        let index = usize::try_from(id.0 - COMPONENT_IDS).expect("small ids");
+        &mut self.components[index]
+    }
+
+    /// Cuts a component's connection (both sides see it end) and runs.
+    pub fn cut_component(&mut self, id: SessionId) {
+        let now = self.now;
+        let link = self.component(id);
+        link.connected = false;
+        link.component.handle_eof(now);
+        link.server.handle_eof(now);
+        self.run();
     }
 
     /// Connects `user` (password `secret`) with `resource`.
@@ -162,6 +292,10 @@ impl Network {
                 moved |= self.pairs[index].run();
                 moved |= self.feed_hub(index);
             }
+            for index in 0..self.components.len() {
+                moved |= self.components[index].shuttle(self.now);
+                moved |= self.feed_hub_from_component(index);
+            }
             if !moved {
                 break;
             }
@@ -175,6 +309,10 @@ impl Network {
             pair.now = self.now;
             pair.client.handle_timeout(self.now);
             pair.server.handle_timeout(self.now);
+        }
+        for link in &mut self.components {
+            link.component.handle_timeout(self.now);
+            link.server.handle_timeout(self.now);
         }
         self.hub.handle_timeout(self.now);
         self.apply_commands();
@@ -204,14 +342,38 @@ impl Network {
         moved
     }
 
+    /// Gives the hub the events of component link `index`'s server side.
+    fn feed_hub_from_component(&mut self, index: usize) -> bool {
+        let id = SessionId(COMPONENT_IDS + index as u64);
+        let mut moved = false;
+        while let Some(event) = self.components[index].server.poll_event() {
+            moved = true;
+            if let Some(element) = self.hub.handle_event(self.now, id, event) {
+                self.components[index].server.recycle(element);
+            }
+            self.apply_commands();
+        }
+        moved
+    }
+
     /// Applies the hub's commands (and the feedback they produce) and
     /// keeps what it hands out for storage.
     fn apply_commands(&mut self) {
         loop {
             while let Some((session, command)) = self.hub.poll_command() {
                 let now = self.now;
-                let feedback = match self.pairs.get_mut(session.0 as usize) {
-                    Some(pair) => pair.server.apply(now, command),
+                let server = if session.0 >= COMPONENT_IDS {
+                    usize::try_from(session.0 - COMPONENT_IDS)
+                        .ok()
+                        .and_then(|i| self.components.get_mut(i))
+                        .map(|link| &mut link.server)
+                } else {
+                    self.pairs
+                        .get_mut(session.0 as usize)
+                        .map(|pair| &mut pair.server)
+                };
+                let feedback = match server {
+                    Some(server) => server.apply(now, command),
                     None => command.unapplied(),
                 };
                 if let Some(feedback) = feedback {

@@ -160,15 +160,25 @@ impl Hub {
         if !self.blocklists.any() {
             return false;
         }
-        let (Some(from), Some(to)) = (self.router.jid(session).cloned(), stanza.to()) else {
+        // A user's session, or a component speaking for an address of
+        // its domain (its server checked that `from` is inside it).
+        let from = match self.router.jid(session) {
+            Some(jid) => Some((jid.bare_str().to_owned(), jid.as_str().to_owned())),
+            None if self.router.component_of(session).is_some() => stanza
+                .from()
+                .and_then(|f| JidRef::parse(f).ok())
+                .map(|f| (f.bare_str().to_owned(), f.as_str().to_owned())),
+            None => None,
+        };
+        let (Some((from_bare, from_full)), Some(to)) = (from, stanza.to()) else {
             return false;
         };
         let Ok(to) = JidRef::parse(to) else {
             return false;
         };
-        let outgoing = self.blocklists.blocks(from.bare_str(), to.as_str());
+        let outgoing = self.blocklists.blocks(&from_bare, to.as_str());
         let incoming = to.domainpart() == self.router.domain()
-            && self.blocklists.blocks(to.bare_str(), from.as_str());
+            && self.blocklists.blocks(to.bare_str(), &from_full);
         if !outgoing && !incoming {
             return false;
         }

@@ -41,6 +41,9 @@ pub enum ServerCommand {
     AcceptResume(Box<SmSession>),
     /// Answer `ResumeRequest`: no such session (`Server::reject_resume`).
     RejectResume,
+    /// Answer `ComponentHandshake` (`Server::accept_component`, or
+    /// `reject_component` with the condition).
+    ComponentVerdict(Result<(), StreamErrorCondition>),
     /// Give this live stream-managed session up to the connection `to`,
     /// which asked to resume it (`Server::take_session`); this connection
     /// ends with `conflict`.
@@ -155,6 +158,12 @@ impl Server {
             }
             ServerCommand::RejectResume => {
                 let _ = self.reject_resume(now);
+            }
+            ServerCommand::ComponentVerdict(Ok(())) => {
+                let _ = self.accept_component(now);
+            }
+            ServerCommand::ComponentVerdict(Err(condition)) => {
+                let _ = self.reject_component(now, condition);
             }
             ServerCommand::HandOver { to, account } => {
                 let ours = self.user() == Some(&account);

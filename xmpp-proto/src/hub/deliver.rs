@@ -70,7 +70,9 @@ impl Hub {
                     self.router.deliver(from, &answer, out);
                     return;
                 }
-                let answer = self.services.answer(&iq, account.as_ref());
+                let mut items: Vec<&str> = self.router.component_domains().collect();
+                items.sort_unstable();
+                let answer = self.services.answer(&iq, account.as_ref(), &items);
                 if let Some(stanza) = self.router.wire(&answer) {
                     out.push(Routed::Deliver {
                         session: from,

@@ -54,6 +54,7 @@
 mod blocking;
 mod carbons;
 mod command;
+mod components;
 mod deliver;
 mod detached;
 mod event;
@@ -69,6 +70,7 @@ use std::net::IpAddr;
 
 pub use self::blocking::DEFAULT_MAX_BLOCKED;
 pub use self::command::{CommandFeedback, Delivery, ServerCommand};
+pub use self::components::ComponentConflict;
 pub use self::detached::{
     DEFAULT_DETACHED_BUDGET, DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued,
 };
@@ -139,6 +141,8 @@ pub struct Hub {
     /// out (at most one per session: a session asks one at a time).
     deferred: BinaryHeap<Reverse<(Time, SessionId)>>,
     waiting: HashMap<SessionId, HubEvent>,
+    /// External components' domains and secrets.
+    components: components::Components,
 }
 
 /// What the hub knows of one open session.
@@ -199,6 +203,7 @@ impl Hub {
             throttle: LoginThrottle::default(),
             deferred: BinaryHeap::new(),
             waiting: HashMap::new(),
+            components: components::Components::default(),
         })
     }
 
@@ -361,6 +366,11 @@ impl Hub {
                 self.dispatch(now, &mut out, true);
                 self.routed = out;
             }
+            ServerEvent::ComponentHandshake {
+                domain,
+                stream_id,
+                digest,
+            } => self.component_handshake(session, &domain, &stream_id, &digest),
             ServerEvent::Closed { .. } => self.closed(now, session),
             // Online needs nothing (the binding was made when it was
             // accepted); Trace is for logs.
@@ -580,6 +590,7 @@ impl Hub {
 
     /// The connection of `session` is over.
     fn closed(&mut self, now: Time, session: SessionId) {
+        self.router.detach_component(session);
         self.sessions.remove(&session);
         self.waiting.remove(&session);
         self.release_held(now, session);

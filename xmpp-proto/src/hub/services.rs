@@ -16,8 +16,9 @@ pub(crate) struct Services {
 
 impl Services {
     /// The answer to `iq`, a request to the domain (`account` is `None`)
-    /// or to `account`.
-    pub(crate) fn answer(&self, iq: &Iq, account: Option<&BareJid>) -> Element {
+    /// or to `account`; `items` are the domain's disco#items (its
+    /// components).
+    pub(crate) fn answer(&self, iq: &Iq, account: Option<&BareJid>, items: &[&str]) -> Element {
         let payload = iq.payload();
         let get = iq.kind() == IqType::Get;
         let answer = match (payload.map(|p| (p.name(), p.ns())), account) {
@@ -30,14 +31,19 @@ impl Services {
             (Some(("query", ns::DISCO_INFO)), Some(_)) if get => {
                 Some(iq.make_result(Some(self.disco_info("account", "registered"))))
             }
-            // No items (rooms, components) to list yet.
-            (Some(("query", ns::DISCO_ITEMS)), _) if get => Some(
-                iq.make_result(Some(
-                    Element::builder("query", ns::DISCO_ITEMS)
-                        .attr_opt("node", payload.and_then(|p| p.attr("node")))
-                        .build(),
-                )),
-            ),
+            (Some(("query", ns::DISCO_ITEMS)), _) if get => {
+                let node = payload.and_then(|p| p.attr("node"));
+                let mut query = Element::builder("query", ns::DISCO_ITEMS).attr_opt("node", node);
+                // The domain's services; an account's items are its own
+                // business (none served here), as are a node's.
+                if account.is_none() && node.is_none() {
+                    for item in items {
+                        query = query
+                            .append(Element::builder("item", ns::DISCO_ITEMS).attr("jid", *item));
+                    }
+                }
+                Some(iq.make_result(Some(query.build())))
+            }
             _ => None,
         };
         answer.unwrap_or_else(|| {

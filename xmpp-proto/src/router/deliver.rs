@@ -71,7 +71,14 @@ impl Router {
     /// Everything [`Router::route`] does that only reads the stanza; what
     /// needs it whole comes back as the outcome.
     fn decide(&mut self, from: SessionId, stanza: &Stanza, out: &mut Vec<Routed>) -> Outcome {
-        if !self.sessions.contains_key(&from) {
+        let from_component = self.component_of.contains_key(&from);
+        if !from_component && !self.sessions.contains_key(&from) {
+            return Outcome::Read;
+        }
+        if from_component && stanza.to().is_none() {
+            // The component's server refuses these already; a component
+            // has no account for one to belong to.
+            self.reply(from, stanza, DefinedCondition::BadRequest, out);
             return Outcome::Read;
         }
         let Some(to) = stanza.to() else {
@@ -99,7 +106,16 @@ impl Router {
             }
         };
         if to.domainpart() != self.domain.domainpart() {
-            self.reply(from, stanza, DefinedCondition::RemoteServerNotFound, out);
+            match self.components.get(to.domainpart()).copied() {
+                Some(Some(component)) => self.deliver(component, stanza.element(), out),
+                // Configured, not connected (RFC 6120 §10.4.3: the
+                // service is there, not available now).
+                Some(None) if !matches!(stanza, Stanza::Presence(_)) => {
+                    self.reply(from, stanza, DefinedCondition::ServiceUnavailable, out);
+                }
+                Some(None) => {}
+                None => self.reply(from, stanza, DefinedCondition::RemoteServerNotFound, out),
+            }
             return Outcome::Read;
         }
         if to.localpart().is_none() {

@@ -147,6 +147,11 @@ pub struct Router {
     scratch: Vec<u8>,
     /// Reused for the recipients of one stanza.
     targets: Vec<SessionId>,
+    /// External components (XEP-0114): every configured domain, with the
+    /// session serving it while one is connected.
+    components: HashMap<String, Option<SessionId>>,
+    /// The domain each connected component serves.
+    component_of: HashMap<SessionId, String>,
 }
 
 impl Router {
@@ -168,7 +173,63 @@ impl Router {
             by_account: HashMap::new(),
             scratch: Vec::new(),
             targets: Vec::new(),
+            components: HashMap::new(),
+            component_of: HashMap::new(),
         })
+    }
+
+    /// Makes `domain` a component's (XEP-0114): stanzas for any address
+    /// of it go to the session attached with
+    /// [`Router::attach_component`], and while none is, requests and
+    /// messages are answered with `service-unavailable`.
+    pub fn add_component_domain(&mut self, domain: &str) {
+        self.components.entry(domain.to_owned()).or_insert(None);
+    }
+
+    /// Whether `domain` is a configured component domain.
+    pub fn is_component_domain(&self, domain: &str) -> bool {
+        self.components.contains_key(domain)
+    }
+
+    /// The configured component domains, in no particular order.
+    pub fn component_domains(&self) -> impl Iterator<Item = &str> {
+        self.components.keys().map(String::as_str)
+    }
+
+    /// `session` now serves the component domain `domain` (configured
+    /// with [`Router::add_component_domain`]); returns the session that
+    /// served it before, if any, which no longer does.
+    pub fn attach_component(&mut self, domain: &str, session: SessionId) -> Option<SessionId> {
+        let previous = self
+            .components
+            .insert(domain.to_owned(), Some(session))
+            .flatten();
+        if let Some(previous) = previous {
+            self.component_of.remove(&previous);
+        }
+        self.component_of.insert(session, domain.to_owned());
+        previous
+    }
+
+    /// `session` no longer serves a component domain (it ended).
+    pub fn detach_component(&mut self, session: SessionId) {
+        if let Some(domain) = self.component_of.remove(&session) {
+            if let Some(serving) = self.components.get_mut(&domain) {
+                if *serving == Some(session) {
+                    *serving = None;
+                }
+            }
+        }
+    }
+
+    /// The session serving component domain `domain`, while connected.
+    pub fn component_session(&self, domain: &str) -> Option<SessionId> {
+        self.components.get(domain).copied().flatten()
+    }
+
+    /// The component domain `session` serves, if it is a component's.
+    pub fn component_of(&self, session: SessionId) -> Option<&str> {
+        self.component_of.get(&session).map(String::as_str)
     }
 
     /// What to do on resource conflicts (default: replace the old session).

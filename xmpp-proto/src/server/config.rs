@@ -95,6 +95,7 @@ pub struct ServerConfig {
     pub(crate) trace: bool,
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
     pub(crate) sm: Option<SmConfig>,
+    pub(crate) components: bool,
 }
 
 impl ServerConfig {
@@ -124,7 +125,27 @@ impl ServerConfig {
             trace: false,
             random: None,
             sm: None,
+            components: false,
         })
+    }
+
+    /// This listener takes external components (XEP-0114,
+    /// `jabber:component:accept`) instead of clients: a component names
+    /// the domain it wants in its header, proves the shared secret with
+    /// `<handshake/>` (asked as [`ServerEvent::ComponentHandshake`]), and
+    /// then sends stanzas from any address of that domain and receives
+    /// every stanza for it. There is no STARTTLS in XEP-0114: unless TLS
+    /// is [`ServerTlsPolicy::Direct`], the stream is plaintext (listen on
+    /// loopback or a trusted network). No SASL, binding or stream
+    /// management.
+    ///
+    /// [`ServerEvent::ComponentHandshake`]: super::ServerEvent::ComponentHandshake
+    pub fn for_components(mut self) -> Self {
+        self.components = true;
+        if self.tls != ServerTlsPolicy::Direct {
+            self.tls = ServerTlsPolicy::Disabled;
+        }
+        self
     }
 
     /// Offers XEP-0198 stream management (`urn:xmpp:sm:3`) after

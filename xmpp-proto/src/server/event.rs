@@ -145,8 +145,30 @@ pub enum ServerEvent {
         stanzas: Vec<Element>,
     },
     /// A stanza from the client, with `from` set to the session's full JID
-    /// (whatever the client wrote). Route it, or answer it.
+    /// (whatever the client wrote). Route it, or answer it. From a
+    /// component, `from` is the component's own (checked to be inside its
+    /// domain) and the stanza is in `jabber:client` terms.
     Stanza(Stanza),
+    /// A component (XEP-0114, on a server made with
+    /// `ServerConfig::for_components`) asks to serve `domain` and sent its
+    /// handshake: check `digest` against the domain's secret with
+    /// [`handshake_matches`](crate::component::handshake_matches)`(stream_id,
+    /// secret, digest)`, then answer with `accept_component` or
+    /// `reject_component`.
+    ComponentHandshake {
+        /// The domain the component asks for (its stream's `to`),
+        /// prepared.
+        domain: String,
+        /// The id of this stream, which the digest hashes.
+        stream_id: String,
+        /// The hex SHA-1 the component sent.
+        digest: String,
+    },
+    /// The component was accepted: it owns `domain`, stanzas flow.
+    ComponentOnline {
+        /// The domain served.
+        domain: String,
+    },
     /// Bytes sent or received, when tracing is on.
     Trace {
         /// Which way.

@@ -39,6 +39,7 @@
 
 mod auth;
 mod bind;
+mod component;
 mod config;
 mod event;
 mod negotiate;
@@ -80,6 +81,13 @@ pub struct Server {
     bind_failures: u32,
     /// When the client last sent a byte, while online (for the probe).
     last_heard: Time,
+    /// Component mode: the domain the component asked for in its header.
+    requested_component: Option<String>,
+    /// Component mode: the component's header, kept until the handshake
+    /// is accepted (the reader continues the stream under full limits).
+    peer_header: Option<StreamHeader>,
+    /// Component mode: the domain of the accepted component.
+    component: Option<String>,
 }
 
 impl Server {
@@ -105,6 +113,9 @@ impl Server {
             sasl_account: None,
             bind_failures: 0,
             last_heard: now,
+            requested_component: None,
+            peer_header: None,
+            component: None,
             config,
         };
         server.core.timers.set(
@@ -161,6 +172,11 @@ impl Server {
         self.jid.as_ref()
     }
 
+    /// The domain of the accepted component, on a component stream.
+    pub fn component(&self) -> Option<&str> {
+        self.component.as_deref()
+    }
+
     /// The authenticated account, once SASL succeeded.
     pub fn user(&self) -> Option<&BareJid> {
         self.user.as_ref()
@@ -215,12 +231,17 @@ impl Server {
         // Without randomness the header goes out without an id; the
         // session ends right after.
         let id = self.core.random_id();
-        let mut header = StreamHeader::new(ns::CLIENT)
-            .from(self.config.domain.domainpart())
-            .lang(&self.config.lang);
-        if let Some(id) = &id {
-            header = header.id(id);
-        }
+        let header = if self.config.components {
+            self.component_stream_header(id.as_deref())
+        } else {
+            let mut header = StreamHeader::new(ns::CLIENT)
+                .from(self.config.domain.domainpart())
+                .lang(&self.config.lang);
+            if let Some(id) = &id {
+                header = header.id(id);
+            }
+            header
+        };
         // Our domain and a base64 id always serialize; a failure here
         // would leave the stream without a header, which the close below
         // makes harmless.
@@ -270,7 +291,7 @@ impl Role for Server {
     }
 
     fn sm_nonzas_accepted(&self) -> bool {
-        matches!(self.phase, ServerPhase::Online)
+        matches!(self.phase, ServerPhase::Online) && !self.config.components
     }
 
     fn on_sm_nonza(&mut self, now: Time, el: &Element) {
@@ -282,7 +303,7 @@ impl Role for Server {
     }
 
     fn is_bound(&self) -> bool {
-        self.jid.is_some()
+        self.jid.is_some() || self.component.is_some()
     }
 
     fn on_stanza(&mut self, now: Time, el: Element) {

@@ -35,7 +35,11 @@ pub(super) enum ServerPhase {
     ResumeAsked { previd: String, h: u32 },
     /// A bind request waits for the application's answer.
     BindAsked { request: Box<Iq>, jid: FullJid },
-    /// Bound: stanzas flow.
+    /// A component's header named `domain`: waiting for its handshake.
+    AwaitHandshake { domain: String },
+    /// The component's handshake waits for the application's answer.
+    HandshakeAsked { domain: String },
+    /// Bound (or the component accepted): stanzas flow.
     Online,
     /// We sent `</stream:stream>` and wait for the client's.
     Closing,
@@ -54,6 +58,10 @@ impl Server {
     pub(super) fn handle_header(&mut self, header: &StreamHeader) {
         if !matches!(self.phase, ServerPhase::AwaitHeader) {
             self.fail(StreamErrorCondition::InvalidXml, "unexpected stream header");
+            return;
+        }
+        if self.config.components {
+            self.component_header(header);
             return;
         }
         // Our header goes first, even when we refuse the client's
@@ -119,6 +127,10 @@ impl Server {
     }
 
     pub(super) fn handle_negotiation_element(&mut self, el: Element) {
+        if self.config.components {
+            self.component_negotiation(el);
+            return;
+        }
         let phase = std::mem::replace(&mut self.phase, ServerPhase::Closed);
         match phase {
             ServerPhase::Unauthenticated if el.is("starttls", ns::TLS) => self.starttls(),

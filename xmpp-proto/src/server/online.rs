@@ -47,7 +47,8 @@ impl Server {
     /// client stopped acknowledging.
     pub fn send(&mut self, now: Time, stanza: impl Into<Element>) -> Result<(), CommandError> {
         self.check_can_send()?;
-        crate::stream::write_stanza(self, now, stanza.into(), false).map_err(|(e, _)| e)?;
+        let el = self.on_our_stream(stanza.into());
+        crate::stream::write_stanza(self, now, el, false).map_err(|(e, _)| e)?;
         self.flush_trace();
         Ok(())
     }
@@ -85,6 +86,10 @@ impl Server {
 
     /// A top-level element from the bound client.
     pub(super) fn handle_stanza(&mut self, now: Time, mut el: Element) {
+        if self.component.is_some() {
+            self.component_stanza(now, el);
+            return;
+        }
         let Some(jid) = &self.jid else {
             return;
         };

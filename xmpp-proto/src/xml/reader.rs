@@ -310,6 +310,25 @@ impl StreamReader {
         self.reset();
     }
 
+    /// Raises the limits in the middle of a stream that does not restart
+    /// (a component accepted after its handshake): the parser starts over
+    /// as if `header` (the peer's, as read) had just opened the stream,
+    /// so what follows parses in the same namespaces. Only for a peer
+    /// that binds the stream namespace to `stream`, as every real one
+    /// does; for any other the limits stay (`false`).
+    pub(crate) fn continue_with(&mut self, limits: Limits, header: &StreamHeader) -> bool {
+        if header.stream_prefix.as_deref() != Some("stream") {
+            return false;
+        }
+        let mut writer = super::Writer::default();
+        if writer.write_header(header).is_err() {
+            return false;
+        }
+        self.reset_with(limits);
+        let mut bytes = writer.buffer();
+        matches!(self.read(&mut bytes), Ok(Some(StreamEvent::Header(_))))
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
