@@ -13,7 +13,9 @@
 # 4. runs slixmpp_vs_ours.py: SCRAM-SHA-1 and SCRAM-SHA-256 logins over
 #    STARTTLS verified against the CA, a client trusting another CA
 #    refusing us, a wrong password, a message between
-#    the two accounts, a ping and disco#info on the server, clean closes,
+#    the two accounts, a ping and disco#info on the server, a slixmpp
+#    component on our component port ($XMPP_OURS_COMPONENT_PORT, default
+#    5267) both ways and with a wrong secret, clean closes,
 # 5. stops the server however this ends.
 # The last line is "N passed, M failed"; the exit status is 0 only when
 # nothing failed. The server's log is in $STATE/ours/serve.log.
@@ -29,6 +31,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 
 SLIXMPP_VERSION="${XMPP_SLIXMPP_VERSION:-1.17.0}"
 PORT="${XMPP_OURS_PORT:-5262}"
+COMPONENT_PORT="${XMPP_OURS_COMPONENT_PORT:-5267}"
 DOMAIN=localhost
 VENV="$STATE/slixmpp-venv"
 OURS="$STATE/ours"
@@ -54,7 +57,7 @@ target_dir="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
   "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 serve_bin="$target_dir/debug/examples/serve"
 
-require_free_ports "$PORT"
+require_free_ports "$PORT" "$COMPONENT_PORT"
 printf 'alice:alice-pass\nbob:bob-pass\n' >"$OURS/users.txt"
 # A CA that signed nothing of ours: slixmpp trusting it must refuse us.
 if [ ! -s "$OURS/other-ca.crt" ]; then
@@ -64,10 +67,11 @@ if [ ! -s "$OURS/other-ca.crt" ]; then
 fi
 "$serve_bin" --listen "127.0.0.1:$PORT" --domain "$DOMAIN" --users "$OURS/users.txt" \
   --cert "$STATE/certs/fullchain.pem" --key "$STATE/certs/server.key" \
+  --listen-component "127.0.0.1:$COMPONENT_PORT" --component slix:slix-secret \
   >"$OURS/serve.out" 2>"$OURS/serve.log" &
 serve_pid=$!
 trap 'terminate "$serve_pid" 5' EXIT
-wait_for_ports "$serve_pid" 30 "$PORT" || {
+wait_for_ports "$serve_pid" 30 "$PORT" "$COMPONENT_PORT" || {
   cat "$OURS/serve.log" >&2
   fail "serve did not start listening on $PORT"
 }
@@ -75,4 +79,5 @@ say "$(cat "$OURS/serve.out")"
 
 "$VENV/bin/python" "$HERE/slixmpp_vs_ours.py" --host 127.0.0.1 --port "$PORT" \
   --domain "$DOMAIN" --ca "$STATE/certs/ca.crt" --other-ca "$OURS/other-ca.crt" \
-  --alice-password alice-pass --bob-password bob-pass
+  --alice-password alice-pass --bob-password bob-pass \
+  --component-port "$COMPONENT_PORT" --component slix.localhost --component-secret slix-secret

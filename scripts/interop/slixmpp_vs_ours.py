@@ -15,6 +15,10 @@ CA (hostname `DOMAIN`, connecting to HOST:PORT):
     the server's pushes) and each sees the other's presence
   - XEP-0198: a client with stream management whose TCP connection is
     cut resumes its session, and gets the message sent to it meanwhile
+  - XEP-0114: a slixmpp component connects to our component port and
+    serves its domain (a message from alice reaches it and its answer,
+    from an address of its domain, reaches alice); one with a wrong
+    secret is refused
   - the streams close cleanly
 
 Prints one line per check and `N passed, M failed`; exits 1 if any failed.
@@ -236,6 +240,9 @@ async def main(args):
     if alice is not None:
         await check_resumption(args, checks, alice)
 
+    if alice is not None and args.component_port:
+        await check_component(args, checks, alice)
+
     for client in (alice, bob):
         if client is None:
             continue
@@ -315,6 +322,71 @@ async def check_resumption(args, checks, alice):
     await close(client)
 
 
+class Echo(slixmpp.ComponentXMPP):
+    """A component that answers every message with "echo: BODY", from
+    the address it was sent to."""
+
+    def __init__(self, domain, secret, host, port):
+        super().__init__(domain, secret, host, port)
+        loop = asyncio.get_event_loop()
+        self.online = loop.create_future()
+        self.gone = loop.create_future()
+        self.add_event_handler("session_start", lambda _e: _settle(self.online, True))
+        self.add_event_handler("disconnected", self._on_gone)
+        self.add_event_handler("message", self._on_message)
+
+    def _on_gone(self, reason):
+        _settle(self.online, f"disconnected: {reason}")
+        _settle(self.gone, None)
+
+    def _on_message(self, msg):
+        if msg["type"] in ("chat", "normal") and msg["body"]:
+            msg.reply(f"echo: {msg['body']}").send()
+
+
+async def check_component(args, checks, alice):
+    """slixmpp's ComponentXMPP against our component port: a wrong
+    secret is refused; the right one serves the domain both ways."""
+    wrong = Echo(args.component, "not-the-secret", args.host, args.component_port)
+    wrong.connect()
+    name = "XEP-0114 component with a wrong secret refused"
+    try:
+        outcome = await asyncio.wait_for(wrong.online, TIMEOUT)
+        if outcome is True:
+            checks.fail(name, "accepted!")
+        else:
+            checks.ok(name, outcome)
+    except asyncio.TimeoutError:
+        checks.fail(name, f"neither accepted nor refused within {TIMEOUT}s")
+    wrong.disconnect()
+
+    echo = Echo(args.component, args.component_secret, args.host, args.component_port)
+    echo.connect()
+    name = "XEP-0114 slixmpp component serves its domain on our server"
+    try:
+        outcome = await asyncio.wait_for(echo.online, TIMEOUT)
+    except asyncio.TimeoutError:
+        outcome = f"no handshake within {TIMEOUT}s"
+    if outcome is not True:
+        checks.fail(name, outcome)
+        return
+    address = f"bot@{args.component}"
+    alice.send_message(mto=address, mbody="ping", mtype="chat")
+    try:
+        msg = await asyncio.wait_for(alice.messages.get(), TIMEOUT)
+        if msg["body"] == "echo: ping" and msg["from"].bare == address:
+            checks.ok(name, f"answer from {msg['from']}")
+        else:
+            checks.fail(name, f"got {msg['body']!r} from {msg['from']}")
+    except asyncio.TimeoutError:
+        checks.fail(name, f"no answer within {TIMEOUT}s")
+    echo.disconnect()
+    try:
+        await asyncio.wait_for(echo.gone, TIMEOUT)
+    except asyncio.TimeoutError:
+        pass
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -324,6 +396,9 @@ if __name__ == "__main__":
     parser.add_argument("--other-ca", help="a CA that did not sign our certificate")
     parser.add_argument("--alice-password", default="alice-pass")
     parser.add_argument("--bob-password", default="bob-pass")
+    parser.add_argument("--component-port", type=int, help="our component port (XEP-0114)")
+    parser.add_argument("--component", default="slix.localhost", help="the component's domain")
+    parser.add_argument("--component-secret", default="slix-secret")
     parser.add_argument("--debug", action="store_true", help="slixmpp's debug log")
     args = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL)

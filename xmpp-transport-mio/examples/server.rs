@@ -28,7 +28,10 @@ use xmpp_transport_std::ServerTls;
 use xmpp_transport_std::serve::{AccountError, AccountStore, Accounts};
 use xmpp_transport_std::test_certs::TestPki;
 
-// The `--db` choice, shared with the std transport's examples.
+// `--component` and the `--db` choice, shared with the std transport's
+// examples.
+#[path = "../../xmpp-transport-std/examples/support/component_flag.rs"]
+mod component_flag;
 #[path = "../../xmpp-transport-std/examples/support/db.rs"]
 mod db;
 const HELP: &str = "\
@@ -50,6 +53,12 @@ Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
                          names are prepared like a JID's localpart (Alice is
                          alice; a name no JID can have is refused)
   --user NAME:PASS       one more account (repeatable)
+  --listen-component ADDR
+                         accept external components (XEP-0114) here,
+                         plaintext: a loopback or trusted address
+  --component NAME:SECRET
+                         a component may serve NAME.D (or NAME, if it has
+                         a dot) with SECRET (repeatable)
   --db FILE|URL          keep accounts, rosters and offline messages in this
                          SQLite file (created if missing) or, for a
                          postgres:// URL, in PostgreSQL (--users and --user
@@ -140,6 +149,16 @@ fn run() -> Result<(), String> {
         let listener = TcpListener::bind(addr).map_err(|e| format!("{flag} {addr}: {e}"))?;
         listeners.push((listener, direct));
     }
+    let component_listener = match flags.get("listen-component") {
+        Some(addr) => {
+            Some(TcpListener::bind(addr).map_err(|e| format!("--listen-component {addr}: {e}"))?)
+        }
+        None => None,
+    };
+    let mut components = Vec::new();
+    for spec in flags.all("component") {
+        components.push(component_flag::parse(&domain, spec)?);
+    }
     let tls = match (
         flags.get("cert"),
         flags.get("key"),
@@ -207,8 +226,19 @@ fn run() -> Result<(), String> {
                 c
             }
         });
+    for (component, secret) in &components {
+        server = server
+            .with_component(component, secret)
+            .map_err(|e| format!("--component {component}: {e}"))?;
+    }
     if !quiet {
         server = server.with_log(|entry| eprintln!("{entry}"));
+    }
+    if let Some(listener) = component_listener {
+        let bound = server
+            .listen_components(listener)
+            .map_err(|e| e.to_string())?;
+        println!("listening on {bound} (components)");
     }
     for (listener, direct) in listeners {
         let bound = server.listen(listener, direct).map_err(|e| e.to_string())?;

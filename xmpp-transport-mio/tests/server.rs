@@ -1,7 +1,7 @@
 //! The mio server and mio clients on loopback: many sessions, a client
 //! killed mid-stanza, a stalled negotiation, a client that never reads,
-//! the blocking std client against the mio server, and XEP-0198
-//! resumption and expiry of broken sessions.
+//! the blocking std client against the mio server, XEP-0198 resumption
+//! and expiry of broken sessions, and an external component.
 
 mod common;
 
@@ -32,13 +32,15 @@ fn next_message(session: &mut Session) -> (String, String) {
     )
 }
 use xmpp_proto::client::{ClientEvent, ClientTlsPolicy, StanzaId};
-use xmpp_proto::endpoint::Endpoint;
+use xmpp_proto::component::{Component, ComponentConfig, ComponentEvent, ComponentTls};
+use xmpp_proto::endpoint::{CloseReason, Endpoint};
 use xmpp_proto::router::OfflinePolicy;
 use xmpp_proto::server::{ServerConfig, ServerTimeouts, ServerTlsPolicy};
 use xmpp_proto::sm::{SmConfig, SmSession};
-use xmpp_proto::stanza::Message;
+use xmpp_proto::stanza::{Message, MessageType};
+use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_transport_mio::{ConnId, DriverConfig, DriverEvent};
-use xmpp_transport_std::{LoginOptions, Next, Session, clock};
+use xmpp_transport_std::{Connection, LoginOptions, Next, Session, clock};
 
 /// Logs in `n` farm clients (every other one by direct TLS); returns
 /// their ids by index once all are online.
@@ -714,5 +716,100 @@ fn a_slow_password_check_does_not_stall_the_other_sessions() {
     assert_eq!(bob.jid().as_str(), "user2@localhost/r");
     alice.close().unwrap();
     bob.close().unwrap();
+    server.stop();
+}
+
+/// An external component (XEP-0114) on the mio server's component
+/// listener: a wrong secret is refused; the right one owns its domain, a
+/// user's message reaches it and its answer reaches the user.
+#[test]
+fn a_component_serves_its_domain_through_the_mio_server() {
+    let server = start_with(
+        DriverConfig::default(),
+        |c| c,
+        |s| s.with_component("echo.localhost", "s3cret").unwrap(),
+    );
+    let connect = |secret: &str| {
+        let config = ComponentConfig::new("echo.localhost", secret)
+            .unwrap()
+            .with_tls(ComponentTls::Plaintext);
+        let tcp = std::net::TcpStream::connect(server.components).unwrap();
+        Connection::new_plain(tcp, Component::new(config, clock::now())).unwrap()
+    };
+    let first = |conn: &mut Connection<Component>| {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match conn.next_event_until(deadline).unwrap() {
+                Next::Event(
+                    e @ (ComponentEvent::Online { .. } | ComponentEvent::Closed { .. }),
+                ) => {
+                    return e;
+                }
+                Next::Event(_) => {}
+                other => panic!("no handshake answer: {other:?}"),
+            }
+        }
+    };
+    let mut wrong = connect("guess");
+    assert!(matches!(
+        first(&mut wrong),
+        ComponentEvent::Closed {
+            reason: CloseReason::StreamError {
+                condition: StreamErrorCondition::NotAuthorized,
+                ..
+            }
+        }
+    ));
+    let mut component = connect("s3cret");
+    assert!(matches!(
+        first(&mut component),
+        ComponentEvent::Online { .. }
+    ));
+
+    let keys = SharedKeyAccounts::new().keys().clone();
+    let options = LoginOptions {
+        server: Some(server.addr.to_string()),
+        trust: Some(server.pki.trust_anchors()),
+        timeout: Some(TIMEOUT),
+    };
+    let mut user = Session::login_config(
+        client_config(1, ClientTlsPolicy::RequireStartTls, &keys),
+        options,
+    )
+    .unwrap();
+    user.send_message("time@echo.localhost", "what time?")
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    let asked = loop {
+        match component.next_event_until(deadline).unwrap() {
+            Next::Event(ComponentEvent::Message(m)) => break m,
+            Next::Event(_) => {}
+            other => panic!("no message for the component: {other:?}"),
+        }
+    };
+    assert_eq!(asked.from(), Some("user1@localhost/r"));
+    assert_eq!(asked.body().as_deref(), Some("what time?"));
+    let answer = Message::builder(MessageType::Chat)
+        .to("user1@localhost/r")
+        .from("time@echo.localhost")
+        .body("tea time")
+        .build();
+    component
+        .command(|c, now| c.send(now, answer))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next_message(&mut user),
+        ("time@echo.localhost".to_owned(), "tea time".to_owned())
+    );
+    user.close().unwrap();
+    component.command(|c, now| c.close(now)).unwrap();
+    while component.next_event().unwrap().is_some() {}
+    let log = server.log_lines();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("component serving echo.localhost")),
+        "{log:?}"
+    );
     server.stop();
 }

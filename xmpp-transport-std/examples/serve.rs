@@ -39,6 +39,12 @@ Options:
                        add accounts to it. Without it accounts and rosters
                        live in memory and messages for offline users are
                        refused
+  --listen-component ADDR
+                       accept external components (XEP-0114) here,
+                       plaintext: a loopback or trusted address
+  --component NAME:SECRET
+                       a component may serve NAME.DOMAIN (or NAME, if it
+                       has a dot) with SECRET (repeatable)
   --cert FILE          certificate chain, PEM, leaf first
   --key FILE           its private key, PEM
   --generate-ca FILE   no --cert/--key: generate a CA and a certificate for
@@ -51,6 +57,8 @@ Options:
 It prints `listening on ADDR` once it accepts connections, logs each
 session's start and end on stderr, and serves until killed.";
 
+#[path = "support/component_flag.rs"]
+mod component_flag;
 #[path = "support/db.rs"]
 mod db;
 fn main() -> ExitCode {
@@ -75,6 +83,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut trace = false;
     let mut db = None;
     let mut sm = true;
+    let (mut listen_component, mut components) = (None, Vec::new());
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -99,6 +108,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "--generate-ca" => ca_out = Some(value("--generate-ca")?),
             "--trace" => trace = true,
             "--no-sm" => sm = false,
+            "--listen-component" => listen_component = Some(value("--listen-component")?),
+            "--component" => components.push(value("--component")?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -114,6 +125,12 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let direct = match &direct {
         Some(addr) => {
             Some(TcpListener::bind(addr).map_err(|e| format!("--direct-tls {addr}: {e}"))?)
+        }
+        None => None,
+    };
+    let component_listener = match &listen_component {
+        Some(addr) => {
+            Some(TcpListener::bind(addr).map_err(|e| format!("--listen-component {addr}: {e}"))?)
         }
         None => None,
     };
@@ -179,6 +196,15 @@ fn run(args: Vec<String>) -> Result<(), String> {
     if let Some(l) = direct {
         serve = serve.with_direct_tls(l);
     }
+    for spec in &components {
+        let (component, secret) = component_flag::parse(&domain, spec)?;
+        serve = serve
+            .with_component(&component, &secret)
+            .map_err(|e| format!("--component {component}: {e}"))?;
+    }
+    if let Some(l) = component_listener {
+        serve = serve.with_component_listener(l);
+    }
     let server = serve.start(listener).map_err(|e| e.to_string())?;
     let plural = if account_count == 1 { "" } else { "s" };
     println!(
@@ -190,6 +216,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
             .map(|a| format!(", direct TLS on {a}"))
             .unwrap_or_default()
     );
+    if let Some(addr) = server.component_addr() {
+        println!("listening on {addr} for components");
+    }
     let _ = std::io::stdout().flush();
     // Serve until killed; the handle is never dropped.
     loop {

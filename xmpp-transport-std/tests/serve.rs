@@ -1,6 +1,6 @@
 //! The `serve` helper with real sockets and TLS: logins by PLAIN and
-//! direct TLS, refused passwords, resource conflicts, and shutdown with
-//! sessions open. (The SCRAM conversation is `tests/quickstart.rs`.)
+//! direct TLS, refused passwords, resource conflicts, shutdown with
+//! sessions open, and an external component. (The SCRAM conversation is `tests/quickstart.rs`.)
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use xmpp_proto::CloseReason;
 use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
+use xmpp_proto::component::{Component, ComponentConfig, ComponentEvent, ComponentTls};
 use xmpp_proto::jid::Jid;
 use xmpp_proto::sasl::{self, Mechanism};
-use xmpp_proto::stanza::DefinedCondition;
+use xmpp_proto::stanza::{DefinedCondition, Message, MessageType};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_transport_std::clock;
 use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
@@ -388,5 +389,99 @@ fn one_address_holds_at_most_its_share_of_connections() {
     drop(first);
     let again = answered_soon(&server);
     drop((again, second, third));
+    server.shutdown();
+}
+
+/// An external component (XEP-0114) on `serve`'s component listener: a
+/// wrong secret is refused, a second connection for a served domain gets
+/// `conflict`, and the one accepted owns its domain both ways.
+#[test]
+fn a_component_serves_its_domain() {
+    let pki = TestPki::localhost().unwrap();
+    let mut accounts = Accounts::new();
+    accounts.add("alice", "alice-secret").unwrap();
+    let server = Serve::new("localhost", pki.server_tls(), accounts)
+        .unwrap()
+        .with_component("echo.localhost", "s3cret")
+        .unwrap()
+        .with_component_listener(TcpListener::bind("127.0.0.1:0").unwrap())
+        .start(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    let components = server.component_addr().unwrap();
+    let connect = |secret: &str| {
+        let config = ComponentConfig::new("echo.localhost", secret)
+            .unwrap()
+            .with_tls(ComponentTls::Plaintext);
+        let tcp = TcpStream::connect(components).unwrap();
+        Connection::new_plain(tcp, Component::new(config, clock::now())).unwrap()
+    };
+    let first = |conn: &mut Connection<Component>| {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match conn.next_event_until(deadline).unwrap() {
+                Next::Event(ComponentEvent::Online { .. }) => return None,
+                Next::Event(ComponentEvent::Closed { reason }) => return Some(reason),
+                Next::Event(_) => {}
+                other => panic!("no handshake answer: {other:?}"),
+            }
+        }
+    };
+    let refused_with = |reason: Option<CloseReason>| match reason {
+        Some(CloseReason::StreamError { condition, .. }) => Some(condition),
+        _ => None,
+    };
+    assert_eq!(
+        refused_with(first(&mut connect("guess"))),
+        Some(StreamErrorCondition::NotAuthorized)
+    );
+    let mut component = connect("s3cret");
+    assert_eq!(first(&mut component), None);
+    assert_eq!(
+        refused_with(first(&mut connect("s3cret"))),
+        Some(StreamErrorCondition::Conflict)
+    );
+
+    let options = LoginOptions {
+        server: Some(server.local_addr().to_string()),
+        trust: Some(pki.trust_anchors()),
+        timeout: Some(TIMEOUT),
+    };
+    let config = ClientConfig::new(
+        Jid::new("alice@localhost/r").unwrap(),
+        "alice-secret".to_owned(),
+    );
+    let mut alice = Session::login_config(config, options).unwrap();
+    alice
+        .send_message("time@echo.localhost", "what time?")
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    let asked = loop {
+        match component.next_event_until(deadline).unwrap() {
+            Next::Event(ComponentEvent::Message(m)) => break m,
+            Next::Event(_) => {}
+            other => panic!("no message for the component: {other:?}"),
+        }
+    };
+    assert_eq!(asked.from(), Some("alice@localhost/r"));
+    let answer = Message::builder(MessageType::Chat)
+        .to("alice@localhost/r")
+        .from("time@echo.localhost")
+        .body("tea time")
+        .build();
+    component
+        .command(|c, now| c.send(now, answer))
+        .unwrap()
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    let got = loop {
+        match alice.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Message(m)) => break m,
+            Next::Event(_) => {}
+            other => panic!("no answer: {other:?}"),
+        }
+    };
+    assert_eq!(got.from(), Some("time@echo.localhost"));
+    assert_eq!(got.body().as_deref(), Some("tea time"));
+    alice.close().unwrap();
     server.shutdown();
 }

@@ -7,16 +7,16 @@ use xmpp_proto::router::SessionId;
 use xmpp_proto::server::{Server, ServerConfig};
 use xmpp_transport_std::clock;
 
-use super::{MioServer, SessionLog};
+use super::{Listener, MioServer, SessionLog};
 use crate::ConnId;
 
 impl MioServer {
     pub(super) fn accept(&mut self, index: usize) {
         loop {
-            let Some((listener, direct_tls)) = self.listeners.get(index) else {
+            let Some((listener, kind)) = self.listeners.get(index) else {
                 return;
             };
-            let direct_tls = *direct_tls;
+            let kind = *kind;
             let (socket, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -30,7 +30,7 @@ impl MioServer {
                 continue;
             }
             let _ = socket.set_nodelay(true);
-            let Some(endpoint) = self.endpoint(direct_tls) else {
+            let Some(endpoint) = self.endpoint(kind) else {
                 self.admission.release(peer.ip(), false);
                 continue;
             };
@@ -42,7 +42,7 @@ impl MioServer {
                     self.log(&SessionLog::Started {
                         session: SessionId(conn.as_u64()),
                         peer,
-                        direct_tls,
+                        direct_tls: kind == Listener::DirectTls,
                     });
                 }
                 Err(_) => self.admission.release(peer.ip(), false),
@@ -68,13 +68,13 @@ impl MioServer {
     }
 
     /// The sans-IO server for one new connection.
-    fn endpoint(&self, direct_tls: bool) -> Option<Server> {
+    fn endpoint(&self, kind: Listener) -> Option<Server> {
         // The router validated the domain already: this cannot fail.
         let mut config = ServerConfig::new(&self.domain).ok()?;
         if let Some(configure) = &self.configure {
             config = configure(config);
         }
-        Some(Server::new(config.for_listener(direct_tls), clock::now()))
+        Some(Server::new(kind.configure(config), clock::now()))
     }
 
     pub(super) fn log(&mut self, entry: &SessionLog<'_>) {

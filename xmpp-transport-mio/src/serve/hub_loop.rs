@@ -29,7 +29,7 @@ impl MioServer {
             Event::Resumed { jid } => {
                 self.jids.insert(conn, jid.clone());
             }
-            Event::Authenticated { .. } => self.authenticated(conn),
+            Event::Authenticated { .. } | Event::ComponentOnline { .. } => self.authenticated(conn),
             Event::Stanza(_) => self.stats.stanzas += 1,
             Event::Closed { reason } => {
                 self.ending.insert(conn, reason.clone());

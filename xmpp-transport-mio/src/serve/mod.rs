@@ -46,12 +46,12 @@ use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::hub::{Hub, HubStats};
-use xmpp_proto::jid::FullJid;
+use xmpp_proto::jid::{FullJid, JidError};
 use xmpp_proto::router::Router;
 use xmpp_proto::server::{Server, ServerConfig};
 use xmpp_transport_std::ServerTls;
 pub use xmpp_transport_std::serve::SessionLog;
-use xmpp_transport_std::serve::{AccountStore, Admission, seed_hub};
+use xmpp_transport_std::serve::{AccountStore, Admission, Listener, seed_hub};
 
 use crate::{ConnId, Driver, DriverConfig, DriverEvent, MAX_USER_TOKEN};
 
@@ -117,7 +117,7 @@ pub struct Stats {
 /// A single-threaded XMPP server. See the module documentation.
 pub struct MioServer {
     driver: Driver<Server>,
-    listeners: Vec<(TcpListener, bool)>,
+    listeners: Vec<(TcpListener, Listener)>,
     domain: String,
     tls: Arc<ServerTls>,
     /// Answers login questions off the loop's thread.
@@ -243,6 +243,40 @@ impl MioServer {
         listener: std::net::TcpListener,
         direct_tls: bool,
     ) -> io::Result<SocketAddr> {
+        let kind = if direct_tls {
+            Listener::DirectTls
+        } else {
+            Listener::StartTls
+        };
+        self.add_listener(listener, kind)
+    }
+
+    /// Accepts external components (XEP-0114) on `listener`, plaintext:
+    /// give it a loopback or otherwise trusted address. Each domain a
+    /// component may serve is named with [`MioServer::with_component`].
+    /// Returns its address.
+    ///
+    /// # Errors
+    /// As for [`MioServer::listen`].
+    pub fn listen_components(&mut self, listener: std::net::TcpListener) -> io::Result<SocketAddr> {
+        self.add_listener(listener, Listener::Component)
+    }
+
+    /// Lets an external component serve `domain` with `secret` (see
+    /// `Hub::with_component`).
+    ///
+    /// # Errors
+    /// If `domain` is not a domain.
+    pub fn with_component(mut self, domain: &str, secret: &str) -> Result<Self, JidError> {
+        self.hub = self.hub.with_component(domain, secret)?;
+        Ok(self)
+    }
+
+    fn add_listener(
+        &mut self,
+        listener: std::net::TcpListener,
+        kind: Listener,
+    ) -> io::Result<SocketAddr> {
         if self.listeners.len() >= MAX_LISTENERS {
             return Err(io::Error::other("too many listeners"));
         }
@@ -253,7 +287,7 @@ impl MioServer {
         self.driver
             .registry()
             .register(&mut listener, token, Interest::READABLE)?;
-        self.listeners.push((listener, direct_tls));
+        self.listeners.push((listener, kind));
         Ok(addr)
     }
 

@@ -86,6 +86,8 @@ pub fn client_config(i: usize, tls: ClientTlsPolicy, keys: &ScramKeys) -> Client
 pub struct Running {
     pub addr: SocketAddr,
     pub direct: SocketAddr,
+    /// The component (XEP-0114) listener; domains are the setup's.
+    pub components: SocketAddr,
     pub pki: TestPki,
     pub log: Arc<Mutex<Vec<String>>>,
     /// How many detached sessions the server keeps, as of its last poll.
@@ -141,8 +143,11 @@ pub fn start_with_store(
         let direct = server
             .listen(TcpListener::bind("127.0.0.1:0").unwrap(), true)
             .unwrap();
+        let components = server
+            .listen_components(TcpListener::bind("127.0.0.1:0").unwrap())
+            .unwrap();
         let waker = Arc::new(Waker::new(server.registry(), STOP).unwrap());
-        tx.send((addr, direct, waker)).unwrap();
+        tx.send((addr, direct, components, waker)).unwrap();
         while !stopping.load(Ordering::SeqCst) {
             server.poll(None, |_| {}).unwrap();
             kept.store(server.hub().detached().len(), Ordering::SeqCst);
@@ -150,10 +155,11 @@ pub fn start_with_store(
         server.shutdown(Duration::from_secs(5)).unwrap();
         server.stats()
     });
-    let (addr, direct, waker) = rx.recv().unwrap();
+    let (addr, direct, components, waker) = rx.recv().unwrap();
     Running {
         addr,
         direct,
+        components,
         pki,
         log,
         detached,

@@ -17,25 +17,49 @@ use super::{Shared, lock, session};
 use crate::clock;
 use crate::connection::Connection;
 
+/// What a server's listener takes (this crate's `Serve` and the mio
+/// transport's server share it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Listener {
+    /// Clients, STARTTLS required.
+    StartTls,
+    /// Clients, TLS from the first byte (XEP-0368).
+    DirectTls,
+    /// External components (XEP-0114), plaintext.
+    Component,
+}
+
+impl Listener {
+    /// `config` as sessions accepted on this listener run it.
+    pub fn configure(self, config: ServerConfig) -> ServerConfig {
+        match self {
+            Listener::StartTls => config.for_listener(false),
+            Listener::DirectTls => config.for_listener(true),
+            Listener::Component => config.for_components(),
+        }
+    }
+}
+
 impl Shared {
     /// The sans-IO server for one new connection.
-    fn endpoint(&self, direct_tls: bool) -> Result<Server, JidError> {
+    fn endpoint(&self, listener: Listener) -> Result<Server, JidError> {
         let mut config = ServerConfig::new(&self.domain)?;
         if let Some(configure) = &self.configure {
             config = configure(config);
         }
-        Ok(Server::new(config.for_listener(direct_tls), clock::now()))
+        Ok(Server::new(listener.configure(config), clock::now()))
     }
 
     /// Sets up one accepted connection and starts its thread.
-    fn accept(self: &Arc<Self>, tcp: TcpStream, direct_tls: bool) -> io::Result<()> {
+    fn accept(self: &Arc<Self>, tcp: TcpStream, listener: Listener) -> io::Result<()> {
         let peer = tcp.peer_addr()?;
         // Dropping the socket closes it: no room overall, or none left
         // for this address.
         if lock(&self.sessions).len() >= self.max_sessions || !self.admit(peer.ip()) {
             return Ok(());
         }
-        let started = self.start_session(tcp, peer, direct_tls);
+        let started = self.start_session(tcp, peer, listener);
         // A running session gives its slot back when it ends.
         if !matches!(started, Ok(true)) {
             self.release(peer.ip(), false);
@@ -49,11 +73,11 @@ impl Shared {
         self: &Arc<Self>,
         tcp: TcpStream,
         peer: SocketAddr,
-        direct_tls: bool,
+        listener: Listener,
     ) -> io::Result<bool> {
         tcp.set_nodelay(true)?;
         let endpoint = self
-            .endpoint(direct_tls)
+            .endpoint(listener)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let conn = Connection::new_server(tcp, endpoint, self.tls.clone())?;
         let Ok(mut conn) = conn.with_command_type::<HubCommand>() else {
@@ -68,7 +92,7 @@ impl Shared {
         let shared = Arc::clone(self);
         let spawned = thread::Builder::new()
             .name(format!("xmpp-session-{}", id.0))
-            .spawn(move || session::run(&shared, id, peer, direct_tls, conn));
+            .spawn(move || session::run(&shared, id, peer, listener, conn));
         match spawned {
             Ok(thread) => {
                 let mut threads = lock(&self.threads);
@@ -86,14 +110,14 @@ impl Shared {
 
 pub(super) fn spawn_acceptor(
     shared: &Arc<Shared>,
-    listener: TcpListener,
-    direct_tls: bool,
+    socket: TcpListener,
+    listener: Listener,
 ) -> io::Result<JoinHandle<()>> {
     let shared = Arc::clone(shared);
     thread::Builder::new()
         .name("xmpp-accept".into())
         .spawn(move || {
-            for tcp in listener.incoming() {
+            for tcp in socket.incoming() {
                 if shared.stopping.load(Ordering::SeqCst) {
                     break;
                 }
@@ -102,7 +126,7 @@ pub(super) fn spawn_acceptor(
                 // drop it and go on.
                 match tcp {
                     Ok(tcp) => {
-                        let _ = shared.accept(tcp, direct_tls);
+                        let _ = shared.accept(tcp, listener);
                     }
                     // Out of file descriptors, say: give the system a
                     // moment rather than spin.

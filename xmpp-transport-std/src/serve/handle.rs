@@ -20,6 +20,7 @@ use crate::clock;
 pub struct ServeHandle {
     pub(super) addr: SocketAddr,
     pub(super) direct_addr: Option<SocketAddr>,
+    pub(super) component_addr: Option<SocketAddr>,
     pub(super) shared: Arc<Shared>,
     pub(super) acceptors: Vec<JoinHandle<()>>,
     pub(super) reaper: Option<JoinHandle<()>>,
@@ -35,6 +36,11 @@ impl ServeHandle {
     /// Where the direct TLS listener listens, if there is one.
     pub fn direct_tls_addr(&self) -> Option<SocketAddr> {
         self.direct_addr
+    }
+
+    /// Where the component listener listens, if there is one.
+    pub fn component_addr(&self) -> Option<SocketAddr> {
+        self.component_addr
     }
 
     /// The XMPP domain served.
@@ -72,7 +78,10 @@ impl ServeHandle {
             return;
         }
         // An accept() only returns for a connection: make one.
-        for addr in [Some(self.addr), self.direct_addr].into_iter().flatten() {
+        for addr in [Some(self.addr), self.direct_addr, self.component_addr]
+            .into_iter()
+            .flatten()
+        {
             let _ = TcpStream::connect(reachable(addr));
         }
         for acceptor in self.acceptors.drain(..) {

@@ -33,6 +33,14 @@ pub enum SessionLog<'a> {
         /// Its full JID.
         jid: &'a FullJid,
     },
+    /// An external component (XEP-0114) proved its secret and serves
+    /// `domain`.
+    Component {
+        /// The session.
+        session: SessionId,
+        /// The domain it serves.
+        domain: &'a str,
+    },
     /// A stream-managed session was resumed on this connection
     /// (XEP-0198); the connection it broke on has ended as detached.
     Resumed {
@@ -72,6 +80,9 @@ impl<'a> SessionLog<'a> {
         match event {
             ServerEvent::Online { jid } => Some(SessionLog::Online { session, jid }),
             ServerEvent::Resumed { jid } => Some(SessionLog::Resumed { session, jid }),
+            ServerEvent::ComponentOnline { domain } => {
+                Some(SessionLog::Component { session, domain })
+            }
             ServerEvent::Trace { direction, data } => Some(SessionLog::Trace {
                 session,
                 direction: *direction,
@@ -98,6 +109,9 @@ impl fmt::Display for SessionLog<'_> {
             }
             SessionLog::Resumed { session, jid } => {
                 write!(f, "session {}: resumed {jid}", session.0)
+            }
+            SessionLog::Component { session, domain } => {
+                write!(f, "session {}: component serving {domain}", session.0)
             }
             SessionLog::Trace {
                 session,

@@ -60,6 +60,7 @@ use xmpp_proto::jid::JidError;
 use xmpp_proto::router::SessionId;
 use xmpp_proto::server::{Server, ServerConfig};
 
+pub use self::accept::Listener;
 use self::accept::spawn_acceptor;
 pub use self::handle::ServeHandle;
 use self::pump::HubCommand;
@@ -103,6 +104,7 @@ pub struct Serve {
     configure: Option<Configure>,
     log: Option<LogHook>,
     direct_tls: Option<TcpListener>,
+    components: Option<TcpListener>,
     max_sessions: usize,
     admission: Admission,
 }
@@ -134,6 +136,7 @@ impl Serve {
             configure: None,
             log: None,
             direct_tls: None,
+            components: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
             admission: Admission::new(
                 DEFAULT_MAX_PER_ADDRESS,
@@ -178,6 +181,25 @@ impl Serve {
         self
     }
 
+    /// Accepts external components (XEP-0114) on `listener`, plaintext:
+    /// give it a loopback or otherwise trusted address. Each domain a
+    /// component may serve is named with [`Serve::with_component`].
+    pub fn with_component_listener(mut self, listener: TcpListener) -> Self {
+        self.components = Some(listener);
+        self
+    }
+
+    /// Lets an external component serve `domain` with `secret` (see
+    /// `Hub::with_component`); it connects to the
+    /// [`Serve::with_component_listener`] listener.
+    ///
+    /// # Errors
+    /// If `domain` is not a domain.
+    pub fn with_component(mut self, domain: &str, secret: &str) -> Result<Self, JidError> {
+        self.hub = self.hub.with_component(domain, secret)?;
+        Ok(self)
+    }
+
     /// At most `max` sessions at once (default
     /// [`DEFAULT_MAX_SESSIONS`]); each is a thread.
     pub fn with_max_sessions(mut self, max: usize) -> Self {
@@ -215,6 +237,10 @@ impl Serve {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
+        let component_addr = match &self.components {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let mut hub = self.hub;
         seed_hub(&mut hub, self.accounts.as_ref());
         let shared = Arc::new(Shared {
@@ -238,13 +264,17 @@ impl Serve {
                 .name("xmpp-detached".into())
                 .spawn(move || shared.reap())?
         };
-        let mut acceptors = vec![spawn_acceptor(&shared, listener, false)?];
+        let mut acceptors = vec![spawn_acceptor(&shared, listener, Listener::StartTls)?];
         if let Some(direct) = self.direct_tls {
-            acceptors.push(spawn_acceptor(&shared, direct, true)?);
+            acceptors.push(spawn_acceptor(&shared, direct, Listener::DirectTls)?);
+        }
+        if let Some(components) = self.components {
+            acceptors.push(spawn_acceptor(&shared, components, Listener::Component)?);
         }
         Ok(ServeHandle {
             addr,
             direct_addr,
+            component_addr,
             shared,
             acceptors,
             reaper: Some(reaper),

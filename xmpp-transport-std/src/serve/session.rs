@@ -9,6 +9,7 @@ use xmpp_proto::jid::FullJid;
 use xmpp_proto::router::SessionId;
 use xmpp_proto::server::{Server, ServerEvent};
 
+use super::accept::Listener;
 use super::pump::{HubCommand, pump};
 use super::{SessionLog, Shared, lock};
 use crate::clock;
@@ -20,13 +21,13 @@ pub(super) fn run(
     shared: &Arc<Shared>,
     id: SessionId,
     peer: SocketAddr,
-    direct_tls: bool,
+    listener: Listener,
     mut conn: Connection<Server, HubCommand>,
 ) {
     shared.log(&SessionLog::Started {
         session: id,
         peer,
-        direct_tls,
+        direct_tls: listener == Listener::DirectTls,
     });
     let mut jid: Option<FullJid> = None;
     let mut reason: Option<CloseReason> = None;
@@ -45,7 +46,9 @@ pub(super) fn run(
                     // Traced bytes are for the log only.
                     ServerEvent::Trace { .. } => continue,
                     ServerEvent::Closed { reason: why } => reason = Some(why.clone()),
-                    ServerEvent::Authenticated { .. } if !authenticated => {
+                    ServerEvent::Authenticated { .. } | ServerEvent::ComponentOnline { .. }
+                        if !authenticated =>
+                    {
                         authenticated = true;
                         shared.authenticated(peer.ip());
                     }
