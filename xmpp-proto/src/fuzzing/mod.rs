@@ -10,6 +10,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod client;
+mod component;
 mod hub;
 mod jid;
 mod negotiation;
@@ -19,6 +20,7 @@ mod server;
 mod sm;
 
 pub use self::client::client;
+pub use self::component::component;
 pub use self::hub::hub;
 pub use self::jid::jid;
 pub use self::negotiation::negotiation;
