@@ -8,10 +8,13 @@ use std::ops::ControlFlow;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
+use xmpp_proto::client::{
+    Client, ClientConfig, ClientEvent, ClientTlsPolicy, Departure, RoomEvent,
+};
 use xmpp_proto::component::{Component, ComponentConfig, ComponentEvent, ComponentTls};
 use xmpp_proto::endpoint::{CloseReason, CommandError};
 use xmpp_proto::jid::{BareJid, Jid};
+use xmpp_proto::muc::{Affiliation, History, JoinError, JoinOptions};
 use xmpp_proto::roster::{RosterItem, Subscription};
 use xmpp_proto::sasl::{self, FailureCondition, Mechanism};
 use xmpp_proto::stanza::{Iq, IqType, Message, MessageType, Presence, PresenceType};
@@ -709,4 +712,191 @@ fn prosody_component_both_ways() {
 #[ignore = "needs ejabberd: run scripts/interop.sh"]
 fn ejabberd_component_both_ways() {
     component_both_ways(ejabberd());
+}
+
+/// Waits up to 15 s for a room event `pick` accepts.
+fn room_event<T>(
+    conn: &mut Connection<Client>,
+    mut pick: impl FnMut(&RoomEvent) -> Option<T>,
+) -> T {
+    wait_for(conn, |e| match e {
+        ClientEvent::Room(event) => pick(event),
+        _ => None,
+    })
+}
+
+/// Group chat on the server's MUC service: alice creates a room, bob
+/// joins, carol is refused bob's nickname, the subject, messages (alice's
+/// own reflected, told apart), a private message, bob's nickname change,
+/// and alice (the owner, a moderator) kicks bob.
+fn group_chat(server: Server) {
+    let muc = std::env::var(format!("XMPP_{}_MUC", server.name.to_uppercase()))
+        .expect("the MUC service from the up script");
+    let room = BareJid::new(&format!("room{}@{muc}", std::process::id())).unwrap();
+    let mut alice = connect(&server, "alice@localhost/muc", "alice-pass", false, None);
+    until_online(&mut alice);
+    let mut bob = connect(&server, "bob@localhost/muc", "bob-pass", false, None);
+    until_online(&mut bob);
+    let mut carol = connect(&server, "carol@localhost/muc", "carol-pass", false, None);
+    until_online(&mut carol);
+
+    let join = |conn: &mut Connection<Client>, nick: &str| {
+        let options = JoinOptions::default().with_history(History::none());
+        conn.command(|c, now| c.join_room(now, &room, nick, &options))
+            .expect("transport")
+            .expect("sent");
+    };
+    join(&mut alice, "alice");
+    let created = room_event(&mut alice, |e| match e {
+        RoomEvent::Joined { created, .. } => Some(*created),
+        RoomEvent::JoinFailed { error, .. } => panic!("{}: alice refused: {error:?}", server.name),
+        _ => None,
+    });
+    assert!(
+        created,
+        "{}: a fresh room is created by its first join",
+        server.name
+    );
+
+    join(&mut bob, "bob");
+    room_event(&mut bob, |e| match e {
+        RoomEvent::Joined { .. } => Some(()),
+        RoomEvent::JoinFailed { error, .. } => panic!("{}: bob refused: {error:?}", server.name),
+        _ => None,
+    });
+    let seen = bob
+        .endpoint()
+        .room(room.as_str())
+        .unwrap()
+        .occupants
+        .get("alice")
+        .cloned();
+    let alice_there = seen.expect("alice among the occupants bob was told of");
+    assert_eq!(
+        alice_there.affiliation,
+        Affiliation::Owner,
+        "{}",
+        server.name
+    );
+    let joined = room_event(&mut alice, |e| match e {
+        RoomEvent::OccupantJoined { occupant, .. } => Some(occupant.nick.clone()),
+        _ => None,
+    });
+    assert_eq!(joined, "bob");
+
+    join(&mut carol, "bob");
+    let refused = room_event(&mut carol, |e| match e {
+        RoomEvent::JoinFailed { error, .. } => Some(error.clone()),
+        RoomEvent::Joined { .. } => panic!("{}: carol took bob's nickname", server.name),
+        _ => None,
+    });
+    assert_eq!(refused, JoinError::NicknameInUse, "{}", server.name);
+    assert!(carol.endpoint().room(room.as_str()).is_none());
+
+    alice
+        .command(|c, now| c.set_room_subject(now, &room, "tea"))
+        .expect("transport")
+        .expect("sent");
+    let subject = room_event(&mut bob, |e| match e {
+        RoomEvent::Subject { subject, .. } if subject == "tea" => Some(subject.clone()),
+        _ => None,
+    });
+    assert_eq!(subject, "tea");
+
+    alice
+        .command(|c, now| c.send_to_room(now, &room, "hello room"))
+        .expect("transport")
+        .expect("sent");
+    let (nick, own) = room_event(&mut bob, |e| match e {
+        RoomEvent::Message {
+            nick, own, message, ..
+        } if message.body().as_deref() == Some("hello room") => Some((nick.clone(), *own)),
+        _ => None,
+    });
+    assert_eq!((nick.as_deref(), own), (Some("alice"), false));
+    let own = room_event(&mut alice, |e| match e {
+        RoomEvent::Message { own, message, .. }
+            if message.body().as_deref() == Some("hello room") =>
+        {
+            Some(*own)
+        }
+        _ => None,
+    });
+    assert!(own, "{}: alice's message reflected as her own", server.name);
+
+    alice
+        .command(|c, now| c.send_private(now, &room, "bob", "psst"))
+        .expect("transport")
+        .expect("sent");
+    let from = room_event(&mut bob, |e| match e {
+        RoomEvent::PrivateMessage { nick, message, .. }
+            if message.body().as_deref() == Some("psst") =>
+        {
+            Some(nick.clone())
+        }
+        _ => None,
+    });
+    assert_eq!(from, "alice");
+
+    bob.command(|c, now| c.change_nick(now, &room, "robert"))
+        .expect("transport")
+        .expect("sent");
+    let (old, new) = room_event(&mut bob, |e| match e {
+        RoomEvent::NickChanged { old, new, .. } => Some((old.clone(), new.clone())),
+        RoomEvent::NickRefused { error, .. } => panic!("{}: nick refused: {error:?}", server.name),
+        _ => None,
+    });
+    assert_eq!((old.as_str(), new.as_str()), ("bob", "robert"));
+    room_event(&mut alice, |e| match e {
+        RoomEvent::OccupantJoined { occupant, .. } if occupant.nick == "robert" => Some(()),
+        _ => None,
+    });
+
+    alice
+        .command(|c, now| c.kick(now, &room, "robert", Some("enough")))
+        .expect("transport")
+        .expect("sent");
+    let why = room_event(&mut bob, |e| match e {
+        RoomEvent::Left { why, .. } => Some(why.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(why, Departure::Kicked { .. }),
+        "{}: {why:?}",
+        server.name
+    );
+    assert!(bob.endpoint().room(room.as_str()).is_none());
+    let why = room_event(&mut alice, |e| match e {
+        RoomEvent::OccupantLeft { nick, why, .. } if nick == "robert" => Some(why.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(why, Departure::Kicked { .. }),
+        "{}: {why:?}",
+        server.name
+    );
+
+    alice
+        .command(|c, now| c.leave_room(now, &room, Some("bye")))
+        .expect("transport")
+        .expect("sent");
+    room_event(&mut alice, |e| match e {
+        RoomEvent::Left { .. } => Some(()),
+        _ => None,
+    });
+    for conn in [alice, bob, carol] {
+        close_cleanly(conn);
+    }
+}
+
+#[test]
+#[ignore = "needs Prosody: run scripts/interop.sh"]
+fn prosody_group_chat() {
+    group_chat(prosody());
+}
+
+#[test]
+#[ignore = "needs ejabberd: run scripts/interop.sh"]
+fn ejabberd_group_chat() {
+    group_chat(ejabberd());
 }

@@ -63,6 +63,7 @@ pub mod component;
 pub mod endpoint;
 pub mod hub;
 pub mod jid;
+pub mod muc;
 pub mod negotiation;
 pub mod random;
 pub mod roster;

@@ -59,8 +59,12 @@ pub enum ClientEvent {
         stanzas: Vec<Element>,
     },
     /// A message arrived. Receipt requests in it were answered already if
-    /// automatic receipts are on.
+    /// automatic receipts are on. (Group chat comes as
+    /// [`ClientEvent::Room`].)
     Message(Message),
+    /// Something happened in a group chat room we are in or entering
+    /// (XEP-0045), or an invitation to one.
+    Room(crate::client::RoomEvent),
     /// A presence arrived (subscription requests come as
     /// [`ClientEvent::SubscriptionRequest`] instead).
     Presence(Presence),

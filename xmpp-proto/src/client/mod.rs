@@ -34,6 +34,7 @@ mod config;
 mod disco;
 mod event;
 mod iqs;
+mod muc;
 mod negotiate;
 mod online;
 mod roster;
@@ -44,6 +45,7 @@ pub use self::config::{ClientConfig, ClientTimeouts, ClientTlsPolicy};
 use self::disco::caps_verification_of;
 pub use self::disco::{DEFAULT_CAPS_NODE, caps_verification};
 pub use self::event::{ClientEvent, StanzaId};
+pub use self::muc::{Departure, MAX_OCCUPANTS, Room, RoomEvent};
 pub use self::online::Outgoing;
 pub use self::roster::ReceiptPolicy;
 
@@ -74,6 +76,8 @@ pub struct Client {
     contacts: roster::Contacts,
     /// Peers' capabilities (XEP-0115).
     caps: caps::CapsCache,
+    /// Group chat rooms we are in or entering (XEP-0045).
+    rooms: muc::Rooms,
 }
 
 impl Client {
@@ -98,6 +102,7 @@ impl Client {
             resume_from: config.resumption.take(),
             contacts: roster::Contacts::default(),
             caps: caps::CapsCache::default(),
+            rooms: muc::Rooms::default(),
             config,
         };
         client.core.timers.set(

@@ -2,6 +2,7 @@
 //! by itself (ping, unhandled IQs, receipts), and liveness.
 
 use super::iqs::IqPurpose;
+use super::muc::RoomStanza;
 use super::negotiate::ClientPhase;
 use super::{Client, ClientEvent, ClientTimer, StanzaId};
 use crate::endpoint::CommandError;
@@ -195,6 +196,23 @@ impl Client {
                 self.fail(StreamErrorCondition::BadFormat, &text);
                 return;
             }
+        };
+        let stanza = match stanza {
+            Stanza::Message(m) if self.may_concern_rooms(m.element()) => {
+                match self.room_stanza(now, RoomStanza::Message(m)) {
+                    None => return,
+                    Some(RoomStanza::Message(m)) => Stanza::Message(m),
+                    Some(RoomStanza::Presence(p)) => Stanza::Presence(p),
+                }
+            }
+            Stanza::Presence(p) if self.may_concern_rooms(p.element()) => {
+                match self.room_stanza(now, RoomStanza::Presence(p)) {
+                    None => return,
+                    Some(RoomStanza::Message(m)) => Stanza::Message(m),
+                    Some(RoomStanza::Presence(p)) => Stanza::Presence(p),
+                }
+            }
+            other => other,
         };
         match stanza {
             Stanza::Message(m) => self.handle_message(now, m),
