@@ -27,6 +27,9 @@ impl Hub {
 
     fn carry_out(&mut self, _now: Time, routed: Routed, rerouted: bool, out: &mut Vec<Routed>) {
         match routed {
+            Routed::Deliver { session, stanza } if session == super::rooms::ROOMS => {
+                self.deliver_to_rooms(&stanza, out);
+            }
             Routed::Deliver { session, stanza } => match self.detached.queue(session, stanza) {
                 Queued::Kept => {}
                 Queued::Full(stanza) => self.undelivered(session, stanza, rerouted, out),

@@ -254,11 +254,13 @@ impl Hub {
     /// A session of `jid` goes away while available: its contacts and
     /// those it sent directed presence to see it leave.
     pub(super) fn im_session_gone(&mut self, session: SessionId, out: &mut Vec<Routed>) {
-        if !self.router.is_available(session) {
+        let Some(jid) = self.router.jid(session).cloned() else {
             return;
-        }
-        if let Some(jid) = self.router.jid(session).cloned() {
+        };
+        if self.router.is_available(session) {
             self.broadcast_unavailable(session, &jid, out);
+        } else {
+            self.directed_unavailable(session, &jid, out);
         }
     }
 
@@ -679,6 +681,13 @@ impl Hub {
             self.router
                 .send_to_account_resources(&watcher, &gone, None, out);
         }
+        self.directed_unavailable(session, jid, out);
+    }
+
+    /// Those `session` sent directed presence to see it go (RFC 6121
+    /// §4.6.3), whether or not it was available to its contacts: a room
+    /// joined without initial presence, a component.
+    fn directed_unavailable(&mut self, session: SessionId, jid: &FullJid, out: &mut Vec<Routed>) {
         let directed = self
             .im_flags
             .get_mut(&session)
@@ -688,10 +697,15 @@ impl Hub {
             let Ok(to) = JidRef::parse(&target) else {
                 continue;
             };
+            let gone = presence(jid.as_str(), &target, Some("unavailable"));
             if to.domainpart() != self.router.domain() {
+                // A component (a room service among them) sees us go
+                // too; other domains are not reachable.
+                if let Some(component) = self.router.component_session(to.domainpart()) {
+                    self.router.deliver(component, &gone, out);
+                }
                 continue;
             }
-            let gone = presence(jid.as_str(), &target, Some("unavailable"));
             match self.router.session(to.as_str()) {
                 Some(target) if to.is_full() => self.router.deliver(target, &gone, out),
                 _ => self

@@ -61,6 +61,7 @@ mod event;
 mod im;
 mod private;
 mod resume;
+mod rooms;
 mod services;
 mod throttle;
 
@@ -77,6 +78,7 @@ pub use self::detached::{
 pub use self::event::{HubEvent, HubStats, OfflineMessage};
 pub use self::im::{DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_MAX_ROSTER_ITEMS};
 pub use self::private::DEFAULT_PRIVATE_BUDGET;
+pub use self::rooms::WallClock;
 pub use self::throttle::ThrottleConfig;
 
 use self::services::Services;
@@ -143,6 +145,10 @@ pub struct Hub {
     waiting: HashMap<SessionId, HubEvent>,
     /// External components' domains and secrets.
     components: components::Components,
+    /// Our own group chat service, if any.
+    rooms: Option<crate::muc::service::RoomService>,
+    /// The transport's time of day, for room history stamps.
+    wall_clock: Option<rooms::Clock>,
 }
 
 /// What the hub knows of one open session.
@@ -204,6 +210,8 @@ impl Hub {
             deferred: BinaryHeap::new(),
             waiting: HashMap::new(),
             components: components::Components::default(),
+            rooms: None,
+            wall_clock: None,
         })
     }
 

@@ -8,6 +8,8 @@
 //! (`join_room`, `send_to_room`, ...) and reports
 //! [`RoomEvent`](crate::client::RoomEvent)s.
 
+pub mod service;
+
 use crate::jid::{BareJid, Jid, JidError};
 use crate::stanza::{DefinedCondition, Presence, PresenceType, StanzaError};
 use crate::xml::{Element, ElementRef, ns};
