@@ -28,12 +28,13 @@ use xmpp_transport_std::ServerTls;
 use xmpp_transport_std::serve::{AccountError, AccountStore, Accounts};
 use xmpp_transport_std::test_certs::TestPki;
 
-// `--component` and the `--db` choice, shared with the std transport's
-// examples.
-#[path = "../../xmpp-transport-std/examples/support/component_flag.rs"]
-mod component_flag;
+// `--component`, the rooms and the `--db` choice, shared with the std
+// transport's examples.
 #[path = "../../xmpp-transport-std/examples/support/db.rs"]
 mod db;
+#[path = "../../xmpp-transport-std/examples/support/services.rs"]
+mod services;
+
 const HELP: &str = "\
 server: an XMPP server on one thread (mio), local delivery only.
 
@@ -84,6 +85,8 @@ Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
                          for resumption (default 300)
   --max-token-bytes N    the XML reader's per-connection name/value buffer
                          (default 16384); smaller saves memory per session
+  --no-muc               no group chat rooms (served on conference.D by
+                         default)
   --no-sm                do not offer XEP-0198 stream management (offered by
                          default, sessions resumable for 300 s)
   --quiet                no line per session start and end
@@ -136,6 +139,7 @@ fn run() -> Result<(), String> {
     let max_token: usize = flags.number("max-token-bytes", Limits::default().max_token_bytes)?;
     let quiet = flags.flag("quiet");
     let sm = !flags.flag("no-sm");
+    let muc = !flags.flag("no-muc");
 
     // The ports first: a port in use is reported before any key work,
     // and before a generated CA is written.
@@ -157,7 +161,7 @@ fn run() -> Result<(), String> {
     };
     let mut components = Vec::new();
     for spec in flags.all("component") {
-        components.push(component_flag::parse(&domain, spec)?);
+        components.push(services::parse_component(&domain, spec)?);
     }
     let tls = match (
         flags.get("cert"),
@@ -212,6 +216,10 @@ fn run() -> Result<(), String> {
         // to their senders (memory is no place to keep them).
         .with_hub(|hub| match keep_offline {
             true => hub.with_offline_policy(OfflinePolicy::Store),
+            false => hub,
+        })
+        .with_hub(|hub| match muc {
+            true => services::with_rooms(hub, &domain),
             false => hub,
         })
         .with_config(move |c| {

@@ -45,6 +45,8 @@ Options:
   --component NAME:SECRET
                        a component may serve NAME.DOMAIN (or NAME, if it
                        has a dot) with SECRET (repeatable)
+  --no-muc             no group chat rooms (served on conference.DOMAIN
+                       by default)
   --cert FILE          certificate chain, PEM, leaf first
   --key FILE           its private key, PEM
   --generate-ca FILE   no --cert/--key: generate a CA and a certificate for
@@ -57,10 +59,10 @@ Options:
 It prints `listening on ADDR` once it accepts connections, logs each
 session's start and end on stderr, and serves until killed.";
 
-#[path = "support/component_flag.rs"]
-mod component_flag;
 #[path = "support/db.rs"]
 mod db;
+#[path = "support/services.rs"]
+mod services;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -83,6 +85,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut trace = false;
     let mut db = None;
     let mut sm = true;
+    let mut muc = true;
     let (mut listen_component, mut components) = (None, Vec::new());
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -108,6 +111,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "--generate-ca" => ca_out = Some(value("--generate-ca")?),
             "--trace" => trace = true,
             "--no-sm" => sm = false,
+            "--no-muc" => muc = false,
             "--listen-component" => listen_component = Some(value("--listen-component")?),
             "--component" => components.push(value("--component")?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -193,11 +197,14 @@ fn run(args: Vec<String>) -> Result<(), String> {
             true => hub.with_offline_policy(OfflinePolicy::Store),
             false => hub,
         });
+    if muc {
+        serve = serve.with_hub(|hub| services::with_rooms(hub, &domain));
+    }
     if let Some(l) = direct {
         serve = serve.with_direct_tls(l);
     }
     for spec in &components {
-        let (component, secret) = component_flag::parse(&domain, spec)?;
+        let (component, secret) = services::parse_component(&domain, spec)?;
         serve = serve
             .with_component(&component, &secret)
             .map_err(|e| format!("--component {component}: {e}"))?;
