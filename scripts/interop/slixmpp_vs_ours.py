@@ -15,6 +15,9 @@ CA (hostname `DOMAIN`, connecting to HOST:PORT):
     the server's pushes) and each sees the other's presence
   - XEP-0198: a client with stream management whose TCP connection is
     cut resumes its session, and gets the message sent to it meanwhile
+  - XEP-0045: alice and bob (slixmpp's MUC plugin) join a room on our
+    conference service; alice's message reaches bob from her room
+    nickname
   - XEP-0114: a slixmpp component connects to our component port and
     serves its domain (a message from alice reaches it and its answer,
     from an address of its domain, reaches alice); one with a wrong
@@ -44,7 +47,7 @@ class Client(slixmpp.ClientXMPP):
         # plaintext: only STARTTLS is under test here.
         self.enable_direct_tls = False
         self.enable_plaintext = False
-        for plugin in ("xep_0030", "xep_0199") + (("xep_0198",) if sm else ()):
+        for plugin in ("xep_0030", "xep_0045", "xep_0199") + (("xep_0198",) if sm else ()):
             self.register_plugin(plugin)
         loop = asyncio.get_event_loop()
         self.online = loop.create_future()
@@ -55,6 +58,8 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("session_resumed", lambda _e: _settle(self.resumed, True))
         self.add_event_handler("sm_failed", lambda e: _settle(self.resumed, f"failed: {e}"))
         self.messages = asyncio.Queue()
+        self.groupchat = asyncio.Queue()
+        self.add_event_handler("groupchat_message", self.groupchat.put_nowait)
         self.add_event_handler("session_start", self._on_start)
         self.add_event_handler("failed_auth", self._on_auth_refused)
         self.add_event_handler("failed_all_auth", self._on_auth_refused)
@@ -236,6 +241,7 @@ async def main(args):
 
     if alice is not None and bob is not None:
         await check_subscriptions(checks, alice, bob)
+        await check_group_chat(args, checks, alice, bob)
 
     if alice is not None:
         await check_resumption(args, checks, alice)
@@ -320,6 +326,29 @@ async def check_resumption(args, checks, alice):
     except asyncio.TimeoutError:
         checks.fail(name, f"no resumption or message within {TIMEOUT}s")
     await close(client)
+
+
+async def check_group_chat(args, checks, alice, bob):
+    """Both join a room on conference.DOMAIN with slixmpp's MUC plugin;
+    alice's message reaches bob, from her nickname in the room."""
+    name = "XEP-0045 room on our conference service (slixmpp's MUC plugin)"
+    room = slixmpp.JID(f"lounge@conference.{args.domain}")
+    try:
+        for client, nick in ((alice, "alice"), (bob, "bob")):
+            await client.plugin["xep_0045"].join_muc_wait(
+                room, nick, maxstanzas=0, timeout=TIMEOUT
+            )
+        alice.send_message(mto=room, mbody="hello room", mtype="groupchat")
+        while True:
+            msg = await asyncio.wait_for(bob.groupchat.get(), TIMEOUT)
+            if msg["body"] == "hello room":
+                break
+        if msg["from"] == slixmpp.JID(f"{room}/alice") and msg["type"] == "groupchat":
+            checks.ok(name, f"from {msg['from']}")
+        else:
+            checks.fail(name, f"from {msg['from']} type {msg['type']}")
+    except Exception as e:  # PresenceError, TimeoutError
+        checks.fail(name, repr(e))
 
 
 class Echo(slixmpp.ComponentXMPP):
