@@ -14,6 +14,7 @@ use xmpp_proto::client::{
 use xmpp_proto::component::{Component, ComponentConfig, ComponentEvent, ComponentTls};
 use xmpp_proto::endpoint::{CloseReason, CommandError};
 use xmpp_proto::jid::{BareJid, Jid};
+use xmpp_proto::muc::service::RoomService;
 use xmpp_proto::muc::{Affiliation, History, JoinError, JoinOptions};
 use xmpp_proto::roster::{RosterItem, Subscription};
 use xmpp_proto::sasl::{self, FailureCondition, Mechanism};
@@ -899,4 +900,73 @@ fn prosody_group_chat() {
 #[ignore = "needs ejabberd: run scripts/interop.sh"]
 fn ejabberd_group_chat() {
     group_chat(ejabberd());
+}
+
+/// Our room service attached to the server as a component (on the
+/// component domain the up script configured): the server's own users
+/// join a room on it and talk.
+fn rooms_as_component(server: Server) {
+    let mut comp = component(&server, &component_secret(&server));
+    let domain = component_wait(&mut comp, |e| match e {
+        ComponentEvent::Online { domain } => Some(domain.clone()),
+        _ => None,
+    });
+    let mut service = RoomService::new(&domain, [5; 16]).unwrap();
+    let serving = std::thread::spawn(move || {
+        xmpp_transport_std::rooms::serve_rooms(&mut comp, &mut service).expect("transport")
+    });
+    let room = BareJid::new(&format!("hall@{domain}")).unwrap();
+    let mut alice = connect(&server, "alice@localhost/rooms", "alice-pass", false, None);
+    until_online(&mut alice);
+    let mut bob = connect(&server, "bob@localhost/rooms", "bob-pass", false, None);
+    until_online(&mut bob);
+    for (conn, nick) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        conn.command(|c, now| c.join_room(now, &room, nick, &JoinOptions::default()))
+            .expect("transport")
+            .expect("sent");
+        room_event(conn, |e| match e {
+            RoomEvent::Joined { .. } => Some(()),
+            RoomEvent::JoinFailed { error, .. } => {
+                panic!("{}: {nick} refused: {error:?}", server.name)
+            }
+            _ => None,
+        });
+    }
+    alice
+        .command(|c, now| c.send_to_room(now, &room, "hello hall"))
+        .expect("transport")
+        .expect("sent");
+    let nick = room_event(&mut bob, |e| match e {
+        RoomEvent::Message {
+            nick,
+            message,
+            own: false,
+            ..
+        } if message.body().as_deref() == Some("hello hall") => nick.clone(),
+        _ => None,
+    });
+    assert_eq!(nick, "alice", "{}", server.name);
+    // bob leaves by closing his stream: the server tells the room.
+    close_cleanly(bob);
+    let left = room_event(&mut alice, |e| match e {
+        RoomEvent::OccupantLeft { nick, .. } => Some(nick.clone()),
+        _ => None,
+    });
+    assert_eq!(left, "bob", "{}", server.name);
+    close_cleanly(alice);
+    // The component ends when the server drops it at the end of the run;
+    // the thread is left to end with the process.
+    drop(serving);
+}
+
+#[test]
+#[ignore = "needs Prosody: run scripts/interop.sh"]
+fn prosody_rooms_as_component() {
+    rooms_as_component(prosody());
+}
+
+#[test]
+#[ignore = "needs ejabberd: run scripts/interop.sh"]
+fn ejabberd_rooms_as_component() {
+    rooms_as_component(ejabberd());
 }

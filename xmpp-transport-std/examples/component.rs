@@ -2,8 +2,10 @@
 //! server with a shared secret, it owns a whole domain. A message to
 //! `time@DOMAIN` is answered with the time; a message to any other
 //! address of the domain is echoed back; disco#info to the domain says
-//! what it is. When the connection breaks it reconnects with backoff;
-//! a wrong secret or a second component for the domain ends it.
+//! what it is. With `--rooms` it serves group chat rooms on the domain
+//! instead (the room service our server runs, attached to any server).
+//! When the connection breaks it reconnects with backoff; a wrong secret
+//! or a second component for the domain ends it.
 //!
 //! ```text
 //! cargo run -p xmpp-transport-std --example component -- \
@@ -17,16 +19,18 @@ use std::time::{Duration, SystemTime};
 
 use xmpp_proto::component::{Component, ComponentConfig, ComponentEvent, ComponentTls};
 use xmpp_proto::endpoint::CloseReason;
+use xmpp_proto::muc::service::RoomService;
+use xmpp_proto::random::{OsRandom, RandomSource};
 use xmpp_proto::stanza::{DefinedCondition, Iq, Message, MessageType, StanzaError};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::{Element, ns};
-use xmpp_transport_std::{Backoff, ClientTls, Connection, TrustAnchors, clock};
+use xmpp_transport_std::{Backoff, ClientTls, Connection, TrustAnchors, clock, rooms};
 
 const HELP: &str = "\
 component: a tiny gateway attached to a server as an external component.
 
 Usage: component --domain DOMAIN --secret SECRET --server HOST:PORT
-                 (--plaintext | [--ca FILE] [--tls-name NAME]) [--max N]
+                 (--plaintext | [--ca FILE] [--tls-name NAME]) [--max N] [--rooms]
 
   --domain DOMAIN    the domain the component serves (echo.example.com)
   --secret SECRET    the secret shared with the server
@@ -36,6 +40,7 @@ Usage: component --domain DOMAIN --secret SECRET --server HOST:PORT
   --tls-name NAME    the name on the server's certificate (default: DOMAIN
                      without its first label: example.com for echo.example.com)
   --max N            stop after answering N messages
+  --rooms            serve group chat rooms (XEP-0045) on DOMAIN instead
   -h, --help         this text
 
 time@DOMAIN answers every message with the time (UTC); any other address
@@ -50,6 +55,7 @@ struct Args {
     ca: Option<String>,
     tls_name: Option<String>,
     max: Option<u64>,
+    rooms: bool,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +82,7 @@ fn parse(args: Vec<String>) -> Result<Args, String> {
         ca: None,
         tls_name: None,
         max: None,
+        rooms: false,
     };
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -85,6 +92,7 @@ fn parse(args: Vec<String>) -> Result<Args, String> {
             "--secret" => parsed.secret = value("--secret")?,
             "--server" => parsed.server = value("--server")?,
             "--plaintext" => parsed.plaintext = true,
+            "--rooms" => parsed.rooms = true,
             "--ca" => parsed.ca = Some(value("--ca")?),
             "--tls-name" => parsed.tls_name = Some(value("--tls-name")?),
             "--max" => {
@@ -106,8 +114,25 @@ fn serve(args: &Args) -> Result<(), String> {
     let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let mut answered = 0u64;
     let mut failures = 0u32;
+    // One service for every connection: rooms live on across reconnects.
+    let mut secret = [0u8; 16];
+    let _ = OsRandom.fill(&mut secret);
+    let mut rooms = RoomService::new(&args.domain, secret).map_err(|e| format!("--domain: {e}"))?;
     loop {
         let reason = match connect(args) {
+            Ok(mut conn) if args.rooms => {
+                let why = rooms::serve_rooms(&mut conn, &mut rooms).map_err(|e| e.to_string())?;
+                if let CloseReason::StreamError {
+                    condition:
+                        condition @ (StreamErrorCondition::NotAuthorized
+                        | StreamErrorCondition::Conflict),
+                    ..
+                } = why
+                {
+                    return Err(format!("the server refused us: {condition:?}"));
+                }
+                why.to_string()
+            }
             Ok(mut conn) => {
                 let reason = run(&mut conn, args, &mut answered, &mut failures)?;
                 if args.max.is_some_and(|max| answered >= max) {
