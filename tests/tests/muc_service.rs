@@ -422,3 +422,27 @@ fn a_connection_that_ends_takes_its_occupant_and_an_empty_room_goes() {
     ));
     assert_eq!(net.hub.rooms().unwrap().room_count(), 0);
 }
+
+/// One seat per nickname: another device of the same account is refused
+/// the nickname its first device holds (the fuzz target found the
+/// service keeping both under one name), and the first stays.
+#[test]
+fn a_second_device_cannot_take_the_nickname_of_the_first() {
+    let (mut net, juliet, _romeo) = tea_for_two();
+    let phone = net.login("juliet", "phone");
+    join(&mut net, phone, "tea", "juliet", &JoinOptions::default());
+    assert_eq!(
+        events(&mut net, phone),
+        [RoomEvent::JoinFailed {
+            room: room("tea"),
+            error: JoinError::NicknameInUse
+        }]
+    );
+    let now = net.now;
+    net.client(juliet)
+        .send_to_room(now, &room("tea"), "still here")
+        .unwrap();
+    net.run();
+    assert!(events(&mut net, juliet).iter().any(|e| matches!(e,
+        RoomEvent::Message { own: true, message, .. } if message.body().as_deref() == Some("still here"))));
+}

@@ -309,11 +309,9 @@ impl RoomService {
             .map(|p| p.text().into_owned());
         let refusal = if affiliation == Affiliation::Outcast {
             Some(DefinedCondition::Forbidden)
-        } else if state
-            .seats
-            .get(nick)
-            .is_some_and(|seat| seat.jid.bare_str() != bare)
-        {
+        } else if state.seats.contains_key(nick) {
+            // One seat per nickname: another device of the same account
+            // takes another nickname (no multi-session nicknames yet).
             Some(DefinedCondition::Conflict)
         } else if state.members_only && affiliation == Affiliation::None {
             Some(DefinedCondition::RegistrationRequired)
@@ -419,11 +417,7 @@ impl RoomService {
         let Some(seat) = state.seats.get(old) else {
             return;
         };
-        if state
-            .seats
-            .get(new)
-            .is_some_and(|other| other.jid.bare_str() != seat.jid.bare_str())
-        {
+        if state.seats.contains_key(new) {
             refuse(stanza, DefinedCondition::Conflict, out);
             return;
         }
@@ -539,7 +533,8 @@ impl RoomService {
         if let Some(subject) = subject.filter(|_| !has_body) {
             state.subject = Some((subject, Some(nick)));
         } else if !stamp.is_empty() {
-            let size = message.heap_size();
+            // What it holds, not its capacity: a clone has the same.
+            let size = message.tree.stored_bytes();
             state.history.push_back((message.clone(), stamp.to_owned()));
             state.history_bytes += size;
             while state.history.len() > self.limits.history
@@ -548,7 +543,7 @@ impl RoomService {
                 let Some((old, _)) = state.history.pop_front() else {
                     break;
                 };
-                state.history_bytes -= old.heap_size();
+                state.history_bytes -= old.tree.stored_bytes();
             }
         }
         for (_, to) in recipients(state) {
@@ -786,6 +781,28 @@ impl RoomService {
                     out,
                 );
             }
+        }
+    }
+
+    /// Checks what must always hold (for the fuzz target): every room
+    /// has occupants, the nickname index matches the seats, history
+    /// stays within its limits, and the number of rooms too.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn check_invariants(&self) {
+        assert!(self.rooms.len() <= self.limits.rooms);
+        for (name, room) in &self.rooms {
+            assert!(!room.seats.is_empty(), "room {name} is empty but kept");
+            assert!(room.seats.len() <= self.limits.occupants);
+            assert_eq!(
+                room.seats.len(),
+                room.nick_of.len(),
+                "room {name}: index out of step"
+            );
+            for (jid, nick) in &room.nick_of {
+                assert_eq!(room.seats[nick].jid.as_str(), jid);
+            }
+            assert!(room.history.len() <= self.limits.history);
+            assert!(room.history_bytes <= self.limits.history_bytes);
         }
     }
 
