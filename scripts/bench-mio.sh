@@ -12,8 +12,11 @@
 #      through Prosody, same generator (`presence` example), same run: a
 #      login into CONTACTS_C online contacts until all their presences
 #      have arrived, and one presence change fanned out to all of them.
+#  (d) group chat: one room of OCCUPANTS_D occupants, one sender, through
+#      the mio server's rooms and through Prosody's MUC, same generator
+#      (`room` example), same run: messages per second, each to all.
 #
-# Usage: bash scripts/bench-mio.sh [a|b|c|all]   (default all)
+# Usage: bash scripts/bench-mio.sh [a|b|c|d|all]   (default all)
 # Environment: SESSIONS_A (10000), RATE_A (1000), SESSIONS_B (1000), CONTACTS_C (500),
 # DURATION_B (20), RATE_B (20 logins/s), MAX_TOKEN (1024: the server's --max-token-bytes for (a);
 # `default` for the core's default), XMPP_INTEROP_DIR (/tmp/xmpp-bench-mio),
@@ -30,6 +33,8 @@ SESSIONS_B="${SESSIONS_B:-1000}"
 DURATION_B="${DURATION_B:-20}"
 RATE_B="${RATE_B:-20}"
 CONTACTS_C="${CONTACTS_C:-500}"
+OCCUPANTS_D="${OCCUPANTS_D:-100}"
+MESSAGES_D="${MESSAGES_D:-2000}"
 MAX_TOKEN="${MAX_TOKEN:-1024}"
 # A state directory and Prosody ports of its own, so that the interop
 # servers (5222/5223) and their tests are left alone.
@@ -235,10 +240,39 @@ bench_c() {
     -v n="$CONTACTS_C" 'BEGIN { printf "RESULT bench=presence-fanout-%d mio_deliveries_per_s=%d prosody_deliveries_per_s=%d ratio=%.2f\n", n, m, p, (p > 0 ? m / p : 0) }'
 }
 
+# run_room NAME PORT: the group chat load against one server.
+run_room() {
+  local name="$1" port="$2" out="$WORK/room-$1"
+  say "(d) $name: $OCCUPANTS_D occupants, $MESSAGES_D messages"
+  "$BIN/room" --server "127.0.0.1:$port" --domain localhost --users user --password pw \
+    --rooms conference.localhost --occupants "$OCCUPANTS_D" --messages "$MESSAGES_D" \
+    --ca "$CERTS/ca.crt" >"$out.out" 2>"$out.err" \
+    || fail "(d) room against $name failed: $(tail -3 "$out.err")"
+  sed "s/^RESULT /RESULT server=$name /" "$out.out"
+}
+
+bench_d() {
+  local users="$WORK/users-d.txt" i
+  for ((i = 1; i <= OCCUPANTS_D; i++)); do echo "user$i:pw"; done >"$users"
+  say "(d) starting Prosody with $OCCUPANTS_D accounts"
+  start_prosody "$OCCUPANTS_D"
+  start_server "$users"
+  run_room mio "$OUR_PORT"
+  stop_server
+  run_room prosody "$PROSODY_C2S_PORT"
+  terminate "$PROSODY_PID" 10 || true
+  PROSODY_PID=
+  local m p
+  m="$(grep -o 'msgs_per_s=[0-9]*' "$WORK/room-mio.out" | cut -d= -f2)"
+  p="$(grep -o 'msgs_per_s=[0-9]*' "$WORK/room-prosody.out" | cut -d= -f2)"
+  awk -v m="$m" -v p="$p" -v n="$OCCUPANTS_D" 'BEGIN { printf "RESULT bench=room-%d mio_msgs_per_s=%d prosody_msgs_per_s=%d ratio=%.2f\n", n, m, p, (p > 0 ? m / p : 0) }'
+}
+
 case "$WHAT" in
   a) bench_a ;;
   b) bench_b ;;
   c) bench_c ;;
-  all) bench_a; bench_b; bench_c ;;
-  *) echo "usage: $0 [a|b|c|all]" >&2; exit 2 ;;
+  d) bench_d ;;
+  all) bench_a; bench_b; bench_c; bench_d ;;
+  *) echo "usage: $0 [a|b|c|d|all]" >&2; exit 2 ;;
 esac
