@@ -10,6 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=scripts/interop
+TAG=interop
+# shellcheck source=scripts/interop/lib.sh
+. "$dir/lib.sh"
 export XMPP_INTEROP_DIR="${XMPP_INTEROP_DIR:-/tmp/xmpp-interop}"
 
 stop_servers() {
@@ -44,6 +47,9 @@ if [ -f tests/tests/interop.rs ]; then
   . "$XMPP_INTEROP_DIR/ejabberd/env"
   set +a
   export XMPP_INTEROP=1
+  # slixmpp joins the group chat test as a third, independent occupant.
+  slixmpp_venv
+  export XMPP_SLIXMPP_PYTHON="$VENV/bin/python"
   cargo test -p xmpp-tests --test interop -- --ignored --test-threads=2
   # XEP-0198: the sender's connection is killed at random and resumed; a
   # short run here (about 10 s for Prosody, 40 s for ejabberd), the

@@ -160,3 +160,20 @@ install_packages() {
   exec {lock}>&-
   ((ok)) || fail "apt-get could not install ${missing[*]}"
 }
+
+# slixmpp (from PyPI, pinned) in a virtual environment at $VENV, made or
+# rebuilt when the pinned version changes; sets VENV.
+slixmpp_venv() {
+  local version="${XMPP_SLIXMPP_VERSION:-1.17.0}"
+  VENV="$STATE/slixmpp-venv"
+  if [ "$("$VENV/bin/python" -c 'import slixmpp; print(slixmpp.__version__)' 2>/dev/null)" != "$version" ]; then
+    say "creating $VENV with slixmpp $version"
+    rm -rf "$VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+      install_packages python3-venv
+      /usr/bin/python3 -m venv "$VENV"
+    fi
+    "$VENV/bin/pip" install -q --disable-pip-version-check "slixmpp==$version" >&2 ||
+      fail "pip could not install slixmpp $version"
+  fi
+}

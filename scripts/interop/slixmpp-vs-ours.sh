@@ -29,27 +29,15 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=scripts/interop/certs.sh
 . "$HERE/certs.sh"
 
-SLIXMPP_VERSION="${XMPP_SLIXMPP_VERSION:-1.17.0}"
 PORT="${XMPP_OURS_PORT:-5262}"
 COMPONENT_PORT="${XMPP_OURS_COMPONENT_PORT:-5267}"
 DOMAIN=localhost
-VENV="$STATE/slixmpp-venv"
 OURS="$STATE/ours"
 
 make_certs
 mkdir -p "$OURS"
 
-# The virtual environment, rebuilt when the pinned version changes.
-if [ "$("$VENV/bin/python" -c 'import slixmpp; print(slixmpp.__version__)' 2>/dev/null)" != "$SLIXMPP_VERSION" ]; then
-  say "creating $VENV with slixmpp $SLIXMPP_VERSION"
-  rm -rf "$VENV"
-  if ! python3 -m venv "$VENV" 2>/dev/null; then
-    install_packages python3-venv
-    /usr/bin/python3 -m venv "$VENV"
-  fi
-  "$VENV/bin/pip" install -q --disable-pip-version-check "slixmpp==$SLIXMPP_VERSION" >&2 ||
-    fail "pip could not install slixmpp $SLIXMPP_VERSION"
-fi
+slixmpp_venv
 
 say "building the serve example"
 (cd "$ROOT" && cargo build -q -p xmpp-transport-std --example serve) || fail "cargo build failed"

@@ -794,6 +794,51 @@ fn group_chat(server: Server) {
     assert_eq!(refused, JoinError::NicknameInUse, "{}", server.name);
     assert!(carol.endpoint().room(room.as_str()).is_none());
 
+    // A third, independent client: slixmpp, as carol, nicknamed slix.
+    let python = std::env::var("XMPP_SLIXMPP_PYTHON")
+        .expect("XMPP_SLIXMPP_PYTHON is not set: run scripts/interop.sh");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/interop/slixmpp_occupant.py"
+    );
+    let (host, port) = server.starttls.rsplit_once(':').expect("host:port");
+    let mut slix = std::process::Command::new(python)
+        .args(["-u", script, "--host", host, "--port", port])
+        .args([
+            "--jid",
+            "carol@localhost/slixmpp",
+            "--password",
+            "carol-pass",
+        ])
+        .args([
+            "--ca",
+            &server.ca,
+            "--room",
+            room.as_str(),
+            "--nick",
+            "slix",
+        ])
+        .spawn()
+        .expect("the slixmpp occupant starts");
+    room_event(&mut alice, |e| match e {
+        RoomEvent::OccupantJoined { occupant, .. } if occupant.nick == "slix" => Some(()),
+        _ => None,
+    });
+    alice
+        .command(|c, now| c.send_to_room(now, &room, "ping slix"))
+        .expect("transport")
+        .expect("sent");
+    for conn in [&mut alice, &mut bob] {
+        room_event(conn, |e| match e {
+            RoomEvent::Message {
+                nick: Some(nick),
+                message,
+                ..
+            } if nick == "slix" && message.body().as_deref() == Some("pong from slix") => Some(()),
+            _ => None,
+        });
+    }
+
     alice
         .command(|c, now| c.set_room_subject(now, &room, "tea"))
         .expect("transport")
@@ -874,6 +919,18 @@ fn group_chat(server: Server) {
     assert!(
         matches!(why, Departure::Kicked { .. }),
         "{}: {why:?}",
+        server.name
+    );
+
+    // slixmpp sees itself kicked and ends well.
+    alice
+        .command(|c, now| c.kick(now, &room, "slix", None))
+        .expect("transport")
+        .expect("sent");
+    let status = slix.wait().expect("the slixmpp occupant ends");
+    assert!(
+        status.success(),
+        "{}: the slixmpp occupant failed",
         server.name
     );
 

@@ -27,6 +27,8 @@ pub(super) enum IqPurpose {
     Roster,
     /// A disco#info about a peer's XEP-0115 capabilities.
     Caps,
+    /// The instant-room configuration of a room our join created.
+    RoomConfig,
 }
 
 /// IQ requests awaiting a response.
@@ -125,12 +127,23 @@ impl Client {
             let Some((_, id)) = self.iqs.deadlines.pop_front() else {
                 break;
             };
-            match self.iqs.by_id.remove(&id).map(|p| p.purpose) {
+            let pending = self.iqs.by_id.remove(&id);
+            if let Some(Pending {
+                purpose: IqPurpose::RoomConfig,
+                to: Some(room),
+            }) = &pending
+            {
+                // No answer: we are in all the same.
+                let room = room.bare_str().to_owned();
+                self.room_configured(&room);
+                continue;
+            }
+            match pending.map(|p| p.purpose) {
                 Some(IqPurpose::App | IqPurpose::Roster) => self
                     .core
                     .events
                     .push_back(ClientEvent::IqTimeout { id: StanzaId(id) }),
-                Some(IqPurpose::Ping | IqPurpose::Caps) | None => {}
+                Some(IqPurpose::Ping | IqPurpose::Caps | IqPurpose::RoomConfig) | None => {}
                 Some(IqPurpose::Bind | IqPurpose::Session) => {
                     self.finish(CloseReason::NegotiationTimeout);
                     return;

@@ -24,7 +24,7 @@ use crate::xml::{Element, ns};
 pub const MAX_OCCUPANTS: usize = 10_000;
 
 /// A room we are in or entering.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Room {
     /// The room's bare JID.
     pub jid: BareJid,
@@ -44,6 +44,9 @@ pub struct Room {
     pub subject: Option<String>,
     /// A nickname change we asked for.
     pending_nick: Option<String>,
+    /// A room our join created is being configured: its events wait,
+    /// so that `Joined` comes first.
+    held: Option<Vec<RoomEvent>>,
 }
 
 /// Why an occupant (or we) left a room.
@@ -244,6 +247,7 @@ impl Client {
                 occupants: BTreeMap::new(),
                 subject: None,
                 pending_nick: None,
+                held: None,
             },
         );
         Ok(id)
@@ -435,7 +439,7 @@ impl Client {
                             nick,
                             message: m,
                         };
-                        self.core.events.push_back(ClientEvent::Room(event));
+                        self.emit(&room, event);
                     }
                     (_, None) => return Some(RoomStanza::Message(m)),
                 }
@@ -539,15 +543,17 @@ impl Client {
             state.pending_nick = None;
             if !state.joined {
                 state.joined = true;
-                let created = user.has(status::CREATED);
-                if created {
+                if user.has(status::CREATED) {
+                    // `Joined` follows the configuration's answer.
+                    state.held = Some(Vec::new());
                     self.configure_instant_room(now, &jid);
+                } else {
+                    events.push(RoomEvent::Joined {
+                        room: jid,
+                        nick,
+                        created: false,
+                    });
                 }
-                events.push(RoomEvent::Joined {
-                    room: jid,
-                    nick,
-                    created,
-                });
             }
         } else {
             let known = state.occupants.contains_key(&nick);
@@ -568,12 +574,28 @@ impl Client {
             }
         }
         for event in events {
-            self.core.events.push_back(ClientEvent::Room(event));
+            self.emit(room, event);
+        }
+    }
+
+    /// Reports `event` of `room`, or holds it while the room is being
+    /// configured.
+    fn emit(&mut self, room: &str, event: RoomEvent) {
+        match self
+            .rooms
+            .by_jid
+            .get_mut(room)
+            .and_then(|s| s.held.as_mut())
+        {
+            Some(held) if held.len() < MAX_OCCUPANTS => held.push(event),
+            Some(_) => {}
+            None => self.core.events.push_back(ClientEvent::Room(event)),
         }
     }
 
     /// A room we created is locked until configured (XEP-0045 §10.1.2):
-    /// accept the defaults (an instant room).
+    /// accept the defaults (an instant room). `Joined` waits for the
+    /// room's answer, so that nobody is sent to a room still locked.
     fn configure_instant_room(&mut self, now: Time, room: &BareJid) {
         let Some(id) = self.next_id() else {
             return;
@@ -585,7 +607,27 @@ impl Client {
                     .build(),
             )
             .build();
-        let _ = self.send(now, Iq::set(&id, query).with_to(room.as_str()));
+        let iq = Iq::set(&id, query).with_to(room.as_str()).into_element();
+        self.send_tracked(now, iq, id, super::iqs::IqPurpose::RoomConfig);
+    }
+
+    /// The answer to our instant-room configuration: the room is open
+    /// (or refused the defaults, and stays as the service left it); we
+    /// are in either way.
+    pub(super) fn room_configured(&mut self, room: &str) {
+        let Some(state) = self.rooms.by_jid.get_mut(room) else {
+            return;
+        };
+        let held = state.held.take().unwrap_or_default();
+        let event = RoomEvent::Joined {
+            room: state.jid.clone(),
+            nick: state.nick.clone(),
+            created: true,
+        };
+        self.core.events.push_back(ClientEvent::Room(event));
+        for event in held {
+            self.core.events.push_back(ClientEvent::Room(event));
+        }
     }
 
     fn room_message(&mut self, room: &str, nick: Option<String>, m: Message) {
@@ -602,7 +644,7 @@ impl Client {
                     nick,
                     subject,
                 };
-                self.core.events.push_back(ClientEvent::Room(event));
+                self.emit(room, event);
             }
             return;
         }
@@ -618,7 +660,7 @@ impl Client {
             own,
             history,
         };
-        self.core.events.push_back(ClientEvent::Room(event));
+        self.emit(room, event);
     }
 }
 

@@ -241,6 +241,12 @@ impl Client {
                 }
                 Some((IqPurpose::Roster, response)) => self.roster_result(response),
                 Some((IqPurpose::Caps, response)) => self.caps_answer(response),
+                Some((IqPurpose::RoomConfig, response)) => {
+                    if let Some(room) = response.from() {
+                        let room = room.to_owned();
+                        self.room_configured(&room);
+                    }
+                }
                 _ => {}
             }
             return;
