@@ -136,6 +136,12 @@ else
 fi
 
 # Terminal clients, driven through tmux.
+# profanity logs this as an error once its discovery of the server's
+# items (our group chat service) is complete: the fresh profile has no
+# OMEMO keys to publish. It is about the client's own state, not about
+# anything the server said.
+NOT_ABOUT_US='[OMEMO] cannot publish crypto materials before they are generated'
+
 # terminal_client NAME MARKER LOG ERRORS START MESSAGE-KEYS [LOGIN-KEYS...]:
 # starts START in a tmux session, types each LOGIN-KEYS line, waits for
 # MARKER in the server's log (the client online), types MESSAGE-KEYS (a
@@ -175,8 +181,8 @@ terminal_client() {
     check "$name" "no login: $(grep -iE "$errors" "$log" 2>/dev/null | tail -3 | tr '\n' ' ')"
   elif ! grep -q 'answered 1 message' "$out"; then
     check "$name" "bob got nothing: $(tr '\n' ' ' <"$out")"
-  elif grep -qE "$errors" "$log"; then
-    check "$name" "errors logged: $(grep -E "$errors" "$log" | head -3 | tr '\n' ' ')"
+  elif grep -E "$errors" "$log" | grep -qvF "$NOT_ABOUT_US"; then
+    check "$name" "errors logged: $(grep -E "$errors" "$log" | grep -vF "$NOT_ABOUT_US" | head -3 | tr '\n' ' ')"
   else
     check "$name" ok
   fi
