@@ -57,6 +57,9 @@ Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
   --listen-component ADDR
                          accept external components (XEP-0114) here,
                          plaintext: a loopback or trusted address
+  --listen-component-tls ADDR
+                         accept external components here with TLS from
+                         the first byte (our certificate)
   --component NAME:SECRET
                          a component may serve NAME.D (or NAME, if it has
                          a dot) with SECRET (repeatable)
@@ -159,6 +162,12 @@ fn run() -> Result<(), String> {
         }
         None => None,
     };
+    let component_tls_listener = match flags.get("listen-component-tls") {
+        Some(addr) => Some(
+            TcpListener::bind(addr).map_err(|e| format!("--listen-component-tls {addr}: {e}"))?,
+        ),
+        None => None,
+    };
     let mut components = Vec::new();
     for spec in flags.all("component") {
         components.push(services::parse_component(&domain, spec)?);
@@ -247,6 +256,12 @@ fn run() -> Result<(), String> {
             .listen_components(listener)
             .map_err(|e| e.to_string())?;
         println!("listening on {bound} (components)");
+    }
+    if let Some(listener) = component_tls_listener {
+        let bound = server
+            .listen_components_tls(listener)
+            .map_err(|e| e.to_string())?;
+        println!("listening on {bound} (components, TLS)");
     }
     for (listener, direct) in listeners {
         let bound = server.listen(listener, direct).map_err(|e| e.to_string())?;

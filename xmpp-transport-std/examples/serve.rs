@@ -42,6 +42,9 @@ Options:
   --listen-component ADDR
                        accept external components (XEP-0114) here,
                        plaintext: a loopback or trusted address
+  --listen-component-tls ADDR
+                       accept external components here with TLS from the
+                       first byte (our certificate)
   --component NAME:SECRET
                        a component may serve NAME.DOMAIN (or NAME, if it
                        has a dot) with SECRET (repeatable)
@@ -87,6 +90,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut sm = true;
     let mut muc = true;
     let (mut listen_component, mut components) = (None, Vec::new());
+    let mut listen_component_tls = None;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -113,6 +117,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "--no-sm" => sm = false,
             "--no-muc" => muc = false,
             "--listen-component" => listen_component = Some(value("--listen-component")?),
+            "--listen-component-tls" => {
+                listen_component_tls = Some(value("--listen-component-tls")?);
+            }
             "--component" => components.push(value("--component")?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
@@ -136,6 +143,12 @@ fn run(args: Vec<String>) -> Result<(), String> {
         Some(addr) => {
             Some(TcpListener::bind(addr).map_err(|e| format!("--listen-component {addr}: {e}"))?)
         }
+        None => None,
+    };
+    let component_tls_listener = match &listen_component_tls {
+        Some(addr) => Some(
+            TcpListener::bind(addr).map_err(|e| format!("--listen-component-tls {addr}: {e}"))?,
+        ),
         None => None,
     };
 
@@ -212,6 +225,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
     if let Some(l) = component_listener {
         serve = serve.with_component_listener(l);
     }
+    if let Some(l) = component_tls_listener {
+        serve = serve.with_component_tls_listener(l);
+    }
     let server = serve.start(listener).map_err(|e| e.to_string())?;
     let plural = if account_count == 1 { "" } else { "s" };
     println!(
@@ -225,6 +241,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
     );
     if let Some(addr) = server.component_addr() {
         println!("listening on {addr} for components");
+    }
+    if let Some(addr) = server.component_tls_addr() {
+        println!("listening on {addr} for components (TLS)");
     }
     let _ = std::io::stdout().flush();
     // Serve until killed; the handle is never dropped.

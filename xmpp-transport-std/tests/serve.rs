@@ -405,6 +405,7 @@ fn a_component_serves_its_domain() {
         .with_component("echo.localhost", "s3cret")
         .unwrap()
         .with_component_listener(TcpListener::bind("127.0.0.1:0").unwrap())
+        .with_component_tls_listener(TcpListener::bind("127.0.0.1:0").unwrap())
         .start(TcpListener::bind("127.0.0.1:0").unwrap())
         .unwrap();
     let components = server.component_addr().unwrap();
@@ -440,6 +441,18 @@ fn a_component_serves_its_domain() {
         refused_with(first(&mut connect("s3cret"))),
         Some(StreamErrorCondition::Conflict)
     );
+    // The TLS listener: the same handshake inside TLS, the certificate
+    // checked (the domain is taken, so conflict is the answer).
+    let config = ComponentConfig::new("echo.localhost", "s3cret").unwrap();
+    let tcp = TcpStream::connect(server.component_tls_addr().unwrap()).unwrap();
+    let tls = ClientTls::new(&pki.trust_anchors(), "localhost").unwrap();
+    let mut over_tls =
+        Connection::new_client(tcp, Component::new(config, clock::now()), tls).unwrap();
+    assert_eq!(
+        refused_with(first(&mut over_tls)),
+        Some(StreamErrorCondition::Conflict)
+    );
+    assert!(over_tls.is_encrypted());
 
     let options = LoginOptions {
         server: Some(server.local_addr().to_string()),

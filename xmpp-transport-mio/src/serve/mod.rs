@@ -262,6 +262,19 @@ impl MioServer {
         self.add_listener(listener, Listener::Component)
     }
 
+    /// Accepts external components on `listener` with TLS from the first
+    /// byte (the server's certificate, as for clients). Returns its
+    /// address.
+    ///
+    /// # Errors
+    /// As for [`MioServer::listen`].
+    pub fn listen_components_tls(
+        &mut self,
+        listener: std::net::TcpListener,
+    ) -> io::Result<SocketAddr> {
+        self.add_listener(listener, Listener::ComponentTls)
+    }
+
     /// Lets an external component serve `domain` with `secret` (see
     /// `Hub::with_component`).
     ///

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use xmpp_proto::jid::JidError;
 use xmpp_proto::router::SessionId;
-use xmpp_proto::server::{Server, ServerConfig};
+use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
 
 use super::pump::HubCommand;
 use super::{Shared, lock, session};
@@ -28,6 +28,8 @@ pub enum Listener {
     DirectTls,
     /// External components (XEP-0114), plaintext.
     Component,
+    /// External components, TLS from the first byte.
+    ComponentTls,
 }
 
 impl Listener {
@@ -36,7 +38,8 @@ impl Listener {
         match self {
             Listener::StartTls => config.for_listener(false),
             Listener::DirectTls => config.for_listener(true),
-            Listener::Component => config.for_components(),
+            Listener::Component => config.with_tls(ServerTlsPolicy::Disabled).for_components(),
+            Listener::ComponentTls => config.with_tls(ServerTlsPolicy::Direct).for_components(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub struct ServeHandle {
     pub(super) addr: SocketAddr,
     pub(super) direct_addr: Option<SocketAddr>,
     pub(super) component_addr: Option<SocketAddr>,
+    pub(super) component_tls_addr: Option<SocketAddr>,
     pub(super) shared: Arc<Shared>,
     pub(super) acceptors: Vec<JoinHandle<()>>,
     pub(super) reaper: Option<JoinHandle<()>>,
@@ -41,6 +42,11 @@ impl ServeHandle {
     /// Where the component listener listens, if there is one.
     pub fn component_addr(&self) -> Option<SocketAddr> {
         self.component_addr
+    }
+
+    /// Where the component listener with TLS listens, if there is one.
+    pub fn component_tls_addr(&self) -> Option<SocketAddr> {
+        self.component_tls_addr
     }
 
     /// The XMPP domain served.
@@ -78,9 +84,14 @@ impl ServeHandle {
             return;
         }
         // An accept() only returns for a connection: make one.
-        for addr in [Some(self.addr), self.direct_addr, self.component_addr]
-            .into_iter()
-            .flatten()
+        for addr in [
+            Some(self.addr),
+            self.direct_addr,
+            self.component_addr,
+            self.component_tls_addr,
+        ]
+        .into_iter()
+        .flatten()
         {
             let _ = TcpStream::connect(reachable(addr));
         }

@@ -105,6 +105,7 @@ pub struct Serve {
     log: Option<LogHook>,
     direct_tls: Option<TcpListener>,
     components: Option<TcpListener>,
+    components_tls: Option<TcpListener>,
     max_sessions: usize,
     admission: Admission,
 }
@@ -137,6 +138,7 @@ impl Serve {
             log: None,
             direct_tls: None,
             components: None,
+            components_tls: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
             admission: Admission::new(
                 DEFAULT_MAX_PER_ADDRESS,
@@ -186,6 +188,14 @@ impl Serve {
     /// component may serve is named with [`Serve::with_component`].
     pub fn with_component_listener(mut self, listener: TcpListener) -> Self {
         self.components = Some(listener);
+        self
+    }
+
+    /// Accepts external components on `listener` with TLS from the first
+    /// byte (the server's certificate, as for clients): for components
+    /// that connect over a network.
+    pub fn with_component_tls_listener(mut self, listener: TcpListener) -> Self {
+        self.components_tls = Some(listener);
         self
     }
 
@@ -241,6 +251,10 @@ impl Serve {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
+        let component_tls_addr = match &self.components_tls {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let mut hub = self.hub;
         seed_hub(&mut hub, self.accounts.as_ref());
         let shared = Arc::new(Shared {
@@ -271,10 +285,14 @@ impl Serve {
         if let Some(components) = self.components {
             acceptors.push(spawn_acceptor(&shared, components, Listener::Component)?);
         }
+        if let Some(components) = self.components_tls {
+            acceptors.push(spawn_acceptor(&shared, components, Listener::ComponentTls)?);
+        }
         Ok(ServeHandle {
             addr,
             direct_addr,
             component_addr,
+            component_tls_addr,
             shared,
             acceptors,
             reaper: Some(reaper),
