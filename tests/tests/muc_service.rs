@@ -446,3 +446,68 @@ fn a_second_device_cannot_take_the_nickname_of_the_first() {
     assert!(events(&mut net, juliet).iter().any(|e| matches!(e,
         RoomEvent::Message { own: true, message, .. } if message.body().as_deref() == Some("still here"))));
 }
+
+/// History by time and by size: `seconds` counts back from the time of
+/// the join, `maxchars` 0 means none.
+#[test]
+fn history_by_seconds_and_by_size() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let minute = Arc::new(AtomicU64::new(0));
+    let clock = Arc::clone(&minute);
+    let hub = Hub::new(DOMAIN)
+        .unwrap()
+        .with_rooms(SERVICE, [9; 16])
+        .unwrap()
+        .with_wall_clock(Box::new(move || {
+            format!("2026-12-03T10:{:02}:00Z", clock.load(Ordering::SeqCst))
+        }));
+    let mut net = Network::new(hub);
+    let juliet = net.login("juliet", "balcony");
+    join(&mut net, juliet, "tea", "juliet", &JoinOptions::default());
+    for (at, body) in [(0, "at ten"), (30, "at half past")] {
+        minute.store(at, Ordering::SeqCst);
+        let now = net.now;
+        net.client(juliet)
+            .send_to_room(now, &room("tea"), body)
+            .unwrap();
+        net.run();
+    }
+    minute.store(40, Ordering::SeqCst);
+    let history = |net: &mut Network, id: SessionId| -> Vec<String> {
+        events(net, id)
+            .into_iter()
+            .filter_map(|e| match e {
+                RoomEvent::Message {
+                    message,
+                    history: true,
+                    ..
+                } => message.body().map(|b| b.into_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+    let romeo = net.login("romeo", "garden");
+    let mut last_15_minutes = History::default();
+    last_15_minutes.seconds = Some(15 * 60);
+    join(
+        &mut net,
+        romeo,
+        "tea",
+        "romeo",
+        &JoinOptions::default().with_history(last_15_minutes),
+    );
+    assert_eq!(history(&mut net, romeo), ["at half past"]);
+
+    let nurse = net.login("nurse", "kitchen");
+    let mut nothing = History::default();
+    nothing.max_chars = Some(0);
+    join(
+        &mut net,
+        nurse,
+        "tea",
+        "nurse",
+        &JoinOptions::default().with_history(nothing),
+    );
+    assert!(history(&mut net, nurse).is_empty());
+}

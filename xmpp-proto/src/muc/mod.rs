@@ -125,6 +125,8 @@ pub struct Occupant {
 pub struct History {
     /// At most this many messages (`0`: none).
     pub max_stanzas: Option<u32>,
+    /// At most about this many characters of messages (`0`: none).
+    pub max_chars: Option<u32>,
     /// Only from the last this many seconds.
     pub seconds: Option<u32>,
     /// Only since this XEP-0082 time.
@@ -191,6 +193,9 @@ pub fn join_presence(
         let mut h = Element::builder("history", ns::MUC);
         if let Some(n) = history.max_stanzas {
             h = h.attr("maxstanzas", n.to_string());
+        }
+        if let Some(n) = history.max_chars {
+            h = h.attr("maxchars", n.to_string());
         }
         if let Some(s) = history.seconds {
             h = h.attr("seconds", s.to_string());

@@ -6,9 +6,9 @@
 //! Rooms are created by their first join (the creator owns them; they
 //! are open, unmoderated, semi-anonymous and go away when the last
 //! occupant leaves). Occupants have nicknames, roles and affiliations;
-//! messages go to everyone, with a bounded history sent on join (the
-//! join's `maxstanzas` and `since` are honoured; `seconds` and
-//! `maxchars` are not yet), and the subject; private messages go between occupants; moderators kick,
+//! messages go to everyone, with a bounded history sent on join (as much
+//! as the join's `maxstanzas`, `maxchars`, `seconds` and `since` allow;
+//! `maxchars` counts the stored size of each message), and the subject; private messages go between occupants; moderators kick,
 //! admins ban and grant membership; owners make a room members-only or
 //! password-protected (`muc#owner` form); rooms and the service answer
 //! disco#info and disco#items. Occupant ids (XEP-0421) are given.
@@ -167,7 +167,9 @@ impl RoomService {
         };
         let nick = to.resourcepart().map(str::to_owned);
         match (stanza, nick) {
-            (Stanza::Presence(_), Some(nick)) => self.presence(&room, &nick, &from, stanza, out),
+            (Stanza::Presence(_), Some(nick)) => {
+                self.presence(&room, &nick, &from, stanza, stamp, out)
+            }
             (Stanza::Presence(_), None) => {}
             (Stanza::Message(m), None) => match m.kind() {
                 MessageType::Groupchat => self.groupchat(&room, &from, stanza, stamp, out),
@@ -229,6 +231,7 @@ impl RoomService {
         nick: &str,
         from: &Jid,
         stanza: &Stanza,
+        stamp: &str,
         out: &mut Vec<Element>,
     ) {
         let Stanza::Presence(p) = stanza else {
@@ -239,7 +242,7 @@ impl RoomService {
             .get(room)
             .and_then(|r| r.nick_of.get(from.as_str()).cloned());
         match (p.kind(), seated) {
-            (PresenceType::Available, None) => self.join(room, nick, from, stanza, out),
+            (PresenceType::Available, None) => self.join(room, nick, from, stanza, stamp, out),
             (PresenceType::Available, Some(current)) if current == nick => {
                 let Some(state) = self.rooms.get_mut(room) else {
                     return;
@@ -266,6 +269,7 @@ impl RoomService {
         nick: &str,
         from: &Jid,
         stanza: &Stanza,
+        stamp: &str,
         out: &mut Vec<Element>,
     ) {
         let bare = from.bare_str().to_owned();
@@ -365,17 +369,38 @@ impl RoomService {
             .element()
             .child("x", ns::MUC)
             .and_then(|x| x.child("history", ns::MUC));
-        let max = wanted
-            .and_then(|h| h.attr("maxstanzas"))
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(usize::MAX);
-        // XEP-0082 UTC stamps of one form compare as strings.
-        let since = wanted.and_then(|h| h.attr("since")).unwrap_or("");
-        let skip = state.history.len().saturating_sub(max);
-        for (message, stamp) in state.history.iter().skip(skip) {
-            if stamp.as_str() < since {
-                continue;
+        let number = |name: &str| {
+            wanted
+                .and_then(|h| h.attr(name))
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        let max =
+            number("maxstanzas").map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let max_chars =
+            number("maxchars").map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        // The oldest stamp wanted: `since`, or `seconds` before now.
+        let since = wanted.and_then(|h| h.attr("since")).and_then(epoch_seconds);
+        let recent = number("seconds")
+            .zip(epoch_seconds(stamp))
+            .map(|(seconds, now)| now - i64::try_from(seconds).unwrap_or(i64::MAX / 2));
+        let oldest = since.max(recent);
+        // Newest first until a limit is reached, then sent oldest first.
+        let mut chosen = Vec::new();
+        let mut chars = 0usize;
+        for (message, at) in state.history.iter().rev() {
+            if chosen.len() >= max {
+                break;
             }
+            if oldest.is_some_and(|oldest| epoch_seconds(at).is_none_or(|t| t < oldest)) {
+                break;
+            }
+            chars = chars.saturating_add(message.tree.stored_bytes());
+            if chars > max_chars {
+                break;
+            }
+            chosen.push((message, at));
+        }
+        for (message, stamp) in chosen.into_iter().rev() {
             let mut m = message.clone();
             m.set_attr("to", from.as_str());
             out.push(
@@ -949,6 +974,42 @@ fn rewrite_item(
     out.build()
 }
 
+/// Seconds since 1970 of a XEP-0082 UTC time (`2026-12-03T10:00:00Z`,
+/// fractions and zone offsets ignored), or `None` if it is not one.
+fn epoch_seconds(stamp: &str) -> Option<i64> {
+    let b = stamp.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<i64> {
+        let digits = stamp.get(from..to)?;
+        if !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    };
+    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    // Days from the civil date, counting years from March so that leap
+    // days fall at a year's end.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
 fn refuse(stanza: &Stanza, condition: DefinedCondition, out: &mut Vec<Element>) {
     if stanza.element().attr("type") == Some("error") {
         return;
@@ -1028,5 +1089,24 @@ fn apply_config(state: &mut RoomState, form: ElementRef<'_>) {
         (Some(false), _) => state.password = None,
         (_, Some(secret)) => state.password = Some(secret),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::epoch_seconds;
+
+    #[test]
+    fn xep_0082_times_become_epoch_seconds() {
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(epoch_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(epoch_seconds("2002-09-10T23:08:25Z"), Some(1_031_699_305));
+        assert_eq!(
+            epoch_seconds("2002-09-10T23:08:25.123Z"),
+            Some(1_031_699_305)
+        );
+        assert_eq!(epoch_seconds("2002-13-10T23:08:25Z"), None);
+        assert_eq!(epoch_seconds("yesterday"), None);
+        assert_eq!(epoch_seconds(""), None);
     }
 }
