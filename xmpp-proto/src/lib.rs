@@ -66,6 +66,7 @@ pub mod jid;
 pub mod muc;
 pub mod negotiation;
 pub mod random;
+pub mod resolve;
 pub mod roster;
 pub mod router;
 pub mod sasl;
