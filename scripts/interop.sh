@@ -16,6 +16,7 @@ TAG=interop
 export XMPP_INTEROP_DIR="${XMPP_INTEROP_DIR:-/tmp/xmpp-interop}"
 
 stop_servers() {
+  bash "$dir/dns-down.sh" || true
   bash "$dir/postgres-down.sh" || true
   bash "$dir/prosody-down.sh" || true
   bash "$dir/ejabberd-down.sh" || true
@@ -33,6 +34,17 @@ bash "$dir/postgres-up.sh"
   cargo test -p xmpp-store-postgres -- --ignored
 )
 bash "$dir/postgres-down.sh"
+
+# DNS SRV (the std transport's resolver) against dnsmasq with a test zone.
+bash "$dir/dns-up.sh"
+(
+  set -a
+  # shellcheck disable=SC1091
+  . "$XMPP_INTEROP_DIR/dns/env"
+  set +a
+  cargo test -p xmpp-transport-std --test srv -- --ignored
+)
+bash "$dir/dns-down.sh"
 
 bash "$dir/prosody-up.sh"
 bash "$dir/ejabberd-up.sh"

@@ -65,6 +65,7 @@ mod connection;
 mod error;
 mod reconnect;
 mod remote;
+pub mod resolve;
 pub mod rooms;
 pub mod serve;
 mod server_tls;
