@@ -58,6 +58,16 @@ use xmpp_transport_std::serve::{
 /// [`Config`].
 pub use postgres;
 
+/// Whether `e` says the connection is gone rather than the statement
+/// wrong: closed, or a server error of class 08 (connection exception) or
+/// 57 (operator intervention: shutdown, termination).
+fn connection_lost(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || e
+            .code()
+            .is_some_and(|code| code.code().starts_with("08") || code.code().starts_with("57"))
+}
+
 /// How long connecting may take when the connection string says nothing.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -188,7 +198,12 @@ impl PostgresStore {
                 }
             };
             match work(client) {
-                Err(_) if client.is_closed() && !retried => retried = true,
+                Err(e) if !retried && (client.is_closed() || connection_lost(&e)) => {
+                    // The connection may not know yet that it is dead
+                    // (the server's goodbye came as this error): a new one.
+                    retried = true;
+                    *db = None;
+                }
                 done => return done,
             }
         }
