@@ -63,8 +63,7 @@ pub use postgres;
 /// 57 (operator intervention: shutdown, termination).
 fn connection_lost(e: &postgres::Error) -> bool {
     e.is_closed()
-        || e
-            .code()
+        || e.code()
             .is_some_and(|code| code.code().starts_with("08") || code.code().starts_with("57"))
 }
 
