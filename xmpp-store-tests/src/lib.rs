@@ -288,6 +288,7 @@ fn online(pki: &TestPki, server: &ServeHandle, user: &str) -> Session {
         server: Some(server.local_addr().to_string()),
         trust: Some(pki.trust_anchors()),
         timeout: Some(TIMEOUT),
+        ..LoginOptions::default()
     };
     let mut session = Session::login_config(config, options).unwrap();
     session

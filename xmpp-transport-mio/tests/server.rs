@@ -315,6 +315,7 @@ fn the_std_client_talks_to_the_mio_server() {
             server: Some(addr.to_string()),
             trust: Some(server.pki.trust_anchors()),
             timeout: Some(TIMEOUT),
+            ..LoginOptions::default()
         };
         Session::login_config(client_config(i, policy, &keys), options).unwrap()
     };
@@ -356,6 +357,7 @@ fn sm_login_with(server: &Running, i: usize, resume: Option<SmSession>, sm: SmCo
         server: Some(server.addr.to_string()),
         trust: Some(server.pki.trust_anchors()),
         timeout: Some(TIMEOUT),
+        ..LoginOptions::default()
     };
     let mut session = Session::login_config(config, options).unwrap();
     // Bound, and <enable/> sent: wait for <enabled/>, so that a break
@@ -688,6 +690,7 @@ fn a_slow_password_check_does_not_stall_the_other_sessions() {
         server: Some(server.addr.to_string()),
         trust: Some(server.pki.trust_anchors()),
         timeout: Some(TIMEOUT),
+        ..LoginOptions::default()
     };
     let sasl = xmpp_proto::sasl::SaslClientConfig {
         allowed: Some(vec![xmpp_proto::sasl::Mechanism::Plain]),
@@ -771,6 +774,7 @@ fn a_component_serves_its_domain_through_the_mio_server() {
         server: Some(server.addr.to_string()),
         trust: Some(server.pki.trust_anchors()),
         timeout: Some(TIMEOUT),
+        ..LoginOptions::default()
     };
     let mut user = Session::login_config(
         client_config(1, ClientTlsPolicy::RequireStartTls, &keys),

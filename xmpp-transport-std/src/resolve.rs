@@ -133,16 +133,26 @@ impl Resolver {
     /// `NotFound` if the domain offers no service (SRV target `.`);
     /// otherwise the last attempt's error.
     pub fn connect(&self, domain: &str, timeout: Duration) -> io::Result<Connected> {
-        let candidates = match self.plan(domain)? {
-            Plan::Candidates(candidates) => candidates,
-            Plan::NoService => {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{domain} offers no XMPP client service (SRV target '.')"),
-                ));
-            }
-        };
-        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("no address for {domain}"));
+        match self.plan(domain)? {
+            Plan::Candidates(candidates) => self.connect_to(candidates, timeout),
+            Plan::NoService => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{domain} offers no XMPP client service (SRV target '.')"),
+            )),
+        }
+    }
+
+    /// Connects to the first of `candidates` that answers (every address
+    /// of each in turn, `timeout` per attempt).
+    ///
+    /// # Errors
+    /// The last attempt's error.
+    pub fn connect_to(
+        &self,
+        candidates: Vec<Candidate>,
+        timeout: Duration,
+    ) -> io::Result<Connected> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no candidate to connect to");
         for candidate in candidates {
             let addresses = match self.addresses(&candidate.host) {
                 Ok(addresses) => addresses,

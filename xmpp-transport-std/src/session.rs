@@ -15,9 +15,10 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{Client, ClientConfig, ClientEvent as Event, StanzaId};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent as Event, ClientTlsPolicy, StanzaId};
 use xmpp_proto::endpoint::{CloseReason, CommandError};
 use xmpp_proto::jid::{FullJid, Jid, JidError};
+use xmpp_proto::resolve::{Plan, Security};
 use xmpp_proto::sm::SmSession;
 use xmpp_proto::stanza::StanzaError;
 
@@ -34,13 +35,71 @@ pub struct Session {
 /// Where and how to connect, beyond the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct LoginOptions {
-    /// `host:port` to connect to instead of the JID's domain on 5222 (there
-    /// is no SRV lookup).
+    /// `host:port` to connect to. Without it, the JID's domain is looked
+    /// up in DNS (SRV, see [`crate::resolve`]), falling back to the
+    /// domain on 5222.
     pub server: Option<String>,
     /// Trust these anchors instead of the public web PKI roots.
     pub trust: Option<TrustAnchors>,
     /// How long the whole login may take (default 30 s).
     pub timeout: Option<Duration>,
+    /// The DNS server to ask instead of the system's (tests, private
+    /// deployments).
+    pub dns: Option<std::net::SocketAddr>,
+}
+
+/// The domain's server found through DNS SRV, the stream secured as its
+/// record says (direct TLS or STARTTLS); without a usable resolver, the
+/// domain on 5222. A domain that says it has no service (`.`) is an
+/// error.
+/// Whether the plan is only the no-SRV fallback (the domain on 5222).
+fn is_fallback(candidates: &[xmpp_proto::resolve::Candidate], domain: &str) -> bool {
+    matches!(candidates, [only] if only.host == domain && only.port == crate::DEFAULT_PORT)
+}
+
+fn connect_by_dns(
+    config: ClientConfig,
+    dns: Option<std::net::SocketAddr>,
+) -> std::io::Result<(std::net::TcpStream, ClientConfig)> {
+    let domain = config.domain();
+    let local = domain == "localhost" || domain.ends_with(".localhost");
+    if local
+        || domain
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    {
+        // Nothing to ask DNS about.
+        return Ok((crate::connect(domain, None)?, config));
+    }
+    let resolver = match dns {
+        Some(server) => crate::resolve::Resolver::with_server(server),
+        None => crate::resolve::Resolver::system(),
+    };
+    // Without DNS (no resolver configuration, no answer), or without SRV
+    // records, the operating system finds the domain's address, as it
+    // does for `localhost` and /etc/hosts.
+    let plan = resolver.and_then(|r| r.plan(config.domain()).map(|plan| (r, plan)));
+    let (resolver, candidates) = match plan {
+        Ok((_, Plan::NoService)) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "{} offers no XMPP client service (SRV target '.')",
+                    config.domain()
+                ),
+            ));
+        }
+        Ok((resolver, Plan::Candidates(c))) if !is_fallback(&c, config.domain()) => (resolver, c),
+        _ => return Ok((crate::connect(config.domain(), None)?, config)),
+    };
+    let connected = resolver.connect_to(candidates, crate::resolve::DEFAULT_ATTEMPT_TIMEOUT)?;
+    connected.socket.set_nodelay(true)?;
+    let config = match connected.candidate.security {
+        Security::DirectTls => config.with_tls(ClientTlsPolicy::Direct),
+        Security::StartTls => config,
+    };
+    Ok((connected.socket, config))
 }
 
 impl fmt::Debug for TrustAnchors {
@@ -145,7 +204,10 @@ impl Session {
     ) -> Result<Session, SessionError> {
         let anchors = options.trust.unwrap_or_else(TrustAnchors::webpki_roots);
         let tls = ClientTls::new(&anchors, config.domain())?;
-        let tcp = crate::connect(config.domain(), options.server.as_deref())?;
+        let (tcp, config) = match options.server.as_deref() {
+            Some(server) => (crate::connect(config.domain(), Some(server))?, config),
+            None => connect_by_dns(config, options.dns)?,
+        };
         let mut conn = Connection::new_client(tcp, Client::new(config, clock::now()), tls)?;
         let deadline = Instant::now() + options.timeout.unwrap_or(Duration::from_secs(30));
         let mut backlog = std::collections::VecDeque::new();

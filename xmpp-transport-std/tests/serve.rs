@@ -201,6 +201,7 @@ fn a_message_to_an_unknown_account_comes_back_to_the_session_that_sent_it() {
         server: Some(setup.server.local_addr().to_string()),
         trust: Some(setup.pki.trust_anchors()),
         timeout: Some(TIMEOUT),
+        ..LoginOptions::default()
     };
     let mut session = Session::login_with("alice@localhost", "alice-secret", options).unwrap();
     let refused = session.send_message_with_receipt("nobody@localhost", "hello?", TIMEOUT);
@@ -357,6 +358,7 @@ fn connections_that_never_log_in_cannot_take_the_room_of_those_that_do() {
             server: Some(server.local_addr().to_string()),
             trust: Some(pki.trust_anchors()),
             timeout: Some(TIMEOUT),
+            ..LoginOptions::default()
         };
         match Session::login_with("alice@localhost", "alice-secret", options) {
             Ok(alice) => break alice,
@@ -458,6 +460,7 @@ fn a_component_serves_its_domain() {
         server: Some(server.local_addr().to_string()),
         trust: Some(pki.trust_anchors()),
         timeout: Some(TIMEOUT),
+        ..LoginOptions::default()
     };
     let config = ClientConfig::new(
         Jid::new("alice@localhost/r").unwrap(),

@@ -79,6 +79,7 @@ fn login_sm(setup: &Setup, user: &str, resume: Option<SmSession>, sm: SmConfig) 
         server: Some(setup.server.local_addr().to_string()),
         trust: Some(setup.pki.trust_anchors()),
         timeout: Some(TIMEOUT),
+        ..LoginOptions::default()
     };
     let mut session = Session::login_config(config, options).unwrap();
     // Online comes after <enabled/>: a break from here on is resumable.

@@ -68,3 +68,38 @@ fn an_unreachable_first_target_gives_way_to_the_next() {
     let (_, peer) = live.accept().unwrap();
     assert_eq!(peer.ip(), connected.socket.local_addr().unwrap().ip());
 }
+
+/// A login with no server given finds it through SRV: the first target
+/// refuses, the second is our server for `srv.xmpp.test`.
+#[test]
+#[ignore = "needs a DNS server: scripts/interop/dns-up.sh"]
+fn a_login_finds_its_server_through_srv() {
+    use xmpp_proto::client::ClientConfig;
+    use xmpp_proto::jid::Jid;
+    use xmpp_transport_std::serve::{Accounts, Serve};
+    use xmpp_transport_std::test_certs::TestPki;
+    use xmpp_transport_std::{LoginOptions, Session};
+
+    let pki = TestPki::generate(&["srv.xmpp.test"]).unwrap();
+    let mut accounts = Accounts::new();
+    accounts.add("alice", "alice-secret").unwrap();
+    let server = Serve::new("srv.xmpp.test", pki.server_tls(), accounts)
+        .unwrap()
+        .start(TcpListener::bind("127.0.0.5:15372").unwrap())
+        .unwrap();
+    let options = LoginOptions {
+        trust: Some(pki.trust_anchors()),
+        timeout: Some(Duration::from_secs(20)),
+        dns: Some(std::env::var("XMPP_TEST_DNS").unwrap().parse().unwrap()),
+        ..LoginOptions::default()
+    };
+    let config = ClientConfig::new(
+        Jid::new("alice@srv.xmpp.test/r").unwrap(),
+        "alice-secret".to_owned(),
+    );
+    let mut session = Session::login_config(config, options).unwrap();
+    let peer = session.connection().socket().peer_addr().unwrap();
+    assert_eq!(peer, "127.0.0.5:15372".parse().unwrap());
+    session.close().unwrap();
+    server.shutdown();
+}
