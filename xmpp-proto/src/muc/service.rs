@@ -447,13 +447,13 @@ impl RoomService {
             return;
         }
         // Unavailable under the old name with 303 and the new one...
-        for (other, to) in recipients(state) {
+        for (other, viewer) in &state.seats {
             let mut codes = vec![status::NEW_NICK];
             if other == old {
                 codes.push(status::SELF);
             }
-            let viewer = state.seats[&other].role;
-            let mut p = occupant_presence(state, old, seat, &to, viewer, &codes);
+            let to = viewer.jid.as_str();
+            let mut p = occupant_presence(state, old, seat, to, viewer.role, &codes);
             p.set_attr("type", "unavailable");
             out.push(with_new_nick(p, new));
         }
@@ -486,15 +486,15 @@ impl RoomService {
         let Some(seat) = state.seats.get(nick).cloned() else {
             return;
         };
-        for (other, to) in recipients(state) {
+        let mut gone = seat.clone();
+        gone.role = Role::None;
+        for (other, viewer) in &state.seats {
             let mut all = codes.to_vec();
             if other == nick {
                 all.push(status::SELF);
             }
-            let viewer = state.seats[&other].role;
-            let mut gone = seat.clone();
-            gone.role = Role::None;
-            let mut p = occupant_presence(state, nick, &gone, &to, viewer, &all);
+            let to = viewer.jid.as_str();
+            let mut p = occupant_presence(state, nick, &gone, to, viewer.role, &all);
             p.set_attr("type", "unavailable");
             if let Some((actor, reason)) = actor {
                 p = with_actor(p, actor, reason);
@@ -571,9 +571,9 @@ impl RoomService {
                 state.history_bytes -= old.tree.stored_bytes();
             }
         }
-        for (_, to) in recipients(state) {
+        for seat in state.seats.values() {
             let mut copy = message.clone();
-            copy.set_attr("to", &to);
+            copy.set_attr("to", seat.jid.as_str());
             out.push(copy);
         }
     }
@@ -848,25 +848,16 @@ impl RoomState {
     }
 }
 
-/// (nickname, full JID) of every occupant.
-fn recipients(state: &RoomState) -> Vec<(String, String)> {
-    state
-        .seats
-        .iter()
-        .map(|(nick, seat)| (nick.clone(), seat.jid.as_str().to_owned()))
-        .collect()
-}
-
 /// `nick`'s presence to everyone in the room (110 and `own` codes to
 /// `nick` itself).
 fn broadcast_presence(state: &RoomState, nick: &str, own: &[u16], out: &mut Vec<Element>) {
     let Some(seat) = state.seats.get(nick) else {
         return;
     };
-    for (other, to) in recipients(state) {
+    for (other, viewer) in &state.seats {
         let codes: &[u16] = if other == nick { own } else { &[] };
-        let viewer = state.seats[&other].role;
-        out.push(occupant_presence(state, nick, seat, &to, viewer, codes));
+        let to = viewer.jid.as_str();
+        out.push(occupant_presence(state, nick, seat, to, viewer.role, codes));
     }
 }
 
