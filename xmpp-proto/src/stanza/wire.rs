@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::xml::{Element, Limits, ReadError, StreamEvent, StreamReader, WriteError};
+use crate::xml::{Element, ReadError, WriteError};
 
 /// A stanza as the bytes sent on a `jabber:client` stream (the content
 /// namespace implied, as after the stream header). Cloning shares the
@@ -73,25 +73,7 @@ impl WireStanza {
     /// If the bytes are not one element (they always are when they came
     /// from [`WireStanza::from_element`]).
     pub fn to_element(&self) -> Result<Element, ReadError> {
-        const HEADER: &[u8] = b"<stream:stream xmlns='jabber:client' \
-            xmlns:stream='http://etherx.jabber.org/streams'>";
-        let limits = Limits {
-            max_element_bytes: self.bytes.len().saturating_add(1),
-            max_token_bytes: self.bytes.len().saturating_add(1),
-            max_element_storage: usize::MAX,
-            ..Limits::default()
-        };
-        let mut reader = StreamReader::new(limits);
-        let mut header = HEADER;
-        while let Some(StreamEvent::Header(_)) = reader.read(&mut header)? {}
-        let mut input: &[u8] = &self.bytes;
-        loop {
-            match reader.read(&mut input)? {
-                Some(StreamEvent::Element(el)) => return Ok(el),
-                Some(_) => {}
-                None => return Err(ReadError::NotWellFormed("an incomplete stanza".into())),
-            }
-        }
+        crate::xml::read_one(&self.bytes).map(|(element, _)| element)
     }
 }
 

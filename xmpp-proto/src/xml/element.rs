@@ -171,29 +171,9 @@ impl Element {
     /// # Ok::<(), xmpp_proto::xml::WriteError>(())
     /// ```
     pub fn read_from(bytes: &[u8]) -> Option<Element> {
-        use super::{Limits, StreamEvent, StreamReader};
-        // Any header will do: the element declares its own namespace.
-        const HEADER: &[u8] =
-            b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
-        let limits = Limits {
-            max_element_bytes: bytes.len().saturating_add(1),
-            max_token_bytes: bytes.len().saturating_add(1),
-            max_element_storage: usize::MAX,
-            ..Limits::default()
-        };
-        let mut reader = StreamReader::new(limits);
-        let mut header = HEADER;
-        while let Ok(Some(StreamEvent::Header(_))) = reader.read(&mut header) {}
-        let mut input = bytes;
-        let element = loop {
-            match reader.read(&mut input).ok()? {
-                Some(StreamEvent::Element(element)) => break element,
-                Some(_) => {}
-                None => return None,
-            }
-        };
+        let (element, rest) = super::reader::read_one(bytes).ok()?;
         // Trailing bytes other than whitespace mean it was not one element.
-        input.iter().all(u8::is_ascii_whitespace).then_some(element)
+        rest.iter().all(u8::is_ascii_whitespace).then_some(element)
     }
 }
 

@@ -817,3 +817,31 @@ fn new_parser(limits: &Limits) -> RawParser {
         ..rxml::Options::default()
     })
 }
+
+/// The first element of `bytes`, read as a top-level element of a
+/// `jabber:client` stream, and what follows it: for bytes we serialized
+/// ourselves (stored or routed stanzas), so the limits are their size.
+///
+/// # Errors
+/// If `bytes` do not start with a whole element.
+pub(crate) fn read_one(bytes: &[u8]) -> Result<(Element, &[u8]), ReadError> {
+    const HEADER: &[u8] =
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
+    let limits = Limits {
+        max_element_bytes: bytes.len().saturating_add(1),
+        max_token_bytes: bytes.len().saturating_add(1),
+        max_element_storage: usize::MAX,
+        ..Limits::default()
+    };
+    let mut reader = StreamReader::new(limits);
+    let mut header = HEADER;
+    while let Some(StreamEvent::Header(_)) = reader.read(&mut header)? {}
+    let mut input = bytes;
+    loop {
+        match reader.read(&mut input)? {
+            Some(StreamEvent::Element(el)) => return Ok((el, input)),
+            Some(_) => {}
+            None => return Err(ReadError::NotWellFormed("an incomplete element".into())),
+        }
+    }
+}
