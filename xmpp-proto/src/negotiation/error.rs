@@ -106,7 +106,8 @@ impl NegotiationError {
         match self {
             Self::UnexpectedElement { .. } => Stream(StreamErrorCondition::UnsupportedStanzaType),
             Self::MissingAttribute {
-                element: "auth", ..
+                element: "auth" | "authenticate",
+                ..
             }
             | Self::InvalidMechanismName(_) => SaslFailure(FailureCondition::InvalidMechanism),
             Self::InvalidBase64 { element } if sent_by_client(element) => {
@@ -144,7 +145,7 @@ pub(super) const REQUEST_TYPE: &str = "set";
 
 /// SASL elements only a client sends.
 fn sent_by_client(element: &str) -> bool {
-    matches!(element, "auth" | "response")
+    matches!(element, "auth" | "response" | "initial-response")
 }
 
 impl fmt::Display for NegotiationError {

@@ -46,6 +46,8 @@ pub struct StreamFeatures {
     /// `<sasl-channel-binding/>` types if sent. Both are needed as they
     /// are for the XEP-0474 hash.
     pub sasl: Option<ServerOffer>,
+    /// Extensible SASL (XEP-0388), with what it allows inline.
+    pub sasl2: Option<super::Sasl2Offer>,
     /// Resource binding (RFC 6120 §7).
     pub bind: bool,
     /// Legacy session establishment (RFC 3921 §3, RFC 6121 appendix E):
@@ -169,6 +171,9 @@ impl StreamFeatures {
                         .map(|m| m.text().trim().to_owned()),
                 ));
             }
+            (super::sasl2::SASL2, "authentication") if self.sasl2.is_none() => {
+                self.sasl2 = super::Sasl2Offer::from_ref(child);
+            }
             (SASL_CB, "sasl-channel-binding") if binding_types.is_none() => {
                 let types = child
                     .children()
@@ -239,6 +244,9 @@ impl StreamFeatures {
                 }
                 b = b.append(cb);
             }
+        }
+        if let Some(offer) = &self.sasl2 {
+            b = b.append(offer.to_element());
         }
         if self.bind {
             b = b.append(Element::builder("bind", ns::BIND));

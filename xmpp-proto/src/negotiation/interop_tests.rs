@@ -201,6 +201,7 @@ fn server_build_is_in_negotiation_order() {
             ServerOffer::new(["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"])
                 .with_channel_binding_types(["tls-exporter"]),
         ),
+        sasl2: None,
         bind: true,
         session: Some(Requirement::Required),
         sm: vec![SmVersion::V2, SmVersion::V3],

@@ -42,6 +42,7 @@ mod features;
 mod header;
 mod ping;
 mod sasl;
+pub mod sasl2;
 mod session;
 mod starttls;
 
@@ -54,6 +55,10 @@ pub use self::features::{Caps, Requirement, SmVersion, StreamFeatures};
 pub use self::header::{HeaderError, ServerHeader, check_client_header, check_server_header};
 pub use self::ping::{is_ping, ping_request};
 pub use self::sasl::{DEFAULT_MAX_SASL_DATA, SaslClientMessage, SaslFailure, SaslServerMessage};
+pub use self::sasl2::{
+    Authenticate, Bind2Request, Bind2Result, FastToken, FastUse, Sasl2ClientMessage, Sasl2Offer,
+    Sasl2ServerMessage, Sasl2Success, UserAgent,
+};
 pub use self::session::{SessionResponse, is_session_request, session_request};
 pub use self::starttls::StartTls;
 

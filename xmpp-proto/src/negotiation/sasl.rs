@@ -247,7 +247,7 @@ impl SaslFailure {
 }
 
 /// RFC 4422 §3.1: `1*20` of upper-case letters, digits, `-` and `_`.
-fn is_mechanism_name(name: &str) -> bool {
+pub(super) fn is_mechanism_name(name: &str) -> bool {
     (1..=20).contains(&name.len())
         && name
             .bytes()
@@ -257,7 +257,7 @@ fn is_mechanism_name(name: &str) -> bool {
 /// The payload of a SASL element: `None` without text, `Some(empty)` for
 /// `=` (RFC 6120 §6.4.2), else the base64 text decoded. Whitespace around
 /// the text is tolerated (pretty-printing servers); inside it is not.
-fn decode(
+pub(super) fn decode(
     el: ElementRef<'_>,
     element: &'static str,
     max: usize,
@@ -283,7 +283,7 @@ fn decode(
 }
 
 /// Present data as element text: `=` when empty.
-fn encode_present(data: &[u8]) -> String {
+pub(super) fn encode_present(data: &[u8]) -> String {
     if data.is_empty() {
         "=".to_owned()
     } else {

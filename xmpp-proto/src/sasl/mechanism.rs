@@ -27,6 +27,15 @@ pub enum Mechanism {
     Plain,
     /// `ANONYMOUS` (RFC 4505): no credentials; the server assigns an identity.
     Anonymous,
+    /// `HT-SHA-256-EXPR` (XEP-0484 FAST): a token, bound to `tls-exporter`.
+    HtSha256Expr,
+    /// `HT-SHA-256-ENDP`: a token, bound to `tls-server-end-point`.
+    HtSha256Endp,
+    /// `HT-SHA-256-UNIQ`: a token, bound to `tls-unique` (never used by
+    /// this library; recognised by name).
+    HtSha256Uniq,
+    /// `HT-SHA-256-NONE`: a token, without channel binding.
+    HtSha256None,
 }
 
 impl Mechanism {
@@ -56,12 +65,34 @@ impl Mechanism {
             Mechanism::ScramSha1 => "SCRAM-SHA-1",
             Mechanism::Plain => "PLAIN",
             Mechanism::Anonymous => "ANONYMOUS",
+            Mechanism::HtSha256Expr => "HT-SHA-256-EXPR",
+            Mechanism::HtSha256Endp => "HT-SHA-256-ENDP",
+            Mechanism::HtSha256Uniq => "HT-SHA-256-UNIQ",
+            Mechanism::HtSha256None => "HT-SHA-256-NONE",
         }
     }
 
     /// The mechanism with this name (SASL names are case-sensitive upper case).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.name() == name)
+        Self::ALL
+            .into_iter()
+            .chain(Self::FAST)
+            .find(|m| m.name() == name)
+    }
+
+    /// The XEP-0484 FAST token mechanisms (HT, draft-schmaus-kitten-sasl-ht),
+    /// strongest binding first. They are never in [`Mechanism::ALL`]: a
+    /// token is offered and used only inside SASL2's `<fast/>`.
+    pub const FAST: [Mechanism; 4] = [
+        Mechanism::HtSha256Expr,
+        Mechanism::HtSha256Endp,
+        Mechanism::HtSha256Uniq,
+        Mechanism::HtSha256None,
+    ];
+
+    /// Whether this is a FAST token mechanism.
+    pub fn is_fast(self) -> bool {
+        Self::FAST.contains(&self)
     }
 
     /// The SCRAM mechanism with this hash, with or without channel binding.
@@ -112,6 +143,10 @@ mod tests {
             if let Some(h) = m.scram_hash() {
                 assert_eq!(Mechanism::scram(h, m.is_plus()), m);
             }
+        }
+        for m in Mechanism::FAST {
+            assert_eq!(Mechanism::from_name(m.name()), Some(m));
+            assert!(m.is_fast() && !Mechanism::ALL.contains(&m));
         }
         assert_eq!(Mechanism::from_name("scram-sha-1"), None);
         assert_eq!(Mechanism::from_name("DIGEST-MD5"), None);

@@ -26,6 +26,7 @@ mod client;
 mod downgrade;
 mod error;
 mod external;
+pub mod fast;
 mod mechanism;
 mod plain;
 pub mod scram;
