@@ -140,7 +140,15 @@ fn all_between<'a>(xml: &'a str, start: &str, end: &str) -> Vec<&'a str> {
 /// The XEP-0474 `h=` value for what `server_bytes` advertised, computed
 /// here from the XEP's definition (not with the library's function).
 fn expected_h(server_bytes: &str, digest: fn(&[u8]) -> Vec<u8>) -> String {
-    let mut mechanisms = all_between(server_bytes, "<mechanism>", "</mechanism>");
+    // The classic and the SASL2 feature list the same mechanisms; the
+    // hash covers one list.
+    let classic = all_between(
+        server_bytes,
+        "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>",
+        "</mechanisms>",
+    );
+    let block = classic.first().expect("a <mechanisms/> feature");
+    let mut mechanisms = all_between(block, "<mechanism>", "</mechanism>");
     let mut types = all_between(server_bytes, "<channel-binding type='", "'");
     mechanisms.sort_unstable();
     types.sort_unstable();
@@ -154,13 +162,19 @@ fn expected_h(server_bytes: &str, digest: fn(&[u8]) -> Vec<u8>) -> String {
 
 /// The attributes of the server-first-message in `server_bytes`.
 fn server_first(server_bytes: &str) -> String {
-    let challenge = all_between(
-        server_bytes,
+    // SASL2 (XEP-0388) when both sides have it, else RFC 6120 SASL.
+    let challenge = [
+        "<challenge xmlns='urn:xmpp:sasl:2'>",
         "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>",
-        "</challenge>",
-    );
+    ]
+    .into_iter()
+    .find_map(|start| {
+        all_between(server_bytes, start, "</challenge>")
+            .first()
+            .copied()
+    });
     let data = base64::engine::general_purpose::STANDARD
-        .decode(challenge.first().expect("a SCRAM challenge"))
+        .decode(challenge.expect("a SCRAM challenge"))
         .expect("base64");
     String::from_utf8(data).expect("UTF-8")
 }
@@ -174,16 +188,29 @@ fn server_first_message_carries_the_xep0474_hash_of_the_offer() {
         (Mechanism::ScramSha256Plus, sha256),
         (Mechanism::ScramSha512Plus, sha512),
     ] {
-        let pair = login(mechanism, xmpp_tests::fake_tls());
-        assert!(pair.is_online(), "{mechanism}: {:?}", pair.client_events);
-        let text = String::from_utf8_lossy(&pair.server_bytes);
-        assert!(text.contains("<sasl-channel-binding"), "{text}");
-        let first = server_first(&text);
-        let h = first
-            .split(',')
-            .find_map(|a| a.strip_prefix("h="))
-            .unwrap_or_else(|| panic!("{mechanism}: no h= in {first}"));
-        assert_eq!(h, expected_h(&text, digest), "{mechanism}: {first}");
+        for sasl2 in [true, false] {
+            let mut client = Pair::client_config("juliet", "secret").with_sasl(only(mechanism));
+            if !sasl2 {
+                client = client.without_sasl2();
+            }
+            let mut pair = Pair::new(client, Pair::server_config());
+            pair.tls = xmpp_tests::fake_tls();
+            pair.run();
+            assert!(pair.is_online(), "{mechanism}: {:?}", pair.client_events);
+            let text = String::from_utf8_lossy(&pair.server_bytes);
+            assert_eq!(
+                text.contains("<challenge xmlns='urn:xmpp:sasl:2'>"),
+                sasl2,
+                "{text}"
+            );
+            assert!(text.contains("<sasl-channel-binding"), "{text}");
+            let first = server_first(&text);
+            let h = first
+                .split(',')
+                .find_map(|a| a.strip_prefix("h="))
+                .unwrap_or_else(|| panic!("{mechanism}: no h= in {first}"));
+            assert_eq!(h, expected_h(&text, digest), "{mechanism}: {first}");
+        }
     }
 }
 

@@ -24,9 +24,10 @@ fn the_quickstart_conversation_completes_and_everyone_closes_cleanly() {
         "alice: logged in as alice@localhost/laptop (STARTTLS, TLS 1.3"
     ));
     assert!(has("bob: logged in as bob@localhost/phone"));
-    // The trace shows SCRAM-SHA-256 chosen and the receipt on the wire.
+    // The trace shows SCRAM-SHA-256 chosen, through SASL2 (XEP-0388),
+    // and the receipt on the wire.
     assert!(has(
-        "alice >> <auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>"
+        "alice >> <authenticate xmlns='urn:xmpp:sasl:2' mechanism='SCRAM-SHA-256'>"
     ));
     assert!(has("<received xmlns='urn:xmpp:receipts'"));
     assert!(has("alice: closed cleanly") && has("bob: closed cleanly"));

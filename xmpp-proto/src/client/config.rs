@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::jid::Jid;
+use crate::negotiation::UserAgent;
 use crate::random::RandomSource;
 use crate::sasl;
 use crate::sm::{SmConfig, SmSession};
@@ -97,6 +98,31 @@ pub struct ClientConfig {
     pub(crate) max_events: usize,
     pub(crate) sm: Option<SmConfig>,
     pub(crate) resumption: Option<SmSession>,
+    pub(crate) sasl2: bool,
+    pub(crate) user_agent: Option<UserAgent>,
+    pub(crate) request_fast_token: bool,
+    pub(crate) fast_token: Option<FastCredentials>,
+}
+
+/// A FAST token (XEP-0484) kept from an earlier login, to log in without
+/// the password: what [`ClientEvent::FastToken`] gave.
+///
+/// [`ClientEvent::FastToken`]: super::ClientEvent::FastToken
+#[derive(Clone, PartialEq, Eq)]
+pub struct FastCredentials {
+    /// The token mechanism it was issued for (`HT-SHA-256-NONE`, ...).
+    pub mechanism: sasl::Mechanism,
+    /// The secret.
+    pub token: String,
+}
+
+impl core::fmt::Debug for FastCredentials {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FastCredentials")
+            .field("mechanism", &self.mechanism)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 impl ClientConfig {
@@ -123,7 +149,53 @@ impl ClientConfig {
             max_events: 4096,
             sm: None,
             resumption: None,
+            sasl2: true,
+            user_agent: None,
+            request_fast_token: false,
+            fast_token: None,
         }
+    }
+
+    /// Never uses Extensible SASL (XEP-0388), even where the server
+    /// offers it: the classic login of RFC 6120 (SASL, stream restart,
+    /// bind) every time. By default SASL2 is used when offered, which
+    /// also binds, enables stream management and resumes in the same
+    /// exchange (Bind 2, XEP-0386).
+    pub fn without_sasl2(mut self) -> Self {
+        self.sasl2 = false;
+        self
+    }
+
+    /// Names this installation for SASL2 (`<user-agent/>`): `id` must be
+    /// stable across runs (a UUID the application keeps). Servers show
+    /// it in session lists and bind FAST tokens to it.
+    pub fn with_user_agent(mut self, agent: UserAgent) -> Self {
+        self.user_agent = Some(agent);
+        self
+    }
+
+    /// Asks for a FAST token (XEP-0484) at each SASL2 login where the
+    /// server offers FAST, so that the next login needs no password and
+    /// one round trip. The token comes in [`ClientEvent::FastToken`]; keep
+    /// it with the user agent's id. Needs [`with_user_agent`](Self::with_user_agent).
+    ///
+    /// [`ClientEvent::FastToken`]: super::ClientEvent::FastToken
+    pub fn with_fast_token_request(mut self, on: bool) -> Self {
+        self.request_fast_token = on;
+        self
+    }
+
+    /// Logs in with a FAST token from an earlier login when the server
+    /// offers its mechanism. If the server refuses it, the client reports
+    /// [`ClientEvent::FastTokenRejected`] and logs in with the password,
+    /// if the credentials hold one. Needs
+    /// [`with_user_agent`](Self::with_user_agent) with the same id as
+    /// when the token was issued.
+    ///
+    /// [`ClientEvent::FastTokenRejected`]: super::ClientEvent::FastTokenRejected
+    pub fn with_fast_token(mut self, token: FastCredentials) -> Self {
+        self.fast_token = Some(token);
+        self
     }
 
     /// Replaces the SASL credentials (cached SCRAM keys, authzid, no

@@ -50,6 +50,18 @@ pub enum ClientEvent {
     /// acknowledged; they are sent again on resumption. Followed by
     /// [`ClientEvent::Closed`].
     Resumable(Box<SmSession>),
+    /// The server issued a FAST token (XEP-0484), new or replacing the
+    /// one used: keep it (with the user agent's id) for
+    /// `ClientConfig::with_fast_token` and forget any earlier one.
+    FastToken {
+        /// The token and the mechanism to use it with.
+        credentials: super::FastCredentials,
+        /// When it expires (XEP-0082 date and time, as the server said).
+        expiry: String,
+    },
+    /// The server refused the FAST token this login tried: forget it. The
+    /// client went on with the password if it had one.
+    FastTokenRejected,
     /// Stanzas we sent that the server never acknowledged and that will
     /// not be sent again (a resumption was refused, or the session ended
     /// without resumption): the application decides what to do with them.

@@ -38,10 +38,11 @@ mod muc;
 mod negotiate;
 mod online;
 mod roster;
+mod sasl2;
 mod sm;
 mod timer;
 
-pub use self::config::{ClientConfig, ClientTimeouts, ClientTlsPolicy};
+pub use self::config::{ClientConfig, ClientTimeouts, ClientTlsPolicy, FastCredentials};
 use self::disco::caps_verification_of;
 pub use self::disco::{DEFAULT_CAPS_NODE, caps_verification};
 pub use self::event::{ClientEvent, StanzaId};

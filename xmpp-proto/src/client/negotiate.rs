@@ -33,6 +33,8 @@ pub(super) enum ClientPhase {
     AwaitProceed,
     /// A SASL exchange is running.
     Sasl(Box<ClientMechanism>),
+    /// A SASL2 exchange (XEP-0388) is running.
+    Sasl2(Box<super::sasl2::Sasl2Login>),
     /// The bind IQ is sent.
     AwaitBind { session: SessionNeed },
     /// The legacy session IQ is sent.
@@ -68,8 +70,9 @@ impl Client {
         let mut header = StreamHeader::new(ns::CLIENT)
             .to(self.config.jid.domainpart())
             .lang(&self.config.lang);
-        if authenticated {
-            // Once authenticated we may say who we are (RFC 6120 §4.7.1).
+        if authenticated || self.core.tls.is_some() {
+            // Under TLS we say who we are (RFC 6120 §4.7.1); Prosody
+            // offers FAST only to a stream that names its account.
             header = header.from(self.config.jid.bare_str());
         }
         if self.core.out.header(&header).is_err() {
@@ -130,6 +133,9 @@ impl Client {
                 _ => self.unexpected(&el),
             },
             ClientPhase::Sasl(mechanism) if el.ns() == ns::SASL => self.sasl_step(mechanism, &el),
+            ClientPhase::Sasl2(login) if el.ns() == crate::negotiation::sasl2::SASL2 => {
+                self.sasl2_step(now, login, &el)
+            }
             phase @ (ClientPhase::AwaitBind { .. } | ClientPhase::AwaitSession)
                 if el.is("iq", ns::CLIENT) =>
             {
@@ -190,6 +196,10 @@ impl Client {
     }
 
     fn start_sasl(&mut self, features: &StreamFeatures) {
+        if let Some((offer, binding_types)) = self.sasl2_offer(features) {
+            self.start_sasl2(offer, binding_types, true);
+            return;
+        }
         let Some(offer) = &features.sasl else {
             self.fail(
                 StreamErrorCondition::UnsupportedFeature,
@@ -198,14 +208,7 @@ impl Client {
             return;
         };
         let tls = crate::negotiation::sasl_tls_state(self.core.tls.as_ref());
-        let mut nonce_bytes = [0u8; 18];
-        let nonce = if self.core.fill_random(&mut nonce_bytes) {
-            Nonce::from_random_bytes(&nonce_bytes)
-        } else {
-            None
-        };
-        let Some(nonce) = nonce else {
-            self.finish(CloseReason::RandomUnavailable);
+        let Some(nonce) = self.sasl_nonce() else {
             return;
         };
         match ClientMechanism::start(
@@ -228,6 +231,21 @@ impl Client {
                 self.finish(CloseReason::Sasl(e));
             }
         }
+    }
+
+    /// A fresh SCRAM nonce, or `None` (and the session ended) if the
+    /// random source failed.
+    pub(super) fn sasl_nonce(&mut self) -> Option<Nonce> {
+        let mut nonce_bytes = [0u8; 18];
+        let nonce = if self.core.fill_random(&mut nonce_bytes) {
+            Nonce::from_random_bytes(&nonce_bytes)
+        } else {
+            None
+        };
+        if nonce.is_none() {
+            self.finish(CloseReason::RandomUnavailable);
+        }
+        nonce
     }
 
     fn sasl_step(&mut self, mut mechanism: Box<ClientMechanism>, el: &Element) {

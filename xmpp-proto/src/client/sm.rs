@@ -50,17 +50,8 @@ impl Client {
             return;
         };
         match Nonza::from_element(el) {
-            Ok(Nonza::Enabled {
-                id,
-                resume,
-                max,
-                location,
-            }) => {
-                let mut live = Live::new(&config);
-                live.id = id.filter(|id| resume && !id.is_empty());
-                live.max = max;
-                live.location = location;
-                self.core.sm = Some(live);
+            Ok(enabled @ Nonza::Enabled { .. }) => {
+                self.sm_turned_on(config, enabled);
                 self.online(now, false);
             }
             // Refused: the session goes on without stream management.
@@ -71,6 +62,25 @@ impl Client {
             ),
             Err(e) => self.fail(StreamErrorCondition::BadFormat, &e.to_string()),
         }
+    }
+
+    /// The server's `<enabled/>` (alone, or inside Bind 2's `<bound/>`):
+    /// counting starts.
+    pub(super) fn sm_turned_on(&mut self, config: crate::sm::SmConfig, enabled: Nonza) {
+        let Nonza::Enabled {
+            id,
+            resume,
+            max,
+            location,
+        } = enabled
+        else {
+            return;
+        };
+        let mut live = Live::new(&config);
+        live.id = id.filter(|id| resume && !id.is_empty());
+        live.max = max;
+        live.location = location;
+        self.core.sm = Some(live);
     }
 
     /// Authenticated with a session to resume: ask for it.
@@ -105,51 +115,11 @@ impl Client {
     pub(super) fn sm_resume_answer(&mut self, now: Time, el: &Element, session: SessionNeed) {
         let config = self.config.sm.unwrap_or_default();
         match Nonza::from_element(el) {
-            Ok(Nonza::Resumed { h, previd }) => {
-                let Some(old) = self.resume_from.take() else {
-                    return;
-                };
-                if old.id.as_deref() != Some(previd.as_str()) {
-                    self.resume_from = Some(old);
-                    self.fail(
-                        StreamErrorCondition::UndefinedCondition,
-                        "<resumed/> names another session",
-                    );
-                    return;
-                }
-                let jid = old.jid.clone();
-                let mut live = Live::resumed(&config, old);
-                let acked = live.unacked.ack(h);
-                self.core.sm = Some(live);
-                if let Err(e) = acked {
-                    let error = e.stream_error();
-                    let reason = CloseReason::ProtocolViolation {
-                        condition: error.condition,
-                        text: e.to_string(),
-                    };
-                    self.fail_with(error, reason);
-                    return;
-                }
-                if let Some(live) = &mut self.core.sm {
-                    live.resend_unacked(&mut self.core.out);
-                }
-                self.jid = Some(jid);
-                self.online(now, true);
-            }
+            Ok(Nonza::Resumed { h, previd }) => self.sm_resumed(now, config, h, &previd),
             Ok(Nonza::Failed { h, .. }) => {
-                if let (Some(h), Some(old)) = (h, self.resume_from.as_mut()) {
-                    if let Err(e) = old.unacked.ack(h) {
-                        let error = e.stream_error();
-                        let reason = CloseReason::ProtocolViolation {
-                            condition: error.condition,
-                            text: e.to_string(),
-                        };
-                        self.fail_with(error, reason);
-                        return;
-                    }
+                if self.sm_resume_refused(h) {
+                    self.send_bind(now, session);
                 }
-                self.sm_resume_impossible();
-                self.send_bind(now, session);
             }
             Ok(_) => self.fail(
                 StreamErrorCondition::UnsupportedStanzaType,
@@ -157,6 +127,69 @@ impl Client {
             ),
             Err(e) => self.fail(StreamErrorCondition::BadFormat, &e.to_string()),
         }
+    }
+
+    /// The server's `<resumed/>` (alone, or inside SASL2's `<success/>`):
+    /// the old session is back, and what it lacks is sent again.
+    pub(super) fn sm_resumed(
+        &mut self,
+        now: Time,
+        config: crate::sm::SmConfig,
+        h: u32,
+        previd: &str,
+    ) {
+        let Some(old) = self.resume_from.take() else {
+            self.fail(
+                StreamErrorCondition::UndefinedCondition,
+                "<resumed/> for a resumption we did not ask for",
+            );
+            return;
+        };
+        if old.id.as_deref() != Some(previd) {
+            self.resume_from = Some(old);
+            self.fail(
+                StreamErrorCondition::UndefinedCondition,
+                "<resumed/> names another session",
+            );
+            return;
+        }
+        let jid = old.jid.clone();
+        let mut live = Live::resumed(&config, old);
+        let acked = live.unacked.ack(h);
+        self.core.sm = Some(live);
+        if let Err(e) = acked {
+            let error = e.stream_error();
+            let reason = CloseReason::ProtocolViolation {
+                condition: error.condition,
+                text: e.to_string(),
+            };
+            self.fail_with(error, reason);
+            return;
+        }
+        if let Some(live) = &mut self.core.sm {
+            live.resend_unacked(&mut self.core.out);
+        }
+        self.jid = Some(jid);
+        self.online(now, true);
+    }
+
+    /// The server's `<failed/>` to a resumption: what the old session
+    /// held goes to the application, less what `h` says arrived. `false`
+    /// if `h` was impossible (the stream is then closed).
+    pub(super) fn sm_resume_refused(&mut self, h: Option<u32>) -> bool {
+        if let (Some(h), Some(old)) = (h, self.resume_from.as_mut()) {
+            if let Err(e) = old.unacked.ack(h) {
+                let error = e.stream_error();
+                let reason = CloseReason::ProtocolViolation {
+                    condition: error.condition,
+                    text: e.to_string(),
+                };
+                self.fail_with(error, reason);
+                return false;
+            }
+        }
+        self.sm_resume_impossible();
+        true
     }
 
     /// `<r/>` or `<a/>` while stream management is on.

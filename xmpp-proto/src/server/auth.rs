@@ -7,7 +7,8 @@ use super::{Password, Server, ServerEvent};
 use crate::endpoint::CommandError;
 use crate::jid::{BareJid, prepare_localpart};
 use crate::negotiation::{
-    DEFAULT_MAX_SASL_DATA, ErrorReply, SaslClientMessage, SaslServerMessage, sasl_tls_state,
+    DEFAULT_MAX_SASL_DATA, ErrorReply, Sasl2ServerMessage, SaslClientMessage, SaslServerMessage,
+    sasl_tls_state,
 };
 use crate::sasl::{
     FailureCondition, Mechanism, Nonce, ScramHash, ServerMechanism, ServerStep, ServerSuccess,
@@ -80,6 +81,12 @@ impl Server {
                 return;
             }
         };
+        self.begin_exchange(&name, initial.as_deref());
+    }
+
+    /// Starts the mechanism `name` (for `<auth/>` or SASL2's
+    /// `<authenticate/>`).
+    pub(super) fn begin_exchange(&mut self, name: &str, initial: Option<&[u8]>) {
         let mut nonce_bytes = [0u8; 18];
         let nonce = if self.core.fill_random(&mut nonce_bytes) {
             Nonce::from_random_bytes(&nonce_bytes)
@@ -91,7 +98,7 @@ impl Server {
             return;
         };
         let tls = sasl_tls_state(self.core.tls.as_ref());
-        match ServerMechanism::start(&self.config.sasl, &tls, &name, initial.as_deref(), nonce) {
+        match ServerMechanism::start(&self.config.sasl, &tls, name, initial, nonce) {
             Ok((mechanism, step)) => self.sasl_step(Box::new(mechanism), step),
             Err(e) => self.sasl_failure(e.condition()),
         }
@@ -99,6 +106,10 @@ impl Server {
 
     /// A SASL element during an exchange: `<response/>` or `<abort/>`.
     pub(super) fn sasl_message(&mut self, mut mechanism: Box<ServerMechanism>, el: &Element) {
+        if self.sasl2_request.is_some() {
+            self.sasl2_message(mechanism, el);
+            return;
+        }
         match SaslClientMessage::from_element(el, DEFAULT_MAX_SASL_DATA) {
             Ok(SaslClientMessage::Response(data)) => {
                 let step = mechanism.respond(&data);
@@ -121,7 +132,7 @@ impl Server {
 
     /// A SASL element that cannot be read: a `<failure/>` the client may
     /// retry after, or the end of the stream.
-    fn refuse_message(&mut self, reply: ErrorReply) {
+    pub(super) fn refuse_message(&mut self, reply: ErrorReply) {
         match reply {
             ErrorReply::SaslFailure(condition) => self.sasl_failure(condition),
             ErrorReply::Stream(condition) => self.fail(condition, "unreadable SASL element"),
@@ -131,11 +142,15 @@ impl Server {
         }
     }
 
-    fn sasl_step(&mut self, mechanism: Box<ServerMechanism>, step: ServerStep) {
+    pub(super) fn sasl_step(&mut self, mechanism: Box<ServerMechanism>, step: ServerStep) {
         match step {
             ServerStep::Challenge(data) => {
-                let challenge = SaslServerMessage::Challenge(data);
-                let _ = self.core.out.element(&challenge.to_element());
+                let challenge = if self.sasl2_request.is_some() {
+                    Sasl2ServerMessage::Challenge(data).to_element()
+                } else {
+                    SaslServerMessage::Challenge(data).to_element()
+                };
+                let _ = self.core.out.element(&challenge);
                 self.phase = ServerPhase::Sasl(mechanism);
             }
             ServerStep::NeedScramCredentials { username, hash, .. } => {
@@ -203,6 +218,10 @@ impl Server {
             self.sasl_failure(FailureCondition::InvalidAuthzid);
             return;
         };
+        if let Some(request) = self.sasl2_request.take() {
+            self.sasl2_authenticated(request, user, &success);
+            return;
+        }
         let answer = SaslServerMessage::Success(success.additional_data.clone());
         let _ = self.core.out.element(&answer.to_element());
         self.core.events.push_back(ServerEvent::Authenticated {
@@ -239,8 +258,13 @@ impl Server {
     }
 
     pub(super) fn sasl_failure(&mut self, condition: FailureCondition) {
-        let failure = SaslServerMessage::failure(condition);
-        let _ = self.core.out.element(&failure.to_element());
+        let failure = if self.sasl2_request.take().is_some() {
+            let text = None;
+            Sasl2ServerMessage::Failure { condition, text }.to_element()
+        } else {
+            SaslServerMessage::failure(condition).to_element()
+        };
+        let _ = self.core.out.element(&failure);
         self.auth_failures = self.auth_failures.saturating_add(1);
         let account = self.sasl_account.take();
         if condition == FailureCondition::NotAuthorized {

@@ -18,6 +18,9 @@ impl Server {
     /// # Errors
     /// [`CommandError::NotAsked`] if no bind request is pending.
     pub fn accept_bind(&mut self, now: Time) -> Result<(), CommandError> {
+        if matches!(self.phase, ServerPhase::Sasl2Finishing(_)) && self.core.closed.is_none() {
+            return self.sasl2_bind_answer(now, None);
+        }
         let (request, jid) = self.take_bind()?;
         let _ = self.core.out.element(&bind_result(&request, &jid));
         self.core.timers.clear(ServerTimer::Negotiation);
@@ -41,6 +44,9 @@ impl Server {
         _now: Time,
         condition: DefinedCondition,
     ) -> Result<(), CommandError> {
+        if matches!(self.phase, ServerPhase::Sasl2Finishing(_)) && self.core.closed.is_none() {
+            return self.sasl2_bind_answer(_now, Some(condition));
+        }
         let (request, _) = self.take_bind()?;
         self.refuse_bind(&request, condition);
         self.flush_trace();

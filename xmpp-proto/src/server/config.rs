@@ -96,6 +96,8 @@ pub struct ServerConfig {
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
     pub(crate) sm: Option<SmConfig>,
     pub(crate) components: bool,
+    pub(crate) sasl2: bool,
+    pub(crate) fast: bool,
 }
 
 impl ServerConfig {
@@ -126,6 +128,8 @@ impl ServerConfig {
             random: None,
             sm: None,
             components: false,
+            sasl2: true,
+            fast: false,
         })
     }
 
@@ -155,6 +159,28 @@ impl ServerConfig {
     /// (`ServerEvent::ResumeRequest`). Off by default.
     pub fn with_stream_management(mut self, sm: SmConfig) -> Self {
         self.sm = Some(sm);
+        self
+    }
+
+    /// Whether to offer Extensible SASL (XEP-0388) beside RFC 6120's SASL,
+    /// with Bind 2 (XEP-0386) and, when stream management is on, inline
+    /// enable and resumption. On by default: clients that do not know it
+    /// use the classic profile as before.
+    pub fn with_sasl2(mut self, on: bool) -> Self {
+        self.sasl2 = on;
+        self
+    }
+
+    /// Offers FAST (XEP-0484) under SASL2: the HT-SHA-256 token mechanisms
+    /// this stream's TLS can bind, token requests, renewal at every token
+    /// login and invalidation. The tokens are the application's to keep:
+    /// it answers [`ServerEvent::NeedFastToken`] and
+    /// [`ServerEvent::IssueFastToken`]. Off by default.
+    ///
+    /// [`ServerEvent::NeedFastToken`]: super::ServerEvent::NeedFastToken
+    /// [`ServerEvent::IssueFastToken`]: super::ServerEvent::IssueFastToken
+    pub fn with_fast(mut self, on: bool) -> Self {
+        self.fast = on;
         self
     }
 

@@ -128,6 +128,44 @@ pub enum ServerEvent {
         /// How many of our stanzas the client says it handled.
         h: u32,
     },
+    /// A FAST login (XEP-0484): the client proves it holds a token of
+    /// `username` issued to `user_agent` for `mechanism`. Answer with
+    /// `provide_fast_tokens`: the unexpired tokens kept for these three,
+    /// newest first (none for an unknown user; the client then gets
+    /// `not-authorized`). The proof is checked here.
+    NeedFastToken {
+        /// The account, prepared as for `NeedScramCredentials`.
+        username: String,
+        /// The user agent's id from `<user-agent/>`.
+        user_agent: String,
+        /// The token mechanism.
+        mechanism: Mechanism,
+    },
+    /// A FAST token is to be issued to `user_agent` of `account` (the client
+    /// asked, or it logged in with a token, which is renewed at each use).
+    /// Keep a new random secret with its expiry, keep `replacing` (the
+    /// token just used) too until the new one has been used once, forget
+    /// the others of this user agent, and answer with `issue_fast_token`
+    /// (`None`: no token this time).
+    IssueFastToken {
+        /// The account.
+        account: BareJid,
+        /// The user agent's id.
+        user_agent: String,
+        /// The mechanism the token is for.
+        mechanism: Mechanism,
+        /// The secret of the token this login used, if it was a FAST login.
+        replacing: Option<String>,
+    },
+    /// The client logged in with a FAST token and asked for it to be
+    /// invalidated (it is logging out for good): forget every token of
+    /// `user_agent` of `account`. No answer.
+    FastTokensRevoked {
+        /// The account.
+        account: BareJid,
+        /// The user agent's id.
+        user_agent: String,
+    },
     /// The connection broke while stream management with resumption was
     /// on: keep this state for `max` seconds (the session still counts as
     /// present for routing; queue what is routed to it with

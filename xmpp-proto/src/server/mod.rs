@@ -45,6 +45,7 @@ mod event;
 mod negotiate;
 mod online;
 mod probe;
+mod sasl2;
 mod sm;
 mod timer;
 
@@ -79,6 +80,9 @@ pub struct Server {
     /// `AuthenticationFailed`.
     sasl_account: Option<String>,
     bind_failures: u32,
+    /// The `<authenticate/>` of a SASL2 exchange under way (XEP-0388):
+    /// its mechanism runs as in SASL, its requests wait for the success.
+    sasl2_request: Option<Box<crate::negotiation::Authenticate>>,
     /// When the client last sent a byte, while online (for the probe).
     last_heard: Time,
     /// Component mode: the domain the component asked for in its header.
@@ -112,6 +116,7 @@ impl Server {
             auth_failures: 0,
             sasl_account: None,
             bind_failures: 0,
+            sasl2_request: None,
             last_heard: now,
             requested_component: None,
             peer_header: None,

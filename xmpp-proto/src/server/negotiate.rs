@@ -6,6 +6,7 @@
 use super::{Server, ServerTlsPolicy};
 use crate::endpoint::CloseReason;
 use crate::jid::FullJid;
+use crate::negotiation::sasl2::SASL2;
 use crate::negotiation::{
     Requirement, SmVersion, StartTls, StreamFeatures, check_client_header, sasl_tls_state,
 };
@@ -22,6 +23,10 @@ pub(super) enum ServerPhase {
     AwaitTls,
     /// Waiting for the client's stream header.
     AwaitHeader,
+    /// A FAST login waits for the account's tokens.
+    FastAsked(Box<super::sasl2::FastAttempt>),
+    /// A SASL2 login succeeded; its inline requests wait for answers.
+    Sasl2Finishing(Box<super::sasl2::Sasl2Pending>),
     /// Features before authentication are sent: waiting for `<starttls/>`
     /// or `<auth/>`.
     Unauthenticated,
@@ -75,7 +80,7 @@ impl Server {
     }
 
     /// The features of the current stage, in RFC 6120 order.
-    fn send_features(&mut self) {
+    pub(super) fn send_features(&mut self) {
         let mut features = StreamFeatures::default();
         if self.user.is_some() {
             // RFC 6120 §7.2, and RFC 3921's session as optional (RFC 6121
@@ -102,11 +107,12 @@ impl Server {
         }
         if !self.tls_missing() {
             // The SASL layer computes its XEP-0474 hash from this same offer.
-            features.sasl = Some(
-                self.config
-                    .sasl
-                    .offer(&sasl_tls_state(self.core.tls.as_ref())),
-            );
+            let offer = self
+                .config
+                .sasl
+                .offer(&sasl_tls_state(self.core.tls.as_ref()));
+            features.sasl2 = self.sasl2_offer(&offer.mechanisms);
+            features.sasl = Some(offer);
         }
         let _ = self.core.out.element(&features.to_element());
         self.phase = ServerPhase::Unauthenticated;
@@ -146,10 +152,21 @@ impl Server {
                     self.start_sasl(&el);
                 }
             }
-            ServerPhase::Sasl(mechanism) if el.ns() == ns::SASL => {
+            ServerPhase::Unauthenticated if el.is("authenticate", SASL2) && self.config.sasl2 => {
+                self.phase = ServerPhase::Unauthenticated;
+                if self.tls_missing() {
+                    self.fail(
+                        StreamErrorCondition::PolicyViolation,
+                        "authentication attempted before STARTTLS",
+                    );
+                } else {
+                    self.start_sasl2(&el);
+                }
+            }
+            ServerPhase::Sasl(mechanism) if el.ns() == self.sasl_ns() => {
                 self.sasl_message(mechanism, &el)
             }
-            ServerPhase::SaslAsked(mut mechanism, _) if el.is("abort", ns::SASL) => {
+            ServerPhase::SaslAsked(mut mechanism, _) if el.is("abort", self.sasl_ns()) => {
                 self.sasl_abort(&mut mechanism)
             }
             ServerPhase::AwaitBind if el.is("iq", ns::CLIENT) => self.handle_bind_iq(el),
@@ -161,6 +178,15 @@ impl Server {
                 self.phase = phase;
                 self.unexpected(&el);
             }
+        }
+    }
+
+    /// The namespace of the SASL exchange under way.
+    fn sasl_ns(&self) -> &'static str {
+        if self.sasl2_request.is_some() {
+            SASL2
+        } else {
+            ns::SASL
         }
     }
 

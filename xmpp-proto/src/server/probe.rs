@@ -16,10 +16,12 @@ impl Server {
     /// endpoint's `poll_timeout` (and a transport's timer heap) once per
     /// read; the probe re-arms itself from this time when it fires.
     pub(super) fn heard_from_client(&mut self, now: Time) {
+        // Kept before going online too: a SASL2 login goes online from a
+        // step that has no clock of its own.
+        self.last_heard = now;
         if !self.is_online() {
             return;
         }
-        self.last_heard = now;
         let timers = &mut self.core.timers;
         if timers.get(ServerTimer::ProbeAnswer).is_some() {
             timers.clear(ServerTimer::ProbeAnswer);

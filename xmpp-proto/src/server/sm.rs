@@ -33,12 +33,19 @@ impl Server {
         if self.core.closed.is_some() {
             return Err(Box::new(session));
         }
-        let (previd, h) = match std::mem::replace(&mut self.phase, ServerPhase::Closed) {
-            ServerPhase::ResumeAsked { previd, h } => (previd, h),
-            other => {
-                self.phase = other;
-                return Err(Box::new(session));
-            }
+        let inline = self
+            .sasl2_resume_asked()
+            .map(|(previd, h)| (previd.to_owned(), h));
+        let inline_asked = inline.is_some();
+        let (previd, h) = match inline {
+            Some(asked) => asked,
+            None => match std::mem::replace(&mut self.phase, ServerPhase::Closed) {
+                ServerPhase::ResumeAsked { previd, h } => (previd, h),
+                other => {
+                    self.phase = other;
+                    return Err(Box::new(session));
+                }
+            },
         };
         let ours = session.id.as_deref() == Some(previd.as_str())
             && self
@@ -46,7 +53,11 @@ impl Server {
                 .as_ref()
                 .is_some_and(|u| u.as_str() == session.jid.bare_str());
         if !ours {
-            self.resume_failed();
+            if inline_asked {
+                let _ = self.sasl2_resume_refused();
+            } else {
+                self.resume_failed();
+            }
             self.flush_trace();
             return Err(Box::new(session));
         }
@@ -63,6 +74,12 @@ impl Server {
                 text: e.to_string(),
             };
             self.fail_with(error, reason);
+            return Ok(());
+        }
+        if inline_asked {
+            let handled = self.core.sm.as_ref().map_or(0, |l| l.handled.value());
+            self.sasl2_resumed(now, jid, handled);
+            self.flush_trace();
             return Ok(());
         }
         if let Some(live) = &mut self.core.sm {
@@ -90,6 +107,11 @@ impl Server {
     pub fn reject_resume(&mut self, _now: Time) -> Result<(), CommandError> {
         if self.core.closed.is_some() {
             return Err(CommandError::Closed);
+        }
+        if self.sasl2_resume_asked().is_some() {
+            let result = self.sasl2_resume_refused();
+            self.flush_trace();
+            return result;
         }
         match std::mem::replace(&mut self.phase, ServerPhase::Closed) {
             ServerPhase::ResumeAsked { .. } => {
@@ -187,7 +209,11 @@ impl Server {
                 };
                 let _ = self.core.out.element(&failed.to_element());
             }
-            (Nonza::Enable { resume, max }, false) => self.sm_enable(config, resume, max),
+            (Nonza::Enable { resume, max }, false) => {
+                if let Some(enabled) = self.sm_turn_on(config, resume, max) {
+                    let _ = self.core.out.element(&enabled.to_element());
+                }
+            }
             (Nonza::Request, true) => crate::stream::answer_request(self, now),
             (Nonza::Answer { h }, true) => crate::stream::acknowledged(self, h),
             _ => self.fail(
@@ -197,8 +223,15 @@ impl Server {
         }
     }
 
-    /// `<enable/>`: on, with a resumption id if both sides want one.
-    fn sm_enable(&mut self, config: crate::sm::SmConfig, resume: bool, max: Option<u32>) {
+    /// `<enable/>` (alone or inside Bind 2): on, with a resumption id if
+    /// both sides want one. Returns the `<enabled/>` to send; `None` if
+    /// the random source failed (the session is then closed).
+    pub(super) fn sm_turn_on(
+        &mut self,
+        config: crate::sm::SmConfig,
+        resume: bool,
+        max: Option<u32>,
+    ) -> Option<Nonza> {
         let mut live = Live::new(&config);
         let resume = resume && config.resume;
         if resume {
@@ -208,7 +241,7 @@ impl Server {
             // the account's login.
             let (Some(a), Some(b)) = (self.core.random_id(), self.core.random_id()) else {
                 self.finish(CloseReason::RandomUnavailable);
-                return;
+                return None;
             };
             live.id = Some(a + &b);
         }
@@ -218,10 +251,10 @@ impl Server {
             max: live.max,
             location: None,
         };
-        let _ = self.core.out.element(&enabled.to_element());
         let id = live.id.clone();
         self.core.sm = Some(live);
         self.core.events.push_back(ServerEvent::SmEnabled { id });
+        Some(enabled)
     }
 
     /// The session ends: a broken resumable one is handed over to be kept,
