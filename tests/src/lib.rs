@@ -119,6 +119,18 @@ impl Chunker {
 #[derive(Clone, Debug, Default)]
 pub struct TestAccounts {
     users: HashMap<String, (String, Vec<StoredCredentials>)>,
+    /// FAST tokens by account, user agent and mechanism, newest first;
+    /// shared between clones, as a database would be.
+    pub fast_tokens: std::sync::Arc<std::sync::Mutex<FastTokens>>,
+}
+
+/// The FAST tokens a [`TestAccounts`] keeps, and how many it issued.
+#[derive(Debug, Default)]
+pub struct FastTokens {
+    /// Secrets by (account, user agent, mechanism name), newest first.
+    pub kept: HashMap<(String, String, String), Vec<String>>,
+    /// Tokens issued so far (the next secret is `token-<issued>`).
+    pub issued: u32,
 }
 
 impl TestAccounts {
@@ -186,6 +198,66 @@ impl TestAccounts {
                     .reject_auth(now, FailureCondition::NotAuthorized)
                     .expect("the server asked");
                 true
+            }
+            ServerEvent::NeedFastToken {
+                username,
+                user_agent,
+                mechanism,
+            } => {
+                let key = (
+                    username.clone(),
+                    user_agent.clone(),
+                    mechanism.name().to_owned(),
+                );
+                let tokens = self
+                    .fast_tokens
+                    .lock()
+                    .expect("not poisoned")
+                    .kept
+                    .get(&key)
+                    .cloned();
+                server
+                    .provide_fast_tokens(now, &tokens.unwrap_or_default())
+                    .expect("the server asked for tokens");
+                true
+            }
+            ServerEvent::IssueFastToken {
+                account,
+                user_agent,
+                mechanism,
+                replacing,
+            } => {
+                let mut fast = self.fast_tokens.lock().expect("not poisoned");
+                fast.issued += 1;
+                let secret = format!("token-{}", fast.issued);
+                let key = (
+                    account.localpart().unwrap_or_default().to_owned(),
+                    user_agent.clone(),
+                    mechanism.name().to_owned(),
+                );
+                let mut kept = vec![secret.clone()];
+                kept.extend(replacing.clone());
+                fast.kept.insert(key, kept);
+                drop(fast);
+                let token = xmpp_proto::negotiation::FastToken {
+                    token: secret,
+                    expiry: "2030-01-01T00:00:00Z".to_owned(),
+                };
+                server
+                    .issue_fast_token(now, Some(token))
+                    .expect("the server asked for a token");
+                true
+            }
+            ServerEvent::FastTokensRevoked {
+                account,
+                user_agent,
+            } => {
+                let local = account.localpart().unwrap_or_default();
+                let mut fast = self.fast_tokens.lock().expect("not poisoned");
+                fast.kept
+                    .retain(|(a, u, _), _| !(a == local && u == user_agent));
+                // Kept in the events too, for tests to see.
+                false
             }
             _ => false,
         }

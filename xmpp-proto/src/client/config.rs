@@ -102,6 +102,7 @@ pub struct ClientConfig {
     pub(crate) user_agent: Option<UserAgent>,
     pub(crate) request_fast_token: bool,
     pub(crate) fast_token: Option<FastCredentials>,
+    pub(crate) fast_invalidate: bool,
 }
 
 /// A FAST token (XEP-0484) kept from an earlier login, to log in without
@@ -153,6 +154,7 @@ impl ClientConfig {
             user_agent: None,
             request_fast_token: false,
             fast_token: None,
+            fast_invalidate: false,
         }
     }
 
@@ -195,6 +197,14 @@ impl ClientConfig {
     /// [`ClientEvent::FastTokenRejected`]: super::ClientEvent::FastTokenRejected
     pub fn with_fast_token(mut self, token: FastCredentials) -> Self {
         self.fast_token = Some(token);
+        self
+    }
+
+    /// Asks the server to invalidate the FAST token this login uses, and
+    /// every other of this user agent, once it succeeds: for the last
+    /// login of an installation that is signing out for good.
+    pub fn with_fast_token_invalidation(mut self, on: bool) -> Self {
+        self.fast_invalidate = on;
         self
     }
 

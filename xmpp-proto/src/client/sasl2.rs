@@ -115,7 +115,10 @@ impl Client {
         let mut auth = Authenticate::new(name, Some(initial));
         auth.user_agent = self.config.user_agent.clone();
         if let LoginMechanism::Fast(_) = mechanism {
-            auth.fast = Some(FastUse::default());
+            auth.fast = Some(FastUse {
+                count: None,
+                invalidate: self.config.fast_invalidate,
+            });
         }
         auth.resume = self.inline_resume(&offer);
         auth.bind = self.inline_bind(&offer);
