@@ -234,7 +234,8 @@ fn run() -> Result<(), String> {
         .with_config(move |c| {
             let mut limits = Limits::default();
             limits.max_token_bytes = max_token;
-            let c = c.with_limits(limits);
+            // FAST tokens (XEP-0484) live in the same store as accounts.
+            let c = c.with_limits(limits).with_fast(true);
             if sm {
                 let mut sm = SmConfig::default();
                 sm.max = Some(resume_timeout);

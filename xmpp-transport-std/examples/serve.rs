@@ -194,7 +194,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut serve = Serve::new(&domain, tls, accounts)
         .map_err(|e| format!("--domain {domain}: {e}"))?
         .with_config(move |config| {
-            let config = config.with_trace(trace);
+            // FAST tokens (XEP-0484) live in the same store as accounts.
+            let config = config.with_trace(trace).with_fast(true);
             if sm {
                 config.with_stream_management(SmConfig::default())
             } else {

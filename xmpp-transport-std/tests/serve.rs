@@ -501,3 +501,64 @@ fn a_component_serves_its_domain() {
     alice.close().unwrap();
     server.shutdown();
 }
+
+/// Events until `Online` (`Ok`, with the FAST token issued on the way, if
+/// any) or the end of the session (`Err`).
+fn login_collecting_token(
+    conn: &mut Connection<Client>,
+) -> Result<Option<xmpp_proto::client::FastCredentials>, CloseReason> {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut token = None;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Online { .. }) => return Ok(token),
+            Next::Event(ClientEvent::FastToken { credentials, .. }) => token = Some(credentials),
+            Next::Event(ClientEvent::Closed { reason }) => return Err(reason),
+            Next::Event(_) => {}
+            other => panic!("no login: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_fast_token_bound_to_the_real_tls_exporter_replaces_the_password() {
+    let pki = TestPki::localhost().unwrap();
+    let mut accounts = Accounts::new();
+    accounts.add("alice", "alice-secret").unwrap();
+    let server = Serve::new("localhost", pki.server_tls(), accounts)
+        .unwrap()
+        .with_config(|c| c.with_fast(true))
+        .start(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    let agent = xmpp_proto::negotiation::UserAgent::new("0f3a8e4c-agent").with_software("Tests");
+    let connect = |config: ClientConfig| {
+        let addr = server.local_addr().to_string();
+        let tcp = xmpp_transport_std::connect("localhost", Some(&addr)).unwrap();
+        let tls = ClientTls::new(&pki.trust_anchors(), "localhost").unwrap();
+        Connection::new_client(tcp, Client::new(config, clock::now()), tls).unwrap()
+    };
+    let jid = Jid::new("alice@localhost").unwrap();
+    let first = ClientConfig::new(jid.clone(), "alice-secret")
+        .with_user_agent(agent.clone())
+        .with_fast_token_request(true);
+    let mut conn = connect(first);
+    let token = login_collecting_token(&mut conn)
+        .expect("password login")
+        .expect("a token was issued");
+    assert_eq!(token.mechanism, Mechanism::HtSha256Expr);
+    conn.command(|c, now| c.close(now)).unwrap();
+    let _ = end(&mut conn);
+
+    // A wrong password: only the token can let this one in.
+    let second = ClientConfig::new(jid, "not-the-password")
+        .with_user_agent(agent)
+        .with_fast_token(token.clone());
+    let mut conn = connect(second);
+    let renewed = login_collecting_token(&mut conn)
+        .expect("token login")
+        .expect("renewed at use");
+    assert_ne!(renewed.token, token.token);
+    conn.command(|c, now| c.close(now)).unwrap();
+    let _ = end(&mut conn);
+    server.shutdown();
+}

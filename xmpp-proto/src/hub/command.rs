@@ -25,6 +25,10 @@ pub enum ServerCommand {
     ProvideCredentials(Option<StoredCredentials>),
     /// Answer `Authenticate` (`Server::accept_auth` or `reject_auth`).
     Verdict(Result<(), FailureCondition>),
+    /// Answer `NeedFastToken` (`Server::provide_fast_tokens`).
+    ProvideFastTokens(Vec<String>),
+    /// Answer `IssueFastToken` (`Server::issue_fast_token`).
+    IssueFastToken(Option<crate::negotiation::FastToken>),
     /// Answer `BindRequest` (`Server::accept_bind` or `reject_bind`).
     Bind(Result<(), DefinedCondition>),
     /// Send a routed stanza (`Server::deliver`).
@@ -124,6 +128,12 @@ impl Server {
             }
             ServerCommand::Verdict(Err(condition)) => {
                 let _ = self.reject_auth(now, condition);
+            }
+            ServerCommand::ProvideFastTokens(tokens) => {
+                let _ = self.provide_fast_tokens(now, &tokens);
+            }
+            ServerCommand::IssueFastToken(token) => {
+                let _ = self.issue_fast_token(now, token);
             }
             ServerCommand::Bind(Ok(())) => {
                 let _ = self.accept_bind(now);

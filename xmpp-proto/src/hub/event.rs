@@ -37,6 +37,43 @@ pub enum HubEvent {
         /// The mechanism.
         mechanism: Mechanism,
     },
+    /// A FAST login (XEP-0484) on `session`: answer with
+    /// [`Hub::provide_fast_tokens`](super::Hub::provide_fast_tokens), the
+    /// unexpired tokens kept for the three, newest first.
+    NeedFastToken {
+        /// The asking session.
+        session: SessionId,
+        /// The account.
+        account: BareJid,
+        /// The user agent's id.
+        user_agent: String,
+        /// The token mechanism.
+        mechanism: Mechanism,
+    },
+    /// Issue a FAST token: keep a new random secret with its expiry (and
+    /// `replacing`, the token just used, until the new one is used),
+    /// forget the user agent's others, and answer with
+    /// [`Hub::issue_fast_token`](super::Hub::issue_fast_token).
+    IssueFastToken {
+        /// The asking session.
+        session: SessionId,
+        /// The account.
+        account: BareJid,
+        /// The user agent's id.
+        user_agent: String,
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// The secret of the token this login used, if any.
+        replacing: Option<String>,
+    },
+    /// Forget every FAST token of `user_agent` of `account` (it signed
+    /// out for good). No answer.
+    FastTokensRevoked {
+        /// The account.
+        account: BareJid,
+        /// The user agent's id.
+        user_agent: String,
+    },
     /// `account`'s roster changed (RFC 6121): keep `entry` for
     /// `contact` (`None`: forget the contact) and the roster's new
     /// `version`, so that [`Hub::restore_roster`](super::Hub::restore_roster)

@@ -336,6 +336,45 @@ impl Hub {
                 };
                 self.ask(now, session, question);
             }
+            ServerEvent::NeedFastToken {
+                username,
+                user_agent,
+                mechanism,
+            } => {
+                // The name was prepared as a localpart, so this holds
+                // unless the domain is too long to share a JID with it.
+                match BareJid::new(&format!("{username}@{}", self.domain())) {
+                    Ok(account) => {
+                        let question = HubEvent::NeedFastToken {
+                            session,
+                            account,
+                            user_agent,
+                            mechanism,
+                        };
+                        self.ask(now, session, question);
+                    }
+                    Err(_) => self.command(session, ServerCommand::ProvideFastTokens(Vec::new())),
+                }
+            }
+            ServerEvent::IssueFastToken {
+                account,
+                user_agent,
+                mechanism,
+                replacing,
+            } => self.events.push_back(HubEvent::IssueFastToken {
+                session,
+                account,
+                user_agent,
+                mechanism,
+                replacing,
+            }),
+            ServerEvent::FastTokensRevoked {
+                account,
+                user_agent,
+            } => self.events.push_back(HubEvent::FastTokensRevoked {
+                account,
+                user_agent,
+            }),
             ServerEvent::AuthenticationFailed { username } => {
                 let address = self.sessions.get(&session).and_then(|s| s.address);
                 self.throttle.failed(now, address, username.as_deref());
@@ -434,6 +473,7 @@ impl Hub {
         let account = match &question {
             HubEvent::NeedScramCredentials { username, .. } => Some(username.as_str()),
             HubEvent::Authenticate { username, .. } => username.as_deref(),
+            HubEvent::NeedFastToken { account, .. } => account.localpart(),
             _ => None,
         };
         let at = self.throttle.allowed_at(now, address, account);
@@ -477,6 +517,21 @@ impl Hub {
         credentials: Option<StoredCredentials>,
     ) {
         self.command(session, ServerCommand::ProvideCredentials(credentials));
+    }
+
+    /// Answers [`HubEvent::NeedFastToken`]: the tokens kept, newest first.
+    pub fn provide_fast_tokens(&mut self, session: SessionId, tokens: Vec<String>) {
+        self.command(session, ServerCommand::ProvideFastTokens(tokens));
+    }
+
+    /// Answers [`HubEvent::IssueFastToken`]: the token kept (`None`: none
+    /// this time).
+    pub fn issue_fast_token(
+        &mut self,
+        session: SessionId,
+        token: Option<crate::negotiation::FastToken>,
+    ) {
+        self.command(session, ServerCommand::IssueFastToken(token));
     }
 
     /// Answers [`HubEvent::Authenticate`]: the password (or identity) is

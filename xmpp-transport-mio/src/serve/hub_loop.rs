@@ -80,7 +80,10 @@ impl MioServer {
     /// offline messages; on this thread).
     fn answer(&mut self, event: HubEvent) {
         match event {
-            question @ (HubEvent::NeedScramCredentials { .. } | HubEvent::Authenticate { .. }) => {
+            question @ (HubEvent::NeedScramCredentials { .. }
+            | HubEvent::Authenticate { .. }
+            | HubEvent::NeedFastToken { .. }
+            | HubEvent::IssueFastToken { .. }) => {
                 // To a worker; if they are all this far behind, the login
                 // is refused rather than made to wait without end.
                 match self.logins.submit(question) {
@@ -91,6 +94,12 @@ impl MioServer {
                     Err(HubEvent::Authenticate { session, .. }) => self
                         .hub
                         .verdict(session, Err(FailureCondition::TemporaryAuthFailure)),
+                    Err(HubEvent::NeedFastToken { session, .. }) => {
+                        self.hub.provide_fast_tokens(session, Vec::new());
+                    }
+                    Err(HubEvent::IssueFastToken { session, .. }) => {
+                        self.hub.issue_fast_token(session, None);
+                    }
                     Err(_) => {}
                 }
             }

@@ -6,12 +6,16 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use xmpp_proto::hub::{Hub, HubEvent, OfflineMessage};
 use xmpp_proto::jid::{BareJid, JidError, prepare_localpart};
+use xmpp_proto::negotiation::FastToken;
 use xmpp_proto::roster::RosterEntry;
 use xmpp_proto::router::SessionId;
-use xmpp_proto::sasl::{FailureCondition, Iterations, SaslError, ScramHash, StoredCredentials};
+use xmpp_proto::sasl::{
+    FailureCondition, Iterations, Mechanism, SaslError, ScramHash, StoredCredentials,
+};
 use xmpp_proto::xml::Element;
 
 use super::credentials::{Decoys, UserKeys};
+use super::fast::{DEFAULT_FAST_LIFETIME, MintedToken};
 use super::store::{MemoryData, OfflineQuota, OfflineRefused, StoredRoster};
 
 /// What a server needs to know about its users: SCRAM's stored keys and a
@@ -102,6 +106,41 @@ pub trait AccountStore: Send + Sync {
     fn save_blocklist(&self, account: &BareJid, blocked: &[String]) {
         let _ = (account, blocked);
     }
+
+    /// The unexpired FAST tokens (XEP-0484) of `account` issued to
+    /// `user_agent` for `mechanism`, newest first. Default: none (FAST
+    /// logins fail; clients use their password).
+    fn fast_tokens(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+    ) -> Vec<String> {
+        let _ = (account, user_agent, mechanism);
+        Vec::new()
+    }
+
+    /// Issues a FAST token: keeps a new secret (see [`MintedToken::mint`])
+    /// as the newest of `user_agent`, keeps `replacing` (the token the
+    /// login used) beside it, forgets the others, and returns what the
+    /// client is given. Default: no token.
+    ///
+    /// [`MintedToken::mint`]: super::MintedToken::mint
+    fn issue_fast_token(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+        replacing: Option<&str>,
+    ) -> Option<FastToken> {
+        let _ = (account, user_agent, mechanism, replacing);
+        None
+    }
+
+    /// Forgets every FAST token of `user_agent`. Default: nothing kept.
+    fn revoke_fast_tokens(&self, account: &BareJid, user_agent: &str) {
+        let _ = (account, user_agent);
+    }
 }
 
 /// A boxed store is a store (for a server whose store is chosen at run
@@ -160,6 +199,29 @@ impl<S: AccountStore + ?Sized> AccountStore for Box<S> {
     fn save_blocklist(&self, account: &BareJid, blocked: &[String]) {
         (**self).save_blocklist(account, blocked);
     }
+
+    fn fast_tokens(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+    ) -> Vec<String> {
+        (**self).fast_tokens(account, user_agent, mechanism)
+    }
+
+    fn issue_fast_token(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+        replacing: Option<&str>,
+    ) -> Option<FastToken> {
+        (**self).issue_fast_token(account, user_agent, mechanism, replacing)
+    }
+
+    fn revoke_fast_tokens(&self, account: &BareJid, user_agent: &str) {
+        (**self).revoke_fast_tokens(account, user_agent);
+    }
 }
 
 /// The store's answer to one of the hub's login questions, to hand back
@@ -173,6 +235,10 @@ pub enum LoginAnswer {
     Credentials(SessionId, Option<StoredCredentials>),
     /// The verdict on a PLAIN (or EXTERNAL) login.
     Verdict(SessionId, Result<(), FailureCondition>),
+    /// The FAST tokens kept for a token login.
+    FastTokens(SessionId, Vec<String>),
+    /// A FAST token issued (or not).
+    FastToken(SessionId, Option<FastToken>),
 }
 
 impl LoginAnswer {
@@ -225,6 +291,25 @@ impl LoginAnswer {
                 session,
                 Err(FailureCondition::NotAuthorized),
             )),
+            HubEvent::NeedFastToken {
+                session,
+                account,
+                user_agent,
+                mechanism,
+            } => Ok(LoginAnswer::FastTokens(
+                session,
+                store.fast_tokens(&account, &user_agent, mechanism),
+            )),
+            HubEvent::IssueFastToken {
+                session,
+                account,
+                user_agent,
+                mechanism,
+                replacing,
+            } => Ok(LoginAnswer::FastToken(
+                session,
+                store.issue_fast_token(&account, &user_agent, mechanism, replacing.as_deref()),
+            )),
             other => Err(other),
         }
     }
@@ -236,6 +321,8 @@ impl LoginAnswer {
                 hub.provide_credentials(session, credentials);
             }
             LoginAnswer::Verdict(session, verdict) => hub.verdict(session, verdict),
+            LoginAnswer::FastTokens(session, tokens) => hub.provide_fast_tokens(session, tokens),
+            LoginAnswer::FastToken(session, token) => hub.issue_fast_token(session, token),
         }
     }
 }
@@ -492,6 +579,34 @@ impl AccountStore for Accounts {
             true => data.blocklists.remove(account),
             false => data.blocklists.insert(account.clone(), blocked.to_vec()),
         };
+    }
+
+    fn fast_tokens(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+    ) -> Vec<String> {
+        let now = std::time::SystemTime::now();
+        self.data().fast.tokens(account, user_agent, mechanism, now)
+    }
+
+    fn issue_fast_token(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+        replacing: Option<&str>,
+    ) -> Option<FastToken> {
+        let minted = MintedToken::mint(std::time::SystemTime::now(), DEFAULT_FAST_LIFETIME)?;
+        self.data()
+            .fast
+            .issue(account, user_agent, mechanism, replacing, &minted);
+        Some(minted.to_token())
+    }
+
+    fn revoke_fast_tokens(&self, account: &BareJid, user_agent: &str) {
+        self.data().fast.revoke(account, user_agent);
     }
 }
 

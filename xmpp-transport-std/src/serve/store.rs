@@ -101,6 +101,7 @@ pub(super) struct MemoryData {
     private: HashMap<BareJid, BTreeMap<(String, String), Element>>,
     pub(super) blocklists: HashMap<BareJid, Vec<String>>,
     pub(super) quota: OfflineQuota,
+    pub(super) fast: super::fast::FastTokenBook,
 }
 
 impl MemoryData {
@@ -231,6 +232,13 @@ pub fn keep_for_hub(
         }
         HubEvent::PrivateChanged { account, element } => {
             store.save_private(&account, &element);
+            None
+        }
+        HubEvent::FastTokensRevoked {
+            account,
+            user_agent,
+        } => {
+            store.revoke_fast_tokens(&account, &user_agent);
             None
         }
         HubEvent::OfflineWanted { account, session } => {
