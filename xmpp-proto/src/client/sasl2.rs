@@ -267,11 +267,7 @@ impl Client {
                     self.sm_resumed(now, config, h, &previd);
                     return;
                 }
-                Some(Nonza::Failed { h, .. }) => {
-                    if !self.sm_resume_refused(h) {
-                        return;
-                    }
-                }
+                Some(Nonza::Failed { h, .. }) if !self.sm_resume_refused(h) => return,
                 // No answer: the classic <resume/> may still work after
                 // the features.
                 _ => {}

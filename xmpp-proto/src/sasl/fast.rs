@@ -61,7 +61,7 @@ pub fn select<S: AsRef<str>>(offered: &[S], tls: &TlsState) -> Option<Mechanism>
 }
 
 /// The channel binding data of `mechanism` on this TLS session.
-fn cb_data<'a>(mechanism: Mechanism, tls: &'a TlsState) -> Result<&'a [u8], SaslError> {
+fn cb_data(mechanism: Mechanism, tls: &TlsState) -> Result<&[u8], SaslError> {
     if !mechanism.is_fast() {
         return Err(SaslError::NoAcceptableMechanism);
     }

@@ -154,13 +154,13 @@ mod tests {
         book.issue(&juliet, "agent", m, Some(&a.secret), &b);
         assert_eq!(
             book.tokens(&juliet, "agent", m, now),
-            [&b.secret, &a.secret]
+            [b.secret.clone(), a.secret.clone()]
         );
         // A login with the old one replaces both.
         book.issue(&juliet, "agent", m, Some(&a.secret), &c);
         assert_eq!(
             book.tokens(&juliet, "agent", m, now),
-            [&c.secret, &a.secret]
+            [c.secret.clone(), a.secret.clone()]
         );
         // Not another agent's, not another mechanism's, not expired ones.
         assert!(book.tokens(&juliet, "other", m, now).is_empty());
