@@ -4,6 +4,9 @@
 # Ports: PROSODY_C2S_PORT (default 5222, STARTTLS required),
 # PROSODY_TLS_PORT (default 5223, direct TLS) and PROSODY_COMPONENT_PORT
 # (default 5347, XEP-0114 components). State: $XMPP_INTEROP_DIR/prosody.
+# VirtualHost sasl2.localhost also offers SASL2 (XEP-0388) with Bind2, inline
+# stream management and FAST, from Debian's prosody-modules plus our
+# prosody/mod_sasl2_compat.lua; the other hosts are plain 0.12 (SASL1 only).
 set -euo pipefail
 TAG=prosody-up
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,12 +21,16 @@ TLS_PORT="${PROSODY_TLS_PORT:-5223}"
 COMPONENT_PORT="${PROSODY_COMPONENT_PORT:-5347}"
 COMPONENT_DOMAIN=echo.localhost
 COMPONENT_SECRET=echo-secret
+# The SASL2 host and its modules (mod_sasl2_compat makes the 2023 modules
+# work on Prosody 0.12; see the comment at its top).
+SASL2_DOMAIN=sasl2.localhost
+SASL2_MODULES='"sasl2_compat"; "sasl2"; "sasl2_bind2"; "sasl2_sm"; "sasl2_fast";'
 DIR="$STATE/prosody"
 CFG="$DIR/prosody.cfg.lua"
 PIDFILE="$DIR/prosody.pid"
 
 command -v python3 >/dev/null || install_packages python3
-install_packages prosody
+install_packages prosody prosody-modules
 make_certs
 mkdir -p "$DIR/data"
 
@@ -39,6 +46,9 @@ data_path = "$DIR/data"
 certificates = "$STATE/certs"
 log = { { levels = { min = "${PROSODY_LOG_LEVEL:-info}" }, to = "file", filename = "$DIR/prosody.log" } }
 admins = { "admin@localhost" }
+-- Searched before the default module directory, which also holds
+-- Debian's prosody-modules (mod_sasl2 and friends).
+plugin_paths = { "$HERE/prosody" }
 
 interfaces = { $ifaces}
 local_interfaces = { $ifaces}
@@ -78,6 +88,11 @@ ssl = {
 VirtualHost "localhost"
 VirtualHost "example.test"
 
+-- SASL2 only here: per-host modules_enabled adds to the global list, so
+-- localhost and example.test keep offering SASL1 alone.
+VirtualHost "$SASL2_DOMAIN"
+	modules_enabled = { $SASL2_MODULES }
+
 Component "conference.localhost" "muc"
 
 -- An external component (XEP-0114) the interop tests connect as.
@@ -86,13 +101,19 @@ Component "$COMPONENT_DOMAIN"
 EOF
 }
 
+# The named accounts (alice, bob, ...) also exist on the SASL2 host.
+sasl2_account_lines() {
+  local a
+  for a in $NAMED_ACCOUNTS; do printf '%s %s %s\n' "${a%%:*}" "$SASL2_DOMAIN" "${a#*:}"; done
+}
+
 # Accounts are written straight into Prosody's file store by a small Python
 # helper: prosodyctl register costs ~0.2 s of CPU per account (40 s for the
 # load accounts on a busy 2-core CI machine), the helper milliseconds.
 # Existing accounts are left alone, so this is cheap on every run.
 create_accounts() {
   local n
-  n="$(account_lines | python3 "$HERE/prosody_accounts.py" "$DIR/data")" \
+  n="$({ account_lines; sasl2_account_lines; } | python3 "$HERE/prosody_accounts.py" "$DIR/data")" \
     || fail "could not write the Prosody accounts into $DIR/data"
   ((n == 0)) || say "created $n accounts"
 }
@@ -107,6 +128,7 @@ XMPP_PROSODY_COMPONENT=$COMPONENT_DOMAIN
 XMPP_PROSODY_COMPONENT_SECRET=$COMPONENT_SECRET
 XMPP_PROSODY_DOMAIN=localhost
 XMPP_PROSODY_DOMAIN2=example.test
+XMPP_PROSODY_SASL2_DOMAIN=$SASL2_DOMAIN
 XMPP_PROSODY_MUC=conference.localhost
 XMPP_PROSODY_LOAD_USERS=$LOAD_USERS
 XMPP_PROSODY_PID=$1
@@ -116,6 +138,8 @@ EOF
 
 if pid="$(live_pid_from "$PIDFILE" "$CFG")"; then
   say "already running (pid $pid)"
+  grep -q "VirtualHost \"$SASL2_DOMAIN\"" "$CFG" ||
+    say "note: this instance predates VirtualHost $SASL2_DOMAIN; run prosody-down.sh, then this script, to get it"
   create_accounts
   write_env "$pid"
   exit 0
