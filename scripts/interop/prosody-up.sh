@@ -101,10 +101,12 @@ Component "$COMPONENT_DOMAIN"
 EOF
 }
 
-# The named accounts (alice, bob, ...) also exist on the SASL2 host.
+# The named accounts (alice, bob, ...) also exist on the SASL2 host, and
+# two for the kill-and-resume test (tests/tests/interop_sm.rs).
 sasl2_account_lines() {
   local a
   for a in $NAMED_ACCOUNTS; do printf '%s %s %s\n' "${a%%:*}" "$SASL2_DOMAIN" "${a#*:}"; done
+  printf '%s %s pw\n' user195 "$SASL2_DOMAIN" user196 "$SASL2_DOMAIN"
 }
 
 # Accounts are written straight into Prosody's file store by a small Python

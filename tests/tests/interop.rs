@@ -9,15 +9,17 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use xmpp_proto::client::{
-    Client, ClientConfig, ClientEvent, ClientTlsPolicy, Departure, RoomEvent,
+    Client, ClientConfig, ClientEvent, ClientTlsPolicy, Departure, FastCredentials, RoomEvent,
 };
 use xmpp_proto::component::{Component, ComponentConfig, ComponentEvent, ComponentTls};
 use xmpp_proto::endpoint::{CloseReason, CommandError};
 use xmpp_proto::jid::{BareJid, Jid};
 use xmpp_proto::muc::service::RoomService;
 use xmpp_proto::muc::{Affiliation, History, JoinError, JoinOptions};
+use xmpp_proto::negotiation::UserAgent;
 use xmpp_proto::roster::{RosterItem, Subscription};
 use xmpp_proto::sasl::{self, FailureCondition, Mechanism};
+use xmpp_proto::sm::SmConfig;
 use xmpp_proto::stanza::{Iq, IqType, Message, MessageType, Presence, PresenceType};
 use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::xml::{Element, ns};
@@ -77,6 +79,11 @@ fn connect(
         } else {
             ClientTlsPolicy::RequireStartTls
         });
+    connect_with(server, config, direct)
+}
+
+/// Connects and starts a client with this configuration.
+fn connect_with(server: &Server, config: ClientConfig, direct: bool) -> Connection<Client> {
     let anchors = TrustAnchors::from_pem_file(&server.ca).expect("test CA");
     let tls = ClientTls::new(&anchors, config.domain()).expect("TLS config");
     let addr = if direct {
@@ -1026,4 +1033,113 @@ fn prosody_rooms_as_component() {
 #[ignore = "needs ejabberd: run scripts/interop.sh"]
 fn ejabberd_rooms_as_component() {
     rooms_as_component(ejabberd());
+}
+
+/// Runs until `Online`, collecting the FAST token issued on the way.
+fn online_with_token(conn: &mut Connection<Client>) -> (String, Option<FastCredentials>) {
+    let mut token = None;
+    let mut jid = None;
+    conn.run(|_, event| match event {
+        ClientEvent::FastToken { credentials, .. } => {
+            token = Some(credentials);
+            ControlFlow::Continue(())
+        }
+        ClientEvent::Online { jid: j } => {
+            jid = Some(j.to_string());
+            ControlFlow::Break(())
+        }
+        ClientEvent::Closed { reason } => panic!("closed before online: {reason}"),
+        _ => ControlFlow::Continue(()),
+    })
+    .expect("transport");
+    (jid.expect("online"), token)
+}
+
+/// Prosody's SASL2 host (XEP-0388 with Bind 2, inline stream management
+/// and FAST from prosody-modules): one exchange authenticates, binds and
+/// enables stream management; the FAST token it issues, bound to this
+/// connection's tls-exporter, then logs in without the password.
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn prosody_sasl2_bind2_and_a_fast_reconnect() {
+    let server = prosody();
+    let domain = std::env::var("XMPP_PROSODY_SASL2_DOMAIN").expect("run scripts/interop.sh");
+    let agent = UserAgent::new("6c1d8e0a-interop-test").with_software("xmpp-proto-tests");
+    let jid = Jid::new(&format!("alice@{domain}")).expect("valid JID");
+    let first = ClientConfig::new(jid.clone(), "alice-pass")
+        .with_user_agent(agent.clone())
+        .with_fast_token_request(true)
+        .with_stream_management(SmConfig::default())
+        .with_trace(true);
+    let mut conn = connect_with(&server, first, false);
+    let (bound, token) = online_with_token(&mut conn);
+    assert!(
+        bound.starts_with(&format!("alice@{domain}/xmpp-proto-tests~")),
+        "Bind 2 resource from our tag: {bound}"
+    );
+    assert!(conn.endpoint().sm_enabled(), "enabled inside <bound/>");
+    let token = token.expect("Prosody issued a FAST token");
+    assert_eq!(
+        token.mechanism,
+        Mechanism::HtSha256Expr,
+        "TLS 1.3: tls-exporter"
+    );
+    // Still a working session: a message to ourselves comes back.
+    let now = clock::now();
+    let note = Message::builder(MessageType::Chat)
+        .to(&bound)
+        .body("to myself")
+        .build();
+    conn.command(|c, _| c.send(now, note))
+        .expect("transport")
+        .expect("online");
+    let body = wait_for(&mut conn, |e| match e {
+        ClientEvent::Message(m) => m.body().map(|b| b.into_owned()),
+        _ => None,
+    });
+    assert_eq!(body, "to myself");
+    close_cleanly(conn);
+
+    // A wrong password: only the token can let this login in.
+    let second = ClientConfig::new(jid, "not-the-password")
+        .with_user_agent(agent)
+        .with_fast_token(token)
+        .with_stream_management(SmConfig::default());
+    let mut conn = connect_with(&server, second, false);
+    let (again, _) = online_with_token(&mut conn);
+    assert!(again.starts_with(&format!("alice@{domain}/xmpp-proto-tests~")));
+    close_cleanly(conn);
+}
+
+/// ejabberd 23.01 and Prosody's plain hosts offer no SASL2: the client
+/// logs in the classic way there, unasked.
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn without_sasl2_the_classic_login_is_used() {
+    for server in [prosody(), ejabberd()] {
+        let jid = Jid::new("alice@localhost").expect("valid JID");
+        let config = ClientConfig::new(jid, "alice-pass").with_trace(true);
+        let mut conn = connect_with(&server, config, false);
+        let mut sent = String::new();
+        conn.run(|_, event| match event {
+            ClientEvent::Trace {
+                direction: xmpp_proto::endpoint::Direction::Out,
+                data,
+            } => {
+                sent.push_str(&String::from_utf8_lossy(&data));
+                ControlFlow::Continue(())
+            }
+            ClientEvent::Online { .. } => ControlFlow::Break(()),
+            ClientEvent::Closed { reason } => panic!("{}: {reason}", server.name),
+            _ => ControlFlow::Continue(()),
+        })
+        .expect("transport");
+        assert!(
+            sent.contains("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'"),
+            "{}",
+            server.name
+        );
+        assert!(!sent.contains("urn:xmpp:sasl:2"), "{}", server.name);
+        close_cleanly(conn);
+    }
 }

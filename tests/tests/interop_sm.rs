@@ -28,6 +28,8 @@ struct Server {
     name: &'static str,
     addr: String,
     ca: String,
+    /// The accounts' domain.
+    domain: String,
 }
 
 fn server(name: &'static str) -> Server {
@@ -39,6 +41,7 @@ fn server(name: &'static str) -> Server {
         name,
         addr: format!("{}:{}", var("HOST"), var("C2S_PORT")),
         ca: std::env::var("XMPP_INTEROP_CA").expect("XMPP_INTEROP_CA is not set"),
+        domain: "localhost".to_owned(),
     }
 }
 
@@ -116,8 +119,8 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
     });
 }
 
-fn client_config(user: &str) -> ClientConfig {
-    let jid = Jid::new(&format!("{user}@localhost")).expect("valid JID");
+fn client_config(user: &str, domain: &str) -> ClientConfig {
+    let jid = Jid::new(&format!("{user}@{domain}")).expect("valid JID");
     // ejabberd only counts exactly with an <r/> after every stanza (see
     // tests/INTEROP.md); it costs one small nonza per message.
     let sm = SmConfig::default().with_requests(RequestPolicy::new(1, Some(Duration::from_secs(1))));
@@ -226,7 +229,8 @@ fn receiver(
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<String>,
 ) -> thread::JoinHandle<Vec<u64>> {
-    let Established::Up { mut conn, .. } = establish(server, &server.addr, client_config(user))
+    let Established::Up { mut conn, .. } =
+        establish(server, &server.addr, client_config(user, &server.domain))
     else {
         panic!("{}: the receiver could not log in", server.name);
     };
@@ -331,8 +335,8 @@ fn kill_and_resume(server: Server, sender: &str, receiver_user: &str, profile: P
             attempt += 1;
             assert!(attempt < 200, "{}: cannot reconnect", server.name);
             let config = match state.clone() {
-                Some(s) => client_config(sender).with_resumption(s),
-                None => client_config(sender),
+                Some(s) => client_config(sender, &server.domain).with_resumption(s),
+                None => client_config(sender, &server.domain),
             };
             let was_resuming = state.is_some();
             match establish(&server, &via, config) {
@@ -510,6 +514,27 @@ fn prosody_resumes_after_random_kills() {
         server("prosody"),
         "user191",
         "user192",
+        Profile {
+            window: 1000,
+            handshake_kills: true,
+        },
+    );
+}
+
+/// The same on Prosody's SASL2 host: every resumption rides inline in
+/// SASL2's `<authenticate/>` (XEP-0388 with XEP-0198), one exchange after
+/// TLS instead of authenticate, restart, resume.
+#[test]
+#[ignore = "needs Prosody on loopback: run scripts/interop.sh"]
+fn prosody_resumes_inline_in_sasl2_after_random_kills() {
+    let mut server = server("prosody");
+    server.name = "prosody-sasl2";
+    server.domain = std::env::var("XMPP_PROSODY_SASL2_DOMAIN")
+        .expect("XMPP_PROSODY_SASL2_DOMAIN is not set: run scripts/interop.sh");
+    kill_and_resume(
+        server,
+        "user195",
+        "user196",
         Profile {
             window: 1000,
             handshake_kills: true,
