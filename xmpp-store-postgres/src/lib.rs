@@ -40,18 +40,19 @@ mod schema;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use postgres::types::FromSql;
 use postgres::{Client, Config, NoTls};
 use xmpp_proto::hub::OfflineMessage;
 use xmpp_proto::jid::{BareJid, prepare_localpart};
+use xmpp_proto::negotiation::FastToken;
 use xmpp_proto::roster::{RosterEntry, RosterItem, Subscription};
-use xmpp_proto::sasl::{Iterations, ScramHash, StoredCredentials};
+use xmpp_proto::sasl::{Iterations, Mechanism, ScramHash, StoredCredentials};
 use xmpp_proto::xml::Element;
 use xmpp_transport_std::serve::{
-    AccountError, AccountStore, DEFAULT_ITERATIONS, Decoys, ManageAccounts, ManageError,
-    OfflineQuota, OfflineRefused, StoredRoster, UserKeys,
+    AccountError, AccountStore, DEFAULT_FAST_LIFETIME, DEFAULT_ITERATIONS, Decoys, ManageAccounts,
+    ManageError, MintedToken, OfflineQuota, OfflineRefused, StoredRoster, UserKeys, unix_seconds,
 };
 
 /// The PostgreSQL client this store is built on, for its
@@ -661,6 +662,65 @@ impl AccountStore for PostgresStore {
 
     fn save_blocklist(&self, account: &BareJid, blocked: &[String]) {
         let _ = self.write_blocklist(account, blocked);
+    }
+
+    fn fast_tokens(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+    ) -> Vec<String> {
+        let now = unix_seconds(SystemTime::now()) as i64;
+        let (account, name) = (account.as_str(), mechanism.name());
+        self.with_db(|db| {
+            let rows = db.query(
+                "SELECT secret FROM xmpp_fast_tokens WHERE account = $1 AND user_agent = $2 \
+                 AND mechanism = $3 AND expires > $4 ORDER BY issued DESC",
+                &[&account, &user_agent, &name, &now],
+            )?;
+            Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        })
+        .unwrap_or_default()
+    }
+
+    fn issue_fast_token(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+        replacing: Option<&str>,
+    ) -> Option<FastToken> {
+        // Minted once, outside the retried work: a retry keeps the same.
+        let minted = MintedToken::mint(SystemTime::now(), DEFAULT_FAST_LIFETIME)?;
+        let (account, name) = (account.as_str(), mechanism.name());
+        let expires = minted.expires as i64;
+        self.with_db(|db| {
+            let mut tx = db.transaction()?;
+            // The newest and the one this login used stay; the rest go.
+            tx.execute(
+                "DELETE FROM xmpp_fast_tokens WHERE account = $1 AND user_agent = $2 \
+                 AND secret IS DISTINCT FROM $3",
+                &[&account, &user_agent, &replacing],
+            )?;
+            tx.execute(
+                "INSERT INTO xmpp_fast_tokens (account, user_agent, mechanism, secret, expires) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&account, &user_agent, &name, &minted.secret, &expires],
+            )?;
+            tx.commit()
+        })
+        .ok()?;
+        Some(minted.to_token())
+    }
+
+    fn revoke_fast_tokens(&self, account: &BareJid, user_agent: &str) {
+        let account = account.as_str();
+        let _ = self.with_db(|db| {
+            db.execute(
+                "DELETE FROM xmpp_fast_tokens WHERE account = $1 AND user_agent = $2",
+                &[&account, &user_agent],
+            )
+        });
     }
 }
 

@@ -65,6 +65,15 @@ CREATE TABLE IF NOT EXISTS xmpp_private (
     xml BYTEA NOT NULL,
     PRIMARY KEY (account, ns, name)
 );
+CREATE TABLE IF NOT EXISTS xmpp_fast_tokens (
+    account TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    mechanism TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    expires BIGINT NOT NULL,
+    issued BIGSERIAL,
+    PRIMARY KEY (account, user_agent, secret)
+);
 ";
 
 /// The tables that hold something of an account, each with an

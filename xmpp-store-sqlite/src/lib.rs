@@ -25,16 +25,18 @@ mod schema;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use xmpp_proto::hub::OfflineMessage;
 use xmpp_proto::jid::{BareJid, prepare_localpart};
+use xmpp_proto::negotiation::FastToken;
 use xmpp_proto::roster::{RosterEntry, RosterItem, Subscription};
-use xmpp_proto::sasl::{Iterations, ScramHash, StoredCredentials};
+use xmpp_proto::sasl::{Iterations, Mechanism, ScramHash, StoredCredentials};
 use xmpp_proto::xml::Element;
 use xmpp_transport_std::serve::{
-    AccountError, AccountStore, DEFAULT_ITERATIONS, Decoys, ManageAccounts, ManageError,
-    OfflineQuota, OfflineRefused, StoredRoster, UserKeys,
+    AccountError, AccountStore, DEFAULT_FAST_LIFETIME, DEFAULT_ITERATIONS, Decoys, ManageAccounts,
+    ManageError, MintedToken, OfflineQuota, OfflineRefused, StoredRoster, UserKeys, unix_seconds,
 };
 
 /// What can go wrong with the store.
@@ -556,6 +558,70 @@ impl AccountStore for SqliteStore {
         let _ = self.db().execute(
             "INSERT OR REPLACE INTO private (account, ns, name, xml) VALUES (?1, ?2, ?3, ?4)",
             params![account.as_str(), element.ns(), element.name(), bytes],
+        );
+    }
+
+    fn fast_tokens(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+    ) -> Vec<String> {
+        let now = unix_seconds(SystemTime::now());
+        let db = self.db();
+        let tokens = db
+            .prepare(
+                "SELECT secret FROM fast_tokens WHERE account = ?1 AND user_agent = ?2 \
+                 AND mechanism = ?3 AND expires > ?4 ORDER BY issued DESC",
+            )
+            .and_then(|mut q| {
+                q.query_map(
+                    params![account.as_str(), user_agent, mechanism.name(), now as i64],
+                    |row| row.get(0),
+                )?
+                .collect::<Result<Vec<String>, _>>()
+            });
+        tokens.unwrap_or_default()
+    }
+
+    fn issue_fast_token(
+        &self,
+        account: &BareJid,
+        user_agent: &str,
+        mechanism: Mechanism,
+        replacing: Option<&str>,
+    ) -> Option<FastToken> {
+        let now = SystemTime::now();
+        let minted = MintedToken::mint(now, DEFAULT_FAST_LIFETIME)?;
+        let mut db = self.db();
+        let tx = db.transaction().ok()?;
+        // The newest and the one this login used stay; the rest go.
+        tx.execute(
+            "DELETE FROM fast_tokens WHERE account = ?1 AND user_agent = ?2 AND secret IS NOT ?3",
+            params![account.as_str(), user_agent, replacing],
+        )
+        .ok()?;
+        tx.execute(
+            "INSERT INTO fast_tokens (account, user_agent, mechanism, secret, expires, issued) \
+             VALUES (?1, ?2, ?3, ?4, ?5, \
+             (SELECT COALESCE(MAX(issued), 0) + 1 FROM fast_tokens))",
+            params![
+                account.as_str(),
+                user_agent,
+                mechanism.name(),
+                minted.secret,
+                minted.expires as i64
+            ],
+        )
+        .ok()?;
+        tx.commit().ok()?;
+        Some(minted.to_token())
+    }
+
+    fn revoke_fast_tokens(&self, account: &BareJid, user_agent: &str) {
+        let _ = self.db().execute(
+            "DELETE FROM fast_tokens WHERE account = ?1 AND user_agent = ?2",
+            params![account.as_str(), user_agent],
         );
     }
 }

@@ -65,6 +65,15 @@ CREATE TABLE IF NOT EXISTS private (
     xml BLOB NOT NULL,
     PRIMARY KEY (account, ns, name)
 );
+CREATE TABLE IF NOT EXISTS fast_tokens (
+    account TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    mechanism TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    issued INTEGER NOT NULL,
+    PRIMARY KEY (account, user_agent, secret)
+);
 ";
 
 /// Sets the database up (WAL journal, the tables) and returns the secret

@@ -55,6 +55,7 @@ macro_rules! store_suite {
             offline_messages_are_kept_in_order_within_the_quota,
             private_xml_survives_a_reopen_and_a_set_replaces,
             block_lists_survive_a_reopen,
+            fast_tokens_are_kept_renewed_and_revoked,
             what_was_sent_to_an_offline_user_arrives_after_a_restart
         );
     };
@@ -269,6 +270,57 @@ pub fn block_lists_survive_a_reopen<H: Harness>(harness: &H) {
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// FAST tokens (XEP-0484): an issued token is found again after a
+/// reopen, only for its account, user agent and mechanism; a renewal
+/// keeps the token it replaces (once) and drops the others; revocation
+/// forgets the agent's tokens.
+pub fn fast_tokens_are_kept_renewed_and_revoked<H: Harness>(harness: &H) {
+    use xmpp_proto::sasl::Mechanism::{HtSha256Expr as Expr, HtSha256None as None_};
+    let alice = jid("alice@example.com");
+    let bob = jid("bob@example.com");
+    let first = {
+        let store = open(harness);
+        let token = store.issue_fast_token(&alice, "agent-1", Expr, None);
+        token.expect("the store issues tokens")
+    };
+    assert!(first.expiry.ends_with('Z') && first.token.len() >= 32);
+    let store = open(harness);
+    assert_eq!(
+        store.fast_tokens(&alice, "agent-1", Expr),
+        [first.token.clone()]
+    );
+    assert!(store.fast_tokens(&alice, "agent-2", Expr).is_empty());
+    assert!(store.fast_tokens(&bob, "agent-1", Expr).is_empty());
+    assert!(store.fast_tokens(&alice, "agent-1", None_).is_empty());
+
+    let second = store
+        .issue_fast_token(&alice, "agent-1", Expr, Some(&first.token))
+        .expect("renewed");
+    assert_ne!(second.token, first.token);
+    assert_eq!(
+        store.fast_tokens(&alice, "agent-1", Expr),
+        [second.token.clone(), first.token.clone()],
+        "newest first, the replaced one kept"
+    );
+    // A login with the old one again: its renewal supersedes the second.
+    let third = store
+        .issue_fast_token(&alice, "agent-1", Expr, Some(&first.token))
+        .expect("renewed");
+    assert_eq!(
+        store.fast_tokens(&alice, "agent-1", Expr),
+        [third.token.clone(), first.token.clone()]
+    );
+    // Another agent's tokens are its own.
+    let other = store
+        .issue_fast_token(&alice, "agent-2", Expr, None)
+        .unwrap();
+    store.revoke_fast_tokens(&alice, "agent-1");
+    drop(store);
+    let store = open(harness);
+    assert!(store.fast_tokens(&alice, "agent-1", Expr).is_empty());
+    assert_eq!(store.fast_tokens(&alice, "agent-2", Expr), [other.token]);
+}
 
 fn start<H: Harness>(harness: &H, pki: &TestPki) -> ServeHandle {
     Serve::new("localhost", pki.server_tls(), open(harness))
