@@ -57,6 +57,19 @@ fn is_fallback(candidates: &[xmpp_proto::resolve::Candidate], domain: &str) -> b
     matches!(candidates, [only] if only.host == domain && only.port == crate::DEFAULT_PORT)
 }
 
+/// A TCP connection to the server of `config`'s domain, as `options`
+/// say: the given server, or DNS SRV (which may switch the stream to
+/// direct TLS).
+pub(crate) fn connect_for(
+    config: ClientConfig,
+    options: &LoginOptions,
+) -> std::io::Result<(std::net::TcpStream, ClientConfig)> {
+    match options.server.as_deref() {
+        Some(server) => Ok((crate::connect(config.domain(), Some(server))?, config)),
+        None => connect_by_dns(config, options.dns),
+    }
+}
+
 fn connect_by_dns(
     config: ClientConfig,
     dns: Option<std::net::SocketAddr>,
@@ -202,12 +215,12 @@ impl Session {
         config: ClientConfig,
         options: LoginOptions,
     ) -> Result<Session, SessionError> {
-        let anchors = options.trust.unwrap_or_else(TrustAnchors::webpki_roots);
+        let anchors = options
+            .trust
+            .clone()
+            .unwrap_or_else(TrustAnchors::webpki_roots);
         let tls = ClientTls::new(&anchors, config.domain())?;
-        let (tcp, config) = match options.server.as_deref() {
-            Some(server) => (crate::connect(config.domain(), Some(server))?, config),
-            None => connect_by_dns(config, options.dns)?,
-        };
+        let (tcp, config) = connect_for(config, &options)?;
         let mut conn = Connection::new_client(tcp, Client::new(config, clock::now()), tls)?;
         let deadline = Instant::now() + options.timeout.unwrap_or(Duration::from_secs(30));
         let mut backlog = std::collections::VecDeque::new();

@@ -37,6 +37,7 @@ mod iqs;
 mod muc;
 mod negotiate;
 mod online;
+mod reconnect;
 mod roster;
 mod sasl2;
 mod sm;
@@ -48,6 +49,7 @@ pub use self::disco::{DEFAULT_CAPS_NODE, caps_verification};
 pub use self::event::{ClientEvent, StanzaId};
 pub use self::muc::{Departure, MAX_OCCUPANTS, Room, RoomEvent};
 pub use self::online::Outgoing;
+pub use self::reconnect::{ReconnectPolicy, Reconnector, Verdict};
 pub use self::roster::ReceiptPolicy;
 
 use self::iqs::PendingIqs;
