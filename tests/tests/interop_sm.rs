@@ -559,3 +559,99 @@ fn ejabberd_resumes_after_random_kills() {
         },
     );
 }
+
+/// The library's "keep me online" session (`KeepOnline`) against Prosody's
+/// SASL2 host, its connection killed at random through the proxy: it
+/// reconnects by itself, resumes inline in SASL2 with a FAST token after
+/// the first login, and every number arrives exactly once, in order; the
+/// application sees one `Online` and nothing of the reconnections but
+/// `Reconnecting` notes.
+#[test]
+#[ignore = "needs Prosody on loopback: run scripts/interop.sh"]
+fn prosody_keep_online_survives_random_kills() {
+    use xmpp_proto::client::ReconnectPolicy;
+    use xmpp_proto::negotiation::UserAgent;
+    use xmpp_transport_std::{KeepEvent, KeepOnline, LoginOptions};
+
+    let mut server = server("prosody");
+    server.name = "prosody-sasl2-keep-online";
+    server.domain = std::env::var("XMPP_PROSODY_SASL2_DOMAIN")
+        .expect("XMPP_PROSODY_SASL2_DOMAIN is not set: run scripts/interop.sh");
+    let total = env_number("XMPP_SM_MESSAGES", 300);
+    let proxy = Arc::new(Proxy::start(server.addr.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let receiving = receiver(&server, "user196", Arc::clone(&stop), ready_tx);
+    let to = ready_rx.recv().expect("receiver ready");
+
+    let domain = server.domain.clone();
+    let make = move || {
+        client_config("user195", &domain)
+            .with_user_agent(UserAgent::new("interop-keep-online").with_software("KeepTest"))
+            .with_fast_token_request(true)
+    };
+    let options = LoginOptions {
+        server: Some(proxy.addr.to_string()),
+        trust: Some(TrustAnchors::from_pem_file(&server.ca).expect("test CA")),
+        ..LoginOptions::default()
+    };
+    let policy = ReconnectPolicy {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(500),
+        max_attempts: Some(100),
+    };
+    let mut online = KeepOnline::new(make, options, policy).expect("client");
+    let started = Instant::now();
+    let (mut onlines, mut reconnects, mut kills) = (0, 0, 0);
+    let mut seed = started.elapsed().as_nanos() as u64 | 1;
+    let mut next_kill = Instant::now() + Duration::from_millis(150);
+    let drive = |online: &mut KeepOnline, ms: u64, onlines: &mut u32, reconnects: &mut u32| {
+        let deadline = Instant::now() + Duration::from_millis(ms);
+        while let Some(event) = online.next_event_until(deadline) {
+            match event {
+                KeepEvent::Client(ClientEvent::Online { .. }) => *onlines += 1,
+                KeepEvent::Client(ClientEvent::Undelivered { stanzas }) => {
+                    panic!("undelivered: {:?}", numbers(&stanzas))
+                }
+                KeepEvent::Reconnecting { .. } => *reconnects += 1,
+                KeepEvent::Stopped(reason) => panic!("stopped: {reason}"),
+                KeepEvent::Client(_) => {}
+            }
+        }
+    };
+    for n in 0..total {
+        let message = Message::builder(xmpp_proto::stanza::MessageType::Chat)
+            .to(&to)
+            .body(&n.to_string())
+            .build();
+        online.send(message).expect("room to wait");
+        if Instant::now() >= next_kill {
+            if proxy.kill() {
+                kills += 1;
+            }
+            // xorshift: the next kill after 0 to 300 ms.
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            next_kill = Instant::now() + Duration::from_millis(seed % 300);
+        }
+        drive(&mut online, 3, &mut onlines, &mut reconnects);
+    }
+    // The rest goes out and is acknowledged before the clean close.
+    drive(&mut online, 2000, &mut onlines, &mut reconnects);
+    let token = online.fast_token().is_some();
+    online.close();
+    stop.store(true, Ordering::SeqCst);
+    let got = receiving.join().expect("receiver");
+    let expected: Vec<u64> = (0..total).collect();
+    println!(
+        "RESULT server={} messages={total} kills={kills} reconnects={reconnects} onlines={onlines} received={} seconds={:.1}",
+        server.name,
+        got.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(got, expected, "once each, in order");
+    assert_eq!(onlines, 1, "every reconnection resumed the session");
+    assert!(kills >= 1 && reconnects >= 1, "kills={kills}");
+    assert!(token, "Prosody issued a FAST token");
+}
