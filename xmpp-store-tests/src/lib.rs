@@ -288,7 +288,7 @@ pub fn fast_tokens_are_kept_renewed_and_revoked<H: Harness>(harness: &H) {
     let store = open(harness);
     assert_eq!(
         store.fast_tokens(&alice, "agent-1", Expr),
-        [first.token.clone()]
+        std::slice::from_ref(&first.token)
     );
     assert!(store.fast_tokens(&alice, "agent-2", Expr).is_empty());
     assert!(store.fast_tokens(&bob, "agent-1", Expr).is_empty());

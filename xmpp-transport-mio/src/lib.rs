@@ -41,6 +41,7 @@ mod conn;
 mod deadlines;
 mod driver;
 mod error;
+mod keep;
 pub mod serve;
 mod slab;
 
@@ -49,6 +50,7 @@ pub use driver::{
     MAX_USER_TOKEN,
 };
 pub use error::Error;
+pub use keep::{AccountId, Keeper, KeptEvent};
 /// Reconnect delays for an event loop: when a client connection ends with
 /// `ClientEvent::Resumable`, wait [`Backoff::delay`] (for example as part of the
 /// poll timeout) before adding a new client configured `with_resumption`.

@@ -4,10 +4,7 @@
 //! them, a FAST token replaces the password after the first login, and a
 //! wrong password stops at once instead of looping.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use xmpp_proto::client::{ClientConfig, ClientEvent, ReconnectPolicy};
@@ -18,54 +15,7 @@ use xmpp_proto::sm::SmConfig;
 use xmpp_proto::stanza::{Message, MessageType};
 use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle};
 use xmpp_transport_std::test_certs::TestPki;
-use xmpp_transport_std::{KeepEvent, KeepOnline, LoginOptions, Next, Session};
-
-/// A loopback TCP proxy whose connections can all be cut at once.
-struct Proxy {
-    addr: SocketAddr,
-    live: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl Proxy {
-    fn start(upstream: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let live = Arc::new(Mutex::new(Vec::new()));
-        let kept = Arc::clone(&live);
-        thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(server) = TcpStream::connect(upstream) else {
-                    continue;
-                };
-                let mut list = kept.lock().unwrap();
-                list.push(client.try_clone().unwrap());
-                list.push(server.try_clone().unwrap());
-                pump(client.try_clone().unwrap(), server.try_clone().unwrap());
-                pump(server, client);
-            }
-        });
-        Proxy { addr, live }
-    }
-
-    fn kill(&self) {
-        for s in self.live.lock().unwrap().drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    thread::spawn(move || {
-        let mut buf = [0u8; 16384];
-        while let Ok(n @ 1..) = from.read(&mut buf) {
-            if to.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = from.shutdown(Shutdown::Both);
-        let _ = to.shutdown(Shutdown::Both);
-    });
-}
+use xmpp_transport_std::{KeepEvent, KeepOnline, KillProxy, LoginOptions, Next, Session};
 
 struct Setup {
     pki: TestPki,
@@ -116,7 +66,7 @@ fn quick() -> ReconnectPolicy {
 #[test]
 fn messages_survive_killed_connections_once_each_and_in_order() {
     let setup = start();
-    let proxy = Proxy::start(setup.server.local_addr());
+    let proxy = KillProxy::start(setup.server.local_addr()).unwrap();
     let mut bob = Session::login_with(
         "bob@localhost",
         "bob-secret",
@@ -125,8 +75,12 @@ fn messages_survive_killed_connections_once_each_and_in_order() {
     .unwrap();
     let bob_jid = bob.jid().to_string();
 
-    let mut online =
-        KeepOnline::new(alice("alice-secret"), options(&setup, proxy.addr), quick()).unwrap();
+    let mut online = KeepOnline::new(
+        alice("alice-secret"),
+        options(&setup, proxy.addr()),
+        quick(),
+    )
+    .unwrap();
     let total = 300;
     let (mut onlines, mut reconnects) = (0, 0);
     let mut pump_events = |online: &mut KeepOnline, for_ms: u64| {
@@ -151,7 +105,7 @@ fn messages_survive_killed_connections_once_each_and_in_order() {
         online.send(message).unwrap();
         if n % 30 == 29 {
             // Cut while stanzas are in flight.
-            proxy.kill();
+            let _ = proxy.kill();
         }
         pump_events(&mut online, 2);
     }
