@@ -160,6 +160,23 @@ fn a_fast_token_logs_in_without_the_password_and_is_renewed() {
     assert!(!stale.client.is_online(), "superseded");
     let fourth = pair_with(with(latest), server(), &accounts);
     assert!(fourth.is_online(), "the renewed token");
+
+    // Knowing the server's offer, the login goes right behind the header.
+    let offer = fourth.client.sasl2_offer().cloned().expect("seen");
+    let (latest, _) = fast_token(&fourth).expect("renewed");
+    let ahead = pair_with(
+        with(latest).with_known_sasl2_offer(offer),
+        server(),
+        &accounts,
+    );
+    assert!(ahead.is_online(), "{:?}", ahead.client_events);
+    let client_sent = sent(&ahead.client_bytes);
+    let after_tls = &client_sent[client_sent.rfind("<stream:stream").unwrap()..];
+    let header_end = after_tls.find('>').unwrap() + 1;
+    assert!(
+        after_tls[header_end..].starts_with("<authenticate"),
+        "sent with the header: {after_tls}"
+    );
 }
 
 fn no_password() -> Credentials {

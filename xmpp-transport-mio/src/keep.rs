@@ -34,7 +34,7 @@
 //!     }
 //!     driver.poll(keeper.poll_timeout())?;
 //!     while let Some(event) = driver.next_event() {
-//!         if let Some((account, event)) = keeper.handle(event) {
+//!         if let Some((account, event)) = keeper.handle(&driver, event) {
 //!             println!("{account:?}: {event:?}");
 //!         }
 //!     }
@@ -84,6 +84,8 @@ struct Kept {
     conn: Option<ConnId>,
     retry_at: Option<Instant>,
     last_reason: Option<CloseReason>,
+    /// The server's SASL2 offer, seen when the client got online.
+    offer: Option<xmpp_proto::negotiation::Sasl2Offer>,
 }
 
 /// The kept accounts of one event loop. See the module documentation.
@@ -132,6 +134,7 @@ impl Keeper {
                 conn: None,
                 retry_at: Some(Instant::now()),
                 last_reason: None,
+                offer: None,
             },
         );
         id
@@ -162,13 +165,20 @@ impl Keeper {
     /// Takes a driver event; returns what the application must see, with
     /// its account. Events of connections that are not kept accounts'
     /// come back as `None`: handle those before calling this.
-    pub fn handle(&mut self, event: DriverEvent<ClientEvent>) -> Option<(AccountId, KeptEvent)> {
+    pub fn handle(
+        &mut self,
+        driver: &Driver<Client>,
+        event: DriverEvent<ClientEvent>,
+    ) -> Option<(AccountId, KeptEvent)> {
         match event {
             DriverEvent::Endpoint { conn, event } => {
                 let account = *self.by_conn.get(&conn)?;
                 let kept = self.accounts.get_mut(&account)?;
                 if let ClientEvent::Closed { reason } = &event {
                     kept.last_reason = Some(reason.clone());
+                }
+                if let ClientEvent::Online { .. } | ClientEvent::Resumed { .. } = &event {
+                    kept.offer = driver.endpoint(conn).and_then(|c| c.sasl2_offer().cloned());
                 }
                 kept.keeper
                     .observe(event)
@@ -185,6 +195,7 @@ impl Keeper {
     fn connection_over(&mut self, account: AccountId) -> Option<(AccountId, KeptEvent)> {
         let kept = self.accounts.get_mut(&account)?;
         kept.conn = None;
+        kept.keeper.note_offer(kept.offer.take().as_ref());
         let mut random = [0u8; 4];
         let _ = OsRandom.fill(&mut random);
         let reason = kept

@@ -48,7 +48,7 @@ fn spin(
         let timeout = keeper.poll_timeout().map_or(wait, |t| t.min(wait));
         driver.poll(Some(timeout)).unwrap();
         while let Some(event) = driver.next_event() {
-            if let Some((account, event)) = keeper.handle(event) {
+            if let Some((account, event)) = keeper.handle(driver, event) {
                 on(account, event);
             }
         }

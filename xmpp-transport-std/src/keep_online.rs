@@ -271,7 +271,9 @@ impl KeepOnline {
 
     /// The connection is over (its `Closed` was observed): decide.
     fn connection_over(&mut self) {
-        self.conn = None;
+        if let Some(conn) = self.conn.take() {
+            self.keeper.note_offer(conn.endpoint().sasl2_offer());
+        }
         let mut random = [0u8; 4];
         let _ = OsRandom.fill(&mut random);
         match self.keeper.verdict(u32::from_le_bytes(random)) {

@@ -103,6 +103,7 @@ pub struct ClientConfig {
     pub(crate) request_fast_token: bool,
     pub(crate) fast_token: Option<FastCredentials>,
     pub(crate) fast_invalidate: bool,
+    pub(crate) known_sasl2: Option<crate::negotiation::Sasl2Offer>,
 }
 
 /// A FAST token (XEP-0484) kept from an earlier login, to log in without
@@ -155,6 +156,7 @@ impl ClientConfig {
             request_fast_token: false,
             fast_token: None,
             fast_invalidate: false,
+            known_sasl2: None,
         }
     }
 
@@ -197,6 +199,18 @@ impl ClientConfig {
     /// [`ClientEvent::FastTokenRejected`]: super::ClientEvent::FastTokenRejected
     pub fn with_fast_token(mut self, token: FastCredentials) -> Self {
         self.fast_token = Some(token);
+        self
+    }
+
+    /// What this server offered under SASL2 last time
+    /// ([`Client::sasl2_offer`](super::Client::sasl2_offer)). With a FAST
+    /// token it can take, the client then sends `<authenticate/>` right
+    /// behind its stream header once TLS is up, without waiting for the
+    /// features: the login (and an inline resumption) takes one round
+    /// trip after TLS instead of two. A server that no longer offers it
+    /// refuses the login; connect again without.
+    pub fn with_known_sasl2_offer(mut self, offer: crate::negotiation::Sasl2Offer) -> Self {
+        self.known_sasl2 = Some(offer);
         self
     }
 

@@ -81,6 +81,10 @@ pub struct Client {
     caps: caps::CapsCache,
     /// Group chat rooms we are in or entering (XEP-0045).
     rooms: muc::Rooms,
+    /// A login sent ahead of the server's header and features.
+    pipelined: sasl2::Pipelined,
+    /// The SASL2 offer of this server, once seen.
+    seen_sasl2: Option<crate::negotiation::Sasl2Offer>,
 }
 
 impl Client {
@@ -106,6 +110,8 @@ impl Client {
             contacts: roster::Contacts::default(),
             caps: caps::CapsCache::default(),
             rooms: muc::Rooms::default(),
+            pipelined: sasl2::Pipelined::No,
+            seen_sasl2: None,
             config,
         };
         client.core.timers.set(
@@ -160,6 +166,13 @@ impl Client {
     /// Whether stanzas can be sent.
     pub fn is_online(&self) -> bool {
         matches!(self.phase, ClientPhase::Online) && self.core.closed.is_none()
+    }
+
+    /// What the server offered under SASL2 (XEP-0388), once seen: keep it
+    /// for `ClientConfig::with_known_sasl2_offer` to log in one round
+    /// trip sooner next time.
+    pub fn sasl2_offer(&self) -> Option<&crate::negotiation::Sasl2Offer> {
+        self.seen_sasl2.as_ref()
     }
 
     /// The TLS facts of the stream, once encrypted.
@@ -297,6 +310,7 @@ impl Role for Client {
             authenticated: false,
         };
         self.open_stream();
+        self.pipeline_login();
         self.sent_to_server(now);
     }
 

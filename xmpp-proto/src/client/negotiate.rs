@@ -86,6 +86,9 @@ impl Client {
     }
 
     pub(super) fn handle_header(&mut self, header: &StreamHeader) {
+        if self.pipelined_header(header) {
+            return;
+        }
         let ClientPhase::AwaitHeader { authenticated } = self.phase else {
             self.fail(StreamErrorCondition::InvalidXml, "unexpected stream header");
             return;
@@ -102,6 +105,9 @@ impl Client {
     }
 
     pub(super) fn handle_negotiation_element(&mut self, now: Time, el: Element) {
+        if self.pipelined_features(&el) {
+            return;
+        }
         let phase = std::mem::replace(&mut self.phase, ClientPhase::Closed);
         match phase {
             ClientPhase::AwaitFeatures { foreign: true, .. } => {
@@ -196,7 +202,7 @@ impl Client {
     }
 
     fn start_sasl(&mut self, features: &StreamFeatures) {
-        if let Some((offer, binding_types)) = self.sasl2_offer(features) {
+        if let Some((offer, binding_types)) = self.sasl2_login_offer(features) {
             self.start_sasl2(offer, binding_types, true);
             return;
         }

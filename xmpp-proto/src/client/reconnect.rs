@@ -90,6 +90,11 @@ pub struct Reconnector {
     /// Online at least once: later `Online` events mean a new session
     /// (resumption failed), which the application must hear of.
     was_online: bool,
+    /// The server's SASL2 offer, to send the next login right behind the
+    /// header; forgotten when a connection fails before getting online.
+    offer: Option<crate::negotiation::Sasl2Offer>,
+    /// The current connection got online.
+    online_now: bool,
 }
 
 impl Reconnector {
@@ -103,6 +108,17 @@ impl Reconnector {
             token: None,
             token_refused: false,
             was_online: false,
+            offer: None,
+            online_now: false,
+        }
+    }
+
+    /// Remembers what the server offered under SASL2 (the ending client's
+    /// [`Client::sasl2_offer`](super::Client::sasl2_offer)), so that the
+    /// next FAST login goes right behind the stream header.
+    pub fn note_offer(&mut self, offer: Option<&crate::negotiation::Sasl2Offer>) {
+        if let Some(offer) = offer {
+            self.offer = Some(offer.clone());
         }
     }
 
@@ -157,6 +173,7 @@ impl Reconnector {
     }
 
     fn online(&mut self) {
+        self.online_now = true;
         self.failures = 0;
         self.was_online = true;
         self.token_refused = false;
@@ -179,6 +196,10 @@ impl Reconnector {
     /// that clients cut off together do not come back together.
     pub fn verdict(&mut self, random: u32) -> Verdict {
         let reason = self.ended.take().unwrap_or(CloseReason::ConnectionLost);
+        if !std::mem::take(&mut self.online_now) {
+            // Perhaps the login sent ahead was refused: wait next time.
+            self.offer = None;
+        }
         if let Some(stop) = final_reason(&reason, self.token_refused) {
             return Verdict::Stop(stop);
         }
@@ -219,6 +240,9 @@ impl Reconnector {
         }
         if let Some(token) = &self.token {
             config = config.with_fast_token(token.clone());
+            if let Some(offer) = &self.offer {
+                config = config.with_known_sasl2_offer(offer.clone());
+            }
         }
         config
     }

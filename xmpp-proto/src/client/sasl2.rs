@@ -42,15 +42,27 @@ enum LoginMechanism {
     Fast(FastCredentials),
 }
 
+/// Where a login sent ahead of the features stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pipelined {
+    /// Not sent ahead.
+    No,
+    /// `<authenticate/>` is out; the server's header is still to come.
+    AwaitHeader,
+    /// The header came; its features are still to come (and ignored).
+    AwaitFeatures,
+}
+
 /// Bind 2's tag when the user agent names no software.
 const DEFAULT_TAG: &str = "xmpp-proto";
 
 impl Client {
     /// Whether to log in with SASL2 on these features.
-    pub(super) fn sasl2_offer(
-        &self,
+    pub(super) fn sasl2_login_offer(
+        &mut self,
         features: &crate::negotiation::StreamFeatures,
     ) -> Option<(Sasl2Offer, Option<Vec<String>>)> {
+        self.seen_sasl2 = features.sasl2.clone();
         let offer = features.sasl2.clone().filter(|_| self.config.sasl2)?;
         let binding_types = features
             .sasl
@@ -145,6 +157,57 @@ impl Client {
             binding_types,
             token_requested,
         }));
+    }
+
+    /// Right after our post-TLS header: with a known SASL2 offer and a FAST
+    /// token it takes, `<authenticate/>` goes at once.
+    pub(super) fn pipeline_login(&mut self) {
+        let Some(offer) = self.config.known_sasl2.clone() else {
+            return;
+        };
+        let tls = sasl_tls_state(self.core.tls.as_ref());
+        let usable = self.config.sasl2
+            && self.config.user_agent.is_some()
+            && self.config.fast_token.as_ref().is_some_and(|t| {
+                offered(offer.fast.as_deref(), t.mechanism) && fast::usable(t.mechanism, &tls)
+            });
+        if !usable || !matches!(self.phase, ClientPhase::AwaitHeader { .. }) {
+            return;
+        }
+        self.start_sasl2(offer, None, true);
+        if matches!(self.phase, ClientPhase::Sasl2(_)) {
+            self.pipelined = Pipelined::AwaitHeader;
+        }
+    }
+
+    /// The server's header while a login is sent ahead; `false` when no
+    /// login is.
+    pub(super) fn pipelined_header(&mut self, header: &crate::xml::StreamHeader) -> bool {
+        if self.pipelined != Pipelined::AwaitHeader {
+            return false;
+        }
+        match crate::negotiation::check_server_header(header, self.config.jid.domainpart()) {
+            Ok(crate::negotiation::ServerHeader::ForeignDomain) => self.fail(
+                StreamErrorCondition::InvalidFrom,
+                "the server's stream is from another domain than ours",
+            ),
+            Ok(_) => self.pipelined = Pipelined::AwaitFeatures,
+            Err(e) => self.fail(e.condition, e.text),
+        }
+        true
+    }
+
+    /// The features the login sent ahead did not wait for: read for the
+    /// record, otherwise ignored. `false` for any other element.
+    pub(super) fn pipelined_features(&mut self, el: &Element) -> bool {
+        if self.pipelined != Pipelined::AwaitFeatures || !el.is("features", ns::STREAM) {
+            return false;
+        }
+        self.pipelined = Pipelined::No;
+        if let Ok(features) = crate::negotiation::StreamFeatures::from_element(el) {
+            self.seen_sasl2 = features.sasl2;
+        }
+        true
     }
 
     /// `<resume/>` to send inline, if a session waits and the server
