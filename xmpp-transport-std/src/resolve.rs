@@ -142,8 +142,10 @@ impl Resolver {
         }
     }
 
-    /// Connects to the first of `candidates` that answers (every address
-    /// of each in turn, `timeout` per attempt).
+    /// Connects to the first of `candidates` that answers: the candidates
+    /// in order, the addresses of each raced ([`race`]: IPv6 and IPv4
+    /// alternating, a new attempt every [`CONNECTION_ATTEMPT_DELAY`] while
+    /// the earlier ones are still pending), `timeout` per attempt.
     ///
     /// # Errors
     /// The last attempt's error.
@@ -161,20 +163,137 @@ impl Resolver {
                     continue;
                 }
             };
-            for ip in addresses {
-                let addr = SocketAddr::new(ip, candidate.port);
-                match TcpStream::connect_timeout(&addr, timeout) {
-                    Ok(socket) => {
-                        return Ok(Connected {
-                            socket,
-                            candidate,
-                            addr,
-                        });
-                    }
-                    Err(e) => last = e,
+            let addrs: Vec<SocketAddr> = addresses
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, candidate.port))
+                .collect();
+            match race(&addrs, CONNECTION_ATTEMPT_DELAY, timeout) {
+                Ok((socket, addr)) => {
+                    return Ok(Connected {
+                        socket,
+                        candidate,
+                        addr,
+                    });
                 }
+                Err(e) => last = e,
             }
         }
         Err(last)
+    }
+}
+
+/// How long an attempt runs alone before the next address is tried beside
+/// it (RFC 8305 §5 recommends 250 ms).
+pub const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// Happy eyeballs (RFC 8305): connects to the first of `addrs` that
+/// answers, starting the attempts in order, each `stagger` after the
+/// previous one (or at once when all earlier ones have failed), each given
+/// `timeout`. Put the families alternating, as
+/// [`Resolver::addresses`] does, so that a broken family costs at most
+/// `stagger`. Attempts still pending when one succeeds are dropped.
+///
+/// ```
+/// use std::net::{SocketAddr, TcpListener};
+/// use std::time::Duration;
+/// use xmpp_transport_std::resolve::race;
+///
+/// let closed: SocketAddr = {
+///     let l = TcpListener::bind("127.0.0.1:0")?;
+///     l.local_addr()?
+/// }; // dropped: nothing listens there any more
+/// let open = TcpListener::bind("127.0.0.1:0")?;
+/// let (_socket, addr) = race(&[closed, open.local_addr()?], Duration::from_millis(250), Duration::from_secs(5))?;
+/// assert_eq!(addr, open.local_addr()?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// `NotFound` for no address; otherwise the last attempt's error.
+pub fn race(
+    addrs: &[SocketAddr],
+    stagger: Duration,
+    timeout: Duration,
+) -> io::Result<(TcpStream, SocketAddr)> {
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    use std::time::Instant;
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+    let (tx, rx) = channel();
+    let (mut started, mut failed) = (0, 0);
+    let mut next_start = Instant::now();
+    loop {
+        let now = Instant::now();
+        if started < addrs.len() && (now >= next_start || failed == started) {
+            let (addr, tx) = (addrs[started], tx.clone());
+            std::thread::spawn(move || {
+                // A late winner's socket is dropped with the message.
+                let _ = tx.send((addr, TcpStream::connect_timeout(&addr, timeout)));
+            });
+            started += 1;
+            next_start = now + stagger;
+            continue;
+        }
+        if failed == addrs.len() {
+            return Err(last);
+        }
+        let wait = if started < addrs.len() {
+            next_start.saturating_duration_since(now)
+        } else {
+            timeout + Duration::from_secs(1)
+        };
+        match rx.recv_timeout(wait) {
+            Ok((addr, Ok(socket))) => return Ok((socket, addr)),
+            Ok((_, Err(e))) => {
+                failed += 1;
+                last = e;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if started == addrs.len() {
+                    // Every attempt outlived its own timeout: give up.
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no address answered",
+                    ));
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return Err(last),
+        }
+    }
+}
+
+#[cfg(test)]
+mod race_tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn closed() -> SocketAddr {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_first_address_that_answers_wins_whatever_its_place() {
+        let open = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = open.local_addr().unwrap();
+        for addrs in [vec![addr, closed()], vec![closed(), closed(), addr]] {
+            let (_, won) = race(&addrs, Duration::from_secs(10), Duration::from_secs(5)).unwrap();
+            // The refusals start the next attempt at once: no 10 s stagger.
+            assert_eq!(won, addr);
+        }
+    }
+
+    #[test]
+    fn all_refused_is_the_last_error_and_none_is_not_found() {
+        let e = race(
+            &[closed(), closed()],
+            Duration::from_millis(1),
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        let e = race(&[], Duration::from_millis(1), Duration::from_secs(5)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 }
