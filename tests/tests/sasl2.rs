@@ -311,3 +311,45 @@ fn inline_resumption_brings_back_what_was_missed() {
         "no restart"
     );
 }
+
+/// What Prosody's SASL2 modules send, byte for byte in shape: the
+/// authorization identifier last in `<success/>`, `resume='1'`, and the
+/// post-login `<stream:features/>` with the classic bind, which an online
+/// client ignores.
+#[test]
+fn a_prosody_shaped_success_brings_the_client_online() {
+    use xmpp_proto::client::{Client, ClientTlsPolicy};
+    use xmpp_proto::endpoint::{Endpoint, Transmit};
+    use xmpp_proto::time::Time;
+    let config = Pair::client_config("alice", "pw")
+        .with_tls(ClientTlsPolicy::Direct)
+        .with_stream_management(SmConfig::default());
+    let mut client = Client::new(config, Time::ZERO);
+    while let Some(t) = client.poll_transmit() {
+        if let Transmit::Data(d) = t {
+            let n = d.len();
+            client.consume_transmit(n);
+        }
+    }
+    client
+        .handle_tls_established(Time::ZERO, xmpp_tests::fake_tls())
+        .unwrap();
+    let server = "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' \
+        version='1.0' from='example.com' id='s1' xmlns='jabber:client'>\
+        <stream:features><authentication xmlns='urn:xmpp:sasl:2'><mechanism>PLAIN</mechanism>\
+        <inline><bind xmlns='urn:xmpp:bind:0'><inline><feature var='urn:xmpp:sm:3'/>\
+        <feature var='urn:xmpp:sm:3'/></inline></bind><sm xmlns='urn:xmpp:sm:3'/></inline>\
+        </authentication></stream:features>\
+        <success xmlns='urn:xmpp:sasl:2'><bound xmlns='urn:xmpp:bind:0'>\
+        <enabled xmlns='urn:xmpp:sm:3' id='sm-1' resume='1' max='600'/></bound>\
+        <authorization-identifier>alice@example.com/xmpp-proto~AbC+/1</authorization-identifier>\
+        </success><stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><required/></bind>\
+        <session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session></stream:features>";
+    let _ = client.handle_input(Time::ZERO, server.as_bytes());
+    assert!(client.is_online(), "{:?}", client.close_reason());
+    assert_eq!(
+        client.jid().unwrap().as_str(),
+        "alice@example.com/xmpp-proto~AbC+/1"
+    );
+    assert_eq!(client.sm_id(), Some("sm-1"));
+}

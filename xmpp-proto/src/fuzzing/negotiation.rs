@@ -49,6 +49,18 @@ fn every_parser(el: Element) {
         let again = SaslServerMessage::from_element(&m.to_element(), MAX_DATA);
         assert_eq!(again.map(forget_unrecognized), Ok(forget_unrecognized(m)));
     }
+    if let Ok(m) = Sasl2ClientMessage::from_element(&el, MAX_DATA) {
+        assert_eq!(
+            Sasl2ClientMessage::from_element(&m.to_element(), MAX_DATA),
+            Ok(m)
+        );
+    }
+    if let Ok(m) = Sasl2ServerMessage::from_element(&el, MAX_DATA) {
+        assert_eq!(
+            Sasl2ServerMessage::from_element(&m.to_element(), MAX_DATA),
+            Ok(m)
+        );
+    }
     if let Ok(q) = RosterQuery::from_element(el.as_ref()) {
         assert_eq!(RosterQuery::from_element(q.to_element().as_ref()), Ok(q));
     }

@@ -74,6 +74,24 @@ fn answer(server: &mut Server, now: Time, event: &ServerEvent) -> bool {
             }
         }
         ServerEvent::BindRequest { .. } => server.accept_bind(now),
+        // FAST (XEP-0484): alice has one token, "fuzz-token"; the
+        // client's HT proof over it is what the fuzzer must find (or
+        // take from the seeds); new tokens are issued.
+        ServerEvent::NeedFastToken { username, .. } => {
+            let tokens = if username == "alice" {
+                vec!["fuzz-token".to_owned()]
+            } else {
+                Vec::new()
+            };
+            server.provide_fast_tokens(now, &tokens)
+        }
+        ServerEvent::IssueFastToken { .. } => server.issue_fast_token(
+            now,
+            Some(crate::negotiation::FastToken {
+                token: "fuzz-token-2".into(),
+                expiry: "2030-01-01T00:00:00Z".into(),
+            }),
+        ),
         _ => return false,
     };
     assert!(r.is_ok(), "a question must accept its answer: {r:?}");
@@ -98,8 +116,12 @@ fn credentials(hash: ScramHash) -> StoredCredentials {
 
 fn scripted_server(stage: u8, now: Time) -> Server {
     let mut n = 0u8;
+    // SASL2 is on by default; FAST and stream management too, so that
+    // every inline request has its path.
     let config = ServerConfig::new("localhost")
         .expect("valid")
+        .with_fast(true)
+        .with_stream_management(crate::sm::SmConfig::default())
         .with_random(Box::new(move |buf: &mut [u8]| {
             for b in buf {
                 n = n.wrapping_add(31);
