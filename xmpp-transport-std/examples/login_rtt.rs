@@ -78,12 +78,15 @@ impl DelayProxy {
     }
 }
 
+/// When the client took its turns.
+type Turns = Arc<Mutex<Vec<Instant>>>;
+
 /// Relays `from` to `to`, each chunk `half` later than it was read.
 fn delayed(
     mut from: TcpStream,
     mut to: TcpStream,
     half: Duration,
-    client_side: Option<(Arc<Mutex<Vec<Instant>>>, Arc<AtomicBool>)>,
+    client_side: Option<(Turns, Arc<AtomicBool>)>,
     server_side: Option<Arc<AtomicBool>>,
 ) {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
