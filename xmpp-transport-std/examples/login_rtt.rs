@@ -36,7 +36,7 @@ use xmpp_transport_std::{ClientTls, Connection, Next, TrustAnchors, clock};
 /// ready (an `<a/>` answering the server's `<r/>`) is not.
 struct DelayProxy {
     addr: SocketAddr,
-    turns: Arc<Mutex<Vec<Instant>>>,
+    turns: Turns,
     live: Arc<Mutex<Vec<TcpStream>>>,
 }
 
@@ -44,7 +44,7 @@ impl DelayProxy {
     fn start(upstream: SocketAddr, half: Duration) -> DelayProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
-        let turns: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let turns: Turns = Arc::default();
         let live: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let (t, l) = (Arc::clone(&turns), Arc::clone(&live));
         thread::spawn(move || {
