@@ -44,6 +44,7 @@ bash "$dir/dns-up.sh"
   set +a
   # One at a time: two tests listen on the same address of the zone.
   cargo test -p xmpp-transport-std --test srv -- --ignored --test-threads=1
+  cargo test -p xmpp-transport-mio --test keep -- --ignored --test-threads=1
 )
 bash "$dir/dns-down.sh"
 

@@ -43,8 +43,9 @@
 //! ```
 
 use std::collections::HashMap;
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use xmpp_proto::client::{
@@ -76,9 +77,28 @@ pub enum KeptEvent {
     Stopped(CloseReason),
 }
 
+/// Where a kept account connects.
+enum Target {
+    /// Always this address.
+    Addr(SocketAddr),
+    /// The domain's server, found through DNS SRV before every attempt
+    /// (on a helper thread: DNS never blocks the loop), asking `dns` or
+    /// the system's resolver.
+    Dns { dns: Option<SocketAddr> },
+}
+
+/// A connection on its way from the helper thread, and whether it is
+/// direct TLS.
+type Resolving = mpsc::Receiver<io::Result<(std::net::TcpStream, bool)>>;
+
+/// How often the loop looks for a DNS answer while one is awaited.
+const RESOLVE_POLL: Duration = Duration::from_millis(10);
+
 struct Kept {
     make_config: Box<dyn FnMut() -> ClientConfig + Send>,
-    server: SocketAddr,
+    target: Target,
+    resolving: Option<Resolving>,
+    domain: String,
     tls: Arc<ClientTls>,
     keeper: Reconnector,
     conn: Option<ConnId>,
@@ -122,13 +142,41 @@ impl Keeper {
         tls: Arc<ClientTls>,
         policy: ReconnectPolicy,
     ) -> AccountId {
+        self.insert(make_config, Target::Addr(server), tls, policy)
+    }
+
+    /// Keeps an account online at the server its domain's DNS SRV
+    /// records name (`_xmpps-client` direct TLS first, then
+    /// `_xmpp-client`, then the domain on 5222), looked up again before
+    /// every attempt on a helper thread. `dns`: a DNS server to ask
+    /// instead of the system's.
+    pub fn add_by_dns(
+        &mut self,
+        make_config: impl FnMut() -> ClientConfig + Send + 'static,
+        dns: Option<SocketAddr>,
+        tls: Arc<ClientTls>,
+        policy: ReconnectPolicy,
+    ) -> AccountId {
+        self.insert(make_config, Target::Dns { dns }, tls, policy)
+    }
+
+    fn insert(
+        &mut self,
+        mut make_config: impl FnMut() -> ClientConfig + Send + 'static,
+        target: Target,
+        tls: Arc<ClientTls>,
+        policy: ReconnectPolicy,
+    ) -> AccountId {
         let id = AccountId(self.next_id);
         self.next_id += 1;
+        let domain = make_config().domain().to_owned();
         self.accounts.insert(
             id,
             Kept {
                 make_config: Box::new(make_config),
-                server,
+                target,
+                resolving: None,
+                domain,
                 tls,
                 keeper: Reconnector::new(policy),
                 conn: None,
@@ -217,11 +265,16 @@ impl Keeper {
     /// How long the loop may sleep before a reconnection is due.
     pub fn poll_timeout(&self) -> Option<Duration> {
         let now = Instant::now();
-        self.accounts
+        let retry = self
+            .accounts
             .values()
             .filter_map(|k| k.retry_at)
             .min()
-            .map(|at| at.saturating_duration_since(now))
+            .map(|at| at.saturating_duration_since(now));
+        if self.accounts.values().any(|k| k.resolving.is_some()) {
+            return Some(retry.map_or(RESOLVE_POLL, |r| r.min(RESOLVE_POLL)));
+        }
+        retry
     }
 
     /// Starts the reconnections that are due. A connection that cannot
@@ -229,20 +282,49 @@ impl Keeper {
     /// here (a `Stopped` account is forgotten).
     pub fn handle_timeout(&mut self, driver: &mut Driver<Client>) -> Vec<(AccountId, KeptEvent)> {
         let now = Instant::now();
+        let mut reports = Vec::new();
         let due: Vec<AccountId> = self
             .accounts
             .iter()
-            .filter(|(_, k)| k.retry_at.is_some_and(|at| at <= now))
+            .filter(|(_, k)| k.retry_at.is_some_and(|at| at <= now) || k.resolving.is_some())
             .map(|(id, _)| *id)
             .collect();
-        let mut reports = Vec::new();
         for account in due {
             let Some(kept) = self.accounts.get_mut(&account) else {
                 continue;
             };
             kept.retry_at = None;
-            let config = kept.keeper.prepare((kept.make_config)());
-            let added = mio::net::TcpStream::connect(kept.server).and_then(|socket| {
+            let (socket, direct) = match kept.target {
+                Target::Addr(addr) => (mio::net::TcpStream::connect(addr), false),
+                Target::Dns { dns } => match kept.resolving.take() {
+                    None => {
+                        kept.resolving = Some(resolve_in_background(kept.domain.clone(), dns));
+                        continue;
+                    }
+                    Some(rx) => match rx.try_recv() {
+                        Ok(Ok((socket, direct))) => {
+                            let socket = socket
+                                .set_nonblocking(true)
+                                .map(|()| mio::net::TcpStream::from_std(socket));
+                            (socket, direct)
+                        }
+                        Err(mpsc::TryRecvError::Empty) => {
+                            kept.resolving = Some(rx);
+                            continue;
+                        }
+                        Ok(Err(_)) | Err(mpsc::TryRecvError::Disconnected) => {
+                            kept.keeper.connect_failed();
+                            reports.extend(self.connection_over(account));
+                            continue;
+                        }
+                    },
+                },
+            };
+            let mut config = kept.keeper.prepare((kept.make_config)());
+            if direct {
+                config = config.with_tls(xmpp_proto::client::ClientTlsPolicy::Direct);
+            }
+            let added = socket.and_then(|socket| {
                 let _ = socket.set_nodelay(true);
                 driver.add_client(socket, Client::new(config, clock::now()), kept.tls.clone())
             });
@@ -258,5 +340,44 @@ impl Keeper {
             }
         }
         reports
+    }
+}
+
+/// Finds and connects to `domain`'s server on a helper thread, as the
+/// blocking transport does (SRV candidates in order, the addresses of
+/// each raced, the domain on 5222 without SRV): the loop only takes the
+/// connected socket.
+fn resolve_in_background(domain: String, dns: Option<SocketAddr>) -> Resolving {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(connect_by_dns(&domain, dns));
+    });
+    rx
+}
+
+fn connect_by_dns(
+    domain: &str,
+    dns: Option<SocketAddr>,
+) -> io::Result<(std::net::TcpStream, bool)> {
+    use xmpp_proto::resolve::{Plan, Security};
+    use xmpp_transport_std::resolve::{DEFAULT_ATTEMPT_TIMEOUT, Resolver};
+    let resolver = match dns {
+        Some(server) => Resolver::with_server(server),
+        None => Resolver::system(),
+    };
+    let plan = resolver.and_then(|r| r.plan(domain).map(|p| (r, p)));
+    match plan {
+        Ok((_, Plan::NoService)) => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{domain} offers no XMPP client service"),
+        )),
+        Ok((resolver, Plan::Candidates(candidates))) => {
+            match resolver.connect_to(candidates, DEFAULT_ATTEMPT_TIMEOUT) {
+                Ok(c) => Ok((c.socket, c.candidate.security == Security::DirectTls)),
+                // The DNS asked may not know the host: the system's.
+                Err(_) => Ok((xmpp_transport_std::connect(domain, None)?, false)),
+            }
+        }
+        Err(_) => Ok((xmpp_transport_std::connect(domain, None)?, false)),
     }
 }

@@ -180,3 +180,45 @@ fn a_wrong_password_is_given_up_at_once() {
     assert_eq!(keeper.poll_timeout(), None, "forgotten");
     server.shutdown();
 }
+
+/// A kept account found through DNS SRV (dnsmasq from
+/// `scripts/interop/dns-up.sh`): the first target refuses, the second is
+/// our server; the lookup and the connection attempts run off the loop.
+#[test]
+#[ignore = "needs a DNS server: scripts/interop/dns-up.sh"]
+fn a_kept_account_finds_its_server_through_srv() {
+    let dns: std::net::SocketAddr = std::env::var("XMPP_TEST_DNS")
+        .expect("XMPP_TEST_DNS is not set: run scripts/interop/dns-up.sh")
+        .parse()
+        .unwrap();
+    let pki = TestPki::generate(&["srv.xmpp.test"]).unwrap();
+    let mut accounts = Accounts::new();
+    accounts.add("alice", "alice-secret").unwrap();
+    let server = Serve::new("srv.xmpp.test", pki.server_tls(), accounts)
+        .unwrap()
+        .start(TcpListener::bind("127.0.0.5:15372").unwrap())
+        .unwrap();
+    let tls = Arc::new(ClientTls::new(&pki.trust_anchors(), "srv.xmpp.test").unwrap());
+    let mut driver = Driver::new(Default::default()).unwrap();
+    let mut keeper = Keeper::new();
+    let make = || {
+        ClientConfig::new(Jid::new("alice@srv.xmpp.test").unwrap(), "alice-secret")
+            .with_stream_management(SmConfig::default())
+    };
+    let alice = keeper.add_by_dns(make, Some(dns), tls, quick());
+    let mut online = false;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !online && Instant::now() < deadline {
+        spin(&mut driver, &mut keeper, 10, |_, event| match event {
+            KeptEvent::Client(ClientEvent::Online { .. }) => online = true,
+            KeptEvent::Stopped(reason) => panic!("{reason}"),
+            _ => {}
+        });
+    }
+    assert!(online);
+    let conn = keeper.conn(alice).unwrap();
+    let peer = driver.socket(conn).unwrap().peer_addr().unwrap();
+    assert_eq!(peer, "127.0.0.5:15372".parse().unwrap());
+    keeper.remove(&mut driver, alice);
+    server.shutdown();
+}
