@@ -92,6 +92,9 @@ VirtualHost "example.test"
 -- localhost and example.test keep offering SASL1 alone.
 VirtualHost "$SASL2_DOMAIN"
 	modules_enabled = { $SASL2_MODULES }
+	-- Renew a FAST token at every use (default: once it is a day old),
+	-- so that the interop tests see the rotation.
+	sasl2_fast_token_min_ttl = 0
 
 Component "conference.localhost" "muc"
 

@@ -1106,8 +1106,18 @@ fn prosody_sasl2_bind2_and_a_fast_reconnect() {
         .with_fast_token(token)
         .with_stream_management(SmConfig::default());
     let mut conn = connect_with(&server, second, false);
-    let (again, _) = online_with_token(&mut conn);
+    let (again, renewed) = online_with_token(&mut conn);
     assert!(again.starts_with(&format!("alice@{domain}/xmpp-proto-tests~")));
+    close_cleanly(conn);
+
+    // This instance renews at every use: the new token works in turn.
+    let renewed = renewed.expect("Prosody renewed the token");
+    let third = ClientConfig::new(Jid::new(&format!("alice@{domain}")).unwrap(), "wrong")
+        .with_user_agent(UserAgent::new("6c1d8e0a-interop-test"))
+        .with_fast_token(renewed)
+        .with_stream_management(SmConfig::default());
+    let mut conn = connect_with(&server, third, false);
+    online_with_token(&mut conn);
     close_cleanly(conn);
 }
 
