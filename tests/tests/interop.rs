@@ -1153,3 +1153,46 @@ fn without_sasl2_the_classic_login_is_used() {
         close_cleanly(conn);
     }
 }
+
+/// A FAST token Prosody no longer knows: `KeepOnline` reports it and logs
+/// in with the password on a new connection (Prosody's SASL2 takes no
+/// second attempt on the same stream).
+#[test]
+#[ignore = "needs real XMPP servers: run scripts/interop.sh"]
+fn prosody_keep_online_falls_back_from_a_stale_token_to_the_password() {
+    use xmpp_proto::client::ReconnectPolicy;
+    use xmpp_transport_std::{KeepEvent, KeepOnline, LoginOptions};
+    let server = prosody();
+    let domain = std::env::var("XMPP_PROSODY_SASL2_DOMAIN").expect("run scripts/interop.sh");
+    let jid = Jid::new(&format!("alice@{domain}")).expect("valid JID");
+    let make = move || {
+        ClientConfig::new(jid.clone(), "alice-pass")
+            .with_user_agent(UserAgent::new("6c1d8e0a-stale-token"))
+            .with_stream_management(SmConfig::default())
+    };
+    let options = LoginOptions {
+        server: Some(server.starttls.clone()),
+        trust: Some(TrustAnchors::from_pem_file(&server.ca).expect("test CA")),
+        ..LoginOptions::default()
+    };
+    let stale = FastCredentials {
+        mechanism: Mechanism::HtSha256Expr,
+        token: "secret-token:fast-never-issued".into(),
+    };
+    let mut online = KeepOnline::new(make, options, ReconnectPolicy::default())
+        .expect("client")
+        .with_fast_token(stale);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut rejected = false;
+    loop {
+        match online.next_event_until(deadline).expect("online in time") {
+            KeepEvent::Client(ClientEvent::FastTokenRejected) => rejected = true,
+            KeepEvent::Client(ClientEvent::Online { .. }) => break,
+            KeepEvent::Stopped(reason) => panic!("stopped: {reason}"),
+            _ => {}
+        }
+    }
+    assert!(rejected, "the stale token was tried and reported");
+    assert!(online.fast_token().is_none(), "and forgotten");
+    online.close();
+}
