@@ -9,10 +9,8 @@
 //! prints the sender's events and `XMPP_SM_TRACE` the XML it exchanges.
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,7 +20,7 @@ use xmpp_proto::jid::Jid;
 use xmpp_proto::sm::{RequestPolicy, SmConfig, SmSession};
 use xmpp_proto::stanza::{Message, Presence, PresenceType};
 use xmpp_transport_std::clock;
-use xmpp_transport_std::{Backoff, ClientTls, Connection, Next, TrustAnchors};
+use xmpp_transport_std::{Backoff, ClientTls, Connection, KillProxy, Next, TrustAnchors};
 
 struct Server {
     name: &'static str,
@@ -50,73 +48,6 @@ fn env_number(key: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A TCP proxy on loopback whose connections can be killed at once.
-struct Proxy {
-    addr: SocketAddr,
-    live: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl Proxy {
-    fn start(upstream: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        let addr = listener.local_addr().expect("proxy address");
-        let live: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let sockets = Arc::clone(&live);
-        thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                let Ok(upstream) = TcpStream::connect(&upstream) else {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                };
-                let _ = client.set_nodelay(true);
-                let _ = upstream.set_nodelay(true);
-                let (Ok(c2), Ok(u2), Ok(c3), Ok(u3)) = (
-                    client.try_clone(),
-                    upstream.try_clone(),
-                    client.try_clone(),
-                    upstream.try_clone(),
-                ) else {
-                    continue;
-                };
-                sockets.lock().expect("lock").extend([c3, u3]);
-                pump(client, upstream);
-                pump(u2, c2);
-            }
-        });
-        Proxy { addr, live }
-    }
-
-    /// Kills every connection through the proxy; returns whether there
-    /// was one.
-    fn kill(&self) -> bool {
-        let mut live = self.live.lock().expect("lock");
-        let any = !live.is_empty();
-        for s in live.drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        any
-    }
-}
-
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    thread::spawn(move || {
-        let mut buf = [0u8; 16384];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if to.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        let _ = from.shutdown(Shutdown::Both);
-        let _ = to.shutdown(Shutdown::Both);
-    });
 }
 
 fn client_config(user: &str, domain: &str) -> ClientConfig {
@@ -280,8 +211,9 @@ fn kill_and_resume(server: Server, sender: &str, receiver_user: &str, profile: P
     ) != 0;
     let mean_ms = env_number("XMPP_SM_KILL_MS", 150).max(2);
     let started = Instant::now();
-    let proxy = Arc::new(Proxy::start(server.addr.clone()));
-    let via = proxy.addr.to_string();
+    let proxy =
+        Arc::new(KillProxy::start(server.addr.parse().expect("an address")).expect("the proxy"));
+    let via = proxy.addr().to_string();
 
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -578,7 +510,8 @@ fn prosody_keep_online_survives_random_kills() {
     server.domain = std::env::var("XMPP_PROSODY_SASL2_DOMAIN")
         .expect("XMPP_PROSODY_SASL2_DOMAIN is not set: run scripts/interop.sh");
     let total = env_number("XMPP_SM_MESSAGES", 300);
-    let proxy = Arc::new(Proxy::start(server.addr.clone()));
+    let proxy =
+        Arc::new(KillProxy::start(server.addr.parse().expect("an address")).expect("the proxy"));
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel();
     let receiving = receiver(&server, "user196", Arc::clone(&stop), ready_tx);
@@ -591,7 +524,7 @@ fn prosody_keep_online_survives_random_kills() {
             .with_fast_token_request(true)
     };
     let options = LoginOptions {
-        server: Some(proxy.addr.to_string()),
+        server: Some(proxy.addr().to_string()),
         trust: Some(TrustAnchors::from_pem_file(&server.ca).expect("test CA")),
         ..LoginOptions::default()
     };
