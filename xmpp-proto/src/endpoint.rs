@@ -20,7 +20,14 @@
 //! 4. [`Transmit::Shutdown`] means the endpoint is done: send TLS
 //!    `close_notify` if TLS is on, shut the socket down for writing, and
 //!    stop reading once the peer closes.
-//! 5. Call [`Endpoint::handle_timeout`] when the time returned by
+//! 5. Over WebSocket (RFC 7395, an endpoint built with a WebSocket
+//!    configuration): every [`Transmit::Data`] is one whole text message;
+//!    send it as such and consume all of it. Pass every message received
+//!    to [`Endpoint::handle_input`] on its own, whole. `StartTls` then
+//!    means "secure the connection" as for direct TLS: the transport does
+//!    the TLS handshake and the WebSocket upgrade before calling
+//!    [`Endpoint::handle_tls_established`].
+//! 6. Call [`Endpoint::handle_timeout`] when the time returned by
 //!    [`Endpoint::poll_timeout`] is reached (early or late calls are
 //!    harmless).
 //!
@@ -202,6 +209,12 @@ pub enum CloseReason {
     /// The random source failed; the session could not go on without
     /// predictable nonces and ids.
     RandomUnavailable,
+    /// WebSocket: the peer closed the stream and named the endpoint to use
+    /// instead (`see-other-uri`, RFC 7395 §3.6.1).
+    SeeOtherUri {
+        /// Where to connect instead (a `wss://` URI).
+        uri: String,
+    },
 }
 
 impl CloseReason {
@@ -279,6 +292,9 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::RandomUnavailable => {
                 f.write_str("the random number generator failed; the session cannot go on")
+            }
+            CloseReason::SeeOtherUri { uri } => {
+                write!(f, "the peer closed the stream and asked us to use {uri}")
             }
         }
     }

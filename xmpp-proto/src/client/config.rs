@@ -104,6 +104,7 @@ pub struct ClientConfig {
     pub(crate) fast_token: Option<FastCredentials>,
     pub(crate) fast_invalidate: bool,
     pub(crate) known_sasl2: Option<crate::negotiation::Sasl2Offer>,
+    pub(crate) websocket: bool,
 }
 
 /// A FAST token (XEP-0484) kept from an earlier login, to log in without
@@ -157,7 +158,48 @@ impl ClientConfig {
             fast_token: None,
             fast_invalidate: false,
             known_sasl2: None,
+            websocket: false,
         }
+    }
+
+    /// Speaks XMPP over WebSocket (RFC 7395) instead of a TCP stream: the
+    /// transport hands every WebSocket message to
+    /// [`handle_input`](crate::Endpoint::handle_input) whole and sends
+    /// every `Transmit::Data` as one message. Everything above the framing
+    /// (SASL, SASL2, binding, stream management) is unchanged. There is no
+    /// STARTTLS over WebSocket: TLS is the transport's (`wss://`), so
+    /// [`ClientTlsPolicy::RequireStartTls`] (the default) means
+    /// [`ClientTlsPolicy::Direct`] here, the first transmit being
+    /// `StartTls` for the TLS handshake and the WebSocket upgrade, and
+    /// [`ClientTlsPolicy::InsecureOptional`] means
+    /// [`ClientTlsPolicy::InsecureDisabled`] (plain `ws://`, for tests on
+    /// loopback).
+    ///
+    /// ```
+    /// use xmpp_proto::{Client, Endpoint, Time};
+    /// use xmpp_proto::endpoint::Transmit;
+    /// use xmpp_proto::client::{ClientConfig, ClientTlsPolicy};
+    /// use xmpp_proto::jid::Jid;
+    ///
+    /// let config = ClientConfig::new(Jid::new("juliet@example.com")?, "secret")
+    ///     .with_websocket()
+    ///     .with_tls(ClientTlsPolicy::InsecureDisabled);
+    /// let mut client = Client::new(config, Time::ZERO);
+    /// let Some(Transmit::Data(open)) = client.poll_transmit() else { panic!() };
+    /// assert_eq!(
+    ///     open,
+    ///     b"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='example.com' version='1.0' xml:lang='en'/>"
+    /// );
+    /// # Ok::<(), xmpp_proto::jid::JidError>(())
+    /// ```
+    pub fn with_websocket(mut self) -> Self {
+        self.websocket = true;
+        self
+    }
+
+    /// Whether the client speaks XMPP over WebSocket.
+    pub fn is_websocket(&self) -> bool {
+        self.websocket
     }
 
     /// Never uses Extensible SASL (XEP-0388), even where the server

@@ -91,12 +91,21 @@ impl Client {
     /// A client that starts negotiating at once: the stream header (or,
     /// for direct TLS, `Transmit::StartTls`) is the first transmit.
     pub fn new(mut config: ClientConfig, now: Time) -> Self {
+        if config.websocket {
+            // No STARTTLS over WebSocket: TLS is the transport's or none.
+            config.tls = match config.tls {
+                ClientTlsPolicy::RequireStartTls => ClientTlsPolicy::Direct,
+                ClientTlsPolicy::InsecureOptional => ClientTlsPolicy::InsecureDisabled,
+                other => other,
+            };
+        }
         let core = Core::new(CoreConfig {
             limits: config.limits.clone(),
             trace: config.trace,
             max_events: config.max_events,
             max_output: config.limits.max_pending_input,
             random: config.random.take(),
+            websocket: config.websocket,
         });
         let mut client = Client {
             core,

@@ -119,6 +119,7 @@ impl Component {
             max_events: config.max_events,
             max_output: config.limits.max_pending_input,
             random: config.random.take(),
+            websocket: false,
         });
         let mut component = Component {
             core,

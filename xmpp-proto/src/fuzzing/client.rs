@@ -38,7 +38,7 @@ pub fn client(data: &[u8]) {
 }
 
 /// Drains output and events, checking that nothing follows the end.
-fn drain(client: &mut Client, ends: &mut Ends) {
+pub(super) fn drain(client: &mut Client, ends: &mut Ends) {
     while let Some(t) = client.poll_transmit() {
         ends.transmit(&t);
         match t {

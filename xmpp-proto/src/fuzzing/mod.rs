@@ -19,6 +19,7 @@ mod parser;
 mod sasl;
 mod server;
 mod sm;
+mod websocket;
 
 pub use self::client::client;
 pub use self::component::component;
@@ -30,6 +31,7 @@ pub use self::parser::parser;
 pub use self::sasl::sasl;
 pub use self::server::server;
 pub use self::sm::sm;
+pub use self::websocket::websocket;
 
 use std::time::Duration;
 

@@ -32,7 +32,7 @@ pub fn server(data: &[u8]) {
 
 /// Drains output (handed to `sink`) and events, answering questions, and
 /// checks that nothing follows the end.
-fn drain(server: &mut Server, now: Time, ends: &mut Ends, mut sink: impl FnMut(&[u8])) {
+pub(super) fn drain(server: &mut Server, now: Time, ends: &mut Ends, mut sink: impl FnMut(&[u8])) {
     loop {
         while let Some(t) = server.poll_transmit() {
             ends.transmit(&t);

@@ -98,6 +98,7 @@ pub struct ServerConfig {
     pub(crate) components: bool,
     pub(crate) sasl2: bool,
     pub(crate) fast: bool,
+    pub(crate) websocket: bool,
 }
 
 impl ServerConfig {
@@ -130,7 +131,39 @@ impl ServerConfig {
             components: false,
             sasl2: true,
             fast: false,
+            websocket: false,
         })
+    }
+
+    /// Serves XMPP over WebSocket (RFC 7395) instead of a TCP stream: the
+    /// transport does the WebSocket upgrade (checking the `xmpp`
+    /// subprotocol), hands every message to
+    /// [`handle_input`](crate::Endpoint::handle_input) whole and sends
+    /// every `Transmit::Data` as one message. Everything above the framing
+    /// is unchanged. STARTTLS is never offered over WebSocket: TLS is the
+    /// transport's (`wss://`), so [`ServerTlsPolicy::RequireStartTls`]
+    /// (the default) means [`ServerTlsPolicy::Direct`] here (the first
+    /// transmit is `StartTls`, and the transport reports the TLS facts
+    /// once the handshake and upgrade are done), and
+    /// [`ServerTlsPolicy::OptionalStartTls`] means
+    /// [`ServerTlsPolicy::Disabled`] (plain `ws://` on loopback, or behind
+    /// a proxy that terminates TLS).
+    ///
+    /// ```
+    /// use xmpp_proto::server::{ServerConfig, ServerTlsPolicy};
+    ///
+    /// let config = ServerConfig::new("example.com")?.with_websocket();
+    /// assert!(config.is_websocket());
+    /// # Ok::<(), xmpp_proto::jid::JidError>(())
+    /// ```
+    pub fn with_websocket(mut self) -> Self {
+        self.websocket = true;
+        self
+    }
+
+    /// Whether the server speaks XMPP over WebSocket.
+    pub fn is_websocket(&self) -> bool {
+        self.websocket
     }
 
     /// This listener takes external components (XEP-0114,

@@ -99,12 +99,21 @@ impl Server {
     /// client's stream header; with direct TLS, `Transmit::StartTls` is the
     /// first transmit.
     pub fn new(mut config: ServerConfig, now: Time) -> Self {
+        if config.websocket {
+            // No STARTTLS over WebSocket: TLS is the transport's or none.
+            config.tls = match config.tls {
+                ServerTlsPolicy::RequireStartTls => ServerTlsPolicy::Direct,
+                ServerTlsPolicy::OptionalStartTls => ServerTlsPolicy::Disabled,
+                other => other,
+            };
+        }
         let core = Core::new(CoreConfig {
             limits: config.effective_preauth_limits(),
             trace: config.trace,
             max_events: config.max_events,
             max_output: config.max_output,
             random: config.random.take(),
+            websocket: config.websocket,
         });
         let mut server = Server {
             core,

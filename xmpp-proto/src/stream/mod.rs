@@ -72,13 +72,23 @@ pub(crate) struct CoreConfig {
     /// Output past which [`Endpoint::wants_read`] says no.
     pub(crate) max_output: usize,
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
+    /// XMPP over WebSocket (RFC 7395) instead of a TCP stream.
+    pub(crate) websocket: bool,
 }
 
 impl<E, T: TimerKind> Core<E, T> {
     pub(crate) fn new(config: CoreConfig) -> Self {
         Core {
-            reader: StreamReader::new(config.limits),
-            out: Output::new(config.trace),
+            reader: if config.websocket {
+                StreamReader::for_websocket(config.limits, ns::CLIENT)
+            } else {
+                StreamReader::new(config.limits)
+            },
+            out: if config.websocket {
+                Output::for_websocket(config.trace)
+            } else {
+                Output::new(config.trace)
+            },
             events: VecDeque::new(),
             timers: Timers::default(),
             tls: None,
@@ -207,6 +217,11 @@ pub trait Role: Sized {
                 }
             }
             StreamEvent::Keepalive => {}
+            StreamEvent::SeeOtherUri(uri) => {
+                self.before_own_close();
+                self.core_mut().out.close_stream();
+                self.finish(CloseReason::SeeOtherUri { uri });
+            }
             StreamEvent::Closed => {
                 if self.is_closing() {
                     self.finish(CloseReason::Normal);
@@ -332,7 +347,8 @@ impl<R: Role> Endpoint for R {
             let core = self.core_mut();
             if !core.seen_input {
                 core.seen_input = true;
-                if !self.awaiting_tls() && looks_like_tls_record(data) {
+                let websocket = core.reader.is_websocket();
+                if !self.awaiting_tls() && !websocket && looks_like_tls_record(data) {
                     self.fail(
                         StreamErrorCondition::BadFormat,
                         "the peer speaks TLS from the first byte, where STARTTLS was expected \
@@ -342,7 +358,12 @@ impl<R: Role> Endpoint for R {
                 }
             }
         }
-        let mut input = data;
+        let websocket = self.core().reader.is_websocket();
+        let mut input = if websocket {
+            without_xml_declaration(data)
+        } else {
+            data
+        };
         // Nothing can follow the peer's close.
         while self.core().closed.is_none() && !self.core().peer_closed {
             if self.awaiting_tls() && !input.is_empty() {
@@ -375,6 +396,12 @@ impl<R: Role> Endpoint for R {
                     self.fail(e.condition(), &text);
                 }
             }
+        }
+        if websocket && self.core().closed.is_none() && !self.core().reader.between_elements() {
+            self.fail(
+                StreamErrorCondition::NotWellFormed,
+                "a WebSocket message ended inside an element (RFC 7395 §3.3.3: whole elements only)",
+            );
         }
         self.flush_trace();
         self.check_open()
@@ -470,6 +497,21 @@ impl<R: Role> Endpoint for R {
 /// version 3), which can never begin an XML stream.
 fn looks_like_tls_record(data: &[u8]) -> bool {
     matches!(data, [0x14..=0x17] | [0x14..=0x17, 0x03, ..])
+}
+
+/// A WebSocket message without the XML declaration some clients put in
+/// front of `<open/>`: each message is a document of its own, where one is
+/// allowed, but inside our reader's stream it would not be.
+fn without_xml_declaration(message: &[u8]) -> &[u8] {
+    let trimmed = message.trim_ascii_start();
+    if !trimmed.starts_with(b"<?xml") {
+        return message;
+    }
+    trimmed
+        .windows(2)
+        .position(|w| w == b"?>")
+        .and_then(|end| trimmed.get(end + 2..))
+        .unwrap_or(message)
 }
 
 /// The host a `see-other-host` stream error points to (RFC 6120

@@ -38,12 +38,26 @@ pub(crate) struct Output {
     stream_closed: bool,
     /// Copies of written bytes, for the trace hook, when tracing is on.
     trace: Option<Vec<Vec<u8>>>,
+    /// WebSocket framing: the absolute offsets where messages end, so
+    /// that each `Transmit::Data` is exactly one message.
+    message_ends: Option<VecDeque<u64>>,
 }
 
 impl Output {
     pub(crate) fn new(trace: bool) -> Self {
         Output {
             trace: trace.then(Vec::new),
+            ..Output::default()
+        }
+    }
+
+    /// Output of XMPP over WebSocket (RFC 7395): every write is one
+    /// message, handed out as one `Transmit::Data`.
+    pub(crate) fn for_websocket(trace: bool) -> Self {
+        Output {
+            writer: Writer::for_websocket(),
+            trace: trace.then(Vec::new),
+            message_ends: Some(VecDeque::new()),
             ..Output::default()
         }
     }
@@ -134,17 +148,26 @@ impl Output {
         let n = n.min(self.sendable());
         self.writer.consume(n);
         self.consumed += n as u64;
+        if let Some(ends) = &mut self.message_ends {
+            while ends.front().is_some_and(|&end| end <= self.consumed) {
+                ends.pop_front();
+            }
+        }
     }
 
-    /// Bytes that can go out before the next mark.
+    /// Bytes that can go out before the next mark (and, over WebSocket,
+    /// before the end of the current message).
     fn sendable(&self) -> usize {
-        let buffered = self.writer.len();
-        match self.marks.front() {
-            Some((at, _)) => usize::try_from(at.saturating_sub(self.consumed))
-                .unwrap_or(usize::MAX)
-                .min(buffered),
-            None => buffered,
+        let until =
+            |at: u64| usize::try_from(at.saturating_sub(self.consumed)).unwrap_or(usize::MAX);
+        let mut n = self.writer.len();
+        if let Some((at, _)) = self.marks.front() {
+            n = n.min(until(*at));
         }
+        if let Some(end) = self.message_ends.as_ref().and_then(|ends| ends.front()) {
+            n = n.min(until(*end));
+        }
+        n
     }
 
     fn end(&self) -> u64 {
@@ -160,6 +183,12 @@ impl Output {
         }
         let before = self.writer.len();
         f(&mut self.writer)?;
+        if self.writer.len() > before {
+            let end = self.end();
+            if let Some(ends) = &mut self.message_ends {
+                ends.push_back(end);
+            }
+        }
         if let Some(trace) = &mut self.trace {
             if let Some(new) = self.writer.buffer().get(before..) {
                 trace.push(new.to_vec());
@@ -214,6 +243,61 @@ mod tests {
         assert_eq!(out.peek_transmit(), Some(Transmit::StartTls));
         assert_eq!(out.poll_transmit(), Some(Transmit::StartTls));
         assert_eq!(out.poll_transmit(), Some(Transmit::Data(b" ")));
+    }
+
+    #[test]
+    fn over_websocket_each_write_is_one_transmit() {
+        let mut out = Output::for_websocket(false);
+        out.header(&StreamHeader::new(ns::CLIENT).to("example.org"))
+            .unwrap();
+        out.keepalive(); // nothing over WebSocket
+        out.element(&Element::builder("r", ns::SM).build()).unwrap();
+        out.close_stream();
+        out.shutdown();
+        let Some(Transmit::Data(open)) = out.poll_transmit() else {
+            panic!()
+        };
+        assert!(open.starts_with(b"<open ") && open.ends_with(b"/>"));
+        let n = open.len();
+        out.consume(n);
+        assert_eq!(
+            out.poll_transmit(),
+            Some(Transmit::Data(b"<r xmlns='urn:xmpp:sm:3'/>".as_slice()))
+        );
+        out.consume(26);
+        assert_eq!(
+            out.poll_transmit(),
+            Some(Transmit::Data(
+                b"<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".as_slice()
+            ))
+        );
+        out.consume(52);
+        assert_eq!(out.poll_transmit(), Some(Transmit::Shutdown));
+    }
+
+    #[test]
+    fn over_websocket_a_shared_stanza_gets_its_namespace() {
+        let mut out = Output::for_websocket(false);
+        out.header(&StreamHeader::new(ns::CLIENT)).unwrap();
+        let n = out.pending();
+        out.consume(n);
+        out.raw(b"<message to='a@b'><body>x</body></message>");
+        out.raw(b"<iq xmlns='urn:other' id='1'/>");
+        out.raw(b"<presence/>");
+        let mut got = Vec::new();
+        while let Some(Transmit::Data(d)) = out.poll_transmit() {
+            got.push(String::from_utf8(d.to_vec()).unwrap());
+            let n = d.len();
+            out.consume(n);
+        }
+        assert_eq!(
+            got,
+            [
+                "<message xmlns='jabber:client' to='a@b'><body>x</body></message>",
+                "<iq xmlns='urn:other' id='1'/>",
+                "<presence xmlns='jabber:client'/>",
+            ]
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
 /// Stream namespace of RFC 6120 §4.8.1 (`<stream:stream/>`, `<stream:features/>`, `<stream:error/>`).
 pub const STREAM: &str = "http://etherx.jabber.org/streams";
+/// WebSocket framing of XMPP (RFC 7395): `<open/>` and `<close/>`.
+pub const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
 /// Content namespace of client-to-server streams (RFC 6120 §4.8.3).
 pub const CLIENT: &str = "jabber:client";
 /// Content namespace of server-to-server streams (RFC 6120 §4.8.3).
@@ -154,6 +156,7 @@ pub(crate) const WELL_KNOWN: &[&str] = &[
     BOOKMARKS,
     IDLE,
     OOB,
+    FRAMING,
 ];
 
 /// Index of the XML namespace in [`WELL_KNOWN`].

@@ -82,8 +82,13 @@ pub enum StreamEvent {
     /// A run of whitespace between top-level elements (RFC 6120 §4.6.1); a
     /// run split across reads counts once.
     Keepalive,
-    /// The peer closed the stream (`</stream:stream>`).
+    /// The peer closed the stream (`</stream:stream>`, or `<close/>` over
+    /// WebSocket).
     Closed,
+    /// WebSocket framing only: the peer closed the stream with a
+    /// `<close/>` that names where to connect instead (`see-other-uri`,
+    /// RFC 7395 §3.6.1).
+    SeeOtherUri(String),
 }
 
 /// The attributes of a stream header (RFC 6120 §4.7), both received and
@@ -209,6 +214,19 @@ pub struct StreamReader {
     /// Input from [`StreamReader::feed`] not yet parsed.
     inbuf: Vec<u8>,
     inpos: usize,
+    /// WebSocket framing (RFC 7395), if the reader reads messages.
+    framed: Option<Framed>,
+}
+
+/// What a reader of WebSocket messages keeps: it runs inside a stream it
+/// opened itself, so that every message parses as a top-level element in
+/// the content namespace, and turns `<open/>` and `<close/>` into the
+/// events of a stream header and a stream close.
+#[derive(Debug)]
+struct Framed {
+    content_ns: String,
+    /// The peer's `<open/>` was read since the last (re)start.
+    opened: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -282,7 +300,112 @@ impl StreamReader {
             keepalives: 0,
             inbuf: Vec::new(),
             inpos: 0,
+            framed: None,
         }
+    }
+
+    /// A reader of the messages of an XMPP-over-WebSocket connection (RFC
+    /// 7395), in which `content_ns` (`jabber:client`) is the content
+    /// namespace. Each message holds whole elements; the peer's `<open/>`
+    /// is reported as [`StreamEvent::Header`] and its `<close/>` as
+    /// [`StreamEvent::Closed`] (or [`StreamEvent::SeeOtherUri`]). After each
+    /// message, [`between_elements`](Self::between_elements) tells whether
+    /// it ended cleanly.
+    ///
+    /// ```
+    /// use xmpp_proto::xml::{Limits, StreamEvent, StreamReader, ns};
+    ///
+    /// let mut reader = StreamReader::for_websocket(Limits::default(), ns::CLIENT);
+    /// let mut open: &[u8] =
+    ///     b"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='example.org' version='1.0'/>";
+    /// let Some(StreamEvent::Header(h)) = reader.read(&mut open).unwrap() else { panic!() };
+    /// assert_eq!(h.to.as_deref(), Some("example.org"));
+    /// let mut msg: &[u8] = b"<message xmlns='jabber:client'><body>hi</body></message>";
+    /// let Some(StreamEvent::Element(m)) = reader.read(&mut msg).unwrap() else { panic!() };
+    /// assert!(m.is("message", ns::CLIENT));
+    /// assert!(reader.between_elements());
+    /// let mut close: &[u8] = b"<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>";
+    /// assert_eq!(reader.read(&mut close).unwrap(), Some(StreamEvent::Closed));
+    /// ```
+    pub fn for_websocket(limits: Limits, content_ns: &str) -> Self {
+        let mut reader = Self::new(limits);
+        reader.framed = Some(Framed {
+            content_ns: content_ns.to_owned(),
+            opened: false,
+        });
+        reader.prime();
+        reader
+    }
+
+    /// Whether the reader reads WebSocket messages.
+    pub fn is_websocket(&self) -> bool {
+        self.framed.is_some()
+    }
+
+    /// Whether the input so far ended between top-level elements, as every
+    /// WebSocket message must (RFC 7395 §3.3.3), rather than inside one.
+    pub fn between_elements(&self) -> bool {
+        matches!(self.state, State::Idle | State::Closed)
+    }
+
+    /// WebSocket framing: opens the stream the messages are read in, with
+    /// the content namespace as default namespace.
+    fn prime(&mut self) {
+        let Some(framed) = &mut self.framed else {
+            return;
+        };
+        framed.opened = false;
+        let mut writer = super::Writer::default();
+        let header = StreamHeader::new(&framed.content_ns);
+        if writer.write_header(&header).is_err() {
+            self.failed = Some(ReadError::NotWellFormed("invalid content namespace".into()));
+            return;
+        }
+        let mut bytes = writer.buffer();
+        while let Ok(Some(_)) = self.read_inner(&mut bytes) {}
+    }
+
+    /// WebSocket framing: what an event read inside the primed stream
+    /// means on the peer's stream.
+    fn unframe(&mut self, event: Option<StreamEvent>) -> Result<Option<StreamEvent>, ReadError> {
+        let Some(framed) = &mut self.framed else {
+            return Ok(event);
+        };
+        let el = match event {
+            Some(StreamEvent::Element(el)) => el,
+            Some(StreamEvent::Closed) => {
+                return Err(ReadError::NotWellFormed(
+                    "</stream:stream> over WebSocket, where <close/> ends the stream".into(),
+                ));
+            }
+            other => return Ok(other),
+        };
+        if el.is("open", ns::FRAMING) {
+            if framed.opened {
+                return Err(ReadError::NotWellFormed(
+                    "a second <open/> without a stream restart".into(),
+                ));
+            }
+            framed.opened = true;
+            return Ok(Some(StreamEvent::Header(open_header(
+                &el,
+                &framed.content_ns,
+            ))));
+        }
+        if !framed.opened {
+            return Err(ReadError::NotWellFormed(format!(
+                "<{}/> before the stream's <open/>",
+                el.name()
+            )));
+        }
+        if el.is("close", ns::FRAMING) {
+            self.state = State::Closed;
+            return Ok(Some(match el.attr("see-other-uri") {
+                Some(uri) => StreamEvent::SeeOtherUri(uri.to_owned()),
+                None => StreamEvent::Closed,
+            }));
+        }
+        Ok(Some(StreamEvent::Element(el)))
     }
 
     /// Starts a fresh XML document on the same connection (the stream
@@ -301,6 +424,7 @@ impl StreamReader {
         self.pending_prefix = None;
         self.bytes = 0;
         self.in_whitespace = false;
+        self.prime();
     }
 
     /// Starts a fresh XML document, as [`reset`](Self::reset) does, under
@@ -426,7 +550,7 @@ impl StreamReader {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        match self.read_inner(input) {
+        match self.read_inner(input).and_then(|ev| self.unframe(ev)) {
             Ok(ev) => Ok(ev),
             Err(e) => Err(self.fail(e)),
         }
@@ -809,6 +933,27 @@ impl StreamReader {
         }
         Ok(header)
     }
+}
+
+/// The stream header an `<open/>` element stands for (RFC 7395 §3.4).
+fn open_header(open: &Element, content_ns: &str) -> StreamHeader {
+    let mut header = StreamHeader {
+        default_ns: content_ns.to_owned(),
+        stream_prefix: Some("stream".to_owned()),
+        ..StreamHeader::default()
+    };
+    for a in open.as_ref().attrs() {
+        let slot = match (a.ns, a.name) {
+            ("", "from") => &mut header.from,
+            ("", "to") => &mut header.to,
+            ("", "id") => &mut header.id,
+            ("", "version") => &mut header.version,
+            (ns::XML, "lang") => &mut header.lang,
+            _ => continue,
+        };
+        *slot = Some(a.value.to_owned());
+    }
+    header
 }
 
 fn new_parser(limits: &Limits) -> RawParser {

@@ -37,6 +37,8 @@ pub struct Writer {
     start: usize,
     default_ns: String,
     in_stream: bool,
+    /// Messages of XMPP over WebSocket (RFC 7395) instead of one stream.
+    websocket: bool,
 }
 
 /// Why an element cannot be serialized.
@@ -75,6 +77,38 @@ impl Writer {
         Self::default()
     }
 
+    /// A writer of XMPP over WebSocket (RFC 7395): the header is an
+    /// `<open/>` element, the close a `<close/>` one, every element
+    /// declares its namespaces (each WebSocket message is a document of
+    /// its own), and keepalives write nothing (RFC 7395 §3.3.3 forbids
+    /// whitespace ones; WebSocket pings do that job). Each write is one
+    /// message.
+    ///
+    /// ```
+    /// use xmpp_proto::xml::{Element, StreamHeader, Writer, ns};
+    ///
+    /// let mut w = Writer::for_websocket();
+    /// w.write_header(&StreamHeader::new(ns::CLIENT).to("example.org")).unwrap();
+    /// assert_eq!(
+    ///     w.buffer(),
+    ///     b"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='example.org' version='1.0'/>"
+    /// );
+    /// w.consume(w.len());
+    /// w.write_element(&Element::builder("presence", ns::CLIENT).build()).unwrap();
+    /// assert_eq!(w.buffer(), b"<presence xmlns='jabber:client'/>");
+    /// ```
+    pub fn for_websocket() -> Self {
+        Writer {
+            websocket: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this writer writes WebSocket messages.
+    pub fn is_websocket(&self) -> bool {
+        self.websocket
+    }
+
     /// Writes the optional XML declaration and the `<stream:stream>` opening
     /// tag; later elements are written relative to its namespaces. Call it
     /// again for a stream restart.
@@ -92,6 +126,9 @@ impl Writer {
     }
 
     fn header_inner(&mut self, h: &StreamHeader) -> Result<(), WriteError> {
+        if self.websocket {
+            return self.open_inner(h);
+        }
         let b = &mut self.buf;
         b.extend_from_slice(b"<?xml version='1.0'?><stream:stream");
         if !h.default_ns.is_empty() {
@@ -121,6 +158,27 @@ impl Writer {
         Ok(())
     }
 
+    /// The `<open/>` of RFC 7395 §3.4: the header's attributes, no
+    /// namespace declarations (every message declares its own).
+    fn open_inner(&mut self, h: &StreamHeader) -> Result<(), WriteError> {
+        let b = &mut self.buf;
+        b.extend_from_slice(b"<open");
+        write_attr(b, "xmlns", ns::FRAMING)?;
+        for (name, value) in [
+            ("from", &h.from),
+            ("to", &h.to),
+            ("id", &h.id),
+            ("version", &h.version),
+            ("xml:lang", &h.lang),
+        ] {
+            if let Some(v) = value {
+                write_attr(b, name, v)?;
+            }
+        }
+        b.extend_from_slice(b"/>");
+        Ok(())
+    }
+
     /// Writes a top-level element. On error nothing is written.
     pub fn write_element(&mut self, el: &Element) -> Result<(), WriteError> {
         self.write_ref(el.as_ref())
@@ -128,10 +186,13 @@ impl Writer {
 
     /// Writes a top-level element given as a view. On error nothing is written.
     pub fn write_ref(&mut self, el: ElementRef<'_>) -> Result<(), WriteError> {
-        let scope = if self.in_stream {
+        let scope = if self.websocket {
+            Scope::STANDALONE
+        } else if self.in_stream {
             Scope {
                 default_ns: &self.default_ns,
                 stream_prefix: Some(STREAM_PREFIX),
+                declare_stream_prefix: false,
             }
         } else {
             Scope::EMPTY
@@ -139,19 +200,40 @@ impl Writer {
         write_fragment(&mut self.buf, el, scope)
     }
 
-    /// Writes a whitespace keepalive (RFC 6120 §4.6.1).
+    /// Writes a whitespace keepalive (RFC 6120 §4.6.1); nothing over
+    /// WebSocket.
     pub fn write_keepalive(&mut self) {
-        self.buf.push(b' ');
+        if !self.websocket {
+            self.buf.push(b' ');
+        }
     }
 
-    /// Writes the stream close tag `</stream:stream>`.
+    /// Writes the stream close tag `</stream:stream>` (over WebSocket,
+    /// `<close/>`).
     pub fn write_close(&mut self) {
-        self.buf.extend_from_slice(b"</stream:stream>");
+        if self.websocket {
+            self.buf
+                .extend_from_slice(b"<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>");
+        } else {
+            self.buf.extend_from_slice(b"</stream:stream>");
+        }
         self.in_stream = false;
     }
 
-    /// Appends raw bytes the caller vouches for (e.g. a pre-serialized stanza).
+    /// Appends raw bytes the caller vouches for: a top-level element
+    /// serialized for a stream whose content namespace is the current
+    /// header's (a pre-serialized stanza). Over WebSocket the element is
+    /// given that namespace explicitly, as a message of its own needs.
     pub fn write_raw(&mut self, bytes: &[u8]) {
+        if self.websocket && !self.default_ns.is_empty() {
+            if let Some(at) = where_default_ns_goes(bytes) {
+                let (head, tail) = bytes.split_at(at);
+                self.buf.extend_from_slice(head);
+                let _ = write_attr(&mut self.buf, "xmlns", &self.default_ns);
+                self.buf.extend_from_slice(tail);
+                return;
+            }
+        }
         self.buf.extend_from_slice(bytes);
     }
 
@@ -196,8 +278,39 @@ pub(crate) fn write_in_client_stream(out: &mut Vec<u8>, el: &Element) -> Result<
     let scope = Scope {
         default_ns: ns::CLIENT,
         stream_prefix: Some(STREAM_PREFIX),
+        declare_stream_prefix: false,
     };
     write_fragment(out, el.as_ref(), scope)
+}
+
+/// Where ` xmlns='...'` goes in a serialized top-level element that has
+/// no default namespace declaration of its own: right after its name.
+/// `None` if it declares one already (or is not an element).
+fn where_default_ns_goes(bytes: &[u8]) -> Option<usize> {
+    let rest = bytes.strip_prefix(b"<")?;
+    let name_len = rest
+        .iter()
+        .position(|b| matches!(b, b' ' | b'/' | b'>' | b'\t' | b'\r' | b'\n'))?;
+    let end_of_name = 1 + name_len;
+    // Scan the start tag's attributes, skipping quoted values.
+    let mut quote = None;
+    let mut i = end_of_name;
+    while let Some(&b) = bytes.get(i) {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(b),
+            (None, b'>') => break,
+            (None, b' ' | b'\t' | b'\r' | b'\n')
+                if bytes.get(i + 1..i + 7) == Some(b"xmlns=".as_slice()) =>
+            {
+                return None;
+            }
+            (None, _) => {}
+        }
+        i += 1;
+    }
+    Some(end_of_name)
 }
 
 /// Namespace context an element is written in.
@@ -205,6 +318,9 @@ pub(crate) fn write_in_client_stream(out: &mut Vec<u8>, el: &Element) -> Result<
 pub(crate) struct Scope<'a> {
     default_ns: &'a str,
     stream_prefix: Option<&'a str>,
+    /// The stream prefix is not declared yet: an element in the stream
+    /// namespace declares it (a WebSocket message's root).
+    declare_stream_prefix: bool,
 }
 
 impl Scope<'static> {
@@ -212,6 +328,16 @@ impl Scope<'static> {
     pub(crate) const EMPTY: Scope<'static> = Scope {
         default_ns: "",
         stream_prefix: None,
+        declare_stream_prefix: false,
+    };
+
+    /// A document of its own that keeps the `stream:` prefix for the
+    /// stream namespace (`<stream:features xmlns:stream='...'>`), as XMPP
+    /// over WebSocket writes it (RFC 7395 §3.4).
+    const STANDALONE: Scope<'static> = Scope {
+        default_ns: "",
+        stream_prefix: Some(STREAM_PREFIX),
+        declare_stream_prefix: true,
     };
 }
 
@@ -255,6 +381,10 @@ fn write_element(
             false
         }
     };
+    if prefixed && scope.declare_stream_prefix {
+        write_attr(out, "xmlns:stream", ns::STREAM)?;
+        child_scope.declare_stream_prefix = false;
+    }
     if !prefixed && el_ns != scope.default_ns {
         write_attr(out, "xmlns", el_ns)?;
         child_scope.default_ns = el_ns;
