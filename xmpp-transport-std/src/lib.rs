@@ -76,6 +76,7 @@ mod session;
 pub mod test_certs;
 pub mod tls;
 pub mod tls_pump;
+pub mod websocket;
 
 pub use connect::{DEFAULT_DIRECT_TLS_PORT, DEFAULT_PORT, connect};
 pub use connection::{Connection, DEFAULT_LINGER, DEFAULT_WRITE_TIMEOUT, Next};

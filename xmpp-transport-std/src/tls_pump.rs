@@ -80,6 +80,14 @@ pub enum SocketOutput<'a> {
     ShutdownWrite,
 }
 
+/// What the endpoint wants next, without its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    Data,
+    StartTls,
+    Shutdown,
+}
+
 /// An endpoint with TLS in front of it. See the module documentation.
 pub struct TlsPump<E> {
     endpoint: E,
@@ -340,22 +348,34 @@ impl<E: Endpoint> TlsPump<E> {
                 return Some(SocketOutput::ShutdownWrite);
             }
             let handshaking = self.is_handshaking();
-            match self.endpoint.peek_transmit() {
+            // `poll_transmit` takes a mark but never data, and once it has
+            // returned data, `peek_transmit` shows the same bytes: so an
+            // endpoint that prepares its bytes when polled (a WebSocket
+            // one frames its messages then) is asked the same way as any.
+            let next = match self.endpoint.poll_transmit() {
                 None => return None,
-                Some(Transmit::Data(_)) if self.tls.is_none() => {
+                Some(Transmit::Data(_)) => Next::Data,
+                Some(Transmit::StartTls) => Next::StartTls,
+                Some(Transmit::Shutdown) => Next::Shutdown,
+            };
+            match next {
+                Next::Data if self.tls.is_none() => {
                     // Plaintext goes out straight from the endpoint's
                     // queue: no copy.
-                    return match self.endpoint.poll_transmit() {
+                    return match self.endpoint.peek_transmit() {
                         Some(Transmit::Data(data)) => Some(SocketOutput::Data(data)),
                         _ => None,
                     };
                 }
-                Some(Transmit::Data(_)) if handshaking => {
+                Next::Data if handshaking => {
                     // The endpoint's next bytes belong after the
                     // handshake.
                     return None;
                 }
-                Some(Transmit::Data(data)) => {
+                Next::Data => {
+                    let Some(Transmit::Data(data)) = self.endpoint.peek_transmit() else {
+                        return None;
+                    };
                     let chunk = data.get(..data.len().min(TLS_CHUNK)).unwrap_or(data);
                     let tls = self.tls.as_deref_mut()?;
                     let n = tls.writer().write(chunk).unwrap_or(0);
@@ -365,17 +385,13 @@ impl<E: Endpoint> TlsPump<E> {
                         return None;
                     }
                 }
-                Some(Transmit::StartTls) => {
-                    let _ = self.endpoint.poll_transmit();
+                Next::StartTls => {
                     if let Err(e) = self.start_tls() {
                         self.endpoint_error = Some(e);
                         self.fail(self.last_now);
                     }
                 }
-                Some(Transmit::Shutdown) => {
-                    let _ = self.endpoint.poll_transmit();
-                    self.shutdown_asked = true;
-                }
+                Next::Shutdown => self.shutdown_asked = true,
             }
         }
     }

@@ -201,6 +201,11 @@ impl Server {
         self.stream_id.as_deref()
     }
 
+    /// Whether this server speaks XMPP over WebSocket (RFC 7395).
+    pub fn is_websocket(&self) -> bool {
+        self.config.websocket
+    }
+
     /// Whether stanzas flow (bound and not closing).
     pub fn is_online(&self) -> bool {
         matches!(self.phase, ServerPhase::Online) && self.core.closed.is_none()

@@ -16,6 +16,7 @@ use super::pump::HubCommand;
 use super::{Shared, lock, session};
 use crate::clock;
 use crate::connection::Connection;
+use crate::websocket::ServerEndpoint;
 
 /// What a server's listener takes (this crate's `Serve` and the mio
 /// transport's server share it).
@@ -30,6 +31,11 @@ pub enum Listener {
     Component,
     /// External components, TLS from the first byte.
     ComponentTls,
+    /// Clients over WebSocket (RFC 7395), plain `ws://`: on loopback, or
+    /// behind a proxy that terminates TLS.
+    WebSocket,
+    /// Clients over WebSocket with TLS (`wss://`).
+    WebSocketTls,
 }
 
 impl Listener {
@@ -40,18 +46,20 @@ impl Listener {
             Listener::DirectTls => config.for_listener(true),
             Listener::Component => config.with_tls(ServerTlsPolicy::Disabled).for_components(),
             Listener::ComponentTls => config.with_tls(ServerTlsPolicy::Direct).for_components(),
+            Listener::WebSocket => config.with_websocket().with_tls(ServerTlsPolicy::Disabled),
+            Listener::WebSocketTls => config.with_websocket().with_tls(ServerTlsPolicy::Direct),
         }
     }
 }
 
 impl Shared {
     /// The sans-IO server for one new connection.
-    fn endpoint(&self, listener: Listener) -> Result<Server, JidError> {
+    fn endpoint(&self, listener: Listener) -> Result<ServerEndpoint, JidError> {
         let mut config = ServerConfig::new(&self.domain)?;
         if let Some(configure) = &self.configure {
             config = configure(config);
         }
-        Ok(Server::new(listener.configure(config), clock::now()))
+        Ok(Server::new(listener.configure(config), clock::now()).into())
     }
 
     /// Sets up one accepted connection and starts its thread.

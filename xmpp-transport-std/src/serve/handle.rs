@@ -22,6 +22,8 @@ pub struct ServeHandle {
     pub(super) direct_addr: Option<SocketAddr>,
     pub(super) component_addr: Option<SocketAddr>,
     pub(super) component_tls_addr: Option<SocketAddr>,
+    pub(super) websocket_addr: Option<SocketAddr>,
+    pub(super) websocket_tls_addr: Option<SocketAddr>,
     pub(super) shared: Arc<Shared>,
     pub(super) acceptors: Vec<JoinHandle<()>>,
     pub(super) reaper: Option<JoinHandle<()>>,
@@ -47,6 +49,18 @@ impl ServeHandle {
     /// Where the component listener with TLS listens, if there is one.
     pub fn component_tls_addr(&self) -> Option<SocketAddr> {
         self.component_tls_addr
+    }
+
+    /// Where the plain WebSocket (`ws://`) listener listens, if there is
+    /// one.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket_addr
+    }
+
+    /// Where the WebSocket listener with TLS (`wss://`) listens, if there
+    /// is one.
+    pub fn websocket_tls_addr(&self) -> Option<SocketAddr> {
+        self.websocket_tls_addr
     }
 
     /// The XMPP domain served.
@@ -89,6 +103,8 @@ impl ServeHandle {
             self.direct_addr,
             self.component_addr,
             self.component_tls_addr,
+            self.websocket_addr,
+            self.websocket_tls_addr,
         ]
         .into_iter()
         .flatten()

@@ -59,7 +59,7 @@ use std::thread::{self, JoinHandle};
 use xmpp_proto::hub::Hub;
 use xmpp_proto::jid::JidError;
 use xmpp_proto::router::SessionId;
-use xmpp_proto::server::{Server, ServerConfig};
+use xmpp_proto::server::ServerConfig;
 
 pub use self::accept::Listener;
 use self::accept::spawn_acceptor;
@@ -68,6 +68,7 @@ use self::pump::HubCommand;
 use self::reaper::Reaper;
 use crate::remote::Remote;
 use crate::server_tls::ServerTls;
+use crate::websocket::ServerEndpoint;
 
 pub use self::accounts::{
     AccountError, AccountStore, Accounts, DEFAULT_ITERATIONS, LoginAnswer, ManageAccounts,
@@ -106,6 +107,8 @@ pub struct Serve {
     configure: Option<Configure>,
     log: Option<LogHook>,
     direct_tls: Option<TcpListener>,
+    websocket: Option<TcpListener>,
+    websocket_tls: Option<TcpListener>,
     components: Option<TcpListener>,
     components_tls: Option<TcpListener>,
     max_sessions: usize,
@@ -139,6 +142,8 @@ impl Serve {
             configure: None,
             log: None,
             direct_tls: None,
+            websocket: None,
+            websocket_tls: None,
             components: None,
             components_tls: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
@@ -182,6 +187,21 @@ impl Serve {
     /// Also accepts direct TLS connections (XEP-0368) on `listener`.
     pub fn with_direct_tls(mut self, listener: TcpListener) -> Self {
         self.direct_tls = Some(listener);
+        self
+    }
+
+    /// Also accepts clients over WebSocket (RFC 7395) on `listener`,
+    /// plain `ws://` (any path; the `xmpp` subprotocol required): give it
+    /// a loopback address, or put a proxy that terminates TLS in front.
+    pub fn with_websocket(mut self, listener: TcpListener) -> Self {
+        self.websocket = Some(listener);
+        self
+    }
+
+    /// Also accepts clients over WebSocket with TLS (`wss://`, the
+    /// server's certificate) on `listener`.
+    pub fn with_websocket_tls(mut self, listener: TcpListener) -> Self {
+        self.websocket_tls = Some(listener);
         self
     }
 
@@ -257,6 +277,14 @@ impl Serve {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
+        let websocket_addr = match &self.websocket {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let websocket_tls_addr = match &self.websocket_tls {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let mut hub = self.hub;
         seed_hub(&mut hub, self.accounts.as_ref());
         let shared = Arc::new(Shared {
@@ -284,6 +312,12 @@ impl Serve {
         if let Some(direct) = self.direct_tls {
             acceptors.push(spawn_acceptor(&shared, direct, Listener::DirectTls)?);
         }
+        if let Some(ws) = self.websocket {
+            acceptors.push(spawn_acceptor(&shared, ws, Listener::WebSocket)?);
+        }
+        if let Some(wss) = self.websocket_tls {
+            acceptors.push(spawn_acceptor(&shared, wss, Listener::WebSocketTls)?);
+        }
         if let Some(components) = self.components {
             acceptors.push(spawn_acceptor(&shared, components, Listener::Component)?);
         }
@@ -295,6 +329,8 @@ impl Serve {
             direct_addr,
             component_addr,
             component_tls_addr,
+            websocket_addr,
+            websocket_tls_addr,
             shared,
             acceptors,
             reaper: Some(reaper),
@@ -324,7 +360,7 @@ struct Shared {
     /// Connections per client address, and those not logged in.
     admission: Mutex<Admission>,
     /// The open sessions, to reach with the hub's commands.
-    sessions: Mutex<HashMap<SessionId, Remote<Server, HubCommand>>>,
+    sessions: Mutex<HashMap<SessionId, Remote<ServerEndpoint, HubCommand>>>,
     /// Session threads, joined on shutdown (finished ones are pruned as
     /// new ones start).
     threads: Mutex<Vec<JoinHandle<()>>>,

@@ -14,6 +14,7 @@ use xmpp_proto::time::Time;
 use super::{LoginAnswer, Shared, keep_for_hub, lock};
 use crate::clock;
 use crate::remote::Command;
+use crate::websocket::ServerEndpoint;
 
 /// A command of the hub on its way to another session's thread. If the
 /// connection ends with it still queued, its `Drop` hands what it
@@ -24,12 +25,12 @@ pub(super) struct HubCommand {
     command: Option<ServerCommand>,
 }
 
-impl Command<Server> for HubCommand {
-    fn run(mut self, server: &mut Server, now: Time) {
+impl Command<ServerEndpoint> for HubCommand {
+    fn run(mut self, server: &mut ServerEndpoint, now: Time) {
         if let Some(command) = self.command.take() {
             if let Some(feedback) = server.apply(now, command) {
                 give_back(&self.shared, self.session, feedback);
-                pump(&self.shared, Some((self.session, server)));
+                pump(&self.shared, Some((self.session, &mut **server)));
             }
         }
     }

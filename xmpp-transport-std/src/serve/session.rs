@@ -7,7 +7,7 @@ use std::sync::Arc;
 use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::jid::FullJid;
 use xmpp_proto::router::SessionId;
-use xmpp_proto::server::{Server, ServerEvent};
+use xmpp_proto::server::ServerEvent;
 
 use super::accept::Listener;
 use super::pump::{HubCommand, pump};
@@ -15,6 +15,7 @@ use super::{SessionLog, Shared, lock};
 use crate::clock;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::websocket::ServerEndpoint;
 
 /// Drives one accepted connection until it is over.
 pub(super) fn run(
@@ -22,7 +23,7 @@ pub(super) fn run(
     id: SessionId,
     peer: SocketAddr,
     listener: Listener,
-    mut conn: Connection<Server, HubCommand>,
+    mut conn: Connection<ServerEndpoint, HubCommand>,
 ) {
     shared.log(&SessionLog::Started {
         session: id,
@@ -58,7 +59,7 @@ pub(super) fn run(
                 if let Some(element) = spent {
                     conn.endpoint_mut().recycle(element);
                 }
-                pump(shared, Some((id, conn.endpoint_mut())));
+                pump(shared, Some((id, &mut **conn.endpoint_mut())));
             }
             Ok(None) => break,
             // The connection hands out the endpoint's last events after

@@ -1,0 +1,143 @@
+//! XMPP over WebSocket (RFC 7395) with real sockets: our client and the
+//! `serve` helper over `wss://` (TLS, then the upgrade) and plain `ws://`,
+//! a message between the two, a clean close, and an upgrade without the
+//! `xmpp` subprotocol refused.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use xmpp_proto::CloseReason;
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
+use xmpp_proto::jid::Jid;
+use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle};
+use xmpp_transport_std::test_certs::TestPki;
+use xmpp_transport_std::websocket::{WsEndpoint, WsUrl};
+use xmpp_transport_std::{ClientTls, Connection, Next, clock};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn start(pki: &TestPki) -> ServeHandle {
+    let mut accounts = Accounts::new();
+    accounts.add("alice", "alice-secret").unwrap();
+    accounts.add("bob", "bob-secret").unwrap();
+    Serve::new("localhost", pki.server_tls(), accounts)
+        .unwrap()
+        .with_websocket(TcpListener::bind("127.0.0.1:0").unwrap())
+        .with_websocket_tls(TcpListener::bind("127.0.0.1:0").unwrap())
+        .start(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap()
+}
+
+type WsConn = Connection<WsEndpoint<Client>>;
+
+fn connect(pki: &TestPki, server: &ServeHandle, user: &str, secure: bool) -> WsConn {
+    let (scheme, addr) = if secure {
+        ("wss", server.websocket_tls_addr().unwrap())
+    } else {
+        ("ws", server.websocket_addr().unwrap())
+    };
+    let url = WsUrl::parse(&format!(
+        "{scheme}://localhost:{}/xmpp-websocket",
+        addr.port()
+    ))
+    .unwrap();
+    let mut config = ClientConfig::new(
+        Jid::new(&format!("{user}@localhost")).unwrap(),
+        format!("{user}-secret"),
+    )
+    .with_resource("web")
+    .with_websocket();
+    if !secure {
+        config = config.with_tls(ClientTlsPolicy::InsecureDisabled);
+    }
+    let tcp = TcpStream::connect(addr).unwrap();
+    let endpoint = WsEndpoint::client(Client::new(config, clock::now()), &url).unwrap();
+    let tls = ClientTls::new(&pki.trust_anchors(), "localhost").unwrap();
+    Connection::new_client(tcp, endpoint, tls).unwrap()
+}
+
+fn until(conn: &mut WsConn, mut want: impl FnMut(&ClientEvent) -> bool) -> ClientEvent {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(e) if want(&e) => return e,
+            Next::Event(ClientEvent::Closed { reason }) => {
+                panic!("closed: {reason} ({:?})", conn.endpoint().websocket_error())
+            }
+            Next::Event(_) => {}
+            other => panic!("nothing came: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn wss_and_ws_clients_log_in_and_talk() {
+    let pki = TestPki::localhost().unwrap();
+    let server = start(&pki);
+    let mut alice = connect(&pki, &server, "alice", true);
+    until(&mut alice, |e| matches!(e, ClientEvent::Online { .. }));
+    let tls = alice
+        .endpoint()
+        .tls()
+        .expect("TLS facts reached the client");
+    assert!(
+        tls.tls_exporter().is_some(),
+        "channel binding data over wss"
+    );
+    let mut bob = connect(&pki, &server, "bob", false);
+    until(&mut bob, |e| matches!(e, ClientEvent::Online { .. }));
+
+    alice
+        .command(|c, now| c.send_message(now, "bob@localhost/web", "over wss", false))
+        .unwrap()
+        .unwrap();
+    let got = until(&mut bob, |e| matches!(e, ClientEvent::Message(_)));
+    let ClientEvent::Message(m) = got else {
+        unreachable!()
+    };
+    assert_eq!(m.body().as_deref(), Some("over wss"));
+    assert_eq!(m.from(), Some("alice@localhost/web"));
+
+    bob.command(|c, now| c.close(now)).unwrap();
+    let end = until(&mut bob, |e| matches!(e, ClientEvent::Closed { .. }));
+    assert!(
+        matches!(
+            end,
+            ClientEvent::Closed {
+                reason: CloseReason::Normal
+            }
+        ),
+        "{end:?}"
+    );
+    alice.command(|c, now| c.close(now)).unwrap();
+    let end = until(&mut alice, |e| matches!(e, ClientEvent::Closed { .. }));
+    assert!(
+        matches!(
+            end,
+            ClientEvent::Closed {
+                reason: CloseReason::Normal
+            }
+        ),
+        "{end:?}"
+    );
+    server.shutdown();
+}
+
+#[test]
+fn an_upgrade_without_the_xmpp_subprotocol_is_refused() {
+    let pki = TestPki::localhost().unwrap();
+    let server = start(&pki);
+    let mut tcp = TcpStream::connect(server.websocket_addr().unwrap()).unwrap();
+    tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+    tcp.write_all(
+        b"GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    server.shutdown();
+}
