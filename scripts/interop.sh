@@ -68,6 +68,8 @@ if [ -f tests/tests/interop.rs ]; then
   slixmpp_venv
   export XMPP_SLIXMPP_PYTHON="$VENV/bin/python"
   cargo test -p xmpp-tests --test interop -- --ignored --test-threads=2
+  # XMPP over WebSocket (RFC 7395) to Prosody's and ejabberd's endpoints.
+  cargo test -p xmpp-tests --test interop_ws -- --ignored
   # XEP-0198: the sender's connection is killed at random and resumed; a
   # short run here (about 10 s for Prosody, 40 s for ejabberd), the
   # 10,000-message figures are in tests/INTEROP.md.

@@ -4,7 +4,9 @@
 # Ports: EJABBERD_C2S_PORT (default 5242, STARTTLS required),
 # EJABBERD_TLS_PORT (default 5243, direct TLS), EJABBERD_COMPONENT_PORT
 # (default 5247, XEP-0114 components) and EJABBERD_DIST_PORT (default
-# 5359, Erlang distribution for ejabberdctl, 127.0.0.1 only).
+# 5359, Erlang distribution for ejabberdctl, 127.0.0.1 only) and
+# EJABBERD_HTTPS_PORT (default 5443, XMPP over WebSocket at
+# wss://localhost:PORT/ws).
 # State: $XMPP_INTEROP_DIR/ejabberd; $STATE/ejabberd/ejabberdctl talks to it.
 set -euo pipefail
 TAG=ejabberd-up
@@ -21,6 +23,7 @@ COMPONENT_PORT="${EJABBERD_COMPONENT_PORT:-5247}"
 COMPONENT_DOMAIN=echo.localhost
 COMPONENT_SECRET=echo-secret
 DIST_PORT="${EJABBERD_DIST_PORT:-5359}"
+HTTPS_PORT="${EJABBERD_HTTPS_PORT:-5443}"
 DIR="$STATE/ejabberd"
 PIDFILE="$DIR/ejabberd.pid"
 CTL="$DIR/ejabberdctl"
@@ -62,6 +65,7 @@ EOF
     listen+="  - {port: $C2S_PORT, ip: \"$a\", module: ejabberd_c2s, starttls_required: true, shaper: none, max_stanza_size: 262144, backlog: 1024}
   - {port: $TLS_PORT, ip: \"$a\", module: ejabberd_c2s, tls: true, shaper: none, max_stanza_size: 262144, backlog: 1024}
   - {port: $COMPONENT_PORT, ip: \"$a\", module: ejabberd_service, hosts: {\"$COMPONENT_DOMAIN\": {password: \"$COMPONENT_SECRET\"}}}
+  - {port: $HTTPS_PORT, ip: \"$a\", module: ejabberd_http, tls: true, request_handlers: {/ws: ejabberd_http_ws}}
 "
   done
 
@@ -180,6 +184,7 @@ XMPP_EJABBERD_HOST=127.0.0.1
 XMPP_EJABBERD_C2S_PORT=$C2S_PORT
 XMPP_EJABBERD_TLS_PORT=$TLS_PORT
 XMPP_EJABBERD_COMPONENT_PORT=$COMPONENT_PORT
+XMPP_EJABBERD_WSS_URL=wss://localhost:$HTTPS_PORT/ws
 XMPP_EJABBERD_COMPONENT=$COMPONENT_DOMAIN
 XMPP_EJABBERD_COMPONENT_SECRET=$COMPONENT_SECRET
 XMPP_EJABBERD_DOMAIN=localhost
@@ -199,7 +204,7 @@ if pid="$(live_pid_from "$PIDFILE" "$DIR/db")"; then
   exit 0
 fi
 
-require_free_ports "$C2S_PORT" "$TLS_PORT" "$DIST_PORT" "$COMPONENT_PORT"
+require_free_ports "$C2S_PORT" "$TLS_PORT" "$DIST_PORT" "$COMPONENT_PORT" "$HTTPS_PORT"
 write_config
 rm -f "$PIDFILE"
 say "starting ejabberd"
@@ -207,7 +212,7 @@ say "starting ejabberd"
 # VM writes its own pid to $PIDFILE.
 setsid nohup "$CTL" foreground </dev/null >"$DIR/console.log" 2>&1 &
 launcher=$!
-if ! wait_for_ports "$launcher" 90 "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT"; then
+if ! wait_for_ports "$launcher" 90 "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT" "$HTTPS_PORT"; then
   tail -n 30 "$DIR/console.log" "$DIR/logs/ejabberd.log" >&2 2>/dev/null || true
   if pid="$(live_pid_from "$PIDFILE" "$DIR/db")"; then terminate "$pid" 10; fi
   terminate "$launcher" 5

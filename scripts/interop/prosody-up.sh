@@ -3,7 +3,9 @@
 # Safe to run again: a running instance is kept, missing accounts are added.
 # Ports: PROSODY_C2S_PORT (default 5222, STARTTLS required),
 # PROSODY_TLS_PORT (default 5223, direct TLS) and PROSODY_COMPONENT_PORT
-# (default 5347, XEP-0114 components). State: $XMPP_INTEROP_DIR/prosody.
+# (default 5347, XEP-0114 components), PROSODY_HTTPS_PORT (default 5281,
+# XMPP over WebSocket at wss://localhost:PORT/xmpp-websocket, mod_websocket).
+# State: $XMPP_INTEROP_DIR/prosody.
 # VirtualHost sasl2.localhost also offers SASL2 (XEP-0388) with Bind2, inline
 # stream management and FAST, from Debian's prosody-modules plus our
 # prosody/mod_sasl2_compat.lua; the other hosts are plain 0.12 (SASL1 only).
@@ -19,6 +21,8 @@ C2S_PORT="${PROSODY_C2S_PORT:-5222}"
 TLS_PORT="${PROSODY_TLS_PORT:-5223}"
 # XEP-0114 components (plaintext, loopback only).
 COMPONENT_PORT="${PROSODY_COMPONENT_PORT:-5347}"
+# XMPP over WebSocket (RFC 7395), TLS only: c2s_require_encryption holds.
+HTTPS_PORT="${PROSODY_HTTPS_PORT:-5281}"
 COMPONENT_DOMAIN=echo.localhost
 COMPONENT_SECRET=echo-secret
 # The SASL2 host and its modules (mod_sasl2_compat makes the 2023 modules
@@ -57,7 +61,14 @@ c2s_direct_tls_ports = { $TLS_PORT }
 component_ports = { $COMPONENT_PORT }
 component_interfaces = { $ifaces}
 http_ports = { }
-https_ports = { }
+https_ports = { $HTTPS_PORT }
+https_interfaces = { $ifaces}
+https_ssl = {
+	certificate = "$STATE/certs/fullchain.pem";
+	key = "$STATE/certs/server.key";
+}
+-- The browser test's page is served from another origin.
+cross_domain_websocket = true
 -- Load tests open hundreds of connections at once.
 network_settings = { tcp_backlog = 1024 }
 
@@ -67,7 +78,7 @@ modules_enabled = {
 	"roster"; "saslauth"; "tls"; "disco"; "posix";
 	"carbons"; "pep"; "private"; "blocklist"; "vcard4"; "vcard_legacy";
 	"version"; "uptime"; "time"; "ping"; "mam"; "csi_simple";
-	"smacks";
+	"smacks"; "websocket";
 }
 modules_disabled = { "s2s"; "dialback"; "s2s_auth_certs" }
 
@@ -129,6 +140,7 @@ XMPP_PROSODY_HOST=127.0.0.1
 XMPP_PROSODY_C2S_PORT=$C2S_PORT
 XMPP_PROSODY_TLS_PORT=$TLS_PORT
 XMPP_PROSODY_COMPONENT_PORT=$COMPONENT_PORT
+XMPP_PROSODY_WSS_URL=wss://localhost:$HTTPS_PORT/xmpp-websocket
 XMPP_PROSODY_COMPONENT=$COMPONENT_DOMAIN
 XMPP_PROSODY_COMPONENT_SECRET=$COMPONENT_SECRET
 XMPP_PROSODY_DOMAIN=localhost
@@ -150,7 +162,7 @@ if pid="$(live_pid_from "$PIDFILE" "$CFG")"; then
   exit 0
 fi
 
-require_free_ports "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT"
+require_free_ports "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT" "$HTTPS_PORT"
 write_config
 create_accounts
 
@@ -161,7 +173,7 @@ say "starting prosody"
 setsid nohup prosody -F --config "$CFG" </dev/null >"$DIR/console.log" 2>&1 &
 pid=$!
 echo "$pid" >"$PIDFILE"
-if ! wait_for_ports "$pid" 30 "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT"; then
+if ! wait_for_ports "$pid" 30 "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT" "$HTTPS_PORT"; then
   tail -n 20 "$DIR/console.log" "$DIR/prosody.log" >&2 2>/dev/null || true
   terminate "$pid" 5
   fail "prosody did not open ports $C2S_PORT and $TLS_PORT within 30 s"
@@ -169,4 +181,4 @@ fi
 # mod_posix rewrites the pid file with its own (identical) pid; keep ours
 # if it has not done so yet.
 write_env "$pid"
-say "ready: c2s 127.0.0.1:$C2S_PORT (STARTTLS), 127.0.0.1:$TLS_PORT (direct TLS), pid $pid"
+say "ready: c2s 127.0.0.1:$C2S_PORT (STARTTLS), 127.0.0.1:$TLS_PORT (direct TLS), wss://localhost:$HTTPS_PORT/xmpp-websocket, pid $pid"

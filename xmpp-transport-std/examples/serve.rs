@@ -27,6 +27,10 @@ Usage: serve --domain DOMAIN [options]
 Options:
   --listen ADDR        where to accept STARTTLS connections (default 127.0.0.1:5222)
   --direct-tls ADDR    also accept direct TLS (XEP-0368) connections here
+  --listen-ws ADDR     also accept XMPP over WebSocket (RFC 7395), plain
+                       ws://, any path: loopback, or behind a proxy that
+                       terminates TLS
+  --listen-wss ADDR    also accept XMPP over WebSocket with TLS (wss://)
   --domain DOMAIN      the XMPP domain served (required)
   --users FILE         accounts, one `name:password` a line (# starts a comment);
                        passwords are turned into SCRAM keys at start and not kept
@@ -91,12 +95,15 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut muc = true;
     let (mut listen_component, mut components) = (None, Vec::new());
     let mut listen_component_tls = None;
+    let (mut listen_ws, mut listen_wss) = (None, None);
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--listen" => listen = value("--listen")?,
             "--direct-tls" => direct = Some(value("--direct-tls")?),
+            "--listen-ws" => listen_ws = Some(value("--listen-ws")?),
+            "--listen-wss" => listen_wss = Some(value("--listen-wss")?),
             "--domain" => domain = Some(value("--domain")?),
             "--users" => {
                 let path = value("--users")?;
@@ -139,6 +146,13 @@ fn run(args: Vec<String>) -> Result<(), String> {
         }
         None => None,
     };
+    let bind = |flag: &str, addr: &Option<String>| -> Result<Option<TcpListener>, String> {
+        addr.as_ref()
+            .map(|a| TcpListener::bind(a).map_err(|e| format!("{flag} {a}: {e}")))
+            .transpose()
+    };
+    let ws_listener = bind("--listen-ws", &listen_ws)?;
+    let wss_listener = bind("--listen-wss", &listen_wss)?;
     let component_listener = match &listen_component {
         Some(addr) => {
             Some(TcpListener::bind(addr).map_err(|e| format!("--listen-component {addr}: {e}"))?)
@@ -217,6 +231,12 @@ fn run(args: Vec<String>) -> Result<(), String> {
     if let Some(l) = direct {
         serve = serve.with_direct_tls(l);
     }
+    if let Some(l) = ws_listener {
+        serve = serve.with_websocket(l);
+    }
+    if let Some(l) = wss_listener {
+        serve = serve.with_websocket_tls(l);
+    }
     for spec in &components {
         let (component, secret) = services::parse_component(&domain, spec)?;
         serve = serve
@@ -240,6 +260,12 @@ fn run(args: Vec<String>) -> Result<(), String> {
             .map(|a| format!(", direct TLS on {a}"))
             .unwrap_or_default()
     );
+    if let Some(addr) = server.websocket_addr() {
+        println!("listening on ws://{addr}/ for XMPP over WebSocket");
+    }
+    if let Some(addr) = server.websocket_tls_addr() {
+        println!("listening on wss://{addr}/ for XMPP over WebSocket (TLS)");
+    }
     if let Some(addr) = server.component_addr() {
         println!("listening on {addr} for components");
     }

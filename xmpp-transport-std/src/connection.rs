@@ -550,17 +550,26 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
                         *shortened = true;
                     }
                     first = false;
-                    let n = loop {
+                    let written = loop {
                         match self.socket.write(data) {
                             Ok(0) if !data.is_empty() => {
                                 return Err(io::Error::from(io::ErrorKind::WriteZero).into());
                             }
-                            Ok(n) => break n,
+                            Ok(n) => break Ok(n),
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(e) => return Err(write_error(e)),
+                            Err(e) => break Err(e),
                         }
                     };
-                    self.pump.consume_socket_output(n);
+                    match written {
+                        Ok(n) => self.pump.consume_socket_output(n),
+                        // Our farewell (a close frame, TLS close_notify)
+                        // met a peer that had already closed: the session
+                        // is over either way and nothing of it is lost.
+                        Err(e) if self.pump.is_shutting_down() && peer_went_away(&e) => {
+                            self.broken = true;
+                        }
+                        Err(e) => return Err(write_error(e)),
+                    }
                 }
                 SocketOutput::ShutdownWrite => {
                     let _ = self.socket.shutdown(Shutdown::Write);
@@ -606,6 +615,16 @@ impl<E: Endpoint, C: Command<E>> Connection<E, C> {
         }
         e
     }
+}
+
+/// A write failed because the peer closed the connection first.
+fn peer_went_away(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// A read that timed out: nothing happened.
