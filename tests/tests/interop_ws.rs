@@ -104,11 +104,10 @@ fn talk(server: &str, url: &str) {
     until(&mut bob, |e| {
         matches!(e, ClientEvent::Online { .. }).then_some(())
     });
-    for conn_presence in [Presence::builder(PresenceType::Available).build()] {
-        bob.command(|c, now| c.send(now, conn_presence))
-            .expect("transport")
-            .expect("presence");
-    }
+    let presence = Presence::builder(PresenceType::Available).build();
+    bob.command(|c, now| c.send(now, presence))
+        .expect("transport")
+        .expect("presence");
     let token = format!("over the web {:?}", Instant::now());
     alice
         .command(|c, now| c.send_message(now, "bob@localhost/ws-interop", &token, false))
