@@ -4,7 +4,8 @@
 # check them with smoke.sh, run the Rust interop tests against them (once
 # tests/tests/interop.rs exists), stop both servers however this ends, then
 # test slixmpp (interop/slixmpp-vs-ours.sh) and Debian's command-line
-# clients (interop/clients-vs-ours.sh) against our own server.
+# clients (interop/clients-vs-ours.sh) against our own server. The web
+# client runs in headless Chromium (browser-test.sh) while Prosody is up.
 # Needs root on Debian (it installs the server packages when missing).
 # See scripts/interop/README.md for the knobs.
 set -euo pipefail
@@ -78,6 +79,10 @@ if [ -f tests/tests/interop.rs ]; then
 else
   echo "tests/tests/interop.rs does not exist yet; skipping the Rust interop tests"
 fi
+
+# The web client (the core compiled to WebAssembly) in headless Chromium,
+# against our server and Prosody's WebSocket endpoint.
+bash scripts/browser-test.sh
 
 # Real clients against our server; it needs neither Prosody nor ejabberd.
 stop_servers
