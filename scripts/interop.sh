@@ -71,6 +71,8 @@ if [ -f tests/tests/interop.rs ]; then
   cargo test -p xmpp-tests --test interop -- --ignored --test-threads=2
   # XMPP over WebSocket (RFC 7395) to Prosody's and ejabberd's endpoints.
   cargo test -p xmpp-tests --test interop_ws -- --ignored
+  # The same scenarios through tokio tasks (xmpp-transport-tokio).
+  cargo test -p xmpp-transport-tokio --test interop -- --ignored
   # XEP-0198: the sender's connection is killed at random and resumed; a
   # short run here (about 10 s for Prosody, 40 s for ejabberd), the
   # 10,000-message figures are in tests/INTEROP.md.
