@@ -2,7 +2,8 @@
 //! connection, the core's [`Hub`] deciding for all of them.
 //!
 //! [`Serve`] puts the pieces of this crate and the core together: each
-//! accepted socket becomes a [`Server`] endpoint driven by a
+//! accepted socket becomes a [`Server`](xmpp_proto::Server) endpoint (behind
+//! WebSocket on a WebSocket listener) driven by a
 //! [`Connection`](crate::Connection) (STARTTLS required, or direct TLS on a second
 //! listener); every event of every session goes to one shared `Hub`
 //! (logins, binding, routing, stream management resumption, the server's
