@@ -43,6 +43,9 @@ Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
 
   --listen ADDR          STARTTLS (required) connections (default 127.0.0.1:5222)
   --listen-tls ADDR      direct TLS (XEP-0368) connections (default: none)
+  --listen-ws ADDR       XMPP over WebSocket (RFC 7395), plain ws://, any
+                         path: loopback, or behind a proxy that terminates TLS
+  --listen-wss ADDR      XMPP over WebSocket with TLS (wss://)
   --domain D             the XMPP domain served
   --cert FILE            certificate chain, PEM, leaf first
   --key FILE             its private key, PEM
@@ -156,6 +159,14 @@ fn run() -> Result<(), String> {
         let listener = TcpListener::bind(addr).map_err(|e| format!("{flag} {addr}: {e}"))?;
         listeners.push((listener, direct));
     }
+    let mut ws_listeners = Vec::new();
+    for (flag, tls) in [("listen-ws", false), ("listen-wss", true)] {
+        let Some(addr) = flags.get(flag) else {
+            continue;
+        };
+        let listener = TcpListener::bind(addr).map_err(|e| format!("--{flag} {addr}: {e}"))?;
+        ws_listeners.push((listener, tls));
+    }
     let component_listener = match flags.get("listen-component") {
         Some(addr) => {
             Some(TcpListener::bind(addr).map_err(|e| format!("--listen-component {addr}: {e}"))?)
@@ -268,6 +279,13 @@ fn run() -> Result<(), String> {
         let bound = server.listen(listener, direct).map_err(|e| e.to_string())?;
         let how = if direct { "direct TLS" } else { "STARTTLS" };
         println!("listening on {bound} ({how})");
+    }
+    for (listener, tls) in ws_listeners {
+        let bound = server
+            .listen_websocket(listener, tls)
+            .map_err(|e| e.to_string())?;
+        let scheme = if tls { "wss" } else { "ws" };
+        println!("listening on {scheme}://{bound}/ (XMPP over WebSocket)");
     }
 
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| e.to_string())?;

@@ -6,6 +6,7 @@ use std::io;
 use xmpp_proto::router::SessionId;
 use xmpp_proto::server::{Server, ServerConfig};
 use xmpp_transport_std::clock;
+use xmpp_transport_std::websocket::ServerEndpoint;
 
 use super::{Listener, MioServer, SessionLog};
 use crate::ConnId;
@@ -68,13 +69,13 @@ impl MioServer {
     }
 
     /// The sans-IO server for one new connection.
-    fn endpoint(&self, kind: Listener) -> Option<Server> {
+    fn endpoint(&self, kind: Listener) -> Option<ServerEndpoint> {
         // The router validated the domain already: this cannot fail.
         let mut config = ServerConfig::new(&self.domain).ok()?;
         if let Some(configure) = &self.configure {
             config = configure(config);
         }
-        Some(Server::new(kind.configure(config), clock::now()))
+        Some(Server::new(kind.configure(config), clock::now()).into())
     }
 
     pub(super) fn log(&mut self, entry: &SessionLog<'_>) {

@@ -48,10 +48,11 @@ use xmpp_proto::endpoint::CloseReason;
 use xmpp_proto::hub::{Hub, HubStats};
 use xmpp_proto::jid::{FullJid, JidError};
 use xmpp_proto::router::Router;
-use xmpp_proto::server::{Server, ServerConfig};
+use xmpp_proto::server::ServerConfig;
 use xmpp_transport_std::ServerTls;
 pub use xmpp_transport_std::serve::SessionLog;
 use xmpp_transport_std::serve::{AccountStore, Admission, Listener, seed_hub};
+use xmpp_transport_std::websocket::ServerEndpoint;
 
 use crate::{ConnId, Driver, DriverConfig, DriverEvent, MAX_USER_TOKEN};
 
@@ -116,7 +117,7 @@ pub struct Stats {
 
 /// A single-threaded XMPP server. See the module documentation.
 pub struct MioServer {
-    driver: Driver<Server>,
+    driver: Driver<ServerEndpoint>,
     listeners: Vec<(TcpListener, Listener)>,
     domain: String,
     tls: Arc<ServerTls>,
@@ -251,6 +252,26 @@ impl MioServer {
         self.add_listener(listener, kind)
     }
 
+    /// Accepts clients over WebSocket (RFC 7395) on `listener`: plain
+    /// `ws://` (on loopback, or behind a proxy that terminates TLS), or
+    /// `wss://` with the server's certificate if `tls`. Any path; the
+    /// `xmpp` subprotocol is required. Returns its address.
+    ///
+    /// # Errors
+    /// As for [`MioServer::listen`].
+    pub fn listen_websocket(
+        &mut self,
+        listener: std::net::TcpListener,
+        tls: bool,
+    ) -> io::Result<SocketAddr> {
+        let kind = if tls {
+            Listener::WebSocketTls
+        } else {
+            Listener::WebSocket
+        };
+        self.add_listener(listener, kind)
+    }
+
     /// Accepts external components (XEP-0114) on `listener`, plaintext:
     /// give it a loopback or otherwise trusted address. Each domain a
     /// component may serve is named with [`MioServer::with_component`].
@@ -311,7 +332,7 @@ impl MioServer {
     }
 
     /// The driver underneath (connection count, pending output).
-    pub fn driver(&self) -> &Driver<Server> {
+    pub fn driver(&self) -> &Driver<ServerEndpoint> {
         &self.driver
     }
 

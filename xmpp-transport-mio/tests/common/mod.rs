@@ -88,6 +88,9 @@ pub struct Running {
     pub direct: SocketAddr,
     /// The component (XEP-0114) listener; domains are the setup's.
     pub components: SocketAddr,
+    /// XMPP over WebSocket, plain `ws://` and with TLS.
+    pub ws: SocketAddr,
+    pub wss: SocketAddr,
     pub pki: TestPki,
     pub log: Arc<Mutex<Vec<String>>>,
     /// How many detached sessions the server keeps, as of its last poll.
@@ -146,8 +149,14 @@ pub fn start_with_store(
         let components = server
             .listen_components(TcpListener::bind("127.0.0.1:0").unwrap())
             .unwrap();
+        let ws = server
+            .listen_websocket(TcpListener::bind("127.0.0.1:0").unwrap(), false)
+            .unwrap();
+        let wss = server
+            .listen_websocket(TcpListener::bind("127.0.0.1:0").unwrap(), true)
+            .unwrap();
         let waker = Arc::new(Waker::new(server.registry(), STOP).unwrap());
-        tx.send((addr, direct, components, waker)).unwrap();
+        tx.send((addr, direct, components, ws, wss, waker)).unwrap();
         while !stopping.load(Ordering::SeqCst) {
             server.poll(None, |_| {}).unwrap();
             kept.store(server.hub().detached().len(), Ordering::SeqCst);
@@ -155,11 +164,13 @@ pub fn start_with_store(
         server.shutdown(Duration::from_secs(5)).unwrap();
         server.stats()
     });
-    let (addr, direct, components, waker) = rx.recv().unwrap();
+    let (addr, direct, components, ws, wss, waker) = rx.recv().unwrap();
     Running {
         addr,
         direct,
         components,
+        ws,
+        wss,
         pki,
         log,
         detached,
