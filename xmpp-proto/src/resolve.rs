@@ -195,6 +195,51 @@ fn fallback(domain: &str) -> Candidate {
     }
 }
 
+/// The `rel` of a WebSocket endpoint in host-meta (XEP-0156).
+pub const WEBSOCKET_REL: &str = "urn:xmpp:alt-connections:websocket";
+
+/// The XRD namespace of host-meta documents (RFC 6415).
+const XRD_NS: &str = "http://docs.oasis-open.org/ns/xri/xrd-1.0";
+
+/// The WebSocket endpoints a host-meta document (XEP-0156, the XRD form
+/// served at `https://DOMAIN/.well-known/host-meta`) announces, in
+/// document order: only `wss://` ones, since a domain's WebSocket
+/// endpoint found over HTTPS must not downgrade to plaintext. An empty
+/// list if there is none or the document is not XRD.
+///
+/// ```
+/// use xmpp_proto::resolve::websocket_endpoints;
+///
+/// let xrd = br#"<?xml version='1.0' encoding='utf-8'?>
+/// <XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>
+///   <Link rel="urn:xmpp:alt-connections:xbosh" href="https://example.com/http-bind"/>
+///   <Link rel="urn:xmpp:alt-connections:websocket" href="wss://example.com/xmpp-websocket"/>
+///   <Link rel="urn:xmpp:alt-connections:websocket" href="ws://example.com/insecure"/>
+/// </XRD>"#;
+/// assert_eq!(websocket_endpoints(xrd), ["wss://example.com/xmpp-websocket"]);
+/// ```
+pub fn websocket_endpoints(xrd: &[u8]) -> Vec<String> {
+    let mut body = xrd.trim_ascii_start();
+    if body.starts_with(b"<?xml") {
+        let Some(end) = body.windows(2).position(|w| w == b"?>") else {
+            return Vec::new();
+        };
+        body = body.get(end + 2..).unwrap_or(&[]).trim_ascii_start();
+    }
+    let Ok((root, _)) = crate::xml::read_one(body) else {
+        return Vec::new();
+    };
+    if !root.is("XRD", XRD_NS) {
+        return Vec::new();
+    }
+    root.children()
+        .filter(|link| link.is("Link", XRD_NS) && link.attr("rel") == Some(WEBSOCKET_REL))
+        .filter_map(|link| link.attr("href"))
+        .filter(|href| href.starts_with("wss://"))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,6 +171,169 @@ impl fmt::Display for WsUrl {
     }
 }
 
+/// How much of a host-meta answer is read at most.
+const MAX_HOST_META: usize = 64 * 1024;
+
+/// Why [`discover`] found no WebSocket endpoint.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DiscoveryError {
+    /// Connecting, TLS (the certificate is checked against the domain) or
+    /// reading failed.
+    Transport(crate::Error),
+    /// The HTTP answer was not a `200` with a body we could read.
+    Http(String),
+    /// The document names no `wss://` endpoint.
+    NoEndpoint,
+}
+
+impl fmt::Display for DiscoveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiscoveryError::Transport(e) => write!(f, "fetching host-meta failed: {e}"),
+            DiscoveryError::Http(e) => write!(f, "host-meta: {e}"),
+            DiscoveryError::NoEndpoint => {
+                f.write_str("host-meta names no wss:// endpoint (XEP-0156)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DiscoveryError {}
+
+impl From<io::Error> for DiscoveryError {
+    fn from(e: io::Error) -> Self {
+        DiscoveryError::Transport(crate::Error::Io(e))
+    }
+}
+
+/// The WebSocket endpoints of `domain` from its host-meta document
+/// (XEP-0156): `https://DOMAIN/.well-known/host-meta`, over TLS checked
+/// against the domain with `anchors`. Only `wss://` endpoints count.
+/// Blocks; a few seconds at most per step.
+///
+/// ```no_run
+/// use xmpp_transport_std::TrustAnchors;
+/// use xmpp_transport_std::websocket::discover;
+///
+/// let urls = discover("example.com", &TrustAnchors::webpki_roots())?;
+/// println!("connect to {}", urls[0]);
+/// # Ok::<(), xmpp_transport_std::websocket::DiscoveryError>(())
+/// ```
+///
+/// # Errors
+/// See [`DiscoveryError`].
+pub fn discover(domain: &str, anchors: &crate::TrustAnchors) -> Result<Vec<WsUrl>, DiscoveryError> {
+    discover_at(domain, (domain, 443), anchors)
+}
+
+/// [`discover`], with the HTTPS server at `addr` instead of the domain's
+/// port 443 (tests, private deployments); the certificate is still
+/// checked against `domain`.
+///
+/// # Errors
+/// See [`DiscoveryError`].
+pub fn discover_at(
+    domain: &str,
+    addr: impl std::net::ToSocketAddrs,
+    anchors: &crate::TrustAnchors,
+) -> Result<Vec<WsUrl>, DiscoveryError> {
+    let tls = crate::ClientTls::new(anchors, domain)?;
+    let conn = tls
+        .connect()
+        .map_err(|e| DiscoveryError::Transport(crate::Error::Tls(e)))?;
+    let tcp = std::net::TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    tcp.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    let request = format!(
+        "GET /.well-known/host-meta HTTP/1.1\r\nHost: {domain}\r\nAccept: application/xrd+xml\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut answer = Vec::new();
+    let read = (&mut stream)
+        .take(MAX_HOST_META as u64 + 1)
+        .read_to_end(&mut answer);
+    // A server that closes without close_notify still sent its answer.
+    if let Err(e) = read {
+        if e.kind() != io::ErrorKind::UnexpectedEof || answer.is_empty() {
+            return Err(e.into());
+        }
+    }
+    if answer.len() > MAX_HOST_META {
+        return Err(DiscoveryError::Http("the answer is too large".into()));
+    }
+    let body = http_body(&answer).map_err(DiscoveryError::Http)?;
+    let urls: Vec<WsUrl> = xmpp_proto::resolve::websocket_endpoints(&body)
+        .iter()
+        .filter_map(|u| WsUrl::parse(u).ok())
+        .collect();
+    if urls.is_empty() {
+        return Err(DiscoveryError::NoEndpoint);
+    }
+    Ok(urls)
+}
+
+/// The body of a whole HTTP/1.1 answer, if its status is 200
+/// (`Content-Length`, chunked, or up to the end).
+fn http_body(answer: &[u8]) -> Result<Vec<u8>, String> {
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no complete HTTP header")?;
+    let head = std::str::from_utf8(&answer[..split]).map_err(|_| "a header that is not text")?;
+    let body = &answer[split + 4..];
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or("");
+    if status.split_whitespace().nth(1) != Some("200") {
+        return Err(format!("the server answered {status:?}"));
+    }
+    let mut chunked = false;
+    let mut length = None;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value.eq_ignore_ascii_case("chunked");
+        } else if name.eq_ignore_ascii_case("content-length") {
+            length = value.parse::<usize>().ok();
+        }
+    }
+    if chunked {
+        return dechunk(body);
+    }
+    Ok(match length {
+        Some(n) => body
+            .get(..n)
+            .ok_or("a body shorter than its length")?
+            .to_vec(),
+        None => body.to_vec(),
+    })
+}
+
+/// Decodes a chunked body.
+fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("a chunk without its size line")?;
+        let size = std::str::from_utf8(&body[..line_end])
+            .ok()
+            .and_then(|l| usize::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16).ok())
+            .ok_or("a bad chunk size")?;
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(body.get(..size).ok_or("a chunk cut short")?);
+        body = body.get(size + 2..).ok_or("a chunk cut short")?;
+    }
+}
+
 /// The bytes between the WebSocket machinery and the connection: what
 /// the peer sent and tungstenite has not read, and what tungstenite wrote
 /// and the connection has not taken. Reading an empty input would block.
@@ -878,5 +1041,22 @@ impl Endpoint for ServerEndpoint {
 
     fn is_closed(&self) -> bool {
         either!(self, e => e.is_closed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{dechunk, http_body};
+
+    #[test]
+    fn http_bodies_by_length_chunks_or_end() {
+        let by_length = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef";
+        assert_eq!(http_body(by_length).unwrap(), b"abc");
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+        assert_eq!(http_body(chunked).unwrap(), b"abcde");
+        let to_end = b"HTTP/1.0 200 OK\r\n\r\nall of it";
+        assert_eq!(http_body(to_end).unwrap(), b"all of it");
+        assert!(http_body(b"HTTP/1.1 404 Not Found\r\n\r\n").is_err());
+        assert!(dechunk(b"5\r\nab").is_err());
     }
 }

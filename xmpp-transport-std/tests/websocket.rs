@@ -12,7 +12,7 @@ use xmpp_proto::client::{Client, ClientConfig, ClientEvent, ClientTlsPolicy};
 use xmpp_proto::jid::Jid;
 use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle};
 use xmpp_transport_std::test_certs::TestPki;
-use xmpp_transport_std::websocket::{WsEndpoint, WsUrl};
+use xmpp_transport_std::websocket::{WsEndpoint, WsUrl, discover_at};
 use xmpp_transport_std::{ClientTls, Connection, Next, clock};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -139,5 +139,68 @@ fn an_upgrade_without_the_xmpp_subprotocol_is_refused() {
     let mut answer = String::new();
     let _ = tcp.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    server.shutdown();
+}
+
+/// Serves one host-meta document over HTTPS (the test certificate) to
+/// every connection; returns its address.
+fn host_meta_server(pki: &TestPki, xrd: String) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tls = pki.server_tls();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let conn = tls.accept().unwrap();
+            let mut stream = rustls::StreamOwned::new(conn, tcp);
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                request.push(byte[0]);
+            }
+            if !request.starts_with(b"GET /.well-known/host-meta HTTP/1.1\r\n") {
+                // A refused handshake (the untrusting client below).
+                continue;
+            }
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/xrd+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xrd}",
+                xrd.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
+            stream.conn.send_close_notify();
+            let _ = stream.flush();
+        }
+    });
+    addr
+}
+
+#[test]
+fn the_endpoint_is_discovered_from_host_meta() {
+    let pki = TestPki::localhost().unwrap();
+    let server = start(&pki);
+    let wss = format!(
+        "wss://localhost:{}/xmpp-websocket",
+        server.websocket_tls_addr().unwrap().port()
+    );
+    let xrd = format!(
+        "<?xml version='1.0' encoding='utf-8'?>\n<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n\
+         <Link rel='urn:xmpp:alt-connections:websocket' href='ws://localhost:1/plaintext-is-ignored'/>\n\
+         <Link rel='urn:xmpp:alt-connections:websocket' href='{wss}'/>\n</XRD>"
+    );
+    let https = host_meta_server(&pki, xrd);
+    let urls = discover_at("localhost", https, &pki.trust_anchors()).unwrap();
+    assert_eq!(urls, [WsUrl::parse(&wss).unwrap()]);
+
+    let url = &urls[0];
+    let config =
+        ClientConfig::new(Jid::new("alice@localhost").unwrap(), "alice-secret").with_websocket();
+    let tcp = TcpStream::connect(url.socket_addr()).unwrap();
+    let endpoint = WsEndpoint::client(Client::new(config, clock::now()), url).unwrap();
+    let tls = ClientTls::new(&pki.trust_anchors(), url.host()).unwrap();
+    let mut conn = Connection::new_client(tcp, endpoint, tls).unwrap();
+    until(&mut conn, |e| matches!(e, ClientEvent::Online { .. }));
+
+    // The certificate is checked against the domain asked about.
+    let other = xmpp_transport_std::test_certs::TestPki::localhost().unwrap();
+    assert!(discover_at("localhost", https, &other.trust_anchors()).is_err());
     server.shutdown();
 }
