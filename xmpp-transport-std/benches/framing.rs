@@ -331,7 +331,7 @@ fn run_out(framing: &str, stanzas: &[Element]) -> Pass {
                     b = b.attr(a.name, a.value);
                 }
             }
-            b = b.attr("to", &format!("juliet@{DOMAIN}/balcony"));
+            b = b.attr("to", format!("juliet@{DOMAIN}/balcony"));
             for child in el.children() {
                 b = b.append_ref(child);
             }
