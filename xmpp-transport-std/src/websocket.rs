@@ -466,8 +466,9 @@ enum Upgrade {
 
 fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        // Many idle connections: small eager buffers.
-        .read_buffer_size(4 * 1024)
+        // Many idle connections: small eager buffers (tungstenite also
+        // zero-fills this much before every read).
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE))

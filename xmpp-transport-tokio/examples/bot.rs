@@ -58,7 +58,8 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
 
 async fn run(args: Args) -> Result<(), String> {
     let jid = Jid::new(&args.jid).map_err(|e| format!("--jid: {e}"))?;
-    let config = ClientConfig::new(jid, args.password);
+    // Delivery receipts (XEP-0184) are answered for whoever asks.
+    let config = ClientConfig::new(jid, args.password).with_auto_receipts(true);
     let anchors = match &args.ca {
         Some(path) => TrustAnchors::from_pem_file(path).map_err(|e| format!("--ca {path}: {e}"))?,
         None => TrustAnchors::webpki_roots(),
@@ -75,13 +76,14 @@ async fn run(args: Args) -> Result<(), String> {
     while let Some(event) = session.next_event().await {
         match event {
             ClientEvent::Online { jid } => {
-                println!("echoing as {jid}");
+                // Available, so messages to the bare JID reach us.
                 let presence = Presence::builder(PresenceType::Available).build();
                 session
                     .command(|c, now| c.send(now, presence))
                     .await
                     .map_err(|e| e.to_string())?
                     .map_err(|e| e.to_string())?;
+                println!("echoing as {jid}");
             }
             ClientEvent::Message(m) if m.kind() == MessageType::Chat => {
                 let (Some(from), Some(body)) = (m.from(), m.body()) else {
