@@ -293,3 +293,21 @@ fn see_other_uri_is_reported_to_the_client() {
         })
     );
 }
+
+#[test]
+fn a_server_redirect_reaches_our_client_as_see_other_uri() {
+    let mut pair = Pair::new(client(), server());
+    pair.run();
+    assert!(pair.is_online());
+    let now = pair.now;
+    pair.server.redirect(now, "wss://other.example.com/xmpp");
+    pair.run();
+    assert_eq!(
+        pair.client_closed(),
+        Some(&CloseReason::SeeOtherUri {
+            uri: "wss://other.example.com/xmpp".into()
+        })
+    );
+    // The client answered with its close, so the server's ended cleanly.
+    assert_eq!(pair.server_closed(), Some(&CloseReason::Normal));
+}

@@ -165,6 +165,64 @@ impl Server {
         self.flush_trace();
     }
 
+    /// Sends the client elsewhere and ends the session: over WebSocket a
+    /// `<close see-other-uri='…'/>` naming `target`, a `wss://` URI (RFC
+    /// 7395 §3.6.1), then the wait for the client's close as in
+    /// [`Server::close`]; on a TCP stream a `see-other-host` stream error
+    /// naming `target`, a host with an optional `:port` (RFC 6120
+    /// §4.9.3.19).
+    ///
+    /// ```
+    /// use xmpp_proto::{Endpoint, Server, ServerConfig, Time};
+    /// use xmpp_proto::endpoint::Transmit;
+    /// use xmpp_proto::server::ServerTlsPolicy;
+    ///
+    /// let config = ServerConfig::new("example.com")?
+    ///     .with_websocket()
+    ///     .with_tls(ServerTlsPolicy::Disabled);
+    /// let mut server = Server::new(config, Time::ZERO);
+    /// let open = b"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='example.com' version='1.0'/>";
+    /// server.handle_input(Time::ZERO, open).unwrap();
+    /// server.redirect(Time::ZERO, "wss://other.example.com/xmpp");
+    /// let mut last = Vec::new();
+    /// while let Some(Transmit::Data(d)) = server.poll_transmit() {
+    ///     last = d.to_vec();
+    ///     server.consume_transmit(last.len());
+    /// }
+    /// assert_eq!(
+    ///     last,
+    ///     b"<close xmlns='urn:ietf:params:xml:ns:xmpp-framing' see-other-uri='wss://other.example.com/xmpp'/>"
+    /// );
+    /// # Ok::<(), xmpp_proto::jid::JidError>(())
+    /// ```
+    pub fn redirect(&mut self, now: Time, target: &str) {
+        if self.core.closed.is_some() || matches!(self.phase, ServerPhase::Closing) {
+            return;
+        }
+        if !self.config.websocket {
+            let reason = CloseReason::Kicked {
+                condition: StreamErrorCondition::SeeOtherHost,
+            };
+            self.fail_with(StreamError::see_other_host(target), reason);
+            return;
+        }
+        if matches!(self.phase, ServerPhase::AwaitTls) {
+            self.finish(CloseReason::Normal);
+            return;
+        }
+        self.ensure_header();
+        if self.core.out.close_stream_redirect(target).is_err() {
+            // A target XML cannot carry: a plain close instead.
+            self.core.out.close_stream();
+        }
+        self.phase = ServerPhase::Closing;
+        self.core.timers.clear_all();
+        self.core
+            .timers
+            .set(ServerTimer::Close, now + self.config.timeouts.close);
+        self.flush_trace();
+    }
+
     /// Ends the session at once with a stream error, for reasons of the
     /// application: `conflict` when another session took over this
     /// resource, `system-shutdown`, `policy-violation`, ...

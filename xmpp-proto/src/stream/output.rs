@@ -105,6 +105,14 @@ impl Output {
         self.stream_closed = true;
     }
 
+    /// Over WebSocket: our `<close/>` with `see-other-uri`; then, as
+    /// after [`Output::close_stream`], nothing more is written.
+    pub(crate) fn close_stream_redirect(&mut self, uri: &str) -> Result<(), WriteError> {
+        self.write(|w| w.write_close_redirect(uri))?;
+        self.stream_closed = true;
+        Ok(())
+    }
+
     /// Queues "start TLS here".
     pub(crate) fn start_tls(&mut self) {
         if !self.finished {

@@ -220,6 +220,29 @@ impl Writer {
         self.in_stream = false;
     }
 
+    /// Over WebSocket: writes `<close/>` naming where the peer should
+    /// connect instead (`see-other-uri`, RFC 7395 §3.6.1). On a TCP
+    /// stream there is no such close; nothing is written.
+    ///
+    /// # Errors
+    /// If `uri` holds a character XML cannot carry (nothing is written).
+    pub fn write_close_redirect(&mut self, uri: &str) -> Result<(), WriteError> {
+        if !self.websocket {
+            return Ok(());
+        }
+        let mark = self.buf.len();
+        self.buf.extend_from_slice(b"<close");
+        let r = write_attr(&mut self.buf, "xmlns", ns::FRAMING)
+            .and_then(|()| write_attr(&mut self.buf, "see-other-uri", uri));
+        if r.is_err() {
+            self.buf.truncate(mark);
+            return r;
+        }
+        self.buf.extend_from_slice(b"/>");
+        self.in_stream = false;
+        Ok(())
+    }
+
     /// Appends raw bytes the caller vouches for: a top-level element
     /// serialized for a stream whose content namespace is the current
     /// header's (a pre-serialized stanza). Over WebSocket the element is
