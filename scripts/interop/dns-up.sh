@@ -8,7 +8,10 @@
 #                    listens there) then live.xmpp.test:15372 (priority 20);
 #                    _xmpps-client: tls.xmpp.test:15373 (priority 30)
 #   none.xmpp.test   _xmpp-client and _xmpps-client both '.': no service
-#   plain.xmpp.test  no SRV at all, an address: the 5222 fallback
+#   plain.xmpp.test  no SRV at all, an address: the 5222 fallback (5269
+#                    for servers)
+#   srv.xmpp.test    also _xmpp-server (live:15374) and _xmpps-server
+#                    (tls:15375), both priority 10
 #   hosts: dead 127.0.0.6, live 127.0.0.5, tls 127.0.0.7, plain 127.0.0.8
 set -euo pipefail
 TAG=dns-up
@@ -31,6 +34,8 @@ dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --bind-interfaces 
   --srv-host=_xmpp-client._tcp.srv.xmpp.test,live.xmpp.test,15372,20,0 \
   --srv-host=_xmpps-client._tcp.srv.xmpp.test,tls.xmpp.test,15373,30,0 \
   --srv-host=_xmpp-client._tcp.none.xmpp.test \
+  --srv-host=_xmpp-server._tcp.srv.xmpp.test,live.xmpp.test,15374,10,0 \
+  --srv-host=_xmpps-server._tcp.srv.xmpp.test,tls.xmpp.test,15375,10,0 \
   --srv-host=_xmpps-client._tcp.none.xmpp.test \
   --host-record=dead.xmpp.test,127.0.0.6 \
   --host-record=live.xmpp.test,127.0.0.5 \

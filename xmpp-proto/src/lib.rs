@@ -69,6 +69,7 @@ pub mod random;
 pub mod resolve;
 pub mod roster;
 pub mod router;
+pub mod s2s;
 pub mod sasl;
 pub mod server;
 pub mod sm;

@@ -78,7 +78,7 @@ pub struct Candidate {
 pub enum Plan {
     /// Try these, in order.
     Candidates(Vec<Candidate>),
-    /// The domain says it offers no client service (every SRV answer was
+    /// The domain says it offers no such service (every SRV answer was
     /// `.`).
     NoService,
 }
@@ -89,6 +89,46 @@ pub enum Plan {
 /// (any iterator of bytes; the transports pass the operating system's).
 pub fn plan_client(
     domain: &str,
+    direct: &[SrvRecord],
+    starttls: &[SrvRecord],
+    random: &mut dyn Iterator<Item = u8>,
+) -> Plan {
+    plan(domain, CLIENT_PORT, direct, starttls, random)
+}
+
+/// The port of the fallback for clients (RFC 6120 §3.2.2).
+pub const CLIENT_PORT: u16 = 5222;
+
+/// The port of the fallback for servers (RFC 6120 §3.2.2).
+pub const SERVER_PORT: u16 = 5269;
+
+/// The order to try for a server-to-server connection to `domain`, from
+/// the answers to `_xmpps-server._tcp` (`direct`) and
+/// `_xmpp-server._tcp` (`starttls`): the same rules as for clients, with
+/// port 5269 as the fallback.
+///
+/// ```
+/// use xmpp_proto::resolve::{Plan, Security, SrvRecord, plan_server};
+///
+/// let Plan::Candidates(order) = plan_server("example.net", &[], &[], &mut std::iter::repeat(0)) else {
+///     panic!()
+/// };
+/// assert_eq!((order[0].host.as_str(), order[0].port, order[0].security), ("example.net", 5269, Security::StartTls));
+/// let starttls = [SrvRecord::new(0, 0, 0, ".")];
+/// assert_eq!(plan_server("example.net", &[], &starttls, &mut std::iter::repeat(0)), Plan::NoService);
+/// ```
+pub fn plan_server(
+    domain: &str,
+    direct: &[SrvRecord],
+    starttls: &[SrvRecord],
+    random: &mut dyn Iterator<Item = u8>,
+) -> Plan {
+    plan(domain, SERVER_PORT, direct, starttls, random)
+}
+
+fn plan(
+    domain: &str,
+    default_port: u16,
     direct: &[SrvRecord],
     starttls: &[SrvRecord],
     random: &mut dyn Iterator<Item = u8>,
@@ -118,10 +158,10 @@ pub fn plan_client(
             return if starttls_off {
                 Plan::NoService
             } else {
-                Plan::Candidates(vec![fallback(domain)])
+                Plan::Candidates(vec![fallback(domain, default_port)])
             };
         }
-        return Plan::Candidates(vec![fallback(domain)]);
+        return Plan::Candidates(vec![fallback(domain, default_port)]);
     }
     // Priority, then direct TLS before STARTTLS; weights decide within.
     tagged.sort_by_key(|(r, s)| (r.priority, *s != Security::DirectTls));
@@ -187,10 +227,10 @@ fn by_weight(
     }
 }
 
-fn fallback(domain: &str) -> Candidate {
+fn fallback(domain: &str, port: u16) -> Candidate {
     Candidate {
         host: domain.to_owned(),
-        port: 5222,
+        port,
         security: Security::StartTls,
     }
 }

@@ -101,6 +101,26 @@ impl Resolver {
         Ok(plan_client(domain, &direct, &starttls, &mut random))
     }
 
+    /// Where to connect for a server-to-server stream to `domain`, in
+    /// order: `_xmpps-server._tcp` and `_xmpp-server._tcp`, port 5269
+    /// without records (see [`xmpp_proto::resolve::plan_server`]).
+    ///
+    /// # Errors
+    /// If DNS fails.
+    pub fn plan_server(&self, domain: &str) -> io::Result<Plan> {
+        let direct = self.srv("_xmpps-server._tcp", domain)?;
+        let starttls = self.srv("_xmpp-server._tcp", domain)?;
+        let mut bytes = [0u8; 64];
+        let _ = OsRandom.fill(&mut bytes);
+        let mut random = bytes.into_iter().cycle();
+        Ok(xmpp_proto::resolve::plan_server(
+            domain,
+            &direct,
+            &starttls,
+            &mut random,
+        ))
+    }
+
     /// The addresses of `host`, IPv6 and IPv4 alternating (so that a
     /// broken family costs one attempt, not all).
     ///

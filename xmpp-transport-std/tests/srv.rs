@@ -42,6 +42,22 @@ fn srv_answers_come_in_priority_order_with_their_security() {
 
 #[test]
 #[ignore = "needs a DNS server: scripts/interop/dns-up.sh"]
+fn server_to_server_records_and_their_fallback() {
+    assert_eq!(
+        order(resolver().plan_server("srv.xmpp.test").unwrap()),
+        [
+            ("tls.xmpp.test".into(), 15375, Security::DirectTls),
+            ("live.xmpp.test".into(), 15374, Security::StartTls),
+        ]
+    );
+    assert_eq!(
+        order(resolver().plan_server("plain.xmpp.test").unwrap()),
+        [("plain.xmpp.test".into(), 5269, Security::StartTls)]
+    );
+}
+
+#[test]
+#[ignore = "needs a DNS server: scripts/interop/dns-up.sh"]
 fn a_dot_target_is_no_service_and_no_srv_is_the_fallback() {
     assert_eq!(resolver().plan("none.xmpp.test").unwrap(), Plan::NoService);
     let err = resolver()
