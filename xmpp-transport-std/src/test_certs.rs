@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
@@ -32,6 +33,8 @@ pub struct TestPki {
     ca_pem: String,
     anchors: TrustAnchors,
     server: ServerTls,
+    chain: Vec<CertificateDer<'static>>,
+    key: Arc<PrivateKeyDer<'static>>,
 }
 
 impl TestPki {
@@ -74,8 +77,10 @@ impl TestPki {
         let chain: Vec<CertificateDer<'static>> = vec![leaf.der().clone(), ca.der().clone()];
         Ok(TestPki {
             anchors: TrustAnchors::from_pem(ca_pem.as_bytes())?,
-            server: ServerTls::new(chain, key)?,
+            server: ServerTls::new(chain.clone(), key.clone_key())?,
             ca_pem,
+            chain,
+            key: Arc::new(key),
         })
     }
 
@@ -88,6 +93,12 @@ impl TestPki {
     /// Trust anchors holding only this CA, for the client side.
     pub fn trust_anchors(&self) -> TrustAnchors {
         self.anchors.clone()
+    }
+
+    /// The certificate chain (leaf first) and its key, to present as a
+    /// client certificate (a server proving its domain to a peer server).
+    pub fn chain_and_key(&self) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        (self.chain.clone(), self.key.clone_key())
     }
 
     /// The server's TLS settings: the certificate signed by this CA.

@@ -198,6 +198,18 @@ pub fn tls_info<D>(
     if let Some(cert) = cert {
         info = info.with_tls_server_end_point(end_point_hash(cert));
     }
+    // rustls hands out the peer's chain only once it verified it (a
+    // server's always; a client's where the server's config asks for
+    // one): its names are what server-to-server authentication checks.
+    if let Some(peer) = conn.peer_certificates().and_then(|c| c.first()) {
+        if let Ok(end_entity) = webpki::EndEntityCert::try_from(peer) {
+            let names = end_entity
+                .valid_dns_names()
+                .map(str::to_ascii_lowercase)
+                .collect();
+            info = info.with_peer_names(names);
+        }
+    }
     info
 }
 

@@ -85,6 +85,13 @@ fn wss_and_ws_clients_log_in_and_talk() {
         tls.tls_exporter().is_some(),
         "channel binding data over wss"
     );
+    // The server's verified certificate names its domain.
+    assert!(
+        tls.peer_certified_for("localhost"),
+        "{:?}",
+        tls.peer_names()
+    );
+    assert!(!tls.peer_certified_for("example.com"));
     let mut bob = connect(&pki, &server, "bob", false);
     until(&mut bob, |e| matches!(e, ClientEvent::Online { .. }));
 
