@@ -17,8 +17,8 @@ use crate::stanza::{DefinedCondition, WireStanza};
 use crate::stream_error::StreamErrorCondition;
 use crate::time::Time;
 
-/// One thing the hub wants a session to do.
-#[derive(Debug)]
+/// One thing the hub wants a session to do. Its `Debug` form never shows
+/// a FAST token.
 #[non_exhaustive]
 pub enum ServerCommand {
     /// Answer `NeedScramCredentials` (`Server::provide_credentials`).
@@ -57,6 +57,40 @@ pub enum ServerCommand {
         /// The account that asks, checked again by the giving session.
         account: BareJid,
     },
+}
+
+impl std::fmt::Debug for ServerCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerCommand::ProvideCredentials(c) => {
+                f.debug_tuple("ProvideCredentials").field(c).finish()
+            }
+            ServerCommand::Verdict(v) => f.debug_tuple("Verdict").field(v).finish(),
+            // The tokens are secrets: logs get how many there were.
+            ServerCommand::ProvideFastTokens(tokens) => f
+                .debug_struct("ProvideFastTokens")
+                .field("count", &tokens.len())
+                .finish_non_exhaustive(),
+            ServerCommand::IssueFastToken(t) => f.debug_tuple("IssueFastToken").field(t).finish(),
+            ServerCommand::Bind(b) => f.debug_tuple("Bind").field(b).finish(),
+            ServerCommand::Deliver(d) => f.debug_tuple("Deliver").field(d).finish(),
+            ServerCommand::Close { condition, text } => f
+                .debug_struct("Close")
+                .field("condition", condition)
+                .field("text", text)
+                .finish(),
+            ServerCommand::AcceptResume(s) => f.debug_tuple("AcceptResume").field(s).finish(),
+            ServerCommand::RejectResume => f.write_str("RejectResume"),
+            ServerCommand::ComponentVerdict(v) => {
+                f.debug_tuple("ComponentVerdict").field(v).finish()
+            }
+            ServerCommand::HandOver { to, account } => f
+                .debug_struct("HandOver")
+                .field("to", to)
+                .field("account", account)
+                .finish(),
+        }
+    }
 }
 
 /// A routed stanza on its way to one session.
@@ -185,5 +219,18 @@ impl Server {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerCommand;
+
+    #[test]
+    fn fast_tokens_never_reach_a_log() {
+        let command = ServerCommand::ProvideFastTokens(vec!["s3cret-token".into()]);
+        let shown = format!("{command:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("count: 1"), "{shown}");
     }
 }
