@@ -33,6 +33,7 @@
 //! ```
 
 mod deliver;
+pub mod remote;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,255 @@
+//! Stanzas for remote domains while their server-to-server link is being
+//! set up (RFC 6120 §10.4): one queue per domain, bounded in bytes, in
+//! the order the stanzas came. The first stanza for a domain says "open a
+//! link"; when it is up, the queue is taken and sent in order; when it
+//! fails or takes too long, every stanza waiting comes back for the
+//! router to bounce (`remote-server-not-found`, `remote-server-timeout`):
+//! nothing waiting is ever dropped without a word.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use super::SessionId;
+use crate::stanza::WireStanza;
+use crate::time::Time;
+
+/// The bytes that may wait for one remote domain unless
+/// [`RemoteQueues::new`] says otherwise: 256 KiB.
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024;
+
+/// A stanza waiting for its domain's link, with the session it came from
+/// (to bounce it to).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    /// The sender's session.
+    pub sender: SessionId,
+    /// The stanza, serialized.
+    pub stanza: WireStanza,
+}
+
+/// What [`RemoteQueues::push`] did with a stanza.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queued {
+    /// The domain had nothing waiting: open a link to it.
+    OpenLink,
+    /// It waits behind others; a link is on its way.
+    Behind,
+}
+
+/// The stanza did not fit in its domain's queue: refuse it back to its
+/// sender (`resource-constraint`); it was not kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueFull {
+    /// The refused stanza.
+    pub waiting: Waiting,
+}
+
+#[derive(Debug)]
+struct Queue {
+    stanzas: VecDeque<Waiting>,
+    bytes: usize,
+    /// When the first stanza came: the link has been on its way since.
+    since: Time,
+}
+
+/// The queues of every remote domain a link is being set up for.
+///
+/// ```
+/// use std::time::Duration;
+/// use xmpp_proto::router::SessionId;
+/// use xmpp_proto::router::remote::{Queued, RemoteQueues};
+/// use xmpp_proto::stanza::{Message, MessageType, WireStanza};
+/// use xmpp_proto::time::Time;
+///
+/// let mut queues = RemoteQueues::new(64 * 1024);
+/// let msg = |body: &str| {
+///     let m = Message::builder(MessageType::Chat).to("romeo@example.net").body(body).build();
+///     WireStanza::from_element(&m.into_element()).unwrap()
+/// };
+/// let now = Time::ZERO;
+/// assert_eq!(queues.push(now, "example.net", SessionId(1), msg("one")), Ok(Queued::OpenLink));
+/// assert_eq!(queues.push(now, "example.net", SessionId(1), msg("two")), Ok(Queued::Behind));
+/// // The link is up: both go out, in order.
+/// assert_eq!(queues.take("example.net").len(), 2);
+/// // Another domain whose link never comes: after the timeout, its
+/// // stanzas come back to be bounced.
+/// queues.push(now, "example.org", SessionId(2), msg("three")).unwrap();
+/// let late = queues.expired(now + Duration::from_secs(61), Duration::from_secs(60));
+/// assert_eq!(late[0].0, "example.org");
+/// assert_eq!(late[0].1[0].sender, SessionId(2));
+/// ```
+#[derive(Debug)]
+pub struct RemoteQueues {
+    domains: HashMap<String, Queue>,
+    max_bytes: usize,
+}
+
+impl Default for RemoteQueues {
+    fn default() -> Self {
+        RemoteQueues::new(DEFAULT_MAX_BYTES)
+    }
+}
+
+impl RemoteQueues {
+    /// Queues holding at most `max_bytes` of stanzas per domain.
+    pub fn new(max_bytes: usize) -> Self {
+        RemoteQueues {
+            domains: HashMap::new(),
+            max_bytes,
+        }
+    }
+
+    /// Queues `stanza` from `sender` for `domain` (lowercase, as
+    /// prepared).
+    ///
+    /// # Errors
+    /// [`QueueFull`], with the stanza, if it does not fit.
+    pub fn push(
+        &mut self,
+        now: Time,
+        domain: &str,
+        sender: SessionId,
+        stanza: WireStanza,
+    ) -> Result<Queued, Box<QueueFull>> {
+        let waiting = Waiting { sender, stanza };
+        let len = waiting.stanza.len();
+        match self.domains.get_mut(domain) {
+            Some(queue) => {
+                if queue.bytes.saturating_add(len) > self.max_bytes {
+                    return Err(Box::new(QueueFull { waiting }));
+                }
+                queue.bytes += len;
+                queue.stanzas.push_back(waiting);
+                Ok(Queued::Behind)
+            }
+            None => {
+                if len > self.max_bytes {
+                    return Err(Box::new(QueueFull { waiting }));
+                }
+                let mut stanzas = VecDeque::new();
+                stanzas.push_back(waiting);
+                self.domains.insert(
+                    domain.to_owned(),
+                    Queue {
+                        stanzas,
+                        bytes: len,
+                        since: now,
+                    },
+                );
+                Ok(Queued::OpenLink)
+            }
+        }
+    }
+
+    /// The link to `domain` is up: everything waiting for it, in order,
+    /// to send; the queue is gone.
+    pub fn take(&mut self, domain: &str) -> Vec<Waiting> {
+        self.domains
+            .remove(domain)
+            .map(|q| q.stanzas.into())
+            .unwrap_or_default()
+    }
+
+    /// The link to `domain` failed: everything waiting for it, to bounce
+    /// (`remote-server-not-found`); the queue is gone.
+    pub fn fail(&mut self, domain: &str) -> Vec<Waiting> {
+        self.take(domain)
+    }
+
+    /// The queues whose link has been on its way for `timeout` or longer
+    /// at `now`, each with its stanzas, to bounce
+    /// (`remote-server-timeout`); they are gone.
+    pub fn expired(&mut self, now: Time, timeout: Duration) -> Vec<(String, Vec<Waiting>)> {
+        let late: Vec<String> = self
+            .domains
+            .iter()
+            .filter(|(_, q)| now.saturating_duration_since(q.since) >= timeout)
+            .map(|(d, _)| d.clone())
+            .collect();
+        late.into_iter()
+            .map(|d| {
+                let stanzas = self.take(&d);
+                (d, stanzas)
+            })
+            .collect()
+    }
+
+    /// When the oldest queue times out, for the caller's timer.
+    pub fn next_expiry(&self, timeout: Duration) -> Option<Time> {
+        self.domains.values().map(|q| q.since + timeout).min()
+    }
+
+    /// The bytes waiting for `domain`.
+    pub fn bytes(&self, domain: &str) -> usize {
+        self.domains.get(domain).map_or(0, |q| q.bytes)
+    }
+
+    /// Whether nothing waits for any domain.
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::{Element, ns};
+
+    fn stanza(bytes: usize) -> WireStanza {
+        let body = "x".repeat(bytes);
+        let el = Element::builder("message", ns::CLIENT)
+            .attr("to", "a@remote.example")
+            .append(Element::builder("body", ns::CLIENT).text(&body))
+            .build();
+        WireStanza::from_element(&el).unwrap()
+    }
+
+    #[test]
+    fn a_full_queue_refuses_and_keeps_what_it_had() {
+        let mut queues = RemoteQueues::new(1000);
+        let now = Time::ZERO;
+        assert_eq!(
+            queues.push(now, "r.example", SessionId(1), stanza(400)),
+            Ok(Queued::OpenLink)
+        );
+        assert_eq!(
+            queues.push(now, "r.example", SessionId(1), stanza(400)),
+            Ok(Queued::Behind)
+        );
+        let refused = queues
+            .push(now, "r.example", SessionId(2), stanza(400))
+            .unwrap_err();
+        assert_eq!(refused.waiting.sender, SessionId(2));
+        assert!(queues.bytes("r.example") <= 1000);
+        // A stanza larger than a whole queue is refused at once.
+        assert!(
+            queues
+                .push(now, "big.example", SessionId(3), stanza(2000))
+                .is_err()
+        );
+        assert_eq!(queues.bytes("big.example"), 0);
+        // A failed link hands back everything, in order.
+        let back = queues.fail("r.example");
+        assert_eq!(back.len(), 2);
+        assert!(queues.is_empty());
+    }
+
+    #[test]
+    fn only_queues_past_the_timeout_expire() {
+        let mut queues = RemoteQueues::default();
+        let t = Duration::from_secs(60);
+        queues
+            .push(Time::ZERO, "old.example", SessionId(1), stanza(10))
+            .unwrap();
+        let later = Time::ZERO + Duration::from_secs(30);
+        queues
+            .push(later, "new.example", SessionId(1), stanza(10))
+            .unwrap();
+        assert_eq!(queues.next_expiry(t), Some(Time::ZERO + t));
+        let expired = queues.expired(Time::ZERO + t, t);
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].0, "old.example");
+        assert!(queues.bytes("new.example") > 0, "the younger queue stays");
+        assert_eq!(queues.next_expiry(t), Some(later + t));
+    }
+}
