@@ -259,13 +259,7 @@ const XRD_NS: &str = "http://docs.oasis-open.org/ns/xri/xrd-1.0";
 /// assert_eq!(websocket_endpoints(xrd), ["wss://example.com/xmpp-websocket"]);
 /// ```
 pub fn websocket_endpoints(xrd: &[u8]) -> Vec<String> {
-    let mut body = xrd.trim_ascii_start();
-    if body.starts_with(b"<?xml") {
-        let Some(end) = body.windows(2).position(|w| w == b"?>") else {
-            return Vec::new();
-        };
-        body = body.get(end + 2..).unwrap_or(&[]).trim_ascii_start();
-    }
+    let body = crate::xml::without_xml_declaration(xrd).trim_ascii_start();
     let Ok((root, _)) = crate::xml::read_one(body) else {
         return Vec::new();
     };

@@ -19,22 +19,23 @@ pub fn handshake_digest(id: &str, secret: &str) -> String {
     let mut hash = Sha1::new();
     hash.update(id.as_bytes());
     hash.update(secret.as_bytes());
-    let digest = hash.finalize();
-    let mut hex = String::with_capacity(40);
-    for byte in digest {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    hex
+    lower_hex(&hash.finalize())
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Lowercase hex digits of `bytes`.
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
+}
 
-/// Whether `offered` (the text of the component's `<handshake/>`) is the
-/// digest of `id` and `secret`. Case-insensitive, as some components send
-/// uppercase hex, and in time independent of where the two differ.
-pub fn handshake_matches(id: &str, secret: &str, offered: &str) -> bool {
-    let expected = handshake_digest(id, secret);
+/// Whether `offered` (trimmed, hex digits in either case) is `expected`
+/// (lowercase hex), in time independent of where the two differ.
+pub(crate) fn hex_matches(expected: &str, offered: &str) -> bool {
     let offered = offered.trim().as_bytes();
     if offered.len() != expected.len() {
         return false;
@@ -44,6 +45,13 @@ pub fn handshake_matches(id: &str, secret: &str, offered: &str) -> bool {
         difference |= a ^ b.to_ascii_lowercase();
     }
     difference == 0
+}
+
+/// Whether `offered` (the text of the component's `<handshake/>`) is the
+/// digest of `id` and `secret`. Case-insensitive, as some components send
+/// uppercase hex, and in time independent of where the two differ.
+pub fn handshake_matches(id: &str, secret: &str, offered: &str) -> bool {
+    hex_matches(&handshake_digest(id, secret), offered)
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@
 
 mod config;
 mod event;
-mod handshake;
+pub(crate) mod handshake;
 
 pub use self::config::{ComponentConfig, ComponentTimeouts, ComponentTls};
 pub use self::event::ComponentEvent;

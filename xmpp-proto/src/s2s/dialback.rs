@@ -13,18 +13,8 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::component::handshake::{hex_matches, lower_hex as hex};
 use crate::xml::{Element, ElementRef, ns};
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    out
-}
 
 /// The dialback key for a stream with id `stream_id` that `originating`
 /// opened to `receiving`, under `secret` (XEP-0185 §2): 64 lowercase hex
@@ -62,16 +52,7 @@ pub fn key_matches(
     stream_id: &str,
     offered: &str,
 ) -> bool {
-    let expected = key(secret, receiving, originating, stream_id);
-    let offered = offered.trim().as_bytes();
-    if offered.len() != expected.len() {
-        return false;
-    }
-    let mut difference = 0u8;
-    for (a, b) in expected.bytes().zip(offered) {
-        difference |= a ^ b.to_ascii_lowercase();
-    }
-    difference == 0
+    hex_matches(&key(secret, receiving, originating, stream_id), offered)
 }
 
 /// The outcome carried by `type` on a `db:result` or `db:verify` answer.

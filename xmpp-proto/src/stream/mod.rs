@@ -360,7 +360,9 @@ impl<R: Role> Endpoint for R {
         }
         let websocket = self.core().reader.is_websocket();
         let mut input = if websocket {
-            without_xml_declaration(data)
+            // Each message is a document of its own, where a declaration
+            // is allowed; inside our reader's stream it would not be.
+            crate::xml::without_xml_declaration(data)
         } else {
             data
         };
@@ -497,21 +499,6 @@ impl<R: Role> Endpoint for R {
 /// version 3), which can never begin an XML stream.
 fn looks_like_tls_record(data: &[u8]) -> bool {
     matches!(data, [0x14..=0x17] | [0x14..=0x17, 0x03, ..])
-}
-
-/// A WebSocket message without the XML declaration some clients put in
-/// front of `<open/>`: each message is a document of its own, where one is
-/// allowed, but inside our reader's stream it would not be.
-fn without_xml_declaration(message: &[u8]) -> &[u8] {
-    let trimmed = message.trim_ascii_start();
-    if !trimmed.starts_with(b"<?xml") {
-        return message;
-    }
-    trimmed
-        .windows(2)
-        .position(|w| w == b"?>")
-        .and_then(|end| trimmed.get(end + 2..))
-        .unwrap_or(message)
 }
 
 /// The host a `see-other-host` stream error points to (RFC 6120

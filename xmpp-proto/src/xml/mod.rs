@@ -23,7 +23,7 @@ mod tests;
 pub use self::builder::ElementBuilder;
 pub use self::element::{Attribute, Children, Element, ElementRef, Node, Nodes};
 pub use self::error::{Limit, ReadError};
-pub(crate) use self::reader::read_one;
 pub use self::reader::{Limits, StreamEvent, StreamHeader, StreamReader};
+pub(crate) use self::reader::{read_one, without_xml_declaration};
 pub(crate) use self::writer::write_in_client_stream;
 pub use self::writer::{WriteError, Writer};

@@ -149,6 +149,22 @@ impl StreamHeader {
         self.lang = Some(lang.to_owned());
         self
     }
+
+    /// Takes `from`, `to`, `id`, `version` and `xml:lang` from the
+    /// attributes of a `<stream:stream>` or `<open/>` as read.
+    fn take_attrs<'a>(&mut self, attrs: impl Iterator<Item = super::Attribute<'a>>) {
+        for a in attrs {
+            let slot = match (a.ns, a.name) {
+                ("", "from") => &mut self.from,
+                ("", "to") => &mut self.to,
+                ("", "id") => &mut self.id,
+                ("", "version") => &mut self.version,
+                (ns::XML, "lang") => &mut self.lang,
+                _ => continue,
+            };
+            *slot = Some(a.value.to_owned());
+        }
+    }
 }
 
 /// How many recycled trees a reader keeps: enough for the elements of one
@@ -920,19 +936,24 @@ impl StreamReader {
                     .push((prefix.to_owned(), scope_str(d.ns)));
             }
         }
-        for a in root.attrs() {
-            let slot = match (a.ns, a.name) {
-                ("", "from") => &mut header.from,
-                ("", "to") => &mut header.to,
-                ("", "id") => &mut header.id,
-                ("", "version") => &mut header.version,
-                (ns::XML, "lang") => &mut header.lang,
-                _ => continue,
-            };
-            *slot = Some(a.value.to_owned());
-        }
+        header.take_attrs(root.attrs());
         Ok(header)
     }
+}
+
+/// `document` without the XML declaration in front of it, if it has one
+/// (a WebSocket message, a host-meta document); unchanged otherwise, or
+/// if the declaration never ends.
+pub(crate) fn without_xml_declaration(document: &[u8]) -> &[u8] {
+    let trimmed = document.trim_ascii_start();
+    if !trimmed.starts_with(b"<?xml") {
+        return document;
+    }
+    trimmed
+        .windows(2)
+        .position(|w| w == b"?>")
+        .and_then(|end| trimmed.get(end + 2..))
+        .unwrap_or(document)
 }
 
 /// The stream header an `<open/>` element stands for (RFC 7395 §3.4).
@@ -942,17 +963,7 @@ fn open_header(open: &Element, content_ns: &str) -> StreamHeader {
         stream_prefix: Some("stream".to_owned()),
         ..StreamHeader::default()
     };
-    for a in open.as_ref().attrs() {
-        let slot = match (a.ns, a.name) {
-            ("", "from") => &mut header.from,
-            ("", "to") => &mut header.to,
-            ("", "id") => &mut header.id,
-            ("", "version") => &mut header.version,
-            (ns::XML, "lang") => &mut header.lang,
-            _ => continue,
-        };
-        *slot = Some(a.value.to_owned());
-    }
+    header.take_attrs(open.as_ref().attrs());
     header
 }
 

@@ -143,17 +143,7 @@ impl Writer {
             escape(b, uri, true)?;
             b.push(b'\'');
         }
-        for (name, value) in [
-            ("from", &h.from),
-            ("to", &h.to),
-            ("id", &h.id),
-            ("version", &h.version),
-            ("xml:lang", &h.lang),
-        ] {
-            if let Some(v) = value {
-                write_attr(b, name, v)?;
-            }
-        }
+        write_header_attrs(b, h)?;
         b.push(b'>');
         Ok(())
     }
@@ -164,17 +154,7 @@ impl Writer {
         let b = &mut self.buf;
         b.extend_from_slice(b"<open");
         write_attr(b, "xmlns", ns::FRAMING)?;
-        for (name, value) in [
-            ("from", &h.from),
-            ("to", &h.to),
-            ("id", &h.id),
-            ("version", &h.version),
-            ("xml:lang", &h.lang),
-        ] {
-            if let Some(v) = value {
-                write_attr(b, name, v)?;
-            }
-        }
+        write_header_attrs(b, h)?;
         b.extend_from_slice(b"/>");
         Ok(())
     }
@@ -463,6 +443,22 @@ fn write_element(
     }
     out.extend_from_slice(name.as_bytes());
     out.push(b'>');
+    Ok(())
+}
+
+/// The attributes a stream header and an `<open/>` share.
+fn write_header_attrs(out: &mut Vec<u8>, h: &StreamHeader) -> Result<(), WriteError> {
+    for (name, value) in [
+        ("from", &h.from),
+        ("to", &h.to),
+        ("id", &h.id),
+        ("version", &h.version),
+        ("xml:lang", &h.lang),
+    ] {
+        if let Some(v) = value {
+            write_attr(out, name, v)?;
+        }
+    }
     Ok(())
 }
 
