@@ -215,6 +215,13 @@ pub enum CloseReason {
         /// Where to connect instead (a `wss://` URI).
         uri: String,
     },
+    /// Server-to-server link: the peer did not accept our domain (dialback
+    /// answered `invalid` or `error`, SASL EXTERNAL failed with nothing
+    /// to fall back to), or offered no way to prove it we can use.
+    NotAccepted {
+        /// What happened.
+        text: String,
+    },
 }
 
 impl CloseReason {
@@ -295,6 +302,9 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::SeeOtherUri { uri } => {
                 write!(f, "the peer closed the stream and asked us to use {uri}")
+            }
+            CloseReason::NotAccepted { text } => {
+                write!(f, "the peer server did not accept our domain: {text}")
             }
         }
     }

@@ -10,6 +10,7 @@
 use crate::endpoint::CommandError;
 use crate::jid::BareJid;
 use crate::router::SessionId;
+use crate::s2s::dialback::Dialback;
 use crate::sasl::{FailureCondition, StoredCredentials};
 use crate::server::Server;
 use crate::sm::SmSession;
@@ -48,6 +49,12 @@ pub enum ServerCommand {
     /// Answer `ComponentHandshake` (`Server::accept_component`, or
     /// `reject_component` with the condition).
     ComponentVerdict(Result<(), StreamErrorCondition>),
+    /// Ask the peer of this link, as an authoritative server, about a
+    /// dialback key (`Server::verify_dialback`).
+    VerifyDialback(Dialback),
+    /// Answer `DialbackRequest` with this `db:result` answer
+    /// (`Server::dialback_verdict`).
+    DialbackVerdict(Dialback),
     /// Give this live stream-managed session up to the connection `to`,
     /// which asked to resume it (`Server::take_session`); this connection
     /// ends with `conflict`.
@@ -84,6 +91,8 @@ impl std::fmt::Debug for ServerCommand {
             ServerCommand::ComponentVerdict(v) => {
                 f.debug_tuple("ComponentVerdict").field(v).finish()
             }
+            ServerCommand::VerifyDialback(d) => f.debug_tuple("VerifyDialback").field(d).finish(),
+            ServerCommand::DialbackVerdict(d) => f.debug_tuple("DialbackVerdict").field(d).finish(),
             ServerCommand::HandOver { to, account } => f
                 .debug_struct("HandOver")
                 .field("to", to)
@@ -124,6 +133,14 @@ pub enum CommandFeedback {
     /// The session could not resume with this state (it ended, or it was
     /// not asking); the hub keeps it detached again.
     ResumeFailed(Box<SmSession>),
+    /// A `db:verify` could not go out on the link: the claim it was for
+    /// is refused.
+    VerifyFailed {
+        /// The question.
+        request: Dialback,
+        /// Why it could not go out.
+        error: CommandError,
+    },
     /// The answer to [`ServerCommand::HandOver`]: the session's state, or
     /// `None` if it had none to give.
     HandedOver {
@@ -144,6 +161,10 @@ impl ServerCommand {
             ServerCommand::HandOver { to, .. } => {
                 Some(CommandFeedback::HandedOver { to, state: None })
             }
+            ServerCommand::VerifyDialback(request) => Some(CommandFeedback::VerifyFailed {
+                request,
+                error: CommandError::Closed,
+            }),
             _ => None,
         }
     }
@@ -208,6 +229,14 @@ impl Server {
             }
             ServerCommand::ComponentVerdict(Err(condition)) => {
                 let _ = self.reject_component(now, condition);
+            }
+            ServerCommand::VerifyDialback(request) => {
+                if let Err(error) = self.verify_dialback(now, request.clone()) {
+                    return Some(CommandFeedback::VerifyFailed { request, error });
+                }
+            }
+            ServerCommand::DialbackVerdict(answer) => {
+                let _ = self.dialback_verdict(now, &answer);
             }
             ServerCommand::HandOver { to, account } => {
                 let ours = self.user() == Some(&account);

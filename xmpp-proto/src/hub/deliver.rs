@@ -25,7 +25,7 @@ impl Hub {
         self.work = work;
     }
 
-    fn carry_out(&mut self, _now: Time, routed: Routed, rerouted: bool, out: &mut Vec<Routed>) {
+    fn carry_out(&mut self, now: Time, routed: Routed, rerouted: bool, out: &mut Vec<Routed>) {
         match routed {
             Routed::Deliver { session, stanza } if session == super::rooms::ROOMS => {
                 self.deliver_to_rooms(&stanza, out);
@@ -38,6 +38,11 @@ impl Hub {
                     ServerCommand::Deliver(Delivery { stanza, rerouted }),
                 ),
             },
+            Routed::Remote {
+                domain,
+                sender,
+                stanza,
+            } => self.send_remote(now, domain, sender, stanza, out),
             Routed::Offline { to, message } => {
                 self.stats.stored_offline += 1;
                 self.events

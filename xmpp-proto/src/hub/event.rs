@@ -10,6 +10,18 @@ use crate::xml::Element;
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum HubEvent {
+    /// Stanzas (or a dialback check) wait for a link to `domain`:
+    /// resolve it (`_xmpps-server`/`_xmpp-server` SRV, or a static
+    /// route), connect, start a `Server` made with
+    /// `ServerConfig::for_remote_domain(domain, ..)` on the connection
+    /// (a TLS client that verifies the peer for `domain`) and tell the
+    /// hub with [`Hub::remote_connecting`](super::Hub::remote_connecting);
+    /// or, if it cannot be reached at all,
+    /// [`Hub::remote_unreachable`](super::Hub::remote_unreachable).
+    ConnectRemote {
+        /// The peer's domain.
+        domain: String,
+    },
     /// A SCRAM login on `session` needs the user's stored credentials for
     /// `hash` (never a password): answer with
     /// [`Hub::provide_credentials`](super::Hub::provide_credentials)

@@ -58,6 +58,7 @@ mod components;
 mod deliver;
 mod detached;
 mod event;
+mod federation;
 mod im;
 mod private;
 mod resume;
@@ -76,6 +77,7 @@ pub use self::detached::{
     DEFAULT_DETACHED_BUDGET, DEFAULT_DETACHED_LIMIT, DetachedSessions, Queued,
 };
 pub use self::event::{HubEvent, HubStats, OfflineMessage};
+pub use self::federation::{DEFAULT_LINK_TIMEOUT, DEFAULT_MAX_VERIFYING};
 pub use self::im::{DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_MAX_ROSTER_ITEMS};
 pub use self::private::DEFAULT_PRIVATE_BUDGET;
 pub use self::rooms::WallClock;
@@ -149,6 +151,8 @@ pub struct Hub {
     rooms: Option<crate::muc::service::RoomService>,
     /// The transport's time of day, for room history stamps.
     wall_clock: Option<rooms::Clock>,
+    /// Server-to-server links and peers.
+    links: federation::Links,
 }
 
 /// What the hub knows of one open session.
@@ -212,6 +216,7 @@ impl Hub {
             components: components::Components::default(),
             rooms: None,
             wall_clock: None,
+            links: federation::Links::default(),
         })
     }
 
@@ -389,6 +394,9 @@ impl Hub {
             }
             ServerEvent::ResumeRequest { previd, .. } => self.resume_request(now, session, previd),
             ServerEvent::Resumed { .. } => self.resumed(session),
+            ServerEvent::Stanza(stanza) if self.is_peer(session) => {
+                spent = self.peer_stanza(now, stanza);
+            }
             ServerEvent::Stanza(stanza) => {
                 let mut out = std::mem::take(&mut self.routed);
                 if self.blocked(session, &stanza, &mut out) {
@@ -418,6 +426,16 @@ impl Hub {
                 stream_id,
                 digest,
             } => self.component_handshake(session, &domain, &stream_id, &digest),
+            ServerEvent::DialbackRequest {
+                from,
+                to,
+                key,
+                stream_id,
+            } => self.dialback_request(session, from, to, &key, stream_id),
+            ServerEvent::DialbackVerified(answer) => self.dialback_verified(&answer),
+            ServerEvent::S2sAuthenticated { .. } => self.peer_authenticated(session),
+            ServerEvent::S2sReady { remote } => self.link_ready(session, &remote),
+            ServerEvent::S2sOnline { remote } => self.link_online(now, session, &remote),
             ServerEvent::Closed { .. } => self.closed(now, session),
             // Online needs nothing (the binding was made when it was
             // accepted); Trace is for logs.
@@ -438,6 +456,16 @@ impl Hub {
     /// What applying a command handed back.
     pub fn handle_feedback(&mut self, now: Time, session: SessionId, feedback: CommandFeedback) {
         match feedback {
+            CommandFeedback::Refused(delivery) if self.is_link(session) => {
+                self.link_refused(now, session, delivery.stanza)
+            }
+            CommandFeedback::Busy(delivery) if self.is_link(session) => {
+                self.link_busy(now, delivery.stanza)
+            }
+            CommandFeedback::VerifyFailed { request, .. } => self.refuse_claim(
+                &request,
+                crate::stanza::DefinedCondition::RemoteServerNotFound,
+            ),
             CommandFeedback::Refused(delivery) => self.refused(now, session, delivery),
             CommandFeedback::Busy(delivery) => self.busy(now, session, delivery),
             CommandFeedback::ResumeFailed(state) => self.resume_failed(now, session, *state),
@@ -455,15 +483,16 @@ impl Hub {
             self.expire(now, session, state);
         }
         self.release_deferred(now);
+        self.expire_links(now);
     }
 
     /// When [`Hub::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Time> {
         let deferred = self.deferred.peek().map(|Reverse((at, _))| *at);
-        match (self.detached.next_expiry(), deferred) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.detached.next_expiry(), deferred, self.links_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// A login question: to the application now, or once the throttle
@@ -653,6 +682,7 @@ impl Hub {
 
     /// The connection of `session` is over.
     fn closed(&mut self, now: Time, session: SessionId) {
+        self.s2s_closed(now, session);
         self.router.detach_component(session);
         self.sessions.remove(&session);
         self.waiting.remove(&session);

@@ -28,7 +28,9 @@ impl Router {
     /// - No `to`: a presence is broadcast to the sender's own available
     ///   resources (its priority recorded); anything else is for the
     ///   sender's account.
-    /// - Another domain: `remote-server-not-found` (no federation yet).
+    /// - Another domain: a component's, or with federation out as
+    ///   [`Routed::Remote`] (never from [`REMOTE`](super::REMOTE): no
+    ///   relaying between servers), else `remote-server-not-found`.
     /// - The domain itself: IQ requests are [`Routed::ForServer`]; other
     ///   stanzas are dropped (RFC 6121 §8.5.1 lets the server ignore them).
     /// - A bare JID: messages go to the highest non-negative priority
@@ -72,7 +74,8 @@ impl Router {
     /// needs it whole comes back as the outcome.
     fn decide(&mut self, from: SessionId, stanza: &Stanza, out: &mut Vec<Routed>) -> Outcome {
         let from_component = self.component_of.contains_key(&from);
-        if !from_component && !self.sessions.contains_key(&from) {
+        let from_remote = from == super::REMOTE && self.federation;
+        if !from_component && !from_remote && !self.sessions.contains_key(&from) {
             return Outcome::Read;
         }
         if from_component && stanza.to().is_none() {
@@ -108,6 +111,17 @@ impl Router {
         if to.domainpart() != self.domain.domainpart() {
             match self.components.get(to.domainpart()).copied() {
                 Some(Some(component)) => self.deliver(component, stanza.element(), out),
+                // Never relayed from one server to another.
+                None if from_remote => {}
+                None if self.federation => {
+                    if let Some(wire) = self.wire(stanza.element()) {
+                        out.push(Routed::Remote {
+                            domain: to.domainpart().to_owned(),
+                            sender: from,
+                            stanza: wire,
+                        });
+                    }
+                }
                 // Configured, not connected (RFC 6120 §10.4.3: the
                 // service is there, not available now).
                 Some(None) if !matches!(stanza, Stanza::Presence(_)) => {
@@ -195,8 +209,28 @@ impl Router {
     /// Serializes `el` for delivery to `session`; a stanza that cannot be
     /// serialized (it came from a peer, so it always can) is dropped.
     pub(crate) fn deliver(&mut self, session: SessionId, el: &Element, out: &mut Vec<Routed>) {
-        if let Some(stanza) = self.wire(el) {
+        if session == super::REMOTE {
+            self.deliver_remote(el, out);
+        } else if let Some(stanza) = self.wire(el) {
             out.push(Routed::Deliver { session, stanza });
+        }
+    }
+
+    /// `el`, for another server, out to the domain of its `to`.
+    fn deliver_remote(&mut self, el: &Element, out: &mut Vec<Routed>) {
+        let domain = el
+            .attr("to")
+            .and_then(|to| JidRef::parse(to).ok())
+            .map(|to| to.domainpart().to_owned());
+        let (Some(domain), true) = (domain, self.federation) else {
+            return;
+        };
+        if let Some(stanza) = self.wire(el) {
+            out.push(Routed::Remote {
+                domain,
+                sender: super::REMOTE,
+                stanza,
+            });
         }
     }
 
@@ -207,9 +241,24 @@ impl Router {
         Some(WireStanza::from_bytes(&self.scratch))
     }
 
+    /// The session to answer about `el`, if any (see `sender_of`).
+    pub(crate) fn sender(&self, el: &Element) -> Option<SessionId> {
+        self.sender_of(el)
+    }
+
+    /// The session to answer about `el`: the local one that sent it, or
+    /// [`REMOTE`](super::REMOTE) for a sender on another server.
     fn sender_of(&self, el: &Element) -> Option<SessionId> {
-        el.attr("from")
-            .and_then(|from| self.by_jid.get(from).copied())
+        let from = el.attr("from")?;
+        if let Some(session) = self.by_jid.get(from) {
+            return Some(*session);
+        }
+        let remote = self.federation
+            && JidRef::parse(from).is_ok_and(|f| {
+                f.domainpart() != self.domain.domainpart()
+                    && !self.components.contains_key(f.domainpart())
+            });
+        remote.then_some(super::REMOTE)
     }
 
     fn reroute(

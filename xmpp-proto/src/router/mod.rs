@@ -45,6 +45,12 @@ use crate::xml::Element;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub u64);
 
+/// The session id that stands for every other server: a stanza that
+/// came over a server-to-server stream is routed from it, and what the
+/// router delivers to it goes out to the domain of its `to`, as
+/// [`Routed::Remote`]. Only on a router [`Router::with_federation`].
+pub const REMOTE: SessionId = SessionId(u64::MAX - 1);
+
 /// What to do when a new session asks for a full JID that another session
 /// holds (RFC 6120 §7.7.2.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -106,6 +112,16 @@ pub enum Routed {
         /// The message, `from` stamped.
         message: Element,
     },
+    /// A stanza for another server: hand it to the link to `domain`.
+    Remote {
+        /// The domain of its `to`.
+        domain: String,
+        /// The session it came from ([`REMOTE`] for an answer to another
+        /// server's stanza), to bounce it to if no link comes up.
+        sender: SessionId,
+        /// The stanza, serialized.
+        stanza: WireStanza,
+    },
     /// An IQ request the server answers itself: one to the domain
     /// (`account` is `None`), or one to an account, which the server
     /// handles on the account's behalf (RFC 6121 §8.5.2.1.3).
@@ -153,6 +169,9 @@ pub struct Router {
     components: HashMap<String, Option<SessionId>>,
     /// The domain each connected component serves.
     component_of: HashMap<SessionId, String>,
+    /// Stanzas for other domains go out as [`Routed::Remote`] instead of
+    /// being refused.
+    federation: bool,
 }
 
 impl Router {
@@ -176,7 +195,25 @@ impl Router {
             targets: Vec::new(),
             components: HashMap::new(),
             component_of: HashMap::new(),
+            federation: false,
         })
+    }
+
+    /// Routes stanzas for other domains out as [`Routed::Remote`] (to a
+    /// server-to-server link) rather than refusing them with
+    /// `remote-server-not-found`, and takes stanzas from [`REMOTE`].
+    pub fn with_federation(mut self) -> Self {
+        self.enable_federation();
+        self
+    }
+
+    pub(crate) fn enable_federation(&mut self) {
+        self.federation = true;
+    }
+
+    /// Whether stanzas for other domains go out.
+    pub fn is_federated(&self) -> bool {
+        self.federation
     }
 
     /// Makes `domain` a component's (XEP-0114): stanzas for any address

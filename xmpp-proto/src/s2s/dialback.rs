@@ -14,6 +14,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::component::handshake::{hex_matches, lower_hex as hex};
+use crate::stanza::{DefinedCondition, StanzaError};
 use crate::xml::{Element, ElementRef, ns};
 
 /// The dialback key for a stream with id `stream_id` that `originating`
@@ -130,6 +131,10 @@ pub struct Dialback {
     pub key: Option<String>,
     /// The verdict, on an answer.
     pub verdict: Option<Verdict>,
+    /// Why, on a [`Verdict::Error`] answer (XEP-0220 §2.4:
+    /// `item-not-found` for a domain not served, `remote-server-not-found`
+    /// when the authoritative server could not be reached, ...).
+    pub error: Option<DefinedCondition>,
 }
 
 impl Dialback {
@@ -143,6 +148,7 @@ impl Dialback {
             id: None,
             key: Some(key.to_owned()),
             verdict: None,
+            error: None,
         }
     }
 
@@ -166,6 +172,15 @@ impl Dialback {
             id: self.id.clone(),
             key: None,
             verdict: Some(verdict),
+            error: None,
+        }
+    }
+
+    /// The `type='error'` answer to this request, saying why.
+    pub fn refusal(&self, condition: DefinedCondition) -> Self {
+        Dialback {
+            error: Some(condition),
+            ..self.answer(Verdict::Error)
         }
     }
 
@@ -208,6 +223,11 @@ impl Dialback {
             },
             key,
             verdict,
+            error: el
+                .children()
+                .find(|c| c.name() == "error")
+                .and_then(|c| StanzaError::from_ref(c).ok())
+                .map(|e| e.condition),
         })
     }
 
@@ -225,6 +245,9 @@ impl Dialback {
         }
         if let Some(key) = &self.key {
             b = b.text(key);
+        }
+        if let Some(condition) = self.error {
+            b = b.append(StanzaError::new(condition).to_element(ns::SERVER));
         }
         b.build()
     }

@@ -1,13 +1,23 @@
 //! Server-to-server federation (RFC 6120 on `jabber:server` streams): the
 //! pieces both ends of a server-to-server stream need, as pure code.
 //!
+//! - [`Federation`]: the dialback secret, the domains served and the
+//!   policy on how peers prove their domain ([`S2sPolicy`]), given to a
+//!   [`Server`](crate::Server) made with
+//!   [`ServerConfig::for_federation`](crate::ServerConfig::for_federation)
+//!   (a peer connected to us) or
+//!   [`ServerConfig::for_remote_domain`](crate::ServerConfig::for_remote_domain)
+//!   (our link to a peer).
 //! - [`dialback`]: Server Dialback (XEP-0220) with keys derived from a
 //!   secret (XEP-0185).
 //!
 //! Finding a domain's server is [`resolve::plan_server`](crate::resolve::plan_server)
 //! (`_xmpps-server._tcp`, `_xmpp-server._tcp`, port 5269).
 
+mod config;
 pub mod dialback;
+
+pub use self::config::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_DOMAINS, Federation, S2sAuth, S2sPolicy};
 
 /// The stream feature of dialback (XEP-0220 §2.2.1: a receiving server
 /// that offers dialback says so).

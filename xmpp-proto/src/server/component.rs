@@ -179,6 +179,8 @@ impl Server {
     pub(super) fn on_our_stream(&self, mut el: Element) -> Element {
         if self.config.components {
             el.rename_ns(ns::CLIENT, ns::COMPONENT_ACCEPT);
+        } else if self.config.s2s.is_some() {
+            el.rename_ns(ns::CLIENT, ns::SERVER);
         }
         el
     }

@@ -66,6 +66,26 @@ impl Default for ServerTimeouts {
     }
 }
 
+/// Which end of a server-to-server stream a server is.
+#[derive(Clone, Debug)]
+pub(crate) enum S2sMode {
+    /// A peer connected to us.
+    Receiving(crate::s2s::Federation),
+    /// Our link to `remote`.
+    Initiating {
+        remote: String,
+        federation: crate::s2s::Federation,
+    },
+}
+
+impl S2sMode {
+    pub(crate) fn federation(&self) -> &crate::s2s::Federation {
+        match self {
+            S2sMode::Receiving(f) | S2sMode::Initiating { federation: f, .. } => f,
+        }
+    }
+}
+
 /// The default [`ServerConfig::with_max_output`]: 256 KiB.
 pub const DEFAULT_MAX_OUTPUT: usize = 256 * 1024;
 
@@ -96,6 +116,8 @@ pub struct ServerConfig {
     pub(crate) random: Option<Box<dyn RandomSource + Send>>,
     pub(crate) sm: Option<SmConfig>,
     pub(crate) components: bool,
+    /// Server-to-server mode, either direction.
+    pub(crate) s2s: Option<S2sMode>,
     pub(crate) sasl2: bool,
     pub(crate) fast: bool,
     pub(crate) websocket: bool,
@@ -129,6 +151,7 @@ impl ServerConfig {
             random: None,
             sm: None,
             components: false,
+            s2s: None,
             sasl2: true,
             fast: false,
             websocket: false,
@@ -183,6 +206,79 @@ impl ServerConfig {
             self.tls = ServerTlsPolicy::Disabled;
         }
         self
+    }
+
+    /// This listener takes other servers (RFC 6120 server-to-server
+    /// streams, `jabber:server`): STARTTLS required, then each peer
+    /// proves its domain by SASL EXTERNAL with its certificate or by
+    /// Server Dialback, as `federation`'s policy allows
+    /// ([`ServerEvent::DialbackRequest`] asks for the key checks that need
+    /// another server), and its stanzas come in as
+    /// [`ServerEvent::Stanza`], from the domains it proved, for the
+    /// domains we serve. Nothing is sent to the peer on this stream but
+    /// negotiation answers: our stanzas for it travel on our own link
+    /// ([`ServerConfig::for_remote_domain`]).
+    ///
+    /// [`ServerEvent::DialbackRequest`]: super::ServerEvent::DialbackRequest
+    /// [`ServerEvent::Stanza`]: super::ServerEvent::Stanza
+    pub fn for_federation(mut self, federation: crate::s2s::Federation) -> Self {
+        self.s2s = Some(S2sMode::Receiving(federation));
+        self.sm = None;
+        self.sasl2 = false;
+        self
+    }
+
+    /// Our link to the server of `remote`, the initiating side of a
+    /// server-to-server stream: the first transmit is our header (or,
+    /// with [`ServerTlsPolicy::Direct`], `Transmit::StartTls`, for a peer
+    /// found through `_xmpps-server`). STARTTLS is required; then the link
+    /// authenticates our domain with SASL EXTERNAL where the peer offers
+    /// it, else with Server Dialback (the key from `federation`'s
+    /// secret). [`ServerEvent::S2sReady`] says when `db:verify` requests
+    /// can go out on it, [`ServerEvent::S2sOnline`] when stanzas can
+    /// (`Server::deliver`). Drive it with a TLS *client* that verifies
+    /// the peer's certificate for `remote` and presents ours.
+    ///
+    /// ```
+    /// use xmpp_proto::endpoint::{Endpoint, Transmit};
+    /// use xmpp_proto::s2s::Federation;
+    /// use xmpp_proto::{Server, ServerConfig, Time};
+    ///
+    /// let config = ServerConfig::new("example.com")?
+    ///     .for_remote_domain("example.net", Federation::new("secret"))?;
+    /// let mut link = Server::new(config, Time::ZERO);
+    /// let Some(Transmit::Data(header)) = link.poll_transmit() else { panic!() };
+    /// let header = std::str::from_utf8(header).unwrap();
+    /// assert!(header.contains("xmlns='jabber:server'"));
+    /// assert!(header.contains("xmlns:db='jabber:server:dialback'"));
+    /// assert!(header.contains("from='example.com' to='example.net'"));
+    /// # Ok::<(), xmpp_proto::jid::JidError>(())
+    /// ```
+    ///
+    /// [`ServerEvent::S2sReady`]: super::ServerEvent::S2sReady
+    /// [`ServerEvent::S2sOnline`]: super::ServerEvent::S2sOnline
+    ///
+    /// # Errors
+    /// If `remote` is not a domain.
+    pub fn for_remote_domain(
+        mut self,
+        remote: &str,
+        federation: crate::s2s::Federation,
+    ) -> Result<Self, JidError> {
+        let remote = BareJid::new(remote)?;
+        if remote.localpart().is_some() {
+            return Err(JidError::new(JidPart::Localpart, JidErrorKind::Unexpected));
+        }
+        self.s2s = Some(S2sMode::Initiating {
+            remote: remote.as_str().to_owned(),
+            federation,
+        });
+        if self.tls != ServerTlsPolicy::Direct {
+            self.tls = ServerTlsPolicy::RequireStartTls;
+        }
+        self.sm = None;
+        self.sasl2 = false;
+        Ok(self)
     }
 
     /// Offers XEP-0198 stream management (`urn:xmpp:sm:3`) after

@@ -207,6 +207,56 @@ pub enum ServerEvent {
         /// The domain served.
         domain: String,
     },
+    /// A peer server (on a `for_federation` stream) claims `from` for
+    /// stanzas to `to` with a dialback key, and its certificate does not
+    /// vouch for it: ask `from`'s authoritative server, on our link to
+    /// it, with [`Dialback::verify_request`]`(to, from, stream_id, key)`
+    /// ([`Server::verify_dialback`]), then pass its answer back with
+    /// [`Server::dialback_verdict`] (or a refusal, such as
+    /// `remote-server-not-found` when no link came up). The hub does all
+    /// of this.
+    ///
+    /// [`Dialback::verify_request`]: crate::s2s::dialback::Dialback::verify_request
+    /// [`Server::verify_dialback`]: super::Server::verify_dialback
+    /// [`Server::dialback_verdict`]: super::Server::dialback_verdict
+    DialbackRequest {
+        /// The domain claimed (prepared).
+        from: String,
+        /// Our domain it is claimed for.
+        to: String,
+        /// The key the peer sent.
+        key: String,
+        /// The id of this stream, which the key hashes.
+        stream_id: String,
+    },
+    /// A peer server proved `domain` for stanzas to our `local` on this
+    /// (`for_federation`) stream: its stanzas from that domain to `local`
+    /// are accepted from now on.
+    S2sAuthenticated {
+        /// The peer's domain.
+        domain: String,
+        /// Ours.
+        local: String,
+        /// How it proved it.
+        method: crate::s2s::S2sAuth,
+    },
+    /// Our link to `remote` is encrypted: `db:verify` questions can go
+    /// out on it ([`Server::verify_dialback`]).
+    ///
+    /// [`Server::verify_dialback`]: super::Server::verify_dialback
+    S2sReady {
+        /// The peer's domain.
+        remote: String,
+    },
+    /// Our link to `remote` is accepted: stanzas from our domain to it
+    /// can go out (`Server::deliver`).
+    S2sOnline {
+        /// The peer's domain.
+        remote: String,
+    },
+    /// The answer of `dialback.from`'s authoritative server to a
+    /// `db:verify` we sent on this link.
+    DialbackVerified(crate::s2s::dialback::Dialback),
     /// Bytes sent or received, when tracing is on.
     Trace {
         /// Which way.

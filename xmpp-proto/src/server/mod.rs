@@ -45,6 +45,9 @@ mod event;
 mod negotiate;
 mod online;
 mod probe;
+mod s2s;
+mod s2s_in;
+mod s2s_out;
 mod sasl2;
 mod sm;
 mod timer;
@@ -92,6 +95,8 @@ pub struct Server {
     peer_header: Option<StreamHeader>,
     /// Component mode: the domain of the accepted component.
     component: Option<String>,
+    /// Server-to-server mode: what the stream proved and waits for.
+    s2s: Option<Box<s2s::S2sState>>,
 }
 
 impl Server {
@@ -130,6 +135,7 @@ impl Server {
             requested_component: None,
             peer_header: None,
             component: None,
+            s2s: None,
             config,
         };
         server.core.timers.set(
@@ -139,7 +145,10 @@ impl Server {
         if server.config.tls == ServerTlsPolicy::Direct {
             server.core.out.start_tls();
             server.phase = ServerPhase::AwaitTls;
+        } else if server.is_s2s_link() {
+            server.s2s_open();
         }
+        server.flush_trace();
         server
     }
 
@@ -310,6 +319,8 @@ impl Server {
         let id = self.core.random_id();
         let header = if self.config.components {
             self.component_stream_header(id.as_deref())
+        } else if self.config.s2s.is_some() {
+            self.s2s_stream_header(id.as_deref())
         } else {
             let mut header = StreamHeader::new(ns::CLIENT)
                 .from(self.config.domain.domainpart())
@@ -368,7 +379,9 @@ impl Role for Server {
     }
 
     fn sm_nonzas_accepted(&self) -> bool {
-        matches!(self.phase, ServerPhase::Online) && !self.config.components
+        matches!(self.phase, ServerPhase::Online)
+            && !self.config.components
+            && self.config.s2s.is_none()
     }
 
     fn on_sm_nonza(&mut self, now: Time, el: &Element) {
@@ -380,15 +393,20 @@ impl Role for Server {
     }
 
     fn is_bound(&self) -> bool {
-        self.jid.is_some() || self.component.is_some()
+        self.jid.is_some()
+            || self.component.is_some()
+            || self
+                .s2s
+                .as_deref()
+                .is_some_and(|s| !s.authenticated.is_empty())
     }
 
     fn on_stanza(&mut self, now: Time, el: Element) {
         self.handle_stanza(now, el);
     }
 
-    fn on_negotiation_element(&mut self, _now: Time, el: Element) {
-        self.handle_negotiation_element(el);
+    fn on_negotiation_element(&mut self, now: Time, el: Element) {
+        self.handle_negotiation_element(now, el);
     }
 
     fn handle_timer(&mut self, now: Time, timer: ServerTimer) {
@@ -401,11 +419,21 @@ impl Role for Server {
             ServerTimer::SmRequest => crate::stream::request_due(self, now),
             ServerTimer::Probe => self.probe(now),
             ServerTimer::ProbeAnswer => self.finish(CloseReason::PeerNotResponding),
+            ServerTimer::Idle => self.s2s_idle(now),
         }
     }
 
     fn tls_established(&mut self, _now: Time) {
         self.restart_stream();
+        if self.is_s2s_link() {
+            self.s2s_open();
+        }
+    }
+
+    fn wrote_to_peer(&mut self, now: Time) {
+        if self.config.s2s.is_some() {
+            self.s2s_activity(now);
+        }
     }
 
     fn before_own_close(&mut self) {

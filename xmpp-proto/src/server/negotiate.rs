@@ -3,6 +3,7 @@
 //! client sends before it is bound. SASL is in `auth`, binding in `bind`;
 //! the elements themselves are read and built by [`crate::negotiation`].
 
+use super::config::S2sMode;
 use super::{Server, ServerTlsPolicy};
 use crate::endpoint::CloseReason;
 use crate::jid::FullJid;
@@ -14,6 +15,7 @@ use crate::sasl::ServerMechanism;
 use crate::stanza::Iq;
 use crate::stream::Role;
 use crate::stream_error::StreamErrorCondition;
+use crate::time::Time;
 use crate::xml::{Element, StreamHeader, ns};
 
 /// Where the server's negotiation stands.
@@ -44,7 +46,16 @@ pub(super) enum ServerPhase {
     AwaitHandshake { domain: String },
     /// The component's handshake waits for the application's answer.
     HandshakeAsked { domain: String },
-    /// Bound (or the component accepted): stanzas flow.
+    /// Our server-to-server link waits for the peer's features.
+    S2sFeatures,
+    /// Our link sent `<starttls/>`.
+    S2sProceed,
+    /// Our link sent SASL EXTERNAL.
+    S2sExternal,
+    /// Our link sent its `db:result`.
+    S2sDialback,
+    /// Bound (or the component accepted, or a server-to-server stream
+    /// authenticated): stanzas flow.
     Online,
     /// We sent `</stream:stream>` and wait for the client's.
     Closing,
@@ -68,6 +79,11 @@ impl Server {
         if self.config.components {
             self.component_header(header);
             return;
+        }
+        match self.s2s_mode() {
+            Some(S2sMode::Receiving(_)) => return self.s2s_in_header(header),
+            Some(S2sMode::Initiating { .. }) => return self.s2s_out_header(header),
+            None => {}
         }
         // Our header goes first, even when we refuse the client's
         // (RFC 6120 §4.9.1.2).
@@ -132,10 +148,15 @@ impl Server {
         self.core.tls.is_none() && self.config.tls == ServerTlsPolicy::RequireStartTls
     }
 
-    pub(super) fn handle_negotiation_element(&mut self, el: Element) {
+    pub(super) fn handle_negotiation_element(&mut self, now: Time, el: Element) {
         if self.config.components {
             self.component_negotiation(el);
             return;
+        }
+        match self.s2s_mode() {
+            Some(S2sMode::Receiving(_)) => return self.s2s_in_negotiation(now, el),
+            Some(S2sMode::Initiating { .. }) => return self.s2s_out_negotiation(now, el),
+            None => {}
         }
         let phase = std::mem::replace(&mut self.phase, ServerPhase::Closed);
         match phase {
@@ -208,7 +229,7 @@ impl Server {
     }
 
     /// `<starttls/>`: proceed, or refuse and close (RFC 6120 §5.4.2.2).
-    fn starttls(&mut self) {
+    pub(super) fn starttls(&mut self) {
         if self.starttls_offered() {
             let _ = self.core.out.element(&StartTls::Proceed.to_element());
             self.core.out.start_tls();

@@ -90,6 +90,14 @@ impl Server {
             self.component_stanza(now, el);
             return;
         }
+        if self.config.s2s.is_some() {
+            if self.is_s2s_link() {
+                self.s2s_out_stanza(now, el);
+            } else {
+                self.s2s_in_stanza(now, el);
+            }
+            return;
+        }
         let Some(jid) = &self.jid else {
             return;
         };

@@ -19,7 +19,8 @@ impl Server {
         // Kept before going online too: a SASL2 login goes online from a
         // step that has no clock of its own.
         self.last_heard = now;
-        if !self.is_online() {
+        if !self.is_online() || self.config.s2s.is_some() {
+            // A server-to-server stream has its idle timer instead.
             return;
         }
         let timers = &mut self.core.timers;

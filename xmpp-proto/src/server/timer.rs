@@ -16,6 +16,8 @@ pub enum ServerTimer {
     Probe,
     /// The probe's answer is late: the connection is dead.
     ProbeAnswer,
+    /// A server-to-server stream may have carried nothing for too long.
+    Idle,
 }
 
 impl TimerKind for ServerTimer {
@@ -25,6 +27,7 @@ impl TimerKind for ServerTimer {
         ServerTimer::SmRequest,
         ServerTimer::Probe,
         ServerTimer::ProbeAnswer,
+        ServerTimer::Idle,
     ];
     const SM_REQUEST: Self = ServerTimer::SmRequest;
 }

@@ -1,0 +1,132 @@
+//! Server-to-server streams (RFC 6120 on `jabber:server`), the parts
+//! both ends share: the state a [`Server`] made with
+//! `ServerConfig::for_federation` or `for_remote_domain` keeps, our
+//! header, what goes to the peer in our namespace, and the idle timer.
+//! The receiving end is in `s2s_in`, the initiating one in `s2s_out`.
+
+use std::collections::VecDeque;
+
+use super::config::S2sMode;
+use super::{Server, ServerTimer};
+use crate::s2s::Federation;
+use crate::s2s::dialback::Dialback;
+use crate::time::Time;
+use crate::xml::{StreamHeader, ns};
+
+/// What a server-to-server stream remembers.
+#[derive(Debug, Default)]
+pub(super) struct S2sState {
+    /// Receiving: the domain the peer named in its header's `from`.
+    pub(super) peer: Option<String>,
+    /// Receiving: our domain the peer addressed (its header's `to`).
+    pub(super) local: Option<String>,
+    /// The domain pairs (peer's, ours) proved on this stream.
+    pub(super) authenticated: Vec<(String, String)>,
+    /// Receiving: `db:result` claims waiting for the application's
+    /// verdict, as (peer's, ours).
+    pub(super) pending: Vec<(String, String)>,
+    /// Initiating: the id the peer gave the current stream (dialback
+    /// keys hash it).
+    pub(super) stream_id: Option<String>,
+    /// Initiating: `db:verify` requests waiting for the link to be
+    /// encrypted.
+    pub(super) verifies: VecDeque<Dialback>,
+    /// Initiating: TLS and features are done; `db:verify` may go out.
+    pub(super) ready: bool,
+    /// Initiating: the peer refused SASL EXTERNAL; dialback is next.
+    pub(super) external_failed: bool,
+    /// The peer speaks dialback: its header declared the namespace
+    /// (servers that predate the stream feature say so this way) or it
+    /// offered the feature.
+    pub(super) peer_speaks_dialback: bool,
+    /// When a stanza last went either way, for the idle timer.
+    pub(super) last_stanza: Time,
+}
+
+/// How many `db:verify` requests may wait for a link to come up; more
+/// are answered as errors at once by the hub's bookkeeping.
+pub(super) const MAX_WAITING_VERIFIES: usize = 64;
+
+impl Server {
+    /// The server-to-server mode, if this is such a stream.
+    pub(super) fn s2s_mode(&self) -> Option<&S2sMode> {
+        self.config.s2s.as_ref()
+    }
+
+    /// The federation settings of a server-to-server stream.
+    pub(super) fn federation(&self) -> Option<&Federation> {
+        self.config.s2s.as_ref().map(S2sMode::federation)
+    }
+
+    /// Whether this is the initiating end (our link to a peer).
+    pub(super) fn is_s2s_link(&self) -> bool {
+        matches!(self.config.s2s, Some(S2sMode::Initiating { .. }))
+    }
+
+    /// The state of a server-to-server stream (created on first use).
+    pub(super) fn s2s(&mut self) -> &mut S2sState {
+        self.s2s.get_or_insert_with(Box::default)
+    }
+
+    /// Our header on a server-to-server stream: `jabber:server`, the
+    /// dialback namespace declared (XEP-0220 §2.1.1: how a peer knows we
+    /// speak it), `from` our domain.
+    pub(super) fn s2s_stream_header(&self, id: Option<&str>) -> StreamHeader {
+        let state = self.s2s.as_deref();
+        let (from, to) = match &self.config.s2s {
+            Some(S2sMode::Initiating { remote, .. }) => {
+                (self.config.domain.as_str(), Some(remote.as_str()))
+            }
+            _ => (
+                state
+                    .and_then(|s| s.local.as_deref())
+                    .unwrap_or(self.config.domain.as_str()),
+                state.and_then(|s| s.peer.as_deref()),
+            ),
+        };
+        let mut header = StreamHeader::new(ns::SERVER).from(from);
+        if let Some(to) = to {
+            header = header.to(to);
+        }
+        header
+            .declarations
+            .push(("db".to_owned(), ns::DIALBACK.to_owned()));
+        if let Some(id) = id {
+            header = header.id(id);
+        }
+        header
+    }
+
+    /// Whether the pair (peer's domain, ours) was proved on this stream.
+    pub(super) fn s2s_pair_authenticated(&self, peer: &str, local: &str) -> bool {
+        self.s2s
+            .as_deref()
+            .is_some_and(|s| s.authenticated.iter().any(|(p, l)| p == peer && l == local))
+    }
+
+    /// A stanza went either way: the link is not idle.
+    pub(super) fn s2s_activity(&mut self, now: Time) {
+        let Some(idle) = self.federation().and_then(|f| f.idle) else {
+            return;
+        };
+        self.s2s().last_stanza = now;
+        if self.core.timers.get(ServerTimer::Idle).is_none() {
+            self.core.timers.set(ServerTimer::Idle, now + idle);
+        }
+    }
+
+    /// The idle timer fired: close the link if nothing went either way
+    /// since it was set, else wait from the last stanza. Like the probe,
+    /// the deadline is not moved on every stanza.
+    pub(super) fn s2s_idle(&mut self, now: Time) {
+        let Some(idle) = self.federation().and_then(|f| f.idle) else {
+            return;
+        };
+        let last = self.s2s.as_deref().map_or(now, |s| s.last_stanza);
+        if now < last + idle {
+            self.core.timers.set(ServerTimer::Idle, last + idle);
+        } else {
+            self.close(now);
+        }
+    }
+}

@@ -1,0 +1,771 @@
+//! Two federating servers in memory, each a `Hub` with its sessions,
+//! connected byte for byte with TLS simulated (the facts a TLS layer
+//! would report, certificate names included): messages across, dialback
+//! when certificates do not vouch, SASL EXTERNAL when they do, refusals
+//! by policy, a peer that lies about `from`, and a link that never comes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use xmpp_proto::endpoint::{CloseReason, Endpoint, Transmit};
+use xmpp_proto::hub::{Hub, HubEvent, ServerCommand};
+use xmpp_proto::jid::FullJid;
+use xmpp_proto::router::SessionId;
+use xmpp_proto::s2s::{Federation, S2sAuth, S2sPolicy};
+use xmpp_proto::server::ServerEvent;
+use xmpp_proto::stanza::{Message, MessageType, Stanza, WireStanza};
+use xmpp_proto::tls::{TlsInfo, TlsVersion};
+use xmpp_proto::{Server, ServerConfig, Time};
+
+/// What each side's certificate is good for.
+#[derive(Clone)]
+struct Certs {
+    /// Names the initiating side's client certificate verifies for.
+    client: Vec<String>,
+    /// Names the receiving side's certificate verifies for.
+    server: Vec<String>,
+}
+
+/// One server of the pair.
+struct Node {
+    domain: String,
+    hub: Hub,
+    federation: Federation,
+    /// Stanzas delivered to local users, by session.
+    inbox: BTreeMap<u64, Vec<WireStanza>>,
+    /// Every `S2sAuthenticated` seen.
+    proved: Vec<(String, S2sAuth)>,
+    /// Every `Closed` reason of an s2s session.
+    closed: Vec<CloseReason>,
+}
+
+/// A connection: `initiator` is node `from`'s link session, `receiver`
+/// node `1 - from`'s for_federation session.
+struct Wire {
+    from: usize,
+    initiator: (SessionId, Server),
+    receiver: (SessionId, Server),
+    tls_asked: [bool; 2],
+    certs: Certs,
+    /// Bytes the initiator's side wrote that the receiver has not read
+    /// (and the other way), for tests that tamper.
+    up: Vec<u8>,
+    down: Vec<u8>,
+}
+
+struct Net {
+    nodes: [Node; 2],
+    wires: Vec<Wire>,
+    next_id: u64,
+    now: Time,
+    /// What each side's certificate is good for, per initiating node.
+    certs: [Certs; 2],
+    /// Domains the transport cannot reach.
+    unreachable: Vec<String>,
+    /// Links asked for and left hanging (never connected).
+    hanging: Vec<String>,
+}
+
+fn node(domain: &str, policy: S2sPolicy, secret: &str) -> Node {
+    Node {
+        domain: domain.into(),
+        hub: Hub::new(domain).unwrap().with_federation(4096),
+        federation: Federation::new(secret).with_policy(policy),
+        inbox: BTreeMap::new(),
+        proved: Vec::new(),
+        closed: Vec::new(),
+    }
+}
+
+fn good_certs() -> [Certs; 2] {
+    [
+        Certs {
+            client: vec!["a.example".into()],
+            server: vec!["b.example".into()],
+        },
+        Certs {
+            client: vec!["b.example".into()],
+            server: vec!["a.example".into()],
+        },
+    ]
+}
+
+/// Certificates that verify for nothing (self-signed, expired, ...).
+fn no_certs() -> [Certs; 2] {
+    [
+        Certs {
+            client: vec![],
+            server: vec!["b.example".into()],
+        },
+        Certs {
+            client: vec![],
+            server: vec!["a.example".into()],
+        },
+    ]
+}
+
+impl Net {
+    fn new(policy: S2sPolicy, certs: [Certs; 2]) -> Self {
+        Net {
+            nodes: [
+                node("a.example", policy, "secret of a"),
+                node("b.example", policy, "secret of b"),
+            ],
+            wires: Vec::new(),
+            next_id: 100,
+            now: Time::ZERO,
+            certs,
+            unreachable: Vec::new(),
+            hanging: Vec::new(),
+        }
+    }
+
+    /// Binds a local user on node `n`; returns its session.
+    fn user(&mut self, n: usize, jid: &str) -> SessionId {
+        let session = SessionId(self.next_id);
+        self.next_id += 1;
+        let jid = FullJid::new(jid).unwrap();
+        self.nodes[n].hub.handle_event(
+            self.now,
+            session,
+            ServerEvent::BindRequest {
+                jid,
+                requested: true,
+            },
+        );
+        self.nodes[n].inbox.insert(session.0, Vec::new());
+        self.settle();
+        session
+    }
+
+    fn send(&mut self, n: usize, session: SessionId, from: &str, to: &str, body: &str) {
+        let msg = Message::builder(MessageType::Chat)
+            .from(from)
+            .to(to)
+            .body(body)
+            .build();
+        self.nodes[n].hub.handle_event(
+            self.now,
+            session,
+            ServerEvent::Stanza(Stanza::Message(msg)),
+        );
+        self.settle();
+    }
+
+    /// Opens a wire from node `from` to the other.
+    fn connect(&mut self, from: usize) {
+        let to = 1 - from;
+        let link_id = SessionId(self.next_id);
+        let recv_id = SessionId(self.next_id + 1);
+        self.next_id += 2;
+        let local = self.nodes[from].domain.clone();
+        let remote = self.nodes[to].domain.clone();
+        let link = Server::new(
+            ServerConfig::new(&local)
+                .unwrap()
+                .for_remote_domain(&remote, self.nodes[from].federation.clone())
+                .unwrap(),
+            self.now,
+        );
+        let receiver = Server::new(
+            ServerConfig::new(&remote)
+                .unwrap()
+                .for_federation(self.nodes[to].federation.clone()),
+            self.now,
+        );
+        self.nodes[from].hub.remote_connecting(link_id, &remote);
+        self.wires.push(Wire {
+            from,
+            initiator: (link_id, link),
+            receiver: (recv_id, receiver),
+            tls_asked: [false; 2],
+            certs: self.certs[from].clone(),
+            up: Vec::new(),
+            down: Vec::new(),
+        });
+    }
+
+    /// Moves bytes, events and commands until nothing moves.
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            if !self.step() {
+                return;
+            }
+        }
+        panic!("the pair did not settle");
+    }
+
+    fn step(&mut self) -> bool {
+        let mut moved = false;
+        for n in 0..2 {
+            while let Some(event) = self.nodes[n].hub.poll_event() {
+                moved = true;
+                if let HubEvent::ConnectRemote { domain } = event {
+                    if self.unreachable.contains(&domain) {
+                        self.nodes[n].hub.remote_unreachable(self.now, &domain);
+                    } else if self.hanging.contains(&domain) {
+                    } else {
+                        self.connect(n);
+                    }
+                }
+            }
+            while let Some((session, command)) = self.nodes[n].hub.poll_command() {
+                moved = true;
+                self.apply(n, session, command);
+            }
+        }
+        for w in 0..self.wires.len() {
+            moved |= self.pump(w);
+        }
+        moved
+    }
+
+    fn apply(&mut self, n: usize, session: SessionId, command: ServerCommand) {
+        if let Some(inbox) = self.nodes[n].inbox.get_mut(&session.0) {
+            if let ServerCommand::Deliver(d) = command {
+                inbox.push(d.stanza().clone());
+            }
+            return;
+        }
+        let now = self.now;
+        let server = self.wires.iter_mut().find_map(|w| {
+            if w.from == n && w.initiator.0 == session {
+                Some(&mut w.initiator.1)
+            } else if w.from != n && w.receiver.0 == session {
+                Some(&mut w.receiver.1)
+            } else {
+                None
+            }
+        });
+        let feedback = match server {
+            Some(server) => server.apply(now, command),
+            None => command.unapplied(),
+        };
+        if let Some(feedback) = feedback {
+            self.nodes[n].hub.handle_feedback(now, session, feedback);
+        }
+    }
+
+    /// One round on wire `w`: bytes both ways, TLS, events to the hubs.
+    fn pump(&mut self, w: usize) -> bool {
+        let now = self.now;
+        let mut moved = false;
+        let wire = &mut self.wires[w];
+        for side in 0..2 {
+            let server = if side == 0 {
+                &mut wire.initiator.1
+            } else {
+                &mut wire.receiver.1
+            };
+            loop {
+                match server.poll_transmit() {
+                    Some(Transmit::Data(d)) => {
+                        let d = d.to_vec();
+                        server.consume_transmit(d.len());
+                        if side == 0 {
+                            wire.up.extend_from_slice(&d);
+                        } else {
+                            wire.down.extend_from_slice(&d);
+                        }
+                    }
+                    Some(Transmit::StartTls) => wire.tls_asked[side] = true,
+                    Some(Transmit::Shutdown) | None => break,
+                }
+            }
+        }
+        if !wire.up.is_empty() {
+            moved = true;
+            let data = std::mem::take(&mut wire.up);
+            let _ = wire.receiver.1.handle_input(now, &data);
+        }
+        if !wire.down.is_empty() {
+            moved = true;
+            let data = std::mem::take(&mut wire.down);
+            let _ = wire.initiator.1.handle_input(now, &data);
+        }
+        if wire.tls_asked == [true, true] {
+            moved = true;
+            wire.tls_asked = [false, false];
+            let client = TlsInfo::new(TlsVersion::Tls13).with_peer_names(wire.certs.server.clone());
+            let server = TlsInfo::new(TlsVersion::Tls13).with_peer_names(wire.certs.client.clone());
+            let _ = wire.initiator.1.handle_tls_established(now, client);
+            let _ = wire.receiver.1.handle_tls_established(now, server);
+        }
+        let from = wire.from;
+        let (link_id, recv_id) = (wire.initiator.0, wire.receiver.0);
+        let mut link_events = Vec::new();
+        while let Some(e) = wire.initiator.1.poll_event() {
+            link_events.push(e);
+        }
+        let mut recv_events = Vec::new();
+        while let Some(e) = wire.receiver.1.poll_event() {
+            recv_events.push(e);
+        }
+        for (n, session, events) in [
+            (from, link_id, link_events),
+            (1 - from, recv_id, recv_events),
+        ] {
+            for event in events {
+                moved = true;
+                match &event {
+                    ServerEvent::S2sAuthenticated { domain, method, .. } => {
+                        self.nodes[n].proved.push((domain.clone(), *method));
+                    }
+                    ServerEvent::Closed { reason } => self.nodes[n].closed.push(reason.clone()),
+                    _ => {}
+                }
+                self.nodes[n].hub.handle_event(now, session, event);
+            }
+        }
+        moved
+    }
+
+    fn inbox(&self, n: usize, session: SessionId) -> Vec<String> {
+        self.nodes[n].inbox[&session.0]
+            .iter()
+            .map(|s| String::from_utf8(s.as_bytes().to_vec()).unwrap())
+            .collect()
+    }
+}
+
+#[test]
+fn messages_cross_both_ways_with_certificates() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    let romeo = net.user(1, "romeo@b.example/orchard");
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example/orchard",
+        "wherefore",
+    );
+    let got = net.inbox(1, romeo);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains("from='juliet@a.example/balcony'"),
+        "{got:?}"
+    );
+    assert!(got[0].contains("<body>wherefore</body>"), "{got:?}");
+    assert_eq!(
+        net.nodes[1].proved,
+        vec![("a.example".into(), S2sAuth::External)]
+    );
+    // The answer opens the other direction's link.
+    net.send(
+        1,
+        romeo,
+        "romeo@b.example/orchard",
+        "juliet@a.example/balcony",
+        "here",
+    );
+    let got = net.inbox(0, juliet);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("<body>here</body>"), "{got:?}");
+    assert_eq!(net.wires.len(), 2, "one link each way, reused");
+    // More traffic reuses the links.
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example/orchard",
+        "again",
+    );
+    assert_eq!(net.inbox(1, romeo).len(), 2);
+    assert_eq!(net.wires.len(), 2);
+}
+
+#[test]
+fn dialback_proves_a_domain_without_certificates_when_allowed() {
+    let mut net = Net::new(S2sPolicy::AllowDialback, no_certs());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    let romeo = net.user(1, "romeo@b.example/orchard");
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example/orchard",
+        "by dialback",
+    );
+    let got = net.inbox(1, romeo);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        net.nodes[1]
+            .proved
+            .contains(&("a.example".into(), S2sAuth::Dialback)),
+        "{:?}",
+        net.nodes[1].proved
+    );
+    // b checked a's key over its own link to a, which a proved in turn.
+    assert!(
+        net.nodes[0]
+            .proved
+            .contains(&("b.example".into(), S2sAuth::Dialback)),
+        "{:?}",
+        net.nodes[0].proved
+    );
+}
+
+/// Everything `server` wrote since the last call.
+fn written(server: &mut Server) -> String {
+    let mut out = Vec::new();
+    while let Some(Transmit::Data(d)) = server.peek_transmit() {
+        out.extend_from_slice(d);
+        let n = d.len();
+        server.consume_transmit(n);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+const PEER_HEADER: &[u8] =
+    b"<stream:stream xmlns='jabber:server' xmlns:db='jabber:server:dialback' \
+    xmlns:stream='http://etherx.jabber.org/streams' from='a.example' to='b.example' version='1.0'>";
+
+/// A receiving server past STARTTLS with a peer whose certificate names
+/// `names`.
+fn receiving_after_tls(policy: S2sPolicy, names: &[&str]) -> Server {
+    let config = ServerConfig::new("b.example").unwrap().for_federation(
+        Federation::new("secret")
+            .with_policy(policy)
+            .serving("rooms.b.example"),
+    );
+    let mut server = Server::new(config, Time::ZERO);
+    server.handle_input(Time::ZERO, PEER_HEADER).unwrap();
+    let features = written(&mut server);
+    assert!(features.contains("<starttls"), "{features}");
+    assert!(
+        !features.contains("dialback xmlns"),
+        "nothing before TLS: {features}"
+    );
+    server
+        .handle_input(
+            Time::ZERO,
+            b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+        )
+        .unwrap();
+    assert!(written(&mut server).contains("<proceed"));
+    assert_eq!(server.poll_transmit(), Some(Transmit::StartTls));
+    let names = names.iter().map(|n| n.to_string()).collect();
+    server
+        .handle_tls_established(
+            Time::ZERO,
+            TlsInfo::new(TlsVersion::Tls13).with_peer_names(names),
+        )
+        .unwrap();
+    server.handle_input(Time::ZERO, PEER_HEADER).unwrap();
+    server
+}
+
+#[test]
+fn a_certified_stream_gets_external_and_dialback_without_a_check() {
+    let mut server = receiving_after_tls(
+        S2sPolicy::RequireCertificate,
+        &["a.example", "chat.a.example"],
+    );
+    let features = written(&mut server);
+    assert!(
+        features.contains("<mechanism>EXTERNAL</mechanism>"),
+        "{features}"
+    );
+    assert!(
+        features.contains("urn:xmpp:features:dialback"),
+        "{features}"
+    );
+    // Dialback on a stream whose certificate names the domain: valid at
+    // once, whatever the key (XEP-0344).
+    server
+        .handle_input(
+            Time::ZERO,
+            b"<db:result from='a.example' to='b.example'>00</db:result>",
+        )
+        .unwrap();
+    let answer = written(&mut server);
+    assert!(answer.contains("type='valid'"), "{answer}");
+    // Piggybacking: a second domain of the certificate, to our second
+    // domain.
+    server
+        .handle_input(
+            Time::ZERO,
+            b"<db:result from='chat.a.example' to='rooms.b.example'>00</db:result>",
+        )
+        .unwrap();
+    assert!(written(&mut server).contains("type='valid'"));
+    // A domain the certificate does not name is refused by policy.
+    server
+        .handle_input(
+            Time::ZERO,
+            b"<db:result from='other.example' to='b.example'>00</db:result>",
+        )
+        .unwrap();
+    let refused = written(&mut server);
+    assert!(
+        refused.contains("type='error'") && refused.contains("policy-violation"),
+        "{refused}"
+    );
+    let proved: Vec<_> = std::iter::from_fn(|| server.poll_event())
+        .filter_map(|e| match e {
+            ServerEvent::S2sAuthenticated {
+                domain,
+                local,
+                method,
+            } => Some((domain, local, method)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        proved,
+        vec![
+            (
+                "a.example".into(),
+                "b.example".into(),
+                S2sAuth::DialbackWithCertificate
+            ),
+            (
+                "chat.a.example".into(),
+                "rooms.b.example".into(),
+                S2sAuth::DialbackWithCertificate
+            ),
+        ]
+    );
+    // Stanzas of a proved pair pass; one across pairs does not.
+    server
+        .handle_input(
+            Time::ZERO,
+            b"<message from='x@chat.a.example' to='rooms.b.example' type='groupchat'><body>ok</body></message>",
+        )
+        .unwrap();
+    assert!(matches!(server.poll_event(), Some(ServerEvent::Stanza(_))));
+    let crossed = server.handle_input(
+        Time::ZERO,
+        b"<message from='x@chat.a.example' to='romeo@b.example'><body>no</body></message>",
+    );
+    assert!(crossed.is_err());
+    assert!(written(&mut server).contains("<invalid-from"));
+}
+
+#[test]
+fn db_verify_is_answered_from_the_secret_alone() {
+    let mut server = receiving_after_tls(S2sPolicy::AllowDialback, &[]);
+    let features = written(&mut server);
+    assert!(!features.contains("EXTERNAL"), "{features}");
+    let key = xmpp_proto::s2s::dialback::key("secret", "c.example", "b.example", "s-77");
+    let ask = format!("<db:verify from='c.example' to='b.example' id='s-77'>{key}</db:verify>");
+    server.handle_input(Time::ZERO, ask.as_bytes()).unwrap();
+    let answer = written(&mut server);
+    assert!(
+        answer.contains("type='valid'") && answer.contains("id='s-77'"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("from='b.example' to='c.example'"),
+        "{answer}"
+    );
+    let ask = "<db:verify from='c.example' to='b.example' id='s-78'>0123</db:verify>";
+    server.handle_input(Time::ZERO, ask.as_bytes()).unwrap();
+    assert!(written(&mut server).contains("type='invalid'"));
+    // A key for a domain we do not serve.
+    let ask = "<db:verify from='c.example' to='z.example' id='s-79'>0123</db:verify>";
+    server.handle_input(Time::ZERO, ask.as_bytes()).unwrap();
+    assert!(written(&mut server).contains("item-not-found"));
+    // Stanzas before any domain is proved end the stream.
+    let early = server.handle_input(
+        Time::ZERO,
+        b"<message from='x@a.example' to='romeo@b.example'><body>early</body></message>",
+    );
+    assert!(early.is_err());
+}
+
+#[test]
+fn nothing_but_starttls_before_tls() {
+    let config = ServerConfig::new("b.example")
+        .unwrap()
+        .for_federation(Federation::new("secret").with_policy(S2sPolicy::AllowDialback));
+    let mut server = Server::new(config, Time::ZERO);
+    server.handle_input(Time::ZERO, PEER_HEADER).unwrap();
+    written(&mut server);
+    let sneaky = server.handle_input(
+        Time::ZERO,
+        b"<db:result from='a.example' to='b.example'>00</db:result>",
+    );
+    assert!(sneaky.is_err());
+    assert!(written(&mut server).contains("<policy-violation"));
+}
+
+#[test]
+fn without_certificates_the_default_policy_refuses_and_bounces() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, no_certs());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example/orchard",
+        "refused",
+    );
+    let got = net.inbox(0, juliet);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("type='error'"), "{got:?}");
+    assert!(got[0].contains("<remote-server-not-found"), "{got:?}");
+    assert!(
+        net.nodes[0].closed.iter().any(
+            |r| matches!(r, CloseReason::NotAccepted { text } if text.contains("policy-violation"))
+        ),
+        "{:?}",
+        net.nodes[0].closed
+    );
+    assert!(net.nodes[1].proved.is_empty());
+}
+
+#[test]
+fn a_wrong_dialback_key_is_found_invalid() {
+    let mut net = Net::new(S2sPolicy::AllowDialback, no_certs());
+    // a and b disagree on a's secret: b asks a, a's authoritative answer
+    // is computed with the right secret, but a's link sends a key made
+    // with another.
+    net.nodes[0].federation = Federation::new("secret of a").with_policy(S2sPolicy::AllowDialback);
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    // Replace the link's secret after the node hands it out: a link made
+    // with a forged secret.
+    let forged = Federation::new("forged").with_policy(S2sPolicy::AllowDialback);
+    let link_id = SessionId(net.next_id);
+    net.next_id += 2;
+    let link = Server::new(
+        ServerConfig::new("a.example")
+            .unwrap()
+            .for_remote_domain("b.example", forged)
+            .unwrap(),
+        net.now,
+    );
+    let receiver = Server::new(
+        ServerConfig::new("b.example")
+            .unwrap()
+            .for_federation(net.nodes[1].federation.clone()),
+        net.now,
+    );
+    net.nodes[0].hub.remote_connecting(link_id, "b.example");
+    net.wires.push(Wire {
+        from: 0,
+        initiator: (link_id, link),
+        receiver: (SessionId(link_id.0 + 1), receiver),
+        tls_asked: [false; 2],
+        certs: net.certs[0].clone(),
+        up: Vec::new(),
+        down: Vec::new(),
+    });
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example/orchard",
+        "forged",
+    );
+    assert!(
+        net.nodes[0]
+            .closed
+            .iter()
+            .any(|r| matches!(r, CloseReason::NotAccepted { text } if text.contains("invalid"))),
+        "{:?}",
+        net.nodes[0].closed
+    );
+    let got = net.inbox(0, juliet);
+    assert!(
+        got.iter().any(|s| s.contains("remote-server-not-found")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_peer_that_lies_about_from_is_cut_off() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    let romeo = net.user(1, "romeo@b.example/orchard");
+    net.connect(0);
+    net.settle();
+    assert!(net.wires[0].initiator.1.is_online());
+    // a's link writes a stanza claiming another server's user.
+    net.wires[0].up.extend_from_slice(
+        b"<message from='mallory@evil.example' to='romeo@b.example/orchard' type='chat'>\
+          <body>trust me</body></message>",
+    );
+    net.settle();
+    assert!(net.inbox(1, romeo).is_empty());
+    assert!(
+        net.nodes[1].closed.iter().any(|r| matches!(
+            r,
+            CloseReason::ProtocolViolation { condition, .. }
+                if *condition == xmpp_proto::stream_error::StreamErrorCondition::InvalidFrom
+        )),
+        "{:?}",
+        net.nodes[1].closed
+    );
+}
+
+#[test]
+fn an_unreachable_domain_bounces_everything_queued() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    net.unreachable.push("b.example".into());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    for body in ["one", "two"] {
+        net.send(
+            0,
+            juliet,
+            "juliet@a.example/balcony",
+            "romeo@b.example",
+            body,
+        );
+    }
+    let got = net.inbox(0, juliet);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got.iter().all(|s| s.contains("remote-server-not-found")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_link_that_never_comes_times_out_and_bounces() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    net.hanging.push("b.example".into());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example",
+        "late",
+    );
+    assert!(net.inbox(0, juliet).is_empty(), "queued, not bounced yet");
+    let at = net.nodes[0]
+        .hub
+        .poll_timeout()
+        .expect("a timer for the queue");
+    net.now = at + Duration::from_millis(1);
+    net.nodes[0].hub.handle_timeout(net.now);
+    net.settle();
+    let got = net.inbox(0, juliet);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("remote-server-timeout"), "{got:?}");
+}
+
+#[test]
+fn a_full_queue_refuses_back_to_the_sender() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    net.hanging.push("b.example".into());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    let big = "x".repeat(1500);
+    for _ in 0..4 {
+        net.send(
+            0,
+            juliet,
+            "juliet@a.example/balcony",
+            "romeo@b.example",
+            &big,
+        );
+    }
+    // 4096 bytes per domain: two fit, the rest is refused at once.
+    let got = net.inbox(0, juliet);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got.iter().all(|s| s.contains("resource-constraint")),
+        "{got:?}"
+    );
+}
