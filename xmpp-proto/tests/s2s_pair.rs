@@ -140,6 +140,7 @@ impl Net {
 
     fn send(&mut self, n: usize, session: SessionId, from: &str, to: &str, body: &str) {
         let msg = Message::builder(MessageType::Chat)
+            .id(&body[..body.len().min(16)])
             .from(from)
             .to(to)
             .body(body)
@@ -768,4 +769,39 @@ fn a_full_queue_refuses_back_to_the_sender() {
         got.iter().all(|s| s.contains("resource-constraint")),
         "{got:?}"
     );
+}
+
+#[test]
+fn the_peer_going_away_mid_queue_bounces_everything() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    net.hanging.push("b.example".into());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    for body in ["one", "two", "three"] {
+        net.send(
+            0,
+            juliet,
+            "juliet@a.example/balcony",
+            "romeo@b.example",
+            body,
+        );
+    }
+    // The transport connects, and the peer's connection drops before the
+    // link is accepted.
+    net.connect(0);
+    net.wires[0].receiver.1.handle_eof(net.now);
+    net.wires[0].initiator.1.handle_eof(net.now);
+    net.settle();
+    let got = net.inbox(0, juliet);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(
+        got.iter().all(|s| s.contains("remote-server-not-found")),
+        "{got:?}"
+    );
+    for body in ["one", "two", "three"] {
+        let id = format!("id='{body}'");
+        assert!(
+            got.iter().any(|s| s.contains(&id)),
+            "{body} bounced: {got:?}"
+        );
+    }
 }

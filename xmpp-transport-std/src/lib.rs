@@ -69,6 +69,7 @@ mod reconnect;
 mod remote;
 pub mod resolve;
 pub mod rooms;
+pub mod s2s_tls;
 pub mod serve;
 mod server_tls;
 mod session;

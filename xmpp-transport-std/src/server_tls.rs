@@ -6,9 +6,9 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{RootCertStore, ServerConfig};
 
 /// The server side's TLS settings: a rustls [`ServerConfig`] and the leaf
 /// certificate it presents.
@@ -24,6 +24,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub struct ServerTls {
     config: Arc<ServerConfig>,
     leaf: CertificateDer<'static>,
+    /// Set where the configuration takes any client certificate: the
+    /// authorities a peer's must chain to for its names to count.
+    peer_roots: Option<Arc<RootCertStore>>,
 }
 
 impl ServerTls {
@@ -79,6 +82,7 @@ impl ServerTls {
         Ok(ServerTls {
             config: Arc::new(config),
             leaf,
+            peer_roots: None,
         })
     }
 
@@ -86,7 +90,22 @@ impl ServerTls {
     /// EXTERNAL, several names by SNI) and the leaf certificate it
     /// presents, for `tls-server-end-point`.
     pub fn from_config(config: Arc<ServerConfig>, leaf: CertificateDer<'static>) -> Self {
-        ServerTls { config, leaf }
+        ServerTls {
+            config,
+            leaf,
+            peer_roots: None,
+        }
+    }
+
+    /// Peers' certificates are checked after the handshake against
+    /// `roots` (for a configuration that takes any).
+    pub(crate) fn verifying_peers(mut self, roots: Arc<RootCertStore>) -> Self {
+        self.peer_roots = Some(roots);
+        self
+    }
+
+    pub(crate) fn peer_roots(&self) -> Option<&RootCertStore> {
+        self.peer_roots.as_deref()
     }
 
     /// The rustls configuration.
@@ -115,7 +134,7 @@ impl fmt::Debug for ServerTls {
     }
 }
 
-fn parse_chain(pem: &[u8]) -> io::Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn parse_chain(pem: &[u8]) -> io::Result<Vec<CertificateDer<'static>>> {
     let chain = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid(format!("bad PEM certificate: {e}")))?;
@@ -125,7 +144,7 @@ fn parse_chain(pem: &[u8]) -> io::Result<Vec<CertificateDer<'static>>> {
     Ok(chain)
 }
 
-fn parse_key(pem: &[u8]) -> io::Result<PrivateKeyDer<'static>> {
+pub(crate) fn parse_key(pem: &[u8]) -> io::Result<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_slice(pem).map_err(|e| invalid(format!("no usable private key: {e}")))
 }
 

@@ -80,6 +80,11 @@ impl TrustAnchors {
         self.roots.is_empty()
     }
 
+    /// The root store, for rustls configurations of this crate's own.
+    pub(crate) fn roots(&self) -> Arc<RootCertStore> {
+        self.roots.clone()
+    }
+
     /// A rustls client configuration trusting these anchors.
     pub fn client_config(&self) -> Arc<ClientConfig> {
         let config =
@@ -117,6 +122,9 @@ pub struct ClientTls {
     config: Arc<ClientConfig>,
     server_name: ServerName<'static>,
     domain: String,
+    /// Set where the configuration takes any server certificate: the
+    /// authorities it must chain to for its names to count.
+    peer_roots: Option<Arc<RootCertStore>>,
 }
 
 impl ClientTls {
@@ -141,7 +149,19 @@ impl ClientTls {
             config,
             server_name: server_name(domain)?,
             domain: domain.to_owned(),
+            peer_roots: None,
         })
+    }
+
+    /// The server's certificate is checked after the handshake against
+    /// `roots` (for a configuration that takes any).
+    pub(crate) fn checking_peer_after(mut self, roots: Arc<RootCertStore>) -> Self {
+        self.peer_roots = Some(roots);
+        self
+    }
+
+    pub(crate) fn peer_roots(&self) -> Option<&RootCertStore> {
+        self.peer_roots.as_deref()
     }
 
     /// The name the server's certificate is checked against.
@@ -184,6 +204,17 @@ pub fn tls_info<D>(
     conn: &rustls::ConnectionCommon<D>,
     server_cert: Option<&CertificateDer<'_>>,
 ) -> TlsInfo {
+    tls_info_checking_peer(conn, server_cert, None)
+}
+
+/// As [`tls_info`], for a server whose rustls configuration takes any
+/// client certificate: the peer's names count only if its chain leads to
+/// `peer_roots`.
+pub(crate) fn tls_info_checking_peer<D>(
+    conn: &rustls::ConnectionCommon<D>,
+    server_cert: Option<&CertificateDer<'_>>,
+    peer_roots: Option<&RootCertStore>,
+) -> TlsInfo {
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => TlsVersion::Tls13,
         _ => TlsVersion::Tls12,
@@ -201,7 +232,10 @@ pub fn tls_info<D>(
     // rustls hands out the peer's chain only once it verified it (a
     // server's always; a client's where the server's config asks for
     // one): its names are what server-to-server authentication checks.
-    if let Some(peer) = conn.peer_certificates().and_then(|c| c.first()) {
+    // A server that takes any client certificate checks it itself.
+    if let (Some(chain), Some(roots)) = (conn.peer_certificates(), peer_roots) {
+        info = info.with_peer_names(crate::s2s_tls::verified_names(chain, roots));
+    } else if let Some(peer) = conn.peer_certificates().and_then(|c| c.first()) {
         if let Ok(end_entity) = webpki::EndEntityCert::try_from(peer) {
             let names = end_entity
                 .valid_dns_names()

@@ -52,7 +52,7 @@ use xmpp_proto::time::Time;
 
 use crate::error::Error;
 use crate::server_tls::ServerTls;
-use crate::tls::{ClientTls, tls_info};
+use crate::tls::{ClientTls, tls_info, tls_info_checking_peer};
 
 /// How much plaintext is handed to rustls at once: rustls copies it into
 /// records, so this bounds what sits in the pump besides the endpoint's
@@ -246,8 +246,13 @@ impl<E: Endpoint> TlsPump<E> {
             let peer_closed = state.peer_has_closed();
             if was_handshaking && !tls.is_handshaking() {
                 let info = match (&*tls, &self.side) {
-                    (rustls::Connection::Server(c), Side::Server(s)) => tls_info(c, Some(s.leaf())),
+                    (rustls::Connection::Server(c), Side::Server(s)) => {
+                        tls_info_checking_peer(c, Some(s.leaf()), s.peer_roots())
+                    }
                     (rustls::Connection::Server(c), _) => tls_info(c, None),
+                    (rustls::Connection::Client(c), Side::Client(t)) => {
+                        tls_info_checking_peer(c, None, t.peer_roots())
+                    }
                     (rustls::Connection::Client(c), _) => tls_info(c, None),
                 };
                 if !self.endpoint.is_closed() {

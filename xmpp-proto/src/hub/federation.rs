@@ -174,6 +174,12 @@ impl Hub {
         self.links.peers.contains(&session)
     }
 
+    /// Our links and the peers' streams, for a shutdown.
+    pub(super) fn s2s_sessions(&self) -> Vec<SessionId> {
+        let links = self.links.link_of.keys();
+        links.chain(self.links.peers.iter()).copied().collect()
+    }
+
     /// A stanza for another domain, from `sender`.
     pub(super) fn send_remote(
         &mut self,

@@ -590,7 +590,9 @@ impl Hub {
     /// drives them until they are gone).
     pub fn shutdown(&mut self) {
         let mut sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        sessions.extend(self.s2s_sessions());
         sessions.sort();
+        sessions.dedup();
         for session in sessions {
             self.command(
                 session,

@@ -124,10 +124,10 @@ impl Server {
             }
             return;
         }
-        self.s2s_ready();
         let local = self.config.domain.as_str().to_owned();
         let remote = self.remote().to_owned();
         if self.s2s_pair_authenticated(&remote, &local) {
+            self.s2s_ready();
             self.s2s_link_online(now);
             return;
         }
@@ -149,9 +149,13 @@ impl Server {
                 mechanism: "EXTERNAL".into(),
                 initial: Some(local.into_bytes()),
             };
+            // Nothing else goes out until the answer: a success restarts
+            // the stream, and what followed `<auth/>` would land in the
+            // new one.
             let _ = self.core.out.element(&auth.to_element());
             self.phase = ServerPhase::S2sExternal;
         } else if dialback {
+            self.s2s_ready();
             self.s2s_send_result();
         } else {
             self.core.out.close_stream();
@@ -161,8 +165,9 @@ impl Server {
         }
     }
 
-    /// TLS is up and the features are in: the link can carry `db:verify`
-    /// questions (said once, with those waiting sent).
+    /// TLS is up, the features are in and no SASL exchange is under way:
+    /// the link can carry `db:verify` questions (said once, with those
+    /// waiting sent).
     fn s2s_ready(&mut self) {
         if self.s2s().ready {
             return;
@@ -213,6 +218,7 @@ impl Server {
                 // XEP-0178 §3: on failure, dialback on the same stream
                 // (a peer that does not speak it ends here).
                 if self.s2s.as_deref().is_some_and(|s| s.peer_speaks_dialback) {
+                    self.s2s_ready();
                     self.s2s_send_result();
                 } else {
                     self.core.out.close_stream();

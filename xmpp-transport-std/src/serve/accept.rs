@@ -36,6 +36,10 @@ pub enum Listener {
     WebSocket,
     /// Clients over WebSocket with TLS (`wss://`).
     WebSocketTls,
+    /// Other servers (server-to-server streams, STARTTLS required); the
+    /// server adds its federation settings
+    /// (`ServerConfig::for_federation`).
+    S2s,
 }
 
 impl Listener {
@@ -48,6 +52,7 @@ impl Listener {
             Listener::ComponentTls => config.with_tls(ServerTlsPolicy::Direct).for_components(),
             Listener::WebSocket => config.with_websocket().with_tls(ServerTlsPolicy::Disabled),
             Listener::WebSocketTls => config.with_websocket().with_tls(ServerTlsPolicy::Direct),
+            Listener::S2s => config.with_tls(ServerTlsPolicy::RequireStartTls),
         }
     }
 }
@@ -59,7 +64,11 @@ impl Shared {
         if let Some(configure) = &self.configure {
             config = configure(config);
         }
-        Ok(Server::new(listener.configure(config), clock::now()).into())
+        let mut config = listener.configure(config);
+        if let (Listener::S2s, Some(s2s)) = (listener, &self.s2s) {
+            config = config.for_federation(s2s.federation.clone());
+        }
+        Ok(Server::new(config, clock::now()).into())
     }
 
     /// Sets up one accepted connection and starts its thread.
@@ -90,7 +99,11 @@ impl Shared {
         let endpoint = self
             .endpoint(listener)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let conn = Connection::new_server(tcp, endpoint, self.tls.clone())?;
+        let tls = match (listener, &self.s2s) {
+            (Listener::S2s, Some(s2s)) => s2s.tls.server().clone(),
+            _ => self.tls.clone(),
+        };
+        let conn = Connection::new_server(tcp, endpoint, tls)?;
         let Ok(mut conn) = conn.with_command_type::<HubCommand>() else {
             return Ok(false);
         };
@@ -103,7 +116,7 @@ impl Shared {
         let shared = Arc::clone(self);
         let spawned = thread::Builder::new()
             .name(format!("xmpp-session-{}", id.0))
-            .spawn(move || session::run(&shared, id, peer, listener, conn));
+            .spawn(move || session::run(&shared, id, peer, Some(listener), conn));
         match spawned {
             Ok(thread) => {
                 let mut threads = lock(&self.threads);

@@ -24,6 +24,7 @@ pub struct ServeHandle {
     pub(super) component_tls_addr: Option<SocketAddr>,
     pub(super) websocket_addr: Option<SocketAddr>,
     pub(super) websocket_tls_addr: Option<SocketAddr>,
+    pub(super) s2s_addr: Option<SocketAddr>,
     pub(super) shared: Arc<Shared>,
     pub(super) acceptors: Vec<JoinHandle<()>>,
     pub(super) reaper: Option<JoinHandle<()>>,
@@ -61,6 +62,11 @@ impl ServeHandle {
     /// is one.
     pub fn websocket_tls_addr(&self) -> Option<SocketAddr> {
         self.websocket_tls_addr
+    }
+
+    /// Where the server-to-server listener listens, if there is one.
+    pub fn s2s_addr(&self) -> Option<SocketAddr> {
+        self.s2s_addr
     }
 
     /// The XMPP domain served.
@@ -105,6 +111,7 @@ impl ServeHandle {
             self.component_tls_addr,
             self.websocket_addr,
             self.websocket_tls_addr,
+            self.s2s_addr,
         ]
         .into_iter()
         .flatten()

@@ -18,7 +18,7 @@
 //! (`xmpp-transport-mio`).
 //!
 //! ```no_run
-//! use std::net::{IpAddr, TcpListener};
+//! use std::net::{IpAddr, SocketAddr, TcpListener};
 //! use xmpp_transport_std::ServerTls;
 //! use xmpp_transport_std::serve::{Accounts, Serve, SessionLog};
 //!
@@ -42,6 +42,7 @@ mod accounts;
 mod admission;
 mod credentials;
 mod fast;
+mod federation;
 mod handle;
 mod log;
 mod pump;
@@ -52,7 +53,7 @@ mod store;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -60,6 +61,7 @@ use std::thread::{self, JoinHandle};
 use xmpp_proto::hub::Hub;
 use xmpp_proto::jid::JidError;
 use xmpp_proto::router::SessionId;
+use xmpp_proto::s2s::Federation;
 use xmpp_proto::server::ServerConfig;
 
 pub use self::accept::Listener;
@@ -68,6 +70,7 @@ pub use self::handle::ServeHandle;
 use self::pump::HubCommand;
 use self::reaper::Reaper;
 use crate::remote::Remote;
+use crate::s2s_tls::S2sTls;
 use crate::server_tls::ServerTls;
 use crate::websocket::ServerEndpoint;
 
@@ -80,6 +83,10 @@ pub use self::credentials::{Decoys, UserKeys};
 pub use self::fast::{DEFAULT_FAST_LIFETIME, FastTokenBook, MintedToken, unix_seconds};
 pub use self::log::SessionLog;
 pub use self::store::{OfflineQuota, OfflineRefused, StoredRoster, keep_for_hub, seed_hub};
+
+/// The bytes that may wait for one peer domain's link while it comes up
+/// (what does not fit is refused back to its sender).
+pub const DEFAULT_LINK_QUEUE: usize = 256 * 1024;
 
 /// How many sessions may be open at once unless
 /// [`Serve::with_max_sessions`] says otherwise; connections beyond it are
@@ -112,6 +119,8 @@ pub struct Serve {
     websocket_tls: Option<TcpListener>,
     components: Option<TcpListener>,
     components_tls: Option<TcpListener>,
+    s2s: Option<federation::S2s>,
+    s2s_listener: Option<TcpListener>,
     max_sessions: usize,
     admission: Admission,
 }
@@ -147,6 +156,8 @@ impl Serve {
             websocket_tls: None,
             components: None,
             components_tls: None,
+            s2s: None,
+            s2s_listener: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
             admission: Admission::new(
                 DEFAULT_MAX_PER_ADDRESS,
@@ -233,6 +244,48 @@ impl Serve {
         Ok(self)
     }
 
+    /// Federates with other servers (RFC 6120 server-to-server): stanzas
+    /// for other domains go out on links this server opens on demand
+    /// (resolved with [`Serve::with_s2s_route`] first, then DNS SRV
+    /// through the system's resolver), with `tls` (our certificate both
+    /// ways; peers' verified against its anchors) and `federation`'s
+    /// dialback secret and policy. Peers connect to the
+    /// [`Serve::with_s2s_listener`] listener.
+    pub fn with_federation(mut self, federation: Federation, tls: S2sTls) -> Self {
+        self.hub = self.hub.with_federation(DEFAULT_LINK_QUEUE);
+        self.s2s = Some(federation::S2s {
+            federation,
+            tls,
+            routes: HashMap::new(),
+            resolver: crate::resolve::Resolver::system().ok(),
+        });
+        self
+    }
+
+    /// Finds `domain`'s server at `addr` instead of through DNS (tests,
+    /// private deployments). Needs [`Serve::with_federation`] first.
+    pub fn with_s2s_route(mut self, domain: &str, addr: SocketAddr) -> Self {
+        if let Some(s2s) = &mut self.s2s {
+            s2s.routes.insert(domain.to_ascii_lowercase(), addr);
+        }
+        self
+    }
+
+    /// Finds peers through this resolver instead of the system's.
+    pub fn with_s2s_resolver(mut self, resolver: crate::resolve::Resolver) -> Self {
+        if let Some(s2s) = &mut self.s2s {
+            s2s.resolver = Some(resolver);
+        }
+        self
+    }
+
+    /// Takes server-to-server streams from peers on `listener` (port 5269
+    /// by convention). Needs [`Serve::with_federation`].
+    pub fn with_s2s_listener(mut self, listener: TcpListener) -> Self {
+        self.s2s_listener = Some(listener);
+        self
+    }
+
     /// At most `max` sessions at once (default
     /// [`DEFAULT_MAX_SESSIONS`]); each is a thread.
     pub fn with_max_sessions(mut self, max: usize) -> Self {
@@ -286,6 +339,10 @@ impl Serve {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
+        let s2s_addr = match &self.s2s_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let mut hub = self.hub;
         seed_hub(&mut hub, self.accounts.as_ref());
         let shared = Arc::new(Shared {
@@ -296,6 +353,7 @@ impl Serve {
             configure: self.configure,
             log: self.log,
             max_sessions: self.max_sessions,
+            s2s: self.s2s,
             admission: Mutex::new(self.admission),
             sessions: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
@@ -325,6 +383,9 @@ impl Serve {
         if let Some(components) = self.components_tls {
             acceptors.push(spawn_acceptor(&shared, components, Listener::ComponentTls)?);
         }
+        if let (Some(s2s), true) = (self.s2s_listener, shared.s2s.is_some()) {
+            acceptors.push(spawn_acceptor(&shared, s2s, Listener::S2s)?);
+        }
         Ok(ServeHandle {
             addr,
             direct_addr,
@@ -332,6 +393,7 @@ impl Serve {
             component_tls_addr,
             websocket_addr,
             websocket_tls_addr,
+            s2s_addr,
             shared,
             acceptors,
             reaper: Some(reaper),
@@ -358,6 +420,8 @@ struct Shared {
     configure: Option<Configure>,
     log: Option<LogHook>,
     max_sessions: usize,
+    /// Federation, if on.
+    s2s: Option<federation::S2s>,
     /// Connections per client address, and those not logged in.
     admission: Mutex<Admission>,
     /// The open sessions, to reach with the hub's commands.

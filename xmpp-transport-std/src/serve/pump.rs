@@ -113,7 +113,11 @@ fn send(shared: &Arc<Shared>, session: SessionId, command: ServerCommand) {
 /// Answers a question of the hub from the account store (without the
 /// hub's lock: PLAIN runs PBKDF2), or carries out its requests to the
 /// store (rosters, offline messages).
-fn answer(shared: &Shared, event: HubEvent) {
+fn answer(shared: &Arc<Shared>, event: HubEvent) {
+    if let HubEvent::ConnectRemote { domain } = event {
+        shared.connect_remote(domain);
+        return;
+    }
     match LoginAnswer::from_store(shared.accounts.as_ref(), event) {
         Ok(answer) => answer.apply(&mut lock(&shared.hub)),
         Err(event) => {

@@ -17,18 +17,19 @@ use crate::connection::Connection;
 use crate::error::Error;
 use crate::websocket::ServerEndpoint;
 
-/// Drives one accepted connection until it is over.
+/// Drives one connection until it is over: one accepted on `listener`,
+/// or (`None`) our link to another server.
 pub(super) fn run(
     shared: &Arc<Shared>,
     id: SessionId,
     peer: SocketAddr,
-    listener: Listener,
+    listener: Option<Listener>,
     mut conn: Connection<ServerEndpoint, HubCommand>,
 ) {
     shared.log(&SessionLog::Started {
         session: id,
         peer,
-        direct_tls: listener == Listener::DirectTls,
+        direct_tls: listener == Some(Listener::DirectTls),
     });
     let mut jid: Option<FullJid> = None;
     let mut reason: Option<CloseReason> = None;
@@ -47,7 +48,9 @@ pub(super) fn run(
                     // Traced bytes are for the log only.
                     ServerEvent::Trace { .. } => continue,
                     ServerEvent::Closed { reason: why } => reason = Some(why.clone()),
-                    ServerEvent::Authenticated { .. } | ServerEvent::ComponentOnline { .. }
+                    ServerEvent::Authenticated { .. }
+                    | ServerEvent::ComponentOnline { .. }
+                    | ServerEvent::S2sAuthenticated { .. }
                         if !authenticated =>
                     {
                         authenticated = true;
@@ -70,7 +73,10 @@ pub(super) fn run(
         }
     }
     lock(&shared.sessions).remove(&id);
-    shared.release(peer.ip(), authenticated);
+    if listener.is_some() {
+        // Our own links took no admission slot.
+        shared.release(peer.ip(), authenticated);
+    }
     // Commands still queued for this connection come back to the hub
     // now, through their `Drop`.
     drop(conn);

@@ -1,0 +1,149 @@
+//! Federation for [`Serve`](super::Serve): where a peer domain's server
+//! is (a static route, or DNS SRV), and our links to peers, each on a
+//! thread of its own like an accepted session.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::Duration;
+
+use xmpp_proto::resolve::{Candidate, Plan, Security};
+use xmpp_proto::router::SessionId;
+use xmpp_proto::s2s::{Federation, S2sPolicy};
+use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
+
+use super::pump::{HubCommand, pump};
+use super::{Shared, lock, session};
+use crate::clock;
+use crate::connection::Connection;
+use crate::resolve::{Connected, DEFAULT_ATTEMPT_TIMEOUT, Resolver, race};
+use crate::s2s_tls::S2sTls;
+
+/// What a federating server knows: its dialback secret and policy, its
+/// TLS both ways, and how to find peers.
+pub(super) struct S2s {
+    pub(super) federation: Federation,
+    pub(super) tls: S2sTls,
+    /// Static routes: domain → address, tried before DNS.
+    pub(super) routes: HashMap<String, SocketAddr>,
+    /// DNS for the rest; `None`: only static routes.
+    pub(super) resolver: Option<Resolver>,
+}
+
+impl S2s {
+    /// Connects to `domain`'s server: its static route, else the SRV
+    /// plan (`_xmpps-server`, `_xmpp-server`, port 5269).
+    fn connect(&self, domain: &str) -> io::Result<Connected> {
+        if let Some(addr) = self.routes.get(domain) {
+            let (socket, addr) = race(&[*addr], Duration::ZERO, DEFAULT_ATTEMPT_TIMEOUT)?;
+            let candidate = Candidate {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                security: Security::StartTls,
+            };
+            return Ok(Connected {
+                socket,
+                candidate,
+                addr,
+            });
+        }
+        let Some(resolver) = &self.resolver else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no route to {domain} and no resolver"),
+            ));
+        };
+        match resolver.plan_server(domain)? {
+            Plan::Candidates(candidates) => {
+                resolver.connect_to(candidates, DEFAULT_ATTEMPT_TIMEOUT)
+            }
+            Plan::NoService => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{domain} takes no server-to-server streams (SRV target '.')"),
+            )),
+        }
+    }
+}
+
+impl Shared {
+    /// The hub wants a link to `domain`: connect on a thread of its own
+    /// and run it as a session; tell the hub if it cannot be reached.
+    pub(super) fn connect_remote(self: &Arc<Self>, domain: String) {
+        let shared = Arc::clone(self);
+        let name = domain.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("xmpp-s2s-{domain}"))
+            .spawn(move || shared.run_link(name));
+        match spawned {
+            Ok(thread) => {
+                let mut threads = lock(&self.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(thread);
+            }
+            Err(_) => {
+                // No thread, no link: what waits for it is bounced.
+                lock(&self.hub).remote_unreachable(clock::now(), &domain);
+                pump(self, None);
+            }
+        }
+    }
+
+    fn run_link(self: Arc<Self>, domain: String) {
+        match self.open_link(&domain) {
+            Ok((id, peer, conn)) => session::run(&self, id, peer, None, conn),
+            Err(_) => {
+                lock(&self.hub).remote_unreachable(clock::now(), &domain);
+                pump(&self, None);
+            }
+        }
+    }
+
+    /// Resolves and connects to `domain` and registers the link with the
+    /// hub.
+    fn open_link(
+        self: &Arc<Self>,
+        domain: &str,
+    ) -> io::Result<(
+        SessionId,
+        SocketAddr,
+        Connection<super::ServerEndpoint, HubCommand>,
+    )> {
+        let s2s = self
+            .s2s
+            .as_ref()
+            .ok_or_else(|| io::Error::other("federation is off"))?;
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(io::Error::other("shutting down"));
+        }
+        let connected = s2s.connect(domain)?;
+        connected.socket.set_nodelay(true)?;
+        let mut config = ServerConfig::new(&self.domain)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        if let Some(configure) = &self.configure {
+            config = configure(config);
+        }
+        if connected.candidate.security == Security::DirectTls {
+            config = config.with_tls(ServerTlsPolicy::Direct);
+        }
+        let config = config
+            .for_remote_domain(domain, s2s.federation.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let endpoint = Server::new(config, clock::now()).into();
+        let tls = match s2s.federation.policy() {
+            S2sPolicy::AllowDialback => s2s.tls.client_trusting_dns(domain)?,
+            _ => s2s.tls.client(domain)?,
+        };
+        let conn = Connection::new_client(connected.socket, endpoint, tls)?;
+        let mut conn = conn
+            .with_command_type::<HubCommand>()
+            .map_err(|_| io::Error::other("the connection has commands queued"))?;
+        let remote = conn.remote()?;
+        let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        lock(&self.sessions).insert(id, remote);
+        lock(&self.hub).remote_connecting(id, domain);
+        Ok((id, connected.addr, conn))
+    }
+}

@@ -1,0 +1,195 @@
+//! Two `Serve` servers federating over real sockets and TLS on loopback:
+//! a.example and b.example, each with its own certificate from its own
+//! authority, both authorities trusted by both, routed to each other by
+//! static routes. A message each way (SASL EXTERNAL by certificate),
+//! dialback where a certificate names another domain, a refusal (and a
+//! bounce to the sender) where the policy wants certificates, and a peer
+//! that is not there.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent};
+use xmpp_proto::jid::Jid;
+use xmpp_proto::s2s::{Federation, S2sPolicy};
+use xmpp_proto::stanza::{DefinedCondition, Message, MessageType};
+use xmpp_transport_std::clock;
+use xmpp_transport_std::resolve::Resolver;
+use xmpp_transport_std::s2s_tls::S2sTls;
+use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle};
+use xmpp_transport_std::test_certs::TestPki;
+use xmpp_transport_std::tls::TrustAnchors;
+use xmpp_transport_std::{ClientTls, Connection, Next};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One server: its domain, the authority of its client listener, and
+/// its handle.
+struct Node {
+    domain: &'static str,
+    c2s: TestPki,
+    handle: ServeHandle,
+}
+
+/// Starts a.example and b.example, routed to each other. a.example's
+/// server-to-server certificate names `a_names` (its own domain, or
+/// others); b.example's names b.example. Both authorities are trusted
+/// by both.
+fn pair(a_names: &[&str], policy: S2sPolicy) -> (Node, Node) {
+    let s2s_pki_a = TestPki::generate(a_names).unwrap();
+    let s2s_pki_b = TestPki::generate(&["b.example"]).unwrap();
+    let pem = format!("{}{}", s2s_pki_a.ca_pem(), s2s_pki_b.ca_pem());
+    let trust = TrustAnchors::from_pem(pem.as_bytes()).unwrap();
+    let s2s_a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let s2s_b = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (addr_a, addr_b) = (s2s_a.local_addr().unwrap(), s2s_b.local_addr().unwrap());
+    let start = |domain: &'static str, s2s_pki: &TestPki, listener, peer: &str, peer_addr| {
+        let (chain, key) = s2s_pki.chain_and_key();
+        let tls = S2sTls::new(chain, key, &trust).unwrap();
+        let mut accounts = Accounts::new();
+        accounts.add("user", "user-secret").unwrap();
+        let federation =
+            Federation::new(format!("dialback secret of {domain}")).with_policy(policy);
+        let c2s = TestPki::generate(&[domain]).unwrap();
+        let handle = Serve::new(domain, c2s.server_tls(), accounts)
+            .unwrap()
+            .with_federation(federation, tls)
+            .with_config(|c| c.with_trace(std::env::var_os("TRACE").is_some()))
+            .with_log(move |log: &xmpp_transport_std::serve::SessionLog<'_>| {
+                if std::env::var_os("TRACE").is_some() {
+                    eprintln!("[{domain}] {log}");
+                }
+            })
+            .with_s2s_route(peer, peer_addr)
+            // DNS that answers nothing (nothing listens there), so that
+            // unrouted domains fail fast without touching the network.
+            .with_s2s_resolver(Resolver::with_server("127.0.0.1:9".parse().unwrap()).unwrap())
+            .with_s2s_listener(listener)
+            .start(TcpListener::bind("127.0.0.1:0").unwrap())
+            .unwrap();
+        Node {
+            domain,
+            c2s,
+            handle,
+        }
+    };
+    let a = start("a.example", &s2s_pki_a, s2s_a, "b.example", addr_b);
+    let b = start("b.example", &s2s_pki_b, s2s_b, "a.example", addr_a);
+    (a, b)
+}
+
+/// A client of `node`, logged in as user@domain/`resource`.
+fn login(node: &Node, resource: &str) -> Connection<Client> {
+    let jid = Jid::new(&format!("user@{}", node.domain)).unwrap();
+    let config = ClientConfig::new(jid, "user-secret").with_resource(resource);
+    let tcp = std::net::TcpStream::connect(node.handle.local_addr()).unwrap();
+    let tls = ClientTls::new(&node.c2s.trust_anchors(), node.domain).unwrap();
+    let mut conn = Connection::new_client(tcp, Client::new(config, clock::now()), tls).unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Online { .. }) => return conn,
+            Next::Event(ClientEvent::Closed { reason }) => panic!("no login: {reason}"),
+            Next::Event(_) => {}
+            other => panic!("no login: {other:?}"),
+        }
+    }
+}
+
+/// The next message the client gets.
+fn next_message(conn: &mut Connection<Client>) -> Message {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Message(m)) => return m,
+            Next::Event(ClientEvent::Closed { reason }) => panic!("closed: {reason}"),
+            Next::Event(_) => {}
+            other => panic!("no message: {other:?}"),
+        }
+    }
+}
+
+/// The condition of the next bounce the client gets.
+fn next_bounce(conn: &mut Connection<Client>) -> DefinedCondition {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Bounced { error, .. }) => return error.condition,
+            Next::Event(ClientEvent::Closed { reason }) => panic!("closed: {reason}"),
+            Next::Event(_) => {}
+            other => panic!("no bounce: {other:?}"),
+        }
+    }
+}
+
+fn send(conn: &mut Connection<Client>, to: &str, body: &str) {
+    let msg = Message::builder(MessageType::Chat)
+        .to(to)
+        .body(body)
+        .build();
+    conn.command(|c, now| c.send(now, msg)).unwrap().unwrap();
+}
+
+#[test]
+fn two_servers_exchange_messages_both_ways() {
+    let (a, b) = pair(&["a.example"], S2sPolicy::RequireCertificate);
+    let mut alice = login(&a, "laptop");
+    let mut bob = login(&b, "phone");
+    send(&mut alice, "user@b.example/phone", "hello from a");
+    let got = next_message(&mut bob);
+    assert_eq!(got.from(), Some("user@a.example/laptop"));
+    assert_eq!(got.body().as_deref(), Some("hello from a"));
+    send(&mut bob, "user@a.example/laptop", "hello from b");
+    let got = next_message(&mut alice);
+    assert_eq!(got.from(), Some("user@b.example/phone"));
+    assert_eq!(got.body().as_deref(), Some("hello from b"));
+    // Both links are up, one each way.
+    assert!(
+        a.handle.session_count() >= 3,
+        "{}",
+        a.handle.session_count()
+    );
+}
+
+#[test]
+fn dialback_where_the_certificate_names_another_domain() {
+    // a.example's certificate (trusted) names only another domain: b
+    // offers it no EXTERNAL and checks its dialback key with a, over a
+    // link of its own that takes a's certificate as it is.
+    let (a, b) = pair(&["mail.a.example"], S2sPolicy::AllowDialback);
+    let mut alice = login(&a, "laptop");
+    let mut bob = login(&b, "phone");
+    send(&mut alice, "user@b.example/phone", "by dialback");
+    assert_eq!(
+        next_message(&mut bob).body().as_deref(),
+        Some("by dialback")
+    );
+    send(&mut bob, "user@a.example/laptop", "and back");
+    assert_eq!(next_message(&mut alice).body().as_deref(), Some("and back"));
+}
+
+#[test]
+fn the_default_policy_refuses_a_certificate_for_another_domain() {
+    let (a, b) = pair(&["mail.a.example"], S2sPolicy::RequireCertificate);
+    let mut alice = login(&a, "laptop");
+    let _bob = login(&b, "phone");
+    send(&mut alice, "user@b.example/phone", "refused");
+    assert_eq!(
+        next_bounce(&mut alice),
+        DefinedCondition::RemoteServerNotFound
+    );
+    // b never took a stream from a, so nothing came through.
+    assert_eq!(b.handle.with_hub(|h| h.stats().rerouted), 0);
+}
+
+#[test]
+fn a_peer_that_is_not_there_bounces_with_remote_server_not_found() {
+    let (a, _b) = pair(&["a.example"], S2sPolicy::RequireCertificate);
+    let mut alice = login(&a, "laptop");
+    // No route and no such domain in DNS.
+    send(&mut alice, "someone@nowhere.invalid", "lost?");
+    assert_eq!(
+        next_bounce(&mut alice),
+        DefinedCondition::RemoteServerNotFound
+    );
+}
