@@ -73,6 +73,8 @@ if [ -f tests/tests/interop.rs ]; then
   cargo test -p xmpp-tests --test interop_ws -- --ignored
   # The same scenarios through tokio tasks (xmpp-transport-tokio).
   cargo test -p xmpp-transport-tokio --test interop -- --ignored
+  # Federation: our server and Prosody, by certificate and by dialback.
+  cargo test -p xmpp-tests --test interop_s2s -- --ignored --test-threads=1
   # XEP-0198: the sender's connection is killed at random and resumed; a
   # short run here (about 10 s for Prosody, 40 s for ejabberd), the
   # 10,000-message figures are in tests/INTEROP.md.

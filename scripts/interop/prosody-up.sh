@@ -23,6 +23,11 @@ TLS_PORT="${PROSODY_TLS_PORT:-5223}"
 COMPONENT_PORT="${PROSODY_COMPONENT_PORT:-5347}"
 # XMPP over WebSocket (RFC 7395), TLS only: c2s_require_encryption holds.
 HTTPS_PORT="${PROSODY_HTTPS_PORT:-5281}"
+# Server-to-server (federation tests): Prosody's own port, and where our
+# server listens for it (tests/tests/interop_s2s.rs binds these).
+S2S_PORT="${PROSODY_S2S_PORT:-15269}"
+OURS_S2S_PORT="${OURS_S2S_PORT:-15270}"
+OURS_DIALBACK_S2S_PORT="${OURS_DIALBACK_S2S_PORT:-15271}"
 COMPONENT_DOMAIN=echo.localhost
 COMPONENT_SECRET=echo-secret
 # The SASL2 host and its modules (mod_sasl2_compat makes the 2023 modules
@@ -72,15 +77,26 @@ cross_domain_websocket = true
 -- Load tests open hundreds of connections at once.
 network_settings = { tcp_backlog = 1024 }
 
--- No mod_limits (no rate limits), no mod_register (no in-band registration),
--- no s2s: the test server never talks to the outside world.
+-- No mod_limits (no rate limits), no mod_register (no in-band registration).
+-- Server-to-server only on loopback, and only with our test servers: the
+-- domains of s2s_static_routes resolve to them, and nothing else can be
+-- reached without DNS.
 modules_enabled = {
 	"roster"; "saslauth"; "tls"; "disco"; "posix";
 	"carbons"; "pep"; "private"; "blocklist"; "vcard4"; "vcard_legacy";
 	"version"; "uptime"; "time"; "ping"; "mam"; "csi_simple";
-	"smacks"; "websocket";
+	"smacks"; "websocket"; "dialback"; "s2s_static_routes";
 }
-modules_disabled = { "s2s"; "dialback"; "s2s_auth_certs" }
+s2s_ports = { $S2S_PORT }
+s2s_interfaces = { $ifaces}
+s2s_static_routes = {
+	["ours.test"] = { "127.0.0.1", $OURS_S2S_PORT };
+	["ours-dialback.test"] = { "127.0.0.1", $OURS_DIALBACK_S2S_PORT };
+}
+-- Certificates that verify are used (SASL EXTERNAL); where they do not,
+-- dialback (the federation tests cover both).
+s2s_secure_auth = false
+s2s_require_encryption = true
 
 -- XEP-0198: sessions can be resumed for 10 minutes after a disconnect.
 smacks_hibernation_time = 600
@@ -94,6 +110,9 @@ archive_expires_after = "1d"
 ssl = {
 	certificate = "$STATE/certs/fullchain.pem";
 	key = "$STATE/certs/server.key";
+	-- Peers' certificates (our server's, in the federation tests) are
+	-- checked against the test CA.
+	cafile = "$STATE/certs/ca.crt";
 }
 
 VirtualHost "localhost"
@@ -150,6 +169,9 @@ XMPP_PROSODY_MUC=conference.localhost
 XMPP_PROSODY_LOAD_USERS=$LOAD_USERS
 XMPP_PROSODY_PID=$1
 XMPP_INTEROP_CA=$STATE/certs/ca.crt
+XMPP_PROSODY_S2S_PORT=$S2S_PORT
+XMPP_OURS_S2S_PORT=$OURS_S2S_PORT
+XMPP_OURS_DIALBACK_S2S_PORT=$OURS_DIALBACK_S2S_PORT
 EOF
 }
 
@@ -157,12 +179,14 @@ if pid="$(live_pid_from "$PIDFILE" "$CFG")"; then
   say "already running (pid $pid)"
   grep -q "VirtualHost \"$SASL2_DOMAIN\"" "$CFG" ||
     say "note: this instance predates VirtualHost $SASL2_DOMAIN; run prosody-down.sh, then this script, to get it"
+  grep -q "s2s_static_routes" "$CFG" ||
+    say "note: this instance predates federation; run prosody-down.sh, then this script, to get it"
   create_accounts
   write_env "$pid"
   exit 0
 fi
 
-require_free_ports "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT" "$HTTPS_PORT"
+require_free_ports "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT" "$HTTPS_PORT" "$S2S_PORT"
 write_config
 create_accounts
 
@@ -173,7 +197,7 @@ say "starting prosody"
 setsid nohup prosody -F --config "$CFG" </dev/null >"$DIR/console.log" 2>&1 &
 pid=$!
 echo "$pid" >"$PIDFILE"
-if ! wait_for_ports "$pid" 30 "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT" "$HTTPS_PORT"; then
+if ! wait_for_ports "$pid" 30 "$C2S_PORT" "$TLS_PORT" "$COMPONENT_PORT" "$HTTPS_PORT" "$S2S_PORT"; then
   tail -n 20 "$DIR/console.log" "$DIR/prosody.log" >&2 2>/dev/null || true
   terminate "$pid" 5
   fail "prosody did not open ports $C2S_PORT and $TLS_PORT within 30 s"
@@ -181,4 +205,4 @@ fi
 # mod_posix rewrites the pid file with its own (identical) pid; keep ours
 # if it has not done so yet.
 write_env "$pid"
-say "ready: c2s 127.0.0.1:$C2S_PORT (STARTTLS), 127.0.0.1:$TLS_PORT (direct TLS), wss://localhost:$HTTPS_PORT/xmpp-websocket, pid $pid"
+say "ready: c2s 127.0.0.1:$C2S_PORT (STARTTLS), 127.0.0.1:$TLS_PORT (direct TLS), wss://localhost:$HTTPS_PORT/xmpp-websocket, s2s 127.0.0.1:$S2S_PORT, pid $pid"

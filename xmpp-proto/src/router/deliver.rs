@@ -113,6 +113,11 @@ impl Router {
                 Some(Some(component)) => self.deliver(component, stanza.element(), out),
                 // Never relayed from one server to another.
                 None if from_remote => {}
+                // Our links prove the main domain only: a service's
+                // stanzas (rooms, components) cannot go out on them yet.
+                None if self.federation && !self.from_main_domain(stanza) => {
+                    self.reply(from, stanza, DefinedCondition::RemoteServerNotFound, out);
+                }
                 None if self.federation => {
                     if let Some(wire) = self.wire(stanza.element()) {
                         out.push(Routed::Remote {
@@ -239,6 +244,16 @@ impl Router {
         self.scratch.clear();
         crate::xml::write_in_client_stream(&mut self.scratch, el).ok()?;
         Some(WireStanza::from_bytes(&self.scratch))
+    }
+
+    /// Whether `stanza` comes from the main domain or one of its
+    /// accounts.
+    fn from_main_domain(&self, stanza: &Stanza) -> bool {
+        stanza
+            .element()
+            .attr("from")
+            .and_then(|f| JidRef::parse(f).ok())
+            .is_some_and(|f| f.domainpart() == self.domain.domainpart())
     }
 
     /// The session to answer about `el`, if any (see `sender_of`).
