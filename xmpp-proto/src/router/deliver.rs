@@ -115,7 +115,7 @@ impl Router {
                 None if from_remote => {}
                 // Our links prove the main domain only: a service's
                 // stanzas (rooms, components) cannot go out on them yet.
-                None if self.federation && !self.from_main_domain(stanza) => {
+                None if self.federation && !self.sent_from_main_domain(stanza) => {
                     self.reply(from, stanza, DefinedCondition::RemoteServerNotFound, out);
                 }
                 None if self.federation => {
@@ -248,7 +248,7 @@ impl Router {
 
     /// Whether `stanza` comes from the main domain or one of its
     /// accounts.
-    fn from_main_domain(&self, stanza: &Stanza) -> bool {
+    fn sent_from_main_domain(&self, stanza: &Stanza) -> bool {
         stanza
             .element()
             .attr("from")
