@@ -161,8 +161,7 @@ fn exchange(domain: &str, port_var: &str, policy: S2sPolicy) -> Vec<String> {
     assert_eq!(got.from(), Some(alice_jid.as_str()));
     assert_eq!(got.body().as_deref(), Some("hello from Prosody"));
     server.shutdown();
-    let lines = lock(&log).clone();
-    lines
+    lock(&log).clone()
 }
 
 #[test]
