@@ -20,7 +20,7 @@ use xmpp_transport_std::serve::{AccountStore, Accounts, Serve, SessionLog};
 use xmpp_transport_std::test_certs::TestPki;
 
 const HELP: &str = "\
-serve: a small XMPP server (thread per connection, local delivery only).
+serve: a small XMPP server (thread per connection).
 
 Usage: serve --domain DOMAIN [options]
 
@@ -54,6 +54,19 @@ Options:
                        has a dot) with SECRET (repeatable)
   --no-muc             no group chat rooms (served on conference.DOMAIN
                        by default)
+  --listen-s2s ADDR    federate: take server-to-server streams here (5269
+                       by convention); stanzas for other domains go out on
+                       links opened on demand (DNS SRV, or --s2s-route)
+  --s2s-route DOMAIN=HOST:PORT
+                       find DOMAIN's server at HOST:PORT instead of DNS
+                       (repeatable; also turns federation on)
+  --dialback-secret S  the dialback key secret (default: random per run);
+                       the same for every process of the domain
+  --s2s-ca FILE        authorities of peers' certificates, PEM (repeatable;
+                       default: the public roots; with --generate-ca, its CA)
+  --allow-dialback     accept peers whose certificate does not verify by
+                       dialback (checked with their server through DNS);
+                       by default only verified certificates count
   --cert FILE          certificate chain, PEM, leaf first
   --key FILE           its private key, PEM
   --generate-ca FILE   no --cert/--key: generate a CA and a certificate for
@@ -68,6 +81,8 @@ session's start and end on stderr, and serves until killed.";
 
 #[path = "support/db.rs"]
 mod db;
+#[path = "support/federation.rs"]
+mod federation;
 #[path = "support/services.rs"]
 mod services;
 fn main() -> ExitCode {
@@ -96,9 +111,13 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let (mut listen_component, mut components) = (None, Vec::new());
     let mut listen_component_tls = None;
     let (mut listen_ws, mut listen_wss) = (None, None);
+    let mut s2s = federation::S2sFlags::default();
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        if s2s.take(&arg, &mut value)? {
+            continue;
+        }
         match arg.as_str() {
             "--listen" => listen = value("--listen")?,
             "--direct-tls" => direct = Some(value("--direct-tls")?),
@@ -152,6 +171,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
             .transpose()
     };
     let ws_listener = bind("--listen-ws", &listen_ws)?;
+    let s2s_listener = s2s.bind()?;
     let wss_listener = bind("--listen-wss", &listen_wss)?;
     let component_listener = match &listen_component {
         Some(addr) => {
@@ -191,16 +211,19 @@ fn run(args: Vec<String>) -> Result<(), String> {
         return Err("no accounts: give --users FILE, --user NAME:PASS or --db FILE".into());
     }
 
-    let tls = match (cert, key, ca_out) {
+    let mut pki = None;
+    let tls = match (&cert, &key, ca_out) {
         (Some(cert), Some(key), None) => {
-            ServerTls::from_pem_files(&cert, &key).map_err(|e| e.to_string())?
+            ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?
         }
         (None, None, Some(ca_out)) => {
-            let pki = TestPki::generate(&[domain.as_str()]).map_err(|e| e.to_string())?;
-            std::fs::write(&ca_out, pki.ca_pem())
+            let generated = TestPki::generate(&[domain.as_str()]).map_err(|e| e.to_string())?;
+            std::fs::write(&ca_out, generated.ca_pem())
                 .map_err(|e| format!("--generate-ca {ca_out}: {e}"))?;
             eprintln!("wrote a throw-away CA to {ca_out}; clients trust it with --ca {ca_out}");
-            pki.server_tls()
+            let tls = generated.server_tls();
+            pki = Some(generated);
+            tls
         }
         _ => return Err(TLS_CHOICE.into()),
     };
@@ -249,6 +272,15 @@ fn run(args: Vec<String>) -> Result<(), String> {
     if let Some(l) = component_tls_listener {
         serve = serve.with_component_tls_listener(l);
     }
+    if s2s.federates() {
+        let certificate = match (&pki, &cert, &key) {
+            (Some(pki), _, _) => federation::Certificate::Generated(pki),
+            (None, Some(chain), Some(key)) => federation::Certificate::Files { chain, key },
+            _ => return Err(TLS_CHOICE.into()),
+        };
+        let rooms = muc.then(|| format!("conference.{domain}"));
+        serve = s2s.apply(serve, certificate, s2s_listener, rooms)?;
+    }
     let server = serve.start(listener).map_err(|e| e.to_string())?;
     let plural = if account_count == 1 { "" } else { "s" };
     println!(
@@ -271,6 +303,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
     }
     if let Some(addr) = server.component_tls_addr() {
         println!("listening on {addr} for components (TLS)");
+    }
+    if let Some(addr) = server.s2s_addr() {
+        println!("listening on {addr} for other servers");
     }
     let _ = std::io::stdout().flush();
     // Serve until killed; the handle is never dropped.
