@@ -177,16 +177,8 @@ run_load() {
 start_prosody() {
   XMPP_LOAD_USERS="${1:-$SESSIONS_B}" bash "$HERE/interop/prosody-up.sh"
   bash "$HERE/interop/prosody-down.sh"
-  local dir="$STATE/prosody" cfg="$STATE/prosody/bench.cfg.lua"
-  sed -e 's/"mam"; //; s/"carbons"; //; s/"smacks";//' \
-    -e 's/levels = { min = "[a-z]*" }/levels = { min = "warn" }/' \
-    "$dir/prosody.cfg.lua" >"$cfg"
-  grep -q '"mam"' "$cfg" && fail "could not take mod_mam out of $cfg"
-  require_free_ports "$PROSODY_C2S_PORT"
-  setsid nohup prosody -F --config "$cfg" </dev/null >"$dir/bench-console.log" 2>&1 &
-  PROSODY_PID=$!
-  wait_for_ports "$PROSODY_PID" 30 "$PROSODY_C2S_PORT" || fail "prosody did not start: $(tail -5 "$dir/bench-console.log")"
-  say "(b) prosody running with $cfg (pid $PROSODY_PID)"
+  start_bench_prosody "$PROSODY_C2S_PORT"
+  say "(b) prosody running with its bench configuration (pid $PROSODY_PID)"
 }
 
 bench_b() {

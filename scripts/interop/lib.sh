@@ -177,3 +177,22 @@ slixmpp_venv() {
       fail "pip could not install slixmpp $version"
   fi
 }
+
+# start_bench_prosody PORT...: restarts the Prosody that prosody-up.sh
+# configured (and that was then stopped) with a copy of its configuration
+# that leaves out what costs per message without being routing: mod_mam
+# (every message written to the file store), carbons and smacks (the load
+# generators use neither), and logs warnings only. The interop
+# configuration loads no mod_limits, so nothing is rate limited. Waits for
+# PORT...; sets PROSODY_PID.
+start_bench_prosody() {
+  local dir="$STATE/prosody" cfg="$STATE/prosody/bench.cfg.lua"
+  sed -e 's/"mam"; //; s/"carbons"; //; s/"smacks";//' \
+    -e 's/levels = { min = "[a-z]*" }/levels = { min = "warn" }/' \
+    "$dir/prosody.cfg.lua" >"$cfg"
+  grep -q '"mam"' "$cfg" && fail "could not take mod_mam out of $cfg"
+  require_free_ports "$@"
+  setsid nohup prosody -F --config "$cfg" </dev/null >"$dir/bench-console.log" 2>&1 &
+  PROSODY_PID=$!
+  wait_for_ports "$PROSODY_PID" 30 "$@" || fail "prosody did not start: $(tail -5 "$dir/bench-console.log")"
+}
