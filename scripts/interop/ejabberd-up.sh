@@ -24,6 +24,13 @@ COMPONENT_DOMAIN=echo.localhost
 COMPONENT_SECRET=echo-secret
 DIST_PORT="${EJABBERD_DIST_PORT:-5359}"
 HTTPS_PORT="${EJABBERD_HTTPS_PORT:-5443}"
+# Federation tests: ejabberd's server-to-server port, the domain it
+# federates as, and the one port where it finds our servers (ejabberd
+# has no static routes: ours.test resolves through inetrc below, and
+# without SRV records it connects to outgoing_s2s_port).
+S2S_PORT="${EJABBERD_S2S_PORT:-15268}"
+FED_DOMAIN=ejabberd.test
+OURS_S2S_PORT="${EJABBERD_OURS_S2S_PORT:-15273}"
 DIR="$STATE/ejabberd"
 PIDFILE="$DIR/ejabberd.pid"
 CTL="$DIR/ejabberdctl"
@@ -46,7 +53,12 @@ ERL_OPTIONS="-kernel inet_dist_use_interface {127,0,0,1}"
 EJABBERD_PID_PATH=$PIDFILE
 EJABBERD_BYPASS_WARNINGS=true
 EOF
-  printf '%s\n' '{lookup, [file, native]}.' '{host, {127,0,0,1}, ["localhost"]}.' >"$DIR/etc/inetrc"
+  # Our test servers' domains live on loopback too. No resolv.conf: the
+  # SRV lookups of server-to-server connections fail at once (nothing
+  # answers on port 9) instead of waiting for a network resolver.
+  printf '%s\n' '{lookup, [file, native]}.' \
+    '{host, {127,0,0,1}, ["localhost", "ours.test", "ours-dialback.test"]}.' \
+    '{resolv_conf, ""}.' '{nameserver, {127,0,0,1}, 9}.' >"$DIR/etc/inetrc"
 
   cat >"$CTL" <<EOF
 #!/bin/sh
@@ -66,6 +78,7 @@ EOF
   - {port: $TLS_PORT, ip: \"$a\", module: ejabberd_c2s, tls: true, shaper: none, max_stanza_size: 262144, backlog: 1024}
   - {port: $COMPONENT_PORT, ip: \"$a\", module: ejabberd_service, hosts: {\"$COMPONENT_DOMAIN\": {password: \"$COMPONENT_SECRET\"}}}
   - {port: $HTTPS_PORT, ip: \"$a\", module: ejabberd_http, tls: true, request_handlers: {/ws: ejabberd_http_ws}}
+  - {port: $S2S_PORT, ip: \"$a\", module: ejabberd_s2s_in, shaper: none}
 "
   done
 
@@ -73,7 +86,7 @@ EOF
 # Written by ejabberd-up.sh; regenerated on every start.
 loglevel: ${EJABBERD_LOG_LEVEL:-info}
 log_rotate_count: 0
-hosts: [localhost, example.test]
+hosts: [localhost, example.test, $FED_DOMAIN]
 certfiles: ["$STATE/certs/server.pem"]
 ca_file: "$STATE/certs/ca.crt"
 acme: {auto: false}
@@ -86,8 +99,14 @@ auth_password_format: plain
 # DIGEST-MD5 is obsolete (RFC 6331) and X-OAUTH2 needs tokens; a client
 # should never pick them in these tests. EJABBERD_DISABLE_SASL overrides.
 disable_sasl_mechanisms: [$hidden]
-# No federation: the server never connects anywhere.
-s2s_access: nobody
+# Federation only with our test servers on loopback (nothing else
+# resolves): STARTTLS required, certificates checked against the test CA
+# (SASL EXTERNAL), dialback where they do not name the domain.
+s2s_access: all
+s2s_use_starttls: required
+outgoing_s2s_port: $OURS_S2S_PORT
+s2s_dns_timeout: 1
+s2s_dns_retries: 0
 acl:
   admin: {user: ["admin@localhost"]}
   local: {user_regexp: ""}
@@ -121,6 +140,7 @@ modules:
   mod_private: {}
   mod_pubsub: {host: "pubsub.@HOST@", access_createnode: pubsub_createnode, plugins: [flat, pep]}
   mod_roster: {versioning: true}
+  mod_s2s_dialback: {}
   # XEP-0198 with resumption for 5 minutes after a disconnect.
   mod_stream_mgmt: {resume_timeout: 300}
   mod_time: {}
@@ -129,12 +149,18 @@ modules:
 EOF
 }
 
+# The named accounts also on the federation domain.
+fed_account_lines() {
+  local a
+  for a in $NAMED_ACCOUNTS; do printf '%s %s %s\n' "${a%%:*}" "$FED_DOMAIN" "${a#*:}"; done
+}
+
 # One short-lived Erlang node registers every account over RPC. Calling
 # `ejabberdctl register` per account boots a VM each time (~0.2 s of CPU,
 # over half a minute for the load accounts); this takes about a second.
 create_accounts() {
   local list="$DIR/accounts.terms" user domain pass
-  account_lines | while read -r user domain pass; do
+  { account_lines; fed_account_lines; } | while read -r user domain pass; do
     printf '{<<"%s">>, <<"%s">>, <<"%s">>}.\n' "$user" "$domain" "$pass"
   done >"$list"
   local code
@@ -194,6 +220,9 @@ XMPP_EJABBERD_LOAD_USERS=$LOAD_USERS
 XMPP_EJABBERD_CTL=$CTL
 XMPP_EJABBERD_PID=$1
 XMPP_INTEROP_CA=$STATE/certs/ca.crt
+XMPP_EJABBERD_S2S_PORT=$S2S_PORT
+XMPP_EJABBERD_FED_DOMAIN=$FED_DOMAIN
+XMPP_EJABBERD_OURS_S2S_PORT=$OURS_S2S_PORT
 EOF
 }
 
@@ -204,7 +233,7 @@ if pid="$(live_pid_from "$PIDFILE" "$DIR/db")"; then
   exit 0
 fi
 
-require_free_ports "$C2S_PORT" "$TLS_PORT" "$DIST_PORT" "$COMPONENT_PORT" "$HTTPS_PORT"
+require_free_ports "$C2S_PORT" "$TLS_PORT" "$DIST_PORT" "$COMPONENT_PORT" "$HTTPS_PORT" "$S2S_PORT"
 write_config
 rm -f "$PIDFILE"
 say "starting ejabberd"

@@ -1,10 +1,13 @@
-//! Federation with a real Prosody on loopback: our `Serve` for ours.test
-//! (the interop certificate, which names it: SASL EXTERNAL both ways)
-//! and for ours-dialback.test (the same certificate, which does not name
-//! it: Prosody falls back to dialback and asks us as the authoritative
-//! server), exchanging messages with alice@example.test on Prosody.
-//! Prosody reaches us through its `s2s_static_routes` (a module of
-//! `scripts/interop/prosody/`), we reach it through ours.
+//! Federation with real Prosody and ejabberd servers on loopback: our
+//! `Serve` for ours.test (the interop certificate, which names it: SASL
+//! EXTERNAL both ways) and for ours-dialback.test (the same certificate,
+//! which does not name it: the peer falls back to dialback and asks us as
+//! the authoritative server), exchanging messages with a user of
+//! Prosody's example.test or ejabberd's ejabberd.test, and subscribing to
+//! each other's presence. Prosody reaches us through its
+//! `s2s_static_routes` (a module of `scripts/interop/prosody/`), ejabberd
+//! through its inetrc and `outgoing_s2s_port`; we reach both through
+//! static routes.
 //!
 //! Needs what `scripts/interop.sh` starts; a plain `cargo test` lists
 //! these as ignored.
@@ -14,9 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use xmpp_proto::client::{Client, ClientConfig, ClientEvent};
-use xmpp_proto::jid::Jid;
+use xmpp_proto::jid::{BareJid, Jid};
+use xmpp_proto::roster::{RosterItem, Subscription};
 use xmpp_proto::s2s::{Federation, S2sPolicy};
-use xmpp_proto::stanza::{Message, MessageType};
+use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
 use xmpp_transport_std::clock;
 use xmpp_transport_std::resolve::Resolver;
 use xmpp_transport_std::s2s_tls::S2sTls;
@@ -24,7 +28,47 @@ use xmpp_transport_std::serve::{Accounts, Serve, ServeHandle, SessionLog};
 use xmpp_transport_std::{ClientTls, Connection, Next, ServerTls, TrustAnchors};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
-const PROSODY_DOMAIN: &str = "example.test";
+
+/// A server we federate with, from the interop environment.
+struct Peer {
+    /// Its domain.
+    domain: &'static str,
+    /// Where it takes server-to-server streams.
+    s2s: SocketAddr,
+    /// Where its clients log in (STARTTLS).
+    c2s: String,
+    /// The port where it looks for ours.test, and for ours-dialback.test.
+    ours_ports: (String, String),
+}
+
+fn prosody() -> Peer {
+    let host = env("XMPP_PROSODY_HOST");
+    Peer {
+        domain: "example.test",
+        s2s: format!("{host}:{}", env("XMPP_PROSODY_S2S_PORT"))
+            .parse()
+            .unwrap(),
+        c2s: format!("{host}:{}", env("XMPP_PROSODY_C2S_PORT")),
+        ours_ports: (
+            env("XMPP_OURS_S2S_PORT"),
+            env("XMPP_OURS_DIALBACK_S2S_PORT"),
+        ),
+    }
+}
+
+fn ejabberd() -> Peer {
+    let host = env("XMPP_EJABBERD_HOST");
+    // ejabberd finds every domain of ours on the same port.
+    let port = env("XMPP_EJABBERD_OURS_S2S_PORT");
+    Peer {
+        domain: "ejabberd.test",
+        s2s: format!("{host}:{}", env("XMPP_EJABBERD_S2S_PORT"))
+            .parse()
+            .unwrap(),
+        c2s: format!("{host}:{}", env("XMPP_EJABBERD_C2S_PORT")),
+        ours_ports: (port.clone(), port),
+    }
+}
 
 /// The log, even after a panic elsewhere held it.
 fn lock(log: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
@@ -45,21 +89,19 @@ fn cert_files() -> (String, String) {
     (file("fullchain.pem"), file("server.key"))
 }
 
-/// Our server for `domain`, taking Prosody's streams on `s2s_port`, with
-/// a log of what its sessions did.
-fn ours(domain: &str, s2s_port: &str, policy: S2sPolicy) -> (ServeHandle, Arc<Mutex<Vec<String>>>) {
+/// Our server for `domain`, taking `peer`'s streams on `s2s_port`, with a
+/// log of what its sessions did.
+fn ours(
+    peer: &Peer,
+    domain: &str,
+    s2s_port: &str,
+    policy: S2sPolicy,
+) -> (ServeHandle, Arc<Mutex<Vec<String>>>) {
     let (chain, key) = cert_files();
     let anchors = TrustAnchors::from_pem_file(env("XMPP_INTEROP_CA")).unwrap();
     let tls = S2sTls::from_pem_files(&chain, &key, &anchors).unwrap();
     let mut accounts = Accounts::new();
     accounts.add("dana", "dana-pass").unwrap();
-    let prosody: SocketAddr = format!(
-        "{}:{}",
-        env("XMPP_PROSODY_HOST"),
-        env("XMPP_PROSODY_S2S_PORT")
-    )
-    .parse()
-    .unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     let handle = Serve::new(
@@ -74,7 +116,7 @@ fn ours(domain: &str, s2s_port: &str, policy: S2sPolicy) -> (ServeHandle, Arc<Mu
         Federation::new(format!("secret of {domain}")).with_policy(policy),
         tls,
     )
-    .with_s2s_route(PROSODY_DOMAIN, prosody)
+    .with_s2s_route(peer.domain, peer.s2s)
     .with_s2s_resolver(Resolver::with_server("127.0.0.1:9".parse().unwrap()).unwrap())
     .with_s2s_listener(TcpListener::bind(format!("127.0.0.1:{s2s_port}")).unwrap())
     .start(TcpListener::bind("127.0.0.1:0").unwrap())
@@ -109,13 +151,12 @@ fn login(addr: &str, jid: &str, password: &str) -> (Connection<Client>, String) 
     }
 }
 
-fn prosody_login() -> (Connection<Client>, String) {
-    let addr = format!(
-        "{}:{}",
-        env("XMPP_PROSODY_HOST"),
-        env("XMPP_PROSODY_C2S_PORT")
-    );
-    login(&addr, "alice@example.test", "alice-pass")
+fn peer_login(peer: &Peer, user: &str) -> (Connection<Client>, String) {
+    login(
+        &peer.c2s,
+        &format!("{user}@{}", peer.domain),
+        &format!("{user}-pass"),
+    )
 }
 
 fn send(conn: &mut Connection<Client>, to: &str, body: &str) {
@@ -142,38 +183,37 @@ fn next_message(conn: &mut Connection<Client>, log: &Mutex<Vec<String>>) -> Mess
     }
 }
 
-fn exchange(domain: &str, port_var: &str, policy: S2sPolicy) -> Vec<String> {
-    let (server, log) = ours(domain, &env(port_var), policy);
+/// A message each way between dana on our `domain` and alice on the
+/// peer; returns our server's log.
+fn exchange(peer: &Peer, domain: &str, policy: S2sPolicy) -> Vec<String> {
+    let port = match domain {
+        "ours.test" => &peer.ours_ports.0,
+        _ => &peer.ours_ports.1,
+    };
+    let (server, log) = ours(peer, domain, port, policy);
     let (mut dana, dana_jid) = login(
         &server.local_addr().to_string(),
         &format!("dana@{domain}/desk"),
         "dana-pass",
     );
-    let (mut alice, alice_jid) = prosody_login();
-    // Ours to Prosody: our link, then Prosody's link back for the answer.
-    // (To the full JID: neither client sent presence.)
-    send(&mut dana, &alice_jid, "hello Prosody");
+    let (mut alice, alice_jid) = peer_login(peer, "alice");
+    // Ours to the peer: our link, then the peer's link back for the
+    // answer. (To the full JID: neither client sent presence.)
+    send(&mut dana, &alice_jid, "hello peer");
     let got = next_message(&mut alice, &log);
     assert_eq!(got.from(), Some(dana_jid.as_str()));
-    assert_eq!(got.body().as_deref(), Some("hello Prosody"));
-    send(&mut alice, &dana_jid, "hello from Prosody");
+    assert_eq!(got.body().as_deref(), Some("hello peer"));
+    send(&mut alice, &dana_jid, "hello from the peer");
     let got = next_message(&mut dana, &log);
     assert_eq!(got.from(), Some(alice_jid.as_str()));
-    assert_eq!(got.body().as_deref(), Some("hello from Prosody"));
+    assert_eq!(got.body().as_deref(), Some("hello from the peer"));
     server.shutdown();
     lock(&log).clone()
 }
 
-#[test]
-#[ignore = "needs Prosody: run scripts/interop.sh"]
-fn prosody_federates_by_certificate() {
-    let log = exchange(
-        "ours.test",
-        "XMPP_OURS_S2S_PORT",
-        S2sPolicy::RequireCertificate,
-    );
-    let text = log.join("\n");
-    // Both directions authenticated by SASL EXTERNAL.
+/// Both directions authenticated by SASL EXTERNAL, no dialback.
+fn by_certificate(peer: Peer) {
+    let text = exchange(&peer, "ours.test", S2sPolicy::RequireCertificate).join("\n");
     assert!(text.contains("mechanism='EXTERNAL'"), "{text}");
     assert!(
         !text.contains("<db:result") && !text.contains("<result xmlns='jabber:server:dialback'"),
@@ -181,16 +221,185 @@ fn prosody_federates_by_certificate() {
     );
 }
 
+/// The peer asked us, as the authoritative server, about its key.
+fn by_dialback(peer: Peer) {
+    let text = exchange(&peer, "ours-dialback.test", S2sPolicy::AllowDialback).join("\n");
+    assert!(text.contains("verify"), "{text}");
+    assert!(text.contains("type='valid'"), "{text}");
+}
+
+#[test]
+#[ignore = "needs Prosody: run scripts/interop.sh"]
+fn prosody_federates_by_certificate() {
+    by_certificate(prosody());
+}
+
 #[test]
 #[ignore = "needs Prosody: run scripts/interop.sh"]
 fn prosody_federates_by_dialback_when_the_certificate_does_not_name_us() {
-    let log = exchange(
-        "ours-dialback.test",
-        "XMPP_OURS_DIALBACK_S2S_PORT",
-        S2sPolicy::AllowDialback,
+    by_dialback(prosody());
+}
+
+#[test]
+#[ignore = "needs ejabberd: run scripts/interop.sh"]
+fn ejabberd_federates_by_certificate() {
+    by_certificate(ejabberd());
+}
+
+#[test]
+#[ignore = "needs ejabberd: run scripts/interop.sh"]
+fn ejabberd_federates_by_dialback_when_the_certificate_does_not_name_us() {
+    by_dialback(ejabberd());
+}
+
+/// Waits for the event `pick` accepts.
+fn wait_for<T>(
+    conn: &mut Connection<Client>,
+    mut pick: impl FnMut(&ClientEvent) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(e) => {
+                if let Some(t) = pick(&e) {
+                    return t;
+                }
+                if let ClientEvent::Closed { reason } = e {
+                    panic!("closed while waiting: {reason}");
+                }
+            }
+            other => panic!("while waiting: {other:?}"),
+        }
+    }
+}
+
+/// Asks for the roster and says we are available.
+fn with_roster(conn: &mut Connection<Client>) {
+    conn.command(|c, now| c.request_roster(now))
+        .unwrap()
+        .unwrap();
+    wait_for(conn, |e| {
+        matches!(e, ClientEvent::RosterReceived).then_some(())
+    });
+    let presence = Presence::builder(PresenceType::Available).build();
+    conn.command(|c, now| c.send(now, presence))
+        .unwrap()
+        .unwrap();
+}
+
+/// Removes `contact` if an earlier run left it on the roster.
+fn forget(conn: &mut Connection<Client>, contact: &BareJid) {
+    if conn.endpoint().roster().get(contact.as_str()).is_none() {
+        return;
+    }
+    let id = conn
+        .command(|c, now| c.remove_roster_item(now, contact))
+        .unwrap()
+        .unwrap();
+    wait_for(conn, |e| match e {
+        ClientEvent::IqResponse { id: got, .. } if *got == id => Some(()),
+        _ => None,
+    });
+}
+
+/// The roster push for `contact` that `want` accepts.
+fn push_for(conn: &mut Connection<Client>, contact: &BareJid, want: impl Fn(&RosterItem) -> bool) {
+    wait_for(conn, |e| match e {
+        ClientEvent::RosterPush { item, .. } if item.jid == *contact && want(item) => Some(()),
+        _ => None,
+    });
+}
+
+/// Dana (ours) and bob (the peer's) subscribe to each other's presence
+/// (RFC 6121 §3 across servers): requests, approvals, roster pushes on
+/// our side, presence both ways, and a removal.
+fn subscriptions(peer: Peer) {
+    let (server, log) = ours(
+        &peer,
+        "ours.test",
+        &peer.ours_ports.0,
+        S2sPolicy::RequireCertificate,
     );
-    let text = log.join("\n");
-    // Prosody asked us, as the authoritative server, about its key.
-    assert!(text.contains("verify"), "{text}");
-    assert!(text.contains("type='valid'"), "{text}");
+    let addr = server.local_addr().to_string();
+    let (mut dana, _) = login(&addr, "dana@ours.test/desk", "dana-pass");
+    let (mut bob, _) = login(&peer.c2s, &format!("bob@{}", peer.domain), "bob-pass");
+    let dana_jid = BareJid::new("dana@ours.test").unwrap();
+    let bob_jid = BareJid::new(&format!("bob@{}", peer.domain)).unwrap();
+    with_roster(&mut dana);
+    with_roster(&mut bob);
+    forget(&mut bob, &dana_jid);
+
+    // Dana (ours) asks Bob (Prosody); Bob approves; Dana's roster says
+    // `to`, and Bob's presence reaches her.
+    dana.command(|c, now| c.subscribe(now, &bob_jid))
+        .unwrap()
+        .unwrap();
+    push_for(&mut dana, &bob_jid, |i| i.ask);
+    wait_for(&mut bob, |e| match e {
+        ClientEvent::SubscriptionRequest { from, .. } if *from == dana_jid => Some(()),
+        _ => None,
+    });
+    bob.command(|c, now| c.approve_subscription(now, &dana_jid))
+        .unwrap()
+        .unwrap();
+    push_for(&mut dana, &bob_jid, |i| i.subscription == Subscription::To);
+    wait_for(&mut dana, |e| match e {
+        ClientEvent::Presence(p)
+            if p.kind() == PresenceType::Available
+                && p.from().is_some_and(|f| f.starts_with(bob_jid.as_str())) =>
+        {
+            Some(())
+        }
+        _ => None,
+    });
+
+    // And the other way: Bob asks, Dana approves, both rosters say `both`,
+    // and Dana's presence reaches Bob.
+    bob.command(|c, now| c.subscribe(now, &dana_jid))
+        .unwrap()
+        .unwrap();
+    wait_for(&mut dana, |e| match e {
+        ClientEvent::SubscriptionRequest { from, .. } if *from == bob_jid => Some(()),
+        _ => None,
+    });
+    dana.command(|c, now| c.approve_subscription(now, &bob_jid))
+        .unwrap()
+        .unwrap();
+    push_for(&mut dana, &bob_jid, |i| {
+        i.subscription == Subscription::Both
+    });
+    push_for(&mut bob, &dana_jid, |i| {
+        i.subscription == Subscription::Both
+    });
+    wait_for(&mut bob, |e| match e {
+        ClientEvent::Presence(p)
+            if p.kind() == PresenceType::Available
+                && p.from().is_some_and(|f| f.starts_with("dana@ours.test")) =>
+        {
+            Some(())
+        }
+        _ => None,
+    });
+
+    // Bob removes Dana: her roster loses both subscriptions.
+    bob.command(|c, now| c.remove_roster_item(now, &dana_jid))
+        .unwrap()
+        .unwrap();
+    push_for(&mut dana, &bob_jid, |i| {
+        i.subscription == Subscription::None
+    });
+    let _ = lock(&log).len();
+    server.shutdown();
+}
+
+#[test]
+#[ignore = "needs Prosody: run scripts/interop.sh"]
+fn prosody_subscriptions_across_servers() {
+    subscriptions(prosody());
+}
+
+#[test]
+#[ignore = "needs ejabberd: run scripts/interop.sh"]
+fn ejabberd_subscriptions_across_servers() {
+    subscriptions(ejabberd());
 }

@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use xmpp_proto::endpoint::{CloseReason, Endpoint, Transmit};
 use xmpp_proto::hub::{Hub, HubEvent, ServerCommand};
+use xmpp_proto::jid::BareJid;
 use xmpp_proto::jid::FullJid;
+use xmpp_proto::roster::Subscription;
 use xmpp_proto::router::SessionId;
 use xmpp_proto::s2s::{Federation, S2sAuth, S2sPolicy};
 use xmpp_proto::server::ServerEvent;
-use xmpp_proto::stanza::{Message, MessageType, Stanza, WireStanza};
+use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType, Stanza, WireStanza};
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
 use xmpp_proto::{Server, ServerConfig, Time};
 
@@ -125,6 +127,7 @@ impl Net {
         let session = SessionId(self.next_id);
         self.next_id += 1;
         let jid = FullJid::new(jid).unwrap();
+        self.nodes[n].hub.add_account(&jid.to_bare());
         self.nodes[n].hub.handle_event(
             self.now,
             session,
@@ -136,6 +139,29 @@ impl Net {
         self.nodes[n].inbox.insert(session.0, Vec::new());
         self.settle();
         session
+    }
+
+    /// A presence from a local user's session (`to` and `kind` optional).
+    fn presence(
+        &mut self,
+        n: usize,
+        session: SessionId,
+        from: &str,
+        to: Option<&str>,
+        kind: PresenceType,
+    ) {
+        let mut p = Presence::builder(kind);
+        if let Some(to) = to {
+            p = p.to(to);
+        }
+        // As the session's Server stamps it.
+        let mut el = p.build().into_element();
+        el.set_attr("from", from);
+        let stanza = Stanza::from_element(el).unwrap();
+        self.nodes[n]
+            .hub
+            .handle_event(self.now, session, ServerEvent::Stanza(stanza));
+        self.settle();
     }
 
     fn send(&mut self, n: usize, session: SessionId, from: &str, to: &str, body: &str) {
@@ -319,6 +345,19 @@ impl Net {
             }
         }
         moved
+    }
+
+    /// Moves the clock to `now` and fires every timer due.
+    fn tick(&mut self, now: Time) {
+        self.now = now;
+        for wire in &mut self.wires {
+            wire.initiator.1.handle_timeout(now);
+            wire.receiver.1.handle_timeout(now);
+        }
+        for node in &mut self.nodes {
+            node.hub.handle_timeout(now);
+        }
+        self.settle();
     }
 
     fn inbox(&self, n: usize, session: SessionId) -> Vec<String> {
@@ -804,4 +843,115 @@ fn the_peer_going_away_mid_queue_bounces_everything() {
             "{body} bounced: {got:?}"
         );
     }
+}
+
+#[test]
+fn a_subscription_across_servers_updates_both_rosters_and_carries_presence() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    let (juliet_jid, romeo_jid) = ("juliet@a.example/balcony", "romeo@b.example/orchard");
+    let juliet = net.user(0, juliet_jid);
+    let romeo = net.user(1, romeo_jid);
+    net.presence(0, juliet, juliet_jid, None, PresenceType::Available);
+    net.presence(1, romeo, romeo_jid, None, PresenceType::Available);
+    // Juliet asks to see Romeo; his server keeps and forwards the request.
+    net.presence(
+        0,
+        juliet,
+        juliet_jid,
+        Some("romeo@b.example"),
+        PresenceType::Subscribe,
+    );
+    let got = net.inbox(1, romeo);
+    assert!(
+        got.iter()
+            .any(|s| s.contains("type='subscribe'") && s.contains("from='juliet@a.example'")),
+        "{got:?}"
+    );
+    let juliet_bare = BareJid::new("juliet@a.example").unwrap();
+    let romeo_bare = BareJid::new("romeo@b.example").unwrap();
+    let ask = net.nodes[0]
+        .hub
+        .roster_entry(&juliet_bare, "romeo@b.example")
+        .cloned();
+    assert!(
+        ask.is_some_and(|e| e.item.ask),
+        "juliet's request is pending"
+    );
+    // Romeo approves: both rosters change, and Juliet sees him at once.
+    net.presence(
+        1,
+        romeo,
+        romeo_jid,
+        Some("juliet@a.example"),
+        PresenceType::Subscribed,
+    );
+    let subscription = |net: &Net, n: usize, account: &BareJid, contact: &str| {
+        net.nodes[n]
+            .hub
+            .roster_entry(account, contact)
+            .map(|e| e.item.subscription)
+    };
+    assert_eq!(
+        subscription(&net, 0, &juliet_bare, "romeo@b.example"),
+        Some(Subscription::To)
+    );
+    assert_eq!(
+        subscription(&net, 1, &romeo_bare, "juliet@a.example"),
+        Some(Subscription::From)
+    );
+    let got = net.inbox(0, juliet);
+    assert!(
+        got.iter().any(|s| s.starts_with("<presence")
+            && s.contains("from='romeo@b.example/orchard'")
+            && !s.contains("type=")),
+        "romeo's presence reached juliet: {got:?}"
+    );
+    // Romeo leaves: Juliet is told.
+    net.presence(1, romeo, romeo_jid, None, PresenceType::Unavailable);
+    let got = net.inbox(0, juliet);
+    assert!(
+        got.iter()
+            .any(|s| s.contains("from='romeo@b.example/orchard'")
+                && s.contains("type='unavailable'")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn idle_links_close_and_the_next_stanza_opens_a_new_one() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    let romeo = net.user(1, "romeo@b.example/orchard");
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example/orchard",
+        "first",
+    );
+    assert_eq!(net.inbox(1, romeo).len(), 1);
+    assert!(net.wires[0].initiator.1.is_online());
+    // Ten minutes without a stanza (the default idle timeout): the link
+    // closes cleanly, and both ends know.
+    let later = net.now + xmpp_proto::s2s::DEFAULT_IDLE_TIMEOUT + Duration::from_secs(1);
+    net.tick(later);
+    assert_eq!(
+        net.wires[0].initiator.1.close_reason(),
+        Some(&CloseReason::Normal)
+    );
+    assert!(
+        net.nodes[0].closed.contains(&CloseReason::Normal),
+        "{:?}",
+        net.nodes[0].closed
+    );
+    // The next message opens a new link and arrives.
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example/orchard",
+        "second",
+    );
+    assert_eq!(net.inbox(1, romeo).len(), 2, "{:?}", net.inbox(1, romeo));
+    assert_eq!(net.wires.len(), 2);
 }

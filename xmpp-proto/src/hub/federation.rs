@@ -390,7 +390,11 @@ impl Hub {
     /// A stanza from a peer server.
     pub(super) fn peer_stanza(&mut self, now: Time, stanza: Stanza) -> Option<crate::xml::Element> {
         let mut out = std::mem::take(&mut self.routed);
-        let spent = self.router.route(REMOTE, stanza, &mut out);
+        let spent = if self.remote_presence(&stanza, &mut out) {
+            Some(stanza.into_element())
+        } else {
+            self.router.route(REMOTE, stanza, &mut out)
+        };
         self.dispatch(now, &mut out, false);
         self.routed = out;
         spent

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::{Hub, HubEvent, OfflineMessage};
 use crate::jid::{BareJid, FullJid, JidRef};
 use crate::roster::{Inbound, Outbound, RosterEntry, RosterItem, RosterQuery, Subscription};
-use crate::router::{OfflinePolicy, Routed, SessionId};
+use crate::router::{OfflinePolicy, REMOTE, Routed, SessionId};
 use crate::stanza::{DefinedCondition, Iq, IqType, PresenceType, Stanza, StanzaError};
 use crate::time::Time;
 use crate::xml::{Element, ns};
@@ -90,7 +90,7 @@ fn classify(stanza: &Stanza) -> PresenceKind {
     }
 }
 
-fn inbound_of(stanza: Outbound) -> Inbound {
+pub(super) fn inbound_of(stanza: Outbound) -> Inbound {
     match stanza {
         Outbound::Subscribe => Inbound::Subscribe,
         Outbound::Unsubscribe => Inbound::Unsubscribe,
@@ -108,7 +108,7 @@ fn presence_type(stanza: Inbound) -> &'static str {
     }
 }
 
-fn presence(from: &str, to: &str, kind: Option<&str>) -> Element {
+pub(super) fn presence(from: &str, to: &str, kind: Option<&str>) -> Element {
     Element::builder("presence", ns::CLIENT)
         .attr("from", from)
         .attr("to", to)
@@ -200,8 +200,9 @@ impl Hub {
         match classify(&stanza) {
             PresenceKind::Subscription(kind) => {
                 let to = stanza.to().and_then(|t| JidRef::parse(t).ok());
-                let Some(to) = to.filter(|t| t.domainpart() == self.router.domain()) else {
-                    // Another domain, or malformed: the router answers.
+                let Some(to) = to.filter(|t| self.is_contact_domain(t.domainpart())) else {
+                    // A component's domain, an unreachable one, or
+                    // malformed: the router answers.
                     return Some(stanza);
                 };
                 let Ok(contact) = BareJid::new(to.bare_str()) else {
@@ -375,7 +376,7 @@ impl Hub {
         true
     }
 
-    fn entry(&self, account: &BareJid, contact: &str) -> Option<RosterEntry> {
+    pub(super) fn entry(&self, account: &BareJid, contact: &str) -> Option<RosterEntry> {
         self.rosters
             .accounts
             .get(account)?
@@ -495,20 +496,26 @@ impl Hub {
         if let Some(roster) = self.rosters.accounts.get_mut(user) {
             roster.entries.insert(contact.as_str().to_owned(), entry);
         }
-        if transition.forward && contact.domainpart() == self.router.domain() {
+        if transition.forward && self.is_contact_domain(contact.domainpart()) {
             self.deliver_subscription(user, contact, inbound_of(kind), out);
         }
     }
 
     /// The local `contact`'s server side of a subscription stanza from
     /// `sender` (Appendix A.3).
-    fn deliver_subscription(
+    pub(super) fn deliver_subscription(
         &mut self,
         sender: &BareJid,
         contact: &BareJid,
         kind: Inbound,
         out: &mut Vec<Routed>,
     ) {
+        if self.is_remote_domain(contact.domainpart()) {
+            // Its server applies the inbound side.
+            let stanza = presence(sender.as_str(), contact.as_str(), Some(presence_type(kind)));
+            self.router.deliver(REMOTE, &stanza, out);
+            return;
+        }
         let Some(roster) = self.rosters.accounts.get(contact) else {
             // Nobody by that name: nothing is kept, nothing answered
             // (§3.1.3 lets the server ignore it).
@@ -564,8 +571,7 @@ impl Hub {
             .map(|(_, _, p)| p.clone())
             .collect();
         for presence in presences {
-            self.router
-                .send_to_account_resources(contact.as_str(), &presence, None, out);
+            self.presence_to_contact(contact.as_str(), presence, out);
         }
     }
 
@@ -579,21 +585,20 @@ impl Hub {
             .collect();
         for jid in jids {
             let gone = presence(&jid, contact.as_str(), Some("unavailable"));
-            self.router
-                .send_to_account_resources(contact.as_str(), &gone, None, out);
+            self.presence_to_contact(contact.as_str(), gone, out);
         }
     }
 
     /// Whether one of the two local accounts blocks the other (XEP-0191:
     /// then no presence passes between them).
-    fn either_blocks(&self, a: &str, b: &str) -> bool {
+    pub(super) fn either_blocks(&self, a: &str, b: &str) -> bool {
         self.blocks(a, b) || self.blocks(b, a)
     }
 
     /// The contacts of `account` that see its presence (`from` or
-    /// `both`), local ones only, unless a block stands between them.
+    /// `both`), local ones and, when federating, those of other servers,
+    /// unless a block stands between them.
     fn watchers(&self, account: &BareJid) -> Vec<String> {
-        let domain = self.router.domain();
         self.rosters
             .accounts
             .get(account)
@@ -601,7 +606,7 @@ impl Hub {
                 r.entries
                     .values()
                     .filter(|e| e.item.subscription.contact_sees_us())
-                    .filter(|e| e.item.jid.domainpart() == domain)
+                    .filter(|e| self.is_contact_domain(e.item.jid.domainpart()))
                     .map(|e| e.item.jid.as_str().to_owned())
                     .filter(|w| !self.either_blocks(account.as_str(), w))
                     .collect()
@@ -623,10 +628,7 @@ impl Hub {
     ) {
         let account = jid.to_bare();
         for watcher in self.watchers(&account) {
-            let mut copy = el.clone();
-            copy.set_attr("to", &watcher);
-            self.router
-                .send_to_account_resources(&watcher, &copy, None, out);
+            self.presence_to_contact(&watcher, el.clone(), out);
         }
         if !initial {
             return;
@@ -651,6 +653,9 @@ impl Hub {
         };
         for contact in seen {
             if self.either_blocks(account.as_str(), &contact) {
+                continue;
+            }
+            if self.probe_remote(&account, &contact, out) {
                 continue;
             }
             let presences: Vec<Element> = self
@@ -678,8 +683,7 @@ impl Hub {
         let account = jid.to_bare();
         for watcher in self.watchers(&account) {
             let gone = presence(jid.as_str(), &watcher, Some("unavailable"));
-            self.router
-                .send_to_account_resources(&watcher, &gone, None, out);
+            self.presence_to_contact(&watcher, gone, out);
         }
         self.directed_unavailable(session, jid, out);
     }

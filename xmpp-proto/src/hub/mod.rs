@@ -60,6 +60,7 @@ mod detached;
 mod event;
 mod federation;
 mod im;
+mod im_remote;
 mod private;
 mod resume;
 mod rooms;
