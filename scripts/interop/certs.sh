@@ -29,6 +29,12 @@ cert_has_names() {
   done
 }
 
+# True when certificate FILE may also authenticate a client (server-to-
+# server links present it that way).
+cert_has_client_auth() {
+  openssl x509 -in "$1" -noout -ext extendedKeyUsage 2>/dev/null | grep -q "TLS Web Client Authentication"
+}
+
 make_certs() {
   local dir="$STATE/certs" f missing=0 reuse_ca=0
   for f in ca.crt server.crt server.key fullchain.pem server.pem; do
@@ -37,7 +43,7 @@ make_certs() {
   if ((!missing)); then
     # Without openssl there is nothing to check with (nor to renew with).
     command -v openssl >/dev/null || return 0
-    cert_has_names "$dir/server.crt" && return 0
+    cert_has_names "$dir/server.crt" && cert_has_client_auth "$dir/server.crt" && return 0
     [ -s "$dir/ca.key" ] && reuse_ca=1
   fi
   command -v openssl >/dev/null || install_packages openssl
@@ -69,7 +75,9 @@ subjectKeyIdentifier = hash
 [leaf]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
+# clientAuth too: servers present it as their client certificate on
+# server-to-server links (ejabberd refuses SASL EXTERNAL without it).
+extendedKeyUsage = serverAuth, clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = $san

@@ -16,4 +16,7 @@ if pid="$(live_pid_from "$PIDFILE" "$DIR/db")"; then
 else
   say "ejabberd is not running"
 fi
-rm -f "$PIDFILE" "$DIR/env"
+if [ -s "$DIR/dnsmasq.pid" ] && alive "$(cat "$DIR/dnsmasq.pid")"; then
+  terminate "$(cat "$DIR/dnsmasq.pid")" 5
+fi
+rm -f "$PIDFILE" "$DIR/env" "$DIR/dnsmasq.pid"

@@ -25,12 +25,14 @@ COMPONENT_SECRET=echo-secret
 DIST_PORT="${EJABBERD_DIST_PORT:-5359}"
 HTTPS_PORT="${EJABBERD_HTTPS_PORT:-5443}"
 # Federation tests: ejabberd's server-to-server port, the domain it
-# federates as, and the one port where it finds our servers (ejabberd
-# has no static routes: ours.test resolves through inetrc below, and
-# without SRV records it connects to outgoing_s2s_port).
+# federates as, and the one port where it finds our servers. ejabberd has
+# no static routes: it asks a DNS server of its own (dnsmasq on DNS_PORT,
+# named in its inetrc), whose SRV records send ours.test and
+# ours-dialback.test to 127.0.0.1:OURS_S2S_PORT.
 S2S_PORT="${EJABBERD_S2S_PORT:-15268}"
 FED_DOMAIN=ejabberd.test
 OURS_S2S_PORT="${EJABBERD_OURS_S2S_PORT:-15273}"
+DNS_PORT="${EJABBERD_DNS_PORT:-15354}"
 DIR="$STATE/ejabberd"
 PIDFILE="$DIR/ejabberd.pid"
 CTL="$DIR/ejabberdctl"
@@ -53,12 +55,10 @@ ERL_OPTIONS="-kernel inet_dist_use_interface {127,0,0,1}"
 EJABBERD_PID_PATH=$PIDFILE
 EJABBERD_BYPASS_WARNINGS=true
 EOF
-  # Our test servers' domains live on loopback too. No resolv.conf: the
-  # SRV lookups of server-to-server connections fail at once (nothing
-  # answers on port 9) instead of waiting for a network resolver.
-  printf '%s\n' '{lookup, [file, native]}.' \
-    '{host, {127,0,0,1}, ["localhost", "ours.test", "ours-dialback.test"]}.' \
-    '{resolv_conf, ""}.' '{nameserver, {127,0,0,1}, 9}.' >"$DIR/etc/inetrc"
+  # DNS (the SRV lookups of server-to-server connections) only from our
+  # dnsmasq below, never the machine's resolver.
+  printf '%s\n' '{lookup, [file, dns]}.' '{host, {127,0,0,1}, ["localhost"]}.' \
+    '{resolv_conf, ""}.' "{nameserver, {127,0,0,1}, $DNS_PORT}." >"$DIR/etc/inetrc"
 
   cat >"$CTL" <<EOF
 #!/bin/sh
@@ -104,9 +104,10 @@ disable_sasl_mechanisms: [$hidden]
 # (SASL EXTERNAL), dialback where they do not name the domain.
 s2s_access: all
 s2s_use_starttls: required
-outgoing_s2s_port: $OURS_S2S_PORT
-s2s_dns_timeout: 1
-s2s_dns_retries: 0
+s2s_dns_timeout: 2
+# A failed connection makes ejabberd bounce everything for that domain
+# for up to this long; each test starts our server anew, so keep it short.
+s2s_max_retry_delay: 1
 acl:
   admin: {user: ["admin@localhost"]}
   local: {user_regexp: ""}
@@ -147,6 +148,32 @@ modules:
   mod_vcard: {search: false}
   mod_version: {}
 EOF
+}
+
+# dnsmasq answering ejabberd's lookups: SRV records for our test servers'
+# domains, NXDOMAIN for every other name under .test.
+start_dns() {
+  if [ -s "$DIR/dnsmasq.pid" ] && alive "$(cat "$DIR/dnsmasq.pid")"; then
+    return
+  fi
+  command -v dnsmasq >/dev/null || install_packages dnsmasq-base
+  require_free_ports "$DNS_PORT"
+  # The SRV target is the address itself: ejabberd resolves targets with
+  # the system's getaddrinfo (not this DNS), which takes an address as is.
+  local d records=()
+  for d in ours.test ours-dialback.test; do
+    records+=(--srv-host="_xmpp-server._tcp.$d,127.0.0.1,$OURS_S2S_PORT,10,0")
+  done
+  dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --bind-interfaces \
+    --listen-address=127.0.0.1 --port="$DNS_PORT" --local=/test/ "${records[@]}" \
+    >"$DIR/dnsmasq.log" 2>&1 &
+  echo $! >"$DIR/dnsmasq.pid"
+  local _
+  for _ in $(seq 1 50); do
+    timeout 1 bash -c "exec 3<>/dev/udp/127.0.0.1/$DNS_PORT" 2>/dev/null && break
+    sleep 0.1
+  done
+  alive "$(cat "$DIR/dnsmasq.pid")" || fail "dnsmasq for ejabberd did not start: $(tail -3 "$DIR/dnsmasq.log")"
 }
 
 # The named accounts also on the federation domain.
@@ -228,6 +255,7 @@ EOF
 
 if pid="$(live_pid_from "$PIDFILE" "$DIR/db")"; then
   say "already running (pid $pid)"
+  start_dns
   create_accounts
   write_env "$pid"
   exit 0
@@ -235,6 +263,7 @@ fi
 
 require_free_ports "$C2S_PORT" "$TLS_PORT" "$DIST_PORT" "$COMPONENT_PORT" "$HTTPS_PORT" "$S2S_PORT"
 write_config
+start_dns
 rm -f "$PIDFILE"
 say "starting ejabberd"
 # `ejabberdctl foreground` stays as the parent shell of the Erlang VM; the

@@ -104,6 +104,9 @@ fn ours(
     accounts.add("dana", "dana-pass").unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
+    *LAST_LOG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(log.clone());
     let handle = Serve::new(
         domain,
         ServerTls::from_pem_files(&chain, &key).unwrap(),
@@ -252,7 +255,21 @@ fn ejabberd_federates_by_dialback_when_the_certificate_does_not_name_us() {
     by_dialback(ejabberd());
 }
 
+/// What our server of the running test logged, for a failure's message.
+static LAST_LOG: Mutex<Option<Arc<Mutex<Vec<String>>>>> = Mutex::new(None);
+
+fn trace_of_last_failure() -> String {
+    match &*LAST_LOG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        Some(log) => lock(log).join("\n"),
+        None => String::new(),
+    }
+}
+
 /// Waits for the event `pick` accepts.
+#[track_caller]
 fn wait_for<T>(
     conn: &mut Connection<Client>,
     mut pick: impl FnMut(&ClientEvent) -> Option<T>,
@@ -268,7 +285,7 @@ fn wait_for<T>(
                     panic!("closed while waiting: {reason}");
                 }
             }
-            other => panic!("while waiting: {other:?}"),
+            other => panic!("while waiting: {other:?}\n{}", trace_of_last_failure()),
         }
     }
 }
@@ -303,6 +320,7 @@ fn forget(conn: &mut Connection<Client>, contact: &BareJid) {
 }
 
 /// The roster push for `contact` that `want` accepts.
+#[track_caller]
 fn push_for(conn: &mut Connection<Client>, contact: &BareJid, want: impl Fn(&RosterItem) -> bool) {
     wait_for(conn, |e| match e {
         ClientEvent::RosterPush { item, .. } if item.jid == *contact && want(item) => Some(()),
@@ -321,13 +339,18 @@ fn subscriptions(peer: Peer) {
         S2sPolicy::RequireCertificate,
     );
     let addr = server.local_addr().to_string();
-    let (mut dana, _) = login(&addr, "dana@ours.test/desk", "dana-pass");
+    let (mut dana, dana_full) = login(&addr, "dana@ours.test/desk", "dana-pass");
     let (mut bob, _) = login(&peer.c2s, &format!("bob@{}", peer.domain), "bob-pass");
     let dana_jid = BareJid::new("dana@ours.test").unwrap();
     let bob_jid = BareJid::new(&format!("bob@{}", peer.domain)).unwrap();
     with_roster(&mut dana);
     with_roster(&mut bob);
     forget(&mut bob, &dana_jid);
+    // What an earlier run's removal sends us (`unsubscribed`, which would
+    // cancel the request below) is on the peer's link before this
+    // message: once it is here, so is that.
+    send(&mut bob, &dana_full, "barrier");
+    next_message(&mut dana, &log);
 
     // Dana (ours) asks Bob (Prosody); Bob approves; Dana's roster says
     // `to`, and Bob's presence reaches her.

@@ -794,3 +794,34 @@ fn junk_before_the_header_gives_the_same_error_however_it_is_split() {
         Some(ReadError::LimitExceeded(Limit::HeaderBytes, _))
     ));
 }
+
+#[test]
+fn a_prefix_the_stream_header_declared_is_used_for_its_namespace() {
+    // Server-to-server streams declare `db` for dialback; peers such as
+    // ejabberd only know its elements by the prefixed name.
+    let mut header = StreamHeader::new(ns::SERVER).from("a.example");
+    header
+        .declarations
+        .push(("db".to_owned(), ns::DIALBACK.to_owned()));
+    let mut w = Writer::new();
+    w.write_header(&header).unwrap();
+    w.consume(w.len());
+    let error = Element::builder("error", ns::SERVER)
+        .attr("type", "cancel")
+        .build();
+    let result = Element::builder("result", ns::DIALBACK)
+        .attr("from", "a.example")
+        .attr("to", "b.example")
+        .append(error)
+        .build();
+    w.write_element(&result).unwrap();
+    assert_eq!(
+        w.buffer(),
+        b"<db:result from='a.example' to='b.example'><error type='cancel'/></db:result>"
+    );
+    // A stanza still goes in the default namespace.
+    w.consume(w.len());
+    w.write_element(&Element::builder("message", ns::SERVER).build())
+        .unwrap();
+    assert_eq!(w.buffer(), b"<message/>");
+}

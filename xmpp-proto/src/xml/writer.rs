@@ -39,6 +39,10 @@ pub struct Writer {
     in_stream: bool,
     /// Messages of XMPP over WebSocket (RFC 7395) instead of one stream.
     websocket: bool,
+    /// A prefix the stream header declared besides `stream` (`db` for
+    /// dialback on server-to-server streams), and its namespace:
+    /// elements in it are written with the prefix, as peers expect.
+    declared: Option<(String, String)>,
 }
 
 /// Why an element cannot be serialized.
@@ -121,6 +125,7 @@ impl Writer {
             self.default_ns.clear();
             self.default_ns.push_str(&header.default_ns);
             self.in_stream = true;
+            self.declared = header.declarations.first().cloned();
         }
         r
     }
@@ -173,6 +178,10 @@ impl Writer {
                 default_ns: &self.default_ns,
                 stream_prefix: Some(STREAM_PREFIX),
                 declare_stream_prefix: false,
+                declared: self
+                    .declared
+                    .as_ref()
+                    .map(|(p, n)| (p.as_str(), n.as_str())),
             }
         } else {
             Scope::EMPTY
@@ -282,6 +291,7 @@ pub(crate) fn write_in_client_stream(out: &mut Vec<u8>, el: &Element) -> Result<
         default_ns: ns::CLIENT,
         stream_prefix: Some(STREAM_PREFIX),
         declare_stream_prefix: false,
+        declared: None,
     };
     write_fragment(out, el.as_ref(), scope)
 }
@@ -324,6 +334,8 @@ pub(crate) struct Scope<'a> {
     /// The stream prefix is not declared yet: an element in the stream
     /// namespace declares it (a WebSocket message's root).
     declare_stream_prefix: bool,
+    /// Another prefix the stream header declared, with its namespace.
+    declared: Option<(&'a str, &'a str)>,
 }
 
 impl Scope<'static> {
@@ -332,6 +344,7 @@ impl Scope<'static> {
         default_ns: "",
         stream_prefix: None,
         declare_stream_prefix: false,
+        declared: None,
     };
 
     /// A document of its own that keeps the `stream:` prefix for the
@@ -341,6 +354,7 @@ impl Scope<'static> {
         default_ns: "",
         stream_prefix: Some(STREAM_PREFIX),
         declare_stream_prefix: true,
+        declared: None,
     };
 }
 
@@ -369,22 +383,19 @@ fn write_element(
     let tree = el.tree();
     out.push(b'<');
     let mut child_scope = scope;
-    let prefixed = match (
-        matches!(el.ns_tag(), Ns::Known(ns::STREAM_INDEX)),
-        scope.stream_prefix,
-    ) {
-        (true, Some(p)) => {
-            out.extend_from_slice(p.as_bytes());
-            out.push(b':');
-            out.extend_from_slice(name.as_bytes());
-            true
-        }
-        _ => {
-            out.extend_from_slice(name.as_bytes());
-            false
-        }
+    let in_stream_ns = matches!(el.ns_tag(), Ns::Known(ns::STREAM_INDEX));
+    let prefix = match (in_stream_ns, scope.stream_prefix, scope.declared) {
+        (true, Some(p), _) => Some(p),
+        (false, _, Some((p, declared_ns))) if el_ns == declared_ns => Some(p),
+        _ => None,
     };
-    if prefixed && scope.declare_stream_prefix {
+    let prefixed = prefix.is_some();
+    if let Some(p) = prefix {
+        out.extend_from_slice(p.as_bytes());
+        out.push(b':');
+    }
+    out.extend_from_slice(name.as_bytes());
+    if in_stream_ns && prefixed && scope.declare_stream_prefix {
         write_attr(out, "xmlns:stream", ns::STREAM)?;
         child_scope.declare_stream_prefix = false;
     }
@@ -435,11 +446,9 @@ fn write_element(
         }
     }
     out.extend_from_slice(b"</");
-    if prefixed {
-        if let Some(p) = scope.stream_prefix {
-            out.extend_from_slice(p.as_bytes());
-            out.push(b':');
-        }
+    if let Some(p) = prefix {
+        out.extend_from_slice(p.as_bytes());
+        out.push(b':');
     }
     out.extend_from_slice(name.as_bytes());
     out.push(b'>');
