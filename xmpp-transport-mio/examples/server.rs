@@ -32,6 +32,8 @@ use xmpp_transport_std::test_certs::TestPki;
 // transport's examples.
 #[path = "../../xmpp-transport-std/examples/support/db.rs"]
 mod db;
+#[path = "../../xmpp-transport-std/examples/support/federation.rs"]
+mod federation;
 #[path = "../../xmpp-transport-std/examples/support/services.rs"]
 mod services;
 
@@ -93,6 +95,18 @@ Usage: server --domain D (--cert FILE --key FILE | --generate-ca FILE)
                          (default 16384); smaller saves memory per session
   --no-muc               no group chat rooms (served on conference.D by
                          default)
+  --listen-s2s ADDR      federate: take server-to-server streams here;
+                         stanzas for other domains go out on links opened
+                         on demand (DNS SRV, or --s2s-route)
+  --s2s-route DOMAIN=HOST:PORT
+                         find DOMAIN's server there instead of DNS
+                         (repeatable; also turns federation on)
+  --dialback-secret S    the dialback key secret (default: random per run)
+  --s2s-ca FILE          authorities of peers' certificates, PEM
+                         (repeatable; default: the public roots; with
+                         --generate-ca, its CA)
+  --allow-dialback       also accept peers whose certificate does not
+                         verify, by dialback
   --no-sm                do not offer XEP-0198 stream management (offered by
                          default, sessions resumable for 300 s)
   --quiet                no line per session start and end
@@ -167,6 +181,14 @@ fn run() -> Result<(), String> {
         let listener = TcpListener::bind(addr).map_err(|e| format!("--{flag} {addr}: {e}"))?;
         ws_listeners.push((listener, tls));
     }
+    let s2s = federation::S2sFlags {
+        listen: flags.get("listen-s2s").map(str::to_owned),
+        secret: flags.get("dialback-secret").map(str::to_owned),
+        routes: flags.all("s2s-route").to_vec(),
+        ca: flags.all("s2s-ca").to_vec(),
+        allow_dialback: flags.flag("allow-dialback"),
+    };
+    let s2s_listener = s2s.bind()?;
     let component_listener = match flags.get("listen-component") {
         Some(addr) => {
             Some(TcpListener::bind(addr).map_err(|e| format!("--listen-component {addr}: {e}"))?)
@@ -183,6 +205,7 @@ fn run() -> Result<(), String> {
     for spec in flags.all("component") {
         components.push(services::parse_component(&domain, spec)?);
     }
+    let mut pki = None;
     let tls = match (
         flags.get("cert"),
         flags.get("key"),
@@ -192,15 +215,28 @@ fn run() -> Result<(), String> {
             ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?
         }
         (None, None, Some(ca_out)) => {
-            let pki = TestPki::generate(&[domain.as_str()]).map_err(|e| e.to_string())?;
-            std::fs::write(ca_out, pki.ca_pem())
+            let generated = TestPki::generate(&[domain.as_str()]).map_err(|e| e.to_string())?;
+            std::fs::write(ca_out, generated.ca_pem())
                 .map_err(|e| format!("--generate-ca {ca_out}: {e}"))?;
             eprintln!(
                 "server: wrote a throw-away CA to {ca_out}; clients trust it with --ca {ca_out}"
             );
-            pki.server_tls()
+            let tls = generated.server_tls();
+            pki = Some(generated);
+            tls
         }
         _ => return Err("give --cert and --key, or --generate-ca FILE (see --help)".into()),
+    };
+    let s2s_setup = if s2s.federates() {
+        let certificate = match (&pki, flags.get("cert"), flags.get("key")) {
+            (Some(pki), _, _) => federation::Certificate::Generated(pki),
+            (None, Some(chain), Some(key)) => federation::Certificate::Files { chain, key },
+            _ => return Err("give --cert and --key, or --generate-ca FILE (see --help)".into()),
+        };
+        let rooms = muc.then(|| format!("conference.{domain}"));
+        Some(s2s.build(certificate, rooms)?)
+    } else {
+        None
     };
 
     let started = Instant::now();
@@ -255,6 +291,16 @@ fn run() -> Result<(), String> {
                 c
             }
         });
+    if let Some(setup) = s2s_setup {
+        server = server.with_federation(setup.federation, setup.tls);
+        for (peer, addr) in &setup.routes {
+            server = server.with_s2s_route(peer, *addr);
+        }
+    }
+    if let Some(listener) = s2s_listener {
+        let bound = server.listen_s2s(listener).map_err(|e| e.to_string())?;
+        println!("listening on {bound} (other servers)");
+    }
     for (component, secret) in &components {
         server = server
             .with_component(component, secret)

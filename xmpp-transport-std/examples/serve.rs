@@ -279,7 +279,14 @@ fn run(args: Vec<String>) -> Result<(), String> {
             _ => return Err(TLS_CHOICE.into()),
         };
         let rooms = muc.then(|| format!("conference.{domain}"));
-        serve = s2s.apply(serve, certificate, s2s_listener, rooms)?;
+        let setup = s2s.build(certificate, rooms)?;
+        serve = serve.with_federation(setup.federation, setup.tls);
+        for (peer, addr) in &setup.routes {
+            serve = serve.with_s2s_route(peer, *addr);
+        }
+        if let Some(listener) = s2s_listener {
+            serve = serve.with_s2s_listener(listener);
+        }
     }
     let server = serve.start(listener).map_err(|e| e.to_string())?;
     let plural = if account_count == 1 { "" } else { "s" };

@@ -317,3 +317,90 @@ mod race_tests {
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 }
+
+/// Where other servers are, for server-to-server links: a table of
+/// static routes (tests, private deployments) tried first, then DNS SRV
+/// (`_xmpps-server._tcp`, `_xmpp-server._tcp`, port 5269 without
+/// records) through a [`Resolver`]. Blocking: both servers call it on a
+/// thread of its own.
+///
+/// ```
+/// use std::net::TcpListener;
+/// use xmpp_transport_std::resolve::PeerFinder;
+///
+/// let peer = TcpListener::bind("127.0.0.1:0")?;
+/// let finder = PeerFinder::new(None).with_route("example.net", peer.local_addr()?);
+/// let connected = finder.connect("example.net")?;
+/// assert_eq!(connected.addr, peer.local_addr()?);
+/// // Without a route or a resolver, nothing else is reachable.
+/// assert!(finder.connect("example.org").is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct PeerFinder {
+    routes: std::collections::HashMap<String, SocketAddr>,
+    resolver: Option<Resolver>,
+}
+
+impl PeerFinder {
+    /// No routes; DNS through `resolver`, or nothing but routes.
+    pub fn new(resolver: Option<Resolver>) -> Self {
+        PeerFinder {
+            routes: std::collections::HashMap::new(),
+            resolver,
+        }
+    }
+
+    /// `domain`'s server is at `addr` (STARTTLS), whatever DNS says.
+    pub fn with_route(mut self, domain: &str, addr: SocketAddr) -> Self {
+        self.add_route(domain, addr);
+        self
+    }
+
+    /// As [`PeerFinder::with_route`], in place.
+    pub fn add_route(&mut self, domain: &str, addr: SocketAddr) {
+        self.routes.insert(domain.to_ascii_lowercase(), addr);
+    }
+
+    /// Uses `resolver` for the domains without a route.
+    pub fn set_resolver(&mut self, resolver: Resolver) {
+        self.resolver = Some(resolver);
+    }
+
+    /// Connects to `domain`'s server: its route, else every candidate of
+    /// its SRV plan in order.
+    ///
+    /// # Errors
+    /// `NotFound` without a route or resolver, or when the domain offers
+    /// no service (SRV target `.`); otherwise the last attempt's error.
+    pub fn connect(&self, domain: &str) -> io::Result<Connected> {
+        if let Some(addr) = self.routes.get(domain) {
+            let (socket, addr) = race(&[*addr], Duration::ZERO, DEFAULT_ATTEMPT_TIMEOUT)?;
+            let candidate = Candidate {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                security: xmpp_proto::resolve::Security::StartTls,
+            };
+            return Ok(Connected {
+                socket,
+                candidate,
+                addr,
+            });
+        }
+        let Some(resolver) = &self.resolver else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no route to {domain} and no resolver"),
+            ));
+        };
+        match resolver.plan_server(domain)? {
+            Plan::Candidates(candidates) => {
+                resolver.connect_to(candidates, DEFAULT_ATTEMPT_TIMEOUT)
+            }
+            Plan::NoService => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{domain} takes no server-to-server streams (SRV target '.')"),
+            )),
+        }
+    }
+}

@@ -35,7 +35,11 @@ impl MioServer {
                 self.admission.release(peer.ip(), false);
                 continue;
             };
-            match self.driver.add_server(socket, endpoint, self.tls.clone()) {
+            let tls = match (kind, &self.s2s) {
+                (Listener::S2s, Some(s2s)) => s2s.server_tls(),
+                _ => self.tls.clone(),
+            };
+            match self.driver.add_server(socket, endpoint, tls) {
                 Ok(conn) => {
                     self.stats.accepted += 1;
                     self.addresses.insert(conn, (peer.ip(), false));
@@ -75,7 +79,11 @@ impl MioServer {
         if let Some(configure) = &self.configure {
             config = configure(config);
         }
-        Some(Server::new(kind.configure(config), clock::now()).into())
+        let mut config = kind.configure(config);
+        if let (Listener::S2s, Some(s2s)) = (kind, &self.s2s) {
+            config = s2s.receiving(config);
+        }
+        Some(Server::new(config, clock::now()).into())
     }
 
     pub(super) fn log(&mut self, entry: &SessionLog<'_>) {

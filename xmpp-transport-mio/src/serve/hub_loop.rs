@@ -29,7 +29,9 @@ impl MioServer {
             Event::Resumed { jid } => {
                 self.jids.insert(conn, jid.clone());
             }
-            Event::Authenticated { .. } | Event::ComponentOnline { .. } => self.authenticated(conn),
+            Event::Authenticated { .. }
+            | Event::ComponentOnline { .. }
+            | Event::S2sAuthenticated { .. } => self.authenticated(conn),
             Event::Stanza(_) => self.stats.stanzas += 1,
             Event::Closed { reason } => {
                 self.ending.insert(conn, reason.clone());
@@ -80,6 +82,7 @@ impl MioServer {
     /// offline messages; on this thread).
     fn answer(&mut self, event: HubEvent) {
         match event {
+            HubEvent::ConnectRemote { domain } => self.connect_remote(domain),
             question @ (HubEvent::NeedScramCredentials { .. }
             | HubEvent::Authenticate { .. }
             | HubEvent::NeedFastToken { .. }

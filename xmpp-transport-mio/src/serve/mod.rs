@@ -30,6 +30,7 @@
 //! ```
 
 mod accept;
+mod federation;
 mod hub_loop;
 mod login_pool;
 
@@ -139,6 +140,8 @@ pub struct MioServer {
     stats: Stats,
     /// Rosters and offline messages (the same store as the logins').
     store: Arc<dyn AccountStore>,
+    /// Federation, if on.
+    s2s: Option<federation::S2s>,
 }
 
 impl MioServer {
@@ -184,6 +187,7 @@ impl MioServer {
             jids: HashMap::new(),
             stats: Stats::default(),
             store,
+            s2s: None,
         })
     }
 
@@ -388,13 +392,16 @@ impl MioServer {
         };
         // Answers from the login workers are collected after each poll;
         // while some are due, polls are short.
-        let timeout = match self.logins.waiting() {
+        // So are connection attempts to peers.
+        let connecting = self.s2s.as_ref().is_some_and(|s| s.is_connecting());
+        let timeout = match self.logins.waiting() || connecting {
             true => Some(timeout.map_or(LOGIN_POLL, |t| t.min(LOGIN_POLL))),
             false => timeout,
         };
         self.driver.poll(timeout)?;
         self.hub.handle_timeout(clock::now());
         self.take_login_answers();
+        self.take_links();
         while let Some(event) = self.driver.next_event() {
             match event {
                 DriverEvent::Source { token, .. } if token > MAX_SERVER_USER_TOKEN => {

@@ -1,23 +1,30 @@
 //! The federation flags of the example servers: `--listen-s2s`,
-//! `--dialback-secret`, `--s2s-route`, `--s2s-ca` and `--allow-dialback`.
-//! (Shared by the examples; not an example of its own.)
+//! `--dialback-secret`, `--s2s-route`, `--s2s-ca` and `--allow-dialback`,
+//! turned into what both servers take. (Shared by the examples of both
+//! transports; not an example of its own.)
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 use xmpp_proto::random::{OsRandom, RandomSource};
 use xmpp_proto::s2s::{Federation, S2sPolicy};
 use xmpp_transport_std::s2s_tls::S2sTls;
-use xmpp_transport_std::serve::Serve;
 use xmpp_transport_std::tls::TrustAnchors;
 
 /// What the federation flags said.
 #[derive(Default)]
 pub(crate) struct S2sFlags {
-    listen: Option<String>,
-    secret: Option<String>,
-    routes: Vec<String>,
-    ca: Vec<String>,
-    allow_dialback: bool,
+    pub(crate) listen: Option<String>,
+    pub(crate) secret: Option<String>,
+    pub(crate) routes: Vec<String>,
+    pub(crate) ca: Vec<String>,
+    pub(crate) allow_dialback: bool,
+}
+
+/// What a server needs to federate, from the flags.
+pub(crate) struct S2sSetup {
+    pub(crate) federation: Federation,
+    pub(crate) tls: S2sTls,
+    pub(crate) routes: Vec<(String, SocketAddr)>,
 }
 
 /// Where our certificate comes from: the `--cert`/`--key` files, or the
@@ -29,7 +36,8 @@ pub(crate) enum Certificate<'a> {
 
 impl S2sFlags {
     /// Takes `arg` (and its value, through `value`) if it is one of
-    /// ours.
+    /// ours. (The mio example reads its flags with its own parser.)
+    #[allow(dead_code)]
     pub(crate) fn take(
         &mut self,
         arg: &str,
@@ -60,14 +68,13 @@ impl S2sFlags {
         self.listen.is_some() || !self.routes.is_empty()
     }
 
-    /// `serve` federating as the flags say, with our certificate.
-    pub(crate) fn apply(
+    /// The federation settings, TLS and routes the flags say, with our
+    /// certificate.
+    pub(crate) fn build(
         self,
-        serve: Serve,
         certificate: Certificate<'_>,
-        listener: Option<TcpListener>,
         also_serving: Option<String>,
-    ) -> Result<Serve, String> {
+    ) -> Result<S2sSetup, String> {
         let anchors = match self.ca.as_slice() {
             [_, ..] => {
                 let mut pem = Vec::new();
@@ -105,15 +112,16 @@ impl S2sFlags {
         if let Some(domain) = also_serving {
             federation = federation.serving(domain);
         }
-        let mut serve = serve.with_federation(federation, tls);
-        for route in &self.routes {
-            let (domain, addr) = parse_route(route)?;
-            serve = serve.with_s2s_route(&domain, addr);
-        }
-        if let Some(listener) = listener {
-            serve = serve.with_s2s_listener(listener);
-        }
-        Ok(serve)
+        let routes = self
+            .routes
+            .iter()
+            .map(|r| parse_route(r))
+            .collect::<Result<_, _>>()?;
+        Ok(S2sSetup {
+            federation,
+            tls,
+            routes,
+        })
     }
 }
 

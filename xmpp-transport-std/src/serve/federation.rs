@@ -1,16 +1,14 @@
-//! Federation for [`Serve`](super::Serve): where a peer domain's server
-//! is (a static route, or DNS SRV), and our links to peers, each on a
-//! thread of its own like an accepted session.
+//! Federation for [`Serve`](super::Serve): our links to peers, each on a
+//! thread of its own like an accepted session, found by a
+//! [`PeerFinder`].
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
-use std::time::Duration;
 
-use xmpp_proto::resolve::{Candidate, Plan, Security};
+use xmpp_proto::resolve::Security;
 use xmpp_proto::router::SessionId;
 use xmpp_proto::s2s::{Federation, S2sPolicy};
 use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
@@ -19,7 +17,7 @@ use super::pump::{HubCommand, pump};
 use super::{Shared, lock, session};
 use crate::clock;
 use crate::connection::Connection;
-use crate::resolve::{Connected, DEFAULT_ATTEMPT_TIMEOUT, Resolver, race};
+use crate::resolve::PeerFinder;
 use crate::s2s_tls::S2sTls;
 
 /// What a federating server knows: its dialback secret and policy, its
@@ -27,45 +25,7 @@ use crate::s2s_tls::S2sTls;
 pub(super) struct S2s {
     pub(super) federation: Federation,
     pub(super) tls: S2sTls,
-    /// Static routes: domain → address, tried before DNS.
-    pub(super) routes: HashMap<String, SocketAddr>,
-    /// DNS for the rest; `None`: only static routes.
-    pub(super) resolver: Option<Resolver>,
-}
-
-impl S2s {
-    /// Connects to `domain`'s server: its static route, else the SRV
-    /// plan (`_xmpps-server`, `_xmpp-server`, port 5269).
-    fn connect(&self, domain: &str) -> io::Result<Connected> {
-        if let Some(addr) = self.routes.get(domain) {
-            let (socket, addr) = race(&[*addr], Duration::ZERO, DEFAULT_ATTEMPT_TIMEOUT)?;
-            let candidate = Candidate {
-                host: addr.ip().to_string(),
-                port: addr.port(),
-                security: Security::StartTls,
-            };
-            return Ok(Connected {
-                socket,
-                candidate,
-                addr,
-            });
-        }
-        let Some(resolver) = &self.resolver else {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no route to {domain} and no resolver"),
-            ));
-        };
-        match resolver.plan_server(domain)? {
-            Plan::Candidates(candidates) => {
-                resolver.connect_to(candidates, DEFAULT_ATTEMPT_TIMEOUT)
-            }
-            Plan::NoService => Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{domain} takes no server-to-server streams (SRV target '.')"),
-            )),
-        }
-    }
+    pub(super) peers: PeerFinder,
 }
 
 impl Shared {
@@ -118,7 +78,7 @@ impl Shared {
         if self.stopping.load(Ordering::SeqCst) {
             return Err(io::Error::other("shutting down"));
         }
-        let connected = s2s.connect(domain)?;
+        let connected = s2s.peers.connect(domain)?;
         connected.socket.set_nodelay(true)?;
         let mut config = ServerConfig::new(&self.domain)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;

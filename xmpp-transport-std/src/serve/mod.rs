@@ -256,8 +256,7 @@ impl Serve {
         self.s2s = Some(federation::S2s {
             federation,
             tls,
-            routes: HashMap::new(),
-            resolver: crate::resolve::Resolver::system().ok(),
+            peers: crate::resolve::PeerFinder::new(crate::resolve::Resolver::system().ok()),
         });
         self
     }
@@ -266,7 +265,7 @@ impl Serve {
     /// private deployments). Needs [`Serve::with_federation`] first.
     pub fn with_s2s_route(mut self, domain: &str, addr: SocketAddr) -> Self {
         if let Some(s2s) = &mut self.s2s {
-            s2s.routes.insert(domain.to_ascii_lowercase(), addr);
+            s2s.peers.add_route(domain, addr);
         }
         self
     }
@@ -274,7 +273,7 @@ impl Serve {
     /// Finds peers through this resolver instead of the system's.
     pub fn with_s2s_resolver(mut self, resolver: crate::resolve::Resolver) -> Self {
         if let Some(s2s) = &mut self.s2s {
-            s2s.resolver = Some(resolver);
+            s2s.peers.set_resolver(resolver);
         }
         self
     }
