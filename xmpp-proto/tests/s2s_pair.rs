@@ -181,6 +181,13 @@ impl Net {
 
     /// Opens a wire from node `from` to the other.
     fn connect(&mut self, from: usize) {
+        let federation = self.nodes[from].federation.clone();
+        self.connect_with(from, federation);
+    }
+
+    /// Opens a wire from node `from` to the other, its link made with
+    /// `federation` (a forged secret, say).
+    fn connect_with(&mut self, from: usize, federation: Federation) {
         let to = 1 - from;
         let link_id = SessionId(self.next_id);
         let recv_id = SessionId(self.next_id + 1);
@@ -190,7 +197,7 @@ impl Net {
         let link = Server::new(
             ServerConfig::new(&local)
                 .unwrap()
-                .for_remote_domain(&remote, self.nodes[from].federation.clone())
+                .for_remote_domain(&remote, federation)
                 .unwrap(),
             self.now,
         );
@@ -659,39 +666,12 @@ fn without_certificates_the_default_policy_refuses_and_bounces() {
 #[test]
 fn a_wrong_dialback_key_is_found_invalid() {
     let mut net = Net::new(S2sPolicy::AllowDialback, no_certs());
-    // a and b disagree on a's secret: b asks a, a's authoritative answer
-    // is computed with the right secret, but a's link sends a key made
-    // with another.
-    net.nodes[0].federation = Federation::new("secret of a").with_policy(S2sPolicy::AllowDialback);
+    // b asks a about the key a's link sent; a answers from its own
+    // secret, but the link made its key with another.
     let juliet = net.user(0, "juliet@a.example/balcony");
-    // Replace the link's secret after the node hands it out: a link made
-    // with a forged secret.
+    // A link made with a forged secret.
     let forged = Federation::new("forged").with_policy(S2sPolicy::AllowDialback);
-    let link_id = SessionId(net.next_id);
-    net.next_id += 2;
-    let link = Server::new(
-        ServerConfig::new("a.example")
-            .unwrap()
-            .for_remote_domain("b.example", forged)
-            .unwrap(),
-        net.now,
-    );
-    let receiver = Server::new(
-        ServerConfig::new("b.example")
-            .unwrap()
-            .for_federation(net.nodes[1].federation.clone()),
-        net.now,
-    );
-    net.nodes[0].hub.remote_connecting(link_id, "b.example");
-    net.wires.push(Wire {
-        from: 0,
-        initiator: (link_id, link),
-        receiver: (SessionId(link_id.0 + 1), receiver),
-        tls_asked: [false; 2],
-        certs: net.certs[0].clone(),
-        up: Vec::new(),
-        down: Vec::new(),
-    });
+    net.connect_with(0, forged);
     net.send(
         0,
         juliet,

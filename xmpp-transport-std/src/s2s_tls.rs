@@ -22,6 +22,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
+use xmpp_proto::s2s::S2sPolicy;
+
 use crate::server_tls::{ServerTls, parse_chain, parse_key};
 use crate::tls::{ClientTls, TrustAnchors};
 
@@ -125,6 +127,20 @@ impl S2sTls {
     /// If `domain` is not a valid TLS server name.
     pub fn client(&self, domain: &str) -> io::Result<ClientTls> {
         ClientTls::from_config(self.client.clone(), domain)
+    }
+
+    /// The TLS of our link to `domain` under `policy`: the peer's
+    /// certificate verified for `domain` ([`S2sTls::client`]), or, where
+    /// dialback is allowed, any certificate encrypting the stream
+    /// ([`S2sTls::client_trusting_dns`]).
+    ///
+    /// # Errors
+    /// If `domain` is not a valid TLS server name.
+    pub fn for_link(&self, domain: &str, policy: S2sPolicy) -> io::Result<ClientTls> {
+        match policy {
+            S2sPolicy::AllowDialback => self.client_trusting_dns(domain),
+            _ => self.client(domain),
+        }
     }
 
     /// The TLS of our link to `domain` where dialback is allowed

@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 use xmpp_proto::resolve::Security;
 use xmpp_proto::router::SessionId;
-use xmpp_proto::s2s::{Federation, S2sPolicy};
+use xmpp_proto::s2s::Federation;
 use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
 use xmpp_transport_std::clock;
 use xmpp_transport_std::resolve::{Connected, PeerFinder, Resolver};
@@ -159,10 +159,7 @@ impl MioServer {
         let config = config
             .for_remote_domain(domain, s2s.federation.clone())
             .map_err(invalid)?;
-        let tls = match s2s.federation.policy() {
-            S2sPolicy::AllowDialback => s2s.tls.client_trusting_dns(domain)?,
-            _ => s2s.tls.client(domain)?,
-        };
+        let tls = s2s.tls.for_link(domain, s2s.federation.policy())?;
         connected.socket.set_nonblocking(true)?;
         connected.socket.set_nodelay(true)?;
         let socket = mio::net::TcpStream::from_std(connected.socket);

@@ -10,7 +10,7 @@ use std::thread;
 
 use xmpp_proto::resolve::Security;
 use xmpp_proto::router::SessionId;
-use xmpp_proto::s2s::{Federation, S2sPolicy};
+use xmpp_proto::s2s::Federation;
 use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
 
 use super::pump::{HubCommand, pump};
@@ -92,10 +92,7 @@ impl Shared {
             .for_remote_domain(domain, s2s.federation.clone())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let endpoint = Server::new(config, clock::now()).into();
-        let tls = match s2s.federation.policy() {
-            S2sPolicy::AllowDialback => s2s.tls.client_trusting_dns(domain)?,
-            _ => s2s.tls.client(domain)?,
-        };
+        let tls = s2s.tls.for_link(domain, s2s.federation.policy())?;
         let conn = Connection::new_client(connected.socket, endpoint, tls)?;
         let mut conn = conn
             .with_command_type::<HubCommand>()
