@@ -22,7 +22,7 @@ pub const DEFAULT_LINK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How many dialback checks may be under way at once, by default; a
 /// claim past it is refused with `resource-constraint`.
-pub const DEFAULT_MAX_VERIFYING: usize = 1024;
+pub const DEFAULT_MAX_VERIFYING: usize = 256;
 
 /// How many `db:verify` questions may wait for one domain's link.
 const MAX_WAITING_VERIFIES_PER_DOMAIN: usize = 64;
@@ -86,8 +86,12 @@ impl Hub {
     /// When a domain has no link, [`HubEvent::ConnectRemote`] asks the
     /// transport for one (answered with [`Hub::remote_connecting`] or
     /// [`Hub::remote_unreachable`]); stanzas wait for it in a queue of at
-    /// most `max_queue` bytes per domain (what does not fit is refused
-    /// with `resource-constraint`) for at most [`DEFAULT_LINK_TIMEOUT`].
+    /// most `max_queue` bytes per domain, for at most
+    /// [`DEFAULT_LINK_TIMEOUT`], with at most
+    /// [`DEFAULT_MAX_DOMAINS`](crate::router::remote::DEFAULT_MAX_DOMAINS)
+    /// domains waiting at once (what does not fit is refused with
+    /// `resource-constraint`). At most [`DEFAULT_MAX_VERIFYING`] dialback
+    /// checks run at once.
     /// Stanzas from peer servers (on `Server`s made with
     /// `ServerConfig::for_federation`) are routed like local ones.
     ///

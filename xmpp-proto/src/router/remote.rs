@@ -17,6 +17,13 @@ use crate::time::Time;
 /// [`RemoteQueues::new`] says otherwise: 256 KiB.
 pub const DEFAULT_MAX_BYTES: usize = 256 * 1024;
 
+/// How many domains may have stanzas waiting at once unless
+/// [`RemoteQueues::with_max_domains`] says otherwise: each is a link on
+/// its way (a connection attempt, a thread on the blocking transport),
+/// so a sender writing to thousands of made-up domains is refused rather
+/// than served.
+pub const DEFAULT_MAX_DOMAINS: usize = 256;
+
 /// A stanza waiting for its domain's link, with the session it came from
 /// (to bounce it to).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,8 +43,9 @@ pub enum Queued {
     Behind,
 }
 
-/// The stanza did not fit in its domain's queue: refuse it back to its
-/// sender (`resource-constraint`); it was not kept.
+/// The stanza did not fit in its domain's queue, or too many domains
+/// wait already: refuse it back to its sender (`resource-constraint`); it
+/// was not kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueFull {
     /// The refused stanza.
@@ -82,6 +90,7 @@ struct Queue {
 pub struct RemoteQueues {
     domains: HashMap<String, Queue>,
     max_bytes: usize,
+    max_domains: usize,
 }
 
 impl Default for RemoteQueues {
@@ -96,7 +105,15 @@ impl RemoteQueues {
         RemoteQueues {
             domains: HashMap::new(),
             max_bytes,
+            max_domains: DEFAULT_MAX_DOMAINS,
         }
+    }
+
+    /// At most `max` domains with stanzas waiting at once (default
+    /// [`DEFAULT_MAX_DOMAINS`]); a stanza for one more is refused.
+    pub fn with_max_domains(mut self, max: usize) -> Self {
+        self.max_domains = max.max(1);
+        self
     }
 
     /// Queues `stanza` from `sender` for `domain` (lowercase, as
@@ -123,7 +140,7 @@ impl RemoteQueues {
                 Ok(Queued::Behind)
             }
             None => {
-                if len > self.max_bytes {
+                if len > self.max_bytes || self.domains.len() >= self.max_domains {
                     return Err(Box::new(QueueFull { waiting }));
                 }
                 let mut stanzas = VecDeque::new();
@@ -232,6 +249,35 @@ mod tests {
         let back = queues.fail("r.example");
         assert_eq!(back.len(), 2);
         assert!(queues.is_empty());
+    }
+
+    #[test]
+    fn too_many_waiting_domains_are_refused() {
+        let mut queues = RemoteQueues::new(1000).with_max_domains(2);
+        let now = Time::ZERO;
+        for d in ["a.example", "b.example"] {
+            assert_eq!(
+                queues.push(now, d, SessionId(1), stanza(10)),
+                Ok(Queued::OpenLink)
+            );
+        }
+        assert!(
+            queues
+                .push(now, "c.example", SessionId(1), stanza(10))
+                .is_err()
+        );
+        // A domain already waiting still takes more.
+        assert_eq!(
+            queues.push(now, "a.example", SessionId(1), stanza(10)),
+            Ok(Queued::Behind)
+        );
+        // Once one is served, a new domain fits again.
+        queues.take("b.example");
+        assert!(
+            queues
+                .push(now, "c.example", SessionId(1), stanza(10))
+                .is_ok()
+        );
     }
 
     #[test]
