@@ -193,3 +193,51 @@ fn a_peer_that_is_not_there_bounces_with_remote_server_not_found() {
         DefinedCondition::RemoteServerNotFound
     );
 }
+
+#[test]
+fn a_peer_that_hangs_up_mid_negotiation_bounces_everything_queued() {
+    // b.example's "server" takes the connection, reads our header and
+    // hangs up: the link never comes up, and every message that waited
+    // for it goes back to its sender.
+    let peer = TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer_addr = peer.local_addr().unwrap();
+    let hang_up = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut socket, _) = peer.accept().unwrap();
+            let mut buf = [0u8; 512];
+            let _ = std::io::Read::read(&mut socket, &mut buf);
+        }
+    });
+    let pki = TestPki::generate(&["a.example"]).unwrap();
+    let (chain, key) = pki.chain_and_key();
+    let mut accounts = Accounts::new();
+    accounts.add("user", "user-secret").unwrap();
+    let handle = Serve::new("a.example", pki.server_tls(), accounts)
+        .unwrap()
+        .with_federation(
+            Federation::new("secret"),
+            S2sTls::new(chain, key, &pki.trust_anchors()).unwrap(),
+        )
+        .with_s2s_route("b.example", peer_addr)
+        .with_s2s_resolver(Resolver::with_server("127.0.0.1:9".parse().unwrap()).unwrap())
+        .start(TcpListener::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    let node = Node {
+        domain: "a.example",
+        c2s: pki,
+        handle,
+    };
+    let mut alice = login(&node, "laptop");
+    send(&mut alice, "user@b.example/phone", "one");
+    send(&mut alice, "user@b.example/phone", "two");
+    assert_eq!(
+        next_bounce(&mut alice),
+        DefinedCondition::RemoteServerNotFound
+    );
+    assert_eq!(
+        next_bounce(&mut alice),
+        DefinedCondition::RemoteServerNotFound
+    );
+    node.handle.shutdown();
+    drop(hang_up);
+}
