@@ -232,11 +232,26 @@ impl Hub {
         condition: DefinedCondition,
         out: &mut Vec<Routed>,
     ) {
-        let Ok(el) = waiting.stanza.to_element() else {
+        self.bounce_wire(Some(waiting.sender), &waiting.stanza, condition, out);
+    }
+
+    /// Answers `sender` (or, without one, whoever the router finds by the
+    /// stanza's `from`) about a serialized stanza that will not go out.
+    fn bounce_wire(
+        &mut self,
+        sender: Option<SessionId>,
+        stanza: &WireStanza,
+        condition: DefinedCondition,
+        out: &mut Vec<Routed>,
+    ) {
+        let Ok(el) = stanza.to_element() else {
+            return;
+        };
+        let Some(sender) = sender.or_else(|| self.router.sender(&el)) else {
             return;
         };
         if let Ok(stanza) = Stanza::from_element(el) {
-            self.router.refuse(waiting.sender, &stanza, condition, out);
+            self.router.refuse(sender, &stanza, condition, out);
         }
     }
 
@@ -281,7 +296,7 @@ impl Hub {
     }
 
     /// Our link to `remote` is accepted: what waits goes out.
-    pub(super) fn link_online(&mut self, now: Time, session: SessionId, remote: &str) {
+    pub(super) fn link_online(&mut self, session: SessionId, remote: &str) {
         if !self.link_is(session, remote) {
             return;
         }
@@ -298,7 +313,6 @@ impl Hub {
                 }),
             );
         }
-        let _ = now;
     }
 
     /// Whether `session` is our link to `remote` (a session the
@@ -441,17 +455,12 @@ impl Hub {
     /// stanza's sender gets `resource-constraint`; nothing piles up.
     pub(super) fn link_busy(&mut self, now: Time, stanza: WireStanza) {
         let mut out = std::mem::take(&mut self.routed);
-        if let Ok(el) = stanza.to_element() {
-            if let (Some(sender), Ok(stanza)) = (self.router.sender(&el), Stanza::from_element(el))
-            {
-                self.router.refuse(
-                    sender,
-                    &stanza,
-                    DefinedCondition::ResourceConstraint,
-                    &mut out,
-                );
-            }
-        }
+        self.bounce_wire(
+            None,
+            &stanza,
+            DefinedCondition::ResourceConstraint,
+            &mut out,
+        );
         self.dispatch(now, &mut out, true);
         self.routed = out;
     }

@@ -436,7 +436,7 @@ impl Hub {
             ServerEvent::DialbackVerified(answer) => self.dialback_verified(&answer),
             ServerEvent::S2sAuthenticated { .. } => self.peer_authenticated(session),
             ServerEvent::S2sReady { remote } => self.link_ready(session, &remote),
-            ServerEvent::S2sOnline { remote } => self.link_online(now, session, &remote),
+            ServerEvent::S2sOnline { remote } => self.link_online(session, &remote),
             ServerEvent::Closed { .. } => self.closed(now, session),
             // Online needs nothing (the binding was made when it was
             // accepted); Trace is for logs.

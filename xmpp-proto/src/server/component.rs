@@ -7,7 +7,7 @@
 use super::negotiate::ServerPhase;
 use super::{Server, ServerEvent, ServerTimer};
 use crate::endpoint::{CloseReason, CommandError};
-use crate::jid::{Jid, JidRef};
+use crate::jid::JidRef;
 use crate::stanza::{DefinedCondition, InvalidStanza, Stanza, StanzaError, error_reply};
 use crate::stream::Role;
 use crate::stream_error::{StreamError, StreamErrorCondition};
@@ -18,12 +18,7 @@ impl Server {
     /// The component's stream header: it must be a component stream and
     /// name a domain.
     pub(super) fn component_header(&mut self, header: &StreamHeader) {
-        let domain = header
-            .to
-            .as_deref()
-            .and_then(|to| Jid::new(to).ok())
-            .filter(|jid| jid.localpart().is_none() && jid.resourcepart().is_none())
-            .map(|jid| jid.domainpart().to_owned());
+        let domain = header.to.as_deref().and_then(super::s2s_in::as_domain);
         self.requested_component = domain.clone();
         self.peer_header = Some(header.clone());
         self.ensure_header();
