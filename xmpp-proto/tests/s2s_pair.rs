@@ -17,6 +17,7 @@ use xmpp_proto::s2s::{Federation, S2sAuth, S2sPolicy};
 use xmpp_proto::server::ServerEvent;
 use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType, Stanza, WireStanza};
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
+use xmpp_proto::xml::{Element, ns};
 use xmpp_proto::{Server, ServerConfig, Time};
 
 /// What each side's certificate is good for.
@@ -68,11 +69,17 @@ struct Net {
     hanging: Vec<String>,
 }
 
+/// A server on `domain`, with a room service on `rooms.<domain>`.
 fn node(domain: &str, policy: S2sPolicy, secret: &str) -> Node {
+    let rooms = format!("rooms.{domain}");
     Node {
         domain: domain.into(),
-        hub: Hub::new(domain).unwrap().with_federation(4096),
-        federation: Federation::new(secret).with_policy(policy),
+        hub: Hub::new(domain)
+            .unwrap()
+            .with_federation(4096)
+            .with_rooms(&rooms, [7; 16])
+            .unwrap(),
+        federation: Federation::new(secret).with_policy(policy).serving(rooms),
         inbox: BTreeMap::new(),
         proved: Vec::new(),
         closed: Vec::new(),
@@ -164,6 +171,21 @@ impl Net {
         self.settle();
     }
 
+    /// A group chat message from a local occupant to room verona on a.
+    fn send_groupchat(&mut self, n: usize, session: SessionId, from: &str, body: &str) {
+        let msg = Message::builder(MessageType::Groupchat)
+            .from(from)
+            .to("verona@rooms.a.example")
+            .body(body)
+            .build();
+        self.nodes[n].hub.handle_event(
+            self.now,
+            session,
+            ServerEvent::Stanza(Stanza::Message(msg)),
+        );
+        self.settle();
+    }
+
     fn send(&mut self, n: usize, session: SessionId, from: &str, to: &str, body: &str) {
         let msg = Message::builder(MessageType::Chat)
             .id(&body[..body.len().min(16)])
@@ -179,35 +201,38 @@ impl Net {
         self.settle();
     }
 
-    /// Opens a wire from node `from` to the other.
+    /// Opens a wire from node `from`'s main domain to the other's.
     fn connect(&mut self, from: usize) {
         let federation = self.nodes[from].federation.clone();
-        self.connect_with(from, federation);
+        let local = self.nodes[from].domain.clone();
+        let remote = self.nodes[1 - from].domain.clone();
+        self.connect_with(from, &local, &remote, federation);
     }
 
-    /// Opens a wire from node `from` to the other, its link made with
-    /// `federation` (a forged secret, say).
-    fn connect_with(&mut self, from: usize, federation: Federation) {
+    /// Opens a wire from node `from` (for its domain `local`) to the
+    /// other (for its domain `remote`), the link made with `federation`
+    /// (a forged secret, say).
+    fn connect_with(&mut self, from: usize, local: &str, remote: &str, federation: Federation) {
         let to = 1 - from;
         let link_id = SessionId(self.next_id);
         let recv_id = SessionId(self.next_id + 1);
         self.next_id += 2;
-        let local = self.nodes[from].domain.clone();
-        let remote = self.nodes[to].domain.clone();
         let link = Server::new(
-            ServerConfig::new(&local)
+            ServerConfig::new(local)
                 .unwrap()
-                .for_remote_domain(&remote, federation)
+                .for_remote_domain(remote, federation)
                 .unwrap(),
             self.now,
         );
         let receiver = Server::new(
-            ServerConfig::new(&remote)
+            ServerConfig::new(&self.nodes[to].domain)
                 .unwrap()
                 .for_federation(self.nodes[to].federation.clone()),
             self.now,
         );
-        self.nodes[from].hub.remote_connecting(link_id, &remote);
+        self.nodes[from]
+            .hub
+            .remote_connecting(link_id, local, remote);
         self.wires.push(Wire {
             from,
             initiator: (link_id, link),
@@ -234,12 +259,15 @@ impl Net {
         for n in 0..2 {
             while let Some(event) = self.nodes[n].hub.poll_event() {
                 moved = true;
-                if let HubEvent::ConnectRemote { domain } = event {
+                if let HubEvent::ConnectRemote { local, domain } = event {
                     if self.unreachable.contains(&domain) {
-                        self.nodes[n].hub.remote_unreachable(self.now, &domain);
+                        self.nodes[n]
+                            .hub
+                            .remote_unreachable(self.now, &local, &domain);
                     } else if self.hanging.contains(&domain) {
                     } else {
-                        self.connect(n);
+                        let federation = self.nodes[n].federation.clone();
+                        self.connect_with(n, &local, &domain, federation);
                     }
                 }
             }
@@ -671,7 +699,7 @@ fn a_wrong_dialback_key_is_found_invalid() {
     let juliet = net.user(0, "juliet@a.example/balcony");
     // A link made with a forged secret.
     let forged = Federation::new("forged").with_policy(S2sPolicy::AllowDialback);
-    net.connect_with(0, forged);
+    net.connect_with(0, "a.example", "b.example", forged);
     net.send(
         0,
         juliet,
@@ -934,4 +962,86 @@ fn idle_links_close_and_the_next_stanza_opens_a_new_one() {
     );
     assert_eq!(net.inbox(1, romeo).len(), 2, "{:?}", net.inbox(1, romeo));
     assert_eq!(net.wires.len(), 2);
+}
+
+/// Romeo on b joins a room of a's room service, and Juliet, local to it,
+/// talks there: the room's stanzas reach b on a link of the room
+/// service's own domain, proved for that domain.
+fn a_remote_occupant(policy: S2sPolicy, certs: [Certs; 2]) -> (Net, SessionId, SessionId) {
+    let mut net = Net::new(policy, certs);
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    let romeo = net.user(1, "romeo@b.example/orchard");
+    for (n, session, from, nick) in [
+        (0, juliet, "juliet@a.example/balcony", "juliet"),
+        (1, romeo, "romeo@b.example/orchard", "romeo"),
+    ] {
+        let join = Element::builder("presence", ns::CLIENT)
+            .attr("from", from)
+            .attr("to", format!("verona@rooms.a.example/{nick}"))
+            .append(Element::builder("x", "http://jabber.org/protocol/muc"))
+            .build();
+        let join = Stanza::from_element(join).unwrap();
+        net.nodes[n]
+            .hub
+            .handle_event(net.now, session, ServerEvent::Stanza(join));
+        net.settle();
+    }
+    net.send_groupchat(0, juliet, "juliet@a.example/balcony", "hello, verona");
+    (net, juliet, romeo)
+}
+
+#[test]
+fn a_remote_user_joins_a_room_and_hears_it_over_the_services_own_link() {
+    let mut certs = good_certs();
+    certs[0].client.push("rooms.a.example".into());
+    certs[1].server.push("rooms.a.example".into());
+    let (net, _, romeo) = a_remote_occupant(S2sPolicy::RequireCertificate, certs);
+    let got = net.inbox(1, romeo).join("\n");
+    assert!(
+        got.contains("from='verona@rooms.a.example/juliet'")
+            && got.contains("from='verona@rooms.a.example/romeo'"),
+        "romeo sees both occupants: {got}"
+    );
+    assert!(got.contains("<body>hello, verona</body>"), "{got}");
+    // b proved a's room service by its certificate, on a stream of its own.
+    assert!(
+        net.nodes[1]
+            .proved
+            .contains(&("rooms.a.example".into(), S2sAuth::External)),
+        "{:?}",
+        net.nodes[1].proved
+    );
+    let links_from_a: Vec<_> = net.wires.iter().filter(|w| w.from == 0).collect();
+    assert_eq!(links_from_a.len(), 1, "only the room service wrote to b");
+}
+
+#[test]
+fn a_room_service_proves_its_domain_by_dialback() {
+    let (net, _, romeo) = a_remote_occupant(S2sPolicy::AllowDialback, no_certs());
+    let got = net.inbox(1, romeo).join("\n");
+    assert!(got.contains("<body>hello, verona</body>"), "{got}");
+    assert!(
+        net.nodes[1]
+            .proved
+            .contains(&("rooms.a.example".into(), S2sAuth::Dialback)),
+        "{:?}",
+        net.nodes[1].proved
+    );
+}
+
+#[test]
+fn a_room_service_without_a_way_to_prove_its_domain_is_refused() {
+    // a's certificate covers a.example only, and b takes no dialback.
+    let (mut net, juliet, romeo) = a_remote_occupant(S2sPolicy::RequireCertificate, good_certs());
+    let got = net.inbox(1, romeo).join("\n");
+    assert!(!got.contains("hello, verona"), "{got}");
+    // The main domain's link is not borrowed for the room's stanzas.
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example/orchard",
+        "direct",
+    );
+    assert!(net.inbox(1, romeo).join("\n").contains("direct"));
 }

@@ -3,14 +3,16 @@
 //! authority, both authorities trusted by both, routed to each other by
 //! static routes. A message each way (SASL EXTERNAL by certificate),
 //! dialback where a certificate names another domain, a refusal (and a
-//! bounce to the sender) where the policy wants certificates, and a peer
-//! that is not there.
+//! bounce to the sender) where the policy wants certificates, a peer
+//! that is not there, and a user of b in a room of a's room service
+//! (rooms.a.example), whose stanzas travel on links of its own domain.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{Client, ClientConfig, ClientEvent};
-use xmpp_proto::jid::Jid;
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, RoomEvent};
+use xmpp_proto::jid::{BareJid, Jid};
+use xmpp_proto::muc::JoinOptions;
 use xmpp_proto::s2s::{Federation, S2sPolicy};
 use xmpp_proto::stanza::{DefinedCondition, Message, MessageType};
 use xmpp_transport_std::clock;
@@ -31,7 +33,8 @@ struct Node {
     handle: ServeHandle,
 }
 
-/// Starts a.example and b.example, routed to each other. a.example's
+/// Starts a.example (with rooms on rooms.a.example) and b.example,
+/// routed to each other. a.example's
 /// server-to-server certificate names `a_names` (its own domain, or
 /// others); b.example's names b.example. Both authorities are trusted
 /// by both.
@@ -51,8 +54,10 @@ fn pair(a_names: &[&str], policy: S2sPolicy) -> (Node, Node) {
         let federation =
             Federation::new(format!("dialback secret of {domain}")).with_policy(policy);
         let c2s = TestPki::generate(&[domain]).unwrap();
+        let rooms = format!("rooms.{domain}");
         let handle = Serve::new(domain, c2s.server_tls(), accounts)
             .unwrap()
+            .with_hub(|hub| hub.with_rooms(&rooms, [3; 16]).unwrap())
             .with_federation(federation, tls)
             .with_config(|c| c.with_trace(std::env::var_os("TRACE").is_some()))
             .with_log(move |log: &xmpp_transport_std::serve::SessionLog<'_>| {
@@ -61,6 +66,7 @@ fn pair(a_names: &[&str], policy: S2sPolicy) -> (Node, Node) {
                 }
             })
             .with_s2s_route(peer, peer_addr)
+            .with_s2s_route(&format!("rooms.{peer}"), peer_addr)
             // DNS that answers nothing (nothing listens there), so that
             // unrouted domains fail fast without touching the network.
             .with_s2s_resolver(Resolver::with_server("127.0.0.1:9".parse().unwrap()).unwrap())
@@ -240,4 +246,87 @@ fn a_peer_that_hangs_up_mid_negotiation_bounces_everything_queued() {
     );
     node.handle.shutdown();
     drop(hang_up);
+}
+
+/// The next room event the client gets.
+fn next_room_event(conn: &mut Connection<Client>) -> RoomEvent {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Room(event)) => return event,
+            Next::Event(ClientEvent::Closed { reason }) => panic!("closed: {reason}"),
+            Next::Event(_) => {}
+            other => panic!("no room event: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_user_of_b_talks_in_a_room_of_a() {
+    // a's certificate names its room service too: b takes the service's
+    // link by SASL EXTERNAL, as it takes a's.
+    let (a, b) = pair(
+        &["a.example", "rooms.a.example"],
+        S2sPolicy::RequireCertificate,
+    );
+    let room = BareJid::new("verona@rooms.a.example").unwrap();
+    let mut alice = login(&a, "laptop");
+    let mut bob = login(&b, "phone");
+    let options = JoinOptions::default();
+    alice
+        .command(|c, now| c.join_room(now, &room, "alice", &options))
+        .unwrap()
+        .unwrap();
+    while !matches!(next_room_event(&mut alice), RoomEvent::Joined { .. }) {}
+    bob.command(|c, now| c.join_room(now, &room, "bob", &options))
+        .unwrap()
+        .unwrap();
+    while !matches!(next_room_event(&mut bob), RoomEvent::Joined { .. }) {}
+    alice
+        .command(|c, now| c.send_to_room(now, &room, "welcome, bob"))
+        .unwrap()
+        .unwrap();
+    let heard = loop {
+        if let RoomEvent::Message {
+            nick,
+            message,
+            own: false,
+            ..
+        } = next_room_event(&mut bob)
+        {
+            break (nick, message.body().map(|b| b.to_string()));
+        }
+    };
+    assert_eq!(heard.0.as_deref(), Some("alice"));
+    assert_eq!(heard.1.as_deref(), Some("welcome, bob"));
+    bob.command(|c, now| c.send_to_room(now, &room, "thank you"))
+        .unwrap()
+        .unwrap();
+    let heard = loop {
+        if let RoomEvent::Message {
+            nick,
+            message,
+            own: false,
+            ..
+        } = next_room_event(&mut alice)
+        {
+            break (nick, message.body().map(|b| b.to_string()));
+        }
+    };
+    assert_eq!(heard.0.as_deref(), Some("bob"));
+    assert_eq!(heard.1.as_deref(), Some("thank you"));
+}
+
+#[test]
+fn a_room_service_the_certificate_does_not_name_proves_itself_by_dialback() {
+    let (a, b) = pair(&["a.example"], S2sPolicy::AllowDialback);
+    let room = BareJid::new("verona@rooms.a.example").unwrap();
+    let mut bob = login(&b, "phone");
+    let options = JoinOptions::default();
+    bob.command(|c, now| c.join_room(now, &room, "bob", &options))
+        .unwrap()
+        .unwrap();
+    // Only the room's answer, on the service's link, makes the join.
+    while !matches!(next_room_event(&mut bob), RoomEvent::Joined { .. }) {}
+    drop(a);
 }

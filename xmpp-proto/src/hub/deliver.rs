@@ -40,9 +40,10 @@ impl Hub {
             },
             Routed::Remote {
                 domain,
+                local,
                 sender,
                 stanza,
-            } => self.send_remote(now, domain, sender, stanza, out),
+            } => self.send_remote(now, &local, &domain, sender, stanza, out),
             Routed::Offline { to, message } => {
                 self.stats.stored_offline += 1;
                 self.events

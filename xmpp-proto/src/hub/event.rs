@@ -10,15 +10,21 @@ use crate::xml::Element;
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum HubEvent {
-    /// Stanzas (or a dialback check) wait for a link to `domain`:
-    /// resolve it (`_xmpps-server`/`_xmpp-server` SRV, or a static
-    /// route), connect, start a `Server` made with
-    /// `ServerConfig::for_remote_domain(domain, ..)` on the connection
-    /// (a TLS client that verifies the peer for `domain`) and tell the
-    /// hub with [`Hub::remote_connecting`](super::Hub::remote_connecting);
-    /// or, if it cannot be reached at all,
+    /// Stanzas (or a dialback check) wait for a link from our domain
+    /// `local` to `domain`: resolve `domain` (`_xmpps-server`/
+    /// `_xmpp-server` SRV, or a static route), connect, start a `Server`
+    /// made with `ServerConfig::new(local)?.for_remote_domain(domain, ..)`
+    /// on the connection (a TLS client that verifies the peer for
+    /// `domain`) and tell the hub with
+    /// [`Hub::remote_connecting`](super::Hub::remote_connecting); or, if
+    /// it cannot be reached at all,
     /// [`Hub::remote_unreachable`](super::Hub::remote_unreachable).
+    /// `local` is the main domain for users' stanzas, a service's domain
+    /// (rooms, a component) for the service's: each pair of domains has
+    /// a link of its own, as with other servers.
     ConnectRemote {
+        /// Our domain the link speaks for.
+        local: String,
         /// The peer's domain.
         domain: String,
     },

@@ -3,13 +3,16 @@
 //! in bytes while it negotiates; everything bounced if it never comes
 //! up), stanzas from peer servers come in from the domains they proved,
 //! and dialback keys are checked with the authoritative server over our
-//! link to it.
+//! link to it. A link joins one of our domains to one of theirs (as
+//! Prosody's and ejabberd's do): a room service's stanzas go out on a
+//! link of its own, which proves the service's domain.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::{Hub, HubEvent, ServerCommand};
-use crate::router::remote::{QueueFull, Queued, RemoteQueues, Waiting};
+use crate::router::pair_map::PairMap;
+use crate::router::remote::{Expired, QueueFull, Queued, RemoteQueues, Waiting};
 use crate::router::{REMOTE, Routed, SessionId};
 use crate::s2s::dialback::Dialback;
 use crate::stanza::{DefinedCondition, Stanza, WireStanza};
@@ -24,8 +27,8 @@ pub const DEFAULT_LINK_TIMEOUT: Duration = Duration::from_secs(60);
 /// claim past it is refused with `resource-constraint`.
 pub const DEFAULT_MAX_VERIFYING: usize = 256;
 
-/// How many `db:verify` questions may wait for one domain's link.
-const MAX_WAITING_VERIFIES_PER_DOMAIN: usize = 64;
+/// How many `db:verify` questions may wait for one link.
+const MAX_WAITING_VERIFIES_PER_LINK: usize = 64;
 
 /// Where our link to one domain stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,16 +54,18 @@ impl Link {
 #[derive(Debug)]
 pub(super) struct Links {
     queues: RemoteQueues,
-    links: HashMap<String, Link>,
-    /// Our link sessions, with their domain.
-    link_of: HashMap<SessionId, String>,
+    /// By (our domain, the peer's).
+    links: PairMap<Link>,
+    /// Our link sessions, with their (local, remote) domains.
+    link_of: HashMap<SessionId, (String, String)>,
     /// Incoming streams that proved a domain.
     peers: HashSet<SessionId>,
     /// Dialback claims being checked, by (claimed domain, stream id):
     /// the stream the claim came on and the domain it was for.
     verifying: HashMap<(String, String), (SessionId, String)>,
-    /// `db:verify` questions waiting for the link to their domain.
-    waiting_verifies: HashMap<String, Vec<Dialback>>,
+    /// `db:verify` questions waiting for their link (from the domain
+    /// that was claimed to, to the claimed one).
+    waiting_verifies: PairMap<Vec<Dialback>>,
     timeout: Duration,
     max_verifying: usize,
 }
@@ -69,11 +74,11 @@ impl Default for Links {
     fn default() -> Self {
         Links {
             queues: RemoteQueues::default(),
-            links: HashMap::new(),
+            links: PairMap::default(),
             link_of: HashMap::new(),
             peers: HashSet::new(),
             verifying: HashMap::new(),
-            waiting_verifies: HashMap::new(),
+            waiting_verifies: PairMap::default(),
             timeout: DEFAULT_LINK_TIMEOUT,
             max_verifying: DEFAULT_MAX_VERIFYING,
         }
@@ -114,10 +119,12 @@ impl Hub {
     ///     .build();
     /// hub.handle_event(now, SessionId(1), ServerEvent::Stanza(Stanza::Message(msg)));
     /// // No link to example.net yet: the transport is asked for one.
-    /// assert_eq!(hub.poll_event(), Some(HubEvent::ConnectRemote { domain: "example.net".into() }));
-    /// hub.remote_connecting(SessionId(9), "example.net");
+    /// let wanted = HubEvent::ConnectRemote { local: "example.com".into(), domain: "example.net".into() };
+    /// assert_eq!(hub.poll_event(), Some(wanted));
+    /// hub.remote_connecting(SessionId(9), "example.com", "example.net");
     /// // ... the link negotiates; once it reports S2sOnline, the message goes out on it.
-    /// hub.handle_event(now, SessionId(9), ServerEvent::S2sOnline { remote: "example.net".into() });
+    /// let online = ServerEvent::S2sOnline { local: "example.com".into(), remote: "example.net".into() };
+    /// hub.handle_event(now, SessionId(9), online);
     /// let delivered = std::iter::from_fn(|| hub.poll_command())
     ///     .any(|(session, command)| session == SessionId(9) && matches!(command, ServerCommand::Deliver(_)));
     /// assert!(delivered);
@@ -137,35 +144,34 @@ impl Hub {
     }
 
     /// The transport connected (or is connecting) `session` as our link
-    /// to `domain`, for a [`HubEvent::ConnectRemote`]: give it every
-    /// event of that `Server` as for any session.
-    pub fn remote_connecting(&mut self, session: SessionId, domain: &str) {
-        match self.links.links.get_mut(domain) {
+    /// from `local` to `domain`, for a [`HubEvent::ConnectRemote`]: give
+    /// it every event of that `Server` as for any session.
+    pub fn remote_connecting(&mut self, session: SessionId, local: &str, domain: &str) {
+        match self.links.links.get_mut(local, domain) {
             Some(Link::Connecting { session: s }) => *s = Some(session),
             Some(_) => return,
             None => {
-                self.links.links.insert(
-                    domain.to_owned(),
-                    Link::Connecting {
-                        session: Some(session),
-                    },
-                );
+                let link = Link::Connecting {
+                    session: Some(session),
+                };
+                self.links.links.insert(local, domain, link);
             }
         }
-        self.links.link_of.insert(session, domain.to_owned());
+        let pair = (local.to_owned(), domain.to_owned());
+        self.links.link_of.insert(session, pair);
     }
 
     /// The transport could not reach `domain` (no address, every
-    /// connection refused): what waits for it is bounced with
-    /// `remote-server-not-found`.
-    pub fn remote_unreachable(&mut self, now: Time, domain: &str) {
-        if let Some(Link::Connecting { session }) = self.links.links.get(domain).copied() {
-            self.links.links.remove(domain);
+    /// connection refused) for the link from `local`: what waits for it
+    /// is bounced with `remote-server-not-found`.
+    pub fn remote_unreachable(&mut self, now: Time, local: &str, domain: &str) {
+        if let Some(Link::Connecting { session }) = self.links.links.get(local, domain).copied() {
+            self.links.links.remove(local, domain);
             if let Some(session) = session {
                 self.links.link_of.remove(&session);
             }
         }
-        self.link_failed(now, domain, DefinedCondition::RemoteServerNotFound);
+        self.link_failed(now, local, domain, DefinedCondition::RemoteServerNotFound);
     }
 
     /// Whether `session` is one of our links to another server.
@@ -184,16 +190,18 @@ impl Hub {
         links.chain(self.links.peers.iter()).copied().collect()
     }
 
-    /// A stanza for another domain, from `sender`.
+    /// A stanza from our `local` domain (or an account of it) for
+    /// `domain`, from `sender`.
     pub(super) fn send_remote(
         &mut self,
         now: Time,
-        domain: String,
+        local: &str,
+        domain: &str,
         sender: SessionId,
         stanza: WireStanza,
         out: &mut Vec<Routed>,
     ) {
-        if let Some(Link::Online(link)) = self.links.links.get(&domain).copied() {
+        if let Some(Link::Online(link)) = self.links.links.get(local, domain).copied() {
             self.command(
                 link,
                 ServerCommand::Deliver(super::Delivery {
@@ -203,8 +211,8 @@ impl Hub {
             );
             return;
         }
-        match self.links.queues.push(now, &domain, sender, stanza) {
-            Ok(Queued::OpenLink) => self.open_link(domain),
+        match self.links.queues.push(now, local, domain, sender, stanza) {
+            Ok(Queued::OpenLink) => self.open_link(local, domain),
             Ok(_) => {}
             Err(full) => {
                 let QueueFull { waiting } = *full;
@@ -213,16 +221,18 @@ impl Hub {
         }
     }
 
-    /// Asks the transport for a link to `domain`, unless one is on its
-    /// way.
-    fn open_link(&mut self, domain: String) {
-        if self.links.links.contains_key(&domain) {
+    /// Asks the transport for a link from `local` to `domain`, unless
+    /// one is on its way.
+    fn open_link(&mut self, local: &str, domain: &str) {
+        if self.links.links.contains(local, domain) {
             return;
         }
-        self.links
-            .links
-            .insert(domain.clone(), Link::Connecting { session: None });
-        self.events.push_back(HubEvent::ConnectRemote { domain });
+        let link = Link::Connecting { session: None };
+        self.links.links.insert(local, domain, link);
+        self.events.push_back(HubEvent::ConnectRemote {
+            local: local.to_owned(),
+            domain: domain.to_owned(),
+        });
     }
 
     /// Answers the sender of a stanza that will not reach its server.
@@ -255,17 +265,17 @@ impl Hub {
         }
     }
 
-    /// The link to `domain` will not come: bounce what waits for it and
-    /// refuse the dialback claims that needed it.
-    fn link_failed(&mut self, now: Time, domain: &str, condition: DefinedCondition) {
+    /// The link from `local` to `domain` will not come: bounce what
+    /// waits for it and refuse the dialback claims that needed it.
+    fn link_failed(&mut self, now: Time, local: &str, domain: &str, condition: DefinedCondition) {
         let mut out = std::mem::take(&mut self.routed);
-        for waiting in self.links.queues.fail(domain) {
+        for waiting in self.links.queues.fail(local, domain) {
             self.bounce_waiting(waiting, condition, &mut out);
         }
         for request in self
             .links
             .waiting_verifies
-            .remove(domain)
+            .remove(local, domain)
             .unwrap_or_default()
         {
             self.refuse_claim(&request, condition);
@@ -274,37 +284,36 @@ impl Hub {
         self.routed = out;
     }
 
-    /// Our link to `remote` is encrypted: the questions waiting for it
-    /// go out.
-    pub(super) fn link_ready(&mut self, session: SessionId, remote: &str) {
-        if !self.link_is(session, remote) {
+    /// Our link from `local` to `remote` is encrypted: the questions
+    /// waiting for it go out.
+    pub(super) fn link_ready(&mut self, session: SessionId, local: &str, remote: &str) {
+        if !self.link_is(session, local, remote) {
             return;
         }
-        if let Some(Link::Connecting { .. }) = self.links.links.get(remote) {
-            self.links
-                .links
-                .insert(remote.to_owned(), Link::Ready(session));
+        if let Some(Link::Connecting { .. }) = self.links.links.get(local, remote) {
+            self.links.links.insert(local, remote, Link::Ready(session));
         }
         for request in self
             .links
             .waiting_verifies
-            .remove(remote)
+            .remove(local, remote)
             .unwrap_or_default()
         {
             self.command(session, ServerCommand::VerifyDialback(request));
         }
     }
 
-    /// Our link to `remote` is accepted: what waits goes out.
-    pub(super) fn link_online(&mut self, session: SessionId, remote: &str) {
-        if !self.link_is(session, remote) {
+    /// Our link from `local` to `remote` is accepted: what waits goes
+    /// out.
+    pub(super) fn link_online(&mut self, session: SessionId, local: &str, remote: &str) {
+        if !self.link_is(session, local, remote) {
             return;
         }
-        self.link_ready(session, remote);
+        self.link_ready(session, local, remote);
         self.links
             .links
-            .insert(remote.to_owned(), Link::Online(session));
-        for waiting in self.links.queues.take(remote) {
+            .insert(local, remote, Link::Online(session));
+        for waiting in self.links.queues.take(local, remote) {
             self.command(
                 session,
                 ServerCommand::Deliver(super::Delivery {
@@ -315,19 +324,16 @@ impl Hub {
         }
     }
 
-    /// Whether `session` is our link to `remote` (a session the
-    /// transport did not announce is taken at its word once).
-    fn link_is(&mut self, session: SessionId, remote: &str) -> bool {
-        match self.links.link_of.get(&session) {
-            Some(domain) => domain == remote,
-            None => {
-                self.remote_connecting(session, remote);
-                self.links
-                    .link_of
-                    .get(&session)
-                    .is_some_and(|d| d == remote)
-            }
+    /// Whether `session` is our link from `local` to `remote` (a session
+    /// the transport did not announce is taken at its word once).
+    fn link_is(&mut self, session: SessionId, local: &str, remote: &str) -> bool {
+        if !self.links.link_of.contains_key(&session) {
+            self.remote_connecting(session, local, remote);
         }
+        self.links
+            .link_of
+            .get(&session)
+            .is_some_and(|(l, r)| l == local && r == remote)
     }
 
     /// A peer claims `from` with a dialback key on `session`: ask `from`'s
@@ -347,19 +353,23 @@ impl Hub {
         }
         self.links
             .verifying
-            .insert((from.clone(), stream_id), (session, to));
-        match self.links.links.get(&from).copied() {
+            .insert((from.clone(), stream_id), (session, to.clone()));
+        // Asked on our link from the domain the claim was made to.
+        match self.links.links.get(&to, &from).copied() {
             Some(Link::Ready(link) | Link::Online(link)) => {
                 self.command(link, ServerCommand::VerifyDialback(request));
             }
             _ => {
-                let waiting = self.links.waiting_verifies.entry(from.clone()).or_default();
-                if waiting.len() >= MAX_WAITING_VERIFIES_PER_DOMAIN {
+                let waiting = self
+                    .links
+                    .waiting_verifies
+                    .get_or_insert_with(&to, &from, Vec::new);
+                if waiting.len() >= MAX_WAITING_VERIFIES_PER_LINK {
                     self.refuse_claim(&request, DefinedCondition::ResourceConstraint);
                     return;
                 }
                 waiting.push(request);
-                self.open_link(from);
+                self.open_link(&to, &from);
             }
         }
     }
@@ -421,32 +431,38 @@ impl Hub {
     /// A link or peer stream ended.
     pub(super) fn s2s_closed(&mut self, now: Time, session: SessionId) {
         self.links.peers.remove(&session);
-        let Some(domain) = self.links.link_of.remove(&session) else {
+        let Some((local, domain)) = self.links.link_of.remove(&session) else {
             return;
         };
         let ours = self
             .links
             .links
-            .get(&domain)
+            .get(&local, &domain)
             .is_some_and(|l| l.session() == Some(session));
         if ours {
-            self.links.links.remove(&domain);
+            self.links.links.remove(&local, &domain);
             // What waits was never sent: the link did not come up.
-            self.link_failed(now, &domain, DefinedCondition::RemoteServerNotFound);
+            self.link_failed(now, &local, &domain, DefinedCondition::RemoteServerNotFound);
         }
     }
 
     /// A delivery our link could not take (it ended, or is closing for
     /// idleness): it waits for the next link.
     pub(super) fn link_refused(&mut self, now: Time, session: SessionId, stanza: WireStanza) {
-        let Some(domain) = self.links.link_of.get(&session).cloned() else {
+        let Some((local, domain)) = self.links.link_of.get(&session).cloned() else {
             return;
         };
-        if self.links.links.get(&domain).and_then(|l| l.session()) == Some(session) {
-            self.links.links.remove(&domain);
+        if self
+            .links
+            .links
+            .get(&local, &domain)
+            .and_then(|l| l.session())
+            == Some(session)
+        {
+            self.links.links.remove(&local, &domain);
         }
         let mut out = std::mem::take(&mut self.routed);
-        self.send_remote(now, domain, REMOTE, stanza, &mut out);
+        self.send_remote(now, &local, &domain, REMOTE, stanza, &mut out);
         self.dispatch(now, &mut out, true);
         self.routed = out;
     }
@@ -469,15 +485,22 @@ impl Hub {
     /// link.
     pub(super) fn expire_links(&mut self, now: Time) {
         let timeout = self.links.timeout;
-        for (domain, stanzas) in self.links.queues.expired(now, timeout) {
+        for expired in self.links.queues.expired(now, timeout) {
+            let Expired {
+                local,
+                remote: domain,
+                stanzas,
+            } = expired;
             let mut out = std::mem::take(&mut self.routed);
             for waiting in stanzas {
                 self.bounce_waiting(waiting, DefinedCondition::RemoteServerTimeout, &mut out);
             }
             self.dispatch(now, &mut out, true);
             self.routed = out;
-            if let Some(Link::Connecting { session }) = self.links.links.get(&domain).copied() {
-                self.links.links.remove(&domain);
+            if let Some(Link::Connecting { session }) =
+                self.links.links.get(&local, &domain).copied()
+            {
+                self.links.links.remove(&local, &domain);
                 if let Some(session) = session {
                     self.links.link_of.remove(&session);
                     self.command(
@@ -488,7 +511,7 @@ impl Hub {
                         },
                     );
                 }
-                self.link_failed(now, &domain, DefinedCondition::RemoteServerTimeout);
+                self.link_failed(now, &local, &domain, DefinedCondition::RemoteServerTimeout);
             }
         }
     }

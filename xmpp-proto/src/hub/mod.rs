@@ -435,8 +435,8 @@ impl Hub {
             } => self.dialback_request(session, from, to, &key, stream_id),
             ServerEvent::DialbackVerified(answer) => self.dialback_verified(&answer),
             ServerEvent::S2sAuthenticated { .. } => self.peer_authenticated(session),
-            ServerEvent::S2sReady { remote } => self.link_ready(session, &remote),
-            ServerEvent::S2sOnline { remote } => self.link_online(session, &remote),
+            ServerEvent::S2sReady { local, remote } => self.link_ready(session, &local, &remote),
+            ServerEvent::S2sOnline { local, remote } => self.link_online(session, &local, &remote),
             ServerEvent::Closed { .. } => self.closed(now, session),
             // Online needs nothing (the binding was made when it was
             // accepted); Trace is for logs.

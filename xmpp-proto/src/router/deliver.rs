@@ -113,20 +113,20 @@ impl Router {
                 Some(Some(component)) => self.deliver(component, stanza.element(), out),
                 // Never relayed from one server to another.
                 None if from_remote => {}
-                // Our links prove the main domain only: a service's
-                // stanzas (rooms, components) cannot go out on them yet.
-                None if self.federation && !self.sent_from_main_domain(stanza) => {
-                    self.reply(from, stanza, DefinedCondition::RemoteServerNotFound, out);
-                }
-                None if self.federation => {
-                    if let Some(wire) = self.wire(stanza.element()) {
-                        out.push(Routed::Remote {
-                            domain: to.domainpart().to_owned(),
-                            sender: from,
-                            stanza: wire,
-                        });
+                None if self.federation => match self.local_domain_of(stanza.element()) {
+                    Some(local) => {
+                        if let Some(wire) = self.wire(stanza.element()) {
+                            out.push(Routed::Remote {
+                                domain: to.domainpart().to_owned(),
+                                local,
+                                sender: from,
+                                stanza: wire,
+                            });
+                        }
                     }
-                }
+                    // No link can speak for a domain we do not serve.
+                    None => self.reply(from, stanza, DefinedCondition::RemoteServerNotFound, out),
+                },
                 // Configured, not connected (RFC 6120 §10.4.3: the
                 // service is there, not available now).
                 Some(None) if !matches!(stanza, Stanza::Presence(_)) => {
@@ -230,9 +230,13 @@ impl Router {
         let (Some(domain), true) = (domain, self.federation) else {
             return;
         };
+        let Some(local) = self.local_domain_of(el) else {
+            return;
+        };
         if let Some(stanza) = self.wire(el) {
             out.push(Routed::Remote {
                 domain,
+                local,
                 sender: super::REMOTE,
                 stanza,
             });
@@ -246,14 +250,13 @@ impl Router {
         Some(WireStanza::from_bytes(&self.scratch))
     }
 
-    /// Whether `stanza` comes from the main domain or one of its
-    /// accounts.
-    fn sent_from_main_domain(&self, stanza: &Stanza) -> bool {
-        stanza
-            .element()
-            .attr("from")
-            .and_then(|f| JidRef::parse(f).ok())
-            .is_some_and(|f| f.domainpart() == self.domain.domainpart())
+    /// The domain of ours `el` comes from (its `from`'s domain: the main
+    /// one or a service's), which a link to another server speaks for.
+    fn local_domain_of(&self, el: &Element) -> Option<String> {
+        let from = JidRef::parse(el.attr("from")?).ok()?;
+        let domain = from.domainpart();
+        let ours = domain == self.domain.domainpart() || self.components.contains_key(domain);
+        ours.then(|| domain.to_owned())
     }
 
     /// The session to answer about `el`, if any (see `sender_of`).

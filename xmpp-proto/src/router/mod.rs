@@ -33,6 +33,7 @@
 //! ```
 
 mod deliver;
+pub(crate) mod pair_map;
 pub mod remote;
 
 use std::collections::HashMap;
@@ -112,10 +113,14 @@ pub enum Routed {
         /// The message, `from` stamped.
         message: Element,
     },
-    /// A stanza for another server: hand it to the link to `domain`.
+    /// A stanza for another server: hand it to the link from `local` to
+    /// `domain`.
     Remote {
         /// The domain of its `to`.
         domain: String,
+        /// Our domain it comes from (the main domain, a room service's, a
+        /// component's): the link speaks for that domain.
+        local: String,
         /// The session it came from ([`REMOTE`] for an answer to another
         /// server's stanza), to bounce it to if no link comes up.
         sender: SessionId,

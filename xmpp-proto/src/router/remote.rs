@@ -1,15 +1,16 @@
 //! Stanzas for remote domains while their server-to-server link is being
-//! set up (RFC 6120 §10.4): one queue per domain, bounded in bytes, in
-//! the order the stanzas came. The first stanza for a domain says "open a
-//! link"; when it is up, the queue is taken and sent in order; when it
+//! set up (RFC 6120 §10.4): one queue per link (one of our domains to a
+//! remote one), bounded in bytes, in the order the stanzas came. The
+//! first stanza for a link says "open it"; when it is up, the queue is taken and sent in order; when it
 //! fails or takes too long, every stanza waiting comes back for the
 //! router to bounce (`remote-server-not-found`, `remote-server-timeout`):
 //! nothing waiting is ever dropped without a word.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::SessionId;
+use super::pair_map::PairMap;
 use crate::stanza::WireStanza;
 use crate::time::Time;
 
@@ -60,7 +61,9 @@ struct Queue {
     since: Time,
 }
 
-/// The queues of every remote domain a link is being set up for.
+/// The queues of every link being set up, by its two domains: the local
+/// one the stanzas come from (our main domain, a room service's, a
+/// component's) and the remote one they go to.
 ///
 /// ```
 /// use std::time::Duration;
@@ -75,22 +78,35 @@ struct Queue {
 ///     WireStanza::from_element(&m.into_element()).unwrap()
 /// };
 /// let now = Time::ZERO;
-/// assert_eq!(queues.push(now, "example.net", SessionId(1), msg("one")), Ok(Queued::OpenLink));
-/// assert_eq!(queues.push(now, "example.net", SessionId(1), msg("two")), Ok(Queued::Behind));
+/// let ours = "example.com";
+/// assert_eq!(queues.push(now, ours, "example.net", SessionId(1), msg("one")), Ok(Queued::OpenLink));
+/// assert_eq!(queues.push(now, ours, "example.net", SessionId(1), msg("two")), Ok(Queued::Behind));
 /// // The link is up: both go out, in order.
-/// assert_eq!(queues.take("example.net").len(), 2);
+/// assert_eq!(queues.take(ours, "example.net").len(), 2);
 /// // Another domain whose link never comes: after the timeout, its
 /// // stanzas come back to be bounced.
-/// queues.push(now, "example.org", SessionId(2), msg("three")).unwrap();
+/// queues.push(now, ours, "example.org", SessionId(2), msg("three")).unwrap();
 /// let late = queues.expired(now + Duration::from_secs(61), Duration::from_secs(60));
-/// assert_eq!(late[0].0, "example.org");
-/// assert_eq!(late[0].1[0].sender, SessionId(2));
+/// assert_eq!((late[0].local.as_str(), late[0].remote.as_str()), (ours, "example.org"));
+/// assert_eq!(late[0].stanzas[0].sender, SessionId(2));
 /// ```
 #[derive(Debug)]
 pub struct RemoteQueues {
-    domains: HashMap<String, Queue>,
+    links: PairMap<Queue>,
     max_bytes: usize,
     max_domains: usize,
+}
+
+/// The stanzas of a link that took too long to come up
+/// ([`RemoteQueues::expired`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expired {
+    /// Our domain the link was for.
+    pub local: String,
+    /// The peer's domain.
+    pub remote: String,
+    /// What waited, in order, to bounce.
+    pub stanzas: Vec<Waiting>,
 }
 
 impl Default for RemoteQueues {
@@ -100,110 +116,109 @@ impl Default for RemoteQueues {
 }
 
 impl RemoteQueues {
-    /// Queues holding at most `max_bytes` of stanzas per domain.
+    /// Queues holding at most `max_bytes` of stanzas per link.
     pub fn new(max_bytes: usize) -> Self {
         RemoteQueues {
-            domains: HashMap::new(),
+            links: PairMap::default(),
             max_bytes,
             max_domains: DEFAULT_MAX_DOMAINS,
         }
     }
 
-    /// At most `max` domains with stanzas waiting at once (default
+    /// At most `max` links with stanzas waiting at once (default
     /// [`DEFAULT_MAX_DOMAINS`]); a stanza for one more is refused.
     pub fn with_max_domains(mut self, max: usize) -> Self {
         self.max_domains = max.max(1);
         self
     }
 
-    /// Queues `stanza` from `sender` for `domain` (lowercase, as
-    /// prepared).
+    /// Queues `stanza` from `sender` for the link from `local` to
+    /// `remote` (both lowercase, as prepared).
     ///
     /// # Errors
     /// [`QueueFull`], with the stanza, if it does not fit.
     pub fn push(
         &mut self,
         now: Time,
-        domain: &str,
+        local: &str,
+        remote: &str,
         sender: SessionId,
         stanza: WireStanza,
     ) -> Result<Queued, Box<QueueFull>> {
         let waiting = Waiting { sender, stanza };
         let len = waiting.stanza.len();
-        match self.domains.get_mut(domain) {
-            Some(queue) => {
-                if queue.bytes.saturating_add(len) > self.max_bytes {
-                    return Err(Box::new(QueueFull { waiting }));
-                }
-                queue.bytes += len;
-                queue.stanzas.push_back(waiting);
-                Ok(Queued::Behind)
+        if let Some(queue) = self.links.get_mut(local, remote) {
+            if queue.bytes.saturating_add(len) > self.max_bytes {
+                return Err(Box::new(QueueFull { waiting }));
             }
-            None => {
-                if len > self.max_bytes || self.domains.len() >= self.max_domains {
-                    return Err(Box::new(QueueFull { waiting }));
-                }
-                let mut stanzas = VecDeque::new();
-                stanzas.push_back(waiting);
-                self.domains.insert(
-                    domain.to_owned(),
-                    Queue {
-                        stanzas,
-                        bytes: len,
-                        since: now,
-                    },
-                );
-                Ok(Queued::OpenLink)
-            }
+            queue.bytes += len;
+            queue.stanzas.push_back(waiting);
+            return Ok(Queued::Behind);
         }
+        if len > self.max_bytes || self.links.len() >= self.max_domains {
+            return Err(Box::new(QueueFull { waiting }));
+        }
+        let mut stanzas = VecDeque::new();
+        stanzas.push_back(waiting);
+        let queue = Queue {
+            stanzas,
+            bytes: len,
+            since: now,
+        };
+        self.links.insert(local, remote, queue);
+        Ok(Queued::OpenLink)
     }
 
-    /// The link to `domain` is up: everything waiting for it, in order,
-    /// to send; the queue is gone.
-    pub fn take(&mut self, domain: &str) -> Vec<Waiting> {
-        self.domains
-            .remove(domain)
+    /// The link from `local` to `remote` is up: everything waiting for
+    /// it, in order, to send; the queue is gone.
+    pub fn take(&mut self, local: &str, remote: &str) -> Vec<Waiting> {
+        self.links
+            .remove(local, remote)
             .map(|q| q.stanzas.into())
             .unwrap_or_default()
     }
 
-    /// The link to `domain` failed: everything waiting for it, to bounce
-    /// (`remote-server-not-found`); the queue is gone.
-    pub fn fail(&mut self, domain: &str) -> Vec<Waiting> {
-        self.take(domain)
+    /// The link from `local` to `remote` failed: everything waiting for
+    /// it, to bounce (`remote-server-not-found`); the queue is gone.
+    pub fn fail(&mut self, local: &str, remote: &str) -> Vec<Waiting> {
+        self.take(local, remote)
     }
 
     /// The queues whose link has been on its way for `timeout` or longer
     /// at `now`, each with its stanzas, to bounce
     /// (`remote-server-timeout`); they are gone.
-    pub fn expired(&mut self, now: Time, timeout: Duration) -> Vec<(String, Vec<Waiting>)> {
-        let late: Vec<String> = self
-            .domains
+    pub fn expired(&mut self, now: Time, timeout: Duration) -> Vec<Expired> {
+        let late: Vec<(String, String)> = self
+            .links
             .iter()
-            .filter(|(_, q)| now.saturating_duration_since(q.since) >= timeout)
-            .map(|(d, _)| d.clone())
+            .filter(|(_, _, q)| now.saturating_duration_since(q.since) >= timeout)
+            .map(|(local, remote, _)| (local.to_owned(), remote.to_owned()))
             .collect();
         late.into_iter()
-            .map(|d| {
-                let stanzas = self.take(&d);
-                (d, stanzas)
+            .map(|(local, remote)| {
+                let stanzas = self.take(&local, &remote);
+                Expired {
+                    local,
+                    remote,
+                    stanzas,
+                }
             })
             .collect()
     }
 
     /// When the oldest queue times out, for the caller's timer.
     pub fn next_expiry(&self, timeout: Duration) -> Option<Time> {
-        self.domains.values().map(|q| q.since + timeout).min()
+        self.links.values().map(|q| q.since + timeout).min()
     }
 
-    /// The bytes waiting for `domain`.
-    pub fn bytes(&self, domain: &str) -> usize {
-        self.domains.get(domain).map_or(0, |q| q.bytes)
+    /// The bytes waiting for the link from `local` to `remote`.
+    pub fn bytes(&self, local: &str, remote: &str) -> usize {
+        self.links.get(local, remote).map_or(0, |q| q.bytes)
     }
 
-    /// Whether nothing waits for any domain.
+    /// Whether nothing waits for any link.
     pub fn is_empty(&self) -> bool {
-        self.domains.is_empty()
+        self.links.is_empty()
     }
 }
 
@@ -226,27 +241,27 @@ mod tests {
         let mut queues = RemoteQueues::new(1000);
         let now = Time::ZERO;
         assert_eq!(
-            queues.push(now, "r.example", SessionId(1), stanza(400)),
+            queues.push(now, "l.example", "r.example", SessionId(1), stanza(400)),
             Ok(Queued::OpenLink)
         );
         assert_eq!(
-            queues.push(now, "r.example", SessionId(1), stanza(400)),
+            queues.push(now, "l.example", "r.example", SessionId(1), stanza(400)),
             Ok(Queued::Behind)
         );
         let refused = queues
-            .push(now, "r.example", SessionId(2), stanza(400))
+            .push(now, "l.example", "r.example", SessionId(2), stanza(400))
             .unwrap_err();
         assert_eq!(refused.waiting.sender, SessionId(2));
-        assert!(queues.bytes("r.example") <= 1000);
+        assert!(queues.bytes("l.example", "r.example") <= 1000);
         // A stanza larger than a whole queue is refused at once.
         assert!(
             queues
-                .push(now, "big.example", SessionId(3), stanza(2000))
+                .push(now, "l.example", "big.example", SessionId(3), stanza(2000))
                 .is_err()
         );
-        assert_eq!(queues.bytes("big.example"), 0);
+        assert_eq!(queues.bytes("l.example", "big.example"), 0);
         // A failed link hands back everything, in order.
-        let back = queues.fail("r.example");
+        let back = queues.fail("l.example", "r.example");
         assert_eq!(back.len(), 2);
         assert!(queues.is_empty());
     }
@@ -257,25 +272,25 @@ mod tests {
         let now = Time::ZERO;
         for d in ["a.example", "b.example"] {
             assert_eq!(
-                queues.push(now, d, SessionId(1), stanza(10)),
+                queues.push(now, "l.example", d, SessionId(1), stanza(10)),
                 Ok(Queued::OpenLink)
             );
         }
         assert!(
             queues
-                .push(now, "c.example", SessionId(1), stanza(10))
+                .push(now, "l.example", "c.example", SessionId(1), stanza(10))
                 .is_err()
         );
         // A domain already waiting still takes more.
         assert_eq!(
-            queues.push(now, "a.example", SessionId(1), stanza(10)),
+            queues.push(now, "l.example", "a.example", SessionId(1), stanza(10)),
             Ok(Queued::Behind)
         );
         // Once one is served, a new domain fits again.
-        queues.take("b.example");
+        queues.take("l.example", "b.example");
         assert!(
             queues
-                .push(now, "c.example", SessionId(1), stanza(10))
+                .push(now, "l.example", "c.example", SessionId(1), stanza(10))
                 .is_ok()
         );
     }
@@ -285,17 +300,26 @@ mod tests {
         let mut queues = RemoteQueues::default();
         let t = Duration::from_secs(60);
         queues
-            .push(Time::ZERO, "old.example", SessionId(1), stanza(10))
+            .push(
+                Time::ZERO,
+                "l.example",
+                "old.example",
+                SessionId(1),
+                stanza(10),
+            )
             .unwrap();
         let later = Time::ZERO + Duration::from_secs(30);
         queues
-            .push(later, "new.example", SessionId(1), stanza(10))
+            .push(later, "l.example", "new.example", SessionId(1), stanza(10))
             .unwrap();
         assert_eq!(queues.next_expiry(t), Some(Time::ZERO + t));
         let expired = queues.expired(Time::ZERO + t, t);
         assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].0, "old.example");
-        assert!(queues.bytes("new.example") > 0, "the younger queue stays");
+        assert_eq!(expired[0].remote, "old.example");
+        assert!(
+            queues.bytes("l.example", "new.example") > 0,
+            "the younger queue stays"
+        );
         assert_eq!(queues.next_expiry(t), Some(later + t));
     }
 }

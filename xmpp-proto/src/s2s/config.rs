@@ -85,9 +85,13 @@ impl Federation {
     }
 
     /// Peers may also address `domain` (a group chat service or a
-    /// component of this server), besides the server's own domain.
+    /// component of this server), besides the server's own domain. (The
+    /// std and mio servers add their hub's service domains themselves.)
     pub fn serving(mut self, domain: impl Into<String>) -> Self {
-        self.also_serving.push(domain.into().to_ascii_lowercase());
+        let domain = domain.into().to_ascii_lowercase();
+        if !self.also_serving.contains(&domain) {
+            self.also_serving.push(domain);
+        }
         self
     }
 

@@ -245,12 +245,16 @@ pub enum ServerEvent {
     ///
     /// [`Server::verify_dialback`]: super::Server::verify_dialback
     S2sReady {
+        /// Our domain the link speaks for.
+        local: String,
         /// The peer's domain.
         remote: String,
     },
     /// Our link to `remote` is accepted: stanzas from our domain to it
     /// can go out (`Server::deliver`).
     S2sOnline {
+        /// Our domain the link speaks for.
+        local: String,
         /// The peer's domain.
         remote: String,
     },

@@ -178,7 +178,10 @@ impl Server {
             let _ = self.core.out.element(&request.to_element());
         }
         let remote = self.remote().to_owned();
-        self.core.events.push_back(ServerEvent::S2sReady { remote });
+        let local = self.config.domain.as_str().to_owned();
+        self.core
+            .events
+            .push_back(ServerEvent::S2sReady { local, remote });
     }
 
     /// `db:result` with our key for the peer's stream id.
@@ -286,9 +289,10 @@ impl Server {
         self.core.timers.clear(ServerTimer::Negotiation);
         self.s2s_activity(now);
         let remote = self.remote().to_owned();
+        let local = self.config.domain.as_str().to_owned();
         self.core
             .events
-            .push_back(ServerEvent::S2sOnline { remote });
+            .push_back(ServerEvent::S2sOnline { local, remote });
     }
 
     /// What comes on our link once it is online: only dialback answers

@@ -81,7 +81,7 @@ impl MioServer {
         }
         let mut config = kind.configure(config);
         if let (Listener::S2s, Some(s2s)) = (kind, &self.s2s) {
-            config = s2s.receiving(config);
+            config = s2s.receiving(config, self.hub.router().component_domains());
         }
         Some(Server::new(config, clock::now()).into())
     }

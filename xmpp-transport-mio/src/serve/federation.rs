@@ -20,8 +20,9 @@ use xmpp_transport_std::serve::{DEFAULT_LINK_QUEUE, Listener};
 
 use super::{MioServer, SessionLog};
 
-/// A connection attempt's outcome, from its thread.
-type Attempt = (String, io::Result<Connected>);
+/// A connection attempt's outcome, from its thread: the link's local
+/// and remote domains, and the connection.
+type Attempt = (String, String, io::Result<Connected>);
 
 /// What the server needs to federate.
 pub(super) struct S2s {
@@ -40,9 +41,15 @@ impl S2s {
         Arc::new(self.tls.server().clone())
     }
 
-    /// `config` for a peer's stream to us.
-    pub(super) fn receiving(&self, config: ServerConfig) -> ServerConfig {
-        config.for_federation(self.federation.clone())
+    /// `config` for a peer's stream to us, which may address our
+    /// `services` (rooms, components) besides the main domain.
+    pub(super) fn receiving<'a>(
+        &self,
+        config: ServerConfig,
+        services: impl Iterator<Item = &'a str>,
+    ) -> ServerConfig {
+        let federation = services.fold(self.federation.clone(), Federation::serving);
+        config.for_federation(federation)
     }
 
     pub(super) fn is_connecting(&self) -> bool {
@@ -104,24 +111,25 @@ impl MioServer {
         self.add_listener(listener, Listener::S2s)
     }
 
-    /// The hub wants a link to `domain`: connect on a thread of its own.
-    pub(super) fn connect_remote(&mut self, domain: String) {
+    /// The hub wants a link from our `local` domain to `domain`: connect
+    /// on a thread of its own.
+    pub(super) fn connect_remote(&mut self, local: String, domain: String) {
         let Some(s2s) = &mut self.s2s else {
-            self.hub.remote_unreachable(clock::now(), &domain);
+            self.hub.remote_unreachable(clock::now(), &local, &domain);
             return;
         };
         let peers = Arc::clone(&s2s.peers);
         let send = s2s.send_done.clone();
-        let name = domain.clone();
+        let (from, to) = (local.clone(), domain.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("xmpp-s2s-{domain}"))
             .spawn(move || {
-                let attempt = peers.connect(&name);
-                let _ = send.send((name, attempt));
+                let attempt = peers.connect(&to);
+                let _ = send.send((from, to, attempt));
             });
         match spawned {
             Ok(_) => s2s.running += 1,
-            Err(_) => self.hub.remote_unreachable(clock::now(), &domain),
+            Err(_) => self.hub.remote_unreachable(clock::now(), &local, &domain),
         }
     }
 
@@ -132,24 +140,29 @@ impl MioServer {
             let Some(s2s) = &mut self.s2s else {
                 return;
             };
-            let Ok((domain, attempt)) = s2s.done.try_recv() else {
+            let Ok((local, domain, attempt)) = s2s.done.try_recv() else {
                 break;
             };
             s2s.running = s2s.running.saturating_sub(1);
-            if self.start_link(&domain, attempt).is_err() {
-                self.hub.remote_unreachable(clock::now(), &domain);
+            if self.start_link(&local, &domain, attempt).is_err() {
+                self.hub.remote_unreachable(clock::now(), &local, &domain);
             }
         }
         self.pump();
     }
 
-    fn start_link(&mut self, domain: &str, attempt: io::Result<Connected>) -> io::Result<()> {
+    fn start_link(
+        &mut self,
+        local: &str,
+        domain: &str,
+        attempt: io::Result<Connected>,
+    ) -> io::Result<()> {
         let connected = attempt?;
         let s2s = self.s2s.as_ref().ok_or_else(|| io::Error::other("off"))?;
         let invalid = |e: xmpp_proto::jid::JidError| {
             io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
         };
-        let mut config = ServerConfig::new(&self.domain).map_err(invalid)?;
+        let mut config = ServerConfig::new(local).map_err(invalid)?;
         if let Some(configure) = &self.configure {
             config = configure(config);
         }
@@ -166,7 +179,7 @@ impl MioServer {
         let endpoint = Server::new(config, clock::now()).into();
         let conn = self.driver.add_client(socket, endpoint, Arc::new(tls))?;
         let session = SessionId(conn.as_u64());
-        self.hub.remote_connecting(session, domain);
+        self.hub.remote_connecting(session, local, domain);
         self.log(&SessionLog::Started {
             session,
             peer: connected.addr,

@@ -82,7 +82,7 @@ impl MioServer {
     /// offline messages; on this thread).
     fn answer(&mut self, event: HubEvent) {
         match event {
-            HubEvent::ConnectRemote { domain } => self.connect_remote(domain),
+            HubEvent::ConnectRemote { local, domain } => self.connect_remote(local, domain),
             question @ (HubEvent::NeedScramCredentials { .. }
             | HubEvent::Authenticate { .. }
             | HubEvent::NeedFastToken { .. }

@@ -29,14 +29,15 @@ pub(super) struct S2s {
 }
 
 impl Shared {
-    /// The hub wants a link to `domain`: connect on a thread of its own
-    /// and run it as a session; tell the hub if it cannot be reached.
-    pub(super) fn connect_remote(self: &Arc<Self>, domain: String) {
+    /// The hub wants a link from our `local` domain to `domain`: connect
+    /// on a thread of its own and run it as a session; tell the hub if it
+    /// cannot be reached.
+    pub(super) fn connect_remote(self: &Arc<Self>, local: String, domain: String) {
         let shared = Arc::clone(self);
-        let name = domain.clone();
+        let (from, to) = (local.clone(), domain.clone());
         let spawned = thread::Builder::new()
             .name(format!("xmpp-s2s-{domain}"))
-            .spawn(move || shared.run_link(name));
+            .spawn(move || shared.run_link(from, to));
         match spawned {
             Ok(thread) => {
                 let mut threads = lock(&self.threads);
@@ -45,26 +46,27 @@ impl Shared {
             }
             Err(_) => {
                 // No thread, no link: what waits for it is bounced.
-                lock(&self.hub).remote_unreachable(clock::now(), &domain);
+                lock(&self.hub).remote_unreachable(clock::now(), &local, &domain);
                 pump(self, None);
             }
         }
     }
 
-    fn run_link(self: Arc<Self>, domain: String) {
-        match self.open_link(&domain) {
+    fn run_link(self: Arc<Self>, local: String, domain: String) {
+        match self.open_link(&local, &domain) {
             Ok((id, peer, conn)) => session::run(&self, id, peer, None, conn),
             Err(_) => {
-                lock(&self.hub).remote_unreachable(clock::now(), &domain);
+                lock(&self.hub).remote_unreachable(clock::now(), &local, &domain);
                 pump(&self, None);
             }
         }
     }
 
-    /// Resolves and connects to `domain` and registers the link with the
-    /// hub.
+    /// Resolves and connects to `domain` and registers the link (from
+    /// `local`) with the hub.
     fn open_link(
         self: &Arc<Self>,
+        local: &str,
         domain: &str,
     ) -> io::Result<(
         SessionId,
@@ -80,7 +82,7 @@ impl Shared {
         }
         let connected = s2s.peers.connect(domain)?;
         connected.socket.set_nodelay(true)?;
-        let mut config = ServerConfig::new(&self.domain)
+        let mut config = ServerConfig::new(local)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         if let Some(configure) = &self.configure {
             config = configure(config);
@@ -100,7 +102,7 @@ impl Shared {
         let remote = conn.remote()?;
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
         lock(&self.sessions).insert(id, remote);
-        lock(&self.hub).remote_connecting(id, domain);
+        lock(&self.hub).remote_connecting(id, local, domain);
         Ok((id, connected.addr, conn))
     }
 }

@@ -344,6 +344,12 @@ impl Serve {
         };
         let mut hub = self.hub;
         seed_hub(&mut hub, self.accounts.as_ref());
+        let mut s2s = self.s2s;
+        if let Some(s2s) = &mut s2s {
+            // Peers may address our services (rooms, components) too.
+            let services = hub.router().component_domains();
+            s2s.federation = services.fold(s2s.federation.clone(), Federation::serving);
+        }
         let shared = Arc::new(Shared {
             domain: self.domain,
             tls: self.tls,
@@ -352,7 +358,7 @@ impl Serve {
             configure: self.configure,
             log: self.log,
             max_sessions: self.max_sessions,
-            s2s: self.s2s,
+            s2s,
             admission: Mutex::new(self.admission),
             sessions: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),

@@ -114,8 +114,8 @@ fn send(shared: &Arc<Shared>, session: SessionId, command: ServerCommand) {
 /// hub's lock: PLAIN runs PBKDF2), or carries out its requests to the
 /// store (rosters, offline messages).
 fn answer(shared: &Arc<Shared>, event: HubEvent) {
-    if let HubEvent::ConnectRemote { domain } = event {
-        shared.connect_remote(domain);
+    if let HubEvent::ConnectRemote { local, domain } = event {
+        shared.connect_remote(local, domain);
         return;
     }
     match LoginAnswer::from_store(shared.accounts.as_ref(), event) {
