@@ -12,11 +12,13 @@
 
 # DNS names in the server certificate (plus IP:127.0.0.1 and IP:::1).
 # ours.test is our own server's domain in the federation tests (it
-# presents this certificate to Prosody and ejabberd); ejabberd.test is
-# ejabberd's domain in them (Prosody's is example.test).
+# presents this certificate to Prosody and ejabberd), rooms.ours.test its
+# group chat service; ejabberd.test is ejabberd's domain in them, with
+# conference.ejabberd.test (Prosody's is example.test).
 CERT_DNS_NAMES="localhost conference.localhost pubsub.localhost echo.localhost
   sasl2.localhost example.test conference.example.test pubsub.example.test
-  echo.example.test ours.test ejabberd.test"
+  echo.example.test ours.test rooms.ours.test ejabberd.test
+  conference.ejabberd.test"
 
 # True when certificate FILE names every one of CERT_DNS_NAMES.
 cert_has_names() {

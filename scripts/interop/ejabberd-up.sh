@@ -161,7 +161,7 @@ start_dns() {
   # The SRV target is the address itself: ejabberd resolves targets with
   # the system's getaddrinfo (not this DNS), which takes an address as is.
   local d records=()
-  for d in ours.test ours-dialback.test; do
+  for d in ours.test rooms.ours.test ours-dialback.test; do
     records+=(--srv-host="_xmpp-server._tcp.$d,127.0.0.1,$OURS_S2S_PORT,10,0")
   done
   dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --bind-interfaces \

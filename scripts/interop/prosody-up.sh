@@ -91,6 +91,7 @@ s2s_ports = { $S2S_PORT }
 s2s_interfaces = { $ifaces}
 s2s_static_routes = {
 	["ours.test"] = { "127.0.0.1", $OURS_S2S_PORT };
+	["rooms.ours.test"] = { "127.0.0.1", $OURS_S2S_PORT };
 	["ours-dialback.test"] = { "127.0.0.1", $OURS_DIALBACK_S2S_PORT };
 }
 -- Certificates that verify are used (SASL EXTERNAL); where they do not,
@@ -127,6 +128,8 @@ VirtualHost "$SASL2_DOMAIN"
 	sasl2_fast_token_min_ttl = 0
 
 Component "conference.localhost" "muc"
+-- example.test's rooms, for our users in the federation tests.
+Component "conference.example.test" "muc"
 
 -- An external component (XEP-0114) the interop tests connect as.
 Component "$COMPONENT_DOMAIN"
@@ -181,6 +184,8 @@ if pid="$(live_pid_from "$PIDFILE" "$CFG")"; then
     say "note: this instance predates VirtualHost $SASL2_DOMAIN; run prosody-down.sh, then this script, to get it"
   grep -q "s2s_static_routes" "$CFG" ||
     say "note: this instance predates federation; run prosody-down.sh, then this script, to get it"
+  grep -q "rooms.ours.test" "$CFG" ||
+    say "note: this instance predates federated rooms; run prosody-down.sh, then this script, to get it"
   create_accounts
   write_env "$pid"
   exit 0

@@ -4,7 +4,10 @@
 //! which does not name it: the peer falls back to dialback and asks us as
 //! the authoritative server), exchanging messages with a user of
 //! Prosody's example.test or ejabberd's ejabberd.test, and subscribing to
-//! each other's presence. Prosody reaches us through its
+//! each other's presence, and talking in group chat rooms across: a
+//! peer's user in a room of ours (rooms.ours.test, whose stanzas go out
+//! on links that prove that domain) and ours in a room of the peer's
+//! (its conference service). Prosody reaches us through its
 //! `s2s_static_routes` (a module of `scripts/interop/prosody/`), ejabberd
 //! through its inetrc and `outgoing_s2s_port`; we reach both through
 //! static routes.
@@ -16,8 +19,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use xmpp_proto::client::{Client, ClientConfig, ClientEvent};
+use xmpp_proto::client::{Client, ClientConfig, ClientEvent, RoomEvent};
 use xmpp_proto::jid::{BareJid, Jid};
+use xmpp_proto::muc::JoinOptions;
 use xmpp_proto::roster::{RosterItem, Subscription};
 use xmpp_proto::s2s::{Federation, S2sPolicy};
 use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType};
@@ -115,11 +119,13 @@ fn ours(
     .unwrap()
     .with_config(|c| c.with_trace(true))
     .with_log(move |entry: &SessionLog<'_>| lock(&sink).push(entry.to_string()))
+    .with_hub(|hub| hub.with_rooms(&format!("rooms.{domain}"), [5; 16]).unwrap())
     .with_federation(
         Federation::new(format!("secret of {domain}")).with_policy(policy),
         tls,
     )
     .with_s2s_route(peer.domain, peer.s2s)
+    .with_s2s_route(&format!("conference.{}", peer.domain), peer.s2s)
     .with_s2s_resolver(Resolver::with_server("127.0.0.1:9".parse().unwrap()).unwrap())
     .with_s2s_listener(TcpListener::bind(format!("127.0.0.1:{s2s_port}")).unwrap())
     .start(TcpListener::bind("127.0.0.1:0").unwrap())
@@ -425,4 +431,102 @@ fn prosody_subscriptions_across_servers() {
 #[ignore = "needs ejabberd: run scripts/interop.sh"]
 fn ejabberd_subscriptions_across_servers() {
     subscriptions(ejabberd());
+}
+
+/// `conn` enters `room` as `nick` and waits until it is in.
+fn join(conn: &mut Connection<Client>, room: &BareJid, nick: &str) {
+    let options = JoinOptions::default();
+    conn.command(|c, now| c.join_room(now, room, nick, &options))
+        .unwrap()
+        .unwrap();
+    wait_for(conn, |e| match e {
+        ClientEvent::Room(RoomEvent::Joined { room: r, .. }) if r == room => Some(()),
+        ClientEvent::Room(RoomEvent::JoinFailed { error, .. }) => {
+            panic!("no join: {error:?}\n{}", trace_of_last_failure())
+        }
+        _ => None,
+    });
+}
+
+/// `conn` says `body` in `room`.
+fn say(conn: &mut Connection<Client>, room: &BareJid, body: &str) {
+    conn.command(|c, now| c.send_to_room(now, room, body))
+        .unwrap()
+        .unwrap();
+}
+
+/// Waits for someone else's `body` in `room`; returns the nickname.
+fn hear(conn: &mut Connection<Client>, room: &BareJid, body: &str) -> Option<String> {
+    wait_for(conn, |e| match e {
+        ClientEvent::Room(RoomEvent::Message {
+            room: r,
+            nick,
+            message,
+            own: false,
+            history: false,
+        }) if r == room && message.body().as_deref() == Some(body) => Some(nick.clone()),
+        _ => None,
+    })
+}
+
+/// `host` (on the room's server) opens `room`, `guest` (across the
+/// federation) joins, and each hears the other.
+fn talk_in(
+    host: (&mut Connection<Client>, &str),
+    guest: (&mut Connection<Client>, &str),
+    room: &BareJid,
+) {
+    let (host, host_nick) = host;
+    let (guest, guest_nick) = guest;
+    join(host, room, host_nick);
+    join(guest, room, guest_nick);
+    say(host, room, "welcome across");
+    assert_eq!(
+        hear(guest, room, "welcome across").as_deref(),
+        Some(host_nick)
+    );
+    say(guest, room, "glad to be here");
+    assert_eq!(
+        hear(host, room, "glad to be here").as_deref(),
+        Some(guest_nick)
+    );
+}
+
+/// Alice (the peer's) in a room of ours, then dana (ours) in a room of
+/// the peer's.
+fn rooms_across(peer: Peer) {
+    let (server, log) = ours(
+        &peer,
+        "ours.test",
+        &peer.ours_ports.0,
+        S2sPolicy::RequireCertificate,
+    );
+    let addr = server.local_addr().to_string();
+    let (mut dana, _) = login(&addr, "dana@ours.test/desk", "dana-pass");
+    let (mut alice, _) = peer_login(&peer, "alice");
+    let stamp = std::process::id();
+    let ours_room = BareJid::new(&format!("verona{stamp}@rooms.ours.test")).unwrap();
+    talk_in((&mut dana, "dana"), (&mut alice, "alice"), &ours_room);
+    let text = lock(&log).join("\n");
+    // The room service proved its own domain on its link to the peer.
+    assert!(
+        text.contains("from='rooms.ours.test'") && text.contains("mechanism='EXTERNAL'"),
+        "{text}"
+    );
+    let theirs = format!("padua{stamp}@conference.{}", peer.domain);
+    let their_room = BareJid::new(&theirs).unwrap();
+    talk_in((&mut alice, "alice"), (&mut dana, "dana"), &their_room);
+    server.shutdown();
+}
+
+#[test]
+#[ignore = "needs Prosody: run scripts/interop.sh"]
+fn prosody_users_and_ours_talk_in_each_others_rooms() {
+    rooms_across(prosody());
+}
+
+#[test]
+#[ignore = "needs ejabberd: run scripts/interop.sh"]
+fn ejabberd_users_and_ours_talk_in_each_others_rooms() {
+    rooms_across(ejabberd());
 }
