@@ -86,6 +86,8 @@ modules_enabled = {
 	"carbons"; "pep"; "private"; "blocklist"; "vcard4"; "vcard_legacy";
 	"version"; "uptime"; "time"; "ping"; "mam"; "csi_simple";
 	"smacks"; "websocket"; "dialback"; "s2s_static_routes";
+	-- XEP-0288: one connection carries stanzas both ways.
+	"s2s_bidi";
 }
 s2s_ports = { $S2S_PORT }
 s2s_interfaces = { $ifaces}
@@ -184,8 +186,8 @@ if pid="$(live_pid_from "$PIDFILE" "$CFG")"; then
     say "note: this instance predates VirtualHost $SASL2_DOMAIN; run prosody-down.sh, then this script, to get it"
   grep -q "s2s_static_routes" "$CFG" ||
     say "note: this instance predates federation; run prosody-down.sh, then this script, to get it"
-  grep -q "rooms.ours.test" "$CFG" ||
-    say "note: this instance predates federated rooms; run prosody-down.sh, then this script, to get it"
+  grep -q "rooms.ours.test" "$CFG" && grep -q "s2s_bidi" "$CFG" ||
+    say "note: this instance predates federated rooms and bidi; run prosody-down.sh, then this script, to get it"
   create_accounts
   write_env "$pid"
   exit 0

@@ -129,6 +129,14 @@ impl Net {
         }
     }
 
+    /// Both servers with bidirectional streams (XEP-0288) on or off.
+    fn with_bidi(mut self, bidi: bool) -> Self {
+        for node in &mut self.nodes {
+            node.federation = node.federation.clone().with_bidi(bidi);
+        }
+        self
+    }
+
     /// Binds a local user on node `n`; returns its session.
     fn user(&mut self, n: usize, jid: &str) -> SessionId {
         let session = SessionId(self.next_id);
@@ -405,7 +413,7 @@ impl Net {
 
 #[test]
 fn messages_cross_both_ways_with_certificates() {
-    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs()).with_bidi(false);
     let juliet = net.user(0, "juliet@a.example/balcony");
     let romeo = net.user(1, "romeo@b.example/orchard");
     net.send(
@@ -967,8 +975,12 @@ fn idle_links_close_and_the_next_stanza_opens_a_new_one() {
 /// Romeo on b joins a room of a's room service, and Juliet, local to it,
 /// talks there: the room's stanzas reach b on a link of the room
 /// service's own domain, proved for that domain.
-fn a_remote_occupant(policy: S2sPolicy, certs: [Certs; 2]) -> (Net, SessionId, SessionId) {
-    let mut net = Net::new(policy, certs);
+fn a_remote_occupant(
+    policy: S2sPolicy,
+    certs: [Certs; 2],
+    bidi: bool,
+) -> (Net, SessionId, SessionId) {
+    let mut net = Net::new(policy, certs).with_bidi(bidi);
     let juliet = net.user(0, "juliet@a.example/balcony");
     let romeo = net.user(1, "romeo@b.example/orchard");
     for (n, session, from, nick) in [
@@ -995,7 +1007,7 @@ fn a_remote_user_joins_a_room_and_hears_it_over_the_services_own_link() {
     let mut certs = good_certs();
     certs[0].client.push("rooms.a.example".into());
     certs[1].server.push("rooms.a.example".into());
-    let (net, _, romeo) = a_remote_occupant(S2sPolicy::RequireCertificate, certs);
+    let (net, _, romeo) = a_remote_occupant(S2sPolicy::RequireCertificate, certs, false);
     let got = net.inbox(1, romeo).join("\n");
     assert!(
         got.contains("from='verona@rooms.a.example/juliet'")
@@ -1017,7 +1029,7 @@ fn a_remote_user_joins_a_room_and_hears_it_over_the_services_own_link() {
 
 #[test]
 fn a_room_service_proves_its_domain_by_dialback() {
-    let (net, _, romeo) = a_remote_occupant(S2sPolicy::AllowDialback, no_certs());
+    let (net, _, romeo) = a_remote_occupant(S2sPolicy::AllowDialback, no_certs(), false);
     let got = net.inbox(1, romeo).join("\n");
     assert!(got.contains("<body>hello, verona</body>"), "{got}");
     assert!(
@@ -1032,7 +1044,10 @@ fn a_room_service_proves_its_domain_by_dialback() {
 #[test]
 fn a_room_service_without_a_way_to_prove_its_domain_is_refused() {
     // a's certificate covers a.example only, and b takes no dialback.
-    let (mut net, juliet, romeo) = a_remote_occupant(S2sPolicy::RequireCertificate, good_certs());
+    // b's link to the room service does not ask for a bidirectional
+    // stream either: the certificate does not name the service.
+    let (mut net, juliet, romeo) =
+        a_remote_occupant(S2sPolicy::RequireCertificate, good_certs(), true);
     let got = net.inbox(1, romeo).join("\n");
     assert!(!got.contains("hello, verona"), "{got}");
     // The main domain's link is not borrowed for the room's stanzas.
@@ -1044,4 +1059,95 @@ fn a_room_service_without_a_way_to_prove_its_domain_is_refused() {
         "direct",
     );
     assert!(net.inbox(1, romeo).join("\n").contains("direct"));
+}
+
+#[test]
+fn a_bidirectional_link_carries_both_ways() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    let romeo = net.user(1, "romeo@b.example/orchard");
+    net.send(
+        0,
+        juliet,
+        "juliet@a.example/balcony",
+        "romeo@b.example/orchard",
+        "one wire",
+    );
+    net.send(
+        1,
+        romeo,
+        "romeo@b.example/orchard",
+        "juliet@a.example/balcony",
+        "both ways",
+    );
+    assert!(net.inbox(1, romeo)[0].contains("<body>one wire</body>"));
+    let got = net.inbox(0, juliet);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("<body>both ways</body>"), "{got:?}");
+    assert_eq!(net.wires.len(), 1, "b answered on a's link");
+    assert!(
+        net.nodes[0]
+            .proved
+            .contains(&("b.example".into(), S2sAuth::OurLink)),
+        "{:?}",
+        net.nodes[0].proved
+    );
+    // More of it keeps to the one wire.
+    net.send(
+        1,
+        romeo,
+        "romeo@b.example/orchard",
+        "juliet@a.example/balcony",
+        "again",
+    );
+    assert_eq!(net.inbox(0, juliet).len(), 2);
+    assert_eq!(net.wires.len(), 1);
+}
+
+#[test]
+fn a_peer_may_not_send_for_others_on_our_bidirectional_link() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    net.connect(0);
+    net.settle();
+    assert!(net.wires[0].initiator.1.is_online());
+    // b writes, on a's link, a stanza claiming another server's user.
+    net.wires[0].down.extend_from_slice(
+        b"<message from='mallory@evil.example' to='juliet@a.example/balcony' type='chat'>\
+          <body>trust me</body></message>",
+    );
+    net.settle();
+    assert!(net.inbox(0, juliet).is_empty());
+    assert!(
+        net.nodes[0].closed.iter().any(|r| matches!(
+            r,
+            CloseReason::ProtocolViolation { condition, .. }
+                if *condition == xmpp_proto::stream_error::StreamErrorCondition::InvalidFrom
+        )),
+        "{:?}",
+        net.nodes[0].closed
+    );
+}
+
+#[test]
+fn without_bidi_a_peer_may_not_send_on_our_link() {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs()).with_bidi(false);
+    let juliet = net.user(0, "juliet@a.example/balcony");
+    net.connect(0);
+    net.settle();
+    net.wires[0].down.extend_from_slice(
+        b"<message from='romeo@b.example/orchard' to='juliet@a.example/balcony' type='chat'>\
+          <body>on your wire</body></message>",
+    );
+    net.settle();
+    assert!(net.inbox(0, juliet).is_empty());
+    assert!(
+        net.nodes[0].closed.iter().any(|r| matches!(
+            r,
+            CloseReason::ProtocolViolation { condition, .. }
+                if *condition == xmpp_proto::stream_error::StreamErrorCondition::UnsupportedStanzaType
+        )),
+        "{:?}",
+        net.nodes[0].closed
+    );
 }

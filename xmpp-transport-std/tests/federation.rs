@@ -39,6 +39,11 @@ struct Node {
 /// others); b.example's names b.example. Both authorities are trusted
 /// by both.
 fn pair(a_names: &[&str], policy: S2sPolicy) -> (Node, Node) {
+    pair_with(a_names, policy, true)
+}
+
+/// [`pair`], with bidirectional streams (XEP-0288) on or off on both.
+fn pair_with(a_names: &[&str], policy: S2sPolicy, bidi: bool) -> (Node, Node) {
     let s2s_pki_a = TestPki::generate(a_names).unwrap();
     let s2s_pki_b = TestPki::generate(&["b.example"]).unwrap();
     let pem = format!("{}{}", s2s_pki_a.ca_pem(), s2s_pki_b.ca_pem());
@@ -51,8 +56,9 @@ fn pair(a_names: &[&str], policy: S2sPolicy) -> (Node, Node) {
         let tls = S2sTls::new(chain, key, &trust).unwrap();
         let mut accounts = Accounts::new();
         accounts.add("user", "user-secret").unwrap();
-        let federation =
-            Federation::new(format!("dialback secret of {domain}")).with_policy(policy);
+        let federation = Federation::new(format!("dialback secret of {domain}"))
+            .with_policy(policy)
+            .with_bidi(bidi);
         let c2s = TestPki::generate(&[domain]).unwrap();
         let rooms = format!("rooms.{domain}");
         let handle = Serve::new(domain, c2s.server_tls(), accounts)
@@ -136,11 +142,11 @@ fn send(conn: &mut Connection<Client>, to: &str, body: &str) {
     conn.command(|c, now| c.send(now, msg)).unwrap().unwrap();
 }
 
-#[test]
-fn two_servers_exchange_messages_both_ways() {
-    let (a, b) = pair(&["a.example"], S2sPolicy::RequireCertificate);
-    let mut alice = login(&a, "laptop");
-    let mut bob = login(&b, "phone");
+/// A message each way between user@a.example/laptop and
+/// user@b.example/phone, whose connections come back (still open).
+fn exchange(a: &Node, b: &Node) -> [Connection<Client>; 2] {
+    let mut alice = login(a, "laptop");
+    let mut bob = login(b, "phone");
     send(&mut alice, "user@b.example/phone", "hello from a");
     let got = next_message(&mut bob);
     assert_eq!(got.from(), Some("user@a.example/laptop"));
@@ -149,12 +155,26 @@ fn two_servers_exchange_messages_both_ways() {
     let got = next_message(&mut alice);
     assert_eq!(got.from(), Some("user@b.example/phone"));
     assert_eq!(got.body().as_deref(), Some("hello from b"));
-    // Both links are up, one each way.
-    assert!(
-        a.handle.session_count() >= 3,
-        "{}",
-        a.handle.session_count()
-    );
+    [alice, bob]
+}
+
+#[test]
+fn two_servers_exchange_messages_both_ways_on_one_connection() {
+    let (a, b) = pair(&["a.example"], S2sPolicy::RequireCertificate);
+    let _clients = exchange(&a, &b);
+    // A client and one server-to-server stream on each: b answered on
+    // a's link (XEP-0288).
+    assert_eq!(a.handle.session_count(), 2);
+    assert_eq!(b.handle.session_count(), 2);
+}
+
+#[test]
+fn without_bidi_each_direction_has_its_own_connection() {
+    let (a, b) = pair_with(&["a.example"], S2sPolicy::RequireCertificate, false);
+    let _clients = exchange(&a, &b);
+    // A client, our link and the peer's stream on each.
+    assert_eq!(a.handle.session_count(), 3);
+    assert_eq!(b.handle.session_count(), 3);
 }
 
 #[test]

@@ -26,8 +26,9 @@ const GOOD_KEY: &str = "600d";
 /// past STARTTLS; or our link (`for_remote_domain` to b.example, from
 /// a.example) before the peer's header, or past STARTTLS. The rest is cut
 /// into chunks with the clock moving. Checks: no panic, nothing after the
-/// end, EOF ends the session, and a receiving server reports a stanza
-/// only from a domain, and to a domain, that the stream proved.
+/// end, EOF ends the session, a receiving server reports a stanza only
+/// from a domain, and to a domain, that the stream proved, and our link
+/// only once online and only from the peer's domain to ours (XEP-0288).
 pub fn s2s(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
@@ -58,7 +59,10 @@ pub fn s2s(data: &[u8]) {
     } else {
         let mut link = initiating(federation, names, past_tls, now);
         let mut ends = Ends::default();
-        super::feed_chunks(&mut link, rest, now, |l, _| drain_link(l, &mut ends));
+        let mut online = false;
+        super::feed_chunks(&mut link, rest, now, |l, _| {
+            drain_link(l, &mut ends, &mut online)
+        });
         assert!(link.poll_timeout().is_none(), "no timer after the end");
     }
 }
@@ -161,7 +165,8 @@ fn initiating(federation: Federation, names: &[&str], past_tls: bool, now: Time)
         .with_random(counter_random(31));
     let mut link = Server::new(config, now);
     let mut ends = Ends::default();
-    drain_link(&mut link, &mut ends);
+    let mut online = false;
+    drain_link(&mut link, &mut ends, &mut online);
     if past_tls {
         let _ = link.handle_input(now, LINK_PEER_HEADER);
         let _ = link.handle_input(
@@ -169,15 +174,15 @@ fn initiating(federation: Federation, names: &[&str], past_tls: bool, now: Time)
             b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>\
               <proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
         );
-        drain_link(&mut link, &mut ends);
+        drain_link(&mut link, &mut ends, &mut online);
         let _ = link.handle_tls_established(now, tls_with(names));
         let _ = link.handle_input(now, LINK_PEER_HEADER);
-        drain_link(&mut link, &mut ends);
+        drain_link(&mut link, &mut ends, &mut online);
     }
     link
 }
 
-fn drain_link(link: &mut Server, ends: &mut Ends) {
+fn drain_link(link: &mut Server, ends: &mut Ends, online: &mut bool) {
     while let Some(t) = link.poll_transmit() {
         ends.transmit(&t);
         if let Transmit::Data(d) = t {
@@ -187,6 +192,19 @@ fn drain_link(link: &mut Server, ends: &mut Ends) {
     }
     while let Some(e) = link.poll_event() {
         ends.event(matches!(e, ServerEvent::Closed { .. }));
+        match &e {
+            ServerEvent::S2sOnline { .. } => *online = true,
+            ServerEvent::Stanza(stanza) => {
+                assert!(*online, "a stanza on a link that is not online");
+                let domain = |a: Option<&str>| {
+                    a.and_then(|a| JidRef::parse(a).ok())
+                        .map(|j| j.domainpart().to_owned())
+                };
+                assert_eq!(domain(stanza.from()).as_deref(), Some("b.example"));
+                assert_eq!(domain(stanza.to()).as_deref(), Some("a.example"));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -199,6 +217,22 @@ mod tests {
                 first, 10, b'<', b'x', b'/', b'>', 0, 0, 0, 0, 0, 0, 0, 0xFF, 1,
             ]);
         }
+    }
+
+    #[test]
+    fn a_bidirectional_link_takes_the_peers_stanza() {
+        // Our link, dialback allowed, past TLS: the peer offers bidi and
+        // dialback, accepts our key, and sends a stanza back on the link.
+        let mut data = vec![0x23];
+        let input: &[u8] = b"<stream:features><dialback xmlns='urn:xmpp:features:dialback'/>\
+            <bidi xmlns='urn:xmpp:features:bidi'/></stream:features>\
+            <db:result from='b.example' to='a.example' type='valid'/>\
+            <message from='y@b.example' to='x@a.example'><body>back</body></message>";
+        for chunk in input.chunks(60) {
+            data.push(chunk.len() as u8);
+            data.extend_from_slice(chunk);
+        }
+        super::s2s(&data);
     }
 
     #[test]

@@ -58,8 +58,15 @@ pub(super) struct Links {
     links: PairMap<Link>,
     /// Our link sessions, with their (local, remote) domains.
     link_of: HashMap<SessionId, (String, String)>,
-    /// Incoming streams that proved a domain.
+    /// Incoming streams that proved a domain (and our bidirectional
+    /// links, which carry the peer's stanzas too).
     peers: HashSet<SessionId>,
+    /// Peers' bidirectional streams (XEP-0288) that carry our stanzas
+    /// for a pair, by (our domain, theirs): used while we have no link
+    /// of our own for it.
+    bidi: PairMap<SessionId>,
+    /// The pair each of those streams carries.
+    bidi_of: HashMap<SessionId, (String, String)>,
     /// Dialback claims being checked, by (claimed domain, stream id):
     /// the stream the claim came on and the domain it was for.
     verifying: HashMap<(String, String), (SessionId, String)>,
@@ -77,6 +84,8 @@ impl Default for Links {
             links: PairMap::default(),
             link_of: HashMap::new(),
             peers: HashSet::new(),
+            bidi: PairMap::default(),
+            bidi_of: HashMap::new(),
             verifying: HashMap::new(),
             waiting_verifies: PairMap::default(),
             timeout: DEFAULT_LINK_TIMEOUT,
@@ -174,9 +183,10 @@ impl Hub {
         self.link_failed(now, local, domain, DefinedCondition::RemoteServerNotFound);
     }
 
-    /// Whether `session` is one of our links to another server.
+    /// Whether `session` carries our stanzas to another server: one of
+    /// our links, or a peer's bidirectional stream.
     pub fn is_link(&self, session: SessionId) -> bool {
-        self.links.link_of.contains_key(&session)
+        self.links.link_of.contains_key(&session) || self.links.bidi_of.contains_key(&session)
     }
 
     /// Whether `session` is a peer server's stream that proved a domain.
@@ -201,7 +211,11 @@ impl Hub {
         stanza: WireStanza,
         out: &mut Vec<Routed>,
     ) {
-        if let Some(Link::Online(link)) = self.links.links.get(local, domain).copied() {
+        let online = match self.links.links.get(local, domain) {
+            Some(Link::Online(link)) => Some(*link),
+            _ => self.links.bidi.get(local, domain).copied(),
+        };
+        if let Some(link) = online {
             self.command(
                 link,
                 ServerCommand::Deliver(super::Delivery {
@@ -306,6 +320,10 @@ impl Hub {
     /// Our link from `local` to `remote` is accepted: what waits goes
     /// out.
     pub(super) fn link_online(&mut self, session: SessionId, local: &str, remote: &str) {
+        if self.is_peer(session) && !self.links.link_of.contains_key(&session) {
+            self.bidi_online(session, local, remote);
+            return;
+        }
         if !self.link_is(session, local, remote) {
             return;
         }
@@ -322,6 +340,36 @@ impl Hub {
                 }),
             );
         }
+    }
+
+    /// A peer's stream to us is bidirectional (XEP-0288) and proved
+    /// `remote` for `local`: our stanzas for that pair may go out on it,
+    /// and what waits for a link of ours goes now.
+    fn bidi_online(&mut self, session: SessionId, local: &str, remote: &str) {
+        if self.links.bidi.contains(local, remote) || self.links.bidi_of.contains_key(&session) {
+            return;
+        }
+        self.links.bidi.insert(local, remote, session);
+        let pair = (local.to_owned(), remote.to_owned());
+        self.links.bidi_of.insert(session, pair);
+        for waiting in self.links.queues.take(local, remote) {
+            self.command(
+                session,
+                ServerCommand::Deliver(super::Delivery {
+                    stanza: waiting.stanza,
+                    rerouted: false,
+                }),
+            );
+        }
+    }
+
+    /// Forgets a peer's bidirectional stream (it ended or refused).
+    fn bidi_gone(&mut self, session: SessionId) -> Option<(String, String)> {
+        let (local, remote) = self.links.bidi_of.remove(&session)?;
+        if self.links.bidi.get(&local, &remote) == Some(&session) {
+            self.links.bidi.remove(&local, &remote);
+        }
+        Some((local, remote))
     }
 
     /// Whether `session` is our link from `local` to `remote` (a session
@@ -431,6 +479,7 @@ impl Hub {
     /// A link or peer stream ended.
     pub(super) fn s2s_closed(&mut self, now: Time, session: SessionId) {
         self.links.peers.remove(&session);
+        self.bidi_gone(session);
         let Some((local, domain)) = self.links.link_of.remove(&session) else {
             return;
         };
@@ -449,18 +498,17 @@ impl Hub {
     /// A delivery our link could not take (it ended, or is closing for
     /// idleness): it waits for the next link.
     pub(super) fn link_refused(&mut self, now: Time, session: SessionId, stanza: WireStanza) {
-        let Some((local, domain)) = self.links.link_of.get(&session).cloned() else {
+        let (local, domain) = if let Some(pair) = self.bidi_gone(session) {
+            pair
+        } else if let Some(pair) = self.links.link_of.get(&session).cloned() {
+            let link = self.links.links.get(&pair.0, &pair.1);
+            if link.and_then(|l| l.session()) == Some(session) {
+                self.links.links.remove(&pair.0, &pair.1);
+            }
+            pair
+        } else {
             return;
         };
-        if self
-            .links
-            .links
-            .get(&local, &domain)
-            .and_then(|l| l.session())
-            == Some(session)
-        {
-            self.links.links.remove(&local, &domain);
-        }
         let mut out = std::mem::take(&mut self.routed);
         self.send_remote(now, &local, &domain, REMOTE, stanza, &mut out);
         self.dispatch(now, &mut out, true);

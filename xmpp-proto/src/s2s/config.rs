@@ -46,6 +46,8 @@ pub struct Federation {
     pub(crate) idle: Option<Duration>,
     /// How many domain pairs one stream may authenticate.
     pub(crate) max_domains: usize,
+    /// Bidirectional streams (XEP-0288): offered and asked for.
+    pub(crate) bidi: bool,
 }
 
 /// How long a server-to-server stream may carry nothing before it is
@@ -69,6 +71,7 @@ impl Federation {
             also_serving: Vec::new(),
             idle: Some(DEFAULT_IDLE_TIMEOUT),
             max_domains: DEFAULT_MAX_DOMAINS,
+            bidi: true,
         }
     }
 
@@ -110,6 +113,21 @@ impl Federation {
         self
     }
 
+    /// Bidirectional streams (XEP-0288), on by default: peers that ask
+    /// get our stanzas for them on the stream they opened, and our links
+    /// ask peers that offer it to send theirs back on the link, so one
+    /// connection per pair of domains carries both ways. Off: one
+    /// connection each way, as in RFC 6120.
+    pub fn with_bidi(mut self, bidi: bool) -> Self {
+        self.bidi = bidi;
+        self
+    }
+
+    /// Whether bidirectional streams are on.
+    pub fn bidi(&self) -> bool {
+        self.bidi
+    }
+
     /// Whether `domain` is ours to answer for: `own` (the server's
     /// domain) or one named with [`Federation::serving`].
     pub(crate) fn serves(&self, own: &str, domain: &str) -> bool {
@@ -125,6 +143,7 @@ impl fmt::Debug for Federation {
             .field("also_serving", &self.also_serving)
             .field("idle", &self.idle)
             .field("max_domains", &self.max_domains)
+            .field("bidi", &self.bidi)
             .finish()
     }
 }
@@ -142,4 +161,9 @@ pub enum S2sAuth {
     /// Dialback with the key checked by the authoritative server
     /// (XEP-0220).
     Dialback,
+    /// Our own link, made bidirectional (XEP-0288): the peer is the
+    /// server we connected to for the domain (its certificate verified
+    /// for it by the TLS layer, or, under
+    /// [`S2sPolicy::AllowDialback`], found through DNS).
+    OurLink,
 }

@@ -78,6 +78,11 @@ impl Server {
         if !self.is_online() {
             return Err(CommandError::NotOnline);
         }
+        // A peer's stream to us carries our stanzas only if it asked
+        // (XEP-0288).
+        if self.config.s2s.is_some() && !self.is_s2s_link() && !self.is_bidi() {
+            return Err(CommandError::NotOnline);
+        }
         if self.core.out.pending() > self.config.max_output {
             return Err(CommandError::OutputFull);
         }

@@ -10,8 +10,11 @@ use super::config::S2sMode;
 use super::{Server, ServerTimer};
 use crate::s2s::Federation;
 use crate::s2s::dialback::Dialback;
+use crate::stanza::{InvalidStanza, Stanza};
+use crate::stream::Role;
+use crate::stream_error::StreamErrorCondition;
 use crate::time::Time;
-use crate::xml::{StreamHeader, ns};
+use crate::xml::{Element, StreamHeader, ns};
 
 /// What a server-to-server stream remembers.
 #[derive(Debug, Default)]
@@ -41,6 +44,11 @@ pub(super) struct S2sState {
     pub(super) peer_speaks_dialback: bool,
     /// When a stanza last went either way, for the idle timer.
     pub(super) last_stanza: Time,
+    /// Bidirectional (XEP-0288): receiving, the peer asked for it;
+    /// initiating, we asked (the peer offered it).
+    pub(super) bidi: bool,
+    /// Receiving: `S2sOnline` was said for this bidirectional stream.
+    pub(super) bidi_online: bool,
 }
 
 /// How many `db:verify` requests may wait for a link to come up; more
@@ -56,6 +64,16 @@ impl Server {
     /// The federation settings of a server-to-server stream.
     pub(super) fn federation(&self) -> Option<&Federation> {
         self.config.s2s.as_ref().map(S2sMode::federation)
+    }
+
+    /// Whether bidirectional streams are on in our settings.
+    pub(super) fn bidi_allowed(&self) -> bool {
+        self.federation().is_some_and(|f| f.bidi)
+    }
+
+    /// Whether this stream carries stanzas both ways (XEP-0288).
+    pub(super) fn is_bidi(&self) -> bool {
+        self.s2s.as_deref().is_some_and(|s| s.bidi)
     }
 
     /// Whether this is the initiating end (our link to a peer).
@@ -127,6 +145,31 @@ impl Server {
             self.core.timers.set(ServerTimer::Idle, last + idle);
         } else {
             self.close(now);
+        }
+    }
+
+    /// A peer's stanza that passed the stream's address checks: renamed
+    /// into `jabber:client` (what the router and sessions speak) and
+    /// reported.
+    pub(super) fn s2s_take_stanza(&mut self, now: Time, mut el: Element) {
+        el.rename_ns(ns::SERVER, ns::CLIENT);
+        match Stanza::from_element(el) {
+            Ok(stanza) => {
+                self.s2s_activity(now);
+                self.core
+                    .events
+                    .push_back(super::ServerEvent::Stanza(stanza));
+            }
+            Err(e) if e.reason == InvalidStanza::NotAStanza => {
+                let text = format!("<{}/> is not a stanza", e.element.name());
+                self.fail(StreamErrorCondition::UnsupportedStanzaType, &text);
+            }
+            Err(e) => {
+                // Nothing can be answered on this stream, and a stanza
+                // the router cannot read has no sender to bounce to.
+                let text = format!("invalid stanza: {:?}", e.reason);
+                self.fail(StreamErrorCondition::BadFormat, &text);
+            }
         }
     }
 }

@@ -16,9 +16,9 @@ use crate::negotiation::{
     DEFAULT_MAX_SASL_DATA, Requirement, SaslClientMessage, SaslServerMessage, StreamFeatures,
 };
 use crate::s2s::dialback::{Dialback, Verdict, key_matches};
-use crate::s2s::{DIALBACK_FEATURE_NS, S2sAuth, S2sPolicy};
+use crate::s2s::{BIDI_FEATURE_NS, BIDI_NS, DIALBACK_FEATURE_NS, S2sAuth, S2sPolicy};
 use crate::sasl::{FailureCondition, ServerOffer};
-use crate::stanza::{DefinedCondition, InvalidStanza, Stanza};
+use crate::stanza::DefinedCondition;
 use crate::stream::{Role, version_at_least_1};
 use crate::stream_error::StreamErrorCondition;
 use crate::time::Time;
@@ -92,6 +92,11 @@ impl Server {
                     .append(Element::builder("errors", DIALBACK_FEATURE_NS))
                     .build(),
             );
+            if self.bidi_allowed() {
+                features
+                    .other
+                    .push(Element::builder("bidi", BIDI_FEATURE_NS).build());
+            }
         }
         let _ = self.core.out.element(&features.to_element());
         self.phase = if proved {
@@ -99,6 +104,40 @@ impl Server {
         } else {
             ServerPhase::Unauthenticated
         };
+        self.s2s_in_bidi_online();
+    }
+
+    /// The peer asks for a bidirectional stream (XEP-0288): once a pair
+    /// is proved, our stanzas for the peer may travel on this stream. A
+    /// request we did not invite (bidi is off here) is ignored: the peer
+    /// then gets our stanzas on our own link, as without it.
+    fn s2s_in_bidi(&mut self) {
+        if self.bidi_allowed() {
+            self.s2s().bidi = true;
+            self.s2s_in_bidi_online();
+        }
+    }
+
+    /// On a bidirectional stream that is online with a proved pair: the
+    /// inverse of the first pair is ours to send on it (said once).
+    fn s2s_in_bidi_online(&mut self) {
+        if !matches!(self.phase, ServerPhase::Online) {
+            return;
+        }
+        let Some(state) = self.s2s.as_deref_mut() else {
+            return;
+        };
+        if !state.bidi || state.bidi_online {
+            return;
+        }
+        let Some((peer, local)) = state.authenticated.first().cloned() else {
+            return;
+        };
+        state.bidi_online = true;
+        self.core.events.push_back(ServerEvent::S2sOnline {
+            local,
+            remote: peer,
+        });
     }
 
     /// Whether the peer's certificate verifies for the domain its header
@@ -123,6 +162,8 @@ impl Server {
             );
         } else if el.is("auth", ns::SASL) {
             self.s2s_external(&el);
+        } else if el.is("bidi", BIDI_NS) {
+            self.s2s_in_bidi();
         } else if el.ns() == ns::DIALBACK {
             self.s2s_in_dialback(now, &el);
         } else {
@@ -360,13 +401,18 @@ impl Server {
             local,
             method,
         });
+        self.s2s_in_bidi_online();
     }
 
     /// A top-level element once a pair is proved: more dialback, or a
     /// stanza from a proved domain to the domain it was proved for.
-    pub(super) fn s2s_in_stanza(&mut self, now: Time, mut el: Element) {
+    pub(super) fn s2s_in_stanza(&mut self, now: Time, el: Element) {
         if el.ns() == ns::DIALBACK {
             self.s2s_in_dialback(now, &el);
+            return;
+        }
+        if el.is("bidi", BIDI_NS) {
+            self.s2s_in_bidi();
             return;
         }
         if el.ns() != ns::SERVER {
@@ -401,23 +447,7 @@ impl Server {
             self.fail(condition, text);
             return;
         }
-        el.rename_ns(ns::SERVER, ns::CLIENT);
-        match Stanza::from_element(el) {
-            Ok(stanza) => {
-                self.s2s_activity(now);
-                self.core.events.push_back(ServerEvent::Stanza(stanza));
-            }
-            Err(e) if e.reason == InvalidStanza::NotAStanza => {
-                let text = format!("<{}/> is not a stanza", e.element.name());
-                self.fail(StreamErrorCondition::UnsupportedStanzaType, &text);
-            }
-            Err(e) => {
-                // Nothing can be answered on this stream, and a stanza
-                // the router cannot read has no sender to bounce to.
-                let text = format!("invalid stanza: {:?}", e.reason);
-                self.fail(StreamErrorCondition::BadFormat, &text);
-            }
-        }
+        self.s2s_take_stanza(now, el);
     }
 }
 

@@ -11,11 +11,12 @@ use super::negotiate::ServerPhase;
 use super::s2s::MAX_WAITING_VERIFIES;
 use super::{Server, ServerEvent, ServerTimer};
 use crate::endpoint::{CloseReason, CommandError};
+use crate::jid::JidRef;
 use crate::negotiation::{
     DEFAULT_MAX_SASL_DATA, SaslClientMessage, SaslServerMessage, StartTls, StreamFeatures,
 };
-use crate::s2s::DIALBACK_FEATURE_NS;
 use crate::s2s::dialback::{Dialback, Verdict, key};
+use crate::s2s::{BIDI_FEATURE_NS, BIDI_NS, DIALBACK_FEATURE_NS, S2sAuth, S2sPolicy};
 use crate::stream::{Role, version_at_least_1};
 use crate::stream_error::StreamErrorCondition;
 use crate::time::Time;
@@ -142,7 +143,24 @@ impl Server {
             .iter()
             .any(|f| f.is("dialback", DIALBACK_FEATURE_NS))
             || state.is_some_and(|s| s.peer_speaks_dialback);
+        let bidi = features.other.iter().any(|f| f.is("bidi", BIDI_FEATURE_NS));
         self.s2s().peer_speaks_dialback = dialback;
+        // The peer's stanzas on our link are taken as from `remote`: only
+        // where its certificate says so, or where the policy trusts DNS
+        // (we found it there) as dialback does.
+        let trusted = self.federation().map(|f| f.policy) == Some(S2sPolicy::AllowDialback)
+            || self
+                .core
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.peer_certified_for(&remote));
+        if bidi && trusted && self.bidi_allowed() && !self.is_bidi() {
+            // XEP-0288 §2.2: before authentication, with no answer to
+            // wait for; the peer may then send its stanzas for us here.
+            let request = Element::builder("bidi", BIDI_NS).build();
+            let _ = self.core.out.element(&request);
+            self.s2s().bidi = true;
+        }
         if external && !external_failed {
             // XEP-0178 §3: the authorization identity is our domain.
             let auth = SaslClientMessage::Auth {
@@ -283,30 +301,67 @@ impl Server {
         }
     }
 
-    /// Our domain is accepted: stanzas may go out.
+    /// Our domain is accepted: stanzas may go out; on a bidirectional
+    /// link, the peer's may come in (from its domain to ours).
     fn s2s_link_online(&mut self, now: Time) {
         self.phase = ServerPhase::Online;
         self.core.timers.clear(ServerTimer::Negotiation);
         self.s2s_activity(now);
         let remote = self.remote().to_owned();
         let local = self.config.domain.as_str().to_owned();
-        self.core
-            .events
-            .push_back(ServerEvent::S2sOnline { local, remote });
+        self.core.events.push_back(ServerEvent::S2sOnline {
+            local: local.clone(),
+            remote: remote.clone(),
+        });
+        if self.is_bidi() {
+            self.core.events.push_back(ServerEvent::S2sAuthenticated {
+                domain: remote,
+                local,
+                method: S2sAuth::OurLink,
+            });
+        }
     }
 
-    /// What comes on our link once it is online: only dialback answers
-    /// (the peer's stanzas travel on its own link to us).
+    /// What comes on our link once it is online: dialback answers, and on
+    /// a bidirectional link the peer's stanzas from its domain to ours
+    /// (XEP-0288 §2.2: the inverse of the pair we proved).
     pub(super) fn s2s_out_stanza(&mut self, now: Time, el: Element) {
         if el.ns() == ns::DIALBACK {
             self.s2s_out_dialback(now, &el);
-        } else {
+            return;
+        }
+        if !self.is_bidi() || el.ns() != ns::SERVER {
             let text = format!(
                 "<{}/> on our link: the peer sends stanzas on its own",
                 el.name()
             );
             self.fail(StreamErrorCondition::UnsupportedStanzaType, &text);
+            return;
         }
+        let from = el.attr("from").and_then(|f| JidRef::parse(f).ok());
+        let to = el.attr("to").and_then(|t| JidRef::parse(t).ok());
+        let (Some(from), Some(to)) = (from, to) else {
+            self.fail(
+                StreamErrorCondition::ImproperAddressing,
+                "a server-to-server stanza names both 'from' and 'to' (RFC 6120 §8.1.1.2)",
+            );
+            return;
+        };
+        if from.domainpart() != self.remote() {
+            self.fail(
+                StreamErrorCondition::InvalidFrom,
+                "a stanza on our link from another domain than the peer's",
+            );
+            return;
+        }
+        if to.domainpart() != self.config.domain.as_str() {
+            self.fail(
+                StreamErrorCondition::HostUnknown,
+                "a stanza on our link to another domain than the one it speaks for",
+            );
+            return;
+        }
+        self.s2s_take_stanza(now, el);
     }
 
     /// Asks the peer, as the authoritative server of `request.to`,
