@@ -12,7 +12,10 @@
 # lost the messages neither delivered nor answered with an error.
 # Targets (issue 15): peak_rss_kib < 131072, legit_login_ms < 1000, lost=0.
 #
-# Usage: bash scripts/abuse.sh [ATTACK...]   (default: all five)
+# For the s2s attacks the server also federates (--listen-s2s on the next
+# port, dialback allowed): they come as a peer server that proves nothing.
+#
+# Usage: bash scripts/abuse.sh [ATTACK...]   (default: all seven)
 # Environment: ABUSE_PORT (5332), XMPP_INTEROP_DIR (/tmp/xmpp-abuse).
 # Needs Rust and openssl (for the test certificates).
 set -euo pipefail
@@ -28,7 +31,9 @@ TAG=abuse
 PORT="${ABUSE_PORT:-5332}"
 RESUME_TIMEOUT=5
 ATTACKS=("$@")
-((${#ATTACKS[@]})) || ATTACKS=(preauth-big-element slow-reader sm-never-ack login-storm connection-flood)
+((${#ATTACKS[@]})) || ATTACKS=(preauth-big-element slow-reader sm-never-ack login-storm connection-flood
+  s2s-verify-flood s2s-claim-flood)
+S2S_PORT=$((PORT + 1))
 WORK="$STATE/abuse"
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
 mkdir -p "$WORK"
@@ -52,12 +57,18 @@ stop_server() {
 }
 trap stop_server EXIT
 
+# start_server [federating]: the server; with an argument, it also takes
+# peers on the s2s port (dialback allowed).
 start_server() {
-  require_free_ports "$PORT"
+  local s2s=()
+  if [ -n "${1:-}" ]; then
+    s2s=(--listen-s2s "127.0.0.1:$S2S_PORT" --dialback-secret abuse --allow-dialback)
+  fi
+  require_free_ports "$PORT" "$S2S_PORT"
   rm -f "$WORK/server.out"
   "$BIN/server" --listen "127.0.0.1:$PORT" --domain localhost \
     --cert "$CERTS/fullchain.pem" --key "$CERTS/server.key" --users "$USERS" --quiet \
-    --resume-timeout "$RESUME_TIMEOUT" >"$WORK/server.out" 2>"$WORK/server.err" &
+    --resume-timeout "$RESUME_TIMEOUT" "${s2s[@]}" >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
   local i
   for ((i = 0; i < 300; i++)); do
@@ -75,7 +86,10 @@ for attack in "${ATTACKS[@]}"; do
   attack_no=$((attack_no + 1))
   # A fresh server per attack: what one attack leaves (detached sessions
   # waiting out their time) does not count against the next.
-  start_server
+  case "$attack" in
+  s2s-*) start_server federating ;;
+  *) start_server ;;
+  esac
   sleep 1
   idle="$(status_kib "$SERVER_PID" VmRSS)"
   # Resets the peak resident size to the current one (Linux 4.0+).
@@ -83,6 +97,7 @@ for attack in "${ATTACKS[@]}"; do
   say "$attack: attacking from 127.0.0.$((attack_no + 1)) (idle server: $idle KiB)"
   out="$("$BIN/abuse" --server "127.0.0.1:$PORT" --domain localhost --ca "$CERTS/ca.crt" \
     --users user --password pw --attack "$attack" --from "127.0.0.$((attack_no + 1))" \
+    --s2s "127.0.0.1:$S2S_PORT" \
     --resume-timeout "$RESUME_TIMEOUT" 2>"$WORK/abuse-$attack.err")" ||
     fail "$attack: the attack tool failed: $(tail -3 "$WORK/abuse-$attack.err")"
   peak="$(status_kib "$SERVER_PID" VmHWM)"

@@ -1151,3 +1151,39 @@ fn without_bidi_a_peer_may_not_send_on_our_link() {
         net.nodes[0].closed
     );
 }
+
+#[test]
+fn a_flood_of_db_verify_pauses_reading_then_ends_the_stream() {
+    use xmpp_proto::s2s::{HARD_MAX_VERIFIES_PER_WINDOW, MAX_VERIFIES_PER_WINDOW, VERIFY_WINDOW};
+    let mut server = receiving_after_tls(S2sPolicy::AllowDialback, &[]);
+    written(&mut server);
+    let ask =
+        |n: u32| format!("<db:verify from='c.example' to='b.example' id='s{n}'>0123</db:verify>");
+    let start = Time::ZERO + Duration::from_secs(1);
+    for n in 0..MAX_VERIFIES_PER_WINDOW - 1 {
+        server.handle_input(start, ask(n).as_bytes()).unwrap();
+    }
+    assert!(server.wants_read(), "under the rate");
+    server.handle_input(start, ask(99).as_bytes()).unwrap();
+    assert!(!server.wants_read(), "at the rate: reading pauses");
+    let answers = written(&mut server);
+    assert_eq!(
+        answers.matches("type='invalid'").count() as u32,
+        MAX_VERIFIES_PER_WINDOW,
+        "every question so far is answered"
+    );
+    // The window ends: reading goes on, and a new window starts.
+    assert_eq!(server.poll_timeout(), Some(start + VERIFY_WINDOW));
+    server.handle_timeout(start + VERIFY_WINDOW);
+    assert!(server.wants_read());
+    server
+        .handle_input(start + VERIFY_WINDOW, ask(100).as_bytes())
+        .unwrap();
+    assert!(server.wants_read());
+    // A transport that reads anyway: past the hard bound, the stream ends.
+    let later = start + VERIFY_WINDOW;
+    let flood: String = (0..HARD_MAX_VERIFIES_PER_WINDOW).map(ask).collect();
+    assert!(server.handle_input(later, flood.as_bytes()).is_err());
+    let end = written(&mut server);
+    assert!(end.contains("policy-violation"), "{end}");
+}

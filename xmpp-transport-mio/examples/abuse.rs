@@ -9,6 +9,7 @@
 //! ```
 
 mod common;
+mod s2s_attacks;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -19,6 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Flags, resolve};
+use s2s_attacks as s2s;
 use socket2::{Domain, Socket, Type};
 use xmpp_proto::client::{Client, ClientConfig, ClientEvent};
 use xmpp_proto::jid::Jid;
@@ -37,7 +39,9 @@ Usage: abuse --server HOST:PORT --domain D --ca FILE --users PREFIX
   --users PREFIX       accounts PREFIX1 .. PREFIX200 exist with --password
   --password P         their password
   --attack NAME        preauth-big-element, slow-reader, sm-never-ack,
-                       login-storm or connection-flood
+                       login-storm, connection-flood, s2s-verify-flood
+                       or s2s-claim-flood
+  --s2s HOST:PORT      the server's server-to-server port (s2s attacks)
   --from IP            the attacker's loopback address (default 127.0.0.2)
   --seconds S          how long the attack runs (default: per attack)
   --resume-timeout S   the server's --resume-timeout, waited for before
@@ -45,10 +49,12 @@ Usage: abuse --server HOST:PORT --domain D --ca FILE --users PREFIX
   -h, --help           this text
 
 The legitimate user is PREFIX1, from 127.0.0.1. Prints
-`RESULT attack= attempts= legit_login_ms= legit_failures= errors_returned= lost=`:
+`RESULT attack= attempts= legit_login_ms= legit_failures= errors_returned= lost= unread=`:
 the slowest legitimate login, the errors the server answered the attacker
-with (refused connections, stream errors, bounced messages), and the
-messages neither delivered nor answered with an error.";
+with (refused connections, stream errors, bounced messages; for
+s2s-verify-flood, the answers), the messages neither delivered nor
+answered with an error, and what the server had not read yet when the
+attack ended because it paces that peer (s2s-verify-flood).";
 
 fn main() -> ExitCode {
     common::exit("abuse", run())
@@ -62,6 +68,8 @@ struct Target {
     password: String,
     tls: ClientTls,
     from: IpAddr,
+    /// The server-to-server port, for the s2s attacks.
+    s2s: Option<SocketAddr>,
 }
 
 /// What an attack reports.
@@ -70,6 +78,9 @@ struct Outcome {
     attempts: u64,
     errors: u64,
     lost: u64,
+    /// What the attacker sent that the server, pacing it, had not read
+    /// when the attack ended (never taken, so never lost).
+    unread: u64,
 }
 
 fn run() -> Result<(), String> {
@@ -87,6 +98,7 @@ fn run() -> Result<(), String> {
             .unwrap_or("127.0.0.2")
             .parse()
             .map_err(|e| format!("--from: {e}"))?,
+        s2s: flags.get("s2s").map(resolve).transpose()?,
     });
     let attack = flags.required("attack")?.to_owned();
     let resume_timeout: u64 = flags.number("resume-timeout", 5)?;
@@ -109,17 +121,20 @@ fn run() -> Result<(), String> {
         "sm-never-ack" => sm_never_ack(&target, duration, resume_timeout),
         "login-storm" => login_storm(&target, duration),
         "connection-flood" => connection_flood(&target, duration),
+        "s2s-verify-flood" => s2s::verify_flood(&target, duration),
+        "s2s-claim-flood" => s2s::claim_flood(&target, duration),
         other => return Err(format!("unknown attack {other:?} (see --help)")),
     }?;
     stop.store(true, Ordering::SeqCst);
     let (slowest, failures) = legit.join().map_err(|_| "the legitimate user panicked")?;
     println!(
         "RESULT attack={attack} attempts={} legit_login_ms={:.0} legit_failures={failures} \
-         errors_returned={} lost={}",
+         errors_returned={} lost={} unread={}",
         outcome.attempts,
         slowest.as_secs_f64() * 1000.0,
         outcome.errors,
-        outcome.lost
+        outcome.lost,
+        outcome.unread
     );
     Ok(())
 }
@@ -422,7 +437,7 @@ fn login_storm(target: &Arc<Target>, duration: Duration) -> Result<Outcome, Stri
     Ok(Outcome {
         attempts: attempts.load(Ordering::SeqCst).min(TOTAL),
         errors: errors.load(Ordering::SeqCst),
-        lost: 0,
+        ..Outcome::default()
     })
 }
 

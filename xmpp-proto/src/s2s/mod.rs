@@ -29,3 +29,15 @@ pub const BIDI_FEATURE_NS: &str = "urn:xmpp:features:bidi";
 
 /// Bidirectional server-to-server streams (XEP-0288), the request.
 pub const BIDI_NS: &str = "urn:xmpp:bidi";
+
+/// How many `db:verify` questions a peer's stream may ask per
+/// [`VERIFY_WINDOW`] before its `Server` stops wanting input
+/// (`Endpoint::wants_read`) until the window ends.
+pub const MAX_VERIFIES_PER_WINDOW: u32 = 64;
+
+/// How many a stream may ask per window at all (for transports that
+/// read past the pause); past it, `policy-violation`.
+pub const HARD_MAX_VERIFIES_PER_WINDOW: u32 = 1024;
+
+/// The window of the `db:verify` rate.
+pub const VERIFY_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);

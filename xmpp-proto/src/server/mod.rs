@@ -420,6 +420,7 @@ impl Role for Server {
             ServerTimer::Probe => self.probe(now),
             ServerTimer::ProbeAnswer => self.finish(CloseReason::PeerNotResponding),
             ServerTimer::Idle => self.s2s_idle(now),
+            ServerTimer::VerifyWindow => self.s2s_verify_window_over(),
         }
     }
 

@@ -49,6 +49,10 @@ pub(super) struct S2sState {
     pub(super) bidi: bool,
     /// Receiving: `S2sOnline` was said for this bidirectional stream.
     pub(super) bidi_online: bool,
+    /// Receiving: the `db:verify` questions of the current window, and
+    /// when it started.
+    pub(super) verifies_in_window: u32,
+    pub(super) verify_window: Time,
 }
 
 /// How many `db:verify` requests may wait for a link to come up; more

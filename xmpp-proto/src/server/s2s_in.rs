@@ -16,7 +16,10 @@ use crate::negotiation::{
     DEFAULT_MAX_SASL_DATA, Requirement, SaslClientMessage, SaslServerMessage, StreamFeatures,
 };
 use crate::s2s::dialback::{Dialback, Verdict, key_matches};
-use crate::s2s::{BIDI_FEATURE_NS, BIDI_NS, DIALBACK_FEATURE_NS, S2sAuth, S2sPolicy};
+use crate::s2s::{
+    BIDI_FEATURE_NS, BIDI_NS, DIALBACK_FEATURE_NS, HARD_MAX_VERIFIES_PER_WINDOW,
+    MAX_VERIFIES_PER_WINDOW, S2sAuth, S2sPolicy, VERIFY_WINDOW,
+};
 use crate::sasl::{FailureCondition, ServerOffer};
 use crate::stanza::DefinedCondition;
 use crate::stream::{Role, version_at_least_1};
@@ -235,10 +238,48 @@ impl Server {
             }
         };
         if request.verify {
-            self.s2s_answer_verify(&request);
+            if self.s2s_verify_allowed(now) {
+                self.s2s_answer_verify(&request);
+            }
         } else {
             self.s2s_claim(now, request);
         }
+    }
+
+    /// Counts a `db:verify` question against the peer's rate: past
+    /// [`MAX_VERIFIES_PER_WINDOW`] in a [`VERIFY_WINDOW`], reading pauses
+    /// (`wants_read`) until the window ends; past
+    /// [`HARD_MAX_VERIFIES_PER_WINDOW`] (a transport that reads anyway),
+    /// the stream ends with `policy-violation`. An authoritative server
+    /// is asked once per stream a peer opens; a flood of questions is
+    /// an attack on our CPU (each is an HMAC), not a peer's need.
+    fn s2s_verify_allowed(&mut self, now: Time) -> bool {
+        let state = self.s2s();
+        if state.verifies_in_window == 0 || now >= state.verify_window + VERIFY_WINDOW {
+            state.verify_window = now;
+            state.verifies_in_window = 0;
+        }
+        state.verifies_in_window += 1;
+        let (count, started) = (state.verifies_in_window, state.verify_window);
+        if count > HARD_MAX_VERIFIES_PER_WINDOW {
+            self.fail(
+                StreamErrorCondition::PolicyViolation,
+                "too many dialback questions",
+            );
+            return false;
+        }
+        if count >= MAX_VERIFIES_PER_WINDOW && !self.core.read_paused {
+            self.core.read_paused = true;
+            self.core
+                .timers
+                .set(ServerTimer::VerifyWindow, started + VERIFY_WINDOW);
+        }
+        true
+    }
+
+    /// The `db:verify` window is over: reading goes on.
+    pub(super) fn s2s_verify_window_over(&mut self) {
+        self.core.read_paused = false;
     }
 
     /// `db:verify`: we are the authoritative server for `to`; the key is

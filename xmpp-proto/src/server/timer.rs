@@ -18,6 +18,8 @@ pub enum ServerTimer {
     ProbeAnswer,
     /// A server-to-server stream may have carried nothing for too long.
     Idle,
+    /// A peer's `db:verify` window ends: reading may go on.
+    VerifyWindow,
 }
 
 impl TimerKind for ServerTimer {
@@ -28,6 +30,7 @@ impl TimerKind for ServerTimer {
         ServerTimer::Probe,
         ServerTimer::ProbeAnswer,
         ServerTimer::Idle,
+        ServerTimer::VerifyWindow,
     ];
     const SM_REQUEST: Self = ServerTimer::SmRequest;
 }

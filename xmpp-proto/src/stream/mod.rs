@@ -62,6 +62,9 @@ pub struct Core<E, T> {
     /// The peer closed its stream while events were still queued: our
     /// close waits until the application has taken them.
     peer_closed: bool,
+    /// The role asks the transport to stop reading for now (a peer over
+    /// its rate); a timer of the role lifts it.
+    pub(crate) read_paused: bool,
 }
 
 /// The settings [`Core::new`] takes from a role's configuration.
@@ -98,6 +101,7 @@ impl<E, T: TimerKind> Core<E, T> {
             trace: config.trace,
             max_events: config.max_events,
             max_output: config.max_output,
+            read_paused: false,
             seen_input: false,
             peer_closed: false,
         }
@@ -486,7 +490,9 @@ impl<R: Role> Endpoint for R {
     fn wants_read(&self) -> bool {
         let core = self.core();
         core.closed.is_some()
-            || (core.events.len() < core.max_events / 2 && core.out.pending() <= core.max_output)
+            || (!core.read_paused
+                && core.events.len() < core.max_events / 2
+                && core.out.pending() <= core.max_output)
     }
 
     fn is_closed(&self) -> bool {
