@@ -126,6 +126,11 @@ fn run_load(from: &Login, to: &Login) -> (Duration, f64) {
 /// Two of our servers, a.example and b.example, federating by
 /// certificate (SASL EXTERNAL); returns them and a login on each.
 fn our_pair() -> (ServeHandle, ServeHandle, Login, Login) {
+    our_pair_with(true)
+}
+
+/// [`our_pair`] with bidirectional streams (XEP-0288) on or off.
+fn our_pair_with(bidi: bool) -> (ServeHandle, ServeHandle, Login, Login) {
     let pki_a = TestPki::generate(&["a.example"]).unwrap();
     let pki_b = TestPki::generate(&["b.example"]).unwrap();
     let pem = format!("{}{}", pki_a.ca_pem(), pki_b.ca_pem());
@@ -140,7 +145,7 @@ fn our_pair() -> (ServeHandle, ServeHandle, Login, Login) {
         Serve::new(domain, pki.server_tls(), accounts)
             .unwrap()
             .with_federation(
-                Federation::new("bench"),
+                Federation::new("bench").with_bidi(bidi),
                 S2sTls::new(chain, key, &trust).unwrap(),
             )
             .with_s2s_route(peer, peer_addr)
@@ -170,6 +175,46 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// The time from b's answer to its arrival at a, once a's message to b
+/// has brought a's link up: with bidi, the answer takes that link; without
+/// it, b opens one of its own first.
+fn first_answer(bidi: bool) -> Duration {
+    let mut answers = Vec::new();
+    for _ in 0..FIRST_DELIVERY_RUNS {
+        let (a, b, la, lb) = our_pair_with(bidi);
+        let (mut alice, alice_jid) = connect(&la);
+        let (mut bob, bob_jid) = connect(&lb);
+        alice
+            .command(|c, now| c.send(now, chat(&bob_jid, 0)))
+            .unwrap()
+            .unwrap();
+        next_chat(&mut bob);
+        let start = Instant::now();
+        bob.command(|c, now| c.send(now, chat(&alice_jid, 1)))
+            .unwrap()
+            .unwrap();
+        next_chat(&mut alice);
+        answers.push(start.elapsed());
+        drop((alice, bob));
+        a.shutdown();
+        b.shutdown();
+    }
+    median(answers)
+}
+
+/// Waits for the next chat message on `conn`.
+fn next_chat(conn: &mut Connection<Client>) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match conn.next_event_until(deadline).unwrap() {
+            Next::Event(ClientEvent::Message(m)) if m.body().is_some() => return,
+            Next::Event(ClientEvent::Closed { reason }) => panic!("closed: {reason}"),
+            Next::Event(_) => {}
+            other => panic!("no message: {other:?}"),
+        }
+    }
+}
+
 fn ours_and_ours() {
     let mut firsts = Vec::new();
     for _ in 0..FIRST_DELIVERY_RUNS {
@@ -197,6 +242,12 @@ fn ours_and_ours() {
     );
     a.shutdown();
     b.shutdown();
+    let (with, without) = (first_answer(true), first_answer(false));
+    println!(
+        "RESULT federation ours<-ours first_answer_ms bidi={:.2} separate_link={:.2} (median of {FIRST_DELIVERY_RUNS}: the answer to a first message, on the link it came by or on a new one)",
+        with.as_secs_f64() * 1000.0,
+        without.as_secs_f64() * 1000.0
+    );
 }
 
 /// Ours (ours.test, the interop certificate) and the interop Prosody
