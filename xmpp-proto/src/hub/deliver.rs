@@ -145,6 +145,10 @@ impl Hub {
     /// an error. Nothing is kept for the busy session, so what it costs
     /// stays bounded.
     pub(super) fn busy(&mut self, now: Time, session: SessionId, delivery: Delivery) {
+        let Some(stanza) = self.hold_bounce(now, session, delivery.stanza) else {
+            return;
+        };
+        let delivery = Delivery { stanza, ..delivery };
         let mut out = std::mem::take(&mut self.routed);
         self.undelivered(session, delivery.stanza, delivery.rerouted, &mut out);
         self.dispatch(now, &mut out, true);
@@ -159,7 +163,7 @@ impl Hub {
         }
     }
 
-    fn refused_after_end(&mut self, now: Time, session: SessionId, delivery: Delivery) {
+    pub(super) fn refused_after_end(&mut self, now: Time, session: SessionId, delivery: Delivery) {
         let stanza = match self.detached.queue(session, delivery.stanza) {
             Queued::Kept => return,
             Queued::Full(stanza) | Queued::NotDetached(stanza) => stanza,

@@ -177,4 +177,8 @@ pub struct HubStats {
     pub rerouted: u64,
     /// Messages handed out for offline storage.
     pub stored_offline: u64,
+    /// Bounces (error stanzas) dropped because their recipient was busy
+    /// and the backlog of bounces waiting for busy sessions was full
+    /// ([`DEFAULT_MAX_BACKLOG`](super::DEFAULT_MAX_BACKLOG)).
+    pub bounces_dropped: u64,
 }

@@ -51,6 +51,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod backlog;
 mod blocking;
 mod carbons;
 mod command;
@@ -71,6 +72,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
+pub use self::backlog::DEFAULT_MAX_BACKLOG;
 pub use self::blocking::DEFAULT_MAX_BLOCKED;
 pub use self::command::{CommandFeedback, Delivery, ServerCommand};
 pub use self::components::ComponentConflict;
@@ -154,6 +156,8 @@ pub struct Hub {
     wall_clock: Option<rooms::Clock>,
     /// Server-to-server links and peers.
     links: federation::Links,
+    /// Bounces waiting for their busy recipient.
+    backlog: backlog::Backlog,
 }
 
 /// What the hub knows of one open session.
@@ -218,6 +222,7 @@ impl Hub {
             rooms: None,
             wall_clock: None,
             links: federation::Links::default(),
+            backlog: backlog::Backlog::default(),
         })
     }
 
@@ -485,15 +490,22 @@ impl Hub {
         }
         self.release_deferred(now);
         self.expire_links(now);
+        self.retry_bounces(now);
     }
 
     /// When [`Hub::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Time> {
         let deferred = self.deferred.peek().map(|Reverse((at, _))| *at);
-        [self.detached.next_expiry(), deferred, self.links_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        let bounces = self.backlog.next();
+        [
+            self.detached.next_expiry(),
+            deferred,
+            self.links_timeout(),
+            bounces,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// A login question: to the application now, or once the throttle
@@ -690,6 +702,7 @@ impl Hub {
         self.sessions.remove(&session);
         self.waiting.remove(&session);
         self.release_held(now, session);
+        self.release_bounces(now, session);
         if self.resumption_ended(session) {
             // The binding went back to the session it was resuming.
             return;
