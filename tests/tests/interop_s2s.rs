@@ -343,18 +343,32 @@ fn push_for(conn: &mut Connection<Client>, contact: &BareJid, want: impl Fn(&Ros
     });
 }
 
-/// Dana (ours) and bob (the peer's) subscribe to each other's presence
-/// (RFC 6121 §3 across servers): requests, approvals, roster pushes on
-/// our side, presence both ways, and a removal.
-fn subscriptions(peer: Peer) {
+/// Our server for ours.test (by certificate) with dana logged in: the
+/// server, its log, dana's connection and full JID.
+fn ours_with_dana(
+    peer: &Peer,
+) -> (
+    ServeHandle,
+    Arc<Mutex<Vec<String>>>,
+    Connection<Client>,
+    String,
+) {
     let (server, log) = ours(
-        &peer,
+        peer,
         "ours.test",
         &peer.ours_ports.0,
         S2sPolicy::RequireCertificate,
     );
     let addr = server.local_addr().to_string();
-    let (mut dana, dana_full) = login(&addr, "dana@ours.test/desk", "dana-pass");
+    let (dana, dana_full) = login(&addr, "dana@ours.test/desk", "dana-pass");
+    (server, log, dana, dana_full)
+}
+
+/// Dana (ours) and bob (the peer's) subscribe to each other's presence
+/// (RFC 6121 §3 across servers): requests, approvals, roster pushes on
+/// our side, presence both ways, and a removal.
+fn subscriptions(peer: Peer) {
+    let (server, log, mut dana, dana_full) = ours_with_dana(&peer);
     let (mut bob, _) = login(&peer.c2s, &format!("bob@{}", peer.domain), "bob-pass");
     let dana_jid = BareJid::new("dana@ours.test").unwrap();
     let bob_jid = BareJid::new(&format!("bob@{}", peer.domain)).unwrap();
@@ -514,14 +528,7 @@ fn bidi_asked_on(log: &[String]) -> Option<String> {
 /// the peer's. With `bidi`, the peer's stream to our room service
 /// carried the room's stanzas back.
 fn rooms_across(peer: Peer, bidi: bool) {
-    let (server, log) = ours(
-        &peer,
-        "ours.test",
-        &peer.ours_ports.0,
-        S2sPolicy::RequireCertificate,
-    );
-    let addr = server.local_addr().to_string();
-    let (mut dana, _) = login(&addr, "dana@ours.test/desk", "dana-pass");
+    let (server, log, mut dana, _) = ours_with_dana(&peer);
     let (mut alice, _) = peer_login(&peer, "alice");
     let stamp = std::process::id();
     let ours_room = BareJid::new(&format!("verona{stamp}@rooms.ours.test")).unwrap();

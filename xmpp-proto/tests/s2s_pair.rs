@@ -16,6 +16,7 @@ use xmpp_proto::router::SessionId;
 use xmpp_proto::s2s::{Federation, S2sAuth, S2sPolicy};
 use xmpp_proto::server::ServerEvent;
 use xmpp_proto::stanza::{Message, MessageType, Presence, PresenceType, Stanza, WireStanza};
+use xmpp_proto::stream_error::StreamErrorCondition;
 use xmpp_proto::tls::{TlsInfo, TlsVersion};
 use xmpp_proto::xml::{Element, ns};
 use xmpp_proto::{Server, ServerConfig, Time};
@@ -192,6 +193,28 @@ impl Net {
             ServerEvent::Stanza(Stanza::Message(msg)),
         );
         self.settle();
+    }
+
+    /// Juliet (on a) writes to Romeo (on b).
+    fn juliet_writes(&mut self, juliet: SessionId, body: &str) {
+        self.send(
+            0,
+            juliet,
+            "juliet@a.example/balcony",
+            "romeo@b.example/orchard",
+            body,
+        );
+    }
+
+    /// Romeo (on b) writes to Juliet (on a).
+    fn romeo_writes(&mut self, romeo: SessionId, body: &str) {
+        self.send(
+            1,
+            romeo,
+            "romeo@b.example/orchard",
+            "juliet@a.example/balcony",
+            body,
+        );
     }
 
     fn send(&mut self, n: usize, session: SessionId, from: &str, to: &str, body: &str) {
@@ -416,13 +439,7 @@ fn messages_cross_both_ways_with_certificates() {
     let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs()).with_bidi(false);
     let juliet = net.user(0, "juliet@a.example/balcony");
     let romeo = net.user(1, "romeo@b.example/orchard");
-    net.send(
-        0,
-        juliet,
-        "juliet@a.example/balcony",
-        "romeo@b.example/orchard",
-        "wherefore",
-    );
+    net.juliet_writes(juliet, "wherefore");
     let got = net.inbox(1, romeo);
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(
@@ -435,25 +452,13 @@ fn messages_cross_both_ways_with_certificates() {
         vec![("a.example".into(), S2sAuth::External)]
     );
     // The answer opens the other direction's link.
-    net.send(
-        1,
-        romeo,
-        "romeo@b.example/orchard",
-        "juliet@a.example/balcony",
-        "here",
-    );
+    net.romeo_writes(romeo, "here");
     let got = net.inbox(0, juliet);
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].contains("<body>here</body>"), "{got:?}");
     assert_eq!(net.wires.len(), 2, "one link each way, reused");
     // More traffic reuses the links.
-    net.send(
-        0,
-        juliet,
-        "juliet@a.example/balcony",
-        "romeo@b.example/orchard",
-        "again",
-    );
+    net.juliet_writes(juliet, "again");
     assert_eq!(net.inbox(1, romeo).len(), 2);
     assert_eq!(net.wires.len(), 2);
 }
@@ -463,13 +468,7 @@ fn dialback_proves_a_domain_without_certificates_when_allowed() {
     let mut net = Net::new(S2sPolicy::AllowDialback, no_certs());
     let juliet = net.user(0, "juliet@a.example/balcony");
     let romeo = net.user(1, "romeo@b.example/orchard");
-    net.send(
-        0,
-        juliet,
-        "juliet@a.example/balcony",
-        "romeo@b.example/orchard",
-        "by dialback",
-    );
+    net.juliet_writes(juliet, "by dialback");
     let got = net.inbox(1, romeo);
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(
@@ -678,13 +677,7 @@ fn nothing_but_starttls_before_tls() {
 fn without_certificates_the_default_policy_refuses_and_bounces() {
     let mut net = Net::new(S2sPolicy::RequireCertificate, no_certs());
     let juliet = net.user(0, "juliet@a.example/balcony");
-    net.send(
-        0,
-        juliet,
-        "juliet@a.example/balcony",
-        "romeo@b.example/orchard",
-        "refused",
-    );
+    net.juliet_writes(juliet, "refused");
     let got = net.inbox(0, juliet);
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].contains("type='error'"), "{got:?}");
@@ -708,13 +701,7 @@ fn a_wrong_dialback_key_is_found_invalid() {
     // A link made with a forged secret.
     let forged = Federation::new("forged").with_policy(S2sPolicy::AllowDialback);
     net.connect_with(0, "a.example", "b.example", forged);
-    net.send(
-        0,
-        juliet,
-        "juliet@a.example/balcony",
-        "romeo@b.example/orchard",
-        "forged",
-    );
+    net.juliet_writes(juliet, "forged");
     assert!(
         net.nodes[0]
             .closed
@@ -744,14 +731,10 @@ fn a_peer_that_lies_about_from_is_cut_off() {
     );
     net.settle();
     assert!(net.inbox(1, romeo).is_empty());
+    let closed = &net.nodes[1].closed;
     assert!(
-        net.nodes[1].closed.iter().any(|r| matches!(
-            r,
-            CloseReason::ProtocolViolation { condition, .. }
-                if *condition == xmpp_proto::stream_error::StreamErrorCondition::InvalidFrom
-        )),
-        "{:?}",
-        net.nodes[1].closed
+        cut_off_for(closed, StreamErrorCondition::InvalidFrom),
+        "{closed:?}"
     );
 }
 
@@ -938,13 +921,7 @@ fn idle_links_close_and_the_next_stanza_opens_a_new_one() {
     let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
     let juliet = net.user(0, "juliet@a.example/balcony");
     let romeo = net.user(1, "romeo@b.example/orchard");
-    net.send(
-        0,
-        juliet,
-        "juliet@a.example/balcony",
-        "romeo@b.example/orchard",
-        "first",
-    );
+    net.juliet_writes(juliet, "first");
     assert_eq!(net.inbox(1, romeo).len(), 1);
     assert!(net.wires[0].initiator.1.is_online());
     // Ten minutes without a stanza (the default idle timeout): the link
@@ -961,13 +938,7 @@ fn idle_links_close_and_the_next_stanza_opens_a_new_one() {
         net.nodes[0].closed
     );
     // The next message opens a new link and arrives.
-    net.send(
-        0,
-        juliet,
-        "juliet@a.example/balcony",
-        "romeo@b.example/orchard",
-        "second",
-    );
+    net.juliet_writes(juliet, "second");
     assert_eq!(net.inbox(1, romeo).len(), 2, "{:?}", net.inbox(1, romeo));
     assert_eq!(net.wires.len(), 2);
 }
@@ -1051,13 +1022,7 @@ fn a_room_service_without_a_way_to_prove_its_domain_is_refused() {
     let got = net.inbox(1, romeo).join("\n");
     assert!(!got.contains("hello, verona"), "{got}");
     // The main domain's link is not borrowed for the room's stanzas.
-    net.send(
-        0,
-        juliet,
-        "juliet@a.example/balcony",
-        "romeo@b.example/orchard",
-        "direct",
-    );
+    net.juliet_writes(juliet, "direct");
     assert!(net.inbox(1, romeo).join("\n").contains("direct"));
 }
 
@@ -1066,20 +1031,8 @@ fn a_bidirectional_link_carries_both_ways() {
     let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
     let juliet = net.user(0, "juliet@a.example/balcony");
     let romeo = net.user(1, "romeo@b.example/orchard");
-    net.send(
-        0,
-        juliet,
-        "juliet@a.example/balcony",
-        "romeo@b.example/orchard",
-        "one wire",
-    );
-    net.send(
-        1,
-        romeo,
-        "romeo@b.example/orchard",
-        "juliet@a.example/balcony",
-        "both ways",
-    );
+    net.juliet_writes(juliet, "one wire");
+    net.romeo_writes(romeo, "both ways");
     assert!(net.inbox(1, romeo)[0].contains("<body>one wire</body>"));
     let got = net.inbox(0, juliet);
     assert_eq!(got.len(), 1, "{got:?}");
@@ -1093,62 +1046,59 @@ fn a_bidirectional_link_carries_both_ways() {
         net.nodes[0].proved
     );
     // More of it keeps to the one wire.
-    net.send(
-        1,
-        romeo,
-        "romeo@b.example/orchard",
-        "juliet@a.example/balcony",
-        "again",
-    );
+    net.romeo_writes(romeo, "again");
     assert_eq!(net.inbox(0, juliet).len(), 2);
     assert_eq!(net.wires.len(), 1);
 }
 
-#[test]
-fn a_peer_may_not_send_for_others_on_our_bidirectional_link() {
-    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs());
+/// b writes `stanza` on a's link to it, online (bidirectional or not):
+/// returns whether juliet on a got anything, and how a's link ended.
+fn b_writes_on_as_link(bidi: bool, stanza: &[u8]) -> (bool, Vec<CloseReason>) {
+    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs()).with_bidi(bidi);
     let juliet = net.user(0, "juliet@a.example/balcony");
     net.connect(0);
     net.settle();
     assert!(net.wires[0].initiator.1.is_online());
-    // b writes, on a's link, a stanza claiming another server's user.
-    net.wires[0].down.extend_from_slice(
+    net.wires[0].down.extend_from_slice(stanza);
+    net.settle();
+    (
+        !net.inbox(0, juliet).is_empty(),
+        net.nodes[0].closed.clone(),
+    )
+}
+
+/// Whether a stream ended for `condition`.
+fn cut_off_for(closed: &[CloseReason], condition: StreamErrorCondition) -> bool {
+    closed.iter().any(
+        |r| matches!(r, CloseReason::ProtocolViolation { condition: c, .. } if *c == condition),
+    )
+}
+
+#[test]
+fn a_peer_may_not_send_for_others_on_our_bidirectional_link() {
+    let (delivered, closed) = b_writes_on_as_link(
+        true,
         b"<message from='mallory@evil.example' to='juliet@a.example/balcony' type='chat'>\
           <body>trust me</body></message>",
     );
-    net.settle();
-    assert!(net.inbox(0, juliet).is_empty());
+    assert!(!delivered);
     assert!(
-        net.nodes[0].closed.iter().any(|r| matches!(
-            r,
-            CloseReason::ProtocolViolation { condition, .. }
-                if *condition == xmpp_proto::stream_error::StreamErrorCondition::InvalidFrom
-        )),
-        "{:?}",
-        net.nodes[0].closed
+        cut_off_for(&closed, StreamErrorCondition::InvalidFrom),
+        "{closed:?}"
     );
 }
 
 #[test]
 fn without_bidi_a_peer_may_not_send_on_our_link() {
-    let mut net = Net::new(S2sPolicy::RequireCertificate, good_certs()).with_bidi(false);
-    let juliet = net.user(0, "juliet@a.example/balcony");
-    net.connect(0);
-    net.settle();
-    net.wires[0].down.extend_from_slice(
+    let (delivered, closed) = b_writes_on_as_link(
+        false,
         b"<message from='romeo@b.example/orchard' to='juliet@a.example/balcony' type='chat'>\
           <body>on your wire</body></message>",
     );
-    net.settle();
-    assert!(net.inbox(0, juliet).is_empty());
+    assert!(!delivered);
     assert!(
-        net.nodes[0].closed.iter().any(|r| matches!(
-            r,
-            CloseReason::ProtocolViolation { condition, .. }
-                if *condition == xmpp_proto::stream_error::StreamErrorCondition::UnsupportedStanzaType
-        )),
-        "{:?}",
-        net.nodes[0].closed
+        cut_off_for(&closed, StreamErrorCondition::UnsupportedStanzaType),
+        "{closed:?}"
     );
 }
 

@@ -281,6 +281,21 @@ fn next_room_event(conn: &mut Connection<Client>) -> RoomEvent {
     }
 }
 
+/// The next message someone else said in a room: nickname and body.
+fn next_room_message(conn: &mut Connection<Client>) -> (Option<String>, Option<String>) {
+    loop {
+        if let RoomEvent::Message {
+            nick,
+            message,
+            own: false,
+            ..
+        } = next_room_event(conn)
+        {
+            return (nick, message.body().map(|b| b.to_string()));
+        }
+    }
+}
+
 #[test]
 fn a_user_of_b_talks_in_a_room_of_a() {
     // a's certificate names its room service too: b takes the service's
@@ -306,33 +321,13 @@ fn a_user_of_b_talks_in_a_room_of_a() {
         .command(|c, now| c.send_to_room(now, &room, "welcome, bob"))
         .unwrap()
         .unwrap();
-    let heard = loop {
-        if let RoomEvent::Message {
-            nick,
-            message,
-            own: false,
-            ..
-        } = next_room_event(&mut bob)
-        {
-            break (nick, message.body().map(|b| b.to_string()));
-        }
-    };
+    let heard = next_room_message(&mut bob);
     assert_eq!(heard.0.as_deref(), Some("alice"));
     assert_eq!(heard.1.as_deref(), Some("welcome, bob"));
     bob.command(|c, now| c.send_to_room(now, &room, "thank you"))
         .unwrap()
         .unwrap();
-    let heard = loop {
-        if let RoomEvent::Message {
-            nick,
-            message,
-            own: false,
-            ..
-        } = next_room_event(&mut alice)
-        {
-            break (nick, message.body().map(|b| b.to_string()));
-        }
-    };
+    let heard = next_room_message(&mut alice);
     assert_eq!(heard.0.as_deref(), Some("bob"));
     assert_eq!(heard.1.as_deref(), Some("thank you"));
 }

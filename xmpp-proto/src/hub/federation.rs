@@ -331,6 +331,12 @@ impl Hub {
         self.links
             .links
             .insert(local, remote, Link::Online(session));
+        self.send_waiting(session, local, remote);
+    }
+
+    /// What waits for a link from `local` to `remote` goes out on
+    /// `session`, in order.
+    fn send_waiting(&mut self, session: SessionId, local: &str, remote: &str) {
         for waiting in self.links.queues.take(local, remote) {
             self.command(
                 session,
@@ -352,15 +358,7 @@ impl Hub {
         self.links.bidi.insert(local, remote, session);
         let pair = (local.to_owned(), remote.to_owned());
         self.links.bidi_of.insert(session, pair);
-        for waiting in self.links.queues.take(local, remote) {
-            self.command(
-                session,
-                ServerCommand::Deliver(super::Delivery {
-                    stanza: waiting.stanza,
-                    rerouted: false,
-                }),
-            );
-        }
+        self.send_waiting(session, local, remote);
     }
 
     /// Forgets a peer's bidirectional stream (it ended or refused).

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 
 use super::config::S2sMode;
 use super::{Server, ServerTimer};
+use crate::jid::JidRef;
 use crate::s2s::Federation;
 use crate::s2s::dialback::Dialback;
 use crate::stanza::{InvalidStanza, Stanza};
@@ -150,6 +151,24 @@ impl Server {
         } else {
             self.close(now);
         }
+    }
+
+    /// A server-to-server stanza's `from` and `to`, both required (RFC
+    /// 6120 §8.1.1.2); without them the stream ends.
+    pub(super) fn s2s_addresses<'e>(
+        &mut self,
+        el: &'e Element,
+    ) -> Option<(JidRef<'e>, JidRef<'e>)> {
+        let from = el.attr("from").and_then(|f| JidRef::parse(f).ok());
+        let to = el.attr("to").and_then(|t| JidRef::parse(t).ok());
+        if let (Some(from), Some(to)) = (from, to) {
+            return Some((from, to));
+        }
+        self.fail(
+            StreamErrorCondition::ImproperAddressing,
+            "a server-to-server stanza names both 'from' and 'to' (RFC 6120 §8.1.1.2)",
+        );
+        None
     }
 
     /// A peer's stanza that passed the stream's address checks: renamed

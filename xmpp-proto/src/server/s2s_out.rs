@@ -11,7 +11,6 @@ use super::negotiate::ServerPhase;
 use super::s2s::MAX_WAITING_VERIFIES;
 use super::{Server, ServerEvent, ServerTimer};
 use crate::endpoint::{CloseReason, CommandError};
-use crate::jid::JidRef;
 use crate::negotiation::{
     DEFAULT_MAX_SASL_DATA, SaslClientMessage, SaslServerMessage, StartTls, StreamFeatures,
 };
@@ -338,13 +337,7 @@ impl Server {
             self.fail(StreamErrorCondition::UnsupportedStanzaType, &text);
             return;
         }
-        let from = el.attr("from").and_then(|f| JidRef::parse(f).ok());
-        let to = el.attr("to").and_then(|t| JidRef::parse(t).ok());
-        let (Some(from), Some(to)) = (from, to) else {
-            self.fail(
-                StreamErrorCondition::ImproperAddressing,
-                "a server-to-server stanza names both 'from' and 'to' (RFC 6120 §8.1.1.2)",
-            );
+        let Some((from, to)) = self.s2s_addresses(&el) else {
             return;
         };
         if from.domainpart() != self.remote() {
