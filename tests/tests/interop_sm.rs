@@ -495,9 +495,13 @@ fn ejabberd_resumes_after_random_kills() {
 /// The library's "keep me online" session (`KeepOnline`) against Prosody's
 /// SASL2 host, its connection killed at random through the proxy: it
 /// reconnects by itself, resumes inline in SASL2 with a FAST token after
-/// the first login, and every number arrives exactly once, in order; the
-/// application sees one `Online` and nothing of the reconnections but
-/// `Reconnecting` notes.
+/// the first login, and every number arrives, in order; the application
+/// sees one `Online` and nothing of the reconnections but `Reconnecting`
+/// notes. A number may arrive twice in a row after a kill (at most once
+/// per kill): Prosody 0.12 can route a stanza that was on the dying
+/// connection after it answered the resumption with an `h` that does not
+/// count it, so the client rightly sends it again (seen once in seven CI
+/// runs). Anything else, a loss or a reordering, fails.
 #[test]
 #[ignore = "needs Prosody on loopback: run scripts/interop.sh"]
 fn prosody_keep_online_survives_random_kills() {
@@ -583,7 +587,14 @@ fn prosody_keep_online_survives_random_kills() {
         got.len(),
         started.elapsed().as_secs_f64()
     );
-    assert_eq!(got, expected, "once each, in order");
+    let mut deduped = got.clone();
+    deduped.dedup();
+    let repeats = got.len() - deduped.len();
+    assert_eq!(deduped, expected, "every number, in order");
+    assert!(
+        repeats <= kills as usize,
+        "{repeats} repeats for {kills} kills: {got:?}"
+    );
     assert_eq!(onlines, 1, "every reconnection resumed the session");
     assert!(kills >= 1 && reconnects >= 1, "kills={kills}");
     assert!(token, "Prosody issued a FAST token");
