@@ -12,11 +12,11 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use xmpp_proto::resolve::Security;
 use xmpp_proto::router::SessionId;
 use xmpp_proto::s2s::Federation;
-use xmpp_proto::server::{Server, ServerConfig, ServerTlsPolicy};
+use xmpp_proto::server::{Server, ServerConfig};
 use xmpp_transport_std::clock;
 use xmpp_transport_std::resolve::{Connected, PeerFinder, Resolver};
 use xmpp_transport_std::s2s_tls::S2sTls;
-use xmpp_transport_std::serve::{DEFAULT_LINK_QUEUE, Listener};
+use xmpp_transport_std::serve::{DEFAULT_LINK_QUEUE, Listener, link_config};
 
 use super::{MioServer, SessionLog};
 
@@ -159,19 +159,12 @@ impl MioServer {
     ) -> io::Result<()> {
         let connected = attempt?;
         let s2s = self.s2s.as_ref().ok_or_else(|| io::Error::other("off"))?;
-        let invalid = |e: xmpp_proto::jid::JidError| {
-            io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
-        };
-        let mut config = ServerConfig::new(local).map_err(invalid)?;
-        if let Some(configure) = &self.configure {
-            config = configure(config);
-        }
-        if connected.candidate.security == Security::DirectTls {
-            config = config.with_tls(ServerTlsPolicy::Direct);
-        }
-        let config = config
-            .for_remote_domain(domain, s2s.federation.clone())
-            .map_err(invalid)?;
+        let config = link_config(local, domain, &connected, &s2s.federation, |c| match &self
+            .configure
+        {
+            Some(configure) => configure(c),
+            None => c,
+        })?;
         let tls = s2s.tls.for_link(domain, s2s.federation.policy())?;
         connected.socket.set_nonblocking(true)?;
         connected.socket.set_nodelay(true)?;

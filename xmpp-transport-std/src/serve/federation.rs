@@ -17,8 +17,49 @@ use super::pump::{HubCommand, pump};
 use super::{Shared, lock, session};
 use crate::clock;
 use crate::connection::Connection;
-use crate::resolve::PeerFinder;
+use crate::resolve::{Connected, PeerFinder};
 use crate::s2s_tls::S2sTls;
+
+/// The configuration of our link from our domain `local` to `domain`,
+/// reached through `connected`: the server's own settings first
+/// (`configure`), direct TLS where the peer was found through
+/// `_xmpps-server`, then the link mode. Shared by [`Serve`](super::Serve)
+/// and the mio server, which set links up alike.
+///
+/// ```no_run
+/// use xmpp_proto::s2s::Federation;
+/// use xmpp_proto::Server;
+/// use xmpp_transport_std::resolve::PeerFinder;
+/// use xmpp_transport_std::serve::link_config;
+///
+/// let peers = PeerFinder::new(None);
+/// let connected = peers.connect("example.net")?;
+/// let federation = Federation::new("a long random secret");
+/// let config = link_config("example.com", "example.net", &connected, &federation, |c| c)?;
+/// let link = Server::new(config, xmpp_transport_std::clock::now());
+/// # let _ = link;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// If `local` or `domain` is not a domain.
+pub fn link_config(
+    local: &str,
+    domain: &str,
+    connected: &Connected,
+    federation: &Federation,
+    configure: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> io::Result<ServerConfig> {
+    let invalid =
+        |e: xmpp_proto::jid::JidError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+    let mut config = configure(ServerConfig::new(local).map_err(invalid)?);
+    if connected.candidate.security == Security::DirectTls {
+        config = config.with_tls(ServerTlsPolicy::Direct);
+    }
+    config
+        .for_remote_domain(domain, federation.clone())
+        .map_err(invalid)
+}
 
 /// What a federating server knows: its dialback secret and policy, its
 /// TLS both ways, and how to find peers.
@@ -82,17 +123,12 @@ impl Shared {
         }
         let connected = s2s.peers.connect(domain)?;
         connected.socket.set_nodelay(true)?;
-        let mut config = ServerConfig::new(local)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        if let Some(configure) = &self.configure {
-            config = configure(config);
-        }
-        if connected.candidate.security == Security::DirectTls {
-            config = config.with_tls(ServerTlsPolicy::Direct);
-        }
-        let config = config
-            .for_remote_domain(domain, s2s.federation.clone())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let config = link_config(local, domain, &connected, &s2s.federation, |c| match &self
+            .configure
+        {
+            Some(configure) => configure(c),
+            None => c,
+        })?;
         let endpoint = Server::new(config, clock::now()).into();
         let tls = s2s.tls.for_link(domain, s2s.federation.policy())?;
         let conn = Connection::new_client(connected.socket, endpoint, tls)?;

@@ -81,6 +81,7 @@ pub use self::accounts::{
 pub use self::admission::Admission;
 pub use self::credentials::{Decoys, UserKeys};
 pub use self::fast::{DEFAULT_FAST_LIFETIME, FastTokenBook, MintedToken, unix_seconds};
+pub use self::federation::link_config;
 pub use self::log::SessionLog;
 pub use self::store::{OfflineQuota, OfflineRefused, StoredRoster, keep_for_hub, seed_hub};
 
