@@ -37,8 +37,12 @@ const SLOTS: usize = 4;
 /// taken from the data: roster get/set/remove, the four subscription
 /// presences, available/unavailable/directed presence, messages, block
 /// and unblock, private XML, carbons, disco, raw bytes, connection cuts
-/// and logins, and time passing. Every stanza goes through the real
-/// `Server` parser and the hub. Checks: nothing panics, nothing follows a
+/// and logins, and time passing. The hub federates (a remote domain's
+/// link is unreachable or never comes, so what waits for it is bounced
+/// or times out) and every other session has a small output bound (so
+/// deliveries find it busy and bounces wait in the hub's backlog). Every
+/// stanza goes through the real `Server` parser and the hub. Checks:
+/// nothing panics, nothing follows a
 /// session's end, and at the end both sides of every subscription
 /// between local accounts agree (RFC 6121 §3).
 pub fn hub(data: &[u8]) {
@@ -141,9 +145,12 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        // Federating: stanzas for example.org wait for a link that never
+        // comes (unreachable, or left to time out).
         let mut hub = Hub::new("localhost")
             .expect("valid domain")
-            .with_offline_policy(OfflinePolicy::Store);
+            .with_offline_policy(OfflinePolicy::Store)
+            .with_federation(4096);
         for user in USERS {
             hub.add_account(&BareJid::new(&format!("{user}@localhost")).expect("valid"));
         }
@@ -167,8 +174,12 @@ impl World {
         self.cut(slot);
         self.seed = self.seed.wrapping_add(1);
         let mut n = self.seed.wrapping_mul(41);
+        // Odd sessions have a small output bound, so that deliveries
+        // find them busy (bounces then wait in the hub's backlog).
+        let max_output = if self.seed % 2 == 1 { 1024 } else { 1 << 20 };
         let config = ServerConfig::new("localhost")
             .expect("valid")
+            .with_max_output(max_output)
             .with_random(Box::new(move |buf: &mut [u8]| {
                 for b in buf {
                     n = n.wrapping_add(31);
@@ -310,6 +321,12 @@ impl World {
                 Some(HubEvent::NeedScramCredentials { session, .. }) => {
                     moved = true;
                     self.hub.provide_credentials(session, None);
+                }
+                Some(HubEvent::ConnectRemote { local, domain }) => {
+                    moved = true;
+                    if self.seed % 3 == 0 {
+                        self.hub.remote_unreachable(self.now, &local, &domain);
+                    }
                 }
                 Some(_) => moved = true,
                 None => return moved,
