@@ -224,7 +224,12 @@ impl Client {
     /// stanza vanishes silently.
     pub(super) fn hand_over_sm(&mut self, reason: &CloseReason) {
         if let Some(mut old) = self.resume_from.take() {
-            if crate::stream::ended_broken(reason) {
+            // A resumption whose handshake timed out (a server slow to
+            // accept or answer) leaves the session resumable as much as
+            // a broken connection does: the server still holds it.
+            let retryable = crate::stream::ended_broken(reason)
+                || matches!(reason, CloseReason::NegotiationTimeout);
+            if retryable {
                 self.core
                     .events
                     .push_back(ClientEvent::Resumable(Box::new(old)));
@@ -246,5 +251,54 @@ impl Client {
             None => return,
         };
         self.core.events.push_back(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::client::{Client, ClientConfig, ClientEvent};
+    use crate::endpoint::{Endpoint, Transmit};
+    use crate::jid::{FullJid, Jid};
+    use crate::sm::{Handled, SmSession, Unacked};
+    use crate::stanza::{Message, MessageType, WireStanza};
+    use crate::time::Time;
+
+    #[test]
+    fn a_resumption_that_times_out_stays_resumable() {
+        let jid = FullJid::new("juliet@example.com/balcony").unwrap();
+        let mut unacked = Unacked::new(10);
+        let msg = Message::builder(MessageType::Chat)
+            .to("romeo@example.net")
+            .body("still owed")
+            .build();
+        unacked
+            .push(WireStanza::from_element(&msg.into_element()).unwrap())
+            .unwrap();
+        let session = SmSession::new(Some("s1".into()), jid, Handled::default(), unacked);
+        let config = ClientConfig::new(Jid::new("juliet@example.com").unwrap(), "pw")
+            .with_resumption(session);
+        let mut client = Client::new(config, Time::ZERO);
+        while let Some(Transmit::Data(data)) = client.poll_transmit() {
+            let n = data.len();
+            client.consume_transmit(n);
+        }
+        // The server never answers the new connection.
+        let late = Time::ZERO + Duration::from_secs(600);
+        client.handle_timeout(late);
+        let events: Vec<ClientEvent> = std::iter::from_fn(|| client.poll_event()).collect();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, ClientEvent::Resumable(s) if s.unacked.len() == 1)),
+            "{events:?}"
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, ClientEvent::Undelivered { .. })),
+            "{events:?}"
+        );
     }
 }
