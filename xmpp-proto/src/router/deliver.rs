@@ -113,20 +113,13 @@ impl Router {
                 Some(Some(component)) => self.deliver(component, stanza.element(), out),
                 // Never relayed from one server to another.
                 None if from_remote => {}
-                None if self.federation => match self.local_domain_of(stanza.element()) {
-                    Some(local) => {
-                        if let Some(wire) = self.wire(stanza.element()) {
-                            out.push(Routed::Remote {
-                                domain: to.domainpart().to_owned(),
-                                local,
-                                sender: from,
-                                stanza: wire,
-                            });
-                        }
+                None if self.federation => {
+                    let domain = to.domainpart().to_owned();
+                    if !self.push_remote(stanza.element(), domain, from, out) {
+                        // No link can speak for a domain we do not serve.
+                        self.reply(from, stanza, DefinedCondition::RemoteServerNotFound, out);
                     }
-                    // No link can speak for a domain we do not serve.
-                    None => self.reply(from, stanza, DefinedCondition::RemoteServerNotFound, out),
-                },
+                }
                 // Configured, not connected (RFC 6120 §10.4.3: the
                 // service is there, not available now).
                 Some(None) if !matches!(stanza, Stanza::Presence(_)) => {
@@ -230,17 +223,31 @@ impl Router {
         let (Some(domain), true) = (domain, self.federation) else {
             return;
         };
+        self.push_remote(el, domain, super::REMOTE, out);
+    }
+
+    /// `el`, from `sender`, out as [`Routed::Remote`] to `domain`, on the
+    /// link of the domain of ours it comes from; `false` if it comes from
+    /// none of ours (no link can speak for it).
+    fn push_remote(
+        &mut self,
+        el: &Element,
+        domain: String,
+        sender: SessionId,
+        out: &mut Vec<Routed>,
+    ) -> bool {
         let Some(local) = self.local_domain_of(el) else {
-            return;
+            return false;
         };
         if let Some(stanza) = self.wire(el) {
             out.push(Routed::Remote {
                 domain,
                 local,
-                sender: super::REMOTE,
+                sender,
                 stanza,
             });
         }
+        true
     }
 
     /// Serializes once, into the reused buffer.
