@@ -100,10 +100,10 @@ impl Hub {
     /// When a domain has no link, [`HubEvent::ConnectRemote`] asks the
     /// transport for one (answered with [`Hub::remote_connecting`] or
     /// [`Hub::remote_unreachable`]); stanzas wait for it in a queue of at
-    /// most `max_queue` bytes per domain, for at most
+    /// most `max_queue` bytes per link, for at most
     /// [`DEFAULT_LINK_TIMEOUT`], with at most
     /// [`DEFAULT_MAX_DOMAINS`](crate::router::remote::DEFAULT_MAX_DOMAINS)
-    /// domains waiting at once (what does not fit is refused with
+    /// links waiting at once (what does not fit is refused with
     /// `resource-constraint`). At most [`DEFAULT_MAX_VERIFYING`] dialback
     /// checks run at once.
     /// Stanzas from peer servers (on `Server`s made with

@@ -14,12 +14,13 @@ use super::pair_map::PairMap;
 use crate::stanza::WireStanza;
 use crate::time::Time;
 
-/// The bytes that may wait for one remote domain unless
+/// The bytes that may wait for one link unless
 /// [`RemoteQueues::new`] says otherwise: 256 KiB.
 pub const DEFAULT_MAX_BYTES: usize = 256 * 1024;
 
-/// How many domains may have stanzas waiting at once unless
-/// [`RemoteQueues::with_max_domains`] says otherwise: each is a link on
+/// How many links (pairs of domains) may have stanzas waiting at once
+/// unless [`RemoteQueues::with_max_domains`] says otherwise: each is a
+/// link on
 /// its way (a connection attempt, a thread on the blocking transport),
 /// so a sender writing to thousands of made-up domains is refused rather
 /// than served.
